@@ -1,0 +1,1 @@
+"""Pure logic of the SDK: policies, retrieval, agents, memory, model lifecycle, routing."""

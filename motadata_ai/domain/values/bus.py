@@ -1,0 +1,28 @@
+"""The versioned message envelope every bus message travels in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from motadata_ai.domain.values.tenancy import TenantId
+
+ENVELOPE_SCHEMA_VERSION = 1
+
+
+class Envelope(BaseModel):
+    """A bus message: schema version, tenant, type, payload; ``id`` de-duplicates redeliveries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = ENVELOPE_SCHEMA_VERSION
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    tenant_id: TenantId
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,0 +1,126 @@
+"""Value types of chat completion and embeddings, shared by the LLM and embedding ports."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(BaseModel):
+    """A call the model asks for: tool name and JSON-encoded arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class Message(BaseModel):
+    """One chat message in the OpenAI shape."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class ToolSpec(BaseModel):
+    """A tool offered to the model: name, description and JSON schema of its arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ChatRequest(BaseModel):
+    """Everything that decides a completion's output (and so its cache key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(BaseModel):
+    """Token counts of one call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+class ChatResponse(BaseModel):
+    """A finished completion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    model: str
+    provider: str = ""
+    message: Message
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cached: bool = False
+    latency_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The assistant's text ('' when it only called tools)."""
+        return self.message.content or ""
+
+
+class StreamChunk(BaseModel):
+    """One piece of a streamed completion; the last carries ``finish_reason`` and usage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delta: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+class EmbeddingRequest(BaseModel):
+    """Texts to embed with one model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    inputs: tuple[str, ...]
+
+
+class EmbeddingResponse(BaseModel):
+    """One vector per input, in input order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    vectors: tuple[tuple[float, ...], ...]
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cached: bool = False

@@ -1,0 +1,56 @@
+"""Tenant identity: the one validated value every tenant-scoped call takes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from motadata_ai.domain.values.errors import InvalidTenant
+
+_TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_TENANT_ID_LENGTH = 64
+
+
+def validate_tenant_id(value: object) -> str:
+    """Return ``value`` when it is a valid tenant id, else raise :class:`InvalidTenant`."""
+    if not isinstance(value, str):
+        raise InvalidTenant(
+            f"tenant_id must be a string, got {type(value).__name__}", field="tenant_id", tenant_id=value
+        )
+    if not value:
+        raise InvalidTenant("tenant_id must not be empty", field="tenant_id", tenant_id=value)
+    if len(value) > MAX_TENANT_ID_LENGTH:
+        raise InvalidTenant(
+            f"tenant_id is {len(value)} characters long; at most {MAX_TENANT_ID_LENGTH} are allowed",
+            field="tenant_id",
+            tenant_id=value,
+        )
+    if not _TENANT_RE.match(value):
+        raise InvalidTenant(
+            f"tenant_id {value!r} holds characters outside [A-Za-z0-9_.-]", field="tenant_id", tenant_id=value
+        )
+    return value
+
+
+TenantId = Annotated[str, AfterValidator(validate_tenant_id)]
+"""A tenant id, validated wherever a pydantic model or ``validate_tenant_id`` sees it."""
+
+
+class TenantContext(BaseModel):
+    """Who is asking: the tenant, and optionally the user inside it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: TenantId
+    user_id: str | None = None
+
+    @classmethod
+    def of(cls, tenant: TenantContext | str, user_id: str | None = None) -> TenantContext:
+        """Accept a context or a bare tenant id (validated) and return a context."""
+        if isinstance(tenant, TenantContext):
+            return tenant if user_id is None or tenant.user_id == user_id else tenant.model_copy(
+                update={"user_id": user_id}
+            )
+        return cls(tenant_id=validate_tenant_id(tenant), user_id=user_id)

@@ -1,0 +1,55 @@
+"""BusPort: publish, durable subscriptions with ack, and request/reply over envelopes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+
+from motadata_ai.domain.values.bus import Envelope
+from motadata_ai.domain.values.errors import ServiceError
+
+Handler = Callable[[Envelope], Awaitable[Envelope | None]]
+"""Handles one message. Returning acks it (a returned envelope is the reply for requests);
+raising leaves it un-acked, so it is delivered again."""
+
+
+class BusError(ServiceError):
+    """The bus failed."""
+
+
+class BusUnavailable(BusError):
+    """The bus server cannot be reached; ``address`` names it with credentials masked."""
+
+
+class BusTimeout(BusError):
+    """No reply came within the timeout."""
+
+
+class Subscription(ABC):
+    """A live subscription; stop it to stop receiving."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop delivering messages to the handler (a durable consumer keeps its place)."""
+
+
+class BusPort(ABC):
+    """A message bus. Subjects carry the tenant (``agent.{tenant}.{agent}.task``)."""
+
+    @abstractmethod
+    async def publish(self, subject: str, envelope: Envelope) -> None:
+        """Publish durably; a second publish of the same ``envelope.id`` is dropped as a duplicate."""
+
+    @abstractmethod
+    async def subscribe(
+        self, subject: str, handler: Handler, *, durable: str | None = None, max_deliver: int = 5
+    ) -> Subscription:
+        """Deliver messages on ``subject`` (wildcards allowed) to ``handler``; ``durable`` names a
+        consumer that survives restarts and resumes where it stopped."""
+
+    @abstractmethod
+    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
+        """Publish and await the handler's reply, or raise :class:`BusTimeout`."""
+
+    async def aclose(self) -> None:  # noqa: B027
+        """Drain and close connections."""

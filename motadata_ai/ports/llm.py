@@ -1,0 +1,74 @@
+"""LLMPort: chat completion (with tool calls and streaming) and its error hierarchy."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+
+from motadata_ai.domain.values.errors import ServiceError, ValidationError
+from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, StreamChunk
+
+
+class ProviderError(ServiceError):
+    """A model provider failed; fields: ``model``, ``provider``, ``status_code``, ``attempts``."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached (connection refused, DNS, 5xx)."""
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within the timeout."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider answered 429; ``retry_after`` (seconds) when it said so."""
+
+
+class ProviderBadRequest(ProviderError, ValidationError):
+    """The provider rejected the request as malformed (4xx other than 429)."""
+
+
+class UnknownModel(ProviderBadRequest):
+    """No provider serves this model name; ``available`` lists what is configured."""
+
+
+class ContextWindowExceeded(ProviderBadRequest):
+    """The prompt does not fit the model's context window."""
+
+
+RETRYABLE_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (
+    ProviderUnavailable,
+    ProviderTimeout,
+    ProviderRateLimited,
+)
+
+
+class LLMPort(ABC):
+    """A chat-completion backend. Adapters translate vendor errors into :class:`ProviderError`."""
+
+    supports_streaming: bool = True
+    supports_tools: bool = True
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
+        """Run one completion and return the whole response."""
+
+    @abstractmethod
+    def stream(self, request: ChatRequest, *, timeout: float | None = None) -> AsyncIterator[StreamChunk]:
+        """Yield the completion piece by piece; the last chunk carries finish reason and usage."""
+
+    def context_window(self, model: str) -> int | None:
+        """The model's context window in tokens, when known."""
+        return None
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Estimate the tokens ``text`` takes for ``model`` (default: 4 characters a token)."""
+        return max(1, len(text) // 4) if text else 0
+
+    def cost_usd(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        """What a call with these token counts costs, when the price is known (else 0)."""
+        return 0.0
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
+        """Release clients and connections."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: real nats server for tests."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: real openai server for tests."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: real postgres server for tests."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: real redis server for tests."""

@@ -1,0 +1,214 @@
+"""PostgresDatabase: the shared asyncpg pool (with pgvector) that every PostgreSQL store builds on.
+
+Usage by a store adapter (documents, memory, model registry, usage ledger, vectors)::
+
+    from motadata_ai.adapters.postgres.database import PostgresDatabase
+
+    db = await PostgresDatabase.connect("postgresql://user:pw@host:5432/db", min_size=1, max_size=10)
+
+    MIGRATIONS = [  # (version, name, sql); never edit an applied one, append a new version
+        (1, "create documents", "CREATE TABLE IF NOT EXISTS motadata_documents (...)"),
+        (2, "index by user", "CREATE INDEX IF NOT EXISTS ... ON motadata_documents (tenant_id, user_id)"),
+    ]
+    await db.apply_migrations("documents", MIGRATIONS)   # idempotent, safe for concurrent starters
+
+    with db.translate_errors(DocumentStoreUnavailable, DocumentStoreError, tenant_id=tenant.tenant_id):
+        async with db.pool.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute("INSERT ...", ...)
+
+    await db.close()
+
+- ``connect`` creates the pool; every connection has the pgvector codecs registered (``vector``
+  and ``halfvec`` columns read and write ``pgvector.Vector`` / lists / numpy arrays), and the
+  ``vector`` extension is created on first use (``CREATE EXTENSION IF NOT EXISTS vector`` under an
+  advisory lock). JIT compilation is switched off per session: it only adds latency to the short
+  queries these stores run. ``lazy=True`` opens no connection until the first ``acquire``.
+- ``apply_migrations(component, migrations)`` applies each pending ``(version, name, sql)`` in its
+  own transaction under a per-component advisory lock and records it in
+  ``schema_migrations(component, version, name, applied_at)``; see
+  :mod:`motadata_ai.adapters.postgres.migrations`.
+- ``translate_errors(unavailable, failure, **fields)`` maps asyncpg and socket errors to the
+  calling port's errors: connection-level failures (refused, reset, timed out, server shutting
+  down, authentication) become ``unavailable(..., address=<masked dsn>)``, any other database
+  error becomes ``failure(...)``. No asyncpg exception type leaves a store.
+- ``address`` is the DSN with its password masked, for errors and logs.
+- Connection failures at ``connect`` raise :class:`PostgresUnavailable` (a ``StoreUnavailable``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
+from motadata_ai.domain.values.addresses import mask_url
+from motadata_ai.domain.values.errors import (
+    ConfigurationError,
+    MotadataError,
+    ServiceError,
+    StoreUnavailable,
+)
+
+__all__ = ["PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
+
+
+class PostgresError(ServiceError):
+    """A PostgreSQL operation failed for a reason other than reachability."""
+
+
+class PostgresUnavailable(StoreUnavailable):
+    """PostgreSQL cannot be reached or refused the connection; ``address`` is masked."""
+
+
+_CONNECTION_SQLSTATE_CLASSES = ("08", "28", "53", "57", "3D")  # connection, auth, resources, shutdown, no db
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the server is unreachable (as opposed to a failing statement)."""
+    if isinstance(exc, OSError | asyncio.TimeoutError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError | asyncpg.exceptions.InternalClientError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        return state[:2] in _CONNECTION_SQLSTATE_CLASSES
+    return False
+
+
+_VECTOR_LOCK = "motadata_ai.create_extension_vector"
+
+
+async def _prepare_connection(conn: asyncpg.Connection) -> None:
+    try:
+        await register_vector(conn)
+    except ValueError as exc:
+        if "unknown type" not in str(exc):
+            raise
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1), 0)", _VECTOR_LOCK)
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.reload_schema_state()
+        await register_vector(conn)
+
+
+class PostgresDatabase:
+    """An asyncpg pool with pgvector codecs, migrations and error translation (see module doc)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, address: str) -> None:
+        """Wrap an existing pool; prefer :meth:`connect`."""
+        self._pool = pool
+        self._address = address
+        self._closed = False
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        lazy: bool = False,
+        connect_timeout: float = 10.0,
+        server_settings: dict[str, str] | None = None,
+    ) -> PostgresDatabase:
+        """Open a pool to ``dsn``; raise :class:`PostgresUnavailable` naming the masked address."""
+        if not isinstance(dsn, str) or not dsn:
+            raise ConfigurationError("a PostgreSQL DSN (postgresql://...) is required", field="postgres_dsn")
+        if min_size < 0 or max_size < 1 or min_size > max_size:
+            raise ConfigurationError(
+                "pool sizes must satisfy 0 <= min_size <= max_size and max_size >= 1; "
+                f"got min_size={min_size}, max_size={max_size}",
+                field="postgres_pool",
+            )
+        address = mask_url(dsn)
+        settings = {"jit": "off", "application_name": "motadata-ai"}
+        settings.update(server_settings or {})
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=0 if lazy else min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                init=_prepare_connection,
+                server_settings=settings,
+            )
+        except MotadataError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, asyncpg.PostgresError) and not is_connection_error(exc):
+                missing = asyncpg.exceptions.InsufficientPrivilegeError | asyncpg.UndefinedFileError
+                if isinstance(exc, missing):
+                    raise ConfigurationError(
+                        f"the pgvector extension is not available in PostgreSQL at {address}: {exc}",
+                        address=address,
+                    ) from exc
+            raise PostgresUnavailable(
+                f"cannot connect to PostgreSQL at {address}: {type(exc).__name__}: {exc}", address=address
+            ) from exc
+        assert pool is not None
+        return cls(pool, address=address)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The asyncpg pool (connections carry the pgvector codecs)."""
+        return self._pool
+
+    @property
+    def address(self) -> str:
+        """The DSN with its password masked."""
+        return self._address
+
+    async def close(self) -> None:
+        """Close every pooled connection (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout=10)
+            except (TimeoutError, OSError):
+                self._pool.terminate()
+
+    async def apply_migrations(self, component: str, migrations: Sequence[Migration]) -> list[int]:
+        """Apply the component's pending ``(version, name, sql)`` migrations; return those applied now."""
+        with self.translate_errors(PostgresUnavailable, PostgresError, component=component):
+            async with self._pool.acquire() as conn:
+                return await apply_migrations(conn, component, migrations)
+
+    @contextmanager
+    def translate_errors(
+        self,
+        unavailable: type[MotadataError] = PostgresUnavailable,
+        failure: type[MotadataError] = PostgresError,
+        **fields: Any,
+    ) -> Iterator[None]:
+        """Re-raise asyncpg/socket errors as ``unavailable`` (unreachable) or ``failure`` (other)."""
+        try:
+            yield
+        except MotadataError:
+            raise
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise unavailable(
+                    f"PostgreSQL at {self._address} is unavailable: {type(exc).__name__}: {exc}",
+                    address=self._address,
+                    **fields,
+                ) from exc
+            if isinstance(exc, asyncpg.PostgresError):
+                raise failure(
+                    f"PostgreSQL at {self._address} failed: {type(exc).__name__}: {exc}",
+                    address=self._address,
+                    sqlstate=getattr(exc, "sqlstate", None),
+                    **fields,
+                ) from exc
+            raise
+
+    async def __aenter__(self) -> PostgresDatabase:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -42,13 +42,27 @@ class BusPort(ABC):
 
     @abstractmethod
     async def subscribe(
-        self, subject: str, handler: Handler, *, durable: str | None = None, max_deliver: int = 5
+        self,
+        subject: str,
+        handler: Handler,
+        *,
+        durable: str | None = None,
+        max_deliver: int = 5,
+        concurrency: int = 1,
     ) -> Subscription:
         """Deliver messages on ``subject`` (wildcards allowed) to ``handler``; ``durable`` names a
-        consumer that survives restarts and resumes where it stopped."""
+        consumer that survives restarts and resumes where it stopped.
+
+        A durable consumer, when first created, starts at the oldest message the bus retains;
+        subscriptions sharing one ``durable`` name and ``subject`` share its messages (work queue).
+        Without ``durable`` the subscription receives messages published from now on. A message
+        whose handler raises is delivered again, at most ``max_deliver`` times in all, then dropped
+        and recorded. ``concurrency`` bounds how many messages one subscription handles at once.
+        Messages that fail to decode, or whose envelope tenant differs from the subject's tenant,
+        are acknowledged and dropped with a recorded reason, never delivered."""
 
     @abstractmethod
-    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
+    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:  # noqa: ASYNC109
         """Publish and await the handler's reply, or raise :class:`BusTimeout`."""
 
     async def aclose(self) -> None:  # noqa: B027

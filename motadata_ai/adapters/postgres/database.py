@@ -189,6 +189,14 @@ class PostgresDatabase:
         """Re-raise asyncpg/socket errors as ``unavailable`` (unreachable) or ``failure`` (other)."""
         try:
             yield
+        except PostgresUnavailable as exc:  # from a nested database call: re-raise as the caller's type
+            if isinstance(exc, unavailable):
+                raise
+            raise unavailable(exc.message, **{**exc.fields, **fields}) from exc
+        except PostgresError as exc:
+            if isinstance(exc, failure):
+                raise
+            raise failure(exc.message, **{**exc.fields, **fields}) from exc
         except MotadataError:
             raise
         except Exception as exc:

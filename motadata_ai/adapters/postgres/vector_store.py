@@ -1,0 +1,597 @@
+"""PgVectorStore: the VectorStorePort on PostgreSQL + pgvector, with per-tenant recall guarantees.
+
+Tenant layout (see docs/vector_store.md for the measurements behind it):
+
+- One table ``<table>`` LIST-partitioned by ``tenant_id``. Every row carries ``tenant_id`` and
+  every statement filters on it; the primary key is ``(tenant_id, id)``.
+- Small tenants share the DEFAULT partition ``<table>_shared``, which has no HNSW index: their
+  dense search is an exact scan of their own rows (found through the primary key), so recall is
+  1.0 and the cost grows with the tenant's size only.
+- A tenant whose row count reaches ``exact_search_below`` is *promoted*: its rows move, in one
+  transaction, into a partition of its own (``<table>_p_<hash>``), which then gets its own HNSW
+  index (cosine distance, ``m``/``ef_construction``). A shared HNSW index filtered by tenant loses
+  recall (the graph's neighbours mostly belong to other tenants); a per-tenant graph does not.
+  Promotions are recorded in ``<table>_tenants``; partitions are created lazily, so thousands of
+  tenants cost one partition per *large* tenant only.
+- Queries go to the parent table with ``plan_cache_mode = force_custom_plan``, so PostgreSQL prunes
+  to the tenant's partition at plan time and picks the HNSW index there (``hnsw.ef_search`` set per
+  query with ``SET LOCAL``; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
+- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index and
+  ``ts_rank_cd``; query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``).
+- Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
+  ``replace_document`` deletes the old chunks and writes the new ones in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import asyncpg
+
+from motadata_ai.adapters.memory.vector_store import (
+    check_delete_criteria,
+    check_document_id,
+    check_filters,
+    check_ids,
+    check_query_vector,
+    check_records,
+    check_top_k,
+)
+from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.migrations import Migration
+from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
+from motadata_ai.ports.vector_store import VectorStoreError, VectorStorePort, VectorStoreUnavailable
+
+__all__ = ["PgVectorStore", "vector_store_migrations"]
+
+Storage = Literal["vector", "halfvec"]
+_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+_MAX_DIMS = {"vector": 2000, "halfvec": 4000}  # pgvector's HNSW limits
+_COLUMNS = ("tenant_id", "id", "document_id", "version", "chunk_index", "text", "metadata", "embedding")
+_SELECT = "id, tenant_id, document_id, version, chunk_index, text, metadata, embedding"
+
+
+def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> list[Migration]:
+    """The versioned schema of one vector table (component ``vectors.<table>``)."""
+    ops = f"{storage}_cosine_ops"
+    return [
+        (
+            1,
+            "partitioned chunk table, shared default partition, tenant registry",
+            f"""
+            CREATE TABLE {table} (
+                tenant_id   text    NOT NULL,
+                id          text    NOT NULL,
+                document_id text    NOT NULL,
+                version     integer NOT NULL DEFAULT 1,
+                chunk_index integer NOT NULL DEFAULT 0,
+                text        text    NOT NULL,
+                metadata    jsonb   NOT NULL DEFAULT '{{}}'::jsonb,
+                embedding   {storage}({dimensions}) NOT NULL,
+                tsv         tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+                PRIMARY KEY (tenant_id, id)
+            ) PARTITION BY LIST (tenant_id);
+            COMMENT ON TABLE {table} IS 'motadata-ai vectors: {storage}({dimensions}), {ops}';
+            CREATE TABLE {table}_shared PARTITION OF {table} DEFAULT;
+            CREATE INDEX {table}_document_idx ON {table} (tenant_id, document_id);
+            CREATE INDEX {table}_tsv_idx ON {table} USING gin (tsv);
+            CREATE INDEX {table}_metadata_idx ON {table} USING gin (metadata jsonb_path_ops);
+            CREATE TABLE {table}_tenants (
+                tenant_id   text        PRIMARY KEY,
+                partition   text        NOT NULL,
+                indexed     boolean     NOT NULL DEFAULT false,
+                promoted_at timestamptz NOT NULL DEFAULT now()
+            );
+            """,
+        ),
+    ]
+
+
+def _quote_literal(tenant_id: str) -> str:
+    # tenant ids are validated to [A-Za-z0-9_.-]; quoting is belt and braces
+    return "'" + tenant_id.replace("'", "''") + "'"
+
+
+class PgVectorStore(VectorStorePort):
+    """VectorStorePort on PostgreSQL + pgvector (see the module docstring for the tenant layout).
+
+    ``exact_search_below``: a tenant with fewer rows is searched exactly in the shared partition;
+    reaching it moves the tenant to its own HNSW-indexed partition. ``auto_promote=False`` leaves
+    promotion to :meth:`reorganize`. ``storage="halfvec"`` halves the size of vectors and index.
+    """
+
+    def __init__(
+        self,
+        database: PostgresDatabase,
+        *,
+        dimensions: int,
+        m: int = 16,
+        ef_construction: int = 64,
+        ef_search: int = 100,
+        storage: Storage = "vector",
+        table: str = "motadata_chunks",
+        exact_search_below: int = 10_000,
+        auto_promote: bool = True,
+    ) -> None:
+        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
+            raise ConfigurationError(
+                f"dimensions must be a positive integer, got {dimensions!r}", field="dimensions"
+            )
+        if storage not in _MAX_DIMS:
+            raise ConfigurationError(
+                f"storage must be 'vector' or 'halfvec', got {storage!r}", field="storage"
+            )
+        if dimensions > _MAX_DIMS[storage]:
+            raise ConfigurationError(
+                f"HNSW on {storage} supports at most {_MAX_DIMS[storage]} dimensions, got {dimensions}"
+                + ("; use storage='halfvec'" if storage == "vector" else ""),
+                field="dimensions",
+            )
+        if not isinstance(table, str) or not _TABLE.match(table):
+            raise ConfigurationError(f"table {table!r} must match [a-z_][a-z0-9_]{{0,39}}", field="table")
+        for name, value, low in (
+            ("m", m, 2),
+            ("ef_construction", ef_construction, 4),
+            ("ef_search", ef_search, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 1000:
+                raise ConfigurationError(
+                    f"{name} must be an integer in {low}..1000, got {value!r}", field=name
+                )
+        if ef_construction < 2 * m:
+            raise ConfigurationError(
+                f"ef_construction ({ef_construction}) must be at least 2 * m ({2 * m})",
+                field="ef_construction",
+            )
+        if (
+            isinstance(exact_search_below, bool)
+            or not isinstance(exact_search_below, int)
+            or exact_search_below < 1
+        ):
+            raise ConfigurationError(
+                "exact_search_below must be a positive integer", field="exact_search_below"
+            )
+        self.database = database
+        self.dimensions = dimensions
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.storage: Storage = storage
+        self.table = table
+        self.exact_search_below = exact_search_below
+        self.auto_promote = auto_promote
+        self._ready = False
+        self._promoted: set[str] = set()
+        self._deferred = 0
+        self._stage = f"motadata_stage_{table}"
+
+    # -- setup and layout -------------------------------------------------------------------------
+
+    @property
+    def component(self) -> str:
+        """The migration component name of this table."""
+        return f"vectors.{self.table}"
+
+    def _errors(self, tenant: TenantContext | None = None) -> Any:
+        fields = {"tenant_id": tenant.tenant_id} if tenant is not None else {}
+        return self.database.translate_errors(VectorStoreUnavailable, VectorStoreError, **fields)
+
+    async def setup(self) -> None:
+        """Apply migrations, check the stored dimensions, and load the promoted-tenant registry."""
+        with self._errors():
+            await self.database.apply_migrations(
+                self.component, vector_store_migrations(self.table, self.dimensions, self.storage)
+            )
+            async with self.database.pool.acquire() as conn:
+                stored = await conn.fetchval(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                    "WHERE attrelid = to_regclass($1) AND attname = 'embedding'",
+                    self.table,
+                )
+                promoted = await conn.fetch(f"SELECT tenant_id, indexed FROM {self.table}_tenants")
+        expected = f"{self.storage}({self.dimensions})"
+        if stored != expected:
+            raise ConfigurationError(
+                f"table {self.table} stores {stored}, but the store is configured for {expected}; "
+                "use another table name or the matching dimensions/storage",
+                field="dimensions",
+                expected=expected,
+                actual=stored,
+            )
+        self._promoted = {r["tenant_id"] for r in promoted}
+        self._ready = True
+        for row in promoted:
+            if not row["indexed"]:
+                await self._build_index(row["tenant_id"])
+
+    async def _ensure_ready(self) -> None:
+        if not self._ready:
+            await self.setup()
+
+    def partition_name(self, tenant_id: str) -> str:
+        """The name of the tenant's own partition once promoted."""
+        return f"{self.table}_p_{hashlib.sha1(tenant_id.encode()).hexdigest()[:16]}"
+
+    async def layout(self, tenant: TenantContext | str) -> dict[str, Any]:
+        """Where the tenant's rows live and how they are searched (for operators and tests)."""
+        tenant = TenantContext.of(tenant)
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    f"SELECT partition, indexed FROM {self.table}_tenants WHERE tenant_id = $1",
+                    tenant.tenant_id,
+                )
+        if row is None:
+            return {"partition": f"{self.table}_shared", "search": "exact", "indexed": False}
+        return {
+            "partition": row["partition"],
+            "search": "hnsw" if row["indexed"] else "exact",
+            "indexed": row["indexed"],
+        }
+
+    @asynccontextmanager
+    async def bulk_load(self) -> AsyncIterator[None]:
+        """Defer promotions while loading many records, then promote (and index) once at the end.
+
+        Building an HNSW index over loaded rows is much faster than inserting them one by one
+        into an existing graph.
+        """
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        if self._deferred == 0:
+            await self.reorganize()
+
+    async def reorganize(self) -> list[str]:
+        """Promote every shared-partition tenant at or above ``exact_search_below``; return them."""
+        await self._ensure_ready()
+        with self._errors():
+            async with self.database.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    f"SELECT tenant_id FROM {self.table}_shared GROUP BY tenant_id HAVING count(*) >= $1",
+                    self.exact_search_below,
+                )
+        promoted = []
+        for row in rows:
+            await self.promote(row["tenant_id"])
+            promoted.append(row["tenant_id"])
+        return promoted
+
+    async def promote(self, tenant: TenantContext | str) -> None:
+        """Move the tenant into its own partition and build its HNSW index (idempotent)."""
+        tenant = TenantContext.of(tenant)
+        await self._ensure_ready()
+        tenant_id = tenant.tenant_id
+        part = self.partition_name(tenant_id)
+        cols = ", ".join(_COLUMNS)
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", self.component, tenant_id
+                )
+                exists = await conn.fetchval(
+                    f"SELECT 1 FROM {self.table}_tenants WHERE tenant_id = $1", tenant_id
+                )
+                if not exists:
+                    # Writers to the shared partition wait for the move (reads go on).
+                    await conn.execute(f"LOCK TABLE {self.table}_shared IN SHARE ROW EXCLUSIVE MODE")
+                    await conn.execute(
+                        f"CREATE TABLE {part} (LIKE {self.table} INCLUDING DEFAULTS INCLUDING GENERATED "
+                        "INCLUDING CONSTRAINTS)"
+                    )
+                    await conn.execute(
+                        f"INSERT INTO {part} ({cols}) "
+                        f"SELECT {cols} FROM {self.table}_shared WHERE tenant_id = $1",
+                        tenant_id,
+                    )
+                    await conn.execute(f"DELETE FROM {self.table}_shared WHERE tenant_id = $1", tenant_id)
+                    await conn.execute(
+                        f"ALTER TABLE {self.table} ATTACH PARTITION {part} "
+                        f"FOR VALUES IN ({_quote_literal(tenant_id)})"
+                    )
+                    await conn.execute(
+                        f"INSERT INTO {self.table}_tenants (tenant_id, partition) VALUES ($1, $2)",
+                        tenant_id,
+                        part,
+                    )
+        self._promoted.add(tenant_id)
+        await self._build_index(tenant_id)
+
+    async def _build_index(self, tenant_id: str) -> None:
+        part = self.partition_name(tenant_id)
+        with self._errors():
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", self.component, tenant_id
+                )
+                indexed = await conn.fetchval(
+                    f"SELECT indexed FROM {self.table}_tenants WHERE tenant_id = $1", tenant_id
+                )
+                if indexed is None or indexed:
+                    return
+                await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                await conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {part}_hnsw ON {part} USING hnsw "
+                    f"(embedding {self.storage}_cosine_ops) WITH (m = {self.m}, "
+                    f"ef_construction = {self.ef_construction})"
+                )
+                await conn.execute(f"ANALYZE {part}")
+                await conn.execute(
+                    f"UPDATE {self.table}_tenants SET indexed = true WHERE tenant_id = $1", tenant_id
+                )
+
+    async def _maybe_promote(self, tenant: TenantContext) -> None:
+        if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:
+            return
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn:
+                size = await conn.fetchval(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {self.table}_shared "
+                    "WHERE tenant_id = $1 LIMIT $2) s",
+                    tenant.tenant_id,
+                    self.exact_search_below,
+                )
+        if size >= self.exact_search_below:
+            await self.promote(tenant)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    async def _write(self, conn: asyncpg.Connection, batch: list[VectorRecord]) -> None:
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {self._stage} ("
+            "tenant_id text, id text, document_id text, version integer, chunk_index integer, "
+            f"text text, metadata jsonb, embedding {self.storage}({self.dimensions})) ON COMMIT DELETE ROWS"
+        )
+        await conn.copy_records_to_table(
+            self._stage,
+            records=[
+                (
+                    r.tenant_id,
+                    r.id,
+                    r.document_id,
+                    r.version,
+                    r.chunk_index,
+                    r.text,
+                    json.dumps(r.metadata),
+                    list(r.embedding),
+                )
+                for r in batch
+            ],
+            columns=_COLUMNS,
+        )
+        cols = ", ".join(_COLUMNS)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[2:])
+        await conn.execute(
+            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
+            f"ON CONFLICT (tenant_id, id) DO UPDATE SET {updates}"
+        )
+
+    async def upsert(self, tenant: TenantContext, records: Sequence[VectorRecord]) -> int:
+        """Insert or replace records by id (binary COPY into a staging table, then one upsert)."""
+        tenant = TenantContext.of(tenant)
+        batch = check_records(tenant, records, self.dimensions)
+        if not batch:
+            return 0
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                await self._write(conn, batch)
+        await self._maybe_promote(tenant)
+        return len(batch)
+
+    async def replace_document(
+        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
+    ) -> int:
+        """Atomically replace every chunk of ``document_id`` with ``records`` (one transaction)."""
+        tenant = TenantContext.of(tenant)
+        check_document_id(document_id)
+        batch = check_records(tenant, records, self.dimensions, document_id=document_id)
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+                    tenant.tenant_id,
+                    document_id,
+                )
+                if batch:
+                    await self._write(conn, batch)
+        await self._maybe_promote(tenant)
+        return len(batch)
+
+    async def delete(
+        self,
+        tenant: TenantContext,
+        *,
+        ids: Sequence[str] | None = None,
+        document_id: str | None = None,
+        filters: MetadataFilter | None = None,
+    ) -> int:
+        """Delete the tenant's records matching every given criterion; return how many."""
+        tenant = TenantContext.of(tenant)
+        check_delete_criteria(ids, document_id, filters)
+        where, args = self._where(tenant, check_filters(filters))
+        if ids is not None:
+            args.append(list(ids))
+            where += f" AND id = ANY(${len(args)}::text[])"
+        if document_id is not None:
+            args.append(document_id)
+            where += f" AND document_id = ${len(args)}"
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn:
+                status = await conn.execute(f"DELETE FROM {self.table} WHERE {where}", *args)
+        return int(status.split()[-1])
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(tenant: TenantContext, filters: MetadataFilter) -> tuple[str, list[Any]]:
+        args: list[Any] = [tenant.tenant_id]
+        clauses = ["tenant_id = $1"]
+        for key, value in filters.items():
+            if isinstance(value, list | tuple):
+                args.append(key)
+                args.append([json.dumps(v) for v in value])
+                clauses.append(f"(metadata -> ${len(args) - 1}) = ANY(${len(args)}::jsonb[])")
+            else:
+                args.append(json.dumps({key: value}))
+                clauses.append(f"metadata @> ${len(args)}::jsonb")
+        return " AND ".join(clauses), args
+
+    def _record(self, row: asyncpg.Record) -> VectorRecord:
+        return VectorRecord.model_construct(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            document_id=row["document_id"],
+            version=row["version"],
+            chunk_index=row["chunk_index"],
+            text=row["text"],
+            embedding=tuple(row["embedding"].to_list()),
+            metadata=json.loads(row["metadata"]),
+        )
+
+    async def dense_search(
+        self,
+        tenant: TenantContext,
+        vector: Sequence[float],
+        *,
+        top_k: int = 5,
+        filters: MetadataFilter | None = None,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """Nearest records by cosine similarity (score = 1 - cosine distance), best first."""
+        return await self._dense(
+            tenant, vector, top_k=top_k, filters=filters, min_score=min_score, exact=False
+        )
+
+    async def exact_search(
+        self,
+        tenant: TenantContext,
+        vector: Sequence[float],
+        *,
+        top_k: int = 5,
+        filters: MetadataFilter | None = None,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """Like :meth:`dense_search` but never through an approximate index (the ground truth)."""
+        return await self._dense(
+            tenant, vector, top_k=top_k, filters=filters, min_score=min_score, exact=True
+        )
+
+    async def _dense(
+        self,
+        tenant: TenantContext,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        filters: MetadataFilter | None,
+        min_score: float | None,
+        exact: bool,
+    ) -> list[SearchHit]:
+        tenant = TenantContext.of(tenant)
+        check_top_k(top_k)
+        query = check_query_vector(vector, self.dimensions)
+        wanted = check_filters(filters)
+        if min_score is not None and not isinstance(min_score, int | float):
+            raise ValidationError("min_score must be a number", field="min_score")
+        where, args = self._where(tenant, wanted)
+        args.append(query)
+        qv = f"${len(args)}::{self.storage}"
+        args.append(top_k)
+        settings = ["SET LOCAL plan_cache_mode = force_custom_plan"]
+        if exact:
+            settings.append("SET LOCAL enable_indexscan = off")
+        else:
+            settings.append(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, top_k)}")
+            if wanted:
+                settings.append("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        sql = (
+            f"WITH nearest AS MATERIALIZED (SELECT {_SELECT}, embedding <=> {qv} AS distance "
+            f"FROM {self.table} WHERE {where} ORDER BY embedding <=> {qv} LIMIT ${len(args)}) "
+            "SELECT * FROM nearest ORDER BY distance, id"
+        )
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute("; ".join(settings))
+                rows = await conn.fetch(sql, *args)
+        hits = []
+        for row in rows:
+            distance = row["distance"]
+            score = 0.0 if distance != distance else 1.0 - float(distance)  # NaN: zero stored vector
+            if min_score is not None and score < min_score:
+                continue
+            hits.append(SearchHit.model_construct(record=self._record(row), score=score))
+        return hits
+
+    async def keyword_search(
+        self, tenant: TenantContext, query: str, *, top_k: int = 5, filters: MetadataFilter | None = None
+    ) -> list[SearchHit]:
+        """Full-text matches (English stemming, terms OR-ed) ranked by ``ts_rank_cd``, best first."""
+        tenant = TenantContext.of(tenant)
+        check_top_k(top_k)
+        if not isinstance(query, str):
+            raise ValidationError("query must be a string", field="query")
+        if "\x00" in query:
+            raise ValidationError("query holds a NUL character", field="query")
+        if not query.strip():
+            return []
+        where, args = self._where(tenant, check_filters(filters))
+        args.append(query)
+        q = f"${len(args)}"
+        args.append(top_k)
+        sql = (
+            f"WITH q AS (SELECT replace(plainto_tsquery('english', {q})::text, ' & ', ' | ')::tsquery "
+            "AS query) "
+            f"SELECT {_SELECT}, ts_rank_cd(tsv, q.query) AS score FROM {self.table}, q "
+            f"WHERE {where} AND tsv @@ q.query ORDER BY score DESC, id LIMIT ${len(args)}"
+        )
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                rows = await conn.fetch(sql, *args)
+        return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
+
+    async def count(self, tenant: TenantContext, *, filters: MetadataFilter | None = None) -> int:
+        """How many records the tenant has (matching ``filters``)."""
+        tenant = TenantContext.of(tenant)
+        where, args = self._where(tenant, check_filters(filters))
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn:
+                return int(await conn.fetchval(f"SELECT count(*) FROM {self.table} WHERE {where}", *args))
+
+    async def get(self, tenant: TenantContext, ids: Sequence[str]) -> list[VectorRecord]:
+        """The tenant's records with these ids, in the order asked (missing ids are left out)."""
+        tenant = TenantContext.of(tenant)
+        check_ids(ids)
+        if not ids:
+            return []
+        await self._ensure_ready()
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    f"SELECT {_SELECT} FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[])",
+                    tenant.tenant_id,
+                    list(ids),
+                )
+        by_id = {r["id"]: self._record(r) for r in rows}
+        seen: set[str] = set()
+        found = []
+        for rid in ids:
+            if rid in by_id and rid not in seen:
+                seen.add(rid)
+                found.append(by_id[rid])
+        return found

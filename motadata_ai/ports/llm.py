@@ -29,6 +29,10 @@ class ProviderBadRequest(ProviderError, ValidationError):
     """The provider rejected the request as malformed (4xx other than 429)."""
 
 
+class ProviderAuthError(ProviderBadRequest):
+    """The provider refused the credentials (401/403): fix the API key or its permissions."""
+
+
 class UnknownModel(ProviderBadRequest):
     """No provider serves this model name; ``available`` lists what is configured."""
 

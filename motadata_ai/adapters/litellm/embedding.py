@@ -1,0 +1,116 @@
+"""LiteLLMEmbeddings: the embedding port over ``litellm.aembedding``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
+from motadata_ai.adapters.litellm.chat import _TIMEOUT_MARGIN, _ModelCatalog, provider_of
+from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
+from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.ports.llm import ProviderTimeout, ProviderUnavailable
+
+
+class LiteLLMEmbeddings(EmbeddingPort):
+    """Embeddings through LiteLLM (``"openai/text-embedding-3-small"``, ``"local/all-minilm-l6-v2"``...).
+
+    ``dimensions`` maps a model to its vector size when LiteLLM's model map does not say it;
+    ``model_prices`` maps a model to ``(input, output)`` USD per million tokens.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        model_prices: dict[str, tuple[float, float]] | None = None,
+        dimensions: dict[str, int] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._api_base = api_base
+        self._api_key = api_key
+        self._timeout = timeout
+        self._dimensions = dict(dimensions or {})
+        self._extra = dict(extra or {})
+        self._catalog = _ModelCatalog(model_prices)
+
+    def __repr__(self) -> str:
+        return f"LiteLLMEmbeddings(api_base={self._api_base!r}, timeout={self._timeout})"
+
+    def dimensions(self, model: str) -> int | None:
+        """The configured size, else LiteLLM's ``output_vector_size`` for the model."""
+        if model in self._dimensions:
+            return self._dimensions[model]
+        info = self._catalog.info(model) or {}
+        size = info.get("output_vector_size")
+        return int(size) if size else None
+
+    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:  # noqa: ASYNC109
+        """One vector per input, in order."""
+        if not request.inputs:
+            return EmbeddingResponse(model=request.model, vectors=())
+        if any(not isinstance(text, str) or not text for text in request.inputs):
+            raise ValidationError("every embedding input must be a non-empty string", field="inputs")
+        litellm = load_litellm()
+        limit = timeout or self._timeout
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "input": list(request.inputs),
+            "timeout": limit,
+            "encoding_format": "float",
+            "max_retries": 0,
+        }
+        if self._api_base is not None:
+            kwargs["api_base"] = self._api_base
+        if self._api_key is not None:
+            kwargs["api_key"] = self._api_key
+        if self._extra:
+            kwargs.update(self._extra)
+        provider = provider_of(request.model)
+        try:
+            async with asyncio.timeout(limit + _TIMEOUT_MARGIN):
+                response = await litellm.aembedding(**kwargs)
+        except TimeoutError as error:
+            raise ProviderTimeout(
+                f"{request.model}: no embeddings within {limit:g} s",
+                model=request.model,
+                provider=provider,
+                status_code=None,
+                address=None,
+            ) from error
+        except Exception as error:
+            raise translate_error(
+                error,
+                model=request.model,
+                provider=provider,
+                api_base=self._api_base,
+                available=custom_providers(),
+            ) from error
+        items = sorted(response.data, key=lambda item: _field(item, "index") or 0)
+        vectors = tuple(tuple(float(v) for v in _field(item, "embedding")) for item in items)
+        if len(vectors) != len(request.inputs):
+            raise ProviderUnavailable(
+                f"{request.model}: {len(vectors)} vectors for {len(request.inputs)} inputs",
+                model=request.model,
+                provider=provider,
+                status_code=None,
+                address=None,
+            )
+        usage = getattr(response, "usage", None)
+        tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
+        return EmbeddingResponse(
+            model=request.model,
+            vectors=vectors,
+            usage=Usage(input_tokens=tokens),
+            cost_usd=self._catalog.cost(request.model, tokens, 0),
+        )
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -36,65 +35,18 @@ from motadata_ai.domain.bus.codec import (
     decode,
     encode,
 )
+from motadata_ai.domain.bus.delivery import (
+    DEFAULT_SUBJECTS,
+    INBOX_PREFIX,
+    check_durable,
+    check_subscribe_options,
+    reply_envelope,
+)
 from motadata_ai.domain.bus.subjects import InvalidSubject, subject_matches, validate_subject
 from motadata_ai.domain.values.bus import Envelope
-from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Handler, Subscription
 
 logger = logging.getLogger("motadata_ai.bus")
-
-DEFAULT_SUBJECTS: tuple[str, ...] = ("agent.>", "events.>", "workflow.>")
-"""Subjects the default stream captures."""
-
-INBOX_PREFIX = "_INBOX."
-"""Replies go only to subjects under this prefix (never onto a tenant's stream subjects)."""
-
-_DURABLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def check_durable(durable: str | None) -> str | None:
-    """Return ``durable`` when ``None`` or a valid consumer name (``[A-Za-z0-9_-]{1,64}``)."""
-    if durable is not None and (not isinstance(durable, str) or not _DURABLE_RE.match(durable)):
-        raise ValidationError(
-            f"durable consumer name {durable!r} must match [A-Za-z0-9_-]{{1,64}}", field="durable"
-        )
-    return durable
-
-
-def check_subscribe_options(max_deliver: int, concurrency: int) -> None:
-    """Raise :class:`ValidationError` unless both are integers >= 1."""
-    for name, value in (("max_deliver", max_deliver), ("concurrency", concurrency)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
-
-
-def reply_envelope(request: Envelope, reply: object) -> Envelope | None:
-    """The reply to send for ``request``: ``reply`` with ``correlation_id`` defaulted to the
-    request id, or ``None`` (logged) when it cannot be sent to the requester."""
-    if reply is None or request.reply_to is None:
-        return None
-    if not isinstance(reply, Envelope):
-        logger.warning(
-            "handler for envelope %s returned %s, not an Envelope: no reply sent", request.id,
-            type(reply).__name__,
-        )
-        return None
-    if not request.reply_to.startswith(INBOX_PREFIX):
-        logger.warning(
-            "envelope %s asks for a reply on %r, outside %s: no reply sent", request.id, request.reply_to,
-            INBOX_PREFIX,
-        )
-        return None
-    if reply.tenant_id != request.tenant_id:
-        logger.warning(
-            "reply to envelope %s belongs to tenant %r, not the request's tenant %r: no reply sent",
-            request.id, reply.tenant_id, request.tenant_id,
-        )
-        return None
-    if reply.correlation_id is None:
-        reply = reply.model_copy(update={"correlation_id": request.id})
-    return reply
-
 
 @dataclass
 class _Consumer:

@@ -1,0 +1,203 @@
+"""RedisCache: CachePort on Redis or Valkey through ``redis.asyncio``.
+
+Keys are stored as ``{namespace}:{key}`` so several applications can share one server.
+``delete_prefix`` walks the namespace with ``SCAN`` (never ``KEYS``) and removes matches with
+``UNLINK`` in batches; ``incr`` is one Lua script (``INCRBY`` + ``PEXPIRE`` only when the key was
+just created), so it is atomic across every process sharing the server.
+
+Other Redis-backed state (rate-limit buckets, breaker state) reuses this adapter's connection
+pool through :attr:`RedisCache.client` and builds its keys with :meth:`RedisCache.key` so they
+live in the same namespace (and :meth:`RedisCache.translate_errors` gives the same error
+translation). Every redis-py error becomes :class:`CacheUnavailable` (connection, timeout) or
+:class:`CacheError` (anything else), naming the server with its password masked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from motadata_ai.domain.values.addresses import mask_url
+from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.ports.cache import (
+    CacheError,
+    CachePort,
+    CacheUnavailable,
+    check_key,
+    check_ttl,
+    check_value,
+)
+
+_INCR_SCRIPT = """
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created and tonumber(ARGV[2]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return value
+"""
+
+_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
+
+
+def _ttl_ms(ttl: float | None) -> int | None:
+    seconds = check_ttl(ttl)
+    return None if seconds is None else max(1, math.ceil(seconds * 1000))
+
+
+class RedisCache(CachePort):
+    """A cache on a Redis-protocol server.
+
+    Build it with :meth:`from_url`; ``namespace`` prefixes every key (``"motadata"`` by default).
+    Close it with :meth:`aclose`.
+    """
+
+    def __init__(self, client: aioredis.Redis, *, address: str, namespace: str = "motadata") -> None:
+        if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "*?[]\\ "):
+            raise ValidationError(f"invalid cache namespace {namespace!r}", field="namespace")
+        self._client = client
+        self._address = mask_url(address)
+        self._namespace = namespace
+        self._prefix = f"{namespace}:"
+        self._incr = client.register_script(_INCR_SCRIPT)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "motadata",
+        connect_timeout: float = 2.0,
+        timeout: float = 5.0,
+        retries: int = 1,
+        max_connections: int | None = 50,
+    ) -> RedisCache:
+        """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+
+        ``connect_timeout`` and ``timeout`` bound connecting and each command (seconds);
+        ``retries`` is how many times a command is retried after a connection error. No
+        connection is made until the first command (use :meth:`ping` to check at start-up).
+        """
+        try:
+            client = aioredis.Redis.from_url(
+                url,
+                socket_connect_timeout=connect_timeout,
+                socket_timeout=timeout,
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+                retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
+                max_connections=max_connections,
+                decode_responses=False,
+                health_check_interval=30,
+            )
+        except (ValueError, TypeError) as e:
+            masked = mask_url(url)
+            raise ConfigurationError(f"invalid Redis URL {masked!r}: {e}", address=masked) from e
+        return cls(client, address=url, namespace=namespace)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The underlying ``redis.asyncio.Redis`` (shared pool) for other Redis-backed adapters.
+
+        Build keys with :meth:`key` and wrap calls in :meth:`translate_errors` so that no redis-py
+        exception escapes an adapter.
+        """
+        return self._client
+
+    @property
+    def address(self) -> str:
+        """The server URL with its password masked."""
+        return self._address
+
+    @property
+    def namespace(self) -> str:
+        """The prefix (without ``:``) of every key this cache writes."""
+        return self._namespace
+
+    def key(self, key: str) -> str:
+        """The server-side name of ``key``: ``{namespace}:{key}``."""
+        return self._prefix + check_key(key)
+
+    @asynccontextmanager
+    async def translate_errors(self, operation: str, key: str | None = None) -> AsyncIterator[None]:
+        """Turn redis-py errors raised inside the block into :class:`CacheUnavailable` /
+        :class:`CacheError` naming ``operation``, ``key`` and the masked address."""
+        try:
+            yield
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as e:
+            raise CacheUnavailable(
+                f"cache server {self._address} is unavailable during {operation}: {e}",
+                address=self._address,
+                operation=operation,
+                key=key,
+            ) from e
+        except redis_errors.RedisError as e:
+            raise CacheError(
+                f"cache {operation} failed on {self._address}: {e}",
+                address=self._address,
+                operation=operation,
+                key=key,
+            ) from e
+
+    async def get(self, key: str) -> bytes | None:
+        """The value, or ``None`` when absent or expired."""
+        name = self.key(key)
+        async with self.translate_errors("get", key):
+            value: Any = await self._client.get(name)
+        return None if value is None else bytes(value)
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Store ``value``; it expires after ``ttl`` seconds when given."""
+        name = self.key(key)
+        data = check_value(value)
+        px = _ttl_ms(ttl)
+        async with self.translate_errors("set", key):
+            await self._client.set(name, data, px=px)
+
+    async def delete(self, key: str) -> bool:
+        """Remove the key; ``True`` when it existed."""
+        name = self.key(key)
+        async with self.translate_errors("delete", key):
+            removed: int = await self._client.delete(name)
+        return removed > 0
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every key starting with ``prefix`` (``SCAN`` + batched ``UNLINK``); return how many."""
+        pattern = self.key(prefix).translate(_GLOB_SPECIAL) + "*"
+        removed = 0
+        async with self.translate_errors("delete_prefix", prefix):
+            batch: list[bytes] = []
+            async for name in self._client.scan_iter(match=pattern, count=500):
+                batch.append(name)
+                if len(batch) >= 500:
+                    removed += await self._client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                removed += await self._client.unlink(*batch)
+        return removed
+
+    async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
+        """Atomically add ``amount`` (creating the key at 0, with ``ttl``) and return the new value."""
+        name = self.key(key)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValidationError(f"amount must be an integer, got {amount!r}", field="amount")
+        px = _ttl_ms(ttl) or 0
+        async with self.translate_errors("incr", key):
+            value: Any = await self._incr(keys=[name], args=[amount, px])
+        return int(value)
+
+    async def ping(self) -> bool:
+        """``True`` when the server answers; :class:`CacheUnavailable` when it cannot be reached."""
+        async with self.translate_errors("ping"):
+            return bool(await self._client.ping())
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        async with self.translate_errors("close"):
+            await self._client.aclose()

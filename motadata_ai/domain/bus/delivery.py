@@ -1,0 +1,72 @@
+"""Delivery rules every bus adapter shares: default stream subjects, consumer names, subscribe
+options and which replies may be sent (pure: standard library and pydantic only)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+from motadata_ai.domain.values.bus import Envelope
+from motadata_ai.domain.values.errors import ValidationError
+
+logger = logging.getLogger("motadata_ai.bus")
+
+DEFAULT_SUBJECTS: tuple[str, ...] = ("agent.>", "events.>", "workflow.>")
+"""Subjects the default stream captures."""
+
+INBOX_PREFIX = "_INBOX."
+"""Replies go only to subjects under this prefix (never onto a tenant's stream subjects)."""
+
+_DURABLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def consumer_name(durable: str, subject: str) -> str:
+    """The server-side consumer name of ``durable`` on ``subject``: ``{durable}_{hash of subject}``,
+    so one durable name may be reused on different subjects (each its own consumer)."""
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:12]
+    return f"{check_durable(durable)}_{digest}"
+
+
+def check_durable(durable: str | None) -> str | None:
+    """Return ``durable`` when ``None`` or a valid consumer name (``[A-Za-z0-9_-]{1,64}``)."""
+    if durable is not None and (not isinstance(durable, str) or not _DURABLE_RE.match(durable)):
+        raise ValidationError(
+            f"durable consumer name {durable!r} must match [A-Za-z0-9_-]{{1,64}}", field="durable"
+        )
+    return durable
+
+
+def check_subscribe_options(max_deliver: int, concurrency: int) -> None:
+    """Raise :class:`ValidationError` unless both are integers >= 1."""
+    for name, value in (("max_deliver", max_deliver), ("concurrency", concurrency)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
+
+
+def reply_envelope(request: Envelope, reply: object) -> Envelope | None:
+    """The reply to send for ``request``: ``reply`` with ``correlation_id`` defaulted to the
+    request id, or ``None`` (logged) when it cannot be sent to the requester."""
+    if reply is None or request.reply_to is None:
+        return None
+    if not isinstance(reply, Envelope):
+        logger.warning(
+            "handler for envelope %s returned %s, not an Envelope: no reply sent", request.id,
+            type(reply).__name__,
+        )
+        return None
+    if not request.reply_to.startswith(INBOX_PREFIX):
+        logger.warning(
+            "envelope %s asks for a reply on %r, outside %s: no reply sent", request.id, request.reply_to,
+            INBOX_PREFIX,
+        )
+        return None
+    if reply.tenant_id != request.tenant_id:
+        logger.warning(
+            "reply to envelope %s belongs to tenant %r, not the request's tenant %r: no reply sent",
+            request.id, reply.tenant_id, request.tenant_id,
+        )
+        return None
+    if reply.correlation_id is None:
+        reply = reply.model_copy(update={"correlation_id": request.id})
+    return reply

@@ -1,0 +1,304 @@
+"""Ports of the ML framework: trainers, the model registry, the experiment store, artifacts and
+sampled prediction logs, with their error tree::
+
+    MotadataError
+    ├── ConfigurationError
+    │   └── UnknownEstimator           the trainer does not know the estimator name
+    ├── NotFound
+    │   ├── ModelNotFound              no such model name for this tenant
+    │   │   ├── VersionNotFound        the model exists, the version does not
+    │   │   └── AliasNotFound          the alias is not set on this model
+    │   ├── RunNotFound
+    │   └── ArtifactNotFound
+    ├── ArtifactRefused                the artifact must not be loaded
+    │   ├── ArtifactTampered           its SHA-256 differs from the registered one
+    │   └── UnsafeArtifact             it holds types outside the trusted allow-list
+    └── ServiceError
+        ├── TrainingFailed             the estimator raised while fitting
+        ├── RegistryConflict           a concurrent change won (retry)
+        └── StoreUnavailable
+            ├── RegistryUnavailable
+            ├── ExperimentStoreUnavailable
+            ├── ArtifactStoreUnavailable
+            └── PredictionLogUnavailable
+
+Every store call takes a tenant id; one tenant never sees another's models, runs or artifacts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from motadata_ai.domain.values.errors import (
+    ConfigurationError,
+    MotadataError,
+    NotFound,
+    ServiceError,
+    StoreUnavailable,
+)
+from motadata_ai.domain.values.ml import (
+    AliasChange,
+    Dataset,
+    ModelSummary,
+    ModelVersion,
+    PredictionLogEntry,
+    TrainingRun,
+)
+
+# --------------------------------------------------------------------------- errors
+
+
+class UnknownEstimator(ConfigurationError):
+    """The trainer has no estimator of that name; ``available`` lists the ones it has."""
+
+
+class ModelNotFound(NotFound):
+    """No model of that name is registered for the tenant."""
+
+
+class VersionNotFound(ModelNotFound):
+    """The model has no such version."""
+
+
+class AliasNotFound(ModelNotFound):
+    """The alias is not set on the model (promote a version first)."""
+
+
+class RunNotFound(NotFound):
+    """No training run with that id for the tenant."""
+
+
+class ArtifactNotFound(NotFound):
+    """No artifact under that key for the tenant."""
+
+
+class ArtifactRefused(MotadataError):
+    """The artifact is refused before loading; nothing of it was deserialised."""
+
+
+class ArtifactTampered(ArtifactRefused):
+    """The artifact's SHA-256 (``actual``) differs from the registered one (``expected``)."""
+
+
+class UnsafeArtifact(ArtifactRefused):
+    """The artifact names types outside the trusted allow-list (``untrusted``)."""
+
+
+class TrainingFailed(ServiceError):
+    """Fitting the estimator failed; ``estimator`` and the cause say why. No version is registered."""
+
+
+class RegistryConflict(ServiceError):
+    """A concurrent registration or alias change won the race; retrying helps."""
+
+
+class RegistryUnavailable(StoreUnavailable):
+    """The model registry cannot be reached; ``address`` has credentials masked."""
+
+
+class ExperimentStoreUnavailable(StoreUnavailable):
+    """The experiment store cannot be reached; ``address`` has credentials masked."""
+
+
+class ArtifactStoreUnavailable(StoreUnavailable):
+    """The artifact store cannot be read or written; ``address`` names it."""
+
+
+class PredictionLogUnavailable(StoreUnavailable):
+    """The prediction log cannot be reached; ``address`` has credentials masked."""
+
+
+# --------------------------------------------------------------------------- trainers
+
+
+class TrainedModel(ABC):
+    """A fitted model in memory: the whole pipeline, so it takes normalised raw records.
+
+    ``predict_proba`` is CPU-bound and synchronous; callers run it off the event loop.
+    """
+
+    trainer: str
+    """The name of the trainer that built (and can serialise) this model."""
+
+    @property
+    @abstractmethod
+    def classes(self) -> tuple[str, ...]:
+        """The class labels, in the order of the probability columns."""
+
+    @abstractmethod
+    def predict_proba(self, records: Sequence[dict[str, Any]]) -> list[list[float]]:
+        """One probability row per record (columns in :attr:`classes` order)."""
+
+    @abstractmethod
+    def size_bytes(self) -> int:
+        """The measured memory the model holds (arrays, tensors, vocabularies)."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a trainer returns: the model, the device it trained on, and notes (warnings)."""
+
+    model: TrainedModel
+    device: str = "cpu"
+    notes: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while training (epochs or stages); may be called from a thread."""
+
+
+class TrainerPort(ABC):
+    """Fits, serialises and safely loads models of one framework (scikit-learn, PyTorch, ...)."""
+
+    name: str
+    """The trainer's name (``sklearn``, ``torch``), recorded on runs and versions."""
+
+    artifact_format: str
+    """The artifact format it writes (``skops``, ``safetensors``)."""
+
+    @abstractmethod
+    def estimators(self) -> tuple[str, ...]:
+        """The estimator names this trainer accepts."""
+
+    @abstractmethod
+    async def fit(
+        self,
+        dataset: Dataset,
+        *,
+        estimator: str,
+        hyperparameters: dict[str, Any],
+        validation_split: float,
+        batch_size: int,
+        seed: int,
+        enable_gpu: bool,
+        progress: ProgressCallback | None = None,
+    ) -> FitResult:
+        """Fit ``estimator`` on normalised, validated records (runs off the event loop).
+
+        Raises :class:`UnknownEstimator` for a name outside :meth:`estimators`, :class:`TrainingFailed`
+        when the estimator raises.
+        """
+
+    @abstractmethod
+    async def dumps(self, model: TrainedModel) -> bytes:
+        """Serialise ``model`` in :attr:`artifact_format` (never pickle)."""
+
+    @abstractmethod
+    async def loads(self, data: bytes) -> TrainedModel:
+        """Load a model serialised by :meth:`dumps`; raise :class:`UnsafeArtifact` for anything
+        outside the trusted allow-list, :class:`ArtifactRefused` when it cannot be parsed."""
+
+
+# --------------------------------------------------------------------------- stores
+
+
+class ModelRegistryPort(ABC):
+    """Registered model versions per tenant and model name, with aliases moved atomically."""
+
+    @abstractmethod
+    async def register(self, version: ModelVersion) -> ModelVersion:
+        """Store ``version`` under the next version number (1, 2, ...) and return it numbered."""
+
+    @abstractmethod
+    async def get_version(self, tenant_id: str, model_name: str, version: int) -> ModelVersion:
+        """The version, or :class:`VersionNotFound` (:class:`ModelNotFound` when the name is unknown)."""
+
+    @abstractmethod
+    async def resolve_alias(self, tenant_id: str, model_name: str, alias: str) -> ModelVersion:
+        """The version the alias points at, or :class:`AliasNotFound` / :class:`ModelNotFound`."""
+
+    @abstractmethod
+    async def list_versions(self, tenant_id: str, model_name: str) -> list[ModelVersion]:
+        """Every version of the model, oldest first (:class:`ModelNotFound` when unknown)."""
+
+    @abstractmethod
+    async def list_models(self, tenant_id: str) -> list[ModelSummary]:
+        """The tenant's models, by name."""
+
+    @abstractmethod
+    async def set_alias(self, tenant_id: str, model_name: str, alias: str, version: int) -> AliasChange:
+        """Point ``alias`` at ``version`` atomically, remembering the previous target for rollback."""
+
+    @abstractmethod
+    async def rollback_alias(self, tenant_id: str, model_name: str, alias: str) -> AliasChange:
+        """Move ``alias`` back to its previous target atomically (:class:`AliasNotFound` when
+        there is none to go back to)."""
+
+    async def ping(self) -> bool:
+        """``True`` when the registry answers."""
+        await self.list_models("__ping__")
+        return True
+
+
+class ExperimentStorePort(ABC):
+    """Training runs per tenant: parameters, metrics, lineage; listed and compared."""
+
+    @abstractmethod
+    async def save_run(self, run: TrainingRun) -> None:
+        """Insert the run, or replace it when its ``run_id`` exists for the tenant."""
+
+    @abstractmethod
+    async def get_run(self, tenant_id: str, run_id: str) -> TrainingRun:
+        """The run, or :class:`RunNotFound`."""
+
+    @abstractmethod
+    async def list_runs(
+        self, tenant_id: str, *, model_name: str | None = None, limit: int = 100
+    ) -> list[TrainingRun]:
+        """The tenant's runs, newest first, optionally of one model."""
+
+    async def ping(self) -> bool:
+        """``True`` when the store answers."""
+        await self.list_runs("__ping__", limit=1)
+        return True
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """Where an artifact was written, its SHA-256 (hex) and size in bytes."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+class ArtifactStorePort(ABC):
+    """Bytes by tenant and key, written atomically and verified against their SHA-256 on read."""
+
+    address: str = ""
+    """Where the store lives (a directory or URL, credentials masked), for errors."""
+
+    @abstractmethod
+    async def put(self, tenant_id: str, key: str, data: bytes) -> StoredArtifact:
+        """Write ``data`` atomically under ``key`` and return its digest."""
+
+    @abstractmethod
+    async def get(self, tenant_id: str, key: str, *, sha256: str) -> bytes:
+        """The bytes, after checking they hash to ``sha256``: :class:`ArtifactTampered` if not,
+        :class:`ArtifactNotFound` when absent."""
+
+    @abstractmethod
+    async def delete(self, tenant_id: str, key: str) -> bool:
+        """Remove the artifact; ``True`` when it existed."""
+
+    async def ping(self) -> bool:
+        """``True`` when the store is reachable."""
+        return True
+
+
+class PredictionLogPort(ABC):
+    """Sampled predictions per tenant and model, for drift monitoring and audit."""
+
+    @abstractmethod
+    async def append(self, entries: Sequence[PredictionLogEntry]) -> None:
+        """Store the entries."""
+
+    @abstractmethod
+    async def recent(
+        self, tenant_id: str, model_name: str, *, version: int | None = None, limit: int = 1000
+    ) -> list[PredictionLogEntry]:
+        """The newest entries of the model (of one version when given), newest first."""

@@ -1,0 +1,121 @@
+"""Context building under a token budget, with numbered passages and citations mapped back.
+
+The prompt contract with every answering model (the local extractive one included): the system
+message holds the instructions and then one passage per line, ``[n] <title>: <text>`` with
+whitespace collapsed; the question is the last user message; the answer cites ``[n]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from motadata_ai.domain.retrieval.tokens import TokenCounter, truncate_to_tokens
+from motadata_ai.domain.values.documents import Source
+
+DEFAULT_INSTRUCTIONS = (
+    "Answer the user's question using only the numbered passages below. "
+    "Cite the passages you use with their numbers in square brackets, like [1] or [2][3]. "
+    "If the passages do not contain the answer, say that you do not know."
+)
+MIN_PASSAGE_TOKENS = 24
+_SPACE = re.compile(r"\s+")
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def collapse_whitespace(text: str) -> str:
+    """One space for every whitespace run, stripped."""
+    return _SPACE.sub(" ", text).strip()
+
+
+_MARKDOWN_LINE = re.compile(r"^\s*(#{1,6}\s+|[-*+]\s+|\d+[.)]\s+)(.*)$")
+
+
+def passage_text(text: str) -> str:
+    """Chunk text as prose for one passage line.
+
+    Markdown heading and list lines become sentences (markers dropped, a full stop added when
+    the line has no final punctuation), so sentence splitting on the collapsed line stays right.
+    """
+    lines: list[str] = []
+    for line in text.splitlines():
+        match = _MARKDOWN_LINE.match(line)
+        if match:
+            body = match.group(2).strip()
+            if body and body[-1] not in ".!?:;":
+                body += "."
+            lines.append(body)
+        else:
+            lines.append(line)
+    return collapse_whitespace(" ".join(lines))
+
+
+def format_passage(number: int, title: str, text: str) -> str:
+    """One passage line: ``[n] <title>: <text>`` (whitespace collapsed; title may be empty)."""
+    title = collapse_whitespace(title).replace(":", " -") or "Untitled"
+    return f"[{number}] {title}: {passage_text(text)}"
+
+
+def parse_citations(answer: str, *, max_number: int) -> list[int]:
+    """The passage numbers cited in ``answer`` (``[2]``, ``[1, 3]``), first-seen order, in range."""
+    seen: list[int] = []
+    for match in _CITATION.finditer(answer):
+        for part in match.group(1).split(","):
+            number = int(part)
+            if 1 <= number <= max_number and number not in seen:
+                seen.append(number)
+    return seen
+
+
+@dataclass(frozen=True)
+class BuiltContext:
+    """The system prompt and the sources it holds, numbered from 1 in prompt order."""
+
+    system_prompt: str
+    sources: tuple[Source, ...]
+    tokens: int
+    truncated: bool
+
+
+def build_context(
+    sources: Sequence[Source],
+    *,
+    budget_tokens: int,
+    count_tokens: TokenCounter,
+    instructions: str = DEFAULT_INSTRUCTIONS,
+) -> BuiltContext:
+    """Number passages best first and add them while they fit ``budget_tokens``.
+
+    The instructions count against the budget. A passage that does not fit whole is cut to the
+    tokens left when at least :data:`MIN_PASSAGE_TOKENS` remain; later passages are left out.
+    """
+    header = instructions.strip() + "\n\nPassages:"
+    used = count_tokens(header)
+    lines: list[str] = []
+    numbered: list[Source] = []
+    truncated = False
+    for source in sources:
+        number = len(numbered) + 1
+        line = format_passage(number, source.title, source.text)
+        tokens = count_tokens(line) + 1
+        if used + tokens > budget_tokens:
+            room = budget_tokens - used - 1
+            if room >= MIN_PASSAGE_TOKENS:
+                line = truncate_to_tokens(line, room, count_tokens)
+                lines.append(line)
+                numbered.append(source.model_copy(update={"citation": number}))
+                used += count_tokens(line) + 1
+            truncated = True
+            break
+        lines.append(line)
+        numbered.append(source.model_copy(update={"citation": number}))
+        used += tokens
+    prompt = header + "\n" + "\n".join(lines) if lines else header + "\n(no passages)"
+    return BuiltContext(system_prompt=prompt, sources=tuple(numbered), tokens=used, truncated=truncated)
+
+
+def mark_cited(sources: Sequence[Source], answer: str) -> tuple[Source, ...]:
+    """``sources`` with ``cited`` set for every ``[n]`` the answer cites."""
+    cited = set(parse_citations(answer, max_number=len(sources)))
+    return tuple(s.model_copy(update={"cited": s.citation in cited}) for s in sources)

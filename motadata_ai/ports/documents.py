@@ -1,0 +1,156 @@
+"""Ports of retrieval's bookkeeping: document versions, conversation turns and document parsing.
+
+Error tree of this module::
+
+    ValidationError
+    └── DocumentRejected            a source cannot become a document (``source`` names it)
+        ├── UnsupportedDocumentType     file type without a parser
+        ├── EmptyDocument               empty or whitespace-only text
+        ├── DocumentTooLarge            over ``max_bytes``
+        └── UndecodableDocument         invalid UTF-8, binary garbage, broken PDF
+    NotFound
+    └── DocumentNotFound            no such document / path
+    ServiceError
+    └── DocumentStoreError
+        ├── DocumentStoreUnavailable    (also a StoreUnavailable; ``address`` masked)
+        └── VersionConflict             another writer stored that version first
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from motadata_ai.domain.values.documents import ConversationTurn, Document, StoredDocument
+from motadata_ai.domain.values.errors import NotFound, ServiceError, StoreUnavailable, ValidationError
+from motadata_ai.domain.values.tenancy import TenantContext
+
+
+class DocumentRejected(ValidationError):
+    """A source cannot be ingested; ``source`` names the file (or document id), ``field`` the input."""
+
+
+class UnsupportedDocumentType(DocumentRejected):
+    """No parser handles this file type; ``supported`` lists the suffixes that are handled."""
+
+
+class EmptyDocument(DocumentRejected):
+    """The document holds no text (empty or whitespace only)."""
+
+
+class DocumentTooLarge(DocumentRejected):
+    """The document is larger than ``max_bytes``; ``size`` says how large it is."""
+
+
+class UndecodableDocument(DocumentRejected):
+    """The bytes are not valid text for the type: invalid UTF-8, binary garbage, a broken PDF."""
+
+
+class DocumentNotFound(NotFound):
+    """No document (or path) by that name for this tenant."""
+
+
+class DocumentStoreError(ServiceError):
+    """The document or conversation store failed."""
+
+
+class DocumentStoreUnavailable(DocumentStoreError, StoreUnavailable):
+    """The store cannot be reached; ``address`` names it with credentials masked."""
+
+
+class VersionConflict(DocumentStoreError):
+    """``version`` of ``document_id`` was already written (a concurrent ingest won the race)."""
+
+
+class DocumentStorePort(ABC):
+    """Versions of each tenant's documents: content hash, text, owner and chunk ids.
+
+    The newest version is the current one. A tenant never reads or deletes another tenant's
+    documents through any method.
+    """
+
+    @abstractmethod
+    async def get(self, tenant: TenantContext, document_id: str) -> StoredDocument | None:
+        """The current version of ``document_id``, or ``None``."""
+
+    @abstractmethod
+    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
+        """Store ``document`` as the new current version.
+
+        ``document.version`` must be one more than the current version (1 for a new document),
+        else :class:`VersionConflict`. ``document.tenant_id`` must be the tenant's.
+        """
+
+    @abstractmethod
+    async def versions(self, tenant: TenantContext, document_id: str) -> list[StoredDocument]:
+        """Every stored version of ``document_id``, oldest first (empty when unknown)."""
+
+    @abstractmethod
+    async def list(
+        self, tenant: TenantContext, *, user_id: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[StoredDocument]:
+        """Current versions of the tenant's documents (of ``user_id`` when given), by id."""
+
+    @abstractmethod
+    async def count(self, tenant: TenantContext, *, user_id: str | None = None) -> int:
+        """How many documents the tenant (or the user) has."""
+
+    @abstractmethod
+    async def delete(self, tenant: TenantContext, document_id: str) -> bool:
+        """Delete every version of ``document_id``; ``False`` when there was none."""
+
+
+class ConversationStorePort(ABC):
+    """The question/answer turns of each conversation, scoped to a tenant."""
+
+    @abstractmethod
+    async def append(self, tenant: TenantContext, turn: ConversationTurn) -> None:
+        """Store one turn (``turn.tenant_id`` must be the tenant's)."""
+
+    @abstractmethod
+    async def history(
+        self, tenant: TenantContext, conversation_id: str, *, limit: int = 10
+    ) -> list[ConversationTurn]:
+        """The last ``limit`` turns of the conversation, oldest first."""
+
+    @abstractmethod
+    async def user_turns(self, tenant: TenantContext, user_id: str) -> list[ConversationTurn]:
+        """Every turn of ``user_id``, oldest first."""
+
+    @abstractmethod
+    async def delete_conversation(self, tenant: TenantContext, conversation_id: str) -> int:
+        """Delete a conversation's turns; return how many."""
+
+    @abstractmethod
+    async def delete_user(self, tenant: TenantContext, user_id: str) -> int:
+        """Delete every turn of ``user_id``; return how many."""
+
+
+class DocumentParserPort(ABC):
+    """Turns files into :class:`Document` values (plain text, Markdown, HTML, PDF, ...)."""
+
+    @abstractmethod
+    def supported_suffixes(self) -> tuple[str, ...]:
+        """File suffixes this parser handles (lower case, with the dot)."""
+
+    @abstractmethod
+    async def is_directory(self, path: str) -> bool:
+        """Whether ``path`` is a directory (``False`` for a file or a missing path)."""
+
+    @abstractmethod
+    async def list_files(self, path: str) -> list[str]:
+        """Absolute paths of the files under ``path`` (itself when a file), sorted; hidden ones left out.
+
+        Raises :class:`DocumentNotFound` when ``path`` does not exist.
+        """
+
+    @abstractmethod
+    async def parse(
+        self,
+        path: str,
+        *,
+        max_bytes: int,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Document:
+        """Read and parse one file; raise a :class:`DocumentRejected` naming it when it cannot."""

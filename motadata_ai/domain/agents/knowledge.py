@@ -1,0 +1,65 @@
+"""The built-in ``knowledge_search`` tool: searches a tenant's RAG store and returns passages.
+
+Results use the shared passages format, one per line: ``[n] <title>: <text>``, which the local
+extractive provider (and any model) reads and cites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from motadata_ai.domain.agents.tools import Tool
+from motadata_ai.domain.values.documents import Source
+
+KNOWLEDGE_SEARCH = "knowledge_search"
+NO_PASSAGES = "No passages in the knowledge base match the query."
+
+
+class Retriever(Protocol):
+    """What the tool needs from a RAG system (``RAGSystem.retrieve`` fits)."""
+
+    async def retrieve(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        mode: str = "hybrid",
+        filters: dict[str, Any] | None = None,
+    ) -> Sequence[Source]:
+        """The best chunks for ``question``, best first."""
+        ...
+
+
+def format_sources(sources: Sequence[Source], *, max_chars: int = 1200) -> str:
+    """Sources as passages, ``[n] <title>: <text>`` one per line (text on one line, capped)."""
+    lines = []
+    for number, source in enumerate(sources, start=1):
+        title = " ".join((source.title or source.document_id).split()) or f"passage {number}"
+        text = " ".join(source.text.split())
+        if len(text) > max_chars:
+            text = text[:max_chars].rstrip() + "…"
+        lines.append(f"[{number}] {title}: {text}")
+    return "\n".join(lines)
+
+
+def knowledge_search_tool(
+    retriever: Retriever,
+    *,
+    top_k: int = 5,
+    mode: str = "hybrid",
+    filters: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Tool:
+    """The ``knowledge_search`` tool over ``retriever`` (one tenant's RAG system)."""
+
+    async def knowledge_search(query: str) -> str:
+        """Search the knowledge base (runbooks, articles, past resolutions) for passages about a topic.
+
+        Args:
+            query: What to look for, in plain words.
+        """
+        sources = await retriever.retrieve(query, top_k=top_k, mode=mode, filters=filters)
+        return format_sources(sources) if sources else NO_PASSAGES
+
+    return Tool.from_function(knowledge_search, name=KNOWLEDGE_SEARCH, timeout=timeout)

@@ -77,25 +77,29 @@ class RedisCache(CachePort):
         connect_timeout: float = 2.0,
         timeout: float = 5.0,
         retries: int = 1,
-        max_connections: int | None = 50,
+        max_connections: int = 50,
     ) -> RedisCache:
         """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
         ``connect_timeout`` and ``timeout`` bound connecting and each command (seconds);
-        ``retries`` is how many times a command is retried after a connection error. No
-        connection is made until the first command (use :meth:`ping` to check at start-up).
+        ``retries`` is how many times a command is retried after a connection error;
+        ``max_connections`` bounds the pool (further commands wait up to ``timeout`` for a free
+        connection). No connection is made until the first command (use :meth:`ping` to check at
+        start-up).
         """
         try:
-            client = aioredis.Redis.from_url(
+            pool = aioredis.BlockingConnectionPool.from_url(
                 url,
+                max_connections=max_connections,
+                timeout=timeout,
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=timeout,
                 retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
                 retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
-                max_connections=max_connections,
                 decode_responses=False,
                 health_check_interval=30,
             )
+            client = aioredis.Redis(connection_pool=pool)
         except (ValueError, TypeError) as e:
             masked = mask_url(url)
             raise ConfigurationError(f"invalid Redis URL {masked!r}: {e}", address=masked) from e
@@ -200,4 +204,4 @@ class RedisCache(CachePort):
     async def aclose(self) -> None:
         """Close the connection pool."""
         async with self.translate_errors("close"):
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)

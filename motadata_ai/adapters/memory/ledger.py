@@ -1,0 +1,144 @@
+"""InMemoryUsageLedger and InMemoryAuditLog: the in-process ledger and audit log (lost on exit)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+from motadata_ai.domain.values.errors import NotFound
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.usage import (
+    AuditEvent,
+    AuditKind,
+    CacheSavings,
+    FeedbackRecord,
+    UsageRecord,
+    UsageSummary,
+)
+from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
+
+__all__ = ["InMemoryAuditLog", "InMemoryUsageLedger"]
+
+
+def _tenant_id(tenant: TenantContext | str) -> str:
+    return TenantContext.of(tenant).tenant_id
+
+
+def _in_range(day: date, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _summarise(tenant_id: str, records: list[UsageRecord], *, day: date | None, model: str | None) -> UsageSummary:
+    return UsageSummary(
+        tenant_id=tenant_id,
+        day=day,
+        model=model,
+        calls=len(records),
+        cache_hits=sum(1 for r in records if r.cache_hit),
+        input_tokens=sum(r.input_tokens for r in records),
+        output_tokens=sum(r.output_tokens for r in records),
+        cost_usd=sum(r.cost_usd for r in records),
+        saved_usd=sum(r.saved_usd for r in records),
+    )
+
+
+class InMemoryUsageLedger(UsageLedgerPort):
+    """Usage records and feedback in per-tenant lists."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, list[UsageRecord]] = defaultdict(list)
+        self._ids: set[str] = set()
+        self._responses: dict[str, set[str]] = defaultdict(set)
+        self._feedback: dict[str, list[FeedbackRecord]] = defaultdict(list)
+
+    async def record_usage(self, record: UsageRecord) -> None:
+        """Append the record (a repeated id is ignored)."""
+        if record.id in self._ids:
+            return
+        self._ids.add(record.id)
+        self._records[record.tenant_id].append(record)
+        if record.response_id:
+            self._responses[record.tenant_id].add(record.response_id)
+
+    async def record_feedback(self, feedback: FeedbackRecord) -> None:
+        """Store feedback on a response the tenant received."""
+        if feedback.response_id not in self._responses.get(feedback.tenant_id, ()):
+            raise NotFound(
+                f"tenant {feedback.tenant_id} has no response {feedback.response_id!r}",
+                tenant_id=feedback.tenant_id,
+                response_id=feedback.response_id,
+            )
+        self._feedback[feedback.tenant_id].append(feedback)
+
+    async def usage_records(
+        self, *, tenant: TenantContext | str, limit: int = 100, user_id: str | None = None
+    ) -> list[UsageRecord]:
+        """Newest first."""
+        records = self._records.get(_tenant_id(tenant), [])
+        if user_id is not None:
+            records = [r for r in records if r.user_id == user_id]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)[: max(0, limit)]
+
+    async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
+        """Oldest first."""
+        return [f for f in self._feedback.get(_tenant_id(tenant), []) if f.response_id == response_id]
+
+    def _selected(self, tenant: TenantContext | str, start: date | None, end: date | None) -> list[UsageRecord]:
+        return [r for r in self._records.get(_tenant_id(tenant), []) if _in_range(r.created_at.date(), start, end)]
+
+    async def usage_by_day(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> list[UsageSummary]:
+        """Per UTC day, oldest first."""
+        tenant_id = _tenant_id(tenant)
+        groups: dict[date, list[UsageRecord]] = defaultdict(list)
+        for record in self._selected(tenant, start, end):
+            groups[record.created_at.date()].append(record)
+        return [_summarise(tenant_id, groups[d], day=d, model=None) for d in sorted(groups)]
+
+    async def usage_by_model(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> list[UsageSummary]:
+        """Per model, by name."""
+        tenant_id = _tenant_id(tenant)
+        groups: dict[str, list[UsageRecord]] = defaultdict(list)
+        for record in self._selected(tenant, start, end):
+            groups[record.model].append(record)
+        return [_summarise(tenant_id, groups[m], day=None, model=m) for m in sorted(groups)]
+
+    async def cache_savings(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> CacheSavings:
+        """Hits, calls and what the hits saved."""
+        records = self._selected(tenant, start, end)
+        hits = [r for r in records if r.cache_hit]
+        return CacheSavings(
+            tenant_id=_tenant_id(tenant),
+            calls=len(records),
+            hits=len(hits),
+            saved_usd=sum(r.saved_usd for r in hits),
+        )
+
+    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
+        """Provider cost since ``since`` (a naive time is taken as UTC)."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return sum(r.cost_usd for r in self._records.get(_tenant_id(tenant), []) if r.created_at >= since)
+
+
+class InMemoryAuditLog(AuditLogPort):
+    """Guardrail events in per-tenant lists."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[AuditEvent]] = defaultdict(list)
+
+    async def write(self, event: AuditEvent) -> None:
+        """Append one event."""
+        self._events[event.tenant_id].append(event)
+
+    async def events(
+        self, *, tenant: TenantContext | str, kind: AuditKind | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
+        """Newest first."""
+        events = [e for e in self._events.get(_tenant_id(tenant), []) if kind is None or e.kind == kind]
+        return sorted(events, key=lambda e: e.created_at, reverse=True)[: max(0, limit)]

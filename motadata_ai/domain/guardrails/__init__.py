@@ -1,0 +1,34 @@
+"""Guardrails: PII redaction, prompt-injection screening, content filter, size limits and
+JSON-schema validation, at three levels (strict, medium, loose). Pure functions, no I/O."""
+
+from motadata_ai.domain.guardrails.content import flagged_categories
+from motadata_ai.domain.guardrails.injection import InjectionScreen, screen
+from motadata_ai.domain.guardrails.pii import ALL_KINDS, Redaction, detect, luhn_valid, redact
+from motadata_ai.domain.guardrails.policy import (
+    LEVELS,
+    InputCheck,
+    LevelPolicy,
+    OutputCheck,
+    check_input,
+    check_output,
+)
+from motadata_ai.domain.guardrails.schema import parse_json_output, validate
+
+__all__ = [
+    "ALL_KINDS",
+    "LEVELS",
+    "InjectionScreen",
+    "InputCheck",
+    "LevelPolicy",
+    "OutputCheck",
+    "Redaction",
+    "check_input",
+    "check_output",
+    "detect",
+    "flagged_categories",
+    "luhn_valid",
+    "parse_json_output",
+    "redact",
+    "screen",
+    "validate",
+]

@@ -1,0 +1,65 @@
+"""LimitsPort: shared token buckets and circuit-breaker state, updated atomically.
+
+With one process the in-memory adapter holds the state; with several gateway instances the Redis
+adapter does, running each update as one server-side script so instances never race.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
+from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
+
+
+class LimitsError(ServiceError):
+    """The limits store failed."""
+
+
+class LimitsUnavailable(LimitsError, StoreUnavailable):
+    """The limits store cannot be reached; ``address`` names it with credentials masked."""
+
+
+class LimitsPort(ABC):
+    """Token buckets and circuit breakers whose state may be shared between processes.
+
+    Keys are built by callers (tenant-scoped for buckets, ``provider:model`` for breakers).
+    Time is the store's own clock, so every instance sharing a store agrees on it.
+    """
+
+    @abstractmethod
+    async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
+        """Atomically take each bucket's ``amount`` when every bucket holds enough, else nothing.
+
+        With ``force`` the amounts are taken regardless, letting a bucket go negative (charging
+        tokens that are only known after a call).
+        """
+
+    @abstractmethod
+    async def breaker_acquire(
+        self, key: str, *, recovery_timeout: float, half_open_max_calls: int = 1
+    ) -> BreakerDecision:
+        """May a call go through circuit ``key`` now? An open circuit turns half-open after
+        ``recovery_timeout`` and lets ``half_open_max_calls`` probes through."""
+
+    @abstractmethod
+    async def breaker_record(self, key: str, *, success: bool, failure_threshold: int) -> BreakerState:
+        """Record a call's outcome: success closes the circuit; ``failure_threshold`` consecutive
+        failures (or one failed probe) open it. Returns the new state."""
+
+    @abstractmethod
+    async def breaker_states(self) -> dict[str, BreakerState]:
+        """Every circuit the store knows, by key."""
+
+    @abstractmethod
+    async def reset(self, prefix: str = "") -> None:
+        """Forget buckets and circuits whose key starts with ``prefix`` (all by default)."""
+
+    async def ping(self) -> bool:
+        """``True`` when the store answers."""
+        await self.breaker_states()
+        return True
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

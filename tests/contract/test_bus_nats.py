@@ -1,0 +1,71 @@
+"""The BusPort contract on NatsBus against a real NATS JetStream server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+import pytest_asyncio
+
+from motadata_ai.adapters.nats import NatsBus
+from motadata_ai.domain.values.errors import ConfigurationError
+from motadata_ai.ports.bus import BusPort
+from motadata_ai.testing.contracts.bus import SECRET, BusContract
+
+pytestmark = pytest.mark.nats
+
+
+class TestNatsBus(BusContract):
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _server(self, nats_url: str) -> AsyncIterator[None]:
+        self.url = nats_url
+        self._streams: list[str] = []
+        yield
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for stream in self._streams:
+                try:
+                    await js.delete_stream(stream)
+                except nats.js.errors.NotFoundError:
+                    pass
+        finally:
+            await nc.close()
+
+    async def make_bus(self, subjects: tuple[str, ...]) -> BusPort:
+        stream = f"T_{subjects[0].split('.')[0]}_{len(self._streams)}"
+        self._streams.append(stream)
+        return await NatsBus.connect(self.url, stream=stream, subjects=subjects, poll_interval=0.2)
+
+    async def make_unreachable_bus(self) -> BusPort | None:
+        return await NatsBus.connect(f"nats://app:{SECRET}@127.0.0.1:1", connect_timeout=1.0)
+
+
+class TestNatsBusSetup:
+    async def test_overlapping_stream_subjects_are_a_configuration_error(self, nats_url: str) -> None:
+        first = await NatsBus.connect(nats_url, stream="OVERLAP_ONE", subjects=("overlap.>",))
+        try:
+            with pytest.raises(ConfigurationError) as caught:
+                await NatsBus.connect(nats_url, stream="OVERLAP_TWO", subjects=("overlap.>",))
+            assert "OVERLAP_TWO" in str(caught.value)
+        finally:
+            await first.client.jetstream().delete_stream("OVERLAP_ONE")
+            await first.aclose()
+
+    async def test_reconnecting_to_an_existing_stream_keeps_its_messages(self, nats_url: str) -> None:
+        from motadata_ai.domain.values.bus import Envelope
+        from motadata_ai.testing.contracts.bus import Inbox
+
+        one = await NatsBus.connect(nats_url, stream="KEEP", subjects=("keep.>",))
+        await one.publish("keep.acme.task", Envelope(tenant_id="acme", type="kept"))
+        await one.aclose()
+        two = await NatsBus.connect(nats_url, stream="KEEP", subjects=("keep.>",), duplicate_window=30)
+        try:
+            inbox = Inbox()
+            await two.subscribe("keep.acme.>", inbox, durable="reader")
+            await inbox.wait_for("kept")
+            assert inbox.types == ["kept"]
+        finally:
+            await two.client.jetstream().delete_stream("KEEP")
+            await two.aclose()

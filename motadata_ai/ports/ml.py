@@ -15,12 +15,12 @@ sampled prediction logs, with their error tree::
     │   └── UnsafeArtifact             it holds types outside the trusted allow-list
     └── ServiceError
         ├── TrainingFailed             the estimator raised while fitting
-        ├── RegistryConflict           a concurrent change won (retry)
-        └── StoreUnavailable
-            ├── RegistryUnavailable
-            ├── ExperimentStoreUnavailable
-            ├── ArtifactStoreUnavailable
-            └── PredictionLogUnavailable
+        ├── RegistryError              → RegistryConflict (a concurrent change won), RegistryUnavailable*
+        ├── ExperimentStoreError       → ExperimentStoreUnavailable*
+        ├── ArtifactStoreError         → ArtifactStoreUnavailable*
+        └── PredictionLogError         → PredictionLogUnavailable*
+
+    * also a ``StoreUnavailable``, with ``address`` (credentials masked)
 
 Every store call takes a tenant id; one tenant never sees another's models, runs or artifacts.
 """
@@ -91,23 +91,39 @@ class TrainingFailed(ServiceError):
     """Fitting the estimator failed; ``estimator`` and the cause say why. No version is registered."""
 
 
-class RegistryConflict(ServiceError):
+class RegistryError(ServiceError):
+    """The model registry failed."""
+
+
+class RegistryConflict(RegistryError):
     """A concurrent registration or alias change won the race; retrying helps."""
 
 
-class RegistryUnavailable(StoreUnavailable):
+class RegistryUnavailable(RegistryError, StoreUnavailable):
     """The model registry cannot be reached; ``address`` has credentials masked."""
 
 
-class ExperimentStoreUnavailable(StoreUnavailable):
+class ExperimentStoreError(ServiceError):
+    """The experiment store failed."""
+
+
+class ExperimentStoreUnavailable(ExperimentStoreError, StoreUnavailable):
     """The experiment store cannot be reached; ``address`` has credentials masked."""
 
 
-class ArtifactStoreUnavailable(StoreUnavailable):
+class ArtifactStoreError(ServiceError):
+    """The artifact store failed."""
+
+
+class ArtifactStoreUnavailable(ArtifactStoreError, StoreUnavailable):
     """The artifact store cannot be read or written; ``address`` names it."""
 
 
-class PredictionLogUnavailable(StoreUnavailable):
+class PredictionLogError(ServiceError):
+    """The prediction log failed."""
+
+
+class PredictionLogUnavailable(PredictionLogError, StoreUnavailable):
     """The prediction log cannot be reached; ``address`` has credentials masked."""
 
 

@@ -236,7 +236,10 @@ class LiteLLMChat(LLMPort):
         )
 
     async def stream(
-        self, request: ChatRequest, *, timeout: float | None = None  # noqa: ASYNC109
+        self,
+        request: ChatRequest,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
     ) -> AsyncIterator[StreamChunk]:
         """Stream through ``litellm.acompletion(stream=True)``; tool-call deltas come back whole.
 

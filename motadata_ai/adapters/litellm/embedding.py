@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
@@ -39,9 +40,34 @@ class LiteLLMEmbeddings(EmbeddingPort):
         self._dimensions = dict(dimensions or {})
         self._extra = dict(extra or {})
         self._catalog = _ModelCatalog(model_prices)
+        self._clients: dict[float, Any] = {}
 
     def __repr__(self) -> str:
         return f"LiteLLMEmbeddings(api_base={self._api_base!r}, timeout={self._timeout})"
+
+    def _openai_client(self, timeout: float) -> Any:
+        """A reused OpenAI client without SDK retries.
+
+        LiteLLM turns ``max_retries=0`` into its default of 2 on the OpenAI embeddings path (and
+        writes that onto any client it is given), so a 429 would be retried behind the gateway's
+        back; a client whose retry count stays 0 keeps one call one request.
+        """
+        client = self._clients.get(timeout)
+        if client is None:
+            api_key = self._api_key or os.environ.get("OPENAI_API_KEY")
+            if not api_key:
+                return None
+            client = _no_retry_client_class()(
+                api_key=api_key, base_url=self._api_base or None, timeout=timeout
+            )
+            self._clients[timeout] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the reused HTTP clients."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
 
     def dimensions(self, model: str) -> int | None:
         """The configured size, else LiteLLM's ``output_vector_size`` for the model."""
@@ -70,9 +96,13 @@ class LiteLLMEmbeddings(EmbeddingPort):
             kwargs["api_base"] = self._api_base
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
+        provider = provider_of(request.model)
+        if provider == "openai" and "client" not in self._extra:
+            client = self._openai_client(limit)
+            if client is not None:
+                kwargs["client"] = client
         if self._extra:
             kwargs.update(self._extra)
-        provider = provider_of(request.model)
         try:
             async with asyncio.timeout(limit + _TIMEOUT_MARGIN):
                 response = await litellm.aembedding(**kwargs)
@@ -114,3 +144,25 @@ class LiteLLMEmbeddings(EmbeddingPort):
 
 def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+_NO_RETRY_CLIENT: Any = None
+
+
+def _no_retry_client_class() -> Any:
+    """An ``openai.AsyncOpenAI`` whose ``max_retries`` is pinned to 0 (LiteLLM cannot raise it)."""
+    global _NO_RETRY_CLIENT
+    if _NO_RETRY_CLIENT is None:
+        import openai
+
+        class NoRetryAsyncOpenAI(openai.AsyncOpenAI):
+            @property  # type: ignore[override]
+            def max_retries(self) -> int:
+                return 0
+
+            @max_retries.setter
+            def max_retries(self, value: int) -> None:
+                pass
+
+        _NO_RETRY_CLIENT = NoRetryAsyncOpenAI
+    return _NO_RETRY_CLIENT

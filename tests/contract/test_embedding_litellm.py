@@ -1,0 +1,42 @@
+"""The EmbeddingPort contract on LiteLLMEmbeddings, over real HTTP to the loopback server."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from motadata_ai.adapters.litellm import LiteLLMEmbeddings
+from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.testing.contracts.embedding import SECRET, EmbeddingErrorContract, Reply
+from motadata_ai.testing.openai_server import OpenAIServer
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TestLiteLLMEmbeddings(EmbeddingErrorContract):
+    model = "openai/text-embedding-3-small"
+
+    @pytest.fixture(autouse=True)
+    def _server(self, fresh_openai_server: OpenAIServer) -> None:
+        self.server = fresh_openai_server
+
+    async def make_embeddings(self) -> EmbeddingPort:
+        return LiteLLMEmbeddings(api_base=self.server.base_url, api_key="sk-test", timeout=10)
+
+    def script(self, *replies: Reply) -> None:
+        self.server.queue(*replies)
+
+    async def make_unreachable_embeddings(self) -> EmbeddingPort:
+        return LiteLLMEmbeddings(api_base=f"http://user:{SECRET}@127.0.0.1:{closed_port()}/v1", api_key="k")
+
+    async def test_request_on_the_wire(self) -> None:
+        port = await self.make_embeddings()
+        await self.embed(port, "a", "b")
+        (sent,) = [r for r in self.server.requests if r.path.endswith("/embeddings")]
+        assert sent.json["model"] == "text-embedding-3-small"
+        assert sent.json["input"] == ["a", "b"]

@@ -13,8 +13,8 @@ adapters are exercised over real HTTP with no network and no mocks. Behaviour is
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE with ``data: ...`` chunks, a usage chunk and
 ``data: [DONE]``), ``POST /v1/embeddings`` (deterministic vectors, ``float`` or ``base64``),
 ``GET /v1/models``. Embeddings have the real size of OpenAI's models (1536 for
-``text-embedding-3-small``), the requested ``dimensions``, or 32 for other names. Without a queued reply, a chat completion echoes the last user message
-(``"echo: <text>"``).
+``text-embedding-3-small``), the requested ``dimensions``, or 32 for other names. Without a
+queued reply, a chat completion echoes the last user message (``"echo: <text>"``).
 
 The server is a small asyncio HTTP/1.1 implementation with keep-alive (no framework on the hot
 path). It runs on a thread of its own (``mode="thread"``, the default) or in a child process
@@ -71,7 +71,11 @@ _ERROR_TYPES = {
 }
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "mock-model")
 MAX_LOGGED_REQUESTS = 10_000
-_EMBEDDING_SIZES = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+_EMBEDDING_SIZES = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
 
 
 @dataclass

@@ -52,7 +52,9 @@ class EmbeddingContract:
         """A ready adapter serving ``self.model``."""
         raise NotImplementedError
 
-    async def embed(self, port: EmbeddingPort, *texts: str, timeout: float | None = None) -> EmbeddingResponse:
+    async def embed(
+        self, port: EmbeddingPort, *texts: str, timeout: float | None = None  # noqa: ASYNC109
+    ) -> EmbeddingResponse:
         """Embed ``texts`` with ``self.model``."""
         return await port.embed(EmbeddingRequest(model=self.model, inputs=texts), timeout=timeout)
 

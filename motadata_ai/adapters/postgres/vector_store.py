@@ -15,7 +15,7 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
   tenants cost one partition per *large* tenant only.
 - Queries go to the parent table with ``plan_cache_mode = force_custom_plan``, so PostgreSQL prunes
   to the tenant's partition at plan time and picks the HNSW index there (``hnsw.ef_search`` set per
-  query with ``SET LOCAL``; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
+  query; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
 - Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index and
   ``ts_rank_cd``; query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``).
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
@@ -27,11 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import asyncpg
+import numpy as np
+from pgvector import HalfVector, Vector
 
 from motadata_ai.adapters.memory.vector_store import (
     check_delete_criteria,
@@ -92,6 +95,40 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
             """,
         ),
     ]
+
+
+class _PackedVector(Vector):
+    """A vector already in pgvector's binary wire format (pgvector's codec sends ``to_binary()``)."""
+
+    def __init__(self, binary: bytes) -> None:
+        self._binary = binary
+
+    def to_binary(self) -> bytes:
+        return self._binary
+
+
+class _PackedHalfVector(HalfVector):
+    """A halfvec already in pgvector's binary wire format."""
+
+    def __init__(self, binary: bytes) -> None:
+        self._binary = binary
+
+    def to_binary(self) -> bytes:
+        return self._binary
+
+
+_HALF_MAX = 65504.0
+
+
+def _search_settings(*, ef_search: int, iterative: bool, index_scans: bool) -> str:
+    # force_custom_plan: plan with the actual tenant id, so PostgreSQL prunes to the tenant's
+    # partition at plan time and costs that partition's own HNSW index.
+    return (
+        "SET plan_cache_mode = force_custom_plan; "
+        f"SET hnsw.ef_search = {int(ef_search)}; "
+        f"SET hnsw.iterative_scan = {'relaxed_order' if iterative else 'off'}; "
+        f"SET enable_indexscan = {'on' if index_scans else 'off'}"
+    )
 
 
 def _quote_literal(tenant_id: str) -> str:
@@ -346,7 +383,26 @@ class PgVectorStore(VectorStorePort):
 
     # -- writes -----------------------------------------------------------------------------------
 
-    async def _write(self, conn: asyncpg.Connection, batch: list[VectorRecord]) -> None:
+    def _packed(self, batch: list[VectorRecord]) -> list[Any]:
+        # One numpy conversion per batch instead of one pgvector object per row: several times
+        # faster, and COPY throughput is bounded by this client on a small machine.
+        if not batch:
+            return []
+        matrix = np.asarray([r.embedding for r in batch], dtype=np.float32)
+        header = struct.pack(">HH", self.dimensions, 0)
+        if self.storage == "halfvec":
+            too_big = np.abs(matrix).max(axis=1) > _HALF_MAX
+            if too_big.any():
+                bad = batch[int(np.argmax(too_big))]
+                raise ValidationError(
+                    f"record {bad.id!r} embedding holds values beyond halfvec's range (±{_HALF_MAX:g})",
+                    field="embedding",
+                    record_id=bad.id,
+                )
+            return [_PackedHalfVector(header + row.tobytes()) for row in matrix.astype(">f2")]
+        return [_PackedVector(header + row.tobytes()) for row in matrix.astype(">f4")]
+
+    async def _write(self, conn: asyncpg.Connection, batch: list[VectorRecord], packed: list[Any]) -> None:
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {self._stage} ("
             "tenant_id text, id text, document_id text, version integer, chunk_index integer, "
@@ -362,10 +418,10 @@ class PgVectorStore(VectorStorePort):
                     r.version,
                     r.chunk_index,
                     r.text,
-                    json.dumps(r.metadata),
-                    list(r.embedding),
+                    json.dumps(r.metadata) if r.metadata else "{}",
+                    vector,
                 )
-                for r in batch
+                for r, vector in zip(batch, packed, strict=True)
             ],
             columns=_COLUMNS,
         )
@@ -382,10 +438,11 @@ class PgVectorStore(VectorStorePort):
         batch = check_records(tenant, records, self.dimensions)
         if not batch:
             return 0
+        packed = self._packed(batch)
         await self._ensure_ready()
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn, conn.transaction():
-                await self._write(conn, batch)
+                await self._write(conn, batch, packed)
         await self._maybe_promote(tenant)
         return len(batch)
 
@@ -396,6 +453,7 @@ class PgVectorStore(VectorStorePort):
         tenant = TenantContext.of(tenant)
         check_document_id(document_id)
         batch = check_records(tenant, records, self.dimensions, document_id=document_id)
+        packed = self._packed(batch)
         await self._ensure_ready()
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn, conn.transaction():
@@ -405,7 +463,7 @@ class PgVectorStore(VectorStorePort):
                     document_id,
                 )
                 if batch:
-                    await self._write(conn, batch)
+                    await self._write(conn, batch, packed)
         await self._maybe_promote(tenant)
         return len(batch)
 
@@ -509,13 +567,14 @@ class PgVectorStore(VectorStorePort):
         args.append(query)
         qv = f"${len(args)}::{self.storage}"
         args.append(top_k)
-        settings = ["SET LOCAL plan_cache_mode = force_custom_plan"]
-        if exact:
-            settings.append("SET LOCAL enable_indexscan = off")
-        else:
-            settings.append(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, top_k)}")
-            if wanted:
-                settings.append("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # Session settings, sent in one round trip with every search (so no search depends on
+        # another's) and cleared by the pool's RESET ALL when the connection is released: the
+        # per-query scope of SET LOCAL without the two extra round trips of BEGIN/COMMIT.
+        settings = _search_settings(
+            ef_search=max(self.ef_search, top_k),
+            iterative=bool(wanted) and not exact,
+            index_scans=not exact,
+        )
         sql = (
             f"WITH nearest AS MATERIALIZED (SELECT {_SELECT}, embedding <=> {qv} AS distance "
             f"FROM {self.table} WHERE {where} ORDER BY embedding <=> {qv} LIMIT ${len(args)}) "
@@ -523,8 +582,8 @@ class PgVectorStore(VectorStorePort):
         )
         await self._ensure_ready()
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn, conn.transaction(readonly=True):
-                await conn.execute("; ".join(settings))
+            async with self.database.pool.acquire() as conn:
+                await conn.execute(settings)
                 rows = await conn.fetch(sql, *args)
         hits = []
         for row in rows:
@@ -559,8 +618,10 @@ class PgVectorStore(VectorStorePort):
         )
         await self._ensure_ready()
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn, conn.transaction(readonly=True):
-                await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            async with self.database.pool.acquire() as conn:
+                await conn.execute(
+                    _search_settings(ef_search=self.ef_search, iterative=False, index_scans=True)
+                )
                 rows = await conn.fetch(sql, *args)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
 

@@ -132,6 +132,8 @@ class MemoryManager:
             raise ValidationError("user_id must not be empty", field="user_id")
         if not content.strip():
             raise ValidationError("memory content must not be empty", field="content")
+        if not 0.0 <= importance <= 1.0:
+            raise ValidationError(f"importance must be within 0..1, got {importance}", field="importance")
         if self.redact is not None:
             content = self.redact(content)
         with self.telemetry.span(

@@ -6,6 +6,7 @@ Every query takes the tenant; one tenant never reads, counts or rates another te
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
@@ -37,6 +38,11 @@ class UsageLedgerPort(ABC):
     @abstractmethod
     async def record_usage(self, record: UsageRecord) -> None:
         """Store one call's record (recording the same ``id`` twice keeps the first)."""
+
+    async def record_usage_many(self, records: Sequence[UsageRecord]) -> None:
+        """Store several records (adapters may write them in one round trip)."""
+        for record in records:
+            await self.record_usage(record)
 
     @abstractmethod
     async def record_feedback(self, feedback: FeedbackRecord) -> None:

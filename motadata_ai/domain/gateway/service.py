@@ -1539,12 +1539,11 @@ class Gateway:
         assert self._ledger is not None
         while self._pending:
             batch, self._pending = self._pending, []
-            for record in batch:
-                try:
-                    await self._ledger.record_usage(record)
-                except Exception as error:  # the ledger must not take calls down
-                    self.stats.ledger_errors += 1
-                    log.warning("usage ledger write failed: %s", error)
+            try:
+                await self._ledger.record_usage_many(batch)
+            except Exception as error:  # the ledger must not take calls down
+                self.stats.ledger_errors += 1
+                log.warning("usage ledger write of %d records failed: %s", len(batch), error)
 
     async def _run_hook(self, hook: FeedbackHook, record: UsageRecord, response: ChatResponse | None) -> None:
         try:

@@ -1,0 +1,359 @@
+"""PostgresUsageLedger and PostgresAuditLog: usage, feedback and guardrail events in PostgreSQL.
+
+Tables (component ``ledger`` of :meth:`PostgresDatabase.apply_migrations`):
+
+* ``motadata_usage`` — one row per gateway call, indexed by ``(tenant_id, created_at)`` and by
+  ``(tenant_id, response_id)``;
+* ``motadata_feedback`` — ratings against responses;
+* ``motadata_audit_events`` — guardrail violations, redactions and suspected injections.
+
+Every statement filters on ``tenant_id``; days are UTC calendar days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.domain.values.errors import NotFound
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.usage import (
+    AuditEvent,
+    AuditKind,
+    CacheSavings,
+    FeedbackRecord,
+    UsageRecord,
+    UsageSummary,
+)
+from motadata_ai.ports.ledger import AuditLogPort, LedgerError, LedgerUnavailable, UsageLedgerPort
+
+__all__ = ["MIGRATIONS", "PostgresAuditLog", "PostgresUsageLedger"]
+
+MIGRATIONS = [
+    (
+        1,
+        "usage, feedback and audit events",
+        """
+        CREATE TABLE IF NOT EXISTS motadata_usage (
+            id text PRIMARY KEY,
+            tenant_id text NOT NULL,
+            user_id text,
+            operation text NOT NULL,
+            model text NOT NULL,
+            provider text NOT NULL DEFAULT '',
+            input_tokens bigint NOT NULL DEFAULT 0,
+            output_tokens bigint NOT NULL DEFAULT 0,
+            cost_usd double precision NOT NULL DEFAULT 0,
+            saved_usd double precision NOT NULL DEFAULT 0,
+            latency_ms double precision NOT NULL DEFAULT 0,
+            source text NOT NULL,
+            outcome text NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            error text,
+            response_id text,
+            created_at timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_time ON motadata_usage (tenant_id, created_at DESC);
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_response
+            ON motadata_usage (tenant_id, response_id) WHERE response_id IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS motadata_feedback (
+            id text PRIMARY KEY,
+            tenant_id text NOT NULL,
+            response_id text NOT NULL,
+            user_id text,
+            rating smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+            comment text NOT NULL DEFAULT '',
+            created_at timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS motadata_feedback_tenant_response ON motadata_feedback (tenant_id, response_id);
+        CREATE TABLE IF NOT EXISTS motadata_audit_events (
+            id text PRIMARY KEY,
+            tenant_id text NOT NULL,
+            user_id text,
+            kind text NOT NULL,
+            stage text NOT NULL,
+            level text NOT NULL,
+            model text,
+            reasons text[] NOT NULL DEFAULT '{}',
+            details jsonb NOT NULL DEFAULT '{}',
+            created_at timestamptz NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS motadata_audit_tenant_time ON motadata_audit_events (tenant_id, created_at DESC);
+        """,
+    ),
+]
+
+_USAGE_COLUMNS = (
+    "id, tenant_id, user_id, operation, model, provider, input_tokens, output_tokens, cost_usd, saved_usd, "
+    "latency_ms, source, outcome, attempts, error, response_id, created_at"
+)
+_HIT = "source IN ('cache', 'semantic_cache', 'dedup')"
+_DAY = "(created_at AT TIME ZONE 'UTC')::date"
+
+
+def _tenant_id(tenant: TenantContext | str) -> str:
+    return TenantContext.of(tenant).tenant_id
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.tenant_id,
+        record.user_id,
+        record.operation,
+        record.model,
+        record.provider,
+        record.input_tokens,
+        record.output_tokens,
+        record.cost_usd,
+        record.saved_usd,
+        record.latency_ms,
+        record.source,
+        record.outcome,
+        record.attempts,
+        record.error,
+        record.response_id,
+        _aware(record.created_at),
+    )
+
+
+def _range(start: date | None, end: date | None, first: int) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if start is not None:
+        args.append(start)
+        clauses.append(f"{_DAY} >= ${first + len(args) - 1}")
+    if end is not None:
+        args.append(end)
+        clauses.append(f"{_DAY} <= ${first + len(args) - 1}")
+    return "".join(f" AND {c}" for c in clauses), args
+
+
+class _Tables:
+    """Shared set-up of the ledger tables."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def setup(self) -> None:
+        """Create or upgrade the tables (idempotent)."""
+        if self._ready:
+            return
+        async with self._lock:
+            if not self._ready:
+                with self._db.translate_errors(LedgerUnavailable, LedgerError):
+                    await self._db.apply_migrations("ledger", MIGRATIONS)
+                self._ready = True
+
+
+class PostgresUsageLedger(_Tables, UsageLedgerPort):
+    """The usage ledger on a :class:`PostgresDatabase` (its pool is shared, not owned)."""
+
+    async def record_usage(self, record: UsageRecord) -> None:
+        """Insert one record (an existing id is left as it is)."""
+        await self.record_usage_many([record])
+
+    async def record_usage_many(self, records: Sequence[UsageRecord]) -> None:
+        """Insert several records in one round trip."""
+        if not records:
+            return
+        await self.setup()
+        placeholders = ", ".join(f"${i}" for i in range(1, 18))
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=records[0].tenant_id):
+            async with self._db.pool.acquire() as conn:
+                await conn.executemany(
+                    f"INSERT INTO motadata_usage ({_USAGE_COLUMNS}) VALUES ({placeholders}) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    [_usage_row(r) for r in records],
+                )
+
+    async def record_feedback(self, feedback: FeedbackRecord) -> None:
+        """Insert the rating when the tenant has the response, else raise NotFound."""
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=feedback.tenant_id):
+            async with self._db.pool.acquire() as conn:
+                status = await conn.execute(
+                    "INSERT INTO motadata_feedback (id, tenant_id, response_id, user_id, rating, comment, created_at) "
+                    "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS "
+                    "(SELECT 1 FROM motadata_usage WHERE tenant_id = $2 AND response_id = $3)",
+                    feedback.id,
+                    feedback.tenant_id,
+                    feedback.response_id,
+                    feedback.user_id,
+                    feedback.rating,
+                    feedback.comment,
+                    _aware(feedback.created_at),
+                )
+        if status.endswith(" 0"):
+            raise NotFound(
+                f"tenant {feedback.tenant_id} has no response {feedback.response_id!r}",
+                tenant_id=feedback.tenant_id,
+                response_id=feedback.response_id,
+            )
+
+    async def _fetch(self, tenant_id: str, query: str, *args: Any) -> list[Any]:
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
+            async with self._db.pool.acquire() as conn:
+                return list(await conn.fetch(query, *args))
+
+    async def usage_records(
+        self, *, tenant: TenantContext | str, limit: int = 100, user_id: str | None = None
+    ) -> list[UsageRecord]:
+        """Newest first."""
+        tenant_id = _tenant_id(tenant)
+        user_clause = " AND user_id = $3" if user_id is not None else ""
+        args: list[Any] = [tenant_id, max(0, limit)] + ([user_id] if user_id is not None else [])
+        rows = await self._fetch(
+            tenant_id,
+            f"SELECT {_USAGE_COLUMNS} FROM motadata_usage WHERE tenant_id = $1{user_clause} "
+            "ORDER BY created_at DESC, id LIMIT $2",
+            *args,
+        )
+        return [UsageRecord(**dict(row)) for row in rows]
+
+    async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
+        """Oldest first."""
+        tenant_id = _tenant_id(tenant)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT id, tenant_id, response_id, user_id, rating, comment, created_at FROM motadata_feedback "
+            "WHERE tenant_id = $1 AND response_id = $2 ORDER BY created_at, id",
+            tenant_id,
+            response_id,
+        )
+        return [FeedbackRecord(**dict(row)) for row in rows]
+
+    async def _summaries(
+        self, tenant: TenantContext | str, group: str, start: date | None, end: date | None
+    ) -> list[UsageSummary]:
+        tenant_id = _tenant_id(tenant)
+        where, args = _range(start, end, 2)
+        rows = await self._fetch(
+            tenant_id,
+            f"SELECT {group} AS key, count(*) AS calls, count(*) FILTER (WHERE {_HIT}) AS cache_hits, "
+            "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
+            "coalesce(sum(cost_usd), 0) AS cost_usd, coalesce(sum(saved_usd), 0) AS saved_usd "
+            f"FROM motadata_usage WHERE tenant_id = $1{where} GROUP BY 1 ORDER BY 1",
+            tenant_id,
+            *args,
+        )
+        by_day = group == _DAY
+        return [
+            UsageSummary(
+                tenant_id=tenant_id,
+                day=row["key"] if by_day else None,
+                model=None if by_day else row["key"],
+                calls=row["calls"],
+                cache_hits=row["cache_hits"],
+                input_tokens=row["input_tokens"],
+                output_tokens=row["output_tokens"],
+                cost_usd=row["cost_usd"],
+                saved_usd=row["saved_usd"],
+            )
+            for row in rows
+        ]
+
+    async def usage_by_day(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> list[UsageSummary]:
+        """Per UTC day, oldest first."""
+        return await self._summaries(tenant, _DAY, start, end)
+
+    async def usage_by_model(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> list[UsageSummary]:
+        """Per model, by name."""
+        return await self._summaries(tenant, "model", start, end)
+
+    async def cache_savings(
+        self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
+    ) -> CacheSavings:
+        """Hits, calls and what the hits saved."""
+        tenant_id = _tenant_id(tenant)
+        where, args = _range(start, end, 2)
+        rows = await self._fetch(
+            tenant_id,
+            f"SELECT count(*) AS calls, count(*) FILTER (WHERE {_HIT}) AS hits, "
+            f"coalesce(sum(saved_usd) FILTER (WHERE {_HIT}), 0) AS saved "
+            f"FROM motadata_usage WHERE tenant_id = $1{where}",
+            tenant_id,
+            *args,
+        )
+        row = rows[0]
+        return CacheSavings(tenant_id=tenant_id, calls=row["calls"], hits=row["hits"], saved_usd=row["saved"])
+
+    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
+        """Provider cost since ``since``."""
+        tenant_id = _tenant_id(tenant)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT coalesce(sum(cost_usd), 0) AS spent FROM motadata_usage WHERE tenant_id = $1 AND created_at >= $2",
+            tenant_id,
+            _aware(since),
+        )
+        return float(rows[0]["spent"])
+
+    async def ping(self) -> bool:
+        """``True`` when PostgreSQL answers."""
+        with self._db.translate_errors(LedgerUnavailable, LedgerError):
+            async with self._db.pool.acquire() as conn:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+
+
+class PostgresAuditLog(_Tables, AuditLogPort):
+    """The audit log on a :class:`PostgresDatabase` (its pool is shared, not owned)."""
+
+    async def write(self, event: AuditEvent) -> None:
+        """Insert one event."""
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=event.tenant_id):
+            async with self._db.pool.acquire() as conn:
+                await conn.execute(
+                    "INSERT INTO motadata_audit_events "
+                    "(id, tenant_id, user_id, kind, stage, level, model, reasons, details, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (id) DO NOTHING",
+                    event.id,
+                    event.tenant_id,
+                    event.user_id,
+                    event.kind,
+                    event.stage,
+                    event.level,
+                    event.model,
+                    list(event.reasons),
+                    json.dumps(event.details),
+                    _aware(event.created_at),
+                )
+
+    async def events(
+        self, *, tenant: TenantContext | str, kind: AuditKind | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
+        """Newest first."""
+        tenant_id = _tenant_id(tenant)
+        await self.setup()
+        kind_clause = " AND kind = $3" if kind is not None else ""
+        args: list[Any] = [tenant_id, max(0, limit)] + ([kind] if kind is not None else [])
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
+            async with self._db.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT id, tenant_id, user_id, kind, stage, level, model, reasons, details::text AS details, "
+                    f"created_at FROM motadata_audit_events WHERE tenant_id = $1{kind_clause} "
+                    "ORDER BY created_at DESC, id LIMIT $2",
+                    *args,
+                )
+        return [
+            AuditEvent(
+                **{**dict(row), "reasons": tuple(row["reasons"]), "details": json.loads(row["details"])}
+            )
+            for row in rows
+        ]

@@ -1,0 +1,231 @@
+"""The UsageLedgerPort and AuditLogPort contract: one suite every ledger adapter must pass.
+
+Subclass :class:`LedgerContract` (in a ``Test*`` class) and implement :meth:`make_ledger` and
+:meth:`make_audit` to return fresh, empty stores; override :meth:`make_unreachable_ledger` to
+return a ledger pointed at a server that does not answer, with the password ``s3cret`` in its
+address (stores without a server return ``None``)::
+
+    class TestMyLedger(LedgerContract):
+        async def make_ledger(self) -> UsageLedgerPort:
+            return MyLedger(dsn=...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from motadata_ai.domain.values.errors import NotFound
+from motadata_ai.domain.values.usage import AuditEvent, FeedbackRecord, UsageRecord
+from motadata_ai.ports.ledger import AuditLogPort, LedgerUnavailable, UsageLedgerPort
+
+__all__ = ["SECRET", "LedgerContract"]
+
+SECRET = "s3cret"
+DAY1 = datetime(2030, 3, 1, 9, 30, tzinfo=UTC)
+DAY2 = datetime(2030, 3, 2, 23, 59, tzinfo=UTC)
+
+
+def usage(tenant: str, **fields: Any) -> UsageRecord:
+    """A usage record with sensible defaults."""
+    values: dict[str, Any] = {
+        "tenant_id": tenant,
+        "model": "openai/gpt-4o-mini",
+        "provider": "openai",
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cost_usd": 0.01,
+        "latency_ms": 12.5,
+        "created_at": DAY1,
+    }
+    values.update(fields)
+    return UsageRecord(**values)
+
+
+class LedgerContract:
+    """Behaviour every ledger and audit log adapter shares; subclasses provide the stores."""
+
+    async def make_ledger(self) -> UsageLedgerPort:
+        """A fresh, empty ledger."""
+        raise NotImplementedError
+
+    async def make_audit(self) -> AuditLogPort:
+        """A fresh, empty audit log."""
+        raise NotImplementedError
+
+    async def make_unreachable_ledger(self) -> UsageLedgerPort | None:
+        """A ledger whose server does not answer (password ``s3cret`` in its address), or ``None``."""
+        return None
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _stores(self) -> AsyncIterator[None]:
+        self._made: list[UsageLedgerPort | AuditLogPort] = []
+        # Tenants unique to each test keep tests independent on a shared server.
+        suffix = uuid.uuid4().hex[:8]
+        self.a = f"tenant-a-{suffix}"
+        self.b = f"tenant-b-{suffix}"
+        yield
+        for store in self._made:
+            await store.aclose()
+
+    async def ledger(self) -> UsageLedgerPort:
+        """A fresh ledger, closed after the test."""
+        store = await self.make_ledger()
+        self._made.append(store)
+        return store
+
+    async def audit(self) -> AuditLogPort:
+        """A fresh audit log, closed after the test."""
+        store = await self.make_audit()
+        self._made.append(store)
+        return store
+
+    async def test_starts_empty(self) -> None:
+        ledger = await self.ledger()
+        assert await ledger.usage_records(tenant=self.a) == []
+        assert await ledger.usage_by_day(tenant=self.a) == []
+        assert await ledger.usage_by_model(tenant=self.a) == []
+        savings = await ledger.cache_savings(tenant=self.a)
+        assert savings.calls == 0 and savings.hit_rate == 0.0
+        assert await ledger.spend(tenant=self.a, since=DAY1 - timedelta(days=1)) == 0.0
+
+    async def test_records_round_trip_newest_first(self) -> None:
+        ledger = await self.ledger()
+        first = usage(self.a, user_id="u1", response_id="r1", attempts=2)
+        second = usage(self.a, user_id="u2", created_at=DAY2, source="cache", cost_usd=0.0, saved_usd=0.01)
+        await ledger.record_usage(first)
+        await ledger.record_usage_many([second])
+        assert await ledger.usage_records(tenant=self.a) == [second, first]
+        assert await ledger.usage_records(tenant=self.a, user_id="u1") == [first]
+        assert await ledger.usage_records(tenant=self.a, limit=1) == [second]
+
+    async def test_recording_an_id_twice_keeps_one_record(self) -> None:
+        ledger = await self.ledger()
+        record = usage(self.a)
+        await ledger.record_usage(record)
+        await ledger.record_usage(record)
+        assert len(await ledger.usage_records(tenant=self.a)) == 1
+
+    async def test_usage_by_day_and_model_and_savings(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage_many(
+            [
+                usage(self.a, cost_usd=0.25),
+                usage(self.a, model="anthropic/claude", provider="anthropic", cost_usd=0.5, input_tokens=100),
+                usage(
+                    self.a,
+                    created_at=DAY2,
+                    source="cache",
+                    cost_usd=0.0,
+                    saved_usd=0.25,
+                    input_tokens=0,
+                    output_tokens=0,
+                ),
+                usage(
+                    self.a,
+                    created_at=DAY2,
+                    source="dedup",
+                    cost_usd=0.0,
+                    saved_usd=0.5,
+                    input_tokens=0,
+                    output_tokens=0,
+                ),
+            ]
+        )
+        days = await ledger.usage_by_day(tenant=self.a)
+        assert [(d.day, d.calls, d.cache_hits) for d in days] == [
+            (date(2030, 3, 1), 2, 0),
+            (date(2030, 3, 2), 2, 2),
+        ]
+        assert days[0].cost_usd == pytest.approx(0.75) and days[0].input_tokens == 110
+        assert days[1].saved_usd == pytest.approx(0.75)
+        models = await ledger.usage_by_model(tenant=self.a)
+        assert [(m.model, m.calls) for m in models] == [("anthropic/claude", 1), ("openai/gpt-4o-mini", 3)]
+        only_day2 = await ledger.usage_by_model(tenant=self.a, start=date(2030, 3, 2), end=date(2030, 3, 2))
+        assert [(m.model, m.calls, m.cost_usd) for m in only_day2] == [("openai/gpt-4o-mini", 2, 0.0)]
+        savings = await ledger.cache_savings(tenant=self.a)
+        assert (savings.calls, savings.hits) == (4, 2) and savings.saved_usd == pytest.approx(0.75)
+        assert savings.hit_rate == 0.5
+
+    async def test_spend_counts_provider_cost_since_a_time(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage_many(
+            [usage(self.a, cost_usd=1.0), usage(self.a, cost_usd=2.0, created_at=DAY2)]
+        )
+        assert await ledger.spend(tenant=self.a, since=DAY1 - timedelta(hours=1)) == pytest.approx(3.0)
+        assert await ledger.spend(tenant=self.a, since=DAY2 - timedelta(hours=1)) == pytest.approx(2.0)
+        assert await ledger.spend(tenant=self.a, since=DAY2 + timedelta(hours=1)) == 0.0
+
+    async def test_feedback_needs_a_response_of_the_same_tenant(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage(usage(self.a, response_id="resp-1"))
+        good = FeedbackRecord(
+            tenant_id=self.a, response_id="resp-1", rating=5, comment="spot on", user_id="u"
+        )
+        await ledger.record_feedback(good)
+        assert await ledger.feedback(tenant=self.a, response_id="resp-1") == [good]
+        with pytest.raises(NotFound):
+            await ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id="missing", rating=1))
+        with pytest.raises(NotFound):
+            await ledger.record_feedback(FeedbackRecord(tenant_id=self.b, response_id="resp-1", rating=1))
+        assert await ledger.feedback(tenant=self.b, response_id="resp-1") == []
+
+    async def test_tenant_isolation_across_every_query(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage(usage(self.a, cost_usd=5.0, response_id="ra"))
+        since = DAY1 - timedelta(days=1)
+        assert await ledger.usage_records(tenant=self.b) == []
+        assert await ledger.usage_by_day(tenant=self.b) == []
+        assert await ledger.usage_by_model(tenant=self.b) == []
+        assert (await ledger.cache_savings(tenant=self.b)).calls == 0
+        assert await ledger.spend(tenant=self.b, since=since) == 0.0
+        assert await ledger.spend(tenant=self.a, since=since) == pytest.approx(5.0)
+
+    async def test_concurrent_writes_are_all_kept(self) -> None:
+        ledger = await self.ledger()
+        await asyncio.gather(*(ledger.record_usage(usage(self.a)) for _ in range(20)))
+        assert len(await ledger.usage_records(tenant=self.a, limit=100)) == 20
+
+    async def test_audit_events_newest_first_by_kind_and_isolated(self) -> None:
+        log = await self.audit()
+        old = AuditEvent(tenant_id=self.a, kind="pii_redacted", reasons=("email",), created_at=DAY1)
+        new = AuditEvent(
+            tenant_id=self.a,
+            kind="guardrail_violation",
+            stage="output",
+            level="strict",
+            model="m",
+            reasons=("content_filter: weapons",),
+            details={"response_id": "r1"},
+            created_at=DAY2,
+            user_id="u",
+        )
+        await log.write(old)
+        await log.write(new)
+        assert await log.events(tenant=self.a) == [new, old]
+        assert await log.events(tenant=self.a, kind="pii_redacted") == [old]
+        assert await log.events(tenant=self.a, limit=1) == [new]
+        assert await log.events(tenant=self.b) == []
+
+    async def test_unreachable_server_raises_ledger_unavailable_with_masked_address(self) -> None:
+        ledger = await self.make_unreachable_ledger()
+        if ledger is None:
+            return
+        self._made.append(ledger)
+        since = DAY1
+        for call in (
+            ledger.record_usage(usage(self.a)),
+            ledger.usage_records(tenant=self.a),
+            ledger.usage_by_day(tenant=self.a),
+            ledger.spend(tenant=self.a, since=since),
+            ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id="r", rating=3)),
+        ):
+            with pytest.raises(LedgerUnavailable) as caught:
+                await call
+            assert "***" in caught.value.address and SECRET not in str(caught.value)

@@ -1,0 +1,71 @@
+"""The FastAPI router of the unified query: request validation, answers, error mapping, OpenAPI."""
+
+from __future__ import annotations
+
+import argparse
+
+import httpx
+
+from motadata_ai.cli import agents as agents_cli
+from motadata_ai.domain.routing import UnifiedQuery
+from motadata_ai.domain.values.documents import RAGResponse
+from motadata_ai.http import create_app
+
+
+class Rag:
+    async def query(
+        self, question: str, *, conversation_id: str | None = None, user_id: str | None = None
+    ) -> RAGResponse:
+        if question == "boom":
+            from motadata_ai.ports.llm import ProviderUnavailable
+
+            raise ProviderUnavailable("provider down", model="m")
+        return RAGResponse(answer=f"answer to {question}", question=question)
+
+
+def client() -> httpx.AsyncClient:
+    unified = UnifiedQuery(rag_factory=lambda tenant: Rag(), agent_factory=None)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(unified)), base_url="http://test")
+
+
+async def test_query_answers_through_the_unified_query() -> None:
+    async with client() as http:
+        reply = await http.post("/query", json={"query": "How do I reset MFA?", "tenant_id": "acme"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["answer"] == "answer to How do I reset MFA?" and body["mode"] == "rag"
+    assert body["tenant_id"] == "acme"
+
+
+async def test_errors_map_to_status_codes_with_typed_bodies() -> None:
+    async with client() as http:
+        bad_tenant = await http.post("/query", json={"query": "x", "tenant_id": "bad tenant!"})
+        bad_mode = await http.post("/query", json={"query": "x", "tenant_id": "acme", "mode": "all"})
+        down = await http.post("/query", json={"query": "boom", "tenant_id": "acme"})
+    assert bad_tenant.status_code == 422 and bad_tenant.json()["error"] == "InvalidTenant"
+    assert bad_mode.status_code == 422
+    assert down.status_code == 503 and down.json()["error"] == "ProviderUnavailable"
+    assert down.json()["fields"]["model"] == "m"
+
+
+async def test_openapi_schema_describes_the_query() -> None:
+    async with client() as http:
+        schema = (await http.get("/openapi.json")).json()
+        health = await http.get("/health")
+    assert health.json() == {"status": "ok"}
+    operation = schema["paths"]["/query"]["post"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "UnifiedResponse"
+    )
+    assert "QueryRequest" in schema["components"]["schemas"]
+
+
+def test_cli_registers_serve_query_and_agent_run() -> None:
+    parser = argparse.ArgumentParser()
+    agents_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["query", "restart web-1", "--mode", "both", "--tenant", "acme"])
+    assert args.func is agents_cli.run_query and args.mode == "both" and args.tenant == "acme"
+    args = parser.parse_args(["agent", "run", "close INC-1", "--user", "u1"])
+    assert args.func is agents_cli.run_agent and args.user == "u1"
+    args = parser.parse_args(["serve", "--port", "9001"])
+    assert args.func is agents_cli.run_serve and args.port == 9001

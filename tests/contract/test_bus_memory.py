@@ -29,7 +29,7 @@ class TestInMemoryBus(BusContract):
 class TestInMemoryBusSpecifics:
     async def test_duplicate_window_expires_on_the_clock(self) -> None:
         clock = FakeClock()
-        bus = InMemoryBus(subjects=("t.>",), duplicate_window=60, clock=clock)
+        bus = InMemoryBus(subjects=("t.>",), duplicate_window=60, clock=clock, handled_memory=0)
         inbox = Inbox()
         await bus.subscribe("t.acme.>", inbox, durable="w")
         sent = Envelope(tenant_id="acme", type="x")

@@ -58,6 +58,7 @@ class _Consumer:
     deliveries: dict[int, int] = field(default_factory=dict)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     subscriptions: int = 0
+    handled: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
 
 class _MemorySubscription(Subscription):
@@ -106,6 +107,10 @@ class _MemorySubscription(Subscription):
             consumer.deliveries.pop(seq, None)
             bus._reject(Rejection.of(subject, e))
             return
+        if envelope.id in consumer.handled:
+            consumer.deliveries.pop(seq, None)
+            logger.info("envelope %s was already handled by this consumer; skipping it", envelope.id)
+            return
         try:
             reply = await self._handler(envelope)
         except asyncio.CancelledError:
@@ -132,6 +137,9 @@ class _MemorySubscription(Subscription):
                 bus._redeliver_later(consumer, seq)
             return
         consumer.deliveries.pop(seq, None)
+        consumer.handled[envelope.id] = None
+        while len(consumer.handled) > bus._handled_memory:
+            consumer.handled.popitem(last=False)
         answer = reply_envelope(envelope, reply)
         if answer is not None and envelope.reply_to is not None:
             bus._deliver_reply(envelope.reply_to, answer)
@@ -159,7 +167,9 @@ class InMemoryBus(BusPort):
     ``subjects`` are the patterns the stream captures (publishing elsewhere is an error);
     ``duplicate_window`` (seconds, on ``clock``) is how long an envelope id is remembered;
     ``max_messages`` bounds the stream (oldest dropped first); ``redelivery_delay`` is the pause
-    before a failed message is delivered again; ``on_rejected`` is called with each
+    before a failed message is delivered again; each consumer remembers the last
+    ``handled_memory`` envelope ids it handled and skips them if the stream holds them again;
+    ``on_rejected`` is called with each
     :class:`~motadata_ai.domain.bus.codec.Rejection` (also kept in ``rejections``).
     """
 
@@ -174,6 +184,7 @@ class InMemoryBus(BusPort):
         max_bytes: int = DEFAULT_MAX_BYTES,
         redelivery_delay: float = 0.0,
         drain_timeout: float = 10.0,
+        handled_memory: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         on_rejected: Callable[[Rejection], None] | None = None,
     ) -> None:
@@ -183,6 +194,7 @@ class InMemoryBus(BusPort):
         self._max_bytes = max_bytes
         self._redelivery_delay = redelivery_delay
         self._drain_timeout = drain_timeout
+        self._handled_memory = handled_memory
         self._clock = clock
         self._on_rejected = on_rejected
         self._messages: OrderedDict[int, tuple[str, bytes]] = OrderedDict()

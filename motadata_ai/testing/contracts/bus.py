@@ -329,6 +329,17 @@ class BusContract:
         await inbox.wait_for("sentinel")
         assert inbox.types == ["once", "sentinel"]
 
+    async def test_consumer_handles_an_envelope_id_once_even_if_the_stream_holds_it_twice(self) -> None:
+        bus = await self.bus()
+        inbox = Inbox()
+        await self.subscribe(bus, self.pattern(A), inbox, durable="idempotent")
+        twice = encode(env(A, "twice"))
+        await self.inject_raw(bus, self.subject(A), twice)
+        await self.inject_raw(bus, self.subject(A), twice)
+        await bus.publish(self.subject(A), env(A, "sentinel"))
+        await inbox.wait_for("sentinel")
+        assert inbox.types == ["twice", "sentinel"]
+
     # -- request / reply -------------------------------------------------------------------------
 
     async def test_request_gets_the_handlers_reply(self) -> None:

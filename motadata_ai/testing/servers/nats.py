@@ -4,7 +4,8 @@
   a free loopback port with its store in a temporary directory (output to a log file) and stopped
   at the end of the session. A server that cannot start fails the run; nothing skips.
 - ``nats_server_factory`` (function): ``factory()`` starts a private :class:`NatsServer`
-  (``.url``, ``.stop()``, ``.start()``); ``start()`` after ``stop()`` restarts on the same port
+  (``.url``, ``.stop()``, ``.kill()``, ``.start()``); ``start()`` after ``stop()`` or ``kill()``
+  restarts on the same port
   with the same store directory, so JetStream streams, consumers and messages survive.
 
 :class:`NatsServer` also works outside pytest (benchmarks).
@@ -130,6 +131,13 @@ class NatsServer:
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """Kill the process abruptly (SIGKILL), as a crash would; ``start`` brings it back."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=10)
 

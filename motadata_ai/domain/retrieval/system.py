@@ -72,9 +72,14 @@ class GatewayLike(Protocol):
     default_embedding_model: str
 
     async def embed(
-        self, texts: Sequence[str], *, tenant: TenantContext | str, model: str | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        model: str | None = None,
+        wait: bool | None = None,
     ) -> EmbeddingResponse:
-        """Embed ``texts`` for ``tenant``."""
+        """Embed ``texts`` for ``tenant``; ``wait`` queues a rate-limited call instead of failing."""
         ...
 
     async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
@@ -431,10 +436,12 @@ class RAGSystem:
         vectors: list[tuple[float, ...]] = []
         try:
             for start in range(0, len(texts), self.embed_batch_size):
+                # bulk ingestion waits for the tenant's rate limit instead of failing half-way
                 response = await self._gateway.embed(
                     texts[start : start + self.embed_batch_size],
                     tenant=self.tenant,
                     model=self.embedding_model,
+                    wait=True,
                 )
                 if len(response.vectors) != len(texts[start : start + self.embed_batch_size]):
                     raise ValidationError(

@@ -1,0 +1,60 @@
+"""Context building under a token budget and citations."""
+
+from __future__ import annotations
+
+from motadata_ai.domain.retrieval.context import (
+    DEFAULT_INSTRUCTIONS,
+    build_context,
+    format_passage,
+    mark_cited,
+    parse_citations,
+)
+from motadata_ai.domain.retrieval.tokens import approximate_token_count
+from motadata_ai.domain.values.documents import Source
+
+
+def source(n: int, words: int = 50) -> Source:
+    return Source(chunk_id=f"c{n}", document_id=f"d{n}", title=f"Doc {n}", text=" ".join(["word"] * words))
+
+
+def test_passages_are_numbered_lines_with_collapsed_whitespace() -> None:
+    assert format_passage(3, "VPN: setup", "## Connect\n\n- open   the client\n- sign in") == (
+        "[3] VPN - setup: Connect. open the client. sign in."
+    )
+
+
+def test_everything_fits_a_large_budget() -> None:
+    built = build_context(
+        [source(i) for i in range(3)], budget_tokens=1000, count_tokens=approximate_token_count
+    )
+    assert [s.citation for s in built.sources] == [1, 2, 3]
+    lines = built.system_prompt.splitlines()
+    assert lines[0] == DEFAULT_INSTRUCTIONS
+    assert [line[:4] for line in lines[-3:]] == ["[1] ", "[2] ", "[3] "]
+    assert not built.truncated
+    assert built.tokens == approximate_token_count(built.system_prompt) or built.tokens >= 150
+
+
+def test_budget_cuts_the_last_passage_and_drops_the_rest() -> None:
+    budget = 170
+    built = build_context(
+        [source(i) for i in range(5)], budget_tokens=budget, count_tokens=approximate_token_count
+    )
+    assert built.truncated
+    assert approximate_token_count(built.system_prompt) <= budget
+    assert 2 <= len(built.sources) < 5
+    assert built.system_prompt.splitlines()[-1].startswith(f"[{len(built.sources)}] ")
+
+
+def test_tiny_budget_keeps_no_passage() -> None:
+    built = build_context([source(1)], budget_tokens=10, count_tokens=approximate_token_count)
+    assert built.sources == () and built.truncated
+
+
+def test_citations_are_parsed_in_order_and_range() -> None:
+    assert parse_citations("See [2] and [1, 3]; also [2] and [9].", max_number=3) == [2, 1, 3]
+    built = build_context(
+        [source(i) for i in range(3)], budget_tokens=1000, count_tokens=approximate_token_count
+    )
+    cited = mark_cited(built.sources, "Use the portal [2].")
+    assert [s.cited for s in cited] == [False, True, False]

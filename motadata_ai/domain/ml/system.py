@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from motadata_ai.domain.bus.subjects import event_subject
 from motadata_ai.domain.ml.dataset import (
     dataset_hash,
     normalise_record,
@@ -706,6 +707,6 @@ class MLSystem:
             tenant_id=self.tenant_id, type=f"ml.{event}", payload=json.loads(json.dumps(payload, default=str))
         )
         try:
-            await self._bus.publish(f"events.{self.tenant_id}.ml.{event}", envelope)
+            await self._bus.publish(event_subject(self.tenant, "ml", event), envelope)
         except MotadataError:  # the event is a notification; the change it reports has happened
             logger.warning("could not publish ml.%s for tenant %s", event, self.tenant_id, exc_info=True)

@@ -1,0 +1,405 @@
+"""Tenant-filtered top-10 vector search on PgVectorStore against the in-memory baseline.
+
+Synthetic clustered 384-d vectors (default 100,000 over 10 tenants), written through the store's
+binary-COPY path, then: index build time (promotion of each tenant to its own HNSW partition),
+recall@10 of ``dense_search`` against exact search computed in the same run (per tenant, worst
+tenant reported too), p50/p95 latency at concurrency 1, queries/s at concurrency 1 and 16, and the
+same figures for InMemoryVectorStore (exact) as the baseline.
+
+    python benchmarks/vector_search.py            # full: 100,000 vectors
+    python benchmarks/vector_search.py --quick    # < 60 s
+    python benchmarks/vector_search.py --sweep 40,64,100,200   # recall/latency per ef_search
+
+Uses the server at ``--dsn`` / ``MOTADATA_BENCH_POSTGRES_DSN`` when given, else starts an embedded
+PostgreSQL in a temporary directory. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
+from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
+from motadata_ai.ports.vector_store import VectorStorePort
+
+TOP_K = 10
+
+
+def make_data(
+    n_vectors: int, tenants: int, dims: int, clusters: int, noise: float, queries: int, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Unit vectors drawn around ``clusters`` random centres that every tenant shares (tenants of
+    one domain write about the same topics, so their vectors interleave), plus query vectors."""
+    rng = np.random.default_rng(seed)
+    per_tenant = n_vectors // tenants
+    data, qs = {}, {}
+    centres = rng.standard_normal((clusters, dims)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    sigma = noise / np.sqrt(dims)
+    for t in range(tenants):
+
+        def sample(n: int) -> np.ndarray:
+            picks = rng.integers(0, clusters, n)
+            points = centres[picks] + rng.standard_normal((n, dims)).astype(np.float32) * sigma
+            return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+        data[f"tenant-{t:02d}"] = sample(per_tenant)
+        qs[f"tenant-{t:02d}"] = sample(queries)
+    return data, qs
+
+
+def exact_top_k(vectors: np.ndarray, query: np.ndarray, k: int) -> set[int]:
+    """Indices of the k nearest vectors by cosine (vectors are unit length)."""
+    scores = vectors @ (query / np.linalg.norm(query))
+    return {int(i) for i in np.argpartition(-scores, k)[:k]}
+
+
+def records_for(tenant: str, vectors: np.ndarray) -> list[VectorRecord]:
+    """Records with trusted fields (built without validation, as a loader with known-good data would)."""
+    return [
+        VectorRecord.model_construct(
+            id=f"{tenant}-{i}",
+            tenant_id=tenant,
+            document_id=f"doc-{i // 20}",
+            version=1,
+            chunk_index=i % 20,
+            text=f"chunk {i} of document {i // 20} for {tenant}",
+            embedding=tuple(v.tolist()),
+            metadata={"doc": i // 20},
+        )
+        for i, v in enumerate(vectors)
+    ]
+
+
+async def ingest(
+    store: VectorStorePort, records: dict[str, list[VectorRecord]], batch: int, writers: int = 1
+) -> float:
+    """Write every record in batches with ``writers`` concurrent writers; return vectors per second."""
+    total = sum(len(r) for r in records.values())
+    batches = [
+        (TenantContext(tenant_id=tenant), recs[i : i + batch])
+        for tenant, recs in records.items()
+        for i in range(0, len(recs), batch)
+    ]
+    cursor = iter(batches)
+
+    async def writer() -> None:
+        for ctx, chunk in cursor:
+            await store.upsert(ctx, chunk)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    return total / (time.perf_counter() - started)
+
+
+async def run_queries(
+    search: Callable[[TenantContext, np.ndarray], Awaitable[list[Any]]],
+    work: Sequence[tuple[str, np.ndarray]],
+    concurrency: int,
+) -> tuple[list[float], float, list[list[Any]]]:
+    """Run every (tenant, query) with ``concurrency`` workers; latencies (ms), QPS and results."""
+    latencies: list[float] = [0.0] * len(work)
+    results: list[list[Any]] = [[] for _ in work]
+    cursor = iter(range(len(work)))
+
+    async def worker() -> None:
+        for i in cursor:
+            tenant, query = work[i]
+            t0 = time.perf_counter()
+            results[i] = await search(TenantContext(tenant_id=tenant), query)
+            latencies[i] = (time.perf_counter() - t0) * 1000
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, len(work) / (time.perf_counter() - started), results
+
+
+def recall(
+    results: list[list[Any]], work: Sequence[tuple[str, np.ndarray]], truth: list[set[int]]
+) -> dict[str, float]:
+    """Mean recall@10 per tenant."""
+    per: dict[str, list[float]] = {}
+    for hits, (tenant, _), expected in zip(results, work, truth, strict=True):
+        got = {int(h.record.id.rsplit("-", 1)[1]) for h in hits}
+        per.setdefault(tenant, []).append(len(got & expected) / TOP_K)
+    return {t: statistics.fmean(v) for t, v in per.items()}
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(
+    name: str,
+    search: Callable[[TenantContext, np.ndarray], Awaitable[list[Any]]],
+    work: list[tuple[str, np.ndarray]],
+    truth: list[set[int]],
+) -> dict[str, Any]:
+    """Latency at concurrency 1, QPS at 1 and 16, recall per tenant; printed and returned."""
+    await run_queries(search, work[: min(len(work), 20)], 1)  # warm the pool and caches
+    lat, qps1, results = await run_queries(search, work, 1)
+    lat16, qps16, _ = await run_queries(search, work, 16)
+    per_tenant = recall(results, work, truth)
+    figures = {
+        "recall10": round(statistics.fmean(per_tenant.values()), 4),
+        "recall10_worst_tenant": round(min(per_tenant.values()), 4),
+        "p50_ms": round(pct(lat, 0.5), 2),
+        "p95_ms": round(pct(lat, 0.95), 2),
+        "p95_ms_c16": round(pct(lat16, 0.95), 2),
+        "qps_c1": round(qps1, 1),
+        "qps_c16": round(qps16, 1),
+    }
+    print(
+        f"{name:<28} recall@10 {figures['recall10']:.4f} "
+        f"(worst tenant {figures['recall10_worst_tenant']:.4f})  "
+        f"p50 {figures['p50_ms']:.2f} ms  p95 {figures['p95_ms']:.2f} ms  "
+        f"QPS c1 {figures['qps_c1']:.0f}  c16 {figures['qps_c16']:.0f} (p95 {figures['p95_ms_c16']:.1f} ms)",
+        flush=True,
+    )
+    return figures
+
+
+async def shared_index_layout(
+    database: PostgresDatabase,
+    data: dict[str, np.ndarray],
+    work: list[tuple[str, np.ndarray]],
+    truth: list[set[int]],
+    args: argparse.Namespace,
+    ef_values: list[int],
+) -> dict[int, dict[str, Any]]:
+    """The layout PgVectorStore avoids: one HNSW index over all tenants, filtered by tenant."""
+    table = f"bench_shared_hnsw_{os.getpid()}"
+    async with database.pool.acquire() as conn:
+        await conn.execute(
+            f"CREATE TABLE {table} (tenant_id text, id integer, embedding vector({args.dims}))"
+        )
+        for tenant, vectors in data.items():
+            await conn.copy_records_to_table(
+                table,
+                records=[(tenant, i, v) for i, v in enumerate(vectors)],
+                columns=["tenant_id", "id", "embedding"],
+            )
+        started = time.perf_counter()
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        await conn.execute(
+            f"CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops) "
+            f"WITH (m = {args.m}, ef_construction = {args.ef_construction})"
+        )
+        await conn.execute(f"CREATE INDEX ON {table} (tenant_id)")
+        await conn.execute(f"VACUUM ANALYZE {table}")
+        print(f"shared HNSW index build: {time.perf_counter() - started:.1f} s", flush=True)
+    results = {}
+    try:
+        for ef in ef_values:
+
+            async def search(tenant: TenantContext, q: np.ndarray, ef: int = ef) -> list[Any]:
+                async with database.pool.acquire() as conn:
+                    await conn.execute(f"SET hnsw.ef_search = {ef}; SET hnsw.iterative_scan = relaxed_order")
+                    rows = await conn.fetch(
+                        f"SELECT id FROM {table} WHERE tenant_id = $1 "
+                        f"ORDER BY embedding <=> $2 LIMIT {TOP_K}",
+                        tenant.tenant_id,
+                        q,
+                    )
+                return [_Hit(f"{tenant.tenant_id}-{r['id']}") for r in rows]
+
+            results[ef] = await measure(f"one shared HNSW, ef={ef}", search, work, truth)
+    finally:
+        async with database.pool.acquire() as conn:
+            await conn.execute(f"DROP TABLE {table}")
+    return results
+
+
+class _Hit:
+    """A search result carrying only the record id (for recall)."""
+
+    def __init__(self, rid: str) -> None:
+        self.record = self
+        self.id = rid
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    n_vectors = args.vectors or (10_000 if args.quick else 100_000)
+    queries = args.queries or (20 if args.quick else 50)
+    exact_below = args.exact_below or (500 if args.quick else 10_000)
+    print(
+        f"vectors {n_vectors}, tenants {args.tenants}, dims {args.dims}, clusters/tenant {args.clusters}, "
+        f"noise {args.noise}, queries/tenant {queries}, m {args.m}, ef_construction {args.ef_construction}, "
+        f"ef_search {args.ef_search}, storage {args.storage}, exact_search_below {exact_below}",
+        flush=True,
+    )
+    data, qs = make_data(n_vectors, args.tenants, args.dims, args.clusters, args.noise, queries, args.seed)
+    work = [(t, q) for t in qs for q in qs[t]]
+    truth = [exact_top_k(data[t], q, TOP_K) for t, q in work]
+    records = {t: records_for(t, v) for t, v in data.items()}
+
+    dsn = args.dsn or os.environ.get("MOTADATA_BENCH_POSTGRES_DSN")
+    server, workdir = None, None
+    if not dsn:
+        workdir = tempfile.mkdtemp(prefix="motadata-bench-pg-")
+        server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
+        dsn = server.dsn
+    database = await PostgresDatabase.connect(dsn, min_size=2, max_size=17)
+    table = f"bench_chunks_{os.getpid()}"
+    try:
+        store = PgVectorStore(
+            database,
+            dimensions=args.dims,
+            m=args.m,
+            ef_construction=args.ef_construction,
+            ef_search=args.ef_search,
+            storage=args.storage,
+            table=table,
+            exact_search_below=exact_below,
+            auto_promote=False,
+        )
+        await store.setup()
+        ingest_rate = await ingest(store, records, args.batch, args.writers)
+        print(f"PgVectorStore ingest (binary COPY + upsert): {ingest_rate:,.0f} vectors/s", flush=True)
+        started = time.perf_counter()
+        promoted = await store.reorganize()
+        build_s = time.perf_counter() - started
+        async with database.pool.acquire() as conn:  # settle the moved rows before timing queries
+            await conn.execute(f"VACUUM ANALYZE {table}")
+        print(
+            f"PgVectorStore index build: {build_s:.1f} s for {len(promoted)} tenant partitions "
+            f"({n_vectors / build_s:,.0f} vectors/s)",
+            flush=True,
+        )
+        if args.incremental:
+            extra = make_data(args.tenants * 200, args.tenants, args.dims, args.clusters, args.noise, 1, 99)[
+                0
+            ]
+            more = {
+                t: [r.model_copy(update={"id": f"x{r.id}"}) for r in records_for(t, v)]
+                for t, v in extra.items()
+            }
+            rate = await ingest(store, more, args.batch, args.writers)
+            print(f"PgVectorStore ingest into HNSW-indexed partitions: {rate:,.0f} vectors/s", flush=True)
+            for t, v in extra.items():  # keep the ground truth right: drop them again
+                await store.delete(TenantContext(tenant_id=t), ids=[f"x{t}-{i}" for i in range(len(v))])
+
+        async def pg_search(tenant: TenantContext, q: np.ndarray) -> list[Any]:
+            return await store.dense_search(tenant, q.tolist(), top_k=TOP_K)
+
+        async def pg_exact(tenant: TenantContext, q: np.ndarray) -> list[Any]:
+            return await store.exact_search(tenant, q.tolist(), top_k=TOP_K)
+
+        pg = await measure("PgVectorStore HNSW", pg_search, work, truth)
+        sample = work[:: max(1, len(work) // 100)]
+        sample_truth = truth[:: max(1, len(work) // 100)]
+        exact = await measure("PgVectorStore exact scan", pg_exact, sample, sample_truth)
+        sweep = {}
+        for ef in [int(x) for x in args.sweep.split(",") if x.strip()]:
+            store.ef_search = ef
+            sweep[ef] = await measure(f"PgVectorStore ef_search={ef}", pg_search, work, truth)
+        store.ef_search = args.ef_search
+        shared = {}
+        if args.compare_shared:
+            shared = await shared_index_layout(
+                database, data, work, truth, args, sorted({40, args.ef_search, *sweep})
+            )
+    finally:
+        async with database.pool.acquire() as conn:
+            await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+            await conn.execute(f"DROP TABLE IF EXISTS {table}_tenants")
+            await conn.execute("DELETE FROM schema_migrations WHERE component = $1", f"vectors.{table}")
+        await database.close()
+        if server is not None:
+            server.stop()
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    memory = InMemoryVectorStore(dimensions=args.dims)
+    memory_ingest = await ingest(memory, records, args.batch)
+    print(f"InMemoryVectorStore ingest: {memory_ingest:,.0f} vectors/s", flush=True)
+
+    async def memory_search(tenant: TenantContext, q: np.ndarray) -> list[Any]:
+        return await memory.dense_search(tenant, q.tolist(), top_k=TOP_K)
+
+    baseline = await measure("InMemoryVectorStore (exact)", memory_search, work, truth)
+    return {
+        "n_vectors": n_vectors,
+        "tenants": args.tenants,
+        "recall10": pg["recall10"],
+        "recall10_worst_tenant": pg["recall10_worst_tenant"],
+        "p50_ms": pg["p50_ms"],
+        "p95_ms": pg["p95_ms"],
+        "qps_c1": pg["qps_c1"],
+        "qps_c16": pg["qps_c16"],
+        "ingest_vectors_per_s": round(ingest_rate),
+        "index_build_s": round(build_s, 2),
+        "exact_scan_p95_ms": exact["p95_ms"],
+        "ef_search": args.ef_search,
+        "sweep": {
+            str(k): {"recall10": v["recall10"], "p95_ms": v["p95_ms"], "qps_c16": v["qps_c16"]}
+            for k, v in sweep.items()
+        },
+        "shared_hnsw": {
+            str(k): {
+                "recall10": v["recall10"],
+                "recall10_worst_tenant": v["recall10_worst_tenant"],
+                "p95_ms": v["p95_ms"],
+            }
+            for k, v in shared.items()
+        },
+        "baseline_memory": {
+            "recall10": baseline["recall10"],
+            "p95_ms": baseline["p95_ms"],
+            "qps_c16": baseline["qps_c16"],
+            "ingest_vectors_per_s": round(memory_ingest),
+        },
+    }
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="10,000 vectors, 20 queries/tenant (< 60 s)")
+    parser.add_argument("--vectors", type=int, default=0, help="total (default 100,000; quick 10,000)")
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--clusters", type=int, default=50, help="clusters per tenant")
+    parser.add_argument("--noise", type=float, default=0.6, help="noise norm relative to the unit centres")
+    parser.add_argument("--queries", type=int, default=0, help="queries per tenant (default 50; quick 20)")
+    parser.add_argument("--m", type=int, default=16)
+    parser.add_argument("--ef-construction", type=int, default=64)
+    parser.add_argument("--ef-search", type=int, default=100)
+    parser.add_argument("--storage", choices=["vector", "halfvec"], default="vector")
+    parser.add_argument(
+        "--exact-below", type=int, default=0, help="promotion threshold (default 10,000; quick 500)"
+    )
+    parser.add_argument("--batch", type=int, default=2000, help="records per upsert")
+    parser.add_argument("--writers", type=int, default=2, help="concurrent upsert calls while ingesting")
+    parser.add_argument("--sweep", default="", help="comma-separated ef_search values to measure too")
+    parser.add_argument("--incremental", action="store_true", help="also time writes into indexed partitions")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--compare-shared", action="store_true", help="also measure one shared HNSW index filtered by tenant"
+    )
+    parser.add_argument("--dsn", default="", help="PostgreSQL DSN (default: embedded server in a temp dir)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    result = asyncio.run(main(parse(sys.argv[1:])))
+    print(json.dumps(result))

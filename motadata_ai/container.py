@@ -16,6 +16,7 @@ Adapters are imported inside the builders, so building the container imports no 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,9 +55,7 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         dsn = server.dsn
     else:
         if settings.postgres_dsn is None:
-            raise ConfigurationError(
-                "the services profile needs MOTADATA_POSTGRES_DSN", field="postgres_dsn"
-            )
+            raise ConfigurationError("the services profile needs MOTADATA_POSTGRES_DSN", field="postgres_dsn")
         dsn = settings.postgres_dsn.get_secret_value()
     try:
         database = await PostgresDatabase.connect(
@@ -108,12 +107,21 @@ def _memory_bus() -> Any:
     return InMemoryBus()
 
 
+def _limits(settings: Settings, cache: Any) -> Any:
+    """Shared token buckets and breaker state: on Redis when the cache is Redis, else in process."""
+    if _cache_kind(settings) == "redis":
+        from motadata_ai.adapters.redis.limits import RedisLimits
+
+        return RedisLimits(cache.client, address=cache.address)
+    from motadata_ai.adapters.memory.limits import InMemoryLimits
+
+    return InMemoryLimits()
+
+
 def _telemetry(settings: Settings) -> Any:
     from motadata_ai.adapters.otel.telemetry import OtelTelemetry
 
-    return OtelTelemetry(
-        otlp_endpoint=settings.otel_exporter_otlp_endpoint, console=settings.otel_console
-    )
+    return OtelTelemetry(otlp_endpoint=settings.otel_exporter_otlp_endpoint, console=settings.otel_console)
 
 
 def _plugins(settings: Settings) -> Any:
@@ -124,50 +132,110 @@ def _plugins(settings: Settings) -> Any:
     return manager
 
 
+def _api_key(settings: Settings) -> str | None:
+    return settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+
+
 def _llm(settings: Settings, plugins: Any) -> Any:
     from motadata_ai.adapters.litellm.chat import LiteLLMChat
 
-    plugins.install_litellm_providers()
+    plugins.install_providers()
     return LiteLLMChat(
-        api_base=settings.llm_api_base,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-        timeout=settings.request_timeout,
+        api_base=settings.llm_api_base, api_key=_api_key(settings), timeout=settings.request_timeout
     )
 
 
 def _embeddings(settings: Settings, plugins: Any) -> Any:
-    from motadata_ai.adapters.litellm.embeddings import LiteLLMEmbeddings
+    from motadata_ai.adapters.litellm.embedding import LiteLLMEmbeddings
 
-    plugins.install_litellm_providers()
+    plugins.install_providers()
     return LiteLLMEmbeddings(
         api_base=settings.llm_api_base,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        api_key=_api_key(settings),
         timeout=settings.request_timeout,
+        dimensions={settings.embedding_model: settings.embedding_dimensions},
     )
 
 
-async def _pg_store(factory_path: str, database: Any, **kwargs: Any) -> AsyncIterator[Any]:
-    """Build a PostgreSQL store and run its migrations (``setup()``) once."""
-    module_name, _, class_name = factory_path.rpartition(".")
-    import importlib
+def _gateway_config(settings: Settings) -> Any:
+    from motadata_ai.domain.gateway.config import GatewayConfig
 
-    store = getattr(importlib.import_module(module_name), class_name)(database, **kwargs)
+    return GatewayConfig(
+        default_model=settings.llm_model,
+        default_embedding_model=settings.embedding_model,
+        fallback_models=tuple(settings.fallback_models),
+        request_timeout=settings.request_timeout,
+        enable_caching=settings.enable_caching,
+        cache_ttl=settings.cache_ttl,
+        requests_per_minute=settings.requests_per_minute,
+        burst_size=settings.burst_size,
+        tokens_per_minute=settings.tokens_per_minute,
+        max_retries=settings.max_retries,
+        circuit_failure_threshold=settings.circuit_failure_threshold,
+        circuit_recovery_timeout=settings.circuit_recovery_timeout,
+        validation_level=settings.validation_level,
+        request_deduplication=settings.request_deduplication,
+    )
+
+
+def _gateway(**ports: Any) -> Any:
+    from motadata_ai.domain.gateway.service import Gateway
+
+    return Gateway(**ports)
+
+
+def _instance(path: str, *args: Any, **kwargs: Any) -> Any:
+    """Build ``path`` (``module.Class``), importing its module on first use."""
+    module_name, _, class_name = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)(*args, **kwargs)
+
+
+async def _migrated(path: str, database: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    """A PostgreSQL store with its schema migrations applied."""
+    store = _instance(path, database, **kwargs)
     await store.setup()
     yield store
 
 
-def _memory_store(factory_path: str, **kwargs: Any) -> Any:
-    module_name, _, class_name = factory_path.rpartition(".")
-    import importlib
+def _store(memory: str, postgres: str, kind: Any, database: Any, **kwargs: Any) -> providers.Selector:
+    """A store provider: the in-memory adapter or the PostgreSQL one, by profile."""
+    return providers.Selector(
+        kind,
+        memory=providers.Singleton(_instance, memory, **kwargs),
+        postgres=providers.Resource(_migrated, postgres, database, **kwargs),
+    )
 
-    return getattr(importlib.import_module(module_name), class_name)(**kwargs)
+
+def _artifacts(settings: Settings) -> Any:
+    if settings.profile == "memory":
+        return _instance("motadata_ai.adapters.memory.ml.InMemoryArtifactStore")
+    return _instance(
+        "motadata_ai.adapters.filesystem.artifacts.FilesystemArtifactStore", settings.artifacts_dir
+    )
+
+
+def _trainers() -> dict[str, Any]:
+    from motadata_ai.adapters.sklearn.trainer import SklearnTrainer
+    from motadata_ai.adapters.torch.trainer import TorchTrainer
+
+    return {"sklearn": SklearnTrainer(), "torch": TorchTrainer()}
+
+
+def _tokenizer() -> Any:
+    from motadata_ai.adapters.tokenizer import default_tokenizer
+
+    return default_tokenizer()
+
+
+def _parser() -> Any:
+    return _instance("motadata_ai.adapters.parsers.files.FileDocumentParser")
 
 
 # --- the container ------------------------------------------------------------------------------
 
 
 class Container(containers.DeclarativeContainer):
-    """Builds adapters and use-cases from :class:`Settings`."""
+    """Builds adapters and use-case collaborators from :class:`Settings`."""
 
     settings = providers.Dependency(instance_of=Settings)
 
@@ -176,7 +244,6 @@ class Container(containers.DeclarativeContainer):
     bus_kind = providers.Callable(_bus_kind, settings)
 
     database = providers.Resource(_database, settings)
-
     cache = providers.Selector(
         cache_kind,
         memory=providers.Singleton(_memory_cache, settings),
@@ -187,22 +254,82 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(_memory_bus),
         nats=providers.Resource(_nats_bus, settings),
     )
+    limits = providers.Singleton(_limits, settings, cache)
     telemetry = providers.Singleton(_telemetry, settings)
     plugins = providers.Singleton(_plugins, settings)
     llm = providers.Singleton(_llm, settings, plugins)
     embeddings = providers.Singleton(_embeddings, settings, plugins)
+    tokenizer = providers.Singleton(_tokenizer)
+    parser = providers.Singleton(_parser)
 
     vector_store = providers.Selector(
         store_kind,
         memory=providers.Singleton(
-            _memory_store,
+            _instance,
             "motadata_ai.adapters.memory.vector_store.InMemoryVectorStore",
             dimensions=settings.provided.embedding_dimensions,
         ),
         postgres=providers.Resource(
-            _pg_store,
+            _migrated,
             "motadata_ai.adapters.postgres.vector_store.PgVectorStore",
             database,
             dimensions=settings.provided.embedding_dimensions,
         ),
+    )
+    documents = _store(
+        "motadata_ai.adapters.memory.documents.InMemoryDocumentStore",
+        "motadata_ai.adapters.postgres.documents.PostgresDocumentStore",
+        store_kind,
+        database,
+    )
+    memory_store = _store(
+        "motadata_ai.adapters.memory.memory_store.InMemoryMemoryStore",
+        "motadata_ai.adapters.postgres.memory_store.PostgresMemoryStore",
+        store_kind,
+        database,
+    )
+    usage_ledger = _store(
+        "motadata_ai.adapters.memory.ledger.InMemoryUsageLedger",
+        "motadata_ai.adapters.postgres.ledger.PostgresUsageLedger",
+        store_kind,
+        database,
+    )
+    audit_log = _store(
+        "motadata_ai.adapters.memory.ledger.InMemoryAuditLog",
+        "motadata_ai.adapters.postgres.ledger.PostgresAuditLog",
+        store_kind,
+        database,
+    )
+    model_registry = _store(
+        "motadata_ai.adapters.memory.ml.InMemoryModelRegistry",
+        "motadata_ai.adapters.postgres.ml.PostgresModelRegistry",
+        store_kind,
+        database,
+    )
+    experiments = _store(
+        "motadata_ai.adapters.memory.ml.InMemoryExperimentStore",
+        "motadata_ai.adapters.postgres.ml.PostgresExperimentStore",
+        store_kind,
+        database,
+    )
+    prediction_log = _store(
+        "motadata_ai.adapters.memory.ml.InMemoryPredictionLog",
+        "motadata_ai.adapters.postgres.ml.PostgresPredictionLog",
+        store_kind,
+        database,
+    )
+    artifacts = providers.Singleton(_artifacts, settings)
+    trainers = providers.Singleton(_trainers)
+
+    gateway_config = providers.Singleton(_gateway_config, settings)
+    gateway = providers.Singleton(
+        _gateway,
+        llm=llm,
+        embeddings=embeddings,
+        config=gateway_config,
+        cache=cache,
+        limits=limits,
+        ledger=usage_ledger,
+        audit=audit_log,
+        telemetry=telemetry,
     )

@@ -100,4 +100,3 @@ class Settings(BaseSettings):
     def postgres_data_dir(self) -> Path:
         """The embedded PostgreSQL data directory (local profile)."""
         return self.data_dir / "postgres"
-

@@ -1,0 +1,323 @@
+"""The public entry points: ``connect()`` for a whole app, and the ``create_*`` factories.
+
+``async with motadata_ai.connect() as ai:`` builds every adapter from :class:`Settings` through
+the container, starts what needs starting (the embedded PostgreSQL on the ``local`` profile,
+pools, connections) and stops it all on exit. ``ai.gateway``, ``ai.rag(tenant)``,
+``ai.agent(tenant)``, ``ai.ml(tenant)`` and ``ai.query(...)`` are the use-cases.
+
+The ``create_*`` factories mirror the familiar function style for code that holds an ``AI``
+(or its parts) already: each takes ``tenant_id`` and keyword options.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
+from motadata_ai.settings import Settings
+
+if TYPE_CHECKING:
+    from motadata_ai.container import Container
+    from motadata_ai.domain.agents.agent import Agent
+    from motadata_ai.domain.gateway.service import Gateway
+    from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.retrieval.system import RAGSystem
+    from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+
+__all__ = [
+    "AI",
+    "connect",
+    "create_agent",
+    "create_gateway",
+    "create_ml_system",
+    "create_rag_system",
+    "create_unified_query_endpoint",
+]
+
+
+async def _resolve(value: Any) -> Any:
+    """Providers with async dependencies return awaitables; plain ones return the object."""
+    return await value if inspect.isawaitable(value) else value
+
+
+class AI:
+    """A connected SDK: the gateway, and per-tenant RAG, agents and ML over shared adapters."""
+
+    def __init__(self, container: Container, ports: dict[str, Any]) -> None:
+        self.container = container
+        self.settings: Settings = container.settings()
+        self._ports = ports
+        self.gateway: Gateway = ports["gateway"]
+        self._ml_systems: dict[str, MLSystem] = {}
+        self._unified: UnifiedQuery | None = None
+
+    def port(self, name: str) -> Any:
+        """A resolved adapter by container name (``vector_store``, ``cache``, ``bus`` ...)."""
+        return self._ports[name]
+
+    def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
+        """The tenant's RAG system; ``options`` override the settings' defaults."""
+        return create_rag_system(
+            tenant_id=tenant_id,
+            gateway=self.gateway,
+            vector_store=self._ports["vector_store"],
+            documents=self._ports["documents"],
+            settings=self.settings,
+            parser=self._ports["parser"],
+            tokenizer=self._ports["tokenizer"],
+            **options,
+        )
+
+    def agent(
+        self,
+        tenant_id: str,
+        *,
+        agent_id: str = "assistant",
+        name: str = "ITSM assistant",
+        tools: Iterable[Any] | None = None,
+        knowledge: bool = True,
+        **options: Any,
+    ) -> Agent:
+        """An agent of the tenant with the ``knowledge_search`` tool (over the tenant's RAG) and
+        every tool registered by plugins, unless ``tools`` is given."""
+        from motadata_ai.domain.agents.knowledge import knowledge_search_tool
+
+        chosen = list(tools) if tools is not None else list(self._ports["plugins"].tools())
+        if knowledge:
+            chosen.append(knowledge_search_tool(self.rag(tenant_id), top_k=self.settings.top_k))
+        return create_agent(
+            agent_id=agent_id,
+            name=name,
+            gateway=self.gateway,
+            tenant_id=tenant_id,
+            tools=chosen,
+            memory=self._ports["memory_store"],
+            bus=self._ports["bus"],
+            telemetry=self._ports["telemetry"],
+            settings=self.settings,
+            **options,
+        )
+
+    def ml(self, tenant_id: str, **options: Any) -> MLSystem:
+        """The tenant's ML system (kept, so its loaded-model cache lives as long as ``ai``)."""
+        tenant_id = validate_tenant_id(tenant_id)
+        if options or tenant_id not in self._ml_systems:
+            system = create_ml_system(
+                tenant_id=tenant_id,
+                registry=self._ports["model_registry"],
+                experiments=self._ports["experiments"],
+                artifacts=self._ports["artifacts"],
+                prediction_log=self._ports["prediction_log"],
+                trainers=self.container.trainers(),
+                cache=self._ports["cache"],
+                bus=self._ports["bus"],
+                settings=self.settings,
+                **options,
+            )
+            if options:
+                return system
+            self._ml_systems[tenant_id] = system
+        return self._ml_systems[tenant_id]
+
+    @property
+    def unified(self) -> UnifiedQuery:
+        """The unified query endpoint over this app's RAG and agents."""
+        if self._unified is None:
+            self._unified = create_unified_query_endpoint(
+                rag_factory=self.rag, agent_factory=self.agent, gateway=self.gateway
+            )
+        return self._unified
+
+    async def query(
+        self,
+        query: str,
+        *,
+        tenant_id: str,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        mode: str = "auto",
+    ) -> UnifiedResponse:
+        """Route ``query`` to RAG, an agent, or both (``mode``: auto, agent, rag, both)."""
+        return await self.unified.query(
+            query, tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id, mode=mode
+        )
+
+    async def health(self) -> dict[str, Any]:
+        """The gateway's health (breakers, cache, ledger) and the profile in use."""
+        gateway = await self.gateway.health()
+        return {"profile": self.settings.profile, "gateway": gateway.model_dump(mode="json")}
+
+
+_EAGER_PORTS = (
+    "cache",
+    "bus",
+    "telemetry",
+    "plugins",
+    "vector_store",
+    "documents",
+    "memory_store",
+    "model_registry",
+    "experiments",
+    "prediction_log",
+    "artifacts",
+    "tokenizer",
+    "parser",
+    "gateway",
+)
+
+
+@asynccontextmanager
+async def connect(
+    settings: Settings | None = None, *, container: Container | None = None
+) -> AsyncIterator[AI]:
+    """Build, start and finally stop every adapter for ``settings`` (default: from the environment).
+
+    Pass ``container`` (with providers overridden) to run the same app on test doubles.
+    """
+    from motadata_ai.container import Container
+
+    if container is None:
+        container = Container(settings=settings or Settings())
+    ports: dict[str, Any] = {}
+    try:
+        for name in _EAGER_PORTS:
+            ports[name] = await _resolve(getattr(container, name)())
+        ai = AI(container, ports)
+        yield ai
+    finally:
+        gateway = ports.get("gateway")
+        if gateway is not None:
+            await gateway.aclose()
+            for name in ("llm", "embeddings"):
+                await (await _resolve(getattr(container, name)())).aclose()
+        telemetry = ports.get("telemetry")
+        if telemetry is not None:
+            telemetry.shutdown()
+        result = container.shutdown_resources()
+        if inspect.isawaitable(result):
+            await result
+
+
+# --- factories ----------------------------------------------------------------------------------
+
+
+def create_gateway(
+    *,
+    tenant_id: str | None = None,
+    llm: Any = None,
+    embeddings: Any = None,
+    settings: Settings | None = None,
+    **ports: Any,
+) -> Gateway:
+    """A gateway over ``llm``/``embeddings`` (default: LiteLLM with the local providers) with
+    in-process cache, limits and ledger unless given in ``ports``. ``tenant_id`` is validated
+    here and then passed per call (one gateway serves every tenant)."""
+    from motadata_ai.container import _embeddings, _gateway_config, _llm, _memory_cache, _plugins
+    from motadata_ai.domain.gateway.service import Gateway
+
+    if tenant_id is not None:
+        validate_tenant_id(tenant_id)
+    settings = settings or Settings()
+    if llm is None or embeddings is None:
+        plugins = _plugins(settings)
+        llm = llm or _llm(settings, plugins)
+        embeddings = embeddings or _embeddings(settings, plugins)
+    ports.setdefault("config", _gateway_config(settings))
+    ports.setdefault("cache", _memory_cache(settings))
+    return Gateway(llm=llm, embeddings=embeddings, **ports)
+
+
+def create_rag_system(
+    *,
+    tenant_id: str | TenantContext,
+    gateway: Gateway,
+    vector_store: Any,
+    documents: Any,
+    settings: Settings | None = None,
+    tokenizer: Any = None,
+    **options: Any,
+) -> RAGSystem:
+    """A tenant's RAG system over the given stores; defaults come from ``settings``."""
+    from motadata_ai.domain.retrieval.system import RAGSystem
+
+    settings = settings or Settings()
+    if tokenizer is None:
+        from motadata_ai.adapters.tokenizer import default_tokenizer
+
+        tokenizer = default_tokenizer()
+    defaults: dict[str, Any] = {
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "top_k": settings.top_k,
+        "similarity_threshold": settings.similarity_threshold,
+        "enable_query_rewriting": settings.enable_query_rewriting,
+        "enable_reranking": settings.enable_reranking,
+        "max_document_bytes": settings.max_document_bytes,
+        "conversations": documents,
+        "count_tokens": tokenizer.count,
+    }
+    if "parser" not in options:
+        from motadata_ai.adapters.parsers.files import FileDocumentParser
+
+        options["parser"] = FileDocumentParser()
+    return RAGSystem(
+        gateway=gateway,
+        vector_store=vector_store,
+        documents=documents,
+        tenant=tenant_id,
+        **{**defaults, **options},
+    )
+
+
+def create_agent(
+    *,
+    agent_id: str,
+    name: str,
+    gateway: Gateway,
+    tenant_id: str | TenantContext,
+    settings: Settings | None = None,
+    **options: Any,
+) -> Agent:
+    """An agent of one tenant; limits and memory bounds default to ``settings``."""
+    from motadata_ai.domain.agents.agent import Agent
+    from motadata_ai.domain.values.memory import MemoryConfig
+
+    settings = settings or Settings()
+    options.setdefault("max_iterations", settings.max_iterations)
+    options.setdefault("timeout", settings.agent_timeout)
+    options.setdefault(
+        "memory_config",
+        MemoryConfig(
+            max_episodic=settings.max_episodic,
+            max_semantic=settings.max_semantic,
+            max_age_days=settings.max_age_days,
+        ),
+    )
+    return Agent(agent_id=agent_id, name=name, gateway=gateway, tenant=tenant_id, **options)
+
+
+def create_ml_system(
+    *,
+    tenant_id: str | TenantContext,
+    settings: Settings | None = None,
+    **options: Any,
+) -> MLSystem:
+    """A tenant's ML system; ``max_memory_mb`` and ``enable_gpu`` default to ``settings``."""
+    from motadata_ai.domain.ml.system import MLSystem
+
+    settings = settings or Settings()
+    options.setdefault("max_memory_mb", settings.max_memory_mb)
+    options.setdefault("enable_gpu", settings.enable_gpu)
+    return MLSystem(tenant=tenant_id, **options)
+
+
+def create_unified_query_endpoint(
+    *, rag_factory: Any, agent_factory: Any, gateway: Any = None, **options: Any
+) -> UnifiedQuery:
+    """The unified query (auto/agent/rag/both) over per-tenant RAG and agent factories."""
+    from motadata_ai.domain.routing.unified import UnifiedQuery
+
+    return UnifiedQuery(rag_factory=rag_factory, agent_factory=agent_factory, gateway=gateway, **options)

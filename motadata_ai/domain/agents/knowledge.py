@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from motadata_ai.domain.agents.tools import Tool
 from motadata_ai.domain.values.documents import Source
+from motadata_ai.domain.values.passages import Passage, format_passages
 
 KNOWLEDGE_SEARCH = "knowledge_search"
 NO_PASSAGES = "No passages in the knowledge base match the query."
@@ -32,15 +33,16 @@ class Retriever(Protocol):
 
 
 def format_sources(sources: Sequence[Source], *, max_chars: int = 1200) -> str:
-    """Sources as passages, ``[n] <title>: <text>`` one per line (text on one line, capped)."""
-    lines = []
+    """Sources as passages, ``[n] <title>: <text>`` one per line (text capped at ``max_chars``)."""
+    passages = []
     for number, source in enumerate(sources, start=1):
-        title = " ".join((source.title or source.document_id).split()) or f"passage {number}"
         text = " ".join(source.text.split())
         if len(text) > max_chars:
             text = text[:max_chars].rstrip() + "…"
-        lines.append(f"[{number}] {title}: {text}")
-    return "\n".join(lines)
+        passages.append(
+            Passage(index=number, title=source.title or source.document_id, text=text or "(empty)")
+        )
+    return format_passages(passages)
 
 
 def knowledge_search_tool(

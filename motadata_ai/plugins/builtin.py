@@ -1,0 +1,66 @@
+"""The built-in plugin: the local models, registered through the same hooks as any plugin.
+
+``local/extractive`` (chat) and ``local/all-minilm-l6-v2`` (embeddings) become LiteLLM custom
+providers under the prefix ``local``; their handlers are built when LiteLLM loads, and the MiniLM
+weights load on the first embedding call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from motadata_ai.adapters.local import LOCAL_MODEL_INFO, LOCAL_PROVIDER
+from motadata_ai.plugins.hookspecs import hookimpl
+
+
+def _chat_provider() -> Any:
+    from motadata_ai.adapters.local.providers import LocalChatProvider
+
+    return LocalChatProvider()
+
+
+def _embedding_provider() -> Any:
+    from motadata_ai.adapters.local.providers import LocalEmbeddingProvider
+
+    return LocalEmbeddingProvider()
+
+
+def _models(mode: str) -> dict[str, dict[str, Any]]:
+    return {name: info for name, info in LOCAL_MODEL_INFO.items() if info["mode"] == mode}
+
+
+@hookimpl
+def register_llm_providers(register: Callable[..., None]) -> None:
+    """The local extractive generator."""
+    register(LOCAL_PROVIDER, _chat_provider, models=_models("chat"))
+
+
+@hookimpl
+def register_embedding_providers(register: Callable[..., None]) -> None:
+    """The local MiniLM embedding model."""
+    register(LOCAL_PROVIDER, _embedding_provider, models=_models("embedding"))
+
+
+@hookimpl
+def register_adapters(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
+    """The LiteLLM and OpenTelemetry adapters, by port."""
+
+    def litellm_chat(**options: Any) -> Any:
+        from motadata_ai.adapters.litellm import LiteLLMChat
+
+        return LiteLLMChat(**options)
+
+    def litellm_embeddings(**options: Any) -> Any:
+        from motadata_ai.adapters.litellm import LiteLLMEmbeddings
+
+        return LiteLLMEmbeddings(**options)
+
+    def otel(**options: Any) -> Any:
+        from motadata_ai.adapters.otel import OtelTelemetry
+
+        return OtelTelemetry(**options)
+
+    register("llm", "litellm", litellm_chat)
+    register("embedding", "litellm", litellm_embeddings)
+    register("telemetry", "otel", otel)

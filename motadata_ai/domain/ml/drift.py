@@ -26,6 +26,11 @@ from motadata_ai.domain.values.ml import (
 
 SKETCH_SIZE = 1000
 EPSILON = 1e-4
+MAX_LEVELS = 20
+MIN_LEVEL_SHARE = 0.01
+OTHER = "__other__"
+"""Categorical levels rarer than 1 % (or beyond the 20 most common) share one bin, so PSI on a
+sample of a few hundred rows is not dominated by levels the sample cannot be expected to hold."""
 _TOKEN = re.compile(r"\w+")
 
 
@@ -55,10 +60,13 @@ def build_profile(spec: FeatureSpec, rows: Sequence[Mapping[str, Any]]) -> Featu
     if spec.type == "categorical":
         counts = Counter(str(r.get(spec.name)) for r in rows)
         total = sum(counts.values()) or 1
+        kept = [k for k, v in counts.most_common(MAX_LEVELS) if v / total >= MIN_LEVEL_SHARE]
+        proportions = {k: counts[k] / total for k in sorted(kept)}
+        rest = 1.0 - sum(proportions.values())
+        if rest > 1e-12:
+            proportions[OTHER] = rest
         return FeatureProfile(
-            name=spec.name,
-            type=spec.type,
-            categorical=CategoricalProfile(proportions={k: v / total for k, v in sorted(counts.items())}),
+            name=spec.name, type=spec.type, categorical=CategoricalProfile(proportions=proportions)
         )
     values = sorted(_numeric_values(spec, rows))
     missing = 1 - len(values) / len(rows) if rows else 0.0
@@ -135,10 +143,14 @@ def feature_drift(
     """Compare normalised ``rows`` with the reference ``profile`` of one feature."""
     if profile.categorical is not None:
         reference = profile.categorical.proportions
-        counts = Counter(str(r.get(spec.name)) for r in rows)
-        total = sum(counts.values()) or 1
+        counts = Counter(
+            level if level in reference else OTHER for level in (str(r.get(spec.name)) for r in rows)
+        )
         levels = sorted(set(reference) | set(counts))
-        value = psi([reference.get(k, 0.0) for k in levels], [counts.get(k, 0) / total for k in levels])
+        total = sum(counts.values()) + 0.5 * len(levels)
+        value = psi(
+            [reference.get(k, 0.0) for k in levels], [(counts.get(k, 0) + 0.5) / total for k in levels]
+        )
         return FeatureDrift(feature=spec.name, type=spec.type, psi=value, drifted=value > psi_threshold)
     assert profile.numeric is not None
     values = _numeric_values(spec, rows)

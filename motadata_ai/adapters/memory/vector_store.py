@@ -208,8 +208,11 @@ def _check_json(value: Any, record_id: str, path: str = "metadata") -> None:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(f"record {record_id!r} {path} has a non-string key", field="metadata")
+            if not isinstance(key, str) or "\x00" in key:
+                raise ValidationError(
+                    f"record {record_id!r} {path} has a non-string key or one with a NUL character",
+                    field="metadata",
+                )
             _check_json(item, record_id, f"{path}.{key}")
         return
     raise ValidationError(

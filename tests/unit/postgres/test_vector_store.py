@@ -1,0 +1,231 @@
+"""PgVectorStore specifics on the real server: tenant layout, promotion, plans, schema checks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
+from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
+
+pytestmark = pytest.mark.postgres
+
+A = TenantContext(tenant_id="acme")
+B = TenantContext(tenant_id="globex")
+
+
+def records(
+    tenant: TenantContext, n: int, *, dims: int = 8, document_id: str = "doc", start: int = 0
+) -> list[VectorRecord]:
+    out = []
+    for i in range(start, start + n):
+        vector = [0.0] * dims
+        vector[i % dims] = 1.0
+        vector[(i * 3 + 1) % dims] += 0.5 + (i % 5) / 10
+        out.append(
+            VectorRecord(
+                id=f"r{i}",
+                tenant_id=tenant.tenant_id,
+                document_id=document_id,
+                chunk_index=i,
+                text=f"chunk number {i}",
+                embedding=tuple(vector),
+                metadata={"n": i % 3},
+            )
+        )
+    return out
+
+
+async def make(database: PostgresDatabase, **options: Any) -> PgVectorStore:
+    store = PgVectorStore(database, dimensions=8, **options)
+    await store.setup()
+    return store
+
+
+async def test_tenant_is_promoted_to_its_own_hnsw_partition_at_the_threshold(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=20)
+    await store.upsert(A, records(A, 19))
+    await store.upsert(B, records(B, 5))
+    assert await store.layout(A) == {
+        "partition": "motadata_chunks_shared",
+        "search": "exact",
+        "indexed": False,
+    }
+    await store.upsert(A, records(A, 1, start=19))
+    layout = await store.layout(A)
+    assert layout == {"partition": store.partition_name("acme"), "search": "hnsw", "indexed": True}
+    assert (await store.layout(B))["search"] == "exact"
+    async with pg_isolated_database.pool.acquire() as conn:
+        in_shared = await conn.fetchval(
+            "SELECT count(*) FROM motadata_chunks_shared WHERE tenant_id = 'acme'"
+        )
+        in_own = await conn.fetchval(f"SELECT count(*) FROM {store.partition_name('acme')}")
+    assert (in_shared, in_own) == (0, 20)
+    assert await store.count(A) == 20 and await store.count(B) == 5
+
+
+async def test_promoted_tenant_search_uses_its_hnsw_index_and_matches_exact_results(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=10)
+    memory = InMemoryVectorStore(dimensions=8)
+    for target in (store, memory):
+        await target.upsert(A, records(A, 40))
+        await target.upsert(B, records(B, 40))
+    query = [0.3, 1.0, 0.0, 0.2, 0.0, 0.0, 0.1, 0.0]
+    got = await store.dense_search(A, query, top_k=5)
+    expected = await memory.dense_search(A, query, top_k=5)
+    assert [round(h.score, 4) for h in got] == [round(h.score, 4) for h in expected]
+    assert all(h.record.tenant_id == "acme" for h in got)
+    async with pg_isolated_database.pool.acquire() as conn:
+        await conn.execute("SET plan_cache_mode = force_custom_plan; SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN SELECT id FROM motadata_chunks WHERE tenant_id = $1 "
+                "ORDER BY embedding <=> $2 LIMIT 5",
+                "acme",
+                query,
+            )
+        )
+    assert f"{store.partition_name('acme')}_hnsw" in plan
+    assert "motadata_chunks_shared" not in plan
+
+
+async def test_bulk_load_defers_promotion_to_the_end(pg_isolated_database: PostgresDatabase) -> None:
+    store = await make(pg_isolated_database, exact_search_below=10)
+    async with store.bulk_load():
+        await store.upsert(A, records(A, 30))
+        assert (await store.layout(A))["search"] == "exact"
+    assert (await store.layout(A))["search"] == "hnsw"
+
+
+async def test_reorganize_promotes_only_large_tenants_and_is_idempotent(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=10, auto_promote=False)
+    await store.upsert(A, records(A, 12))
+    await store.upsert(B, records(B, 3))
+    assert await store.reorganize() == ["acme"]
+    assert await store.reorganize() == []
+    assert (await store.layout(B))["search"] == "exact"
+
+
+async def test_concurrent_promotions_of_one_tenant_create_one_partition(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=1000, auto_promote=False)
+    await store.upsert(A, records(A, 10))
+    await asyncio.gather(store.promote(A), store.promote(A), store.promote("acme"))
+    assert await store.count(A) == 10
+    async with pg_isolated_database.pool.acquire() as conn:
+        rows = await conn.fetchval("SELECT count(*) FROM motadata_chunks_tenants")
+    assert rows == 1
+
+
+async def test_writes_after_promotion_go_to_the_tenant_partition(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=5)
+    await store.upsert(A, records(A, 5))
+    await store.upsert(A, records(A, 5, start=5, document_id="doc-2"))
+    assert await store.replace_document(A, "doc", records(A, 2, start=100)) == 2
+    async with pg_isolated_database.pool.acquire() as conn:
+        own = await conn.fetchval(f"SELECT count(*) FROM {store.partition_name('acme')}")
+    assert own == 7 == await store.count(A)
+
+
+class _FailingAfterWrite(PgVectorStore):
+    """Fails inside the write transaction, after the old chunks are deleted and the new ones written."""
+
+    async def _write(self, conn: Any, batch: list[VectorRecord], packed: list[Any]) -> None:
+        await super()._write(conn, batch, packed)
+        raise RuntimeError("injected failure after the write")
+
+
+async def test_replace_document_failing_inside_the_transaction_keeps_the_old_version(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    good = await make(pg_isolated_database)
+    await good.upsert(A, records(A, 4))
+    failing = _FailingAfterWrite(pg_isolated_database, dimensions=8)
+    await failing.setup()
+    with pytest.raises(RuntimeError):
+        await failing.replace_document(A, "doc", records(A, 2, start=50))
+    assert sorted(r.id for r in await good.get(A, [f"r{i}" for i in range(60)])) == ["r0", "r1", "r2", "r3"]
+
+
+async def test_existing_table_with_other_dimensions_is_refused(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    await make(pg_isolated_database)
+    other = PgVectorStore(pg_isolated_database, dimensions=16)
+    with pytest.raises(ConfigurationError) as caught:
+        await other.setup()
+    assert caught.value.expected == "vector(16)" and caught.value.actual == "vector(8)"
+
+
+async def test_concurrent_setup_of_the_same_table(pg_isolated_database: PostgresDatabase) -> None:
+    stores = [PgVectorStore(pg_isolated_database, dimensions=8, table="shared_t") for _ in range(3)]
+    await asyncio.gather(*(s.setup() for s in stores))
+    await stores[0].upsert(A, records(A, 2))
+    assert await stores[2].count(A) == 2
+
+
+async def test_halfvec_refuses_values_out_of_range(pg_isolated_database: PostgresDatabase) -> None:
+    store = await make(pg_isolated_database, storage="halfvec", table="half_t")
+    vector = (1e6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    bad = VectorRecord(id="big", tenant_id="acme", document_id="d", text="t", embedding=vector)
+    with pytest.raises(ValidationError):
+        await store.upsert(A, [bad])
+    assert await store.count(A) == 0
+
+
+async def test_nul_in_metadata_key_is_refused_before_the_database(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database)
+    bad = records(A, 1)[0].model_copy(update={"metadata": {"a\x00b": 1}})
+    with pytest.raises(ValidationError):
+        await store.upsert(A, [bad])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"dimensions": 3000},
+        {"dimensions": 0},
+        {"dimensions": 8, "table": "Bad-Name"},
+        {"dimensions": 8, "m": 16, "ef_construction": 16},
+        {"dimensions": 8, "storage": "float"},
+        {"dimensions": 8, "exact_search_below": 0},
+    ],
+)
+def test_bad_configuration_is_refused(
+    pg_isolated_database: PostgresDatabase, options: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigurationError):
+        PgVectorStore(pg_isolated_database, **options)
+
+
+async def test_thousands_of_small_tenants_share_one_partition(pg_isolated_database: PostgresDatabase) -> None:
+    store = await make(pg_isolated_database, exact_search_below=50)
+    tenants = [TenantContext(tenant_id=f"t{i}") for i in range(300)]
+    async with store.bulk_load():
+        for tenant in tenants:
+            await store.upsert(tenant, records(tenant, 3))
+    async with pg_isolated_database.pool.acquire() as conn:
+        partitions = await conn.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'motadata_chunks'::regclass"
+        )
+    assert partitions == 1
+    hits = await store.dense_search(tenants[123], [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)
+    assert {h.record.tenant_id for h in hits} == {"t123"}

@@ -11,6 +11,7 @@ The ``create_*`` factories mirror the familiar function style for code that hold
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -148,7 +149,7 @@ class AI:
     async def health(self) -> dict[str, Any]:
         """The gateway's health (breakers, cache, ledger) and the profile in use."""
         gateway = await self.gateway.health()
-        return {"profile": self.settings.profile, "gateway": gateway.model_dump(mode="json")}
+        return {"profile": self.settings.profile, "gateway": dataclasses.asdict(gateway)}
 
 
 _EAGER_PORTS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import nats
@@ -9,9 +10,10 @@ import pytest
 import pytest_asyncio
 
 from motadata_ai.adapters.nats import NatsBus
+from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.ports.bus import BusPort
-from motadata_ai.testing.contracts.bus import SECRET, BusContract
+from motadata_ai.testing.contracts.bus import SECRET, BusContract, Inbox
 
 pytestmark = pytest.mark.nats
 
@@ -42,6 +44,45 @@ class TestNatsBus(BusContract):
         return await NatsBus.connect(f"nats://app:{SECRET}@127.0.0.1:1", connect_timeout=1.0)
 
 
+class TestNatsBusSpecifics:
+    async def test_slow_handler_is_not_redelivered_while_it_runs(self, nats_url: str) -> None:
+        bus = await NatsBus.connect(
+            nats_url, stream="SLOW", subjects=("slow.>",), ack_wait=1.0, poll_interval=0.2
+        )
+        calls: list[str] = []
+        done = asyncio.Event()
+
+        async def slow(envelope: Envelope) -> None:
+            calls.append(envelope.id)
+            await asyncio.sleep(2.5)  # well past ack_wait: the adapter reports progress meanwhile
+            done.set()
+
+        try:
+            await bus.subscribe("slow.acme.>", slow, durable="slow", concurrency=2)
+            await bus.publish("slow.acme.task", Envelope(tenant_id="acme", type="long-job"))
+            await asyncio.wait_for(done.wait(), 30)
+            await asyncio.sleep(1.5)  # a redelivery, had there been one, would have started by now
+            assert len(calls) == 1
+        finally:
+            await bus.client.jetstream().delete_stream("SLOW")
+            await bus.aclose()
+
+    async def test_envelope_id_is_the_jetstream_message_id(self, nats_url: str) -> None:
+        bus = await NatsBus.connect(nats_url, stream="MSGID", subjects=("msgid.>",))
+        try:
+            sent = Envelope(tenant_id="acme", type="x")
+            await bus.publish("msgid.acme.task", sent)
+            await bus.publish("msgid.acme.task", sent)
+            js = bus.client.jetstream()
+            info = await js.stream_info("MSGID")
+            assert info.state.messages == 1
+            stored = await js.get_msg("MSGID", seq=1)
+            assert stored.headers is not None and stored.headers["Nats-Msg-Id"] == sent.id
+        finally:
+            await bus.client.jetstream().delete_stream("MSGID")
+            await bus.aclose()
+
+
 class TestNatsBusSetup:
     async def test_overlapping_stream_subjects_are_a_configuration_error(self, nats_url: str) -> None:
         first = await NatsBus.connect(nats_url, stream="OVERLAP_ONE", subjects=("overlap.>",))
@@ -55,8 +96,6 @@ class TestNatsBusSetup:
 
     async def test_reconnecting_to_an_existing_stream_keeps_its_messages(self, nats_url: str) -> None:
         from motadata_ai.domain.values.bus import Envelope
-        from motadata_ai.testing.contracts.bus import Inbox
-
         one = await NatsBus.connect(nats_url, stream="KEEP", subjects=("keep.>",))
         await one.publish("keep.acme.task", Envelope(tenant_id="acme", type="kept"))
         await one.aclose()

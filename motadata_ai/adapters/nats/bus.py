@@ -114,6 +114,8 @@ class _NatsSubscription(Subscription):
         self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, tuple[Msg, float]] = {}  # by id(msg): Msg is unhashable
         self._handled = bus._handled_ids(self._name) if self._name else OrderedDict()
 
     async def _create(self) -> None:
@@ -142,6 +144,7 @@ class _NatsSubscription(Subscription):
         async with self._bus._translate("subscribe", subject=self._subject):
             await self._create()
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
+        self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
 
     async def _run(self) -> None:
         backoff = 0.05
@@ -198,11 +201,17 @@ class _NatsSubscription(Subscription):
         except (*_TRANSIENT, nats.errors.Error) as e:
             logger.info("could not settle a message on %r: %r (it will be redelivered)", self._subject, e)
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        interval = max(self._bus._ack_wait / 3, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            await self._settle(msg.in_progress())
+    async def _heartbeat(self) -> None:
+        """Tell the server every message whose handler runs longer than a third of ``ack_wait``
+        is still in progress, so a slow handler is not redelivered under it."""
+        interval = max(self._bus._ack_wait / 3, 0.2)
+        while not self._stopping.is_set():
+            await self._pause(interval)
+            due = time.monotonic() - interval
+            for key, (msg, started) in list(self._in_flight.items()):
+                if started <= due and key in self._in_flight:
+                    self._in_flight[key] = (msg, time.monotonic())
+                    await self._settle(msg.in_progress())
 
     async def _handle(self, msg: Msg) -> None:
         bus = self._bus
@@ -221,7 +230,7 @@ class _NatsSubscription(Subscription):
             logger.info("envelope %s was already handled by this consumer; acking it again", envelope.id)
             await self._settle(msg.ack())
             return
-        keep_alive = asyncio.get_running_loop().create_task(self._keep_alive(msg))
+        self._in_flight[id(msg)] = (msg, time.monotonic())
         try:
             reply = await self._handler(envelope)
         except asyncio.CancelledError:
@@ -247,7 +256,7 @@ class _NatsSubscription(Subscription):
                 await self._settle(msg.nak(delay=bus._redelivery_delay or None))
             return
         finally:
-            keep_alive.cancel()
+            self._in_flight.pop(id(msg), None)
         self._remember(envelope.id)
         await self._settle(msg.ack())
         answer = reply_envelope(envelope, reply)
@@ -277,6 +286,10 @@ class _NatsSubscription(Subscription):
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
         await self._drop_psub()
         if self._durable is None and self._name is not None and not self._bus._closed:
             with contextlib.suppress(Exception):

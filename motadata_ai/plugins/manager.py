@@ -130,7 +130,10 @@ class PluginManager:
             raise ConfigurationError(f"plugin {plugin_name!r} is registered twice", plugin=plugin_name)
         try:
             self._pm.register(plugin, name=plugin_name)
+            self._pm.check_pending()  # a misspelt hook name is an error, not a silent no-op
         except (pluggy.PluginValidationError, ValueError) as error:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
             raise ConfigurationError(
                 f"plugin {plugin_name!r} is invalid: {error}", plugin=plugin_name
             ) from error

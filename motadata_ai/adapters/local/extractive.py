@@ -52,7 +52,7 @@ _STOPWORDS = frozenset(
     this those through to too under until up very was wasn't we we'd we'll we're we've were weren't what
     what's when when's where where's which while who who's whom why why's will with won't would wouldn't
     you you'd you'll you're you've your yours yourself yourselves please tell know explain describe
-    give show find get got also just use used using via may might must shall one s t
+    give show find get got also just use used using via may might must shall one s t often many much
     """.split()
 )
 _ES_AFTER = ("s", "x", "z", "ch", "sh")
@@ -165,9 +165,7 @@ class ExtractiveGenerator:
             for position, sentence in enumerate(split_sentences(p.text))
         ]
         if not query or not candidates:
-            return ExtractiveAnswer(
-                text=NOT_FOUND if query or not question.strip() else NO_QUESTION, found=False
-            )
+            return ExtractiveAnswer(text=NOT_FOUND if question.strip() else NO_QUESTION, found=False)
         scored = self._score(query, question, candidates)
         ranked = sorted(scored, key=lambda s: (-s.score, s.passage, s.position))
         best = ranked[0]

@@ -57,7 +57,9 @@ async def test_tool_call_then_result_then_answer() -> None:
     assert [c.status for c in task.tool_calls] == ["ok"]
     assert json.loads(task.tool_calls[0].result or "") == {"id": "INC-7", "state": "open"}
     assert len(task.steps) == 2
-    assert task.input_tokens > 0 and task.total_tokens == sum(s.input_tokens + s.output_tokens for s in task.steps)
+    assert task.input_tokens > 0 and task.total_tokens == sum(
+        s.input_tokens + s.output_tokens for s in task.steps
+    )
     second = llm.calls[1]
     assert second.tools[0].name == "lookup_ticket"
     replies = tool_messages(second)
@@ -252,8 +254,11 @@ async def test_cost_budget_stops_the_run() -> None:
 
     def pricey(request: ChatRequest) -> ChatResponse:
         return ChatResponse(
-            id="r", model=request.model, message=tool_call("lookup_ticket", {"ticket_id": "A"}),
-            usage=Usage(input_tokens=1, output_tokens=1), cost_usd=0.4,
+            id="r",
+            model=request.model,
+            message=tool_call("lookup_ticket", {"ticket_id": "A"}),
+            usage=Usage(input_tokens=1, output_tokens=1),
+            cost_usd=0.4,
         )
 
     with pytest.raises(BudgetExceeded) as caught:

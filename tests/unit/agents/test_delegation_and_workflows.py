@@ -39,9 +39,11 @@ def worker(agent_id: str, llm: FunctionLLM, tenant: str = "acme", **options) -> 
 async def test_delegation_to_a_local_agent_shares_the_budget() -> None:
     child = worker("researcher", FunctionLLM(fixed_usage("the root cause is DNS", tokens=40)))
     parent_llm = FunctionLLM(
-        lambda r: tool_call("ask_researcher", {"task": "find the root cause"})
-        if not any(m.role == "tool" for m in r.messages)
-        else "Root cause: DNS."
+        lambda r: (
+            tool_call("ask_researcher", {"task": "find the root cause"})
+            if not any(m.role == "tool" for m in r.messages)
+            else "Root cause: DNS."
+        )
     )
     parent = worker("lead", parent_llm, tools=[delegate_tool(child)])
 
@@ -80,9 +82,11 @@ async def test_delegation_over_the_bus_charges_the_reply_to_the_senders_budget()
         assert ledger.spent_tokens == result.total_tokens == 25
 
         parent_llm = FunctionLLM(
-            lambda r: tool_call("ask_triage", {"task": "triage INC-5"})
-            if not any(m.role == "tool" for m in r.messages)
-            else "INC-5 is P2."
+            lambda r: (
+                tool_call("ask_triage", {"task": "triage INC-5"})
+                if not any(m.role == "tool" for m in r.messages)
+                else "INC-5 is P2."
+            )
         )
         parent = worker("lead", parent_llm, tools=[delegate_tool(proxy)])
         task = await parent.execute_task("handle INC-5", budget=Budget.of(max_tokens=1000))
@@ -160,7 +164,9 @@ async def test_tasks_of_one_tenant_never_reach_another_tenants_agent() -> None:
 
 async def test_sequential_workflow_passes_earlier_results_on() -> None:
     first_llm = FunctionLLM(scripted(["Category: network"]))
-    second_llm = FunctionLLM(lambda r: "Routed with " + (r.messages[0].content or "").split("previous_results: ")[-1])
+    second_llm = FunctionLLM(
+        lambda r: "Routed with " + (r.messages[0].content or "").split("previous_results: ")[-1]
+    )
     coordinator = Coordinator(workers=[worker("classify", first_llm), worker("route", second_llm)])
     result = await coordinator.run("INC-3: VPN drops")
     assert result.status == "completed"

@@ -23,7 +23,9 @@ class Filter(BaseModel):
     assignee: str | None = None
 
 
-async def search_tickets(ctx: ToolContext, query: str, limit: int = 5, filters: Filter | None = None) -> list[str]:
+async def search_tickets(
+    ctx: ToolContext, query: str, limit: int = 5, filters: Filter | None = None
+) -> list[str]:
     """Search tickets by text.
 
     Args:
@@ -146,7 +148,10 @@ async def test_an_agent_answers_from_knowledge_search() -> None:
         return "Per [1]: " + (results[0].content or "").split(": ", 1)[1]
 
     agent = Agent(
-        agent_id="kb", name="kb", gateway=make_gateway(FunctionLLM(model)), tenant="acme",  # type: ignore[arg-type]
+        agent_id="kb",
+        name="kb",
+        gateway=make_gateway(FunctionLLM(model)),
+        tenant="acme",  # type: ignore[arg-type]
         tools=[knowledge_search_tool(retriever)],
     )
     task = await agent.execute_task("Which port does the VPN use?")

@@ -36,7 +36,10 @@ def make_memory(clock: FakeClock, **config: object) -> MemoryManager:
         config=GatewayConfig(default_model="m", default_embedding_model="hash", enable_caching=False),
     )
     return MemoryManager(
-        store=InMemoryMemoryStore(), embedder=gateway, config=MemoryConfig(**config), clock=clock,  # type: ignore[arg-type]
+        store=InMemoryMemoryStore(),
+        embedder=gateway,
+        config=MemoryConfig(**config),
+        clock=clock,  # type: ignore[arg-type]
         telemetry=RecordingTelemetry(),
     )
 
@@ -67,7 +70,9 @@ async def test_memories_age_out_after_max_age_days() -> None:
     memory = make_memory(clock, max_age_days=30)
     await memory.remember("acme", "u1", "prefers email updates")
     clock.advance(days=29)
-    assert [m.record.content for m in await memory.recall("acme", "u1", "email updates")] == ["prefers email updates"]
+    assert [m.record.content for m in await memory.recall("acme", "u1", "email updates")] == [
+        "prefers email updates"
+    ]
     clock.advance(days=2)
     assert await memory.recall("acme", "u1", "email updates") == []  # expired, even before clean-up
     assert len(await memory.store.list_records("acme")) == 1
@@ -103,7 +108,9 @@ async def test_recall_is_per_user_and_per_tenant() -> None:
     memory = make_memory(FakeClock())
     await memory.remember("acme", "u1", "secret project falcon")
     await memory.remember("globex", "u1", "globex project falcon")
-    assert [m.record.content for m in await memory.recall("acme", "u1", "project falcon")] == ["secret project falcon"]
+    assert [m.record.content for m in await memory.recall("acme", "u1", "project falcon")] == [
+        "secret project falcon"
+    ]
     assert await memory.recall("acme", "u2", "project falcon") == []
 
 
@@ -144,8 +151,12 @@ async def test_redaction_applies_before_storage() -> None:
 
 def test_short_term_buffer_keeps_the_newest_messages_within_tokens() -> None:
     messages = [
-        SessionMessage(tenant_id="acme", conversation_id="c", role="user" if i % 2 == 0 else "assistant",
-                       content=f"message number {i} " + "x" * 40)
+        SessionMessage(
+            tenant_id="acme",
+            conversation_id="c",
+            role="user" if i % 2 == 0 else "assistant",
+            content=f"message number {i} " + "x" * 40,
+        )
         for i in range(10)
     ]
     kept = ShortTermBuffer(max_tokens=50).fit(messages)

@@ -45,7 +45,14 @@ def test_a_missing_variable_is_a_typed_error_naming_it() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["{{ user.password }}", "{{ items[0] }}", "{{ __import__('os') }}", "{{ a + b }}", "{{ name|upper }}", "{{ }}"],
+    [
+        "{{ user.password }}",
+        "{{ items[0] }}",
+        "{{ __import__('os') }}",
+        "{{ a + b }}",
+        "{{ name|upper }}",
+        "{{ }}",
+    ],
 )
 def test_the_sandbox_refuses_anything_but_plain_names(text: str) -> None:
     with pytest.raises(UnsafeTemplate):
@@ -61,8 +68,10 @@ def test_values_are_rendered_as_text_never_evaluated() -> None:
 def test_fit_keeps_everything_when_it_fits() -> None:
     window = ContextWindow(max_tokens=1000)
     fitted = window.fit(
-        system="sys", latest=Message(role="user", content="now"),
-        memories=["m1"], history=[Message(role="user", content="before")],
+        system="sys",
+        latest=Message(role="user", content="now"),
+        memories=["m1"],
+        history=[Message(role="user", content="before")],
     )
     assert [m.role for m in fitted.messages] == ["system", "user", "user"]
     assert "Relevant memories:\n- m1" in (fitted.messages[0].content or "")
@@ -78,8 +87,11 @@ def test_truncation_drops_by_priority_history_then_memories_then_tool_results() 
         Message(role="tool", tool_call_id="1", name="f", content="result " + "w " * 20),
     ]
     fitted = window.fit(
-        system="system words", latest=Message(role="user", content="latest question"),
-        tool_exchanges=[exchange], memories=memories, history=history,
+        system="system words",
+        latest=Message(role="user", content="latest question"),
+        tool_exchanges=[exchange],
+        memories=memories,
+        history=history,
     )
     contents = [m.content for m in fitted.messages]
     assert contents[0] is not None and contents[0].startswith("system words")
@@ -88,7 +100,7 @@ def test_truncation_drops_by_priority_history_then_memories_then_tool_results() 
     assert fitted.dropped_history >= 3
     assert fitted.tokens <= window.budget
     kept_history = [m for m in fitted.messages[1:] if m.content and m.content.startswith("old turn")]
-    assert kept_history == history[len(history) - len(kept_history):]  # the newest history survives
+    assert kept_history == history[len(history) - len(kept_history) :]  # the newest history survives
 
 
 def test_an_oversized_tool_result_is_shortened_not_dropped() -> None:

@@ -90,6 +90,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 """Errors that mean "no server right now": retried where safe, else BusUnavailable."""
 
+_ANY_NATS: tuple[type[BaseException], ...] = (*_TRANSIENT, nats.errors.Error)
+"""Every error nats-py raises (plus the OS and timeout errors under it)."""
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (*_TRANSIENT, nats.errors.ConnectionClosedError)
+
 
 class _NatsSubscription(Subscription):
     def __init__(
@@ -167,7 +172,7 @@ class _NatsSubscription(Subscription):
                 await self._pause(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
-            except (*_TRANSIENT, nats.errors.Error) as e:
+            except _ANY_NATS as e:
                 if self._bus._closed:
                     return
                 logger.info("fetch on %r failed (%r); retrying in %.2f s", self._subject, e, backoff)
@@ -198,7 +203,7 @@ class _NatsSubscription(Subscription):
         """Await an ack/nak/term/in-progress; a lost connection only means the server redelivers."""
         try:
             await action
-        except (*_TRANSIENT, nats.errors.Error) as e:
+        except _ANY_NATS as e:
             logger.info("could not settle a message on %r: %r (it will be redelivered)", self._subject, e)
 
     async def _heartbeat(self) -> None:
@@ -399,15 +404,15 @@ class NatsBus(BusPort):
             nc = await nats.connect(
                 [part.strip() for part in url.split(",")],
                 name=name,
-                connect_timeout=connect_timeout,  # type: ignore[arg-type]
-                reconnect_time_wait=reconnect_time_wait,  # type: ignore[arg-type]
+                connect_timeout=connect_timeout,
+                reconnect_time_wait=reconnect_time_wait,
                 max_reconnect_attempts=max(1, connect_attempts - 1),
                 allow_reconnect=True,
                 error_cb=_log_error,
                 disconnected_cb=_disconnected,
                 reconnected_cb=_reconnected,
             )
-        except (*_TRANSIENT, nats.errors.Error) as e:
+        except _ANY_NATS as e:
             raise BusUnavailable(
                 f"cannot connect to the NATS server at {address}: {e!r}", address=address
             ) from e
@@ -455,7 +460,7 @@ class NatsBus(BusPort):
                 address=address,
                 stream=stream,
             ) from e
-        except (*_TRANSIENT, nats.errors.Error) as e:
+        except _ANY_NATS as e:
             with contextlib.suppress(Exception):
                 await nc.close()
             raise BusUnavailable(
@@ -487,7 +492,7 @@ class NatsBus(BusPort):
             yield
         except (BusError, ValidationError):
             raise
-        except (*_TRANSIENT, nats.errors.ConnectionClosedError) as e:
+        except _UNAVAILABLE as e:
             raise BusUnavailable(
                 f"NATS {self._address} is unavailable during {operation}: {e!r}",
                 address=self._address, operation=operation, **fields,
@@ -533,7 +538,7 @@ class NatsBus(BusPort):
             await self._nc.publish(inbox, data)
         except MalformedMessage as e:
             logger.warning("reply %s cannot be encoded: %s", reply.id, e)
-        except (*_TRANSIENT, nats.errors.Error) as e:
+        except _ANY_NATS as e:
             logger.warning("reply %s to %r could not be sent: %r", reply.id, inbox, e)
 
     async def _publish_data(self, subject: str, data: bytes, msg_id: str | None) -> None:
@@ -550,7 +555,7 @@ class NatsBus(BusPort):
                 if ack.duplicate:
                     logger.debug("server dropped duplicate envelope %s on %r", msg_id, subject)
                 return
-            except (*_TRANSIENT, nats.errors.ConnectionClosedError) as e:
+            except _UNAVAILABLE as e:
                 if self._closed or self._nc.is_closed or time.monotonic() + backoff >= deadline:
                     raise BusUnavailable(
                         f"could not publish to {subject!r} on NATS {self._address} within "
@@ -628,7 +633,7 @@ class NatsBus(BusPort):
                     msg = await sub.next_msg(timeout=remaining)
                 except nats.errors.TimeoutError:
                     break
-                except (*_TRANSIENT, nats.errors.Error) as e:
+                except _ANY_NATS as e:
                     raise BusUnavailable(
                         f"NATS {self._address} failed while awaiting a reply on {subject!r}: {e!r}",
                         address=self._address, subject=subject, envelope_id=envelope.id,

@@ -88,7 +88,7 @@ async def test_429_is_retried_after_the_retry_after_it_sent(fresh_openai_server:
 async def test_500s_exhaust_retries_then_fall_back_to_the_next_model(
     fresh_openai_server: OpenAIServer,
 ) -> None:
-    gateway, ledger, sleeps, _ = build(fresh_openai_server, max_retries=2, fallback_models=("openai/gpt-4o",))
+    gateway, _, sleeps, _ = build(fresh_openai_server, max_retries=2, fallback_models=("openai/gpt-4o",))
     fresh_openai_server.queue(
         *(Reply(status=500, message="boom") for _ in range(3)), Reply(content="from 4o")
     )
@@ -142,7 +142,7 @@ async def test_stream_over_http_is_cached_and_replayed(fresh_openai_server: Open
 
 
 async def test_embeddings_over_http_are_cached_per_tenant(fresh_openai_server: OpenAIServer) -> None:
-    gateway, ledger, _, _ = build(fresh_openai_server)
+    gateway, _, _, _ = build(fresh_openai_server)
     first = await gateway.embed(["vpn", "mfa"], tenant="acme")
     again = await gateway.embed(["vpn", "mfa"], tenant="acme")
     await gateway.embed(["vpn", "mfa"], tenant="globex")

@@ -28,7 +28,9 @@ def _in_range(day: date, start: date | None, end: date | None) -> bool:
     return (start is None or day >= start) and (end is None or day <= end)
 
 
-def _summarise(tenant_id: str, records: list[UsageRecord], *, day: date | None, model: str | None) -> UsageSummary:
+def _summarise(
+    tenant_id: str, records: list[UsageRecord], *, day: date | None, model: str | None
+) -> UsageSummary:
     return UsageSummary(
         tenant_id=tenant_id,
         day=day,
@@ -83,8 +85,12 @@ class InMemoryUsageLedger(UsageLedgerPort):
         """Oldest first."""
         return [f for f in self._feedback.get(_tenant_id(tenant), []) if f.response_id == response_id]
 
-    def _selected(self, tenant: TenantContext | str, start: date | None, end: date | None) -> list[UsageRecord]:
-        return [r for r in self._records.get(_tenant_id(tenant), []) if _in_range(r.created_at.date(), start, end)]
+    def _selected(
+        self, tenant: TenantContext | str, start: date | None, end: date | None
+    ) -> list[UsageRecord]:
+        return [
+            r for r in self._records.get(_tenant_id(tenant), []) if _in_range(r.created_at.date(), start, end)
+        ]
 
     async def usage_by_day(
         self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None

@@ -69,7 +69,8 @@ MIGRATIONS = [
             comment text NOT NULL DEFAULT '',
             created_at timestamptz NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS motadata_feedback_tenant_response ON motadata_feedback (tenant_id, response_id);
+        CREATE INDEX IF NOT EXISTS motadata_feedback_tenant_response
+            ON motadata_feedback (tenant_id, response_id);
         CREATE TABLE IF NOT EXISTS motadata_audit_events (
             id text PRIMARY KEY,
             tenant_id text NOT NULL,
@@ -82,7 +83,8 @@ MIGRATIONS = [
             details jsonb NOT NULL DEFAULT '{}',
             created_at timestamptz NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS motadata_audit_tenant_time ON motadata_audit_events (tenant_id, created_at DESC);
+        CREATE INDEX IF NOT EXISTS motadata_audit_tenant_time
+            ON motadata_audit_events (tenant_id, created_at DESC);
         """,
     ),
 ]
@@ -183,7 +185,8 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=feedback.tenant_id):
             async with self._db.pool.acquire() as conn:
                 status = await conn.execute(
-                    "INSERT INTO motadata_feedback (id, tenant_id, response_id, user_id, rating, comment, created_at) "
+                    "INSERT INTO motadata_feedback "
+                    "(id, tenant_id, response_id, user_id, rating, comment, created_at) "
                     "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS "
                     "(SELECT 1 FROM motadata_usage WHERE tenant_id = $2 AND response_id = $3)",
                     feedback.id,
@@ -242,7 +245,8 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         rows = await self._fetch(
             tenant_id,
             f"SELECT {group} AS key, count(*) AS calls, count(*) FILTER (WHERE {_HIT}) AS cache_hits, "
-            "coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, "
+            "coalesce(sum(input_tokens), 0) AS input_tokens, "
+            "coalesce(sum(output_tokens), 0) AS output_tokens, "
             "coalesce(sum(cost_usd), 0) AS cost_usd, coalesce(sum(saved_usd), 0) AS saved_usd "
             f"FROM motadata_usage WHERE tenant_id = $1{where} GROUP BY 1 ORDER BY 1",
             tenant_id,
@@ -298,7 +302,8 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         tenant_id = _tenant_id(tenant)
         rows = await self._fetch(
             tenant_id,
-            "SELECT coalesce(sum(cost_usd), 0) AS spent FROM motadata_usage WHERE tenant_id = $1 AND created_at >= $2",
+            "SELECT coalesce(sum(cost_usd), 0) AS spent FROM motadata_usage "
+            "WHERE tenant_id = $1 AND created_at >= $2",
             tenant_id,
             _aware(since),
         )
@@ -346,7 +351,8 @@ class PostgresAuditLog(_Tables, AuditLogPort):
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
             async with self._db.pool.acquire() as conn:
                 rows = await conn.fetch(
-                    "SELECT id, tenant_id, user_id, kind, stage, level, model, reasons, details::text AS details, "
+                    "SELECT id, tenant_id, user_id, kind, stage, level, model, reasons, "
+                    "details::text AS details, "
                     f"created_at FROM motadata_audit_events WHERE tenant_id = $1{kind_clause} "
                     "ORDER BY created_at DESC, id LIMIT $2",
                     *args,

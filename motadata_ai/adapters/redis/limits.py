@@ -101,7 +101,8 @@ local function probe(count, since)
   state = 'half_open'
   probes = count
   started = since
-  redis.call('HSET', KEYS[1], 'state', state, 'probes', probes, 'probe_started', string.format('%.6f', started))
+  redis.call('HSET', KEYS[1], 'state', state, 'probes', probes,
+             'probe_started', string.format('%.6f', started))
   redis.call('PEXPIRE', KEYS[1], 86400000)
   return out(1, 0)
 end
@@ -141,8 +142,8 @@ elseif state == 'closed' then
   end
 end
 if state ~= 'open' or s[1] ~= 'open' then
-  redis.call('HSET', KEYS[1], 'state', state, 'failures', failures, 'opened_at', string.format('%.6f', opened),
-             'probes', 0, 'probe_started', 0)
+  redis.call('HSET', KEYS[1], 'state', state, 'failures', failures,
+             'opened_at', string.format('%.6f', opened), 'probes', 0, 'probe_started', 0)
   redis.call('PEXPIRE', KEYS[1], 86400000)
 end
 return {{state, tostring(failures), string.format('%.6f', opened), '0', '0'}}

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import random as _random
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -1375,6 +1376,7 @@ class Gateway:
         provider_cost = cost if source == "provider" else 0.0
         usage = response.usage
         record = UsageRecord.model_construct(
+            id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
             user_id=call.user_id,
             operation="chat",
@@ -1415,6 +1417,7 @@ class Gateway:
         elapsed = self._clock() - call.started
         provider = source == "provider"
         record = UsageRecord.model_construct(
+            id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
             user_id=call.user_id,
             operation="embeddings",
@@ -1462,6 +1465,7 @@ class Gateway:
         cost = blocked.cost_usd if charged and blocked is not None else 0.0
         usage = blocked.usage if charged and blocked is not None else Usage()
         record = UsageRecord.model_construct(
+            id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
             user_id=call.user_id,
             operation="embeddings" if call.operation == "embeddings" else "chat",

@@ -61,9 +61,13 @@ def ask(text: str, model: str = "test/model", **options: Any) -> ChatRequest:
 def make_rig() -> Callable[..., Rig]:
     """Build a rig: ``make_rig(responder, **config)``; ``llm`` may replace the FunctionLLM."""
 
-    def build(responder: Any = None, *, llm: Any = None, random: Callable[[], float] = lambda: 0.5, **config: Any) -> Rig:
+    def build(
+        responder: Any = None, *, llm: Any = None, random: Callable[[], float] = lambda: 0.5, **config: Any
+    ) -> Rig:
         clock = FakeClock()
-        model = llm or FunctionLLM(responder or (lambda request: "ok: " + (request.messages[-1].content or "")))
+        model = llm or FunctionLLM(
+            responder or (lambda request: "ok: " + (request.messages[-1].content or ""))
+        )
         cache = InMemoryCache(clock=clock)
         limits = InMemoryLimits(clock=clock)
         ledger = InMemoryUsageLedger()

@@ -20,7 +20,7 @@ from motadata_ai.domain.gateway import (
     TenantPolicy,
 )
 from motadata_ai.domain.values.errors import InvalidTenant, NotFound, ValidationError
-from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.domain.values.usage import ModelPrice
 from motadata_ai.ports.llm import ContextWindowExceeded, ProviderBadRequest, ProviderUnavailable, UnknownModel
 
@@ -191,7 +191,13 @@ async def test_fallback_models_are_tried_in_order(make_rig: RigFactory) -> None:
     rig = make_rig(respond, max_retries=1, fallback_models=("test/second", "test/third"))
     response = await rig.gateway.generate(ask("x"), tenant="acme")
     assert response.text == "from third" and response.model == "test/third"
-    assert [r.model for r in rig.llm.calls] == ["test/model", "test/model", "test/second", "test/second", "test/third"]
+    assert [r.model for r in rig.llm.calls] == [
+        "test/model",
+        "test/model",
+        "test/second",
+        "test/second",
+        "test/third",
+    ]
     # A per-call list replaces the configured one.
     rig.llm.calls.clear()
     with pytest.raises(RetriesExhausted):
@@ -277,7 +283,10 @@ async def test_wait_mode_queues_the_call_instead_of_raising(make_rig: RigFactory
 
 async def test_per_model_and_token_buckets(make_rig: RigFactory) -> None:
     rig = make_rig(
-        requests_per_minute=600, burst_size=100, model_requests_per_minute=60, model_burst_size=1,
+        requests_per_minute=600,
+        burst_size=100,
+        model_requests_per_minute=60,
+        model_burst_size=1,
         tokens_per_minute=600,
     )
     await rig.gateway.generate(ask("a"), tenant="acme")
@@ -286,7 +295,9 @@ async def test_per_model_and_token_buckets(make_rig: RigFactory) -> None:
     assert caught.value.scope == ["model_req"]
     await rig.gateway.generate(ask("b", model="test/other"), tenant="acme")
     with pytest.raises(RateLimited) as tokens:
-        await rig.gateway.generate(ask("x" * 4000, model="test/third"), tenant="acme")  # ~1000 tokens > 600 left
+        await rig.gateway.generate(
+            ask("x" * 4000, model="test/third"), tenant="acme"
+        )  # ~1000 tokens > 600 left
     assert "tok" in tokens.value.scope
 
 
@@ -321,7 +332,9 @@ async def test_budget_stops_calls_before_the_provider(make_rig: RigFactory) -> N
         await rig.gateway.generate(ask("another"), tenant="acme")
     assert len(rig.llm.calls) == calls
     await rig.gateway.generate(ask("another"), tenant="globex")  # other tenants are unaffected
-    assert await rig.ledger.spend(tenant="acme", since=rig.gateway._wall_clock().replace(hour=0)) == pytest.approx(spent)
+    assert await rig.ledger.spend(
+        tenant="acme", since=rig.gateway._wall_clock().replace(hour=0)
+    ) == pytest.approx(spent)
 
 
 async def test_ledger_records_cost_latency_cache_hits_and_savings(make_rig: RigFactory) -> None:
@@ -339,7 +352,11 @@ async def test_ledger_records_cost_latency_cache_hits_and_savings(make_rig: RigF
     savings = await rig.ledger.cache_savings(tenant="acme")
     assert savings.hits == 1 and savings.calls == 2 and savings.hit_rate == 0.5
     (by_model,) = await rig.ledger.usage_by_model(tenant="acme")
-    assert by_model.model == "test/model" and by_model.calls == 2 and by_model.cost_usd == pytest.approx(first.cost_usd)
+    assert (
+        by_model.model == "test/model"
+        and by_model.calls == 2
+        and by_model.cost_usd == pytest.approx(first.cost_usd)
+    )
 
 
 async def test_feedback_is_recorded_against_a_response_of_the_same_tenant(make_rig: RigFactory) -> None:
@@ -347,7 +364,9 @@ async def test_feedback_is_recorded_against_a_response_of_the_same_tenant(make_r
     rig = make_rig()
     rig.gateway._feedback_hook = lambda record, response: seen.append((record.outcome, response))
     response = await rig.gateway.generate(ask("hello"), tenant="acme")
-    feedback = await rig.gateway.record_feedback(response.id, tenant="acme", rating=5, comment="great", user_id="u")
+    feedback = await rig.gateway.record_feedback(
+        response.id, tenant="acme", rating=5, comment="great", user_id="u"
+    )
     assert (await rig.ledger.feedback(tenant="acme", response_id=response.id)) == [feedback]
     with pytest.raises(NotFound):
         await rig.gateway.record_feedback(response.id, tenant="globex", rating=1)
@@ -396,7 +415,9 @@ async def test_bad_call_options_tenant_and_level_are_refused(make_rig: RigFactor
     assert rig.llm.calls == [] and rig.embeddings.calls == []
 
 
-async def test_unknown_model_and_oversized_prompt_are_refused_before_the_provider(make_rig: RigFactory) -> None:
+async def test_unknown_model_and_oversized_prompt_are_refused_before_the_provider(
+    make_rig: RigFactory,
+) -> None:
     class SmallWindow(FunctionLLM):
         def context_window(self, model: str) -> int | None:
             return 100
@@ -441,12 +462,16 @@ async def test_telemetry_follows_the_genai_conventions(make_rig: RigFactory) -> 
     assert miss.attributes["gen_ai.provider.name"] == "function"
     assert miss.attributes["gen_ai.request.model"] == "test/model"
     assert miss.attributes["gen_ai.response.finish_reasons"] == ["stop"]
-    assert miss.attributes["gen_ai.usage.input_tokens"] > 0 and miss.attributes["gen_ai.usage.output_tokens"] > 0
+    assert (
+        miss.attributes["gen_ai.usage.input_tokens"] > 0 and miss.attributes["gen_ai.usage.output_tokens"] > 0
+    )
     assert miss.attributes["motadata.tenant.id"] == "acme"
     assert miss.attributes["motadata.cache.hit"] is False and hit.attributes["motadata.cache.hit"] is True
     names = {name for name, _, _ in rig.telemetry.histograms}
     assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= names
-    token_types = {a["gen_ai.token.type"] for n, _, a in rig.telemetry.histograms if n == "gen_ai.client.token.usage"}
+    token_types = {
+        a["gen_ai.token.type"] for n, _, a in rig.telemetry.histograms if n == "gen_ai.client.token.usage"
+    }
     assert token_types == {"input", "output"}
     assert rig.telemetry.counters["motadata.gateway.cache.hits"] == 1
 
@@ -464,7 +489,8 @@ async def test_minimal_gateway_needs_only_the_model_ports() -> None:
     gateway = Gateway(llm=llm, embeddings=HashEmbeddings(), default_model="m", default_embedding_model="e")
     response = await gateway.generate(ask("x", model="m"), tenant="acme")
     assert response.text == "plain"
-    assert [c.delta async for c in gateway.stream(ask("x", model="m"), tenant="acme")][0] == "plain"
+    chunks = [c.delta async for c in gateway.stream(ask("x", model="m"), tenant="acme")]
+    assert chunks[0] == "plain"
     assert len((await gateway.embed(["a"], tenant="acme")).vectors) == 1
     assert gateway.config.requests_per_minute == 60 and gateway.config.max_retries == 3
     assert isinstance(GatewayConfig().validation_level, str)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from motadata_ai.domain.retrieval.tokens import TokenCounter, truncate_to_tokens
 from motadata_ai.domain.values.documents import Source
+from motadata_ai.domain.values.passages import Passage, format_passages
 
 DEFAULT_INSTRUCTIONS = (
     "Answer the user's question using only the numbered passages below. "
@@ -52,9 +53,8 @@ def passage_text(text: str) -> str:
 
 
 def format_passage(number: int, title: str, text: str) -> str:
-    """One passage line: ``[n] <title>: <text>`` (whitespace collapsed; title may be empty)."""
-    title = collapse_whitespace(title).replace(":", " -") or "Untitled"
-    return f"[{number}] {title}: {passage_text(text)}"
+    """One passage line, ``[n] <title>: <text>`` (see :mod:`motadata_ai.domain.values.passages`)."""
+    return format_passages([Passage(index=number, title=title, text=passage_text(text) or "(empty)")])
 
 
 def parse_citations(answer: str, *, max_number: int) -> list[int]:

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from motadata_ai.adapters.litellm import LiteLLMEmbeddings
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.embedding import EmbeddingPort
 from motadata_ai.testing.contracts.embedding import SECRET, EmbeddingErrorContract, Reply
 from motadata_ai.testing.openai_server import OpenAIServer
@@ -40,3 +41,10 @@ class TestLiteLLMEmbeddings(EmbeddingErrorContract):
         (sent,) = [r for r in self.server.requests if r.path.endswith("/embeddings")]
         assert sent.json["model"] == "text-embedding-3-small"
         assert sent.json["input"] == ["a", "b"]
+
+    async def test_empty_text_is_refused_before_any_request(self) -> None:
+        port = await self.make_embeddings()
+        with pytest.raises(ValidationError) as caught:
+            await self.embed(port, "fine", "")
+        assert caught.value.field == "inputs"
+        assert self.server.requests == []

@@ -2,6 +2,10 @@
 and per-tenant ML, for multi-tenant ITSM backends.
 
 ``import motadata_ai`` stays light: LiteLLM, PyTorch and the database drivers load on first use.
+
+    async with motadata_ai.connect() as ai:
+        await ai.rag("acme").ingest("examples/knowledge_base")
+        answer = await ai.query("How do I reset my password?", tenant_id="acme")
 """
 
 from __future__ import annotations
@@ -10,6 +14,22 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from motadata_ai.api import (  # noqa: E402
+    AI,
+    connect,
+    create_agent,
+    create_gateway,
+    create_ml_system,
+    create_rag_system,
+    create_unified_query_endpoint,
+)
+from motadata_ai.domain.gateway.errors import (  # noqa: E402
+    BudgetExceeded,
+    CircuitOpen,
+    GuardrailViolation,
+    RateLimited,
+    RetriesExhausted,
+)
 from motadata_ai.domain.values import (  # noqa: E402
     ConfigurationError,
     InvalidTenant,
@@ -20,17 +40,38 @@ from motadata_ai.domain.values import (  # noqa: E402
     TenantContext,
     ValidationError,
 )
+from motadata_ai.domain.values.llm import ChatRequest, Message  # noqa: E402
+from motadata_ai.plugins.hookspecs import hookimpl  # noqa: E402
+from motadata_ai.ports.llm import ProviderError  # noqa: E402
+from motadata_ai.settings import Settings  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AI",
+    "BudgetExceeded",
+    "ChatRequest",
+    "CircuitOpen",
     "ConfigurationError",
+    "GuardrailViolation",
     "InvalidTenant",
+    "Message",
     "MotadataError",
     "NotFound",
+    "ProviderError",
+    "RateLimited",
+    "RetriesExhausted",
     "ServiceError",
+    "Settings",
     "StoreUnavailable",
     "TenantContext",
     "ValidationError",
     "__version__",
+    "connect",
+    "create_agent",
+    "create_gateway",
+    "create_ml_system",
+    "create_rag_system",
+    "create_unified_query_endpoint",
+    "hookimpl",
 ]

@@ -88,7 +88,7 @@ async def _nats_bus(settings: Settings) -> AsyncIterator[Any]:
     from motadata_ai.adapters.nats.bus import NatsBus
 
     assert settings.nats_url is not None
-    bus = await NatsBus.connect(settings.nats_url)
+    bus = await NatsBus.connect(settings.nats_url.get_secret_value())
     try:
         yield bus
     finally:
@@ -175,6 +175,10 @@ def _gateway_config(settings: Settings) -> Any:
         circuit_recovery_timeout=settings.circuit_recovery_timeout,
         validation_level=settings.validation_level,
         request_deduplication=settings.request_deduplication,
+        semantic_cache=settings.semantic_cache,
+        daily_budget_usd=settings.daily_budget_usd,
+        monthly_budget_usd=settings.monthly_budget_usd,
+        limits_failure_policy=settings.limits_failure_policy,
     )
 
 

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     postgres_pool_min: int = 1
     postgres_pool_max: int = 10
     redis_url: SecretStr | None = Field(None, description="Redis/Valkey URL for cache, limits, breaker state")
-    nats_url: str | None = Field(None, description="NATS URL with JetStream for the bus")
+    nats_url: SecretStr | None = Field(None, description="NATS URL with JetStream for the bus")
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP/HTTP collector endpoint"
     )
@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     circuit_recovery_timeout: float = 30.0
     validation_level: Literal["strict", "medium", "loose"] = "medium"
     request_deduplication: bool = True
+    semantic_cache: bool = Field(False, description="Also answer from similar earlier prompts (per tenant)")
+    daily_budget_usd: float | None = Field(None, description="Per-tenant daily spend limit")
+    monthly_budget_usd: float | None = Field(None, description="Per-tenant monthly spend limit")
+    limits_failure_policy: Literal["local", "allow", "deny"] = Field(
+        "local", description="When Redis fails: keep limits in process, allow, or deny"
+    )
 
     # RAG
     chunk_size: int = 1000

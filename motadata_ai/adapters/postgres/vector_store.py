@@ -16,8 +16,10 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
 - Queries go to the parent table with ``plan_cache_mode = force_custom_plan``, so PostgreSQL prunes
   to the tenant's partition at plan time and picks the HNSW index there (``hnsw.ef_search`` set per
   query; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
-- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index and
-  ``ts_rank_cd``; query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``).
+- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index;
+  query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``) and matches are ranked by
+  BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
+  is 0.24 against 0.37 for BM25).
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
   ``replace_document`` deletes the old chunks and writes the new ones in one transaction.
 """
@@ -28,6 +30,7 @@ import hashlib
 import json
 import re
 import struct
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -118,6 +121,7 @@ class _PackedHalfVector(HalfVector):
 
 
 _HALF_MAX = 65504.0
+_STATS_TTL_S = 30.0
 
 
 def _search_settings(*, ef_search: int, iterative: bool, index_scans: bool) -> str:
@@ -206,6 +210,7 @@ class PgVectorStore(VectorStorePort):
         self.auto_promote = auto_promote
         self._ready = False
         self._promoted: set[str] = set()
+        self._stats: dict[str, tuple[float, int, float]] = {}
         self._deferred = 0
         self._stage = f"motadata_stage_{table}"
 
@@ -368,6 +373,7 @@ class PgVectorStore(VectorStorePort):
                 )
 
     async def _maybe_promote(self, tenant: TenantContext) -> None:
+        self._stats.pop(tenant.tenant_id, None)  # keyword statistics changed with this write
         if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:
             return
         with self._errors(tenant):
@@ -489,6 +495,7 @@ class PgVectorStore(VectorStorePort):
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
                 status = await conn.execute(f"DELETE FROM {self.table} WHERE {where}", *args)
+        self._stats.pop(tenant.tenant_id, None)
         return int(status.split()[-1])
 
     # -- reads ------------------------------------------------------------------------------------
@@ -597,7 +604,7 @@ class PgVectorStore(VectorStorePort):
     async def keyword_search(
         self, tenant: TenantContext, query: str, *, top_k: int = 5, filters: MetadataFilter | None = None
     ) -> list[SearchHit]:
-        """Full-text matches (English stemming, terms OR-ed) ranked by ``ts_rank_cd``, best first."""
+        """Full-text matches (English stemming, terms OR-ed) ranked by BM25, best first."""
         tenant = TenantContext.of(tenant)
         check_top_k(top_k)
         if not isinstance(query, str):
@@ -606,24 +613,56 @@ class PgVectorStore(VectorStorePort):
             raise ValidationError("query holds a NUL character", field="query")
         if not query.strip():
             return []
-        where, args = self._where(tenant, check_filters(filters))
-        args.append(query)
-        q = f"${len(args)}"
-        args.append(top_k)
-        sql = (
-            f"WITH q AS (SELECT replace(plainto_tsquery('english', {q})::text, ' & ', ' | ')::tsquery "
-            "AS query) "
-            f"SELECT {_SELECT}, ts_rank_cd(tsv, q.query) AS score FROM {self.table}, q "
-            f"WHERE {where} AND tsv @@ q.query ORDER BY score DESC, id LIMIT ${len(args)}"
-        )
+        wanted = check_filters(filters)
         await self._ensure_ready()
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
                 await conn.execute(
                     _search_settings(ef_search=self.ef_search, iterative=False, index_scans=True)
                 )
-                rows = await conn.fetch(sql, *args)
+                n_docs, avg_length = await self._keyword_stats(conn, tenant.tenant_id)
+                if not n_docs:
+                    return []
+                where, args = self._where(tenant, wanted)
+                args += [query, float(n_docs), float(avg_length or 1.0), top_k]
+                rows = await conn.fetch(self._bm25_sql(where, len(args) - 3), *args)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
+
+    def _bm25_sql(self, where: str, first: int) -> str:
+        # $first: query text, then n_docs, mean length, top_k. One pass over the tenant's chunks
+        # matching any query term (GIN index): unnest their lexemes once, keep the query terms with
+        # their frequencies, count document frequencies from the same rows (every chunk holding a
+        # term matches the OR query), and score BM25 (k1=1.2, b=0.75; length = distinct lexemes).
+        q, n_docs, avg_len, top_k = (f"${first + i}" for i in range(4))
+        columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
+        return (
+            f"WITH q AS (SELECT replace(plainto_tsquery('english', {q})::text, ' & ', ' | ')::tsquery "
+            "AS query), "
+            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {q}))), "
+            "m AS MATERIALIZED (SELECT t.id, length(t.tsv) AS len, u.lexeme AS term, "
+            f"cardinality(u.positions) AS tf FROM {self.table} t, q, unnest(t.tsv) u "
+            f"WHERE {where} AND t.tsv @@ q.query AND u.lexeme IN (SELECT term FROM terms)), "
+            "df AS (SELECT term, count(*) AS n FROM m GROUP BY term), "
+            f"scored AS (SELECT m.id, sum(ln(1 + ({n_docs} - df.n + 0.5) / (df.n + 0.5)) * m.tf * 2.2 "
+            f"/ (m.tf + 1.2 * (0.25 + 0.75 * m.len / {avg_len}))) AS score FROM m JOIN df USING (term) "
+            f"GROUP BY m.id ORDER BY score DESC, m.id LIMIT {top_k}) "
+            f"SELECT {columns}, s.score FROM scored s "
+            f"JOIN {self.table} c ON c.tenant_id = $1 AND c.id = s.id "
+            "ORDER BY s.score DESC, c.id"
+        )
+
+    async def _keyword_stats(self, conn: asyncpg.Connection, tenant_id: str) -> tuple[int, float]:
+        """(chunks, mean distinct lexemes per chunk) of the tenant, cached for a while."""
+        now = time.monotonic()
+        cached = self._stats.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS n, avg(length(tsv)) AS avg FROM {self.table} WHERE tenant_id = $1", tenant_id
+        )
+        n_docs, avg_length = int(row["n"]), float(row["avg"] or 0.0)
+        self._stats[tenant_id] = (now + _STATS_TTL_S, n_docs, avg_length)
+        return n_docs, avg_length
 
     async def count(self, tenant: TenantContext, *, filters: MetadataFilter | None = None) -> int:
         """How many records the tenant has (matching ``filters``)."""

@@ -280,6 +280,21 @@ class VectorStoreContract:
         assert ids(hits) == ["both", "one"]
         assert hits[0].score > hits[1].score
 
+    async def test_keyword_search_weighs_rare_terms_above_common_ones(self) -> None:
+        store = await self.make_store()
+        common = [rec(A, f"c{i}", E3, text=f"Airflow over the wing section number {i}") for i in range(6)]
+        await store.upsert(
+            A,
+            [
+                *common,
+                rec(A, "rare", E1, text="Boundary layer separation near the trailing edge"),
+                rec(A, "frequent", E2, text="Airflow measurements taken in the tunnel today"),
+            ],
+        )
+        hits = await store.keyword_search(A, "boundary airflow", top_k=10)
+        assert ids(hits)[0] == "rare"
+        assert set(ids(hits)) == {"rare", "frequent", *(r.id for r in common)}
+
     async def test_keyword_search_filters_top_k_and_blank_query(self) -> None:
         store = await self.seeded()
         assert ids(await store.keyword_search(A, "vpn printers mfa", top_k=5, filters={"lang": "en"})) in (

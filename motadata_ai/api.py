@@ -307,9 +307,11 @@ def create_ml_system(
     **options: Any,
 ) -> MLSystem:
     """A tenant's ML system; ``max_memory_mb`` and ``enable_gpu`` default to ``settings``."""
+    from motadata_ai.adapters.filesystem.code_version import detect_code_version
     from motadata_ai.domain.ml.system import MLSystem
 
     settings = settings or Settings()
+    options.setdefault("code_version", detect_code_version())
     options.setdefault("max_memory_mb", settings.max_memory_mb)
     options.setdefault("enable_gpu", settings.enable_gpu)
     return MLSystem(tenant=tenant_id, **options)

@@ -30,20 +30,28 @@ def collapse_whitespace(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-_MARKDOWN_LINE = re.compile(r"^\s*(#{1,6}\s+|[-*+]\s+|\d+[.)]\s+)(.*)$")
+_MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
+_MARKDOWN_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+(.*)$")
 
 
-def passage_text(text: str) -> str:
+def passage_text(text: str, *, title: str = "") -> str:
     """Chunk text as prose for one passage line.
 
-    Markdown heading and list lines become sentences (markers dropped, a full stop added when
-    the line has no final punctuation), so sentence splitting on the collapsed line stays right.
+    A Markdown heading that repeats the title is dropped; other headings lead into the text under
+    them (``"Reset it yourself: Open the portal..."``) so a sentence never consists of a bare
+    heading; list items become sentences (a full stop added when they have no final punctuation).
     """
     lines: list[str] = []
     for line in text.splitlines():
-        match = _MARKDOWN_LINE.match(line)
-        if match:
-            body = match.group(2).strip()
+        heading = _MARKDOWN_HEADING.match(line)
+        if heading:
+            body = heading.group(1).strip()
+            if body and body.lower() != title.strip().lower():
+                lines.append(body.rstrip(".:") + ":")
+            continue
+        item = _MARKDOWN_ITEM.match(line)
+        if item:
+            body = item.group(2).strip()
             if body and body[-1] not in ".!?:;":
                 body += "."
             lines.append(body)
@@ -54,7 +62,8 @@ def passage_text(text: str) -> str:
 
 def format_passage(number: int, title: str, text: str) -> str:
     """One passage line, ``[n] <title>: <text>`` (see :mod:`motadata_ai.domain.values.passages`)."""
-    return format_passages([Passage(index=number, title=title, text=passage_text(text) or "(empty)")])
+    prose = passage_text(text, title=title) or collapse_whitespace(text) or "(empty)"
+    return format_passages([Passage(index=number, title=title, text=prose)])
 
 
 def parse_citations(answer: str, *, max_number: int) -> list[int]:

@@ -18,8 +18,8 @@ def source(n: int, words: int = 50) -> Source:
 
 
 def test_passages_are_numbered_lines_with_collapsed_whitespace() -> None:
-    assert format_passage(3, "VPN: setup", "## Connect\n\n- open   the client\n- sign in") == (
-        "[3] VPN - setup: Connect. open the client. sign in."
+    assert format_passage(3, "VPN: setup", "# VPN: setup\n## Connect\n\n- open   the client\n- sign in") == (
+        "[3] VPN - setup: Connect: open the client. sign in."
     )
 
 

@@ -68,8 +68,15 @@ class KnowledgeBaseEmpty(NotFound):
 class GatewayLike(Protocol):
     """What RAG needs of the gateway: embeddings, completions and the default model names."""
 
-    default_model: str
-    default_embedding_model: str
+    @property
+    def default_model(self) -> str:
+        """The chat model used when none is named."""
+        ...
+
+    @property
+    def default_embedding_model(self) -> str:
+        """The embedding model used when none is named."""
+        ...
 
     async def embed(
         self,

@@ -34,29 +34,50 @@ _MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
 _MARKDOWN_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+(.*)$")
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text + "." if text and text[-1] not in ".!?:;" else text
+
+
 def passage_text(text: str, *, title: str = "") -> str:
     """Chunk text as prose for one passage line.
 
     A Markdown heading that repeats the title is dropped; other headings lead into the text under
     them (``"Reset it yourself: Open the portal..."``) so a sentence never consists of a bare
-    heading; list items become sentences (a full stop added when they have no final punctuation).
+    heading; list items (with their wrapped continuation lines) and table rows become sentences.
     """
     lines: list[str] = []
+    item: list[str] | None = None
+
+    def close_item() -> None:
+        nonlocal item
+        if item is not None:
+            lines.append(_sentence(" ".join(item)))
+            item = None
+
     for line in text.splitlines():
         heading = _MARKDOWN_HEADING.match(line)
+        list_item = _MARKDOWN_ITEM.match(line)
+        stripped = line.strip()
         if heading:
+            close_item()
             body = heading.group(1).strip()
             if body and body.lower() != title.strip().lower():
                 lines.append(body.rstrip(".:") + ":")
-            continue
-        item = _MARKDOWN_ITEM.match(line)
-        if item:
-            body = item.group(2).strip()
-            if body and body[-1] not in ".!?:;":
-                body += "."
-            lines.append(body)
+        elif list_item:
+            close_item()
+            item = [list_item.group(2).strip()]
+        elif item is not None and stripped and line[:1].isspace():
+            item.append(stripped)  # a wrapped line of the current list item
+        elif stripped.startswith("|") and stripped.endswith("|"):
+            close_item()
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            if not all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+                lines.append(_sentence(", ".join(c for c in cells if c)))
         else:
+            close_item()
             lines.append(line)
+    close_item()
     return collapse_whitespace(" ".join(lines))
 
 

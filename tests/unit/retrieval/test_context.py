@@ -23,6 +23,16 @@ def test_passages_are_numbered_lines_with_collapsed_whitespace() -> None:
     )
 
 
+def test_lists_and_tables_read_as_sentences() -> None:
+    text = (
+        "1. Open the portal on or off\n   the network\n2. Sign in\n\n"
+        "| Priority | Target |\n| --- | --- |\n| P1 | 4 hours |"
+    )
+    assert format_passage(1, "T", text) == (
+        "[1] T: Open the portal on or off the network. Sign in. Priority, Target. P1, 4 hours."
+    )
+
+
 def test_everything_fits_a_large_budget() -> None:
     built = build_context(
         [source(i) for i in range(3)], budget_tokens=1000, count_tokens=approximate_token_count

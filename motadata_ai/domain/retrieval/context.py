@@ -48,6 +48,7 @@ def passage_text(text: str, *, title: str = "") -> str:
     """
     lines: list[str] = []
     item: list[str] | None = None
+    header: list[str] | None = None
 
     def close_item() -> None:
         nonlocal item
@@ -72,10 +73,16 @@ def passage_text(text: str, *, title: str = "") -> str:
         elif stripped.startswith("|") and stripped.endswith("|"):
             close_item()
             cells = [c.strip() for c in stripped.strip("|").split("|")]
-            if not all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
-                lines.append(_sentence(", ".join(c for c in cells if c)))
+            if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+                continue  # the header separator row
+            if header is None:
+                header = cells  # rows below read "column: value; column: value."
+                continue
+            pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c]
+            lines.append(_sentence(", ".join(pairs)))  # not ";": sentence splitters cut there
         else:
             close_item()
+            header = None
             lines.append(line)
     close_item()
     return collapse_whitespace(" ".join(lines))

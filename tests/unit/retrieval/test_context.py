@@ -29,7 +29,7 @@ def test_lists_and_tables_read_as_sentences() -> None:
         "| Priority | Target |\n| --- | --- |\n| P1 | 4 hours |"
     )
     assert format_passage(1, "T", text) == (
-        "[1] T: Open the portal on or off the network. Sign in. Priority, Target. P1, 4 hours."
+        "[1] T: Open the portal on or off the network. Sign in. Priority: P1, Target: 4 hours."
     )
 
 

@@ -139,9 +139,7 @@ async def test_ingest_directory_then_answer_with_cited_sources(tmp_path: Path) -
     request = parts["llm"].calls[-1]
     assert request.model == "local/extractive"
     assert request.messages[-1].content == "How do I reset my password?"
-    assert "[1] Password reset: Open the self-service portal" in (
-        request.messages[0].content or ""
-    )
+    assert "[1] Password reset: Open the self-service portal" in (request.messages[0].content or "")
 
 
 async def test_embeddings_are_batched_through_the_gateway(tmp_path: Path) -> None:

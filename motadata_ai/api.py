@@ -86,7 +86,7 @@ class AI:
         every tool registered by plugins, unless ``tools`` is given."""
         from motadata_ai.domain.agents.knowledge import knowledge_search_tool
 
-        chosen = list(tools) if tools is not None else list(self._ports["plugins"].tools())
+        chosen = list(tools) if tools is not None else list(self._ports["plugins"].tools().values())
         if knowledge:
             chosen.append(knowledge_search_tool(self.rag(tenant_id), top_k=self.settings.top_k))
         return create_agent(

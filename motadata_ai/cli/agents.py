@@ -74,15 +74,16 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def run_query(args: argparse.Namespace) -> int:
     """Answer one unified query."""
-    return asyncio.run(_query(args, args.mode))
+    return asyncio.run(unified_query(args, args.mode))
 
 
 def run_agent(args: argparse.Namespace) -> int:
     """Run one agent task (the unified query in mode ``agent``)."""
-    return asyncio.run(_query(args, "agent"))
+    return asyncio.run(unified_query(args, "agent"))
 
 
-async def _query(args: argparse.Namespace, mode: str) -> int:
+async def unified_query(args: argparse.Namespace, mode: str) -> int:
+    """Print the unified query's answer for ``args.text`` (``args.tenant``, ``args.user`` ...)."""
     from motadata_ai.api import connect
 
     async with connect() as ai:

@@ -6,7 +6,8 @@ pgvector in the data directory, local MiniLM embeddings, local extractive answer
 services profile when the environment points at PostgreSQL, Redis and NATS.
 
 ``--mode`` of ``ask`` picks the retrieval: ``hybrid`` (dense + keyword with reciprocal rank
-fusion, the default), ``dense``, ``keyword``; ``rag`` is the same as ``hybrid``.
+fusion, the default), ``dense``, ``keyword``; ``rag`` is the same as ``hybrid``. ``auto``,
+``agent`` and ``both`` go through the unified query instead (RAG, an agent, or both).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sys
 from typing import Any
 
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
-ASK_MODES = ("hybrid", "dense", "keyword", "rag")
+UNIFIED_MODES = ("auto", "agent", "both")
+ASK_MODES = ("hybrid", "dense", "keyword", "rag", *UNIFIED_MODES)
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +50,8 @@ def register(subparsers: Any) -> None:
         "--mode",
         choices=ASK_MODES,
         default="hybrid",
-        help="retrieval: hybrid (dense + keyword, RRF; default), dense, keyword; rag = hybrid",
+        help="retrieval: hybrid (dense + keyword, RRF; default), dense, keyword; rag = hybrid; "
+        "auto, agent, both: the unified query (route to RAG, an agent, or both)",
     )
     ask.add_argument("--conversation", default=None, help="conversation id: earlier turns inform the answer")
     ask.add_argument("--user", default=None, help="user asking (stored with the conversation turn)")
@@ -122,6 +125,12 @@ def run_ask(args: argparse.Namespace) -> int:
 
 async def _ask(args: argparse.Namespace) -> int:
     from motadata_ai.api import connect
+
+    if args.mode in UNIFIED_MODES:
+        from motadata_ai.cli.agents import unified_query
+
+        args.text = args.question
+        return await unified_query(args, args.mode)
 
     mode = "hybrid" if args.mode == "rag" else args.mode
     async with connect() as ai:

@@ -50,8 +50,8 @@ def _answer_from_context(request: ChatRequest) -> str:
 
 
 class _NoPlugins:
-    def tools(self) -> list[Any]:
-        return []
+    def tools(self) -> dict[str, Any]:
+        return {}
 
     def install_providers(self) -> None:
         return None

@@ -212,6 +212,8 @@ class PgVectorStore(VectorStorePort):
         self._promoted: set[str] = set()
         self._stats: dict[str, tuple[float, int, float]] = {}
         self._deferred = 0
+        self._rebuild = 0
+        self._dropped: set[str] = set()
         self._stage = f"motadata_stage_{table}"
 
     # -- setup and layout -------------------------------------------------------------------------
@@ -280,22 +282,31 @@ class PgVectorStore(VectorStorePort):
         }
 
     @asynccontextmanager
-    async def bulk_load(self) -> AsyncIterator[None]:
+    async def bulk_load(self, *, rebuild_indexes: bool = False) -> AsyncIterator[None]:
         """Defer promotions while loading many records, then promote (and index) once at the end.
 
         Building an HNSW index over loaded rows is much faster than inserting them one by one
-        into an existing graph.
+        into an existing graph. ``rebuild_indexes=True`` also drops the HNSW index of each
+        already-promoted tenant written inside the block (its searches are exact meanwhile) and
+        rebuilds it at the end: worth it when the load is large next to the tenant's size.
+        Indexes are rebuilt even when the block raises.
         """
         self._deferred += 1
+        if rebuild_indexes:
+            self._rebuild += 1
         try:
             yield
         finally:
             self._deferred -= 1
-        if self._deferred == 0:
-            await self.reorganize()
+            if rebuild_indexes:
+                self._rebuild -= 1
+            if self._deferred == 0:
+                self._dropped.clear()
+                await self.reorganize()
 
     async def reorganize(self) -> list[str]:
-        """Promote every shared-partition tenant at or above ``exact_search_below``; return them."""
+        """Promote every shared-partition tenant at or above ``exact_search_below`` and build any
+        missing HNSW index; return the tenants promoted."""
         await self._ensure_ready()
         with self._errors():
             async with self.database.pool.acquire() as conn:
@@ -303,11 +314,30 @@ class PgVectorStore(VectorStorePort):
                     f"SELECT tenant_id FROM {self.table}_shared GROUP BY tenant_id HAVING count(*) >= $1",
                     self.exact_search_below,
                 )
+                unindexed = await conn.fetch(f"SELECT tenant_id FROM {self.table}_tenants WHERE NOT indexed")
         promoted = []
         for row in rows:
             await self.promote(row["tenant_id"])
             promoted.append(row["tenant_id"])
+        for row in unindexed:
+            await self._build_index(row["tenant_id"])
         return promoted
+
+    async def _drop_index_for_load(self, tenant: TenantContext) -> None:
+        tenant_id = tenant.tenant_id
+        if not self._rebuild or tenant_id not in self._promoted or tenant_id in self._dropped:
+            return
+        self._dropped.add(tenant_id)
+        part = self.partition_name(tenant_id)
+        with self._errors(tenant):
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", self.component, tenant_id
+                )
+                await conn.execute(
+                    f"UPDATE {self.table}_tenants SET indexed = false WHERE tenant_id = $1", tenant_id
+                )
+                await conn.execute(f"DROP INDEX IF EXISTS {part}_hnsw")
 
     async def promote(self, tenant: TenantContext | str) -> None:
         """Move the tenant into its own partition and build its HNSW index (idempotent)."""
@@ -446,6 +476,7 @@ class PgVectorStore(VectorStorePort):
             return 0
         packed = self._packed(batch)
         await self._ensure_ready()
+        await self._drop_index_for_load(tenant)
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn, conn.transaction():
                 await self._write(conn, batch, packed)
@@ -461,6 +492,7 @@ class PgVectorStore(VectorStorePort):
         batch = check_records(tenant, records, self.dimensions, document_id=document_id)
         packed = self._packed(batch)
         await self._ensure_ready()
+        await self._drop_index_for_load(tenant)
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn, conn.transaction():
                 await conn.execute(

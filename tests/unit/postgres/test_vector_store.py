@@ -13,6 +13,7 @@ from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
+from motadata_ai.ports.vector_store import DimensionMismatch
 
 pytestmark = pytest.mark.postgres
 
@@ -229,3 +230,36 @@ async def test_thousands_of_small_tenants_share_one_partition(pg_isolated_databa
     assert partitions == 1
     hits = await store.dense_search(tenants[123], [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)
     assert {h.record.tenant_id for h in hits} == {"t123"}
+
+
+async def test_bulk_load_with_index_rebuild_drops_and_rebuilds_the_tenant_index(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=10)
+    await store.upsert(A, records(A, 12))
+    await store.upsert(B, records(B, 12))
+    assert (await store.layout(A))["search"] == "hnsw"
+    async with store.bulk_load(rebuild_indexes=True):
+        await store.upsert(A, records(A, 20, start=12))
+        assert (await store.layout(A))["search"] == "exact"
+        assert (await store.layout(B))["search"] == "hnsw"
+        assert len(await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)) == 3
+    assert await store.layout(A) == {
+        "partition": store.partition_name("acme"),
+        "search": "hnsw",
+        "indexed": True,
+    }
+    assert await store.count(A) == 32
+
+
+async def test_bulk_load_rebuilds_indexes_even_when_the_load_fails(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database, exact_search_below=10)
+    await store.upsert(A, records(A, 12))
+    with pytest.raises(DimensionMismatch):
+        async with store.bulk_load(rebuild_indexes=True):
+            await store.upsert(A, records(A, 5, start=12))
+            await store.upsert(A, records(A, 1, start=40, dims=4))
+    assert (await store.layout(A))["indexed"] is True
+    assert await store.count(A) == 17

@@ -154,7 +154,8 @@ async def measure(
     truth: list[set[int]],
 ) -> dict[str, Any]:
     """Latency at concurrency 1, QPS at 1 and 16, recall per tenant; printed and returned."""
-    await run_queries(search, work[: min(len(work), 20)], 1)  # warm the pool and caches
+    # warm caches and open the pool's connections (a steady-state service has them open)
+    await run_queries(search, work[: min(len(work), 64)], 16)
     lat, qps1, results = await run_queries(search, work, 1)
     lat16, qps16, _ = await run_queries(search, work, 16)
     per_tenant = recall(results, work, truth)

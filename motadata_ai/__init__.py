@@ -14,7 +14,7 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from motadata_ai.api import (  # noqa: E402
+from motadata_ai.api import (
     AI,
     connect,
     create_agent,
@@ -23,14 +23,14 @@ from motadata_ai.api import (  # noqa: E402
     create_rag_system,
     create_unified_query_endpoint,
 )
-from motadata_ai.domain.gateway.errors import (  # noqa: E402
+from motadata_ai.domain.gateway.errors import (
     BudgetExceeded,
     CircuitOpen,
     GuardrailViolation,
     RateLimited,
     RetriesExhausted,
 )
-from motadata_ai.domain.values import (  # noqa: E402
+from motadata_ai.domain.values import (
     ConfigurationError,
     InvalidTenant,
     MotadataError,
@@ -40,10 +40,10 @@ from motadata_ai.domain.values import (  # noqa: E402
     TenantContext,
     ValidationError,
 )
-from motadata_ai.domain.values.llm import ChatRequest, Message  # noqa: E402
-from motadata_ai.plugins.hookspecs import hookimpl  # noqa: E402
-from motadata_ai.ports.llm import ProviderError  # noqa: E402
-from motadata_ai.settings import Settings  # noqa: E402
+from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.plugins.hookspecs import hookimpl
+from motadata_ai.ports.llm import ProviderError
+from motadata_ai.settings import Settings
 
 __version__ = "0.1.0"
 

@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.settings import Settings
@@ -139,7 +139,7 @@ class AI:
         tenant_id: str,
         user_id: str | None = None,
         conversation_id: str | None = None,
-        mode: str = "auto",
+        mode: Literal["auto", "agent", "rag", "both"] = "auto",
     ) -> UnifiedResponse:
         """Route ``query`` to RAG, an agent, or both (``mode``: auto, agent, rag, both)."""
         return await self.unified.query(

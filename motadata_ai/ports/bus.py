@@ -62,7 +62,7 @@ class BusPort(ABC):
         are acknowledged and dropped with a recorded reason, never delivered."""
 
     @abstractmethod
-    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:  # noqa: ASYNC109
+    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
         """Publish and await the handler's reply, or raise :class:`BusTimeout`."""
 
     async def aclose(self) -> None:  # noqa: B027

@@ -126,7 +126,7 @@ class ToolExercisingLLM(LLMPort):
     def _chosen(self, tools: Sequence[ToolSpec]) -> list[ToolSpec]:
         return [t for t in tools if self.call_tools is None or t.name in self.call_tools]
 
-    async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:  # noqa: ASYNC109
+    async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
         """Call the tools on the first turn, answer once tool results are present."""
         self.calls.append(request)
         results = [m for m in request.messages if m.role == "tool"]
@@ -166,7 +166,7 @@ class ToolExercisingLLM(LLMPort):
         )
 
     async def stream(
-        self, request: ChatRequest, *, timeout: float | None = None  # noqa: ASYNC109
+        self, request: ChatRequest, *, timeout: float | None = None
     ) -> AsyncIterator[StreamChunk]:
         """One chunk with the whole response."""
         response = await self.complete(request, timeout=timeout)

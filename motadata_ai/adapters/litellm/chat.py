@@ -190,7 +190,7 @@ class LiteLLMChat(LLMPort):
         )
 
     # --- port ------------------------------------------------------------------------------------
-    async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:  # noqa: ASYNC109
+    async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
         """Run one completion through ``litellm.acompletion``."""
         litellm = load_litellm()
         limit = timeout or self._timeout
@@ -239,7 +239,7 @@ class LiteLLMChat(LLMPort):
         self,
         request: ChatRequest,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109
+        timeout: float | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Stream through ``litellm.acompletion(stream=True)``; tool-call deltas come back whole.
 

@@ -77,7 +77,7 @@ class LiteLLMEmbeddings(EmbeddingPort):
         size = info.get("output_vector_size")
         return int(size) if size else None
 
-    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:  # noqa: ASYNC109
+    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:
         """One vector per input, in order."""
         if not request.inputs:
             return EmbeddingResponse(model=request.model, vectors=())

@@ -349,7 +349,7 @@ class InMemoryBus(BusPort):
         self._subscriptions.append(subscription)
         return subscription
 
-    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:  # noqa: ASYNC109
+    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
         """Publish ``envelope`` with a private ``reply_to`` inbox and await the reply."""
         self._check_open()
         inbox = f"{INBOX_PREFIX}{uuid.uuid4().hex}"

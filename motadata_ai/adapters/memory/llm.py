@@ -55,7 +55,9 @@ class FunctionLLM(LLMPort):
             ),
         )
 
-    async def stream(self, request: ChatRequest, *, timeout: float | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self, request: ChatRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[StreamChunk]:
         """Stream the function's answer word by word."""
         response = await self.complete(request, timeout=timeout)
         words = response.text.split(" ")

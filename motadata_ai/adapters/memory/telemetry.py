@@ -52,7 +52,9 @@ class RecordingTelemetry(TelemetryPort):
         self.counters: dict[str, int] = {}
 
     @contextmanager
-    def span(self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None) -> Iterator[SpanHandle]:
+    def span(
+        self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None
+    ) -> Iterator[SpanHandle]:
         """Open a span, child of the current one."""
         parent = _current.get()
         recorded = RecordedSpan(

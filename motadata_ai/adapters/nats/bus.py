@@ -614,7 +614,7 @@ class NatsBus(BusPort):
         self._subscriptions.add(subscription)
         return subscription
 
-    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:  # noqa: ASYNC109
+    async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
         """Publish ``envelope`` (durably) with ``reply_to`` = a fresh inbox; await the reply there."""
         self._check_open()
         inbox = self._nc.new_inbox()

@@ -201,7 +201,7 @@ class RemoteAgent:
         user_id: str | None = None,
         context: Mapping[str, Any] | None = None,
         budget: Budget | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the reply timeout, passed to the bus
+        timeout: float | None = None,
     ) -> AgentTask:
         """Run ``task`` on the remote agent; its usage is charged to ``budget``.
 

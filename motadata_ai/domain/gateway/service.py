@@ -261,7 +261,7 @@ class Gateway:
         fallbacks: Sequence[str] | None = None,
         max_retries: int | None = None,
         validation_level: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - per-attempt provider timeout, passed to the port
+        timeout: float | None = None,
         wait: bool | None = None,
     ) -> ChatResponse:
         """Run one completion for ``tenant`` through every policy.
@@ -331,7 +331,7 @@ class Gateway:
         response_schema: dict[str, Any] | None,
         fallbacks: Sequence[str] | None,
         max_retries: int | None,
-        timeout: float | None,  # noqa: ASYNC109 - per-attempt provider timeout, passed to the port
+        timeout: float | None,
         wait: bool | None,
         context: TenantContext,
     ) -> ChatResponse:
@@ -382,7 +382,7 @@ class Gateway:
         fallbacks: Sequence[str] | None = None,
         max_retries: int | None = None,
         validation_level: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - per-attempt provider timeout, passed to the port
+        timeout: float | None = None,
         wait: bool | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Stream one completion for ``tenant``; a cached answer is replayed as a stream.
@@ -476,7 +476,7 @@ class Gateway:
         ttl: float | None = None,
         fallbacks: Sequence[str] | None = None,
         max_retries: int | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - per-attempt provider timeout, passed to the port
+        timeout: float | None = None,
         wait: bool | None = None,
     ) -> EmbeddingResponse:
         """Embed ``texts`` for ``tenant`` with ``model`` (default: the configured embedding model).
@@ -1250,7 +1250,7 @@ class Gateway:
         request: ChatRequest,
         policy: GatewayConfig,
         max_retries: int | None,
-        timeout: float | None,  # noqa: ASYNC109 - per-attempt provider timeout, passed to the port
+        timeout: float | None,
     ) -> AsyncIterator[tuple[str, StreamChunk]]:
         """Like :meth:`_resilient`, for a stream: retries and fallbacks until the first chunk."""
         retries = policy.max_retries if max_retries is None else max_retries

@@ -53,7 +53,7 @@ class EmbeddingContract:
         raise NotImplementedError
 
     async def embed(
-        self, port: EmbeddingPort, *texts: str, timeout: float | None = None  # noqa: ASYNC109
+        self, port: EmbeddingPort, *texts: str, timeout: float | None = None
     ) -> EmbeddingResponse:
         """Embed ``texts`` with ``self.model``."""
         return await port.embed(EmbeddingRequest(model=self.model, inputs=texts), timeout=timeout)

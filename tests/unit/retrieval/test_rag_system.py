@@ -44,7 +44,7 @@ class FlakyEmbeddings(HashEmbeddings):
         self,
         request: EmbeddingRequest,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the port's signature
+        timeout: float | None = None,
     ) -> EmbeddingResponse:
         if self.failing:
             raise ProviderUnavailable("embedding server down", model=request.model)

@@ -278,6 +278,11 @@ class Container(containers.DeclarativeContainer):
             "motadata_ai.adapters.postgres.vector_store.PgVectorStore",
             database,
             dimensions=settings.provided.embedding_dimensions,
+            storage=settings.provided.vector_storage,
+            m=settings.provided.hnsw_m,
+            ef_construction=settings.provided.hnsw_ef_construction,
+            ef_search=settings.provided.hnsw_ef_search,
+            exact_search_below=settings.provided.vector_exact_search_below,
         ),
     )
     documents = _store(

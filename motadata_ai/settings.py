@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         "local", description="When Redis fails: keep limits in process, allow, or deny"
     )
 
+    # Vector store (PostgreSQL + pgvector)
+    vector_storage: Literal["vector", "halfvec"] = Field("vector", description="halfvec halves storage")
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
+    vector_exact_search_below: int = Field(
+        10_000, description="Tenants smaller than this are searched exactly; larger ones get their own HNSW"
+    )
+
     # RAG
     chunk_size: int = 1000
     chunk_overlap: int = 200

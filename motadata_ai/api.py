@@ -170,6 +170,26 @@ _EAGER_PORTS = (
 )
 
 
+async def _use_plugin_adapters(container: Container) -> list[Any]:
+    """Override the ports named in ``settings.adapters`` with the adapters plugins registered."""
+    from dependency_injector import providers
+
+    from motadata_ai.domain.values.errors import ConfigurationError
+
+    settings: Settings = container.settings()
+    built = []
+    for port, name in settings.adapters.items():
+        if port not in _EAGER_PORTS and port not in ("llm", "embeddings", "limits"):
+            raise ConfigurationError(
+                f"unknown port {port!r} in adapters (ports: {', '.join(sorted(_EAGER_PORTS))})", port=port
+            )
+        factory = (await _resolve(container.plugins())).adapter(port, name)
+        adapter = await _resolve(factory(**settings.adapter_options.get(port, {})))
+        getattr(container, port).override(providers.Object(adapter))
+        built.append(adapter)
+    return built
+
+
 @asynccontextmanager
 async def connect(
     settings: Settings | None = None, *, container: Container | None = None
@@ -183,7 +203,9 @@ async def connect(
     if container is None:
         container = Container(settings=settings or Settings())
     ports: dict[str, Any] = {}
+    plugin_adapters: list[Any] = []
     try:
+        plugin_adapters = await _use_plugin_adapters(container)
         for name in _EAGER_PORTS:
             ports[name] = await _resolve(getattr(container, name)())
         ai = AI(container, ports)
@@ -194,6 +216,9 @@ async def connect(
             await gateway.aclose()
             for name in ("llm", "embeddings"):
                 await (await _resolve(getattr(container, name)())).aclose()
+        for adapter in plugin_adapters:
+            if hasattr(adapter, "aclose"):
+                await adapter.aclose()
         telemetry = ports.get("telemetry")
         if telemetry is not None:
             telemetry.shutdown()

@@ -8,7 +8,7 @@ wheel in a persistent data directory, in-process cache and bus, local models.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # Plugins
     plugins_allow: list[str] | None = Field(
         None, description="Entry-point names of plugins to load (None: all installed)"
+    )
+
+    adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description='Port -> adapter name registered by a plugin, e.g. {"vector_store": "qdrant"}',
+    )
+    adapter_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Keyword options passed to each plugin adapter's factory"
     )
 
     # Gateway

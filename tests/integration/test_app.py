@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from motadata_ai import InvalidTenant
+from motadata_ai import InvalidTenant, hookimpl
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
@@ -159,4 +159,54 @@ async def test_services_profile_without_a_dsn_is_a_configuration_error(tmp_path:
     settings = Settings(profile="services", data_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="MOTADATA_POSTGRES_DSN"):
         async with connect(container=_container(settings)):
+            pass
+
+
+class _VectorStorePlugin:
+    """A plugin that offers an adapter for the vector store port."""
+
+    def __init__(self) -> None:
+        self.built: list[Any] = []
+
+    @hookimpl
+    def register_adapters(self, register: Any) -> None:
+        def factory(**options: Any) -> Any:
+            from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
+
+            store = InMemoryVectorStore(**options)
+            self.built.append(store)
+            return store
+
+        register("vector_store", "plugin-store", factory)
+
+
+def _plugin_container(settings: Settings, plugin: Any) -> Container:
+    from motadata_ai.plugins.manager import PluginManager
+
+    manager = PluginManager(allow=["builtin"])
+    manager.register(plugin, name="store-plugin")
+    container = _container(settings)
+    container.plugins.override(providers.Object(manager))
+    return container
+
+
+async def test_a_port_can_use_an_adapter_registered_by_a_plugin(tmp_path: Any) -> None:
+    plugin = _VectorStorePlugin()
+    settings = Settings(
+        profile="memory",
+        data_dir=tmp_path,
+        adapters={"vector_store": "plugin-store"},
+        adapter_options={"vector_store": {"dimensions": 384}},
+    )
+    async with connect(container=_plugin_container(settings, plugin)) as ai:
+        assert ai.port("vector_store") is plugin.built[0]
+        assert plugin.built[0].dimensions == 384
+
+
+async def test_an_unknown_plugin_adapter_names_what_is_registered(tmp_path: Any) -> None:
+    from motadata_ai import ConfigurationError
+
+    settings = Settings(profile="memory", data_dir=tmp_path, adapters={"vector_store": "nope"})
+    with pytest.raises(ConfigurationError, match="plugin-store"):
+        async with connect(container=_plugin_container(settings, _VectorStorePlugin())):
             pass

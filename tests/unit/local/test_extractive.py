@@ -95,12 +95,13 @@ def test_at_most_max_sentences_and_no_repeats() -> None:
         Passage(index=2, title="b", text="The VPN password reset takes five minutes in the portal."),
         Passage(index=3, title="c", text="A VPN password reset needs the portal and MFA."),
     ]
-    answer = ExtractiveGenerator(max_sentences=2).answer(
-        "How do I reset the VPN password in the portal?", passages
-    )
-    assert answer.found
-    assert len(answer.sentences) == 2
-    assert len({s.text for s in answer.sentences}) == 2
+    for strategy in ("passage", "sentence"):
+        answer = ExtractiveGenerator(max_sentences=2, strategy=strategy).answer(
+            "What about the VPN password in the portal?", passages
+        )
+        assert answer.found, strategy
+        assert len(answer.sentences) == 2, strategy
+        assert len({s.text for s in answer.sentences}) == 2, strategy
 
 
 def test_deterministic(generator: ExtractiveGenerator) -> None:
@@ -124,7 +125,7 @@ def test_similarity_is_blended_in() -> None:
 
     generator = ExtractiveGenerator(similarity=similarity, similarity_weight=0.9, min_support=0.3)
     answer = generator.answer("How often are laptops replaced or reported?", PASSAGES)
-    assert calls and calls[0][1] > 3
+    assert calls and calls[0][1] >= 2  # the sentences of the passages that support the question
     assert "every four years" in answer.sentences[0].text
 
 

@@ -45,6 +45,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from motadata_ai.testing.servers.process import free_port
+
 __all__ = ["OpenAIServer", "RecordedRequest", "Reply", "ToolCallReply"]
 
 _REASONS = {
@@ -485,12 +487,6 @@ async def _serve_connection(
         writer.close()
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class OpenAIServer:
     """The loopback OpenAI-protocol server; ``start()`` binds a free port (or ``port``)."""
 
@@ -528,7 +524,7 @@ class OpenAIServer:
     def start(self) -> OpenAIServer:
         """Start serving and return once the port accepts connections."""
         if self.port == 0:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
         if self.mode == "process":
             self._start_process()
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from motadata_ai.adapters.litellm import LiteLLMEmbeddings
@@ -11,12 +9,7 @@ from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.embedding import EmbeddingPort
 from motadata_ai.testing.contracts.embedding import SECRET, EmbeddingErrorContract, Reply
 from motadata_ai.testing.openai_server import OpenAIServer
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from motadata_ai.testing.servers.process import free_port
 
 
 class TestLiteLLMEmbeddings(EmbeddingErrorContract):
@@ -33,7 +26,7 @@ class TestLiteLLMEmbeddings(EmbeddingErrorContract):
         self.server.queue(*replies)
 
     async def make_unreachable_embeddings(self) -> EmbeddingPort:
-        return LiteLLMEmbeddings(api_base=f"http://user:{SECRET}@127.0.0.1:{closed_port()}/v1", api_key="k")
+        return LiteLLMEmbeddings(api_base=f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1", api_key="k")
 
     async def test_request_on_the_wire(self) -> None:
         port = await self.make_embeddings()

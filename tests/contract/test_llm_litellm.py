@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from motadata_ai.adapters.litellm import LiteLLMChat
 from motadata_ai.ports.llm import LLMPort, ProviderUnavailable, UnknownModel
 from motadata_ai.testing.contracts.llm import SECRET, LLMContract, Reply
 from motadata_ai.testing.openai_server import OpenAIServer
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from motadata_ai.testing.servers.process import free_port
 
 
 class TestLiteLLMChat(LLMContract):
@@ -32,7 +25,7 @@ class TestLiteLLMChat(LLMContract):
         self.server.queue(*replies)
 
     async def make_unreachable_llm(self) -> LLMPort:
-        return LiteLLMChat(api_base=f"http://user:{SECRET}@127.0.0.1:{closed_port()}/v1", api_key="sk-test")
+        return LiteLLMChat(api_base=f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1", api_key="sk-test")
 
     async def test_request_on_the_wire(self) -> None:
         llm = await self.make_llm()

@@ -1,0 +1,179 @@
+"""A server run as a child process on a free loopback port, for tests and benchmarks.
+
+:class:`ServerProcess` owns the lifecycle that the NATS and Valkey test servers share: a working
+directory with a log file, ``start`` (or restart on the same port) waiting until the server is
+ready, ``stop``, ``kill`` and ``remove``. A subclass names the command line and the readiness
+check. :func:`session_url` and :func:`server_factory` are the bodies of the pytest fixtures that
+serve one server per session or private servers per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Self, TypeVar
+
+__all__ = ["ServerProcess", "free_port", "server_factory", "session_url"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess(ABC):
+    """A server child process on a loopback port, working in ``directory``, logging to a file.
+
+    Subclasses set ``name`` (for messages), ``log_name`` and ``directory_prefix`` and implement
+    :attr:`url`, :meth:`command` and :meth:`ready`.
+    """
+
+    name = "server"
+    log_name = "server.log"
+    directory_prefix = "motadata-test-server-"
+    start_timeout = 20.0
+
+    def __init__(self, binary: Path, directory: str | Path | None = None, *, port: int | None = None) -> None:
+        self.binary = binary
+        self.directory = Path(directory or tempfile.mkdtemp(prefix=self.directory_prefix))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.log_path = self.directory / self.log_name
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The URL clients connect to."""
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that runs the server on ``self.port``."""
+
+    @abstractmethod
+    def ready(self, log_offset: int) -> bool:
+        """``True`` once the server serves; ``log_offset`` is where this start's log output begins."""
+
+    @property
+    def running(self) -> bool:
+        """``True`` while the process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Self:
+        """Start (or restart on the same port and directory) and wait until ready; raise if not."""
+        if self.running:
+            return self
+        if not os.access(self.binary, os.X_OK):
+            self.binary.chmod(self.binary.stat().st_mode | 0o111)
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with code {self._process.returncode}; log:\n{self.log_tail()}"
+                )
+            if self.ready(log_offset):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} was not ready in {self.start_timeout} s; log:\n{self.log_tail()}")
+
+    def log_contains(self, text: bytes, offset: int = 0) -> bool:
+        """``True`` when the log from ``offset`` on contains ``text``."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return text in log.read()
+        except OSError:
+            return False
+
+    def exchange(self, send: bytes, size: int = 4096) -> bytes:
+        """Connect to the port, send ``send`` (if any) and return the first bytes back (``b""`` on error)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
+                if send:
+                    sock.sendall(send)
+                return sock.recv(size)
+        except OSError:
+            return b""
+
+    def log_tail(self) -> str:
+        """The last 4000 characters of the log."""
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return "<no log>"
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL after 10 s); ``start`` brings it back on the same port."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """Kill the process abruptly (SIGKILL), as a crash would; ``start`` brings it back."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def remove(self) -> None:
+        """Stop and delete the working directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+S = TypeVar("S", bound=ServerProcess)
+
+
+def session_url(url_env: str, server_type: Callable[[], ServerProcess]) -> Iterator[str]:
+    """Body of a session fixture: ``$url_env`` when set, else a started server's URL (removed after)."""
+    configured = os.environ.get(url_env)
+    if configured:
+        yield configured
+        return
+    server = server_type().start()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+def server_factory(server_type: Callable[[], S]) -> Iterator[Callable[[], S]]:
+    """Generator body of a per-test fixture: ``factory()`` starts a private server; all are removed after."""
+    servers: list[S] = []
+
+    def factory() -> S:
+        server = server_type()
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield factory
+    finally:
+        for server in servers:
+            server.remove()

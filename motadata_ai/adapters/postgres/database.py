@@ -34,6 +34,9 @@ Usage by a store adapter (documents, memory, model registry, usage ledger, vecto
   error becomes ``failure(...)``. No asyncpg exception type leaves a store.
 - ``address`` is the DSN with its password masked, for errors and logs.
 - Connection failures at ``connect`` raise :class:`PostgresUnavailable` (a ``StoreUnavailable``).
+- :class:`MigratedStore` is the base of a store whose tables come from one migration component:
+  ``setup()`` applies the migrations once (under a lock, on first use), with errors translated to
+  the store's port errors.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -55,7 +58,7 @@ from motadata_ai.domain.values.errors import (
     StoreUnavailable,
 )
 
-__all__ = ["PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
+__all__ = ["MigratedStore", "PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
 
 
 class PostgresError(ServiceError):
@@ -220,3 +223,31 @@ class PostgresDatabase:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class MigratedStore:
+    """A store on a :class:`PostgresDatabase` whose tables are one migration component.
+
+    Subclasses set ``component`` and ``migrations`` (and ``unavailable`` / ``failure``, the port
+    errors that a failing migration raises) and call :meth:`setup` before their first query.
+    """
+
+    component: ClassVar[str]
+    migrations: ClassVar[Sequence[Migration]]
+    unavailable: ClassVar[type[MotadataError]] = PostgresUnavailable
+    failure: ClassVar[type[MotadataError]] = PostgresError
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+        self._ready = False
+        self._setup_lock = asyncio.Lock()
+
+    async def setup(self) -> None:
+        """Create or upgrade the tables (idempotent; also done before the first query)."""
+        if self._ready:
+            return
+        async with self._setup_lock:
+            if not self._ready:
+                with self._db.translate_errors(self.unavailable, self.failure):
+                    await self._db.apply_migrations(self.component, self.migrations)
+                self._ready = True

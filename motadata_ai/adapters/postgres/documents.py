@@ -14,12 +14,11 @@ writers of the same version get one success and one :class:`VersionConflict`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from motadata_ai.adapters.memory.documents import check_document_write, check_limit, check_turn
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import MigratedStore
 from motadata_ai.domain.values.documents import ConversationTurn, StoredDocument
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.documents import (
@@ -119,31 +118,21 @@ def _turn(row: Any) -> ConversationTurn:
     )
 
 
-class PostgresDocumentStore(DocumentStorePort, ConversationStorePort):
+class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStorePort):
     """Document versions and conversation turns on a :class:`PostgresDatabase` (see module doc).
 
     Migrations run once, on first use (or call :meth:`setup`).
     """
 
-    def __init__(self, database: PostgresDatabase) -> None:
-        self._db = database
-        self._ready = False
-        self._lock = asyncio.Lock()
+    component = "documents"
+    migrations = MIGRATIONS
+    unavailable = DocumentStoreUnavailable
+    failure = DocumentStoreError
 
     @property
     def address(self) -> str:
         """The database address with credentials masked."""
         return self._db.address
-
-    async def setup(self) -> None:
-        """Create or upgrade the tables (idempotent)."""
-        if self._ready:
-            return
-        async with self._lock:
-            if not self._ready:
-                with self._db.translate_errors(DocumentStoreUnavailable, DocumentStoreError):
-                    await self._db.apply_migrations("documents", MIGRATIONS)
-                self._ready = True
 
     async def _fetch(self, tenant: TenantContext, sql: str, *args: Any) -> list[Any]:
         await self.setup()

@@ -12,13 +12,12 @@ Every statement filters on ``tenant_id``; days are UTC calendar days.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import MigratedStore
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -139,23 +138,13 @@ def _range(start: date | None, end: date | None, first: int) -> tuple[str, list[
     return "".join(f" AND {c}" for c in clauses), args
 
 
-class _Tables:
+class _Tables(MigratedStore):
     """Shared set-up of the ledger tables."""
 
-    def __init__(self, database: PostgresDatabase) -> None:
-        self._db = database
-        self._ready = False
-        self._lock = asyncio.Lock()
-
-    async def setup(self) -> None:
-        """Create or upgrade the tables (idempotent)."""
-        if self._ready:
-            return
-        async with self._lock:
-            if not self._ready:
-                with self._db.translate_errors(LedgerUnavailable, LedgerError):
-                    await self._db.apply_migrations("ledger", MIGRATIONS)
-                self._ready = True
+    component = "ledger"
+    migrations = MIGRATIONS
+    unavailable = LedgerUnavailable
+    failure = LedgerError
 
 
 class PostgresUsageLedger(_Tables, UsageLedgerPort):

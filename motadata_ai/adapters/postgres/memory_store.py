@@ -14,13 +14,12 @@ Every statement filters on ``tenant_id``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import MigratedStore
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.memory import (
     Checkpoint,
@@ -113,23 +112,13 @@ def _message(row: Any) -> SessionMessage:
     )
 
 
-class PostgresMemoryStore(MemoryStorePort):
+class PostgresMemoryStore(MigratedStore, MemoryStorePort):
     """The memory store on a :class:`PostgresDatabase` (its pool is shared, not owned)."""
 
-    def __init__(self, database: PostgresDatabase) -> None:
-        self._db = database
-        self._ready = False
-        self._lock = asyncio.Lock()
-
-    async def setup(self) -> None:
-        """Create or upgrade the tables (idempotent)."""
-        if self._ready:
-            return
-        async with self._lock:
-            if not self._ready:
-                with self._db.translate_errors(MemoryStoreUnavailable, MemoryStoreError):
-                    await self._db.apply_migrations("memory", MIGRATIONS)
-                self._ready = True
+    component = "memory"
+    migrations = MIGRATIONS
+    unavailable = MemoryStoreUnavailable
+    failure = MemoryStoreError
 
     def _errors(self, tenant_id: str) -> Any:
         return self._db.translate_errors(MemoryStoreUnavailable, MemoryStoreError, tenant_id=tenant_id)

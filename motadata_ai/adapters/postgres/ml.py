@@ -8,12 +8,11 @@ newest row is the alias's target; rolling back deletes it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import MigratedStore, PostgresDatabase
 from motadata_ai.domain.values.ml import (
     AliasChange,
     ModelSummary,
@@ -90,22 +89,11 @@ ML_MIGRATIONS = [
 ]
 
 
-class _MigratedStore:
-    """Applies the ``ml`` migrations once, before the first query."""
+class _MigratedStore(MigratedStore):
+    """Applies the ``ml`` migrations once, before the first query (callers translate the errors)."""
 
-    def __init__(self, db: PostgresDatabase) -> None:
-        self._db = db
-        self._ready = False
-        self._setup_lock = asyncio.Lock()
-
-    async def setup(self) -> None:
-        """Create the tables (idempotent; also done before the first call)."""
-        if self._ready:
-            return
-        async with self._setup_lock:
-            if not self._ready:
-                await self._db.apply_migrations("ml", ML_MIGRATIONS)
-                self._ready = True
+    component = "ml"
+    migrations = ML_MIGRATIONS
 
 
 class PostgresModelRegistry(_MigratedStore, ModelRegistryPort):

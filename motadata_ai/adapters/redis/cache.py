@@ -20,12 +20,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
+from motadata_ai.adapters.redis._common import check_namespace, client_from_url, translated, unlink_prefix
 from motadata_ai.domain.values.addresses import mask_url
-from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import (
     CacheError,
     CachePort,
@@ -44,8 +42,6 @@ end
 return value
 """
 
-_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
-
 
 def _ttl_ms(ttl: float | None) -> int | None:
     seconds = check_ttl(ttl)
@@ -60,11 +56,9 @@ class RedisCache(CachePort):
     """
 
     def __init__(self, client: aioredis.Redis, *, address: str, namespace: str = "motadata") -> None:
-        if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "*?[]\\ "):
-            raise ValidationError(f"invalid cache namespace {namespace!r}", field="namespace")
         self._client = client
         self._address = mask_url(address)
-        self._namespace = namespace
+        self._namespace = check_namespace(namespace, "cache")
         self._prefix = f"{namespace}:"
         self._incr = client.register_script(_INCR_SCRIPT)
 
@@ -87,22 +81,16 @@ class RedisCache(CachePort):
         connection). No connection is made until the first command (use :meth:`ping` to check at
         start-up).
         """
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                timeout=timeout,
-                socket_connect_timeout=connect_timeout,
-                socket_timeout=timeout,
-                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
-                retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
-                decode_responses=False,
-                health_check_interval=30,
-            )
-            client = aioredis.Redis(connection_pool=pool)
-        except (ValueError, TypeError) as e:
-            masked = mask_url(url)
-            raise ConfigurationError(f"invalid Redis URL {masked!r}: {e}", address=masked) from e
+        client = client_from_url(
+            url,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            retries=retries,
+            max_connections=max_connections,
+            backoff_cap=1.0,
+            decode_responses=False,
+            health_check_interval=30,
+        )
         return cls(client, address=url, namespace=namespace)
 
     @property
@@ -132,22 +120,10 @@ class RedisCache(CachePort):
     async def translate_errors(self, operation: str, key: str | None = None) -> AsyncIterator[None]:
         """Turn redis-py errors raised inside the block into :class:`CacheUnavailable` /
         :class:`CacheError` naming ``operation``, ``key`` and the masked address."""
-        try:
+        async with translated(
+            CacheUnavailable, CacheError, what="cache", address=self._address, operation=operation, key=key
+        ):
             yield
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as e:
-            raise CacheUnavailable(
-                f"cache server {self._address} is unavailable during {operation}: {e}",
-                address=self._address,
-                operation=operation,
-                key=key,
-            ) from e
-        except redis_errors.RedisError as e:
-            raise CacheError(
-                f"cache {operation} failed on {self._address}: {e}",
-                address=self._address,
-                operation=operation,
-                key=key,
-            ) from e
 
     async def get(self, key: str) -> bytes | None:
         """The value, or ``None`` when absent or expired."""
@@ -173,18 +149,9 @@ class RedisCache(CachePort):
 
     async def delete_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix`` (``SCAN`` + batched ``UNLINK``); return how many."""
-        pattern = self.key(prefix).translate(_GLOB_SPECIAL) + "*"
-        removed = 0
+        name = self.key(prefix)
         async with self.translate_errors("delete_prefix", prefix):
-            batch: list[bytes] = []
-            async for name in self._client.scan_iter(match=pattern, count=500):
-                batch.append(name)
-                if len(batch) >= 500:
-                    removed += await self._client.unlink(*batch)
-                    batch.clear()
-            if batch:
-                removed += await self._client.unlink(*batch)
-        return removed
+            return await unlink_prefix(self._client, name)
 
     async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
         """Atomically add ``amount`` (creating the key at 0, with ``ttl``) and return the new value."""

@@ -14,12 +14,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
+from motadata_ai.adapters.redis._common import (
+    check_namespace,
+    client_from_url,
+    glob_prefix,
+    translated,
+    unlink_prefix,
+)
 from motadata_ai.domain.values.addresses import mask_url
-from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.ports.limits import LimitsError, LimitsPort, LimitsUnavailable
 
@@ -150,8 +153,6 @@ return {{state, tostring(failures), string.format('%.6f', opened), '0', '0'}}
 """
 )
 
-_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
-
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -178,11 +179,9 @@ class RedisLimits(LimitsPort):
     def __init__(
         self, client: aioredis.Redis, *, address: str, namespace: str = "motadata", owns_client: bool = False
     ) -> None:
-        if not namespace or any(c in namespace for c in "*?[]\\ "):
-            raise ValidationError(f"invalid limits namespace {namespace!r}", field="namespace")
         self._client = client
         self._address = mask_url(address)
-        self._namespace = namespace
+        self._namespace = check_namespace(namespace, "limits")
         self._owns_client = owns_client
         self._take = client.register_script(_TAKE)
         self._acquire = client.register_script(_ACQUIRE)
@@ -200,20 +199,14 @@ class RedisLimits(LimitsPort):
         max_connections: int = 50,
     ) -> RedisLimits:
         """Limits on the server at ``url``; short timeouts, since the gateway falls back on failure."""
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                timeout=timeout,
-                socket_connect_timeout=connect_timeout,
-                socket_timeout=timeout,
-                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries),
-                retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
-            )
-            client = aioredis.Redis(connection_pool=pool)
-        except (ValueError, TypeError) as e:
-            masked = mask_url(url)
-            raise ConfigurationError(f"invalid Redis URL {masked!r}: {e}", address=masked) from e
+        client = client_from_url(
+            url,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            retries=retries,
+            max_connections=max_connections,
+            backoff_cap=0.5,
+        )
         return cls(client, address=url, namespace=namespace, owns_client=True)
 
     @property
@@ -223,20 +216,10 @@ class RedisLimits(LimitsPort):
 
     @asynccontextmanager
     async def _translated(self, operation: str) -> AsyncIterator[None]:
-        try:
+        async with translated(
+            LimitsUnavailable, LimitsError, what="limits", address=self._address, operation=operation
+        ):
             yield
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as e:
-            raise LimitsUnavailable(
-                f"limits server {self._address} is unavailable during {operation}: {e}",
-                address=self._address,
-                operation=operation,
-            ) from e
-        except redis_errors.RedisError as e:
-            raise LimitsError(
-                f"limits {operation} failed on {self._address}: {e}",
-                address=self._address,
-                operation=operation,
-            ) from e
 
     def _bucket_key(self, key: str) -> str:
         return f"{self._namespace}:bkt:{key}"
@@ -282,17 +265,11 @@ class RedisLimits(LimitsPort):
             )
         return _breaker(result)
 
-    async def _scan(self, pattern: str) -> list[bytes]:
-        keys: list[bytes] = []
-        async for key in self._client.scan_iter(match=pattern, count=500):
-            keys.append(key)
-        return keys
-
     async def breaker_states(self) -> dict[str, BreakerState]:
         """Every circuit the server holds (closed circuits with no failures are not stored)."""
         prefix = self._breaker_key("")
         async with self._translated("breaker_states"):
-            keys = await self._scan(prefix.translate(_GLOB_SPECIAL) + "*")
+            keys = [key async for key in self._client.scan_iter(match=glob_prefix(prefix), count=500)]
             states: dict[str, BreakerState] = {}
             for raw in keys:
                 values = await self._client.hmget(
@@ -307,9 +284,7 @@ class RedisLimits(LimitsPort):
         """Delete matching buckets and circuits."""
         async with self._translated("reset"):
             for base in (self._bucket_key(prefix), self._breaker_key(prefix)):
-                keys = await self._scan(base.translate(_GLOB_SPECIAL) + "*")
-                for start in range(0, len(keys), 500):
-                    await self._client.unlink(*keys[start : start + 500])
+                await unlink_prefix(self._client, base)
 
     async def ping(self) -> bool:
         """``True`` when the server answers."""

@@ -167,3 +167,37 @@ def test_plugin_with_a_misspelt_hook_names_itself(broken: Path) -> None:
         PluginManager(allow=["misspelt"]).load()
     assert "'misspelt'" in str(caught.value)
     assert "register_toolz" in str(caught.value)
+
+
+async def test_an_agent_calls_a_tool_from_a_plugin_found_through_its_entry_point(
+    example: Path, tmp_path: Path
+) -> None:
+    from dependency_injector import providers
+
+    from motadata_ai.adapters.memory.embedding import HashEmbeddings
+    from motadata_ai.adapters.memory.llm import FunctionLLM
+    from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
+    from motadata_ai.api import connect
+    from motadata_ai.container import Container
+    from motadata_ai.domain.values.llm import ToolCall
+    from motadata_ai.settings import Settings
+
+    def model(request: ChatRequest) -> Message | str:
+        results = [m.content or "" for m in request.messages if m.role == "tool"]
+        if not results:
+            assert {tool.name for tool in request.tools} >= {"lookup_asset", "knowledge_search"}
+            call = ToolCall(id="c1", name="lookup_asset", arguments='{"asset_tag": "lap-0042"}')
+            return Message(role="assistant", tool_calls=(call,))
+        return f"The owner is {json.loads(results[-1])['owner']}."
+
+    settings = Settings(profile="memory", data_dir=tmp_path, plugins_allow=["builtin", "example"])
+    container = Container(settings=settings)
+    container.llm.override(providers.Object(FunctionLLM(model)))
+    container.embeddings.override(providers.Object(HashEmbeddings()))
+    container.telemetry.override(providers.Object(RecordingTelemetry()))
+    async with connect(container=container) as ai:
+        task = await ai.agent("acme").execute_task("Who owns laptop lap-0042?")
+    assert task.status == "completed", task
+    assert [call.name for call in task.tool_calls] == ["lookup_asset"]
+    # The tool's answer reached the model; the gateway's output guardrail (medium) redacts the email.
+    assert task.answer == "The owner is [REDACTED_EMAIL]."

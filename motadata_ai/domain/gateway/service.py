@@ -23,7 +23,7 @@ import logging
 import random as _random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +81,11 @@ _RETRY_AFTER_CAP = 60.0
 FeedbackHook = Callable[[UsageRecord, "ChatResponse | None"], "Awaitable[None] | None"]
 
 
+def _rough_tokens(texts: Iterable[str]) -> int:
+    """A token estimate before any model has counted: about four characters a token."""
+    return sum(len(text) for text in texts) // 4 + 1
+
+
 @dataclass
 class GatewayStats:
     """In-process counters since start (the ledger holds the durable figures)."""
@@ -133,6 +138,11 @@ class _Call:
     started: float
     attempts: list[dict[str, Any]] = field(default_factory=list)
     source: Source = "provider"
+
+    @property
+    def provider_attempts(self) -> int:
+        """Provider calls made (breaker refusals and blocked answers are not calls)."""
+        return sum(1 for a in self.attempts if "attempt" in a and a.get("error") != "CircuitOpen")
 
 
 class Gateway:
@@ -526,8 +536,7 @@ class Gateway:
                     return response
             try:
                 await self._check_budget(tenant_id, policy)
-                tokens = sum(len(t) for t in inputs) // 4 + 1
-                await self._rate_limit(call, policy, model, tokens, wait)
+                await self._rate_limit(call, policy, model, _rough_tokens(inputs), wait)
 
                 async def produce() -> EmbeddingResponse:
                     async def attempt(name: str) -> EmbeddingResponse:
@@ -754,7 +763,7 @@ class Gateway:
         return tokens
 
     def _estimate_tokens(self, request: ChatRequest) -> int:
-        return sum(len(m.content or "") for m in request.messages) // 4 + 1
+        return _rough_tokens(m.content or "" for m in request.messages)
 
     def _models(self, model: str, policy: GatewayConfig, fallbacks: Sequence[str] | None) -> list[str]:
         chain = [model]
@@ -1118,37 +1127,32 @@ class Gateway:
 
     # ------------------------------------------------------------------ breaker, retries, fallbacks
 
-    async def _breaker_acquire(self, key: str, policy: GatewayConfig) -> BreakerDecision:
+    async def _breakers(self, use: Callable[[LimitsPort], Awaitable[T]]) -> T:
+        """``use(limits)``; when a shared limits store fails, the in-process breakers answer."""
         try:
-            return await self._limits.breaker_acquire(
-                key,
-                recovery_timeout=policy.circuit_recovery_timeout,
-                half_open_max_calls=policy.circuit_half_open_max_calls,
-            )
+            return await use(self._limits)
         except ServiceError as error:
             if not self._shared_limits:
                 raise
             self.stats.limits_errors += 1
             log.warning("breaker store failed (using in-process state): %s", error)
-            return await self._local_limits.breaker_acquire(
+            return await use(self._local_limits)
+
+    async def _breaker_acquire(self, key: str, policy: GatewayConfig) -> BreakerDecision:
+        return await self._breakers(
+            lambda limits: limits.breaker_acquire(
                 key,
                 recovery_timeout=policy.circuit_recovery_timeout,
                 half_open_max_calls=policy.circuit_half_open_max_calls,
             )
+        )
 
     async def _breaker_record(self, key: str, policy: GatewayConfig, success: bool) -> BreakerState:
-        try:
-            return await self._limits.breaker_record(
+        return await self._breakers(
+            lambda limits: limits.breaker_record(
                 key, success=success, failure_threshold=policy.circuit_failure_threshold
             )
-        except ServiceError as error:
-            if not self._shared_limits:
-                raise
-            self.stats.limits_errors += 1
-            log.warning("breaker store failed (using in-process state): %s", error)
-            return await self._local_limits.breaker_record(
-                key, success=success, failure_threshold=policy.circuit_failure_threshold
-            )
+        )
 
     def backoff(self, attempt: int, policy: GatewayConfig, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter;
@@ -1174,16 +1178,8 @@ class Gateway:
         last: ProviderError | None = None
         for model in models:
             breaker_key = f"cb:{model}"
-            decision = await self._breaker_acquire(breaker_key, policy)
+            decision = await self._breaker_gate(call, model, breaker_key, policy)
             if not decision.allowed:
-                call.attempts.append(
-                    {
-                        "model": model,
-                        "attempt": 0,
-                        "error": "CircuitOpen",
-                        "retry_after": decision.retry_after,
-                    }
-                )
                 open_until = (
                     decision.retry_after if open_until is None else min(open_until, decision.retry_after)
                 )
@@ -1216,22 +1212,13 @@ class Gateway:
                     call.attempts.append(self._attempt(model, number, error))
                     last = error
                     failed_here = True
-                    state = await self._breaker_record(breaker_key, policy, False)
+                    await self._breaker_record(breaker_key, policy, False)
                     break
                 else:
-                    call.model = model
-                    call.attempts.append({"model": model, "attempt": number, "error": None})
-                    if failed_here:
-                        await self._breaker_record(breaker_key, policy, True)
+                    await self._succeeded(call, model, number, breaker_key, policy, failed_here)
                     return result
         if last is None and open_until is not None:
-            raise CircuitOpen(
-                f"circuit open for {', '.join(models)}; retry after {open_until:.1f}s",
-                model=models[0],
-                tried=list(models),
-                retry_after=open_until,
-                tenant_id=call.tenant_id,
-            )
+            raise self._circuits_open(call, models, open_until)
         summary = "; ".join(
             f"{a['model']}#{a['attempt']}: {a['error']}" for a in call.attempts if a.get("error")
         )
@@ -1258,16 +1245,8 @@ class Gateway:
         last: ProviderError | None = None
         for model in models:
             breaker_key = f"cb:{model}"
-            decision = await self._breaker_acquire(breaker_key, policy)
+            decision = await self._breaker_gate(call, model, breaker_key, policy)
             if not decision.allowed:
-                call.attempts.append(
-                    {
-                        "model": model,
-                        "attempt": 0,
-                        "error": "CircuitOpen",
-                        "retry_after": decision.retry_after,
-                    }
-                )
                 open_until = (
                     decision.retry_after if open_until is None else min(open_until, decision.retry_after)
                 )
@@ -1297,25 +1276,46 @@ class Gateway:
                     if number < retries:
                         await self._sleep(self.backoff(number, policy, getattr(error, "retry_after", None)))
                     continue
-                call.model = model
-                call.attempts.append({"model": model, "attempt": number, "error": None})
-                if failed_here:
-                    await self._breaker_record(breaker_key, policy, True)
+                await self._succeeded(call, model, number, breaker_key, policy, failed_here)
                 return
         if last is None and open_until is not None:
-            raise CircuitOpen(
-                f"circuit open for {', '.join(models)}; retry after {open_until:.1f}s",
-                model=models[0],
-                tried=list(models),
-                retry_after=open_until,
-                tenant_id=call.tenant_id,
-            )
+            raise self._circuits_open(call, models, open_until)
         raise RetriesExhausted(
             f"all attempts failed for {', '.join(models)}",
             model=models[0],
             tenant_id=call.tenant_id,
             attempts=list(call.attempts),
         ) from last
+
+    async def _breaker_gate(
+        self, call: _Call, model: str, breaker_key: str, policy: GatewayConfig
+    ) -> BreakerDecision:
+        """Ask the model's breaker; a refusal is noted as a ``CircuitOpen`` attempt."""
+        decision = await self._breaker_acquire(breaker_key, policy)
+        if not decision.allowed:
+            call.attempts.append(
+                {"model": model, "attempt": 0, "error": "CircuitOpen", "retry_after": decision.retry_after}
+            )
+        return decision
+
+    async def _succeeded(
+        self, call: _Call, model: str, number: int, breaker_key: str, policy: GatewayConfig, failed_here: bool
+    ) -> None:
+        """Note the answering model and attempt; close its breaker if it had failures."""
+        call.model = model
+        call.attempts.append({"model": model, "attempt": number, "error": None})
+        if failed_here:
+            await self._breaker_record(breaker_key, policy, True)
+
+    @staticmethod
+    def _circuits_open(call: _Call, models: Sequence[str], open_until: float) -> CircuitOpen:
+        return CircuitOpen(
+            f"circuit open for {', '.join(models)}; retry after {open_until:.1f}s",
+            model=models[0],
+            tried=list(models),
+            retry_after=open_until,
+            tenant_id=call.tenant_id,
+        )
 
     @staticmethod
     def _attempt(model: str, number: int, error: ProviderError) -> dict[str, Any]:
@@ -1389,7 +1389,7 @@ class Gateway:
             latency_ms=elapsed * 1000.0,
             source=source,
             outcome="ok",
-            attempts=sum(1 for a in call.attempts if "attempt" in a and a["error"] != "CircuitOpen"),
+            attempts=call.provider_attempts,
             error=None,
             response_id=response.id,
             created_at=self._wall_clock(),
@@ -1430,7 +1430,7 @@ class Gateway:
             latency_ms=elapsed * 1000.0,
             source=source,
             outcome="ok",
-            attempts=sum(1 for a in call.attempts if a.get("error") != "CircuitOpen"),
+            attempts=call.provider_attempts,
             error=None,
             response_id=None,
             created_at=self._wall_clock(),
@@ -1478,7 +1478,7 @@ class Gateway:
             latency_ms=(self._clock() - call.started) * 1000.0,
             source=call.source if charged else "none",
             outcome=outcome,
-            attempts=sum(1 for a in call.attempts if "attempt" in a and a.get("error") != "CircuitOpen"),
+            attempts=call.provider_attempts,
             error=f"{type(error).__name__}: {error}"[:500],
             response_id=blocked.id if blocked is not None else None,
             created_at=self._wall_clock(),

@@ -39,10 +39,14 @@ from motadata_ai.domain.bus.delivery import (
     DEFAULT_SUBJECTS,
     INBOX_PREFIX,
     check_durable,
+    check_stream_subject,
     check_subscribe_options,
+    handler_failed,
+    record_rejection,
+    remember_handled,
     reply_envelope,
 )
-from motadata_ai.domain.bus.subjects import InvalidSubject, subject_matches, validate_subject
+from motadata_ai.domain.bus.subjects import subject_matches, validate_subject
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Handler, Subscription
 
@@ -118,28 +122,15 @@ class _MemorySubscription(Subscription):
             consumer.wakeup.set()
             raise
         except Exception as e:
-            if attempt >= consumer.max_deliver:
-                consumer.deliveries.pop(seq, None)
-                bus._reject(
-                    Rejection(
-                        subject=subject,
-                        reason="max_deliver",
-                        detail=f"handler failed on all {attempt} deliveries; last error: {e!r}",
-                        envelope_id=envelope.id,
-                        tenant_id=envelope.tenant_id,
-                    )
-                )
-            else:
-                logger.warning(
-                    "handler failed on envelope %s (delivery %d of %d): %r; it will be delivered again",
-                    envelope.id, attempt, consumer.max_deliver, e,
-                )
+            rejection = handler_failed(subject, envelope, attempt, consumer.max_deliver, e)
+            if rejection is None:
                 bus._redeliver_later(consumer, seq)
+            else:
+                consumer.deliveries.pop(seq, None)
+                bus._reject(rejection)
             return
         consumer.deliveries.pop(seq, None)
-        consumer.handled[envelope.id] = None
-        while len(consumer.handled) > bus._handled_memory:
-            consumer.handled.popitem(last=False)
+        remember_handled(consumer.handled, envelope.id, bus._handled_memory)
         answer = reply_envelope(envelope, reply)
         if answer is not None and envelope.reply_to is not None:
             bus._deliver_reply(envelope.reply_to, answer)
@@ -238,16 +229,7 @@ class InMemoryBus(BusPort):
             requeue()
 
     def _reject(self, rejection: Rejection) -> None:
-        self.rejections.append(rejection)
-        logger.warning(
-            "dropped message %s on %r (tenant %r): %s: %s",
-            rejection.envelope_id, rejection.subject, rejection.tenant_id, rejection.reason, rejection.detail,
-        )
-        if self._on_rejected is not None:
-            try:
-                self._on_rejected(rejection)
-            except Exception:
-                logger.exception("on_rejected callback failed")
+        record_rejection(self.rejections, rejection, self._on_rejected)
 
     def _deliver_reply(self, inbox: str, reply: Envelope) -> None:
         future = self._inboxes.get(inbox)
@@ -278,13 +260,7 @@ class InMemoryBus(BusPort):
                 consumer.wakeup.set()
 
     def _check_stream_subject(self, subject: str) -> None:
-        if not any(subject_matches(pattern, subject) for pattern in self._subjects):
-            raise InvalidSubject(
-                f"subject {subject!r} is not captured by the bus stream (subjects: {list(self._subjects)})",
-                field="subject",
-                subject=subject,
-                reason="not_in_stream",
-            )
+        check_stream_subject(subject, self._subjects, stream="the bus stream")
 
     # -- the port ------------------------------------------------------------------------------
 

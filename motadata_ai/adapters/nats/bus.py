@@ -64,11 +64,15 @@ from motadata_ai.domain.bus.delivery import (
     DEFAULT_SUBJECTS,
     INBOX_PREFIX,
     check_durable,
+    check_stream_subject,
     check_subscribe_options,
     consumer_name,
+    handler_failed,
+    record_rejection,
+    remember_handled,
     reply_envelope,
 )
-from motadata_ai.domain.bus.subjects import InvalidSubject, subject_matches, validate_subject
+from motadata_ai.domain.bus.subjects import validate_subject
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
@@ -242,36 +246,20 @@ class _NatsSubscription(Subscription):
             await self._settle(msg.nak())
             raise
         except Exception as e:
-            if attempt >= self._max_deliver:
-                await self._settle(msg.term())
-                bus._reject(
-                    Rejection(
-                        subject=subject,
-                        reason="max_deliver",
-                        detail=f"handler failed on all {attempt} deliveries; last error: {e!r}",
-                        envelope_id=envelope.id,
-                        tenant_id=envelope.tenant_id,
-                    )
-                )
-            else:
-                logger.warning(
-                    "handler failed on envelope %s (delivery %d of %d): %r; it will be delivered again",
-                    envelope.id, attempt, self._max_deliver, e,
-                )
+            rejection = handler_failed(subject, envelope, attempt, self._max_deliver, e)
+            if rejection is None:
                 await self._settle(msg.nak(delay=bus._redelivery_delay or None))
+            else:
+                await self._settle(msg.term())
+                bus._reject(rejection)
             return
         finally:
             self._in_flight.pop(id(msg), None)
-        self._remember(envelope.id)
+        remember_handled(self._handled, envelope.id, bus._handled_memory)
         await self._settle(msg.ack())
         answer = reply_envelope(envelope, reply)
         if answer is not None and envelope.reply_to is not None:
             await bus._send_reply(envelope.reply_to, answer)
-
-    def _remember(self, envelope_id: str) -> None:
-        self._handled[envelope_id] = None
-        while len(self._handled) > self._bus._handled_memory:
-            self._handled.popitem(last=False)
 
     async def stop(self) -> None:
         """Stop fetching; in-flight handlers get ``drain_timeout`` seconds, then are cancelled (naked)."""
@@ -511,26 +499,10 @@ class NatsBus(BusPort):
             raise BusUnavailable(f"the bus connection to {self._address} is closed", address=self._address)
 
     def _check_stream_subject(self, subject: str) -> None:
-        if not any(subject_matches(pattern, subject) for pattern in self._subjects):
-            raise InvalidSubject(
-                f"subject {subject!r} is not captured by stream {self._stream!r} "
-                f"(subjects: {list(self._subjects)})",
-                field="subject",
-                subject=subject,
-                reason="not_in_stream",
-            )
+        check_stream_subject(subject, self._subjects, stream=f"stream {self._stream!r}")
 
     def _reject(self, rejection: Rejection) -> None:
-        self.rejections.append(rejection)
-        logger.warning(
-            "dropped message %s on %r (tenant %r): %s: %s",
-            rejection.envelope_id, rejection.subject, rejection.tenant_id, rejection.reason, rejection.detail,
-        )
-        if self._on_rejected is not None:
-            try:
-                self._on_rejected(rejection)
-            except Exception:
-                logger.exception("on_rejected callback failed")
+        record_rejection(self.rejections, rejection, self._on_rejected)
 
     async def _send_reply(self, inbox: str, reply: Envelope) -> None:
         try:

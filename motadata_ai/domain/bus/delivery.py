@@ -1,12 +1,18 @@
 """Delivery rules every bus adapter shares: default stream subjects, consumer names, subscribe
-options and which replies may be sent (pure: standard library and pydantic only)."""
+options, which replies may be sent, when a failing message is given up, how dropped messages
+are recorded and which envelope ids a consumer remembers (pure: standard library and pydantic
+only)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
 
+from motadata_ai.domain.bus.codec import Rejection
+from motadata_ai.domain.bus.subjects import InvalidSubject, subject_matches
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ValidationError
 
@@ -70,3 +76,59 @@ def reply_envelope(request: Envelope, reply: object) -> Envelope | None:
     if reply.correlation_id is None:
         reply = reply.model_copy(update={"correlation_id": request.id})
     return reply
+
+
+def check_stream_subject(subject: str, patterns: Sequence[str], *, stream: str) -> None:
+    """Raise :class:`InvalidSubject` unless one of the stream's ``patterns`` captures ``subject``;
+    ``stream`` names the stream in the message."""
+    if not any(subject_matches(pattern, subject) for pattern in patterns):
+        raise InvalidSubject(
+            f"subject {subject!r} is not captured by {stream} (subjects: {list(patterns)})",
+            field="subject",
+            subject=subject,
+            reason="not_in_stream",
+        )
+
+
+def handler_failed(
+    subject: str, envelope: Envelope, attempt: int, max_deliver: int, error: Exception
+) -> Rejection | None:
+    """After a handler raised on delivery ``attempt``: the ``max_deliver`` rejection when that was
+    the last delivery, else ``None`` (logged: the message is to be delivered again)."""
+    if attempt >= max_deliver:
+        return Rejection(
+            subject=subject,
+            reason="max_deliver",
+            detail=f"handler failed on all {attempt} deliveries; last error: {error!r}",
+            envelope_id=envelope.id,
+            tenant_id=envelope.tenant_id,
+        )
+    logger.warning(
+        "handler failed on envelope %s (delivery %d of %d): %r; it will be delivered again",
+        envelope.id, attempt, max_deliver, error,
+    )
+    return None
+
+
+def record_rejection(
+    rejections: deque[Rejection], rejection: Rejection, on_rejected: Callable[[Rejection], None] | None
+) -> None:
+    """Keep ``rejection`` in ``rejections``, log it and pass it to ``on_rejected`` (a failing
+    callback is logged, never raised)."""
+    rejections.append(rejection)
+    logger.warning(
+        "dropped message %s on %r (tenant %r): %s: %s",
+        rejection.envelope_id, rejection.subject, rejection.tenant_id, rejection.reason, rejection.detail,
+    )
+    if on_rejected is not None:
+        try:
+            on_rejected(rejection)
+        except Exception:
+            logger.exception("on_rejected callback failed")
+
+
+def remember_handled(handled: OrderedDict[str, None], envelope_id: str, limit: int) -> None:
+    """Add ``envelope_id`` to a consumer's handled ids, keeping the latest ``limit``."""
+    handled[envelope_id] = None
+    while len(handled) > limit:
+        handled.popitem(last=False)

@@ -68,6 +68,7 @@ _WEAK = frozenset(
     anything everything someone anyone actually really else getting gets
     """.split()
 )
+_SKIPPED = _STOPWORDS | _WEAK
 # Very frequent English content words: within a few passages they look rare, but they carry less
 # topic than their IDF there says ("my *work* email", "from *home*"); they count ``common_weight``.
 _COMMON_WORDS = frozenset(
@@ -92,15 +93,23 @@ _COMMON_WORDS = frozenset(
 _PROCEDURE_WORDS = frozenset(
     "step steps instruction instructions procedure procedures guide guidance way ways howto".split()
 )
+# Words that only say "I want a solution" ("how do I fix ...", "problem with ..."): answers name
+# the remedy, rarely these words (dropped from the question's terms).
+_TROUBLE_WORDS = frozenset(
+    "fix fixes fixing solve solving repair repairing troubleshoot troubleshooting problem problems "
+    "issue issues help".split()
+)
 _PROCEDURAL = re.compile(
     r"\bhow (?:do|can|should|would|must|could) (?:i|we|you|one|my|our|the)\b|\bhow to\b|\bsteps?\b"
     r"|\bset(?:ting)? ?up\b|\bsetup\b|\bconfigur|\binstall|\breset|\benrol|\binstructions?\b"
     r"|\bprocedure\b|\bwhat (?:do|should) (?:i|we) do\b"
 )
-_PHRASES = (
-    (re.compile(r"\b(?:set|sets|setting)[\s-]+up\b"), "setup"),
-    (re.compile(r"\b(?:sign|signs|signing|signed|log|logs|logging|logged)[\s-]+(?:in|on)s?\b"), "signin"),
-    (re.compile(r"\b([a-z]{1,2})-([a-z]{2,})\b"), r"\1\2"),  # wi-fi -> wifi, e-mail -> email
+_SIGN_IN = re.compile(r"\b(?:sign|signs|signing|signed|log|logs|logging|logged)[\s-]+(?:in|on)s?\b")
+_PHRASES = (  # (a substring the text must hold, the pattern, its replacement)
+    ("up", re.compile(r"\b(?:set|sets|setting)[\s-]+up\b"), "setup"),
+    ("sign", _SIGN_IN, "signin"),
+    ("log", _SIGN_IN, "signin"),
+    ("-", re.compile(r"\b([a-z]{1,2})-([a-z]{2,})\b"), r"\1\2"),  # wi-fi -> wifi, e-mail -> email
 )
 # Light synonyms of help-desk wording; a synonym counts ``synonym_weight`` of an exact match.
 _SYNONYM_GROUPS = (
@@ -145,6 +154,7 @@ _IMPERATIVES = frozenset(
 _MIN_WORDS = 4  # shorter sentences ("Report quickly.") are never answers on their own
 _STEP_COVERAGE_SLACK = 0.2  # steps elsewhere may cover this much less of the question
 _STEPS_LOOKAHEAD = 3  # steps starting this many sentences after the best sentence follow it
+_CONJUNCTIONS = frozenset("or and then also".split())
 _LEADS = frozenset("on in for from then next finally first to if once after before when".split())
 _HEADING_COLON = re.compile(r":(?:\s+|$)")
 _LABEL = re.compile(r"^[A-Z][\w ()/&.\\-]{0,40}:\s")
@@ -163,6 +173,12 @@ _TIME_EXPRESSION = re.compile(
     r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april"
     r"|may|june|july|august|september|october|november|december|daily|weekly|monthly|nightly|hourly"
     r"|quarterly|yearly|annually|immediately|at once)\b",
+    re.IGNORECASE,
+)
+_REASON_QUESTION = re.compile(r"^\s*why\b|\bwhat (?:causes|is causing|makes)\b|\breason\b")
+_REASON = re.compile(
+    r"\b(?:because|since|due to|caused? by|causes?|comes? from|came from|results? (?:from|in)"
+    r"|so that|otherwise|as a result|reasons?|in order to)\b",
     re.IGNORECASE,
 )
 _QUANTITY = re.compile(rf"\b(?:{_NUMBER_WORDS})\b|%", re.IGNORECASE)
@@ -208,9 +224,10 @@ def content_terms(text: str) -> list[str]:
     """:func:`terms` after joining set phrases (``set up`` -> ``setup``, ``sign in`` -> ``signin``,
     ``wi-fi`` -> ``wifi``) and dropping topic-less words (``keeps``, ``need``, ``now``)."""
     lowered = text.lower().replace("’", "'")
-    for pattern, replacement in _PHRASES:
-        lowered = pattern.sub(replacement, lowered)
-    return [stem(w) for w in _WORD.findall(lowered) if w not in _STOPWORDS and w not in _WEAK]
+    for cue, pattern, replacement in _PHRASES:
+        if cue in lowered:
+            lowered = pattern.sub(replacement, lowered)
+    return [stem(w) for w in _WORD.findall(lowered) if w not in _SKIPPED]
 
 
 def _synonyms() -> dict[str, str]:
@@ -224,6 +241,7 @@ def _synonyms() -> dict[str, str]:
 
 _CANONICAL = _synonyms()
 _PROCEDURE_TERMS = frozenset(stem(w) for w in _PROCEDURE_WORDS)
+_TROUBLE_TERMS = frozenset(stem(w) for w in _TROUBLE_WORDS)
 _COMMON_TERMS = frozenset(stem(w) for w in _COMMON_WORDS)
 _TYPE_TERMS = frozenset(stem(w) for w in _TYPE_WORDS)
 
@@ -250,7 +268,9 @@ def _is_step(sentence: str) -> bool:
     words = _WORD.findall(sentence.lower().replace("*", ""))
     if not words:
         return False
-    if words[0] in _IMPERATIVES:
+    if words[0] in _CONJUNCTIONS:
+        words = words[1:]  # "Or call the Service Desk", "Then restart"
+    if words and words[0] in _IMPERATIVES:
         return True
     if words[0] in _LEADS:
         for mark in (",", ":"):
@@ -351,17 +371,20 @@ class _Candidate:
 
 
 def _answer_type(question: str) -> str | None:
-    """``"duration"`` (how long, when ...), ``"quantity"`` (how many ...) or ``None``."""
+    """``"duration"`` (how long, when ...), ``"quantity"`` (how many ...), ``"reason"`` (why ...)
+    or ``None``."""
     lowered = question.lower()
     if _QUANTITY_QUESTION.search(lowered):
         return "quantity"
     if _DURATION_QUESTION.search(lowered):
         return "duration"
+    if _REASON_QUESTION.search(lowered):
+        return "reason"
     return None
 
 
 def _has_type(sentence: str, answer_type: str) -> bool:
-    pattern = _TIME_EXPRESSION if answer_type == "duration" else _QUANTITY
+    pattern = {"duration": _TIME_EXPRESSION, "quantity": _QUANTITY, "reason": _REASON}[answer_type]
     return pattern.search(sentence) is not None
 
 
@@ -406,6 +429,33 @@ def _heading(sentence: str) -> tuple[str, str] | None:
             return None  # "Column: value, Column: value." is a row, its first label no heading
         return head, body
     return None
+
+
+_ParsedSection = tuple[str, frozenset[str], tuple[tuple[str, tuple[str, ...], bool], ...]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(title: str, text: str) -> tuple[frozenset[str], tuple[_ParsedSection, ...]]:
+    """A passage's title terms and its heading sections: (heading, heading terms, sentences as
+    (text, terms, reads as an instruction)). Cached: the same chunks come back question after
+    question."""
+    title_terms = frozenset(content_terms(title))
+    normalised_title = _normalise(title)
+    sections: list[tuple[str, frozenset[str], list[tuple[str, tuple[str, ...], bool]]]] = [
+        ("", frozenset(), [])
+    ]
+    for raw in split_prose(text):
+        sentence = _title_free(raw, title)
+        if not sentence or (len(sentence) <= 2 * len(title) and _normalise(sentence) == normalised_title):
+            continue  # the title again: context, not an answer
+        split = _heading(sentence)
+        if split is not None:
+            head, sentence = split
+            sections.append((head, frozenset(content_terms(head)), []))
+            if not sentence:
+                continue
+        sections[-1][2].append((sentence, tuple(content_terms(sentence)), _is_step(sentence)))
+    return title_terms, tuple((h, t, tuple(found)) for h, t, found in sections if found)
 
 
 class ExtractiveGenerator:
@@ -506,10 +556,13 @@ class ExtractiveGenerator:
     def _answer_by_passage(self, question: str, passages: Sequence[Passage]) -> ExtractiveAnswer:
         procedural = is_procedural(question)
         answer_type = _answer_type(question)
-        drop = (_PROCEDURE_TERMS if procedural else frozenset()) | (
-            _TYPE_TERMS if answer_type else frozenset()
+        drop = (
+            (_PROCEDURE_TERMS if procedural else frozenset())
+            | (_TYPE_TERMS if answer_type else frozenset())
+            | _TROUBLE_TERMS
         )
-        query = list(dict.fromkeys(t for t in content_terms(question) if t not in drop))
+        asked = content_terms(question)
+        query = list(dict.fromkeys(t for t in asked if t not in drop)) or list(dict.fromkeys(asked))
         sections = [s for rank, p in enumerate(passages) for s in self._sections(p, rank)]
         sentences = [s for section in sections for s in section.sentences]
         if not query or not sentences:
@@ -581,7 +634,7 @@ class ExtractiveGenerator:
                 return self._steps(listed, None)
             if best.section is not None and best.section.procedural:
                 return self._steps(best, None)
-            following = self._following_steps(best, sections)
+            following = self._following_steps(best, ranked)
             if following is not None:
                 return self._steps(best, following)
         chosen = [best]
@@ -642,51 +695,39 @@ class ExtractiveGenerator:
             sentences=tuple(_scored(s, best) for s in (*lead, *steps)),
         )
 
-    def _following_steps(self, best: _Candidate, sections: Sequence[_Section]) -> _Section | None:
-        """The procedural section that starts within a few sentences after the best sentence in
-        the same passage ("The VPN connects you from home. ... Connect: 1. Open the client...")."""
+    def _following_steps(self, best: _Candidate, candidates: Sequence[_Candidate]) -> _Section | None:
+        """The procedural section right after the best sentence's section, starting within a few
+        sentences of it and itself related to the question ("The VPN connects you from home. ...
+        Connect: 1. Open the client...")."""
         sentence = best.sentences[0]
-        for section in sections:
-            if section.passage != sentence.passage or not section.procedural:
+        for candidate in candidates:
+            section = candidate.section
+            if not candidate.steps or section is None or section.passage != sentence.passage:
                 continue
             first = section.sentences[0].position
-            if 0 < first - sentence.position <= _STEPS_LOOKAHEAD:
+            if (
+                0 < first - sentence.position <= _STEPS_LOOKAHEAD
+                and best.section is not None
+                and first == best.section.sentences[-1].position + 1
+                and candidate.coverage >= self.min_sentence_support
+            ):
                 return section
         return None
 
     def _sections(self, passage: Passage, rank: int) -> list[_Section]:
         """The passage split into heading sections of sentences (headings become context)."""
-        title_terms = frozenset(content_terms(passage.title))
-        sections = [_Section(passage.index, rank, "", title_terms, frozenset())]
-        title = _normalise(passage.title)
+        title_terms, parsed = _parse(passage.title, passage.text)
+        sections: list[_Section] = []
         position = 0
-        for raw in split_prose(passage.text):
-            text = _title_free(raw, passage.title)
-            if not text or (len(text) <= 2 * len(passage.title) and _normalise(text) == title):
-                continue  # the title again: context, not an answer
-            split = _heading(text)
-            if split is not None:
-                head, text = split
-                sections.append(
-                    _Section(passage.index, rank, head, title_terms, frozenset(content_terms(head)))
+        for heading, heading_terms, sentences in parsed:
+            section = _Section(passage.index, rank, heading, title_terms, heading_terms)
+            for text, terms_, step in sentences:
+                section.sentences.append(
+                    _Sentence(passage.index, rank, position, text, terms_, step, heading_terms, title_terms)
                 )
-                if not text:
-                    continue
-            section = sections[-1]
-            section.sentences.append(
-                _Sentence(
-                    passage=passage.index,
-                    rank=rank,
-                    position=position,
-                    text=text,
-                    terms=tuple(content_terms(text)),
-                    step=_is_step(text),
-                    heading_terms=section.heading_terms,
-                    title_terms=section.title_terms,
-                )
-            )
-            position += 1
-        return [s for s in sections if s.sentences]
+                position += 1
+            sections.append(section)
+        return sections
 
     def _match(self, term: str, present: Set[str], canonical: Set[str]) -> float:
         if term in present:

@@ -88,9 +88,9 @@ def test_steps_are_bounded_by_max_steps() -> None:
 
 
 def test_the_best_sentence_is_followed_by_the_steps_after_it(generator: ExtractiveGenerator) -> None:
-    # The steps' heading ("Connect") is not in the question; the intro sentence is, and the steps
-    # follow it.
-    answer = generator.answer("How do I reach internal systems from a hotel?", ALL)
+    # The intro sentence matches the question best; the steps right after it (which name the
+    # tunnel client too) follow it.
+    answer = generator.answer("How do I reach internal systems from a hotel through the tunnel?", ALL)
     lines = answer.text.splitlines()
     assert lines[0].startswith("The tunnel client connects your laptop to internal systems from home")
     assert lines[0].endswith("[2]")
@@ -99,6 +99,20 @@ def test_the_best_sentence_is_followed_by_the_steps_after_it(generator: Extracti
     assert lines[3] == "2. Choose the gateway nearest to you: Europe, Americas or Asia."  # not a heading
     assert lines[4].startswith("3. Sign in with your username")
     assert "Troubleshooting" not in answer.text and "Drops" not in answer.text
+
+
+def test_unrelated_steps_do_not_follow_the_best_sentence(generator: ExtractiveGenerator) -> None:
+    passage = Passage(
+        index=1,
+        title="Phishing",
+        text="Warning signs: Requests to change bank details or buy gift cards. "
+        "Links whose address does not match the text. "
+        "How to report: Use the Report button in the mail client. Do not forward the message.",
+    )
+    answer = generator.answer("How do I spot gift card requests in the mail?", [passage])
+    assert answer.found
+    assert answer.text.startswith("Requests to change bank details or buy gift cards. [1]")
+    assert "Report button" not in answer.text
 
 
 def test_a_factual_question_gets_sentences_not_steps(generator: ExtractiveGenerator) -> None:
@@ -272,3 +286,15 @@ def test_answers_through_the_chat_format_are_deterministic(generator: Extractive
     assert first.text is not None and first.text.endswith("[1]")
     assert first.metadata["found"] is True and first.metadata["citations"] == [1]
     assert all(generator.respond(messages) == first for _ in range(3))
+
+
+def test_words_that_only_ask_for_a_fix_do_not_count_against_support() -> None:
+    # "fix" names the wish, not the topic: the passage answers with the remedy.
+    passage = Passage(
+        index=1,
+        title="Tunnel troubleshooting",
+        text="When the tunnel client fails to connect, reset the token from the portal. Then restart it.",
+    )
+    answer = ExtractiveGenerator().answer("How do I fix a tunnel client that fails to connect?", [passage])
+    assert answer.found and "reset the token" in answer.text
+    assert ExtractiveGenerator().answer("fix", [passage]).text == NOT_FOUND  # nothing else to go on

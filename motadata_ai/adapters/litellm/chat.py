@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
-from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
+from motadata_ai.adapters.litellm._runtime import load_litellm
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
-from motadata_ai.ports.llm import LLMPort, ProviderError, ProviderTimeout
+from motadata_ai.ports.llm import LLMPort
 
-_TIMEOUT_MARGIN = 1.0  # the hard guard fires this long after LiteLLM's own timeout
-_PER_MILLION = 1_000_000.0
+__all__ = ["LiteLLMChat", "message_to_openai", "provider_of"]
 
 
 def message_to_openai(message: Message) -> dict[str, Any]:
@@ -35,89 +34,7 @@ def message_to_openai(message: Message) -> dict[str, Any]:
     return out
 
 
-def provider_of(model: str) -> str:
-    """The provider prefix of a LiteLLM model name (``openai/gpt-4o`` -> ``openai``)."""
-    if "/" in model:
-        return model.split("/", 1)[0]
-    return _guess_provider(model)
-
-
-_provider_cache: dict[str, str] = {}
-
-
-def _guess_provider(model: str) -> str:
-    cached = _provider_cache.get(model)
-    if cached is None:
-        litellm = load_litellm()
-        try:
-            cached = str(litellm.get_llm_provider(model)[1])
-        except Exception:
-            cached = "unknown"
-        _provider_cache[model] = cached
-    return cached
-
-
-class _ModelCatalog:
-    """Prices, context windows and token counting from LiteLLM's model map, cached per model."""
-
-    def __init__(self, model_prices: Mapping[str, tuple[float, float]] | None) -> None:
-        self._prices: dict[str, tuple[float, float]] = {
-            model: (input_price / _PER_MILLION, output_price / _PER_MILLION)
-            for model, (input_price, output_price) in (model_prices or {}).items()
-        }
-        self._info: dict[str, dict[str, Any] | None] = {}
-
-    def info(self, model: str) -> dict[str, Any] | None:
-        if model in self._info:
-            return self._info[model]
-        litellm = load_litellm()
-        found: dict[str, Any] | None = None
-        for name in (model, model.split("/", 1)[-1]):
-            entry = litellm.model_cost.get(name)
-            if entry:
-                found = dict(entry)
-                break
-        if found is None:
-            try:
-                found = dict(litellm.get_model_info(model))
-            except Exception:
-                found = None
-        self._info[model] = found
-        return found
-
-    def per_token_prices(self, model: str) -> tuple[float, float]:
-        if model in self._prices:
-            return self._prices[model]
-        info = self.info(model) or {}
-        prices = (
-            float(info.get("input_cost_per_token") or 0.0),
-            float(info.get("output_cost_per_token") or 0.0),
-        )
-        self._prices[model] = prices
-        return prices
-
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
-        input_price, output_price = self.per_token_prices(model)
-        return input_tokens * input_price + output_tokens * output_price
-
-    def context_window(self, model: str) -> int | None:
-        info = self.info(model) or {}
-        window = info.get("max_input_tokens") or info.get("max_tokens")
-        return int(window) if window else None
-
-    def count_tokens(self, model: str, text: str) -> int:
-        if not text:
-            return 0
-        litellm = load_litellm()
-        try:
-            return int(litellm.token_counter(model=model, text=text))
-        except Exception:
-            import tiktoken
-
-            return len(tiktoken.get_encoding("cl100k_base").encode(text))
-
-
-class LiteLLMChat(LLMPort):
+class LiteLLMChat(LiteLLMAdapter, LLMPort):
     """Chat completions through LiteLLM: ``model`` is any LiteLLM model name.
 
     ``api_base``/``api_key`` point every call at one server (e.g. an OpenAI-compatible endpoint
@@ -126,38 +43,10 @@ class LiteLLMChat(LLMPort):
     override it); ``extra`` is passed to every ``litellm.acompletion`` call.
     """
 
-    def __init__(
-        self,
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        model_prices: dict[str, tuple[float, float]] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._api_base = api_base
-        self._api_key = api_key
-        self._timeout = timeout
-        self._extra = dict(extra or {})
-        self._catalog = _ModelCatalog(model_prices)
-
-    def __repr__(self) -> str:
-        return f"LiteLLMChat(api_base={self._api_base!r}, timeout={self._timeout})"
-
     # --- request building ------------------------------------------------------------------------
     def _kwargs(self, request: ChatRequest, timeout: float) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": [message_to_openai(m) for m in request.messages],
-            "timeout": timeout,
-            "max_retries": 0,
-        }
-        if self._api_base is not None:
-            kwargs["api_base"] = self._api_base
-        if self._api_key is not None:
-            kwargs["api_key"] = self._api_key
+        kwargs = self._call_kwargs(request.model, timeout)
+        kwargs["messages"] = [message_to_openai(m) for m in request.messages]
         if request.tools:
             kwargs["tools"] = [
                 {
@@ -180,15 +69,6 @@ class LiteLLMChat(LLMPort):
             kwargs.update(request.extra)
         return kwargs
 
-    def _fail(self, error: BaseException, model: str) -> ProviderError:
-        return translate_error(
-            error,
-            model=model,
-            provider=provider_of(model),
-            api_base=self._api_base,
-            available=custom_providers(),
-        )
-
     # --- port ------------------------------------------------------------------------------------
     async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
         """Run one completion through ``litellm.acompletion``."""
@@ -197,18 +77,10 @@ class LiteLLMChat(LLMPort):
         kwargs = self._kwargs(request, limit)
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(limit + _TIMEOUT_MARGIN):
+            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
                 response = await litellm.acompletion(**kwargs)
-        except TimeoutError as error:
-            raise ProviderTimeout(
-                f"{request.model}: no answer within {limit:g} s",
-                model=request.model,
-                provider=provider_of(request.model),
-                status_code=None,
-                address=None,
-            ) from error
         except Exception as error:
-            raise self._fail(error, request.model) from error
+            raise self._failure(error, request.model, limit, "answer") from error
         latency_ms = (time.perf_counter() - started) * 1000.0
         return self._to_response(request, response, latency_ms)
 
@@ -256,7 +128,7 @@ class LiteLLMChat(LLMPort):
         usage: Usage | None = None
         output_text: list[str] = []
         try:
-            async with asyncio.timeout(limit + _TIMEOUT_MARGIN):
+            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
                 stream = await litellm.acompletion(**kwargs)
             async for chunk in stream:
                 chunk_usage = getattr(chunk, "usage", None)
@@ -287,16 +159,8 @@ class LiteLLMChat(LLMPort):
                 if delta.content:
                     output_text.append(delta.content)
                     yield StreamChunk(delta=delta.content)
-        except TimeoutError as error:
-            raise ProviderTimeout(
-                f"{request.model}: no answer within {limit:g} s",
-                model=request.model,
-                provider=provider_of(request.model),
-                status_code=None,
-                address=None,
-            ) from error
         except Exception as error:
-            raise self._fail(error, request.model) from error
+            raise self._failure(error, request.model, limit, "answer") from error
         tool_calls = tuple(
             ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=slot["arguments"] or "{}")
             for index, slot in sorted(calls.items())

@@ -6,16 +6,15 @@ import asyncio
 import os
 from typing import Any
 
-from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
-from motadata_ai.adapters.litellm.chat import _TIMEOUT_MARGIN, _ModelCatalog, provider_of
-from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
+from motadata_ai.adapters.litellm._runtime import load_litellm
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
-from motadata_ai.ports.llm import ProviderTimeout, ProviderUnavailable
+from motadata_ai.ports.llm import ProviderUnavailable
 
 
-class LiteLLMEmbeddings(EmbeddingPort):
+class LiteLLMEmbeddings(LiteLLMAdapter, EmbeddingPort):
     """Embeddings through LiteLLM (``"openai/text-embedding-3-small"``, ``"local/all-minilm-l6-v2"``...).
 
     ``dimensions`` maps a model to its vector size when LiteLLM's model map does not say it;
@@ -32,18 +31,11 @@ class LiteLLMEmbeddings(EmbeddingPort):
         dimensions: dict[str, int] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._api_base = api_base
-        self._api_key = api_key
-        self._timeout = timeout
+        super().__init__(
+            api_base=api_base, api_key=api_key, timeout=timeout, model_prices=model_prices, extra=extra
+        )
         self._dimensions = dict(dimensions or {})
-        self._extra = dict(extra or {})
-        self._catalog = _ModelCatalog(model_prices)
         self._clients: dict[float, Any] = {}
-
-    def __repr__(self) -> str:
-        return f"LiteLLMEmbeddings(api_base={self._api_base!r}, timeout={self._timeout})"
 
     def _openai_client(self, timeout: float) -> Any:
         """A reused OpenAI client without SDK retries.
@@ -85,17 +77,9 @@ class LiteLLMEmbeddings(EmbeddingPort):
             raise ValidationError("every embedding input must be a non-empty string", field="inputs")
         litellm = load_litellm()
         limit = timeout or self._timeout
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "input": list(request.inputs),
-            "timeout": limit,
-            "encoding_format": "float",
-            "max_retries": 0,
-        }
-        if self._api_base is not None:
-            kwargs["api_base"] = self._api_base
-        if self._api_key is not None:
-            kwargs["api_key"] = self._api_key
+        kwargs = self._call_kwargs(request.model, limit)
+        kwargs["input"] = list(request.inputs)
+        kwargs["encoding_format"] = "float"
         provider = provider_of(request.model)
         if provider == "openai" and "client" not in self._extra:
             client = self._openai_client(limit)
@@ -104,24 +88,10 @@ class LiteLLMEmbeddings(EmbeddingPort):
         if self._extra:
             kwargs.update(self._extra)
         try:
-            async with asyncio.timeout(limit + _TIMEOUT_MARGIN):
+            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
                 response = await litellm.aembedding(**kwargs)
-        except TimeoutError as error:
-            raise ProviderTimeout(
-                f"{request.model}: no embeddings within {limit:g} s",
-                model=request.model,
-                provider=provider,
-                status_code=None,
-                address=None,
-            ) from error
         except Exception as error:
-            raise translate_error(
-                error,
-                model=request.model,
-                provider=provider,
-                api_base=self._api_base,
-                available=custom_providers(),
-            ) from error
+            raise self._failure(error, request.model, limit, "embeddings") from error
         items = sorted(response.data, key=lambda item: _field(item, "index") or 0)
         vectors = tuple(tuple(float(v) for v in _field(item, "embedding")) for item in items)
         if len(vectors) != len(request.inputs):

@@ -1,0 +1,159 @@
+"""What the LiteLLM chat and embedding adapters share: provider names, the model catalog (prices,
+context windows, token counts) and the connection options, timeout guard and error translation
+of a call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
+from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.ports.llm import ProviderError, ProviderTimeout
+
+TIMEOUT_MARGIN = 1.0  # the hard guard fires this long after LiteLLM's own timeout
+_PER_MILLION = 1_000_000.0
+
+
+def provider_of(model: str) -> str:
+    """The provider prefix of a LiteLLM model name (``openai/gpt-4o`` -> ``openai``)."""
+    if "/" in model:
+        return model.split("/", 1)[0]
+    return _guess_provider(model)
+
+
+_provider_cache: dict[str, str] = {}
+
+
+def _guess_provider(model: str) -> str:
+    cached = _provider_cache.get(model)
+    if cached is None:
+        litellm = load_litellm()
+        try:
+            cached = str(litellm.get_llm_provider(model)[1])
+        except Exception:
+            cached = "unknown"
+        _provider_cache[model] = cached
+    return cached
+
+
+class ModelCatalog:
+    """Prices, context windows and token counting from LiteLLM's model map, cached per model."""
+
+    def __init__(self, model_prices: Mapping[str, tuple[float, float]] | None) -> None:
+        self._prices: dict[str, tuple[float, float]] = {
+            model: (input_price / _PER_MILLION, output_price / _PER_MILLION)
+            for model, (input_price, output_price) in (model_prices or {}).items()
+        }
+        self._info: dict[str, dict[str, Any] | None] = {}
+
+    def info(self, model: str) -> dict[str, Any] | None:
+        """LiteLLM's model-map entry for ``model`` (or its name without the provider), if any."""
+        if model in self._info:
+            return self._info[model]
+        litellm = load_litellm()
+        found: dict[str, Any] | None = None
+        for name in (model, model.split("/", 1)[-1]):
+            entry = litellm.model_cost.get(name)
+            if entry:
+                found = dict(entry)
+                break
+        if found is None:
+            try:
+                found = dict(litellm.get_model_info(model))
+            except Exception:
+                found = None
+        self._info[model] = found
+        return found
+
+    def per_token_prices(self, model: str) -> tuple[float, float]:
+        """USD per input and per output token: ``model_prices`` first, else the model map."""
+        if model in self._prices:
+            return self._prices[model]
+        info = self.info(model) or {}
+        prices = (
+            float(info.get("input_cost_per_token") or 0.0),
+            float(info.get("output_cost_per_token") or 0.0),
+        )
+        self._prices[model] = prices
+        return prices
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        """USD for the tokens (0 when the model has no known price)."""
+        input_price, output_price = self.per_token_prices(model)
+        return input_tokens * input_price + output_tokens * output_price
+
+    def context_window(self, model: str) -> int | None:
+        """``max_input_tokens`` (or ``max_tokens``) from the model map; ``None`` when unknown."""
+        info = self.info(model) or {}
+        window = info.get("max_input_tokens") or info.get("max_tokens")
+        return int(window) if window else None
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Tokens of ``text`` by ``litellm.token_counter``, else tiktoken's ``cl100k_base``."""
+        if not text:
+            return 0
+        litellm = load_litellm()
+        try:
+            return int(litellm.token_counter(model=model, text=text))
+        except Exception:
+            import tiktoken
+
+            return len(tiktoken.get_encoding("cl100k_base").encode(text))
+
+
+class LiteLLMAdapter:
+    """Options every LiteLLM call of an adapter carries, and the translation of its failures.
+
+    ``api_base``/``api_key`` point every call at one server; ``timeout`` is the default per
+    call; ``model_prices`` maps a model to ``(input, output)`` USD per million tokens; ``extra``
+    is passed to every LiteLLM call.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        model_prices: dict[str, tuple[float, float]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._api_base = api_base
+        self._api_key = api_key
+        self._timeout = timeout
+        self._extra = dict(extra or {})
+        self._catalog = ModelCatalog(model_prices)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_base={self._api_base!r}, timeout={self._timeout})"
+
+    def _call_kwargs(self, model: str, timeout: float) -> dict[str, Any]:
+        """Model, timeout, no LiteLLM retries (one port call is one request), server and key."""
+        kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0}
+        if self._api_base is not None:
+            kwargs["api_base"] = self._api_base
+        if self._api_key is not None:
+            kwargs["api_key"] = self._api_key
+        return kwargs
+
+    def _failure(self, error: BaseException, model: str, limit: float, awaited: str) -> ProviderError:
+        """The port error for a failed call: a timeout (the hard guard's) names ``awaited``
+        (``"answer"``, ``"embeddings"``); anything else goes through :func:`translate_error`."""
+        if isinstance(error, TimeoutError):
+            return ProviderTimeout(
+                f"{model}: no {awaited} within {limit:g} s",
+                model=model,
+                provider=provider_of(model),
+                status_code=None,
+                address=None,
+            )
+        return translate_error(
+            error,
+            model=model,
+            provider=provider_of(model),
+            api_base=self._api_base,
+            available=custom_providers(),
+        )

@@ -1,9 +1,13 @@
 """The local extractive generator: answers from the supplied context, never beyond it.
 
-It cannot write new text: it picks the 1-3 sentences of the context passages that best support
-the question (BM25 over sentences, stopwords removed, light stemming; optionally blended with an
-embedding similarity), cites them as ``[n]``, and says plainly when the context lacks the answer.
-Everything is deterministic: the same messages give the same answer.
+It cannot write new text: it picks the sentences of the context passages that best support the
+question, cites them as ``[n]``, and says plainly when the context lacks the answer. A passage
+supports a question when it covers enough of the question's informative terms (IDF-weighted,
+light stemming and synonyms); within the supporting passages the best sentence is chosen by BM25
+with the title and the heading above each sentence as context (headings are never answers).
+A how-to question gets the numbered steps of the matching section. ``strategy="sentence"`` keeps
+the earlier scoring (one sentence must cover the question alone). Everything is deterministic:
+the same messages give the same answer. ``docs/answer_quality.md`` has the details and figures.
 
 Context passages and the question follow :mod:`motadata_ai.domain.values.passages`. With a
 ``knowledge_search`` tool offered and no tool result yet, it asks for the search instead of
@@ -423,7 +427,7 @@ def _heading(sentence: str) -> tuple[str, str] | None:
         if not (body[0].isupper() or body[0].isdigit() or body.startswith(("**", "__", '"'))):
             continue  # "Label: value" reads as one sentence; a later colon may end the heading
         words = body.split()
-        if len(words) < 4 or words[0].endswith(","):
+        if words[0].endswith(",") or (len(words) < 4 and not _is_step(body)):
             return None  # "Choose a gateway: Europe, Americas or Asia." lists, it does not head
         if _TABLE_ROW.search(body) and not _LABEL.match(body):
             return None  # "Column: value, Column: value." is a row, its first label no heading

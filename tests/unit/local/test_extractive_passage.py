@@ -298,3 +298,15 @@ def test_words_that_only_ask_for_a_fix_do_not_count_against_support() -> None:
     answer = ExtractiveGenerator().answer("How do I fix a tunnel client that fails to connect?", [passage])
     assert answer.found and "reset the token" in answer.text
     assert ExtractiveGenerator().answer("fix", [passage]).text == NOT_FOUND  # nothing else to go on
+
+
+def test_a_short_first_step_still_ends_its_heading() -> None:
+    passage = Passage(
+        index=1,
+        title="Resetting your password",
+        text="Reset it yourself: Open the portal. Enter your username. Choose a new password.",
+    )
+    answer = ExtractiveGenerator().answer("How do I reset my password?", [passage])
+    assert answer.text == (
+        "Reset it yourself:\n1. Open the portal.\n2. Enter your username.\n3. Choose a new password. [1]"
+    )

@@ -1,14 +1,8 @@
-"""Fixtures of the agent unit tests: a gateway over a scripted model, recording telemetry."""
+"""Shared by the agent unit tests: a gateway over a scripted model."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
-from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
-from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.ports.llm import LLMPort
@@ -28,18 +22,3 @@ def make_gateway(llm: LLMPort) -> Gateway:
             max_retries=0,
         ),
     )
-
-
-@pytest.fixture
-def gateway_for() -> Callable[[LLMPort], Gateway]:
-    return make_gateway
-
-
-@pytest.fixture
-def telemetry() -> RecordingTelemetry:
-    return RecordingTelemetry()
-
-
-@pytest.fixture
-def store() -> InMemoryMemoryStore:
-    return InMemoryMemoryStore()

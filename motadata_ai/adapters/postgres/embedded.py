@@ -11,7 +11,6 @@ server stops when the last process that started or attached to it calls ``stop()
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import subprocess
 import tempfile
@@ -28,7 +27,6 @@ __all__ = [
     "start_embedded_postgres_async",
 ]
 
-_logger = logging.getLogger(__name__)
 _start_lock = threading.Lock()
 
 

@@ -141,7 +141,7 @@ def measure_bytes(root: Any) -> int:
 class _DirectTransform:
     """The fitted ColumnTransformer's arithmetic applied to normalised records directly."""
 
-    def __init__(self, pipeline: Any, features: Sequence[FeatureSpec]) -> None:
+    def __init__(self, pipeline: Any) -> None:
         preprocess = pipeline.named_steps["preprocess"]
         self._parts: list[tuple[str, Any, Any]] = []
         for name, transformer, columns in preprocess.transformers_:
@@ -204,7 +204,7 @@ class SklearnModel(TrainedModel):
         self.pipeline = pipeline
         self.features = tuple(features)
         self._classes = tuple(str(c) for c in pipeline.classes_)
-        self._direct = _DirectTransform(pipeline, self.features)
+        self._direct = _DirectTransform(pipeline)
         self._size: int | None = None
 
     @property

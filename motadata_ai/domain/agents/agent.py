@@ -292,7 +292,6 @@ class Agent:
         answer: str | None = None,
         error: str | None = None,
         pending: Sequence[ToolCallRecord] = (),
-        extra: ToolContext | None = None,
     ) -> AgentTask:
         return AgentTask(
             id=state.task_id,

@@ -61,7 +61,6 @@ class _Consumer:
     redeliver: deque[int] = field(default_factory=deque)
     deliveries: dict[int, int] = field(default_factory=dict)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    subscriptions: int = 0
     handled: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
 
@@ -242,7 +241,6 @@ class InMemoryBus(BusPort):
             future.set_exception(e)
 
     def _detach(self, consumer: _Consumer) -> None:
-        consumer.subscriptions -= 1
         if consumer.durable is None and consumer in self._ephemeral:
             self._ephemeral.remove(consumer)
 
@@ -319,7 +317,6 @@ class InMemoryBus(BusPort):
             )
             consumer.max_deliver = max_deliver
             self._durables[(durable, subject)] = consumer
-        consumer.subscriptions += 1
         consumer.wakeup.set()
         subscription = _MemorySubscription(self, consumer, handler, concurrency, self._drain_timeout)
         self._subscriptions.append(subscription)

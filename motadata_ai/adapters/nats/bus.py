@@ -120,7 +120,6 @@ class _NatsSubscription(Subscription):
         self._name = consumer_name(durable, subject) if durable else None
         self._psub: JetStreamContext.PullSubscription | None = None
         self._handling: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None

@@ -618,10 +618,14 @@ class RAGSystem:
                 )
         vectors = {hit.record.id: hit.record.embedding for hit in [*dense_hits, *keyword_hits]}
         if mode != "keyword":
+            # In hybrid mode a chunk among the top_k keyword hits stays even when its cosine is
+            # below the threshold: strong lexical evidence (ITSM jargon such as "S: drive" or
+            # "change freeze") is what small embedding models miss.
             candidates = {
                 cid: c
                 for cid, c in candidates.items()
                 if passes_threshold(c.dense_score, self.similarity_threshold)
+                or (mode == "hybrid" and c.keyword_rank is not None and c.keyword_rank <= top_k)
             }
         if mode == "hybrid":
             dense_ids = [h.record.id for h in dense_hits if h.record.id in candidates]

@@ -275,6 +275,25 @@ async def test_threshold_drops_unrelated_chunks() -> None:
     assert response.answer == NO_CONTEXT_ANSWER and response.sources == ()
 
 
+class OneHotEmbeddings(HashEmbeddings):
+    """Every text that mentions 'freeze' points one way, every other text another (cosine 0)."""
+
+    def vector(self, text: str) -> tuple[float, ...]:
+        axis = 0 if "freeze" in text.lower() else 1
+        return tuple(1.0 if i == axis else 0.0 for i in range(self._dimensions))
+
+
+async def test_top_keyword_hits_survive_the_threshold_in_hybrid_mode_only() -> None:
+    rag, _ = make(similarity_threshold=0.7, embeddings=OneHotEmbeddings(dimensions=64))
+    await rag.ingest([Document(id="p", text=PASSWORD), Document(id="v", text=VPN)])
+    # The query shares words with the VPN article but its embedding is orthogonal to it.
+    assert await rag.retrieve("VPN client freeze", mode="dense") == []
+    hits = await rag.retrieve("VPN client freeze", mode="hybrid")
+    assert [hit.document_id for hit in hits] == ["v"]
+    # Without any shared word nothing comes back, in either mode.
+    assert await rag.retrieve("zebra freeze", mode="hybrid") == []
+
+
 async def test_mmr_and_reranking_options_run() -> None:
     rag, _ = make(use_mmr=True, mmr_lambda=0.3, top_k=2)
     await rag.ingest(

@@ -1330,17 +1330,40 @@ class Gateway:
     # ------------------------------------------------------------------ de-duplication
 
     async def _deduplicated(self, key: str, produce: Callable[[], Awaitable[T]], call: _Call) -> T:
-        """Share one ``produce()`` between identical concurrent calls (the followers' source is ``dedup``)."""
-        shared = self._inflight.get(key)
-        if shared is not None:
+        """Share one ``produce()`` between identical concurrent calls (the followers' source is ``dedup``).
+
+        The first call (the leader) runs ``produce()`` itself, with no extra task, and publishes
+        the outcome on a future the followers await. If the leader is cancelled, a follower that
+        was not cancelled itself takes over as the new leader.
+        """
+        while (shared := self._inflight.get(key)) is not None:
             self.stats.dedup_hits += 1
             call.source = "dedup"
-            result: T = await asyncio.shield(shared)
-            return result
-        task: asyncio.Future[T] = asyncio.ensure_future(produce())
-        self._inflight[key] = task
-        task.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return await asyncio.shield(task)
+            try:
+                result: T = await asyncio.shield(shared)
+                return result
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not shared.cancelled() or current is None or current.cancelling():
+                    raise
+                call.source = "provider"
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            produced = await produce()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # followers re-raise it; without followers it is not "never retrieved"
+            raise
+        else:
+            future.set_result(produced)
+            return produced
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
 
     # ------------------------------------------------------------------ cost, ledger, telemetry
 

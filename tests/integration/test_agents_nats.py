@@ -7,6 +7,7 @@ server. A tenant's task never reaches another tenant's agent of the same name.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -181,3 +182,40 @@ async def test_a_task_for_another_tenant_never_reaches_the_agent(nats_url: str) 
         if server is not None:
             await server.stop()
         await bus.aclose()
+
+
+async def test_agents_keep_exchanging_tasks_across_a_nats_restart(nats_server_factory) -> None:  # type: ignore[no-untyped-def]
+    """A coordinator agent's tasks to a worker agent, with the server restarted mid-conversation:
+    every task is answered, and the worker's model sees each task exactly once."""
+    server = nats_server_factory()
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    caller_bus, worker_bus = await connect(server.url), await connect(server.url)
+    seen: dict[str, int] = {}
+
+    async def worker_model(request: ChatRequest) -> ChatResponse:
+        task = user_task(request)
+        seen[task] = seen.get(task, 0) + 1
+        await asyncio.sleep(0.3)  # long enough for the restart to fall in the middle of the work
+        return with_usage(f"done: {task}", 1)
+
+    worker = Agent(agent_id="worker", name="worker", gateway=gateway(worker_model), tenant=tenant, bus=worker_bus)
+    agent_server = await AgentServer(worker, worker_bus).start()
+    proxy = RemoteAgent(bus=caller_bus, tenant=tenant, agent_id="worker", timeout=60)
+    tasks = [f"reset VPN token #{n}" for n in range(12)]
+    try:
+        before = [await proxy.execute_task(task) for task in tasks[:4]]
+        pending = [asyncio.ensure_future(proxy.execute_task(task)) for task in tasks[4:]]
+        await asyncio.sleep(0.1)
+        assert not any(p.done() for p in pending)
+        await asyncio.to_thread(server.stop)  # the server goes away mid-conversation...
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(server.start)  # ...and comes back on the same port and store
+        after = await asyncio.gather(*pending)
+        answers = [t.answer for t in [*before, *after]]
+        assert answers == [f"done: {task}" for task in tasks]
+        assert seen == {task: 1 for task in tasks}
+        assert agent_server.handled == len(tasks)
+    finally:
+        await agent_server.stop()
+        await caller_bus.aclose()
+        await worker_bus.aclose()

@@ -61,7 +61,7 @@ class _Consumer:
     redeliver: deque[int] = field(default_factory=deque)
     deliveries: dict[int, int] = field(default_factory=dict)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    handled: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    handled: OrderedDict[str, Envelope | None] = field(default_factory=OrderedDict)
 
 
 class _MemorySubscription(Subscription):

@@ -20,6 +20,10 @@
   responder is down) and core NATS for the reply: the request carries ``reply_to`` = a fresh
   ``_INBOX.`` subject the requester listens on; the responder's adapter publishes the handler's
   returned envelope there. Replies never touch the stream.
+  A requester whose connection reconnected while it waited sends the request again (same
+  envelope id, fresh stream message id); the responder's consumer acks a copy whose first copy it
+  is still handling, and answers a copy it already handled from its memory of replies, so a reply
+  lost in the outage arrives and the handler still runs once.
 * **Reconnect.** The client reconnects forever (``reconnect_time_wait`` apart); pull loops and
   publishes ride over outages; streams and durable consumers survive a server restart with its
   store. nats-py errors never escape: they become :class:`BusUnavailable`, :class:`BusTimeout` or
@@ -95,6 +99,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 """Errors that mean "no server right now": retried where safe, else BusUnavailable."""
 
 _ANY_NATS: tuple[type[BaseException], ...] = (*_TRANSIENT, nats.errors.Error)
+_REPLY_POLL = 0.25  # seconds between checks for a reconnect while a request awaits its reply
 """Every error nats-py raises (plus the OS and timeout errors under it)."""
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (*_TRANSIENT, nats.errors.ConnectionClosedError)
@@ -125,6 +130,7 @@ class _NatsSubscription(Subscription):
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, tuple[Msg, float]] = {}  # by id(msg): Msg is unhashable
         self._handled = bus._handled_ids(self._name) if self._name else OrderedDict()
+        self._running: set[str] = set()  # envelope ids whose handler runs now
 
     async def _create(self) -> None:
         bus = self._bus
@@ -237,8 +243,17 @@ class _NatsSubscription(Subscription):
         if envelope.id in self._handled:
             logger.info("envelope %s was already handled by this consumer; acking it again", envelope.id)
             await self._settle(msg.ack())
+            remembered = self._handled[envelope.id]
+            if remembered is not None and envelope.reply_to is not None:
+                await bus._send_reply(envelope.reply_to, remembered)  # the first reply may be lost
+            return
+        if envelope.id in self._running:
+            # A request re-sent after a reconnect while the first copy is still being handled:
+            # the reply of that first copy goes to the same inbox.
+            await self._settle(msg.ack())
             return
         self._in_flight[id(msg)] = (msg, time.monotonic())
+        self._running.add(envelope.id)
         try:
             reply = await self._handler(envelope)
         except asyncio.CancelledError:
@@ -254,9 +269,10 @@ class _NatsSubscription(Subscription):
             return
         finally:
             self._in_flight.pop(id(msg), None)
-        remember_handled(self._handled, envelope.id, bus._handled_memory)
-        await self._settle(msg.ack())
+            self._running.discard(envelope.id)
         answer = reply_envelope(envelope, reply)
+        remember_handled(self._handled, envelope.id, bus._handled_memory, answer)
+        await self._settle(msg.ack())
         if answer is not None and envelope.reply_to is not None:
             await bus._send_reply(envelope.reply_to, answer)
 
@@ -330,7 +346,8 @@ class NatsBus(BusPort):
         self._max_bytes = max_bytes
         self._on_rejected = on_rejected
         self._subscriptions: set[_NatsSubscription] = set()
-        self._handled: dict[str, OrderedDict[str, None]] = {}
+        self._handled: dict[str, OrderedDict[str, Envelope | None]] = {}
+        self._reconnects = 0
         self._closed = False
         self.rejections: deque[Rejection] = deque(maxlen=1000)
         """The latest messages dropped without delivery."""
@@ -386,6 +403,8 @@ class NatsBus(BusPort):
 
         async def _reconnected() -> None:
             logger.warning("reconnected to NATS %s", address)
+            if owner:
+                owner[0]._reconnects += 1
 
         try:
             nc = await nats.connect(
@@ -490,7 +509,7 @@ class NatsBus(BusPort):
                 address=self._address, operation=operation, **fields,
             ) from e
 
-    def _handled_ids(self, name: str) -> OrderedDict[str, None]:
+    def _handled_ids(self, name: str) -> OrderedDict[str, Envelope | None]:
         return self._handled.setdefault(name, OrderedDict())
 
     def _check_open(self) -> None:
@@ -595,15 +614,25 @@ class NatsBus(BusPort):
         async with self._translate("request", subject=subject):
             sub = await self._nc.subscribe(inbox)
         try:
-            await self.publish(subject, envelope.model_copy(update={"reply_to": inbox}))
+            outgoing = envelope.model_copy(update={"reply_to": inbox})
+            await self.publish(subject, outgoing)
+            sent_at_reconnects, resends = self._reconnects, 0
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                if self._reconnects != sent_at_reconnects:
+                    # The connection dropped while we waited: a reply published meanwhile on core
+                    # NATS is lost. Send the request again under a fresh stream message id; the
+                    # responder answers a request it already handled from its memory of replies.
+                    sent_at_reconnects, resends = self._reconnects, resends + 1
+                    await self._publish_data(
+                        subject, encode(outgoing, max_bytes=self._max_bytes), f"{envelope.id}.resend{resends}"
+                    )
                 try:
-                    msg = await sub.next_msg(timeout=remaining)
+                    msg = await sub.next_msg(timeout=min(remaining, _REPLY_POLL))
                 except nats.errors.TimeoutError:
-                    break
+                    continue
                 except _ANY_NATS as e:
                     raise BusUnavailable(
                         f"NATS {self._address} failed while awaiting a reply on {subject!r}: {e!r}",

@@ -127,8 +127,11 @@ def record_rejection(
             logger.exception("on_rejected callback failed")
 
 
-def remember_handled(handled: OrderedDict[str, None], envelope_id: str, limit: int) -> None:
-    """Add ``envelope_id`` to a consumer's handled ids, keeping the latest ``limit``."""
-    handled[envelope_id] = None
+def remember_handled(
+    handled: OrderedDict[str, Envelope | None], envelope_id: str, limit: int, reply: Envelope | None = None
+) -> None:
+    """Add ``envelope_id`` (and the reply it got, if any) to a consumer's handled ids, keeping the
+    latest ``limit``."""
+    handled[envelope_id] = reply
     while len(handled) > limit:
         handled.popitem(last=False)

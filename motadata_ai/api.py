@@ -170,6 +170,9 @@ _EAGER_PORTS = (
 )
 
 
+_PLUGGABLE_PORTS = (*_EAGER_PORTS, "llm", "embeddings", "limits")
+
+
 async def _use_plugin_adapters(container: Container) -> list[Any]:
     """Override the ports named in ``settings.adapters`` with the adapters plugins registered."""
     from dependency_injector import providers
@@ -179,9 +182,9 @@ async def _use_plugin_adapters(container: Container) -> list[Any]:
     settings: Settings = container.settings()
     built = []
     for port, name in settings.adapters.items():
-        if port not in _EAGER_PORTS and port not in ("llm", "embeddings", "limits"):
+        if port not in _PLUGGABLE_PORTS:
             raise ConfigurationError(
-                f"unknown port {port!r} in adapters (ports: {', '.join(sorted(_EAGER_PORTS))})", port=port
+                f"unknown port {port!r} in adapters (ports: {', '.join(sorted(_PLUGGABLE_PORTS))})", port=port
             )
         factory = (await _resolve(container.plugins())).adapter(port, name)
         adapter = await _resolve(factory(**settings.adapter_options.get(port, {})))

@@ -210,3 +210,12 @@ async def test_an_unknown_plugin_adapter_names_what_is_registered(tmp_path: Any)
     with pytest.raises(ConfigurationError, match="plugin-store"):
         async with connect(container=_plugin_container(settings, _VectorStorePlugin())):
             pass
+
+
+async def test_an_adapter_for_an_unknown_port_is_a_configuration_error(tmp_path: Any) -> None:
+    from motadata_ai import ConfigurationError
+
+    settings = Settings(profile="memory", data_dir=tmp_path, adapters={"vectorstore": "plugin-store"})
+    with pytest.raises(ConfigurationError, match=r"unknown port 'vectorstore'.*vector_store"):
+        async with connect(container=_plugin_container(settings, _VectorStorePlugin())):
+            pass

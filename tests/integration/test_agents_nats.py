@@ -198,7 +198,9 @@ async def test_agents_keep_exchanging_tasks_across_a_nats_restart(nats_server_fa
         await asyncio.sleep(0.3)  # long enough for the restart to fall in the middle of the work
         return with_usage(f"done: {task}", 1)
 
-    worker = Agent(agent_id="worker", name="worker", gateway=gateway(worker_model), tenant=tenant, bus=worker_bus)
+    worker = Agent(
+        agent_id="worker", name="worker", gateway=gateway(worker_model), tenant=tenant, bus=worker_bus
+    )
     agent_server = await AgentServer(worker, worker_bus).start()
     proxy = RemoteAgent(bus=caller_bus, tenant=tenant, agent_id="worker", timeout=60)
     tasks = [f"reset VPN token #{n}" for n in range(12)]

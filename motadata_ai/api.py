@@ -53,6 +53,7 @@ class AI:
         self._ports = ports
         self.gateway: Gateway = ports["gateway"]
         self._ml_systems: dict[str, MLSystem] = {}
+        self._models: Any = None
         self._unified: UnifiedQuery | None = None
 
     def port(self, name: str) -> Any:
@@ -102,26 +103,37 @@ class AI:
             **options,
         )
 
+    def _model_cache(self) -> Any:
+        """One loaded-model LRU for every tenant, so ``max_memory_mb`` bounds this process."""
+        if self._models is None:
+            from motadata_ai.domain.ml.serving import ModelLRU
+
+            self._models = ModelLRU(max_bytes=int(self.settings.max_memory_mb * 1024 * 1024))
+        return self._models
+
     def ml(self, tenant_id: str, **options: Any) -> MLSystem:
-        """The tenant's ML system (kept, so its loaded-model cache lives as long as ``ai``)."""
+        """The tenant's ML system. Every tenant's system shares one loaded-model LRU bounded by
+        ``max_memory_mb`` (unless ``max_memory_mb`` is passed here); without ``options`` the
+        system is kept and returned again."""
         tenant_id = validate_tenant_id(tenant_id)
-        if options or tenant_id not in self._ml_systems:
-            system = create_ml_system(
-                tenant_id=tenant_id,
-                registry=self._ports["model_registry"],
-                experiments=self._ports["experiments"],
-                artifacts=self._ports["artifacts"],
-                prediction_log=self._ports["prediction_log"],
-                trainers=self.container.trainers(),
-                cache=self._ports["cache"],
-                bus=self._ports["bus"],
-                settings=self.settings,
-                **options,
-            )
-            if options:
-                return system
+        if not options and tenant_id in self._ml_systems:
+            return self._ml_systems[tenant_id]
+        system = create_ml_system(
+            tenant_id=tenant_id,
+            registry=self._ports["model_registry"],
+            experiments=self._ports["experiments"],
+            artifacts=self._ports["artifacts"],
+            prediction_log=self._ports["prediction_log"],
+            trainers=self.container.trainers(),
+            cache=self._ports["cache"],
+            bus=self._ports["bus"],
+            settings=self.settings,
+            **({} if "max_memory_mb" in options else {"model_cache": self._model_cache()}),
+            **options,
+        )
+        if not options:
             self._ml_systems[tenant_id] = system
-        return self._ml_systems[tenant_id]
+        return system
 
     @property
     def unified(self) -> UnifiedQuery:

@@ -82,7 +82,9 @@ class MLSystem:
     """One tenant's ML framework: the use-cases over registry, experiments, artifacts and trainers.
 
     ``trainers`` maps trainer names (``sklearn``, ``torch``) to :class:`TrainerPort` adapters;
-    estimators are named bare (``random_forest``) or qualified (``torch:mlp``).
+    estimators are named bare (``random_forest``) or qualified (``torch:mlp``). ``model_cache``
+    (a :class:`ModelLRU`) may be shared by every tenant's system of a process, so that
+    ``max_memory_mb`` bounds the process; without it the system keeps its own.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class MLSystem:
         bus: BusPort | None = None,
         prediction_log: PredictionLogPort | None = None,
         max_memory_mb: float = 2048,
+        model_cache: ModelLRU[TrainedModel] | None = None,
         enable_gpu: bool = False,
         cache_predictions: bool = True,
         prediction_cache_ttl: float | None = 3600.0,
@@ -140,7 +143,9 @@ class MLSystem:
         self._timer = timer
         self._rng = rng or random.Random(0)
         self._new_id = id_factory
-        self._loaded: ModelLRU[TrainedModel] = ModelLRU(max_bytes=int(max_memory_mb * 1024 * 1024))
+        self._loaded: ModelLRU[TrainedModel] = model_cache or ModelLRU(
+            max_bytes=int(max_memory_mb * 1024 * 1024)
+        )
         self._load_locks: dict[tuple[str, int], asyncio.Lock] = {}
         self._aliases: dict[tuple[str, str], tuple[float, ModelVersion]] = {}
         self._predictions = 0
@@ -441,16 +446,16 @@ class MLSystem:
 
     def unload(self, model_name: str, version: int | None = None) -> int:
         """Drop a model (one version or all) from memory; return how many were dropped."""
-        return self._loaded.discard(model_name, version)
+        return self._loaded.discard(self.tenant_id, model_name, version)
 
     async def _loaded_model(self, version: ModelVersion) -> LoadedModel[TrainedModel]:
-        entry = self._loaded.get(version.model_name, version.version)
+        entry = self._loaded.get(self.tenant_id, version.model_name, version.version)
         if entry is not None:
             return entry
         key = (version.model_name, version.version)
         lock = self._load_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            entry = self._loaded.get(*key)
+            entry = self._loaded.get(self.tenant_id, *key)
             if entry is not None:
                 return entry
             trainer = self._trainers.get(version.trainer)
@@ -680,8 +685,8 @@ class MLSystem:
             registry=registry,
             experiments=experiments,
             artifacts=artifacts,
-            loaded_models=tuple(f"{n}:v{v}" for n, v in self._loaded.keys()),
-            memory_used_mb=self._loaded.used_bytes / (1024 * 1024),
+            loaded_models=tuple(f"{n}:v{v}" for n, v in self._loaded.keys(self.tenant_id)),
+            memory_used_mb=self._loaded.used_bytes_of(self.tenant_id) / (1024 * 1024),
             max_memory_mb=float(self.max_memory_mb),
             predictions=self._predictions,
             cache_hits=self._cache_hits,
@@ -692,13 +697,13 @@ class MLSystem:
 
     @property
     def memory_used_bytes(self) -> int:
-        """The measured size of the models held in memory."""
-        return self._loaded.used_bytes
+        """The measured size of this tenant's models held in memory."""
+        return self._loaded.used_bytes_of(self.tenant_id)
 
     @property
     def loaded_models(self) -> list[tuple[str, int]]:
         """(model name, version) pairs in memory, least recently used first."""
-        return self._loaded.keys()
+        return self._loaded.keys(self.tenant_id)
 
     async def _publish(self, event: str, payload: dict[str, Any]) -> None:
         if self._bus is None:

@@ -401,3 +401,24 @@ def test_constructor_checks_its_options(stores: Stores) -> None:
         MLSystem(tenant="t", trainers={"sklearn": SklearnTrainer()}, max_memory_mb=0, **common)
     with pytest.raises(ValidationError):
         MLSystem(tenant="bad tenant", trainers={"sklearn": SklearnTrainer()}, **common)
+
+
+async def test_one_model_cache_bounds_every_tenant_of_a_process(
+    make_system: MakeSystem, dataset: Dataset
+) -> None:
+    from motadata_ai.domain.ml.serving import ModelLRU
+
+    probe = make_system()
+    await probe.train(dataset, model_name="probe")
+    one_model = probe.memory_used_bytes
+    shared: ModelLRU[Any] = ModelLRU(max_bytes=int(1.5 * one_model))
+    alice = make_system("alice", model_cache=shared)
+    bob = make_system("bob", model_cache=shared)
+    for system in (alice, bob):  # the same model name and version in both tenants
+        await system.train(dataset, model_name="m")
+        await system.promote("m", 1)
+    assert alice.loaded_models == [] and bob.loaded_models == [("m", 1)]
+    assert shared.used_bytes <= 1.5 * one_model
+    await alice.predict("m", RECORD)  # loads alice's own model, evicting bob's
+    assert alice.loaded_models == [("m", 1)] and bob.loaded_models == []
+    assert alice.unload("m") == 1 and bob.unload("m") == 0

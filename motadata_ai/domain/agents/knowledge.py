@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from motadata_ai.domain.agents.tools import Tool
+from motadata_ai.domain.retrieval.context import passage_text
 from motadata_ai.domain.values.documents import Source
 from motadata_ai.domain.values.passages import Passage, format_passages
 
@@ -36,12 +37,13 @@ def format_sources(sources: Sequence[Source], *, max_chars: int = 1200) -> str:
     """Sources as passages, ``[n] <title>: <text>`` one per line (text capped at ``max_chars``)."""
     passages = []
     for number, source in enumerate(sources, start=1):
-        text = " ".join(source.text.split())
+        title = source.title or source.document_id
+        # The same prose as the RAG prompt's passages: headings lead into their text, list
+        # items and table rows become sentences.
+        text = passage_text(source.text, title=title)
         if len(text) > max_chars:
             text = text[:max_chars].rstrip() + "…"
-        passages.append(
-            Passage(index=number, title=source.title or source.document_id, text=text or "(empty)")
-        )
+        passages.append(Passage(index=number, title=title, text=text or "(empty)"))
     return format_passages(passages)
 
 

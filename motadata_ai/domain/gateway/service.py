@@ -429,10 +429,11 @@ class Gateway:
             final: StreamChunk | None = None
             tool_calls: tuple[ToolCall, ...] = ()
             try:
-                self._check_context_window(request)
+                prompt_tokens = self._check_context_window(request)
                 request = await self._input_guardrails(request, context, level, policy)
                 await self._check_budget(tenant_id, policy)
-                await self._rate_limit(call, policy, request.model, self._estimate_tokens(request), wait)
+                estimate = prompt_tokens if prompt_tokens is not None else self._estimate_tokens(request)
+                await self._rate_limit(call, policy, request.model, estimate, wait)
                 models = self._models(request.model, policy, fallbacks)
                 async for model, chunk in self._resilient_stream(
                     call, models, request, policy, max_retries, timeout

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No test may reach a real model provider: only in-process providers and loopback servers.
+os.environ.setdefault("MOTADATA_ALLOW_MODEL_REQUESTS", "false")
 
 pytest_plugins = [
     "motadata_ai.testing.servers.postgres",

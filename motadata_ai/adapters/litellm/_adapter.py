@@ -4,12 +4,58 @@ of a call."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
 from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.ports.llm import ProviderError, ProviderTimeout
+
+ALLOW_MODEL_REQUESTS_ENV = "MOTADATA_ALLOW_MODEL_REQUESTS"
+"""Set to ``false`` (as the test suite does) to refuse any call that would leave this machine:
+only in-process providers (``local/...`` and other plugin providers) and servers on a loopback
+address stay allowed."""
+
+
+def _loopback(api_base: str | None) -> bool:
+    if not api_base:
+        return False
+    host = urlsplit(api_base).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _builtin_providers() -> frozenset[str]:
+    """LiteLLM's own provider names (custom providers added at run time are not among them)."""
+    return frozenset(provider.value for provider in load_litellm().LlmProviders)
+
+
+def check_model_request_allowed(model: str, api_base: str | None) -> None:
+    """Raise :class:`ConfigurationError` when real model requests are switched off and this one
+    would reach a provider outside the process and off loopback."""
+    if os.environ.get(ALLOW_MODEL_REQUESTS_ENV, "true").strip().lower() not in ("0", "false", "no", "off"):
+        return
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    if prefix in custom_providers() or _loopback(api_base):
+        return
+    if prefix and prefix not in _builtin_providers():
+        return  # no provider LiteLLM could reach: the call fails as an unknown model, offline
+    raise ConfigurationError(
+        f"model requests are switched off ({ALLOW_MODEL_REQUESTS_ENV}=false): {model!r} would reach "
+        f"{api_base or 'its provider'}; use an in-process provider or a loopback server",
+        model=model,
+        field=ALLOW_MODEL_REQUESTS_ENV,
+    )
 
 TIMEOUT_MARGIN = 1.0  # the hard guard fires this long after LiteLLM's own timeout
 _PER_MILLION = 1_000_000.0
@@ -132,6 +178,7 @@ class LiteLLMAdapter:
 
     def _call_kwargs(self, model: str, timeout: float) -> dict[str, Any]:
         """Model, timeout, no LiteLLM retries (one port call is one request), server and key."""
+        check_model_request_allowed(model, self._api_base)
         kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0}
         if self._api_base is not None:
             kwargs["api_base"] = self._api_base

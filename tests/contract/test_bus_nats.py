@@ -13,12 +13,12 @@ from motadata_ai.adapters.nats import NatsBus
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.ports.bus import BusPort
-from motadata_ai.testing.contracts.bus import SECRET, BusContract, Inbox
+from motadata_ai.testing.contracts.bus import SECRET, BusServerContract, Inbox
 
 pytestmark = pytest.mark.nats
 
 
-class TestNatsBus(BusContract):
+class TestNatsBus(BusServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _server(self, nats_url: str) -> AsyncIterator[None]:
         self.url = nats_url

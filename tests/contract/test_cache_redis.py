@@ -10,13 +10,13 @@ import pytest_asyncio
 from motadata_ai.adapters.redis import RedisCache
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.ports.cache import CachePort, CacheUnavailable
-from motadata_ai.testing.contracts.cache import SECRET, CacheContract
+from motadata_ai.testing.contracts.cache import SECRET, CacheServerContract
 from motadata_ai.testing.servers.redis import ValkeyServer
 
 pytestmark = pytest.mark.redis
 
 
-class TestRedisCache(CacheContract):
+class TestRedisCache(CacheServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _server(self, redis_url: str) -> None:
         self.url = redis_url

@@ -7,12 +7,12 @@ import pytest_asyncio
 
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
-from motadata_ai.testing.contracts.documents import DocumentStoreContract
+from motadata_ai.testing.contracts.documents import DocumentStoreServerContract
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresDocumentStore(DocumentStoreContract):
+class TestPostgresDocumentStore(DocumentStoreServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _database(self, pg_isolated_database: PostgresDatabase) -> None:
         self.database = pg_isolated_database

@@ -8,12 +8,12 @@ import pytest_asyncio
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.ledger import PostgresAuditLog, PostgresUsageLedger
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
-from motadata_ai.testing.contracts.ledger import SECRET, LedgerContract
+from motadata_ai.testing.contracts.ledger import SECRET, LedgerServerContract
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresLedger(LedgerContract):
+class TestPostgresLedger(LedgerServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _database(self, pg_isolated_database: PostgresDatabase) -> None:
         self.database = pg_isolated_database

@@ -11,12 +11,12 @@ from motadata_ai.adapters.redis import RedisCache
 from motadata_ai.adapters.redis.limits import RedisLimits
 from motadata_ai.domain.values.limits import BucketSpec
 from motadata_ai.ports.limits import LimitsPort
-from motadata_ai.testing.contracts.limits import SECRET, LimitsContract
+from motadata_ai.testing.contracts.limits import SECRET, LimitsServerContract
 
 pytestmark = pytest.mark.redis
 
 
-class TestRedisLimits(LimitsContract):
+class TestRedisLimits(LimitsServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _server(self, redis_url: str) -> None:
         self.url = redis_url

@@ -6,12 +6,12 @@ import pytest
 
 from motadata_ai.adapters.litellm import LiteLLMChat
 from motadata_ai.ports.llm import LLMPort, ProviderUnavailable, UnknownModel
-from motadata_ai.testing.contracts.llm import SECRET, LLMContract, Reply
+from motadata_ai.testing.contracts.llm import SECRET, LLMServerContract, Reply
 from motadata_ai.testing.openai_server import OpenAIServer
 from motadata_ai.testing.servers.process import free_port
 
 
-class TestLiteLLMChat(LLMContract):
+class TestLiteLLMChat(LLMServerContract):
     model = "openai/gpt-4o-mini"
 
     @pytest.fixture(autouse=True)

@@ -8,12 +8,12 @@ import pytest_asyncio
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.memory_store import PostgresMemoryStore
 from motadata_ai.ports.memory import MemoryStorePort
-from motadata_ai.testing.contracts.memory_store import SECRET, MemoryStoreContract
+from motadata_ai.testing.contracts.memory_store import SECRET, MemoryStoreServerContract
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresMemoryStore(MemoryStoreContract):
+class TestPostgresMemoryStore(MemoryStoreServerContract):
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _database(self, pg_isolated_database: PostgresDatabase) -> None:
         self.database = pg_isolated_database

@@ -23,8 +23,8 @@ from motadata_ai.ports.ml import (
 )
 from motadata_ai.testing.contracts.ml import (
     SECRET,
-    ExperimentStoreContract,
-    ModelRegistryContract,
+    ExperimentStoreServerContract,
+    ModelRegistryServerContract,
     PredictionLogContract,
 )
 from motadata_ai.testing.servers.postgres import isolated_database
@@ -51,7 +51,7 @@ class _PostgresStores:
         return db
 
 
-class TestPostgresModelRegistry(_PostgresStores, ModelRegistryContract):
+class TestPostgresModelRegistry(_PostgresStores, ModelRegistryServerContract):
     async def make_registry(self) -> ModelRegistryPort:
         return PostgresModelRegistry(await self.database())
 
@@ -66,7 +66,7 @@ class TestPostgresModelRegistry(_PostgresStores, ModelRegistryContract):
         assert SECRET not in caught.value.address
 
 
-class TestPostgresExperimentStore(_PostgresStores, ExperimentStoreContract):
+class TestPostgresExperimentStore(_PostgresStores, ExperimentStoreServerContract):
     async def make_store(self) -> ExperimentStorePort:
         return PostgresExperimentStore(await self.database())
 

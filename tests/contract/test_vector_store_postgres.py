@@ -8,12 +8,12 @@ import pytest_asyncio
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.ports.vector_store import VectorStorePort
-from motadata_ai.testing.contracts.vector_store import VectorStoreContract
+from motadata_ai.testing.contracts.vector_store import VectorStoreServerContract
 
 pytestmark = pytest.mark.postgres
 
 
-class _PgContract(VectorStoreContract):
+class _PgContract(VectorStoreServerContract):
     store_options: dict[str, object] = {}
 
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")

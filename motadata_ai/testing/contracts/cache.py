@@ -2,8 +2,9 @@
 
 Subclass :class:`CacheContract` in a module pytest collects (its name must start with ``Test``)
 and implement :meth:`~CacheContract.make_cache` to return a fresh, empty cache. Override
-:meth:`~CacheContract.make_unreachable_cache` to return a cache pointed at a server that does not
-answer, with the password ``s3cret`` in its URL (caches without a server return ``None``), and
+:meth:`~CacheServerContract.make_unreachable_cache` (adapters behind a server subclass
+:class:`CacheServerContract`) to return a cache pointed at a server that does not answer, with the
+password ``s3cret`` in its URL, and
 :meth:`~CacheContract.wait` when the cache runs on a fake clock::
 
     class TestMyCache(CacheContract):
@@ -24,7 +25,7 @@ import pytest_asyncio
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import CacheError, CachePort, CacheUnavailable
 
-__all__ = ["SECRET", "CacheContract"]
+__all__ = ["SECRET", "CacheContract", "CacheServerContract"]
 
 SECRET = "s3cret"
 
@@ -38,10 +39,6 @@ class CacheContract:
     async def make_cache(self) -> CachePort:
         """A fresh, empty cache."""
         raise NotImplementedError
-
-    async def make_unreachable_cache(self) -> CachePort | None:
-        """A cache whose server does not answer (password ``s3cret`` in its URL), or ``None``."""
-        return None
 
     async def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass for the cache (a fake clock advances it instead)."""
@@ -222,10 +219,17 @@ class CacheContract:
 
     # -- errors ----------------------------------------------------------------------------------
 
+
+class CacheServerContract(CacheContract):
+    """The Cache contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_cache(self) -> CachePort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server_raises_cache_unavailable_with_masked_address(self) -> None:
         cache = await self.make_unreachable_cache()
-        if cache is None:
-            return
         self._made.append(cache)
         for call in (cache.get("tenant-a:k"), cache.set("tenant-a:k", b"v"), cache.incr("tenant-a:n"),
                      cache.delete_prefix("tenant-a:"), cache.ping()):

@@ -2,8 +2,9 @@
 
 Subclass :class:`DocumentStoreContract` in a module pytest collects and implement
 :meth:`~DocumentStoreContract.make_store` to return a fresh, empty store implementing both ports;
-override :meth:`~DocumentStoreContract.make_unreachable_store` to return one pointed at a server
-that does not answer, with the password ``s3cret`` in its address (``None`` without a server)::
+adapters behind a server subclass :class:`DocumentStoreServerContract` and implement
+:meth:`~DocumentStoreServerContract.make_unreachable_store` to return one pointed at a server that
+does not answer, with the password ``s3cret`` in its address::
 
     class TestMyDocumentStore(DocumentStoreContract):
         async def make_store(self):
@@ -25,7 +26,7 @@ from motadata_ai.ports.documents import (
     VersionConflict,
 )
 
-__all__ = ["DocumentStoreContract"]
+__all__ = ["DocumentStoreContract", "DocumentStoreServerContract"]
 
 A = TenantContext(tenant_id="tenant-a")
 B = TenantContext(tenant_id="tenant-b")
@@ -77,10 +78,6 @@ class DocumentStoreContract:
     async def make_store(self) -> Any:
         """A fresh, empty store implementing DocumentStorePort and ConversationStorePort."""
         raise NotImplementedError
-
-    async def make_unreachable_store(self) -> Any | None:
-        """A store whose server does not answer, or ``None`` for stores without a server."""
-        return None
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -220,10 +217,17 @@ class DocumentStoreContract:
 
     # -- errors ---------------------------------------------------------------------------------
 
+
+class DocumentStoreServerContract(DocumentStoreContract):
+    """The DocumentStore contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_store(self) -> Any:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server_raises_the_port_error_with_masked_address(self) -> None:
         store = await self.make_unreachable_store()
-        if store is None:
-            return  # nothing to reach: in-process store
         for call in (lambda: store.get(A, "d1"), lambda: store.append(A, turn(A, "c", "q"))):
             with pytest.raises(DocumentStoreUnavailable) as caught:
                 await call()

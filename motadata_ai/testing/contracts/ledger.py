@@ -1,9 +1,9 @@
 """The UsageLedgerPort and AuditLogPort contract: one suite every ledger adapter must pass.
 
 Subclass :class:`LedgerContract` (in a ``Test*`` class) and implement :meth:`make_ledger` and
-:meth:`make_audit` to return fresh, empty stores; override :meth:`make_unreachable_ledger` to
-return a ledger pointed at a server that does not answer, with the password ``s3cret`` in its
-address (stores without a server return ``None``)::
+:meth:`make_audit` to return fresh, empty stores; adapters behind a server subclass
+:class:`LedgerServerContract` and implement :meth:`make_unreachable_ledger` to return a ledger
+pointed at a server that does not answer, with the password ``s3cret`` in its address::
 
     class TestMyLedger(LedgerContract):
         async def make_ledger(self) -> UsageLedgerPort:
@@ -25,7 +25,7 @@ from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.usage import AuditEvent, FeedbackRecord, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort, LedgerUnavailable, UsageLedgerPort
 
-__all__ = ["SECRET", "LedgerContract"]
+__all__ = ["SECRET", "LedgerContract", "LedgerServerContract"]
 
 SECRET = "s3cret"
 DAY1 = datetime(2030, 3, 1, 9, 30, tzinfo=UTC)
@@ -58,10 +58,6 @@ class LedgerContract:
     async def make_audit(self) -> AuditLogPort:
         """A fresh, empty audit log."""
         raise NotImplementedError
-
-    async def make_unreachable_ledger(self) -> UsageLedgerPort | None:
-        """A ledger whose server does not answer (password ``s3cret`` in its address), or ``None``."""
-        return None
 
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _stores(self) -> AsyncIterator[None]:
@@ -213,10 +209,17 @@ class LedgerContract:
         assert await log.events(tenant=self.a, limit=1) == [new]
         assert await log.events(tenant=self.b) == []
 
+
+class LedgerServerContract(LedgerContract):
+    """The Ledger contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_ledger(self) -> UsageLedgerPort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server_raises_ledger_unavailable_with_masked_address(self) -> None:
         ledger = await self.make_unreachable_ledger()
-        if ledger is None:
-            return
         self._made.append(ledger)
         since = DAY1
         for call in (

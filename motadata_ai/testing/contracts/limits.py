@@ -2,8 +2,8 @@
 
 Subclass :class:`LimitsContract` (in a ``Test*`` class) and implement :meth:`make_limits` to
 return a fresh, empty store; override :meth:`wait` when it runs on a fake clock, and
-:meth:`make_unreachable_limits` to return a store pointed at a server that does not answer, with
-the password ``s3cret`` in its URL (stores without a server return ``None``)::
+:meth:`make_unreachable_limits` (on :class:`LimitsServerContract`, for adapters behind a server) to
+return a store pointed at a server that does not answer, with the password ``s3cret`` in its URL::
 
     class TestMyLimits(LimitsContract):
         async def make_limits(self) -> LimitsPort:
@@ -23,7 +23,7 @@ import pytest_asyncio
 from motadata_ai.domain.values.limits import BucketSpec
 from motadata_ai.ports.limits import LimitsPort, LimitsUnavailable
 
-__all__ = ["SECRET", "LimitsContract"]
+__all__ = ["SECRET", "LimitsContract", "LimitsServerContract"]
 
 SECRET = "s3cret"
 
@@ -34,10 +34,6 @@ class LimitsContract:
     async def make_limits(self) -> LimitsPort:
         """A fresh, empty store."""
         raise NotImplementedError
-
-    async def make_unreachable_limits(self) -> LimitsPort | None:
-        """A store whose server does not answer (password ``s3cret`` in its URL), or ``None``."""
-        return None
 
     async def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass on the store's clock."""
@@ -159,10 +155,17 @@ class LimitsContract:
         assert await store.breaker_states() == {}
         assert (await store.breaker_acquire("cb:m", recovery_timeout=60)).allowed
 
+
+class LimitsServerContract(LimitsContract):
+    """The Limits contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_limits(self) -> LimitsPort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server_raises_limits_unavailable_with_masked_address(self) -> None:
         store = await self.make_unreachable_limits()
-        if store is None:
-            return
         self._made.append(store)
         spec = [BucketSpec("rl:tenant-a:req", 1, 1.0)]
         for call in (

@@ -8,11 +8,12 @@ Two levels:
 - :class:`LLMContract` adds scripted behaviour, in the vocabulary of the loopback server's
   :class:`~motadata_ai.testing.openai_server.Reply`: a fixed answer, tool calls (whole and
   streamed), 429 → ``ProviderRateLimited`` with ``retry_after``, 500 → ``ProviderUnavailable``,
-  400 → ``ProviderBadRequest``, 401 → ``ProviderAuthError``, a slow answer → ``ProviderTimeout``,
-  and an unreachable server → ``ProviderUnavailable`` naming the masked address. Implement
-  :meth:`~LLMContract.script` to make the adapter's next calls behave as the replies say::
+  400 → ``ProviderBadRequest``, 401 → ``ProviderAuthError``, a slow answer → ``ProviderTimeout``.
+  Implement :meth:`~LLMContract.script` to make the adapter's next calls behave as the replies say.
+- :class:`LLMServerContract` adds an unreachable server → ``ProviderUnavailable`` naming the masked
+  address, for adapters behind a server (implement ``make_unreachable_llm``)::
 
-    class TestMyLLM(LLMContract):
+    class TestMyLLM(LLMServerContract):
         model = "openai/gpt-4o-mini"
 
         async def make_llm(self) -> LLMPort:
@@ -44,7 +45,7 @@ from motadata_ai.ports.llm import (
 )
 from motadata_ai.testing.openai_server import Reply, ToolCallReply
 
-__all__ = ["LLMBasicContract", "LLMContract", "Reply", "ToolCallReply"]
+__all__ = ["LLMBasicContract", "LLMContract", "LLMServerContract", "Reply", "ToolCallReply"]
 
 SECRET = "s3cret"
 
@@ -126,11 +127,6 @@ class LLMContract(LLMBasicContract):
     def script(self, *replies: Reply) -> None:
         """Make the adapter's next calls answer as ``replies`` say, one reply per call."""
         raise NotImplementedError
-
-    async def make_unreachable_llm(self) -> LLMPort | None:
-        """An adapter pointed at a closed port with the password ``s3cret`` in its address, or
-        ``None`` for adapters without a server."""
-        return None
 
     async def test_scripted_answer(self) -> None:
         llm = await self.make_llm()
@@ -247,10 +243,17 @@ class LLMContract(LLMBasicContract):
             await llm.complete(self.request())
         assert (await llm.complete(self.request())).text == "fine now"
 
+
+class LLMServerContract(LLMContract):
+    """The LLM contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_llm(self) -> LLMPort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server(self) -> None:
         llm = await self.make_unreachable_llm()
-        if llm is None:
-            return  # no server behind this adapter: nothing can be unreachable
         with pytest.raises(ProviderUnavailable) as caught:
             await llm.complete(self.request(), timeout=5)
         error = caught.value

@@ -1,9 +1,9 @@
 """The MemoryStorePort contract: one suite every memory store adapter must pass.
 
 Subclass :class:`MemoryStoreContract` (in a ``Test*`` class) and implement :meth:`make_store` to
-return a fresh, empty store; override :meth:`make_unreachable_store` to return a store pointed at
-a server that does not answer, with the password ``s3cret`` in its address (stores without a
-server return ``None``)::
+return a fresh, empty store; adapters behind a server subclass :class:`MemoryStoreServerContract`
+and implement :meth:`make_unreachable_store` to return a store pointed at a server that does not
+answer, with the password ``s3cret`` in its address::
 
     class TestMyMemoryStore(MemoryStoreContract):
         async def make_store(self) -> MemoryStorePort:
@@ -22,7 +22,7 @@ from motadata_ai.domain.values.errors import InvalidTenant
 from motadata_ai.domain.values.memory import Checkpoint, MemoryRecord, SessionMessage
 from motadata_ai.ports.memory import MemoryStorePort, MemoryStoreUnavailable
 
-__all__ = ["SECRET", "MemoryStoreContract"]
+__all__ = ["SECRET", "MemoryStoreContract", "MemoryStoreServerContract"]
 
 SECRET = "s3cret"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -74,10 +74,6 @@ class MemoryStoreContract:
     async def make_store(self) -> MemoryStorePort:
         """A fresh, empty store."""
         raise NotImplementedError
-
-    async def make_unreachable_store(self) -> MemoryStorePort | None:
-        """A store whose server does not answer (password ``s3cret``), or ``None``."""
-        return None
 
     # -- memories -------------------------------------------------------------------------------
 
@@ -241,10 +237,17 @@ class MemoryStoreContract:
         with pytest.raises(InvalidTenant):
             await store.delete_user("x" * 65, "u1")
 
+
+class MemoryStoreServerContract(MemoryStoreContract):
+    """The MemoryStore contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_store(self) -> MemoryStorePort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_an_unreachable_server_is_a_port_error_naming_the_masked_address(self) -> None:
         store = await self.make_unreachable_store()
-        if store is None:
-            return
         with pytest.raises(MemoryStoreUnavailable) as caught:
             await store.list_records("acme")
         address = str(caught.value.fields.get("address", ""))

@@ -1,9 +1,9 @@
 """Contracts of the ML stores: one suite per port that every adapter must pass.
 
 Subclass in a module pytest collects (class name starting with ``Test``) and implement the
-``make_*`` hook to return a fresh, empty store; override ``make_unreachable_*`` to return one
-pointed at a server that does not answer with the password ``s3cret`` in its address (stores
-without a server keep the default ``None``, and the suite then checks that ``ping`` answers)::
+``make_*`` hook to return a fresh, empty store; adapters behind a server subclass the
+``*ServerContract`` classes and implement ``make_unreachable_*`` to return one pointed at a server
+that does not answer, with the password ``s3cret`` in its address::
 
     class TestMyRegistry(ModelRegistryContract):
         async def make_registry(self) -> ModelRegistryPort:
@@ -48,7 +48,9 @@ __all__ = [
     "SECRET",
     "ArtifactStoreContract",
     "ExperimentStoreContract",
+    "ExperimentStoreServerContract",
     "ModelRegistryContract",
+    "ModelRegistryServerContract",
     "PredictionLogContract",
     "sample_run",
     "sample_version",
@@ -124,10 +126,6 @@ class ModelRegistryContract:
     async def make_registry(self) -> ModelRegistryPort:
         """A fresh, empty registry."""
         raise NotImplementedError
-
-    async def make_unreachable_registry(self) -> ModelRegistryPort | None:
-        """A registry whose server does not answer (password ``s3cret`` in its address), or ``None``."""
-        return None
 
     async def test_starts_empty(self) -> None:
         registry = await self.make_registry()
@@ -221,21 +219,13 @@ class ModelRegistryContract:
         assert mine.version == 1
         assert (await registry.resolve_alias(TENANT_A, "priority", "champion")).tenant_id == TENANT_A
 
+    async def test_a_reachable_registry_answers_ping(self) -> None:
+        assert await (await self.make_registry()).ping() is True
+
     async def test_invalid_tenant_is_refused(self) -> None:
         registry = await self.make_registry()
         with pytest.raises(InvalidTenant):
             await registry.list_models("bad tenant!")
-
-    async def test_unreachable_server_is_store_unavailable_with_masked_address(self) -> None:
-        registry = await self.make_unreachable_registry()
-        if registry is None:
-            assert await (await self.make_registry()).ping()
-            return
-        with pytest.raises(StoreUnavailable) as caught:
-            await registry.list_models(TENANT_A)
-        assert SECRET not in str(caught.value)
-        assert SECRET not in str(caught.value.fields.get("address", ""))
-        assert caught.value.fields.get("address")
 
 
 class ExperimentStoreContract:
@@ -245,9 +235,8 @@ class ExperimentStoreContract:
         """A fresh, empty experiment store."""
         raise NotImplementedError
 
-    async def make_unreachable_store(self) -> ExperimentStorePort | None:
-        """A store whose server does not answer (password ``s3cret`` in its address), or ``None``."""
-        return None
+    async def test_a_reachable_store_answers_ping(self) -> None:
+        assert await (await self.make_store()).ping() is True
 
     async def test_starts_empty(self) -> None:
         store = await self.make_store()
@@ -287,16 +276,6 @@ class ExperimentStoreContract:
             await store.get_run(TENANT_B, "run-1")
         await store.save_run(sample_run(tenant_id=TENANT_B).model_copy(update={"status": "failed"}))
         assert (await store.get_run(TENANT_A, "run-1")).status == "finished"
-
-    async def test_unreachable_server_is_store_unavailable_with_masked_address(self) -> None:
-        store = await self.make_unreachable_store()
-        if store is None:
-            assert await (await self.make_store()).ping()
-            return
-        with pytest.raises(StoreUnavailable) as caught:
-            await store.list_runs(TENANT_A)
-        assert SECRET not in str(caught.value)
-        assert caught.value.fields.get("address")
 
 
 class ArtifactStoreContract:
@@ -397,3 +376,36 @@ class PredictionLogContract:
         log = await self.make_log()
         await log.append([self.entry(tenant_id=TENANT_A)])
         assert await log.recent(TENANT_B, "priority") == []
+
+
+class ModelRegistryServerContract(ModelRegistryContract):
+    """The ModelRegistry contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_registry(self) -> ModelRegistryPort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
+    async def test_unreachable_server_is_store_unavailable_with_masked_address(self) -> None:
+        registry = await self.make_unreachable_registry()
+        with pytest.raises(StoreUnavailable) as caught:
+            await registry.list_models(TENANT_A)
+        assert SECRET not in str(caught.value)
+        assert SECRET not in str(caught.value.fields.get("address", ""))
+        assert caught.value.fields.get("address")
+
+
+class ExperimentStoreServerContract(ExperimentStoreContract):
+    """The ExperimentStore contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_store(self) -> ExperimentStorePort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
+    async def test_unreachable_server_is_store_unavailable_with_masked_address(self) -> None:
+        store = await self.make_unreachable_store()
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.list_runs(TENANT_A)
+        assert SECRET not in str(caught.value)
+        assert caught.value.fields.get("address")

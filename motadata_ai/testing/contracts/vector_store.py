@@ -2,9 +2,9 @@
 
 Subclass :class:`VectorStoreContract` in a module pytest collects (its name must start with
 ``Test``) and implement :meth:`~VectorStoreContract.make_store` to return a fresh, empty store with
-``dimensions == self.dimensions``; override :meth:`~VectorStoreContract.make_unreachable_store` to
-return a store pointed at a server that does not answer, with the password ``s3cret`` in its address
-(stores without a server return ``None``)::
+``dimensions == self.dimensions``; adapters behind a server subclass
+:class:`VectorStoreServerContract` and implement its ``make_unreachable_store`` to return a store
+pointed at a server that does not answer, with the password ``s3cret`` in its address::
 
     class TestMyVectorStore(VectorStoreContract):
         async def make_store(self) -> VectorStorePort:
@@ -25,7 +25,7 @@ from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort, VectorStoreUnavailable
 
-__all__ = ["VectorStoreContract"]
+__all__ = ["VectorStoreContract", "VectorStoreServerContract"]
 
 A = TenantContext(tenant_id="tenant-a")
 B = TenantContext(tenant_id="tenant-b")
@@ -73,10 +73,6 @@ class VectorStoreContract:
     async def make_store(self) -> VectorStorePort:
         """A fresh, empty store with ``dimensions == self.dimensions``."""
         raise NotImplementedError
-
-    async def make_unreachable_store(self) -> VectorStorePort | None:
-        """A store whose server does not answer, or ``None`` for stores without a server."""
-        return None
 
     async def seeded(self) -> VectorStorePort:
         """A store holding three chunks of two documents for tenant A."""
@@ -418,10 +414,17 @@ class VectorStoreContract:
 
     # -- error translation ------------------------------------------------------------------------
 
+
+class VectorStoreServerContract(VectorStoreContract):
+    """The VectorStore contract plus error translation, for adapters behind a server."""
+
+    async def make_unreachable_store(self) -> VectorStorePort:
+        """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
+        its address."""
+        raise NotImplementedError
+
     async def test_unreachable_server_raises_the_port_error_with_masked_address(self) -> None:
         store = await self.make_unreachable_store()
-        if store is None:  # an in-process store has no server to lose
-            return
         for operation in (
             lambda: store.count(A),
             lambda: store.dense_search(A, E1),

@@ -42,7 +42,10 @@ def test_everything_fits_a_large_budget() -> None:
     assert lines[0] == DEFAULT_INSTRUCTIONS
     assert [line[:4] for line in lines[-3:]] == ["[1] ", "[2] ", "[3] "]
     assert not built.truncated
-    assert built.tokens == approximate_token_count(built.system_prompt) or built.tokens >= 150
+    expected = approximate_token_count(DEFAULT_INSTRUCTIONS.strip() + "\n\nPassages:") + sum(
+        approximate_token_count(line) + 1 for line in lines[-3:]
+    )
+    assert built.tokens == expected  # the instructions and every passage line, with its newline
 
 
 def test_budget_cuts_the_last_passage_and_drops_the_rest() -> None:

@@ -1,7 +1,8 @@
 """The ITSM incident data set as one row per incident, with only what is known when it is opened.
 
-Source: ``../shared/data/incidents/incident_event_log.csv`` (a ServiceNow event log, one row per
-state change of an incident ``number``; ``?`` marks missing values).
+Source: ``examples/ml/data/incident_event_log.csv.gz`` (a ServiceNow event log, one row per
+state change of an incident ``number``; ``?`` marks missing values; CC BY 4.0, see
+``data/README.md``), or the file named by ``MOTADATA_ITSM_CSV``.
 
 Task: predict whether the incident will end up meeting its SLA (``made_sla`` on its *last*
 event) from its *first* event's fields that exist at opening time. Fields that only exist later
@@ -21,8 +22,7 @@ from motadata_ai.domain.values.ml import DatasetSchema
 
 DEFAULT_CSV = Path(
     os.environ.get(
-        "MOTADATA_ITSM_CSV",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "incidents" / "incident_event_log.csv",
+        "MOTADATA_ITSM_CSV", Path(__file__).resolve().parent / "data" / "incident_event_log.csv.gz"
     )
 )
 

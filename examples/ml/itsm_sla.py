@@ -1,6 +1,6 @@
 """ITSM example: will this incident meet its SLA? Train, register, promote and predict.
 
-Runs on the real incident event log (``../shared/data/incidents/incident_event_log.csv``): one
+Runs on the real incident event log (``examples/ml/data/incident_event_log.csv.gz``): one
 record per incident with the fields known when it is opened, target ``made_sla`` of its last
 event, split by incident number (see ``itsm_data.py``).
 

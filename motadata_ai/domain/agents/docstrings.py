@@ -6,10 +6,6 @@ only module of the SDK that imports ``griffe``.
 
 from __future__ import annotations
 
-import griffe
-
-_PARAMETER_SECTIONS = (griffe.DocstringSectionKind.parameters, griffe.DocstringSectionKind.other_parameters)
-
 
 def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     """The description and per-parameter descriptions of a Google, NumPy or Sphinx docstring.
@@ -21,6 +17,12 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     """
     if not doc or not doc.strip():
         return "", {}
+    import griffe  # on first use: importing the agents package stays light
+
+    parameter_sections = (
+        griffe.DocstringSectionKind.parameters,
+        griffe.DocstringSectionKind.other_parameters,
+    )
     docstring = griffe.Docstring(doc, lineno=1)
     style, _ = griffe.infer_docstring_style(docstring, default=griffe.Parser.google)
     sections = griffe.parse(docstring, style, warnings=False)
@@ -29,7 +31,7 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         summary = _paragraphs(str(sections[0].value))
     params: dict[str, str] = {}
     for section in sections:
-        if section.kind in _PARAMETER_SECTIONS:
+        if section.kind in parameter_sections:
             for parameter in section.value:
                 params.setdefault(parameter.name, " ".join(parameter.description.split()))
     return summary, params

@@ -290,7 +290,7 @@ class Gateway:
         level = self._check_level(validation_level or policy.validation_level)
         self._check_call_options(ttl=ttl, max_retries=max_retries, timeout=timeout)
         if response_schema is not None:
-            compile_schema(response_schema)
+            response_schema = compile_schema(response_schema)
         call = _Call(tenant_id, context.user_id, "chat", request.model, self._clock())
         self.stats.calls += 1
         use_cache = self._cache is not None and policy.enable_caching and not no_cache

@@ -18,15 +18,16 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import unquote
 
 import pydantic
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
-from jsonschema.exceptions import ValidationError as JSONSchemaViolation
 
 from motadata_ai.domain.values.errors import ConfigurationError
+
+if TYPE_CHECKING:  # jsonschema is imported on first use: ``import motadata_ai`` stays light
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError as JSONSchemaViolation
 
 __all__ = [
     "InvalidResponseSchema",
@@ -37,9 +38,6 @@ __all__ = [
     "schema_fingerprint",
     "validate",
 ]
-
-ResponseSchema: TypeAlias = Mapping[str, Any] | type[pydantic.BaseModel]
-"""What a caller may give as a response schema: a JSON schema or a pydantic model class."""
 
 _DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
@@ -71,7 +69,6 @@ _ANNOTATIONS = frozenset(
 KNOWN_KEYWORDS = _ONE_SUBSCHEMA | _SUBSCHEMA_LISTS | _SUBSCHEMA_MAPS | _ASSERTIONS | _ANNOTATIONS
 """Every keyword a response schema may use: those enforced by the validator and pure annotations."""
 
-_FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _MAX_REASON = 300
 
@@ -170,11 +167,18 @@ class OutputSchema:
         return CheckedAnswer(parsed, [f"schema: {problem}" for problem in self.errors(parsed)])
 
 
+ResponseSchema: TypeAlias = Mapping[str, Any] | type[pydantic.BaseModel] | OutputSchema
+"""What a caller may give as a response schema: a JSON schema, a pydantic model class, or one
+already checked by :func:`compile_schema`."""
+
+
 def _error_order(error: JSONSchemaViolation) -> tuple[str, str]:
     return (json_path(error.absolute_path), str(error.validator))
 
 
 def _describe(error: JSONSchemaViolation) -> str:
+    from jsonschema.exceptions import best_match
+
     reason = error.message
     if error.validator == "not" and error.validator_value == {}:
         reason = f"{error.instance!r} is not allowed here"
@@ -195,7 +199,7 @@ def _pydantic_violations(error: pydantic.ValidationError) -> list[str]:
     return out
 
 
-def compile_schema(schema: ResponseSchema | OutputSchema) -> OutputSchema:
+def compile_schema(schema: ResponseSchema) -> OutputSchema:
     """Check ``schema`` once and return it ready to use; raise :class:`InvalidResponseSchema`.
 
     A JSON schema must be Draft 2020-12 with only enforced or annotation keywords, ``format``
@@ -217,12 +221,12 @@ def compile_schema(schema: ResponseSchema | OutputSchema) -> OutputSchema:
     return _compile_json(_canonical(schema))
 
 
-def schema_fingerprint(schema: ResponseSchema | OutputSchema) -> str:
+def schema_fingerprint(schema: ResponseSchema) -> str:
     """A stable text that changes whenever the schema does (part of cache keys)."""
     return compile_schema(schema).fingerprint
 
 
-def validate(value: Any, schema: ResponseSchema | OutputSchema) -> list[str]:
+def validate(value: Any, schema: ResponseSchema) -> list[str]:
     """Every way ``value`` breaks ``schema``, as ``"<path>: <problem>"`` strings (empty: valid)."""
     return compile_schema(schema).errors(value)
 
@@ -245,8 +249,19 @@ def _compile_model(model: type[pydantic.BaseModel]) -> OutputSchema:
     return OutputSchema(fingerprint=f"{model.__module__}.{model.__qualname__}:{described}", model=model)
 
 
+@functools.cache
+def _format_checker() -> FormatChecker:
+    """The Draft 2020-12 format checkers installed here (the jsonschema format extras we declare)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator.FORMAT_CHECKER
+
+
 @functools.lru_cache(maxsize=256)
 def _compile_json(canonical: str) -> OutputSchema:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     schema = json.loads(canonical)
     declared = schema.get("$schema") if isinstance(schema, dict) else None
     if declared is not None and str(declared).rstrip("#") != _DRAFT_2020_12:
@@ -258,7 +273,7 @@ def _compile_json(canonical: str) -> OutputSchema:
             keyword="$schema",
         )
     try:
-        Draft202012Validator.check_schema(schema, format_checker=_FORMAT_CHECKER)
+        Draft202012Validator.check_schema(schema, format_checker=_format_checker())
     except SchemaError as error:
         raise InvalidResponseSchema(
             f"the response schema is not valid Draft 2020-12 at {json_path(error.absolute_path)}: "
@@ -268,7 +283,7 @@ def _compile_json(canonical: str) -> OutputSchema:
             keyword=error.absolute_path[-1] if error.absolute_path else None,
         ) from error
     _check_keywords(schema, schema, ())
-    validator = Draft202012Validator(_false_as_never(schema), format_checker=_FORMAT_CHECKER)
+    validator = Draft202012Validator(_false_as_never(schema), format_checker=_format_checker())
     return OutputSchema(fingerprint=canonical, validator=validator)
 
 
@@ -323,12 +338,12 @@ def _check_keywords(node: Any, root: Any, path: tuple[str | int, ...]) -> None:
                 "is not a Draft 2020-12 keyword the validator enforces; remove it or express the "
                 "constraint with standard keywords (it would otherwise be silently ignored)",
             )
-        if keyword == "format" and value not in _FORMAT_CHECKER.checkers:
+        if keyword == "format" and value not in _format_checker().checkers:
             raise _refuse(
                 path,
                 keyword,
                 f"names format {value!r}, which has no checker here (available: "
-                f"{', '.join(sorted(_FORMAT_CHECKER.checkers))})",
+                f"{', '.join(sorted(_format_checker().checkers))})",
             )
         if keyword in ("$ref", "$dynamicRef") and not _resolves(value, root):
             raise _refuse(path, keyword, f"points to {value!r}, which is not a local target in this schema")

@@ -22,14 +22,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
 from motadata_ai.domain.values.errors import NotFound, ValidationError
+
+if TYPE_CHECKING:  # jinja2 is imported on first use: importing the agents package stays light
+    import jinja2
+    import jinja2.sandbox
 
 
 class TemplateError(ValidationError):
@@ -48,13 +49,9 @@ class TemplateNotFound(NotFound):
     """No template with this name (and ``version``) is registered."""
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
 # The earlier template language's escapes, translated where they are not inside a placeholder.
 _LEGACY = re.compile(r"\{\{\{\{|\}\}\}\}|\{\{.*?\}\}", re.DOTALL)
 _LEGACY_ESCAPES = {"{{{{": "{{ '{{' }}", "}}}}": "{{ '}}' }}"}
-_OTHER_TEMPLATES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +70,23 @@ def _translated(text: str) -> str:
     return _LEGACY.sub(lambda m: _LEGACY_ESCAPES.get(m.group(0), m.group(0)), text)
 
 
+@functools.cache
+def _environment() -> jinja2.sandbox.ImmutableSandboxedEnvironment:
+    import jinja2.sandbox
+
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile(text: str) -> _Compiled:
     """Parse, check and compile ``text`` once (raises ``TemplateSyntaxError`` or ``_Refused``)."""
-    tree = _ENVIRONMENT.parse(_translated(text))
-    for node in tree.find_all(_OTHER_TEMPLATES):
+    from jinja2 import meta, nodes
+
+    other_templates = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+    tree = _environment().parse(_translated(text))
+    for node in tree.find_all(other_templates):
         raise _Refused(type(node).__name__.lower(), "templates cannot include, import or extend others")
     for name in tree.find_all(nodes.Name):
         if name.name.startswith("__"):
@@ -91,10 +100,12 @@ def _compile(text: str) -> _Compiled:
             raise _Refused(key.value, f"item {key.value!r} is not accessible")
     undeclared = meta.find_undeclared_variables(tree)
     ordered = dict.fromkeys(n.name for n in tree.find_all(nodes.Name) if n.name in undeclared)
-    return _Compiled(_ENVIRONMENT.from_string(tree), tuple(ordered))
+    return _Compiled(_environment().from_string(tree), tuple(ordered))
 
 
 def _compiled(name: str, text: str) -> _Compiled:
+    import jinja2
+
     try:
         return _compile(text)
     except _Refused as refused:
@@ -129,6 +140,8 @@ class PromptTemplate(BaseModel):
 
     def render(self, variables: Mapping[str, Any] | None = None, /, **more: Any) -> str:
         """Render the template; a variable it needs and the caller lacks: :class:`MissingTemplateVariable`."""
+        import jinja2
+
         values = {**(variables or {}), **more}
         compiled = _compiled(self.name, self.text)
         try:

@@ -204,6 +204,27 @@ def test_every_keyword_the_validator_enforces_is_accepted() -> None:
     assert validate({"p": "P2"}, annotated) == []
 
 
+@pytest.mark.parametrize(
+    ("fmt", "valid", "invalid"),
+    [
+        ("date", "2026-12-01", "2026-13-01"),
+        ("time", "22:00:00Z", "25:00"),
+        ("duration", "P1DT2H", "two hours"),
+        ("hostname", "desk.example.com", "-bad-.example"),
+        ("ipv4", "10.0.0.1", "10.0.0.256"),
+        ("ipv6", "2001:db8::1", "2001:db8:::1"),
+        ("uri-reference", "/kb/1?x=1", "\\bad"),
+        ("json-pointer", "/items/0", "items/0"),
+        ("uri-template", "https://desk/{id}", "https://desk/{id"),
+        ("regex", "^INC-[0-9]+$", "(unclosed"),
+    ],
+)
+def test_the_declared_format_checkers_are_installed(fmt: str, valid: str, invalid: str) -> None:
+    schema = {"type": "string", "format": fmt}
+    assert validate(valid, schema) == []
+    assert validate(invalid, schema) == [f"$: {invalid!r} is not a {fmt!r}"]
+
+
 def test_a_schema_that_is_not_json_is_a_configuration_error() -> None:
     with pytest.raises(InvalidResponseSchema):
         compile_schema({"enum": [{1, 2}]})

@@ -87,9 +87,12 @@ class InvalidResponseSchema(ConfigurationError):
 def parse_json_output(text: str) -> Any:
     """Parse a model's JSON answer, tolerating a surrounding Markdown code fence.
 
-    Raises ``ValueError`` when the text is not JSON.
+    Raises ``ValueError`` when the text is not JSON (or is nested too deeply to parse).
     """
-    return json.loads(_unfenced(text))
+    try:
+        return json.loads(_unfenced(text))
+    except RecursionError as error:
+        raise ValueError("JSON nested too deeply") from error
 
 
 def _unfenced(text: str) -> str:
@@ -146,7 +149,10 @@ class OutputSchema:
         if self._model is not None:
             return self.check(json.dumps(value)).violations
         assert self._validator is not None
-        found = sorted(self._validator.iter_errors(value), key=_error_order)
+        try:
+            found = sorted(self._validator.iter_errors(value), key=_error_order)
+        except RecursionError:
+            return ["$: nested too deeply to validate"]
         return [_describe(error) for error in found]
 
     def check(self, text: str) -> CheckedAnswer:
@@ -218,7 +224,12 @@ def compile_schema(schema: ResponseSchema) -> OutputSchema:
             location="$",
             keyword=None,
         )
-    return _compile_json(_canonical(schema))
+    try:
+        return _compile_json(_canonical(schema))
+    except RecursionError as error:
+        raise InvalidResponseSchema(
+            "the response schema is nested too deeply", field="response_schema", location="$", keyword=None
+        ) from error
 
 
 def schema_fingerprint(schema: ResponseSchema) -> str:

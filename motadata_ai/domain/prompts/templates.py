@@ -30,6 +30,7 @@ from motadata_ai.domain.values.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:  # jinja2 is imported on first use: importing the agents package stays light
     import jinja2
+    import jinja2.exceptions
     import jinja2.sandbox
 
 
@@ -70,13 +71,30 @@ def _translated(text: str) -> str:
     return _LEGACY.sub(lambda m: _LEGACY_ESCAPES.get(m.group(0), m.group(0)), text)
 
 
+_MAX_PRODUCT = 100_000
+"""The longest string or list ``*`` may build, and the largest ``**`` exponent, in a template."""
+
+
 @functools.cache
 def _environment() -> jinja2.sandbox.ImmutableSandboxedEnvironment:
+    import jinja2.exceptions
     import jinja2.sandbox
 
-    return jinja2.sandbox.ImmutableSandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    class PromptSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+        """Jinja2's immutable sandbox that also refuses ``'x' * 10**9``-style memory bombs."""
+
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            sized = [side for side in (left, right) if isinstance(side, str | list | tuple)]
+            counts = [side for side in (left, right) if isinstance(side, int)]
+            if operator == "*" and sized and counts and len(sized[0]) * abs(counts[0]) > _MAX_PRODUCT:
+                raise jinja2.exceptions.SecurityError(f"'*' would build more than {_MAX_PRODUCT} items")
+            if operator == "**" and isinstance(right, int) and abs(right) > _MAX_PRODUCT:
+                raise jinja2.exceptions.SecurityError(f"'**' exponents above {_MAX_PRODUCT} are refused")
+            return super().call_binop(context, operator, left, right)
+
+    return PromptSandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 @functools.lru_cache(maxsize=1024)

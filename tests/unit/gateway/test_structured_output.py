@@ -295,3 +295,15 @@ async def test_the_gateway_enforces_new_keywords_and_pydantic_models(make_rig: R
     # the model class keys the cache like a schema does: the same call is now a hit
     again = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
     assert again.cached and len(rig.llm.calls) == 3
+
+
+def test_an_answer_nested_too_deeply_is_a_violation_not_a_crash() -> None:
+    bomb = "[" * 100_000 + "]" * 100_000
+    schema = {"type": "array", "items": {"$ref": "#"}}
+    assert check_output(bomb, LEVELS["loose"], schema=schema).violations[0].startswith("invalid_json")
+    assert check_output(bomb, LEVELS["loose"], json_required=True).violations[0].startswith("invalid_json")
+    assert check_output(bomb, LEVELS["loose"], schema=Ticket).violations[0].startswith("invalid_json")
+    deep: list[Any] = []
+    for _ in range(600):
+        deep = [deep]
+    assert validate(deep, schema) == ["$: nested too deeply to validate"]

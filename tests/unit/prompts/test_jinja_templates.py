@@ -146,3 +146,11 @@ def test_each_template_text_is_compiled_once() -> None:
     after = templates._compile.cache_info()
     assert after.misses - before.misses == 1
     assert after.hits - before.hits == 2
+
+
+@pytest.mark.parametrize("text", ["{{ 'x' * 10**9 }}", "{{ [0] * n }}", "{{ 10 ** 1000000 }}"])
+def test_memory_bombs_are_refused_by_the_sandbox(text: str) -> None:
+    template = PromptTemplate(name="bomb", text=text)
+    with pytest.raises(UnsafeTemplate):
+        template.render(n=10**9)
+    assert PromptTemplate(name="fine", text="{{ '-' * 3 }}{{ 2 ** 3 }}").render() == "---8"

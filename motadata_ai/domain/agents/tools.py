@@ -1,5 +1,6 @@
-"""Tools from plain functions: JSON schema from type hints and docstrings, arguments validated with
-pydantic, results rendered as text for the model.
+"""Tools from plain functions: JSON schema from type hints and docstrings (Google, NumPy or Sphinx
+style, read by :mod:`~motadata_ai.domain.agents.docstrings`), arguments validated with pydantic,
+results rendered as text for the model.
 
 A parameter annotated with :class:`ToolContext` is not part of the schema: the agent passes the
 run's context there (tenant, user, task id, the shared budget), like pydantic-ai's ``RunContext``.
@@ -21,15 +22,11 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
 from motadata_ai.domain.agents.budget import Budget
+from motadata_ai.domain.agents.docstrings import parse_docstring as parse_docstring  # re-exported
 from motadata_ai.domain.values.agents import ToolDefinitionError
 from motadata_ai.domain.values.llm import ToolSpec
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SECTION = re.compile(
-    r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?)\s*:\s*$"
-)
-_ARG_LINE = re.compile(r"^\s*\*{0,2}([A-Za-z_][A-Za-z0-9_]*)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_SPHINX_PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*)$")
 
 
 @dataclass
@@ -60,48 +57,6 @@ class InvalidToolArguments(Exception):
     def __init__(self, feedback: str) -> None:
         super().__init__(feedback)
         self.feedback = feedback
-
-
-def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """The summary and per-parameter descriptions of a Google- or Sphinx-style docstring."""
-    if not doc:
-        return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    summary: list[str] = []
-    params: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    arg_indent: int | None = None
-    for line in lines:
-        header = _SECTION.match(line)
-        if header:
-            section = header.group(1).lower()
-            current = None
-            arg_indent = None
-            continue
-        sphinx = _SPHINX_PARAM.match(line)
-        if sphinx:
-            current = sphinx.group(1)
-            params[current] = sphinx.group(2).strip()
-            section = "sphinx"
-            continue
-        if line.strip().startswith(":"):
-            section, current = "sphinx", None
-            continue
-        if section is None:
-            summary.append(line)
-        elif section in ("args", "arguments", "parameters", "params"):
-            indent = len(line) - len(line.lstrip())
-            match = _ARG_LINE.match(line)
-            if match and (arg_indent is None or indent <= arg_indent):
-                arg_indent = indent
-                current = match.group(1)
-                params[current] = match.group(2).strip()
-            elif current and line.strip():
-                params[current] = (params[current] + " " + line.strip()).strip()
-        elif section == "sphinx" and current and line.strip():
-            params[current] = (params[current] + " " + line.strip()).strip()
-    return " ".join(part.strip() for part in summary if part.strip()), params
 
 
 def render_result(value: Any) -> str:

@@ -13,10 +13,10 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from motadata_ai.domain.guardrails.schema import ResponseSchema, schema_fingerprint
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
 
 CACHE_FORMAT = 1
@@ -49,11 +49,11 @@ def embedding_key(tenant_id: str, model: str, texts: Sequence[str]) -> str:
     return f"gw:{tenant_id}:emb:{digest(to_json([model, list(texts)]))}"
 
 
-def schema_variant(level: str, schema: dict[str, Any] | None) -> str:
+def schema_variant(level: str, schema: ResponseSchema | None) -> str:
     """The part of the key that depends on the call's guardrails rather than on the request."""
     if schema is None:
         return level
-    return level + digest(json.dumps(schema, sort_keys=True).encode())
+    return level + digest(schema_fingerprint(schema).encode())
 
 
 def encode_chat(response: ChatResponse, chunks: Sequence[str] | None = None) -> bytes:

@@ -39,7 +39,7 @@ from motadata_ai.domain.gateway.errors import (
     RetriesExhausted,
 )
 from motadata_ai.domain.gateway.limits import LocalLimits
-from motadata_ai.domain.guardrails import LEVELS, check_input, check_output
+from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.domain.values.llm import (
@@ -267,7 +267,7 @@ class Gateway:
         user_id: str | None = None,
         no_cache: bool = False,
         ttl: float | None = None,
-        response_schema: dict[str, Any] | None = None,
+        response_schema: ResponseSchema | None = None,
         fallbacks: Sequence[str] | None = None,
         max_retries: int | None = None,
         validation_level: str | None = None,
@@ -277,7 +277,8 @@ class Gateway:
         """Run one completion for ``tenant`` through every policy.
 
         Per-call options override the tenant's policy: ``no_cache`` skips the cache (lookup and
-        store), ``ttl`` sets this entry's lifetime, ``response_schema`` requests JSON output that
+        store), ``ttl`` sets this entry's lifetime, ``response_schema`` (a JSON schema or a pydantic
+        model class, checked before any call: see :func:`compile_schema`) requests JSON output that
         must validate against it, ``fallbacks`` replaces the fallback models, ``max_retries``,
         ``validation_level``, ``timeout`` (seconds per attempt) and ``wait`` (queue instead of
         raising :class:`RateLimited`).
@@ -288,6 +289,8 @@ class Gateway:
         request = self._check_request(request, policy)
         level = self._check_level(validation_level or policy.validation_level)
         self._check_call_options(ttl=ttl, max_retries=max_retries, timeout=timeout)
+        if response_schema is not None:
+            response_schema = compile_schema(response_schema)
         call = _Call(tenant_id, context.user_id, "chat", request.model, self._clock())
         self.stats.calls += 1
         use_cache = self._cache is not None and policy.enable_caching and not no_cache
@@ -338,7 +341,7 @@ class Gateway:
         use_cache: bool,
         *,
         ttl: float | None,
-        response_schema: dict[str, Any] | None,
+        response_schema: ResponseSchema | None,
         fallbacks: Sequence[str] | None,
         max_retries: int | None,
         timeout: float | None,
@@ -708,6 +711,11 @@ class Gateway:
             raise ValidationError(f"seed must not be negative, got {request.seed}", field="seed")
         if policy.allowed_models is not None:
             self._check_model(request.model, policy)
+        response_format = request.response_format
+        if response_format and response_format.get("type") == "json_schema":
+            spec = response_format.get("json_schema") or {}
+            if isinstance(spec, dict) and spec.get("schema") is not None:
+                compile_schema(spec["schema"])
         return request
 
     def _check_model(self, model: str, policy: GatewayConfig) -> None:
@@ -831,7 +839,7 @@ class Gateway:
         context: TenantContext,
         level: str,
         policy: GatewayConfig,
-        schema: dict[str, Any] | None,
+        schema: ResponseSchema | None,
         request: ChatRequest,
     ) -> ChatResponse:
         rules = LEVELS[level]
@@ -971,7 +979,7 @@ class Gateway:
         tenant_id: str,
         request: ChatRequest,
         level: str,
-        schema: dict[str, Any] | None,
+        schema: ResponseSchema | None,
         policy: GatewayConfig,
     ) -> tuple[ChatResponse, list[str] | None] | None:
         self.stats.semantic_lookups += 1
@@ -994,7 +1002,7 @@ class Gateway:
         tenant_id: str,
         request: ChatRequest,
         level: str,
-        schema: dict[str, Any] | None,
+        schema: ResponseSchema | None,
         key: str,
         policy: GatewayConfig,
     ) -> None:

@@ -12,18 +12,29 @@ from motadata_ai.domain.guardrails.policy import (
     check_input,
     check_output,
 )
-from motadata_ai.domain.guardrails.schema import parse_json_output, validate
+from motadata_ai.domain.guardrails.schema import (
+    InvalidResponseSchema,
+    OutputSchema,
+    ResponseSchema,
+    compile_schema,
+    parse_json_output,
+    validate,
+)
 
 __all__ = [
     "ALL_KINDS",
     "LEVELS",
     "InjectionScreen",
     "InputCheck",
+    "InvalidResponseSchema",
     "LevelPolicy",
     "OutputCheck",
+    "OutputSchema",
     "Redaction",
+    "ResponseSchema",
     "check_input",
     "check_output",
+    "compile_schema",
     "detect",
     "flagged_categories",
     "luhn_valid",

@@ -21,7 +21,7 @@ from typing import Any
 from motadata_ai.domain.guardrails.content import flagged_categories
 from motadata_ai.domain.guardrails.injection import screen
 from motadata_ai.domain.guardrails.pii import ALL_KINDS, redact
-from motadata_ai.domain.guardrails.schema import parse_json_output, validate
+from motadata_ai.domain.guardrails.schema import ResponseSchema, compile_schema, parse_json_output
 from motadata_ai.domain.values.llm import Message
 
 
@@ -109,11 +109,15 @@ def check_output(
     text: str,
     policy: LevelPolicy,
     *,
-    schema: dict[str, Any] | None = None,
+    schema: ResponseSchema | None = None,
     json_required: bool = False,
     blocked_terms: Sequence[str] = (),
 ) -> OutputCheck:
-    """Run the content filter, PII redaction and (when asked) JSON-schema validation on an answer."""
+    """Run the content filter, PII redaction and (when asked) JSON-schema validation on an answer.
+
+    ``schema`` is a JSON schema or a pydantic model class (``parsed`` is then the model instance);
+    a schema the validator cannot enforce raises :class:`InvalidResponseSchema`.
+    """
     result = OutputCheck(text=text)
     if policy.content_filter or blocked_terms:
         categories = flagged_categories(text, blocked_terms)
@@ -125,14 +129,13 @@ def check_output(
         if redaction.found:
             result.text = redaction.text
             result.redacted = redaction.found
-    if schema is not None or json_required:
+    if schema is not None:
+        answer = compile_schema(schema).check(text)
+        result.parsed = answer.parsed
+        result.violations += answer.violations[:10]
+    elif json_required:
         try:
             result.parsed = parse_json_output(text)
         except ValueError as error:
             result.violations.append(f"invalid_json: {error}")
-        else:
-            if schema is not None:
-                result.violations += [
-                    f"schema: {problem}" for problem in validate(result.parsed, schema)[:10]
-                ]
     return result

@@ -1,114 +1,401 @@
-"""A small JSON-schema validator for structured outputs (the common Draft 2020-12 keywords).
+"""Structured-output validation: JSON Schema Draft 2020-12 (``jsonschema``) or a pydantic model.
 
-Supported: ``type`` (incl. lists), ``enum``, ``const``, ``properties``, ``required``,
-``additionalProperties`` (bool or schema), ``items``, ``minItems``/``maxItems``, ``minLength``/
-``maxLength``, ``pattern``, ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``,
-``anyOf``/``oneOf``/``allOf``, local ``$ref`` into ``$defs``/``definitions``. Unknown keywords are ignored.
+A response schema is checked once, when it is configured (:func:`compile_schema`, cached): the
+schema must pass the Draft 2020-12 meta-schema, every keyword in it must be one the validator
+enforces (or a pure annotation such as ``title``), every ``format`` must have a checker and every
+``$ref`` must resolve inside the schema. Anything else is :class:`InvalidResponseSchema`, never a
+keyword silently ignored. A pydantic model class is validated with ``model_validate_json`` and
+the parsed object is handed back. Violations name the JSON path of the offending value
+(``$.items[2].id: ...``).
+
+This is the only module of the SDK that imports ``jsonschema``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import unquote
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "null": (type(None),),
-}
+import pydantic
+
+from motadata_ai.domain.values.errors import ConfigurationError
+
+if TYPE_CHECKING:  # jsonschema is imported on first use: ``import motadata_ai`` stays light
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError as JSONSchemaViolation
+
+__all__ = [
+    "InvalidResponseSchema",
+    "OutputSchema",
+    "ResponseSchema",
+    "compile_schema",
+    "parse_json_output",
+    "schema_fingerprint",
+    "validate",
+]
+
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+# Keywords whose value is one subschema, a list of subschemas, or a map of name -> subschema.
+_ONE_SUBSCHEMA = frozenset(
+    {
+        "items", "contains", "additionalProperties", "propertyNames", "not", "if", "then", "else",
+        "unevaluatedItems", "unevaluatedProperties",
+    }
+)  # fmt: skip
+_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas", "$defs", "definitions"})
+# Keywords the validator asserts whose value is data, not a schema.
+_ASSERTIONS = frozenset(
+    {
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+        "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
+        "maxContains", "minContains", "maxProperties", "minProperties", "required", "dependentRequired",
+        "format", "$ref", "$dynamicRef",
+    }
+)  # fmt: skip
+# Keywords that only describe or identify (they never make an answer invalid).
+_ANNOTATIONS = frozenset(
+    {
+        "$schema", "$id", "$anchor", "$dynamicAnchor", "$comment", "title", "description", "default",
+        "examples", "deprecated", "readOnly", "writeOnly",
+    }
+)  # fmt: skip
+KNOWN_KEYWORDS = _ONE_SUBSCHEMA | _SUBSCHEMA_LISTS | _SUBSCHEMA_MAPS | _ASSERTIONS | _ANNOTATIONS
+"""Every keyword a response schema may use: those enforced by the validator and pure annotations."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_MAX_REASON = 300
+
+
+class InvalidResponseSchema(ConfigurationError):
+    """A response schema the SDK cannot enforce as written.
+
+    ``location`` is the JSON path inside the schema, ``keyword`` the offending keyword (if one is).
+    """
+
+    field: str
+    location: str
+    keyword: str | int | None
 
 
 def parse_json_output(text: str) -> Any:
     """Parse a model's JSON answer, tolerating a surrounding Markdown code fence.
 
-    Raises ``ValueError`` when the text is not JSON.
+    Raises ``ValueError`` when the text is not JSON (or is nested too deeply to parse).
     """
+    try:
+        return json.loads(_unfenced(text))
+    except RecursionError as error:
+        raise ValueError("JSON nested too deeply") from error
+
+
+def _unfenced(text: str) -> str:
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
         stripped = stripped.rsplit("```", 1)[0]
-    return json.loads(stripped)
+    return stripped
 
 
-def _is_type(value: Any, name: str) -> bool:
-    if name in ("integer", "number") and isinstance(value, bool):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES.get(name, (object,)))
+def json_path(parts: Iterator[str | int] | Any) -> str:
+    """``$.items[2].id`` for the path parts ``("items", 2, "id")``."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
 
 
-def validate(
-    value: Any, schema: dict[str, Any], *, root: dict[str, Any] | None = None, path: str = "$"
-) -> list[str]:
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAnswer:
+    """The parsed answer (a pydantic instance for a model class) and every violation found."""
+
+    parsed: Any
+    violations: list[str]
+
+
+class OutputSchema:
+    """A response schema checked at configuration time and ready to validate answers."""
+
+    __slots__ = ("_model", "_validator", "fingerprint")
+
+    def __init__(
+        self,
+        *,
+        fingerprint: str,
+        validator: Draft202012Validator | None = None,
+        model: type[pydantic.BaseModel] | None = None,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self._validator = validator
+        self._model = model
+
+    def errors(self, value: Any) -> list[str]:
+        """Every way the parsed JSON ``value`` breaks the schema, as ``"<path>: <problem>"`` strings."""
+        if self._model is not None:
+            return self.check(json.dumps(value)).violations
+        assert self._validator is not None
+        try:
+            found = sorted(self._validator.iter_errors(value), key=_error_order)
+        except RecursionError:
+            return ["$: nested too deeply to validate"]
+        return [_describe(error) for error in found]
+
+    def check(self, text: str) -> CheckedAnswer:
+        """Parse ``text`` (a model's answer, perhaps fenced) and validate it.
+
+        Unparseable text gives one ``invalid_json: ...`` violation; schema violations are
+        ``schema: <path>: <problem>``.
+        """
+        if self._model is not None:
+            try:
+                return CheckedAnswer(self._model.model_validate_json(_unfenced(text)), [])
+            except pydantic.ValidationError as error:
+                return CheckedAnswer(None, _pydantic_violations(error))
+        try:
+            parsed = parse_json_output(text)
+        except ValueError as error:
+            return CheckedAnswer(None, [f"invalid_json: {error}"])
+        return CheckedAnswer(parsed, [f"schema: {problem}" for problem in self.errors(parsed)])
+
+
+ResponseSchema: TypeAlias = Mapping[str, Any] | type[pydantic.BaseModel] | OutputSchema
+"""What a caller may give as a response schema: a JSON schema, a pydantic model class, or one
+already checked by :func:`compile_schema`."""
+
+
+def _error_order(error: JSONSchemaViolation) -> tuple[str, str]:
+    return (json_path(error.absolute_path), str(error.validator))
+
+
+def _describe(error: JSONSchemaViolation) -> str:
+    from jsonschema.exceptions import best_match
+
+    reason = error.message
+    if error.validator == "not" and error.validator_value == {}:
+        reason = f"{error.instance!r} is not allowed here"
+    if error.context:
+        closest = best_match(error.context)
+        reason += f" (closest: {json_path(closest.absolute_path)}: {closest.message})"
+    return f"{json_path(error.absolute_path)}: {_shorten(reason)}"
+
+
+def _pydantic_violations(error: pydantic.ValidationError) -> list[str]:
+    out: list[str] = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "json_invalid":
+            out.append(f"invalid_json: {item['msg']}")
+            continue
+        path = json_path(part for part in item["loc"] if isinstance(part, str | int))
+        out.append(f"schema: {path}: {_shorten(item['msg'])}")
+    return out
+
+
+def compile_schema(schema: ResponseSchema) -> OutputSchema:
+    """Check ``schema`` once and return it ready to use; raise :class:`InvalidResponseSchema`.
+
+    A JSON schema must be Draft 2020-12 with only enforced or annotation keywords, ``format``
+    values that have a checker and local ``$ref`` targets that exist. A pydantic model class is
+    used as is. Results are cached by the schema's canonical JSON (or the class).
+    """
+    if isinstance(schema, OutputSchema):
+        return schema
+    if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+        return _compile_model(schema)
+    if not isinstance(schema, Mapping):
+        raise InvalidResponseSchema(
+            "a response schema must be a JSON schema (a mapping) or a pydantic model class, "
+            f"not {type(schema).__name__}",
+            field="response_schema",
+            location="$",
+            keyword=None,
+        )
+    try:
+        return _compile_json(_canonical(schema))
+    except RecursionError as error:
+        raise InvalidResponseSchema(
+            "the response schema is nested too deeply", field="response_schema", location="$", keyword=None
+        ) from error
+
+
+def schema_fingerprint(schema: ResponseSchema) -> str:
+    """A stable text that changes whenever the schema does (part of cache keys)."""
+    return compile_schema(schema).fingerprint
+
+
+def validate(value: Any, schema: ResponseSchema) -> list[str]:
     """Every way ``value`` breaks ``schema``, as ``"<path>: <problem>"`` strings (empty: valid)."""
-    root = root if root is not None else schema
-    errors: list[str] = []
-    if "$ref" in schema:
-        ref = schema["$ref"]
-        target: Any = root
-        if isinstance(ref, str) and ref.startswith("#/"):
-            for part in ref[2:].split("/"):
-                target = target.get(part, {}) if isinstance(target, dict) else {}
-        return validate(value, target if isinstance(target, dict) else {}, root=root, path=path)
-    expected = schema.get("type")
-    if expected is not None:
-        names = expected if isinstance(expected, list) else [expected]
-        if not any(_is_type(value, n) for n in names):
-            return [f"{path}: expected {'/'.join(names)}, got {type(value).__name__}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{path}: must equal {schema['const']!r}")
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                errors.append(f"{path}: missing required property {name!r}")
-        extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            if name in properties:
-                errors += validate(item, properties[name], root=root, path=f"{path}.{name}")
-            elif extra is False:
-                errors.append(f"{path}: unexpected property {name!r}")
-            elif isinstance(extra, dict):
-                errors += validate(item, extra, root=root, path=f"{path}.{name}")
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append(f"{path}: fewer than {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{path}: more than {schema['maxItems']} items")
-        items = schema.get("items")
-        if isinstance(items, dict):
-            for index, item in enumerate(value):
-                errors += validate(item, items, root=root, path=f"{path}[{index}]")
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append(f"{path}: shorter than {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append(f"{path}: does not match {schema['pattern']!r}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: below minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: above maximum {schema['maximum']}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            errors.append(f"{path}: not above {schema['exclusiveMinimum']}")
-        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-            errors.append(f"{path}: not below {schema['exclusiveMaximum']}")
-    for sub in schema.get("allOf", []):
-        errors += validate(value, sub, root=root, path=path)
-    if "anyOf" in schema and not any(not validate(value, s, root=root, path=path) for s in schema["anyOf"]):
-        errors.append(f"{path}: matches none of anyOf")
-    if "oneOf" in schema:
-        matching = sum(1 for s in schema["oneOf"] if not validate(value, s, root=root, path=path))
-        if matching != 1:
-            errors.append(f"{path}: matches {matching} of oneOf (exactly one required)")
-    return errors
+    return compile_schema(schema).errors(value)
+
+
+def _canonical(schema: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidResponseSchema(
+            f"the response schema is not JSON: {error}", field="response_schema", location="$", keyword=None
+        ) from error
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_model(model: type[pydantic.BaseModel]) -> OutputSchema:
+    try:
+        described = json.dumps(model.model_json_schema(), sort_keys=True)
+    except pydantic.PydanticUserError:
+        described = ""  # a model without a JSON schema still validates; its name keys the cache
+    return OutputSchema(fingerprint=f"{model.__module__}.{model.__qualname__}:{described}", model=model)
+
+
+@functools.cache
+def _format_checker() -> FormatChecker:
+    """The Draft 2020-12 format checkers installed here (the jsonschema format extras we declare)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator.FORMAT_CHECKER
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_json(canonical: str) -> OutputSchema:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    schema = json.loads(canonical)
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared is not None and str(declared).rstrip("#") != _DRAFT_2020_12:
+        raise InvalidResponseSchema(
+            f"only JSON Schema Draft 2020-12 is supported ($schema {declared!r}); "
+            f"use {_DRAFT_2020_12!r} or leave $schema out",
+            field="response_schema",
+            location="$.$schema",
+            keyword="$schema",
+        )
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=_format_checker())
+    except SchemaError as error:
+        raise InvalidResponseSchema(
+            f"the response schema is not valid Draft 2020-12 at {json_path(error.absolute_path)}: "
+            f"{_shorten(error.message)}",
+            field="response_schema",
+            location=json_path(error.absolute_path),
+            keyword=error.absolute_path[-1] if error.absolute_path else None,
+        ) from error
+    _check_keywords(schema, schema, ())
+    validator = Draft202012Validator(_false_as_never(schema), format_checker=_format_checker())
+    return OutputSchema(fingerprint=canonical, validator=validator)
+
+
+_NEVER: dict[str, Any] = {"not": {}}
+
+
+def _false_as_never(node: Any) -> Any:
+    """``node`` with ``false`` subschemas written ``{"not": {}}`` (same meaning).
+
+    jsonschema reports a failed ``false`` subschema without the instance path, so a violation
+    under ``"properties": {"x": false}`` would name ``$`` instead of ``$.x``. ``items``,
+    ``additionalProperties`` and ``unevaluated*`` keep ``false``: they have their own messages.
+    """
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for keyword, value in node.items():
+        if keyword in _SUBSCHEMA_MAPS:
+            value = {name: _NEVER if sub is False else _false_as_never(sub) for name, sub in value.items()}
+        elif keyword in _SUBSCHEMA_LISTS:
+            value = [_NEVER if sub is False else _false_as_never(sub) for sub in value]
+        elif keyword in _ONE_SUBSCHEMA:
+            keeps_false = keyword in _OWN_FALSE_MESSAGE
+            value = _NEVER if value is False and not keeps_false else _false_as_never(value)
+        out[keyword] = value
+    return out
+
+
+_OWN_FALSE_MESSAGE = frozenset({"items", "additionalProperties", "unevaluatedItems", "unevaluatedProperties"})
+
+
+def _refuse(path: tuple[str | int, ...], keyword: str, why: str) -> InvalidResponseSchema:
+    location = json_path((*path, keyword))
+    return InvalidResponseSchema(
+        f"response schema keyword {keyword!r} at {location} {why}",
+        field="response_schema",
+        location=location,
+        keyword=keyword,
+    )
+
+
+def _check_keywords(node: Any, root: Any, path: tuple[str | int, ...]) -> None:
+    """Refuse what the validator would not enforce; recurse into every subschema."""
+    if isinstance(node, bool):
+        return
+    assert isinstance(node, dict)  # the meta-schema check guarantees objects or booleans here
+    for keyword, value in node.items():
+        if keyword not in KNOWN_KEYWORDS:
+            raise _refuse(
+                path,
+                keyword,
+                "is not a Draft 2020-12 keyword the validator enforces; remove it or express the "
+                "constraint with standard keywords (it would otherwise be silently ignored)",
+            )
+        if keyword == "format" and value not in _format_checker().checkers:
+            raise _refuse(
+                path,
+                keyword,
+                f"names format {value!r}, which has no checker here (available: "
+                f"{', '.join(sorted(_format_checker().checkers))})",
+            )
+        if keyword in ("$ref", "$dynamicRef") and not _resolves(value, root):
+            raise _refuse(path, keyword, f"points to {value!r}, which is not a local target in this schema")
+        if keyword in _ONE_SUBSCHEMA:
+            _check_keywords(value, root, (*path, keyword))
+        elif keyword in _SUBSCHEMA_LISTS:
+            for index, sub in enumerate(value):
+                _check_keywords(sub, root, (*path, keyword, index))
+        elif keyword in _SUBSCHEMA_MAPS:
+            for name, sub in value.items():
+                _check_keywords(sub, root, (*path, keyword, name))
+
+
+def _resolves(reference: str, root: Any) -> bool:
+    """Whether ``#``, ``#/json/pointer`` or ``#anchor`` names something inside ``root``."""
+    if not reference.startswith("#"):
+        return False
+    fragment = unquote(reference[1:])
+    if not fragment:
+        return True
+    if not fragment.startswith("/"):
+        return fragment in set(_anchors(root))
+    target = root
+    for token in fragment[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and token in target:
+            target = target[token]
+        elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
+            target = target[int(token)]
+        else:
+            return False
+    return isinstance(target, dict | bool)
+
+
+def _anchors(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key in ("$anchor", "$dynamicAnchor"):
+            if isinstance(node.get(key), str):
+                yield node[key]
+        for value in node.values():
+            yield from _anchors(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _anchors(value)

@@ -53,9 +53,7 @@ class Call:
 def explains(calls: Sequence[Call], start: tuple[int, ...], end: tuple[int, ...]) -> bool:
     """``True`` when some serial order of ``calls`` takes the history ``start`` to ``end`` and
     gives each call exactly the outcome it reported (a depth-first search over the orders)."""
-    effective = [
-        c for c in calls if not (c.kind == "promote" and isinstance(c.outcome, VersionNotFound))
-    ]
+    effective = [c for c in calls if not (c.kind == "promote" and isinstance(c.outcome, VersionNotFound))]
     seen: set[tuple[tuple[int, ...], frozenset[int]]] = set()
 
     def step(history: tuple[int, ...], call: Call) -> tuple[int, ...] | None:
@@ -120,9 +118,7 @@ async def race(registries: Sequence[ModelRegistryPort], model: str, seed: int) -
         try:
             if kind == "promote":
                 assert version is not None
-                outcome: AliasChange | BaseException = await registry.set_alias(
-                    TENANT, model, ALIAS, version
-                )
+                outcome: AliasChange | BaseException = await registry.set_alias(TENANT, model, ALIAS, version)
             else:
                 outcome = await registry.rollback_alias(TENANT, model, ALIAS)
         except Exception as e:  # checked below: only the typed errors of each case are allowed

@@ -1,62 +1,40 @@
 """Two concurrent approvals of one paused task run the approved tool once.
 
-A task pauses on a tool that requires approval; then two ``resume(task_id, approve=True)`` race,
-on one Agent object or on two Agent objects (as two processes would have) over one PostgreSQL
-memory store with a connection pool each. The tool body holds the winner inside the tool until
-the other resume has answered, so both resumes are in flight at once. Invariants: the tool body
-ran exactly once; one resume completed, the other raised ``TaskAlreadyResumed`` having run
-nothing; the checkpoint is gone afterwards.
+A task pauses on a tool that requires approval; then two ``resume(task_id, approve=True)`` race:
+on one Agent object, on two Agent objects over one PostgreSQL memory store with a connection
+pool each, and in two separate processes over one PostgreSQL database. The tool body holds the
+winner inside the tool until the other resume has answered, so both resumes are in flight at
+once. Invariants: the tool body ran exactly once; one resume completed, the other raised
+``TaskAlreadyResumed`` having run nothing; the checkpoint is gone afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import pytest
 
 from motadata_ai import TaskAlreadyResumed, TaskNotFound
-from motadata_ai.adapters.memory.embedding import HashEmbeddings
-from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.memory_store import PostgresMemoryStore
 from motadata_ai.domain.agents import Agent, tool
-from motadata_ai.domain.gateway.config import GatewayConfig
-from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.values.agents import AgentTask
-from motadata_ai.domain.values.llm import ChatRequest, Message
 from motadata_ai.ports.memory import MemoryStorePort
-from motadata_ai.testing.models import tool_call
 from motadata_ai.testing.servers.postgres import isolated_database
+
+from .resume_process import AGENT_ID, TENANT, make_gateway
 
 pytestmark = [pytest.mark.faults]
 
 ROUNDS = 3
 OVERLAP_WAIT = 5.0  # seconds the winner waits in the tool for the other resume to answer
-
-
-def respond(request: ChatRequest) -> Message | str:
-    """Ask for the approval-gated tool until a tool result is in the prompt, then answer."""
-    if any(m.role == "tool" for m in request.messages):
-        return "web-1 was restarted."
-    return tool_call("restart_server", {"host": "web-1"})
-
-
-def make_gateway() -> Gateway:
-    return Gateway(
-        llm=FunctionLLM(respond),
-        embeddings=HashEmbeddings(dimensions=32),
-        config=GatewayConfig(
-            default_model="scripted",
-            default_embedding_model="hash",
-            enable_caching=False,
-            requests_per_minute=None,
-            request_deduplication=False,
-            max_retries=0,
-        ),
-    )
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class Approvals:
@@ -78,10 +56,10 @@ class Approvals:
 
     def agent(self, memory: MemoryStorePort | None) -> Agent:
         return Agent(
-            agent_id="ops",
+            agent_id=AGENT_ID,
             name="Ops",
             gateway=make_gateway(),
-            tenant="acme",
+            tenant=TENANT,
             tools=[self.tool],
             memory=memory,
         )
@@ -189,12 +167,60 @@ async def test_a_resume_whose_process_died_after_the_claim_is_not_run_again(
     first_store = PostgresMemoryStore(two_pools[0])
     paused = await approvals.agent(first_store).execute_task("restart web-1")
     # What a process that claimed the checkpoint and then died (kill -9) leaves behind:
-    claim = await first_store.claim_checkpoint("acme", f"agent:ops:{paused.id}")
+    claim = await first_store.claim_checkpoint(TENANT, f"agent:{AGENT_ID}:{paused.id}")
     assert claim.outcome == "claimed"
 
     survivor = approvals.agent(PostgresMemoryStore(two_pools[1]))
     with pytest.raises(TaskAlreadyResumed):
         await survivor.resume(paused.id, approve=True)
     assert approvals.executions == []
-    left = await first_store.load_checkpoint("acme", f"agent:ops:{paused.id}")
+    left = await first_store.load_checkpoint(TENANT, f"agent:{AGENT_ID}:{paused.id}")
     assert left is not None and left.status == "resumed" and left.claimed_at is not None
+
+
+@pytest.mark.postgres
+async def test_two_processes_resuming_one_task_run_the_tool_once(
+    two_pools: tuple[PostgresDatabase, PostgresDatabase], postgres_dsn: str, tmp_path: Path
+) -> None:
+    approvals = Approvals()
+    store = PostgresMemoryStore(two_pools[0])
+    paused = await approvals.agent(store).execute_task("restart web-1")
+    async with two_pools[0].pool.acquire() as conn:
+        schema = await conn.fetchval("SELECT current_schema()")
+    names = ("first", "second")
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.faults.resume_process",
+            postgres_dsn,
+            schema,
+            paused.id,
+            str(tmp_path),
+            name,
+            cwd=REPOSITORY,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for name in names
+    ]
+    try:
+        while not all((tmp_path / f"ready-{name}").exists() for name in names):
+            assert all(child.returncode is None for child in children), "a resume process died"
+            await asyncio.sleep(0.01)
+        (tmp_path / "go").touch()
+        waits = [asyncio.create_task(child.communicate()) for child in children]
+        await asyncio.wait(waits, timeout=OVERLAP_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        (tmp_path / "release").touch()
+        outputs = await asyncio.wait_for(asyncio.gather(*waits), 60)
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+    for child, (_, stderr) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, stderr.decode()[-2000:]
+    outcomes = sorted(json.loads(stdout)["outcome"] for stdout, _ in outputs)
+    assert outcomes == ["already_resumed", "completed"]
+    assert len((tmp_path / "executions").read_text().splitlines()) == 1  # the tool body ran once
+    assert approvals.executions == []  # and not in this process
+    assert await store.load_checkpoint(TENANT, f"agent:{AGENT_ID}:{paused.id}") is None

@@ -160,6 +160,9 @@ class ToolDefinitionError(ConfigurationError):
 class TaskNotFound(NotFound):
     """No paused task with this id exists for the tenant."""
 
+    task_id: str
+    tenant_id: str
+
 
 class TaskAlreadyResumed(TaskNotFound):
     """The task was paused, but another ``resume`` (in this or any process) claimed it first.

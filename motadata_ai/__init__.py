@@ -40,6 +40,7 @@ from motadata_ai.domain.values import (
     TenantContext,
     ValidationError,
 )
+from motadata_ai.domain.values.agents import TaskAlreadyResumed, TaskNotFound
 from motadata_ai.domain.values.llm import ChatRequest, Message
 from motadata_ai.plugins.hookspecs import hookimpl
 from motadata_ai.ports.llm import ProviderError
@@ -64,6 +65,8 @@ __all__ = [
     "ServiceError",
     "Settings",
     "StoreUnavailable",
+    "TaskAlreadyResumed",
+    "TaskNotFound",
     "TenantContext",
     "ValidationError",
     "__version__",

@@ -13,6 +13,7 @@ from datetime import datetime
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
 from motadata_ai.domain.values.memory import (
     Checkpoint,
+    CheckpointClaim,
     MemoryKind,
     MemoryMatch,
     MemoryRecord,
@@ -87,11 +88,22 @@ class MemoryStorePort(ABC):
 
     @abstractmethod
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Store (or replace) the state of a paused run."""
+        """Store (or replace) the state of a paused run, with the checkpoint's ``status``."""
 
     @abstractmethod
     async def load_checkpoint(self, tenant_id: str, checkpoint_id: str) -> Checkpoint | None:
-        """The saved state, or ``None``."""
+        """The saved state (paused or already claimed), or ``None``."""
+
+    @abstractmethod
+    async def claim_checkpoint(self, tenant_id: str, checkpoint_id: str) -> CheckpointClaim:
+        """Atomically move a ``paused`` checkpoint to ``resumed`` and hand it to this caller.
+
+        One indivisible step (a single statement on a database): of any number of concurrent
+        callers, in any number of processes, exactly one gets ``outcome="claimed"`` with the
+        checkpoint; the others get ``already_claimed``; ``missing`` when there is none. The
+        claimed checkpoint stays stored (``status="resumed"``, ``claimed_at`` set) until it is
+        deleted or replaced by :meth:`save_checkpoint`.
+        """
 
     @abstractmethod
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:

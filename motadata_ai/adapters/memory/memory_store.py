@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.memory import (
     Checkpoint,
+    CheckpointClaim,
     MemoryKind,
     MemoryMatch,
     MemoryRecord,
@@ -131,6 +132,18 @@ class InMemoryMemoryStore(MemoryStorePort):
     async def load_checkpoint(self, tenant_id: str, checkpoint_id: str) -> Checkpoint | None:
         """The state or ``None``."""
         return self._checkpoints.get(validate_tenant_id(tenant_id), {}).get(checkpoint_id)
+
+    async def claim_checkpoint(self, tenant_id: str, checkpoint_id: str) -> CheckpointClaim:
+        """Check and mark the checkpoint with no ``await`` in between: atomic on the event loop."""
+        checkpoints = self._checkpoints.get(validate_tenant_id(tenant_id), {})
+        found = checkpoints.get(checkpoint_id)
+        if found is None:
+            return CheckpointClaim(outcome="missing")
+        if found.status != "paused":
+            return CheckpointClaim(outcome="already_claimed")
+        claimed = found.model_copy(update={"status": "resumed", "claimed_at": datetime.now(UTC)})
+        checkpoints[checkpoint_id] = claimed
+        return CheckpointClaim(outcome="claimed", checkpoint=claimed)
 
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:
         """Drop the state."""

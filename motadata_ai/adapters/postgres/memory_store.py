@@ -7,7 +7,9 @@ Tables (component ``memory`` of :meth:`PostgresDatabase.apply_migrations`):
   similarity search is an exact scan of one user's rows through the ``(tenant_id, user_id, kind)``
   index — no approximate index whose recall would depend on the other tenants' data.
 * ``motadata_session_messages`` — conversation messages in insertion order (``seq``).
-* ``motadata_checkpoints`` — the JSON state of runs paused for approval.
+* ``motadata_checkpoints`` — the JSON state of runs paused for approval, with its ``status``
+  (``paused`` → ``resumed``); :meth:`PostgresMemoryStore.claim_checkpoint` flips it in one
+  ``UPDATE ... WHERE status = 'paused' RETURNING`` statement, so exactly one resume wins.
 
 Every statement filters on ``tenant_id``.
 """
@@ -23,6 +25,7 @@ from motadata_ai.adapters.postgres.database import MigratedStore
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.memory import (
     Checkpoint,
+    CheckpointClaim,
     MemoryKind,
     MemoryMatch,
     MemoryRecord,
@@ -76,10 +79,35 @@ MIGRATIONS = [
         );
         """,
     ),
+    (
+        2,
+        "checkpoint status for exactly-once resume",
+        """
+        ALTER TABLE motadata_checkpoints
+            ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'paused',
+            ADD COLUMN IF NOT EXISTS claimed_at timestamptz;
+        """,
+    ),
 ]
 
 _RECORD_COLUMNS = "tenant_id, id, user_id, kind, content, importance, embedding, metadata, created_at"
 _MESSAGE_COLUMNS = "tenant_id, conversation_id, user_id, role, content, created_at"
+_CHECKPOINT_COLUMNS = "tenant_id, id, user_id, state, status, created_at, claimed_at"
+
+# One statement: the UPDATE claims a paused row (a concurrent claimer waits on the row lock, then
+# re-checks ``status`` and skips it); when it claimed nothing, the second branch reports whether
+# the row exists at all (claimed by someone else) or not (missing).
+_CLAIM_CHECKPOINT = f"""
+WITH claimed AS (
+    UPDATE motadata_checkpoints SET status = 'resumed', claimed_at = now()
+    WHERE tenant_id = $1 AND id = $2 AND status = 'paused'
+    RETURNING {_CHECKPOINT_COLUMNS}
+)
+SELECT true AS won, {_CHECKPOINT_COLUMNS} FROM claimed
+UNION ALL
+SELECT false AS won, {_CHECKPOINT_COLUMNS} FROM motadata_checkpoints
+WHERE tenant_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
+"""
 
 
 def _aware(moment: datetime) -> datetime:
@@ -98,6 +126,19 @@ def _record(row: Any) -> MemoryRecord:
         embedding=None if embedding is None else tuple(float(v) for v in embedding.to_list()),
         metadata=json.loads(row["metadata"]) if isinstance(row["metadata"], str) else dict(row["metadata"]),
         created_at=row["created_at"],
+    )
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    state = json.loads(row["state"]) if isinstance(row["state"], str) else dict(row["state"])
+    return Checkpoint(
+        tenant_id=row["tenant_id"],
+        id=row["id"],
+        user_id=row["user_id"],
+        state=state,
+        status=row["status"],
+        created_at=row["created_at"],
+        claimed_at=row["claimed_at"],
     )
 
 
@@ -296,17 +337,20 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
     # -- checkpoints ----------------------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Insert or replace the state."""
+        """Insert or replace the state (a replaced checkpoint takes the new status)."""
         await self._execute(
             checkpoint.tenant_id,
-            "INSERT INTO motadata_checkpoints (tenant_id, id, user_id, state, created_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, id) DO UPDATE SET "
-            "user_id = EXCLUDED.user_id, state = EXCLUDED.state, created_at = EXCLUDED.created_at",
+            f"INSERT INTO motadata_checkpoints ({_CHECKPOINT_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, id) DO UPDATE SET "
+            "user_id = EXCLUDED.user_id, state = EXCLUDED.state, status = EXCLUDED.status, "
+            "created_at = EXCLUDED.created_at, claimed_at = EXCLUDED.claimed_at",
             checkpoint.tenant_id,
             checkpoint.id,
             checkpoint.user_id,
             json.dumps(checkpoint.state),
+            checkpoint.status,
             _aware(checkpoint.created_at),
+            None if checkpoint.claimed_at is None else _aware(checkpoint.claimed_at),
         )
 
     async def load_checkpoint(self, tenant_id: str, checkpoint_id: str) -> Checkpoint | None:
@@ -314,22 +358,21 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
         tenant = validate_tenant_id(tenant_id)
         rows = await self._fetch(
             tenant,
-            "SELECT tenant_id, id, user_id, state, created_at FROM motadata_checkpoints "
-            "WHERE tenant_id = $1 AND id = $2",
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM motadata_checkpoints WHERE tenant_id = $1 AND id = $2",
             tenant,
             checkpoint_id,
         )
+        return _checkpoint(rows[0]) if rows else None
+
+    async def claim_checkpoint(self, tenant_id: str, checkpoint_id: str) -> CheckpointClaim:
+        """Claim the paused checkpoint in one statement (compare-and-set on ``status``)."""
+        tenant = validate_tenant_id(tenant_id)
+        rows = await self._fetch(tenant, _CLAIM_CHECKPOINT, tenant, checkpoint_id)
         if not rows:
-            return None
-        row = rows[0]
-        state = json.loads(row["state"]) if isinstance(row["state"], str) else dict(row["state"])
-        return Checkpoint(
-            tenant_id=row["tenant_id"],
-            id=row["id"],
-            user_id=row["user_id"],
-            state=state,
-            created_at=row["created_at"],
-        )
+            return CheckpointClaim(outcome="missing")
+        if rows[0]["won"]:
+            return CheckpointClaim(outcome="claimed", checkpoint=_checkpoint(rows[0]))
+        return CheckpointClaim(outcome="already_claimed")
 
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:
         """Drop the state."""

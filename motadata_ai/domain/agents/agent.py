@@ -6,12 +6,15 @@ timeout) and feed the results back → repeat until the model answers. Limits al
 with a typed error carrying the partial steps: ``max_iterations`` model calls, the wall-clock
 ``timeout``, the token/cost ``budget`` (shared with delegated sub-tasks), and ``max_tool_retries``
 consecutive unknown-tool/invalid-argument calls per tool. A call to a tool that requires approval
-pauses the run (``status="awaiting_approval"``); :meth:`Agent.resume` continues it.
+pauses the run (``status="awaiting_approval"``); :meth:`Agent.resume` continues it, exactly once:
+it claims the checkpoint atomically in the memory store, so of concurrent resumes (in any number of
+processes) one runs the approved tools and the others raise ``TaskAlreadyResumed``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +44,7 @@ from motadata_ai.domain.values.agents import (
     BudgetExceeded,
     BudgetLimit,
     MaxIterationsExceeded,
+    TaskAlreadyResumed,
     TaskNotFound,
     ToolCallRecord,
     ToolRetriesExceeded,
@@ -53,10 +57,10 @@ from motadata_ai.domain.values.llm import (
     Message,
     ToolCall,
 )
-from motadata_ai.domain.values.memory import Checkpoint, MemoryConfig
+from motadata_ai.domain.values.memory import Checkpoint, CheckpointClaim, MemoryConfig
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.bus import BusPort
-from motadata_ai.ports.memory import MemoryStorePort
+from motadata_ai.ports.memory import MemoryStoreError, MemoryStorePort
 from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
 
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant for IT service management. Use the tools when they help."
@@ -242,22 +246,42 @@ class Agent:
 
         ``approve`` is one decision for every pending call or a mapping of call id to decision
         (calls left out are rejected).
+
+        Exactly once: the paused checkpoint is claimed atomically in the memory store before
+        anything runs, so of concurrent resumes of one task (one agent object or many, in one
+        process or many over one store) exactly one continues the run; every other raises
+        :class:`~motadata_ai.domain.values.agents.TaskAlreadyResumed` having run nothing. A
+        claimed checkpoint is deleted when the resumed run ends (answer or error), or replaced
+        when it pauses again; one whose process died mid-run stays ``resumed`` and keeps
+        answering ``TaskAlreadyResumed``: it is never re-run silently.
         """
-        checkpoint = await self._load_checkpoint(task_id)
-        if checkpoint is None:
+        claim = await self._claim_checkpoint(task_id)
+        if claim.outcome == "already_claimed":
+            raise TaskAlreadyResumed(
+                f"task {task_id!r} of agent {self.agent_id!r} was already resumed by another call",
+                task_id=task_id,
+                tenant_id=self.tenant.tenant_id,
+            )
+        if claim.checkpoint is None:
             raise TaskNotFound(
                 f"agent {self.agent_id!r} has no task {task_id!r} awaiting approval",
                 task_id=task_id,
                 tenant_id=self.tenant.tenant_id,
             )
-        await self._delete_checkpoint(task_id)
-        state = RunState.model_validate(checkpoint.state)
+        state = RunState.model_validate(claim.checkpoint.state)
         ledger = budget or Budget(
             state.budget_limit,
             spent_tokens=state.budget_spent_tokens,
             spent_cost_usd=state.budget_spent_cost_usd,
         )
-        return await self._drive(state, ledger, recall=False, decisions=(approve, reason))
+        paused_again = False
+        try:
+            result = await self._drive(state, ledger, recall=False, decisions=(approve, reason))
+            paused_again = result.status == "awaiting_approval"
+            return result
+        finally:
+            if not paused_again:  # the run ended: the claimed checkpoint has done its job
+                await self._drop_claimed_checkpoint(task_id)
 
     async def remember(
         self, user_id: str, content: str, *, kind: str = "long_term", importance: float = 0.5
@@ -686,18 +710,27 @@ class Agent:
         else:
             self._local_checkpoints[checkpoint.id] = checkpoint
 
-    async def _load_checkpoint(self, task_id: str) -> Checkpoint | None:
+    async def _claim_checkpoint(self, task_id: str) -> CheckpointClaim:
         key = self._checkpoint_id(task_id)
         if self.memory is not None:
-            return await self.memory.store.load_checkpoint(self.tenant.tenant_id, key)
-        return self._local_checkpoints.get(key)
+            return await self.memory.store.claim_checkpoint(self.tenant.tenant_id, key)
+        found = self._local_checkpoints.get(key)  # no await until it is marked: atomic on the loop
+        if found is None:
+            return CheckpointClaim(outcome="missing")
+        if found.status != "paused":
+            return CheckpointClaim(outcome="already_claimed")
+        claimed = found.model_copy(update={"status": "resumed", "claimed_at": datetime.now(UTC)})
+        self._local_checkpoints[key] = claimed
+        return CheckpointClaim(outcome="claimed", checkpoint=claimed)
 
-    async def _delete_checkpoint(self, task_id: str) -> None:
+    async def _drop_claimed_checkpoint(self, task_id: str) -> None:
         key = self._checkpoint_id(task_id)
-        if self.memory is not None:
-            await self.memory.store.delete_checkpoint(self.tenant.tenant_id, key)
-        else:
+        if self.memory is None:
             self._local_checkpoints.pop(key, None)
+            return
+        # A claimed checkpoint left behind (store down now) only ever answers TaskAlreadyResumed.
+        with contextlib.suppress(MemoryStoreError):
+            await self.memory.store.delete_checkpoint(self.tenant.tenant_id, key)
 
     def _checkpoint_id(self, task_id: str) -> str:
         return f"agent:{self.agent_id}:{task_id}"

@@ -6,6 +6,7 @@ Error tree (under :class:`~motadata_ai.domain.values.errors.MotadataError`)::
     └── ToolDefinitionError         a function cannot become a tool (bad signature, duplicate name)
     NotFound
     └── TaskNotFound                ``resume`` got an id with no paused task
+        └── TaskAlreadyResumed      another ``resume`` claimed the paused task first
     AgentError                      a run stopped; ``task`` is the partial AgentTask (steps so far)
     ├── AgentLimitExceeded          a limit that always stops a run
     │   ├── MaxIterationsExceeded   the model kept calling tools past ``max_iterations``
@@ -158,3 +159,14 @@ class ToolDefinitionError(ConfigurationError):
 
 class TaskNotFound(NotFound):
     """No paused task with this id exists for the tenant."""
+
+    task_id: str
+    tenant_id: str
+
+
+class TaskAlreadyResumed(TaskNotFound):
+    """The task was paused, but another ``resume`` (in this or any process) claimed it first.
+
+    Its approved tools run once, in the resume that won; this one ran nothing. A subclass of
+    :class:`TaskNotFound` because the task is no longer awaiting approval.
+    """

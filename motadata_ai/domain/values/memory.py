@@ -76,8 +76,16 @@ class SessionMessage(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
 
+CheckpointStatus = Literal["paused", "resumed"]
+"""``paused``: the run waits for a decision; ``resumed``: one caller claimed it and continues it."""
+
+
 class Checkpoint(BaseModel):
-    """The saved state of a paused run (awaiting approval), so it resumes in any process."""
+    """The saved state of a paused run (awaiting approval), so it resumes in any process.
+
+    ``status`` moves from ``paused`` to ``resumed`` exactly once, by
+    :meth:`~motadata_ai.ports.memory.MemoryStorePort.claim_checkpoint`; ``claimed_at`` says when.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -85,7 +93,23 @@ class Checkpoint(BaseModel):
     id: str
     user_id: str | None = None
     state: dict[str, Any]
+    status: CheckpointStatus = "paused"
     created_at: datetime = Field(default_factory=_now)
+    claimed_at: datetime | None = None
+
+
+class CheckpointClaim(BaseModel):
+    """What one :meth:`~motadata_ai.ports.memory.MemoryStorePort.claim_checkpoint` call got.
+
+    ``claimed``: this caller, and no other, took the paused checkpoint (``checkpoint`` holds it);
+    ``already_claimed``: the checkpoint exists but another caller claimed it first;
+    ``missing``: there is no checkpoint with this id for the tenant.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Literal["claimed", "already_claimed", "missing"]
+    checkpoint: Checkpoint | None = None
 
 
 class MemoryConfig(BaseModel):

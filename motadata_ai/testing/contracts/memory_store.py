@@ -12,6 +12,7 @@ answer, with the password ``s3cret`` in its address::
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -192,6 +193,48 @@ class MemoryStoreContract:
         assert (await store.load_checkpoint("acme", "t1")).state == {"v": 2}  # type: ignore[union-attr]
         assert await store.delete_checkpoint("acme", "t1") is True
         assert await store.delete_checkpoint("acme", "t1") is False
+
+    async def test_a_claim_takes_the_paused_checkpoint_once(self) -> None:
+        store = await self.make_store()
+        await store.save_checkpoint(Checkpoint(tenant_id="acme", id="t1", user_id="u1", state={"v": 1}))
+        assert (await store.load_checkpoint("acme", "t1")).status == "paused"  # type: ignore[union-attr]
+        won = await store.claim_checkpoint("acme", "t1")
+        assert won.outcome == "claimed"
+        assert won.checkpoint is not None and won.checkpoint.state == {"v": 1}
+        assert won.checkpoint.status == "resumed" and won.checkpoint.claimed_at is not None
+        assert won.checkpoint.user_id == "u1"
+        assert (await store.claim_checkpoint("acme", "t1")).outcome == "already_claimed"
+        stored = await store.load_checkpoint("acme", "t1")
+        assert stored is not None and stored.status == "resumed" and stored.claimed_at is not None
+        assert (await store.claim_checkpoint("acme", "nope")).outcome == "missing"
+        assert (await store.claim_checkpoint("globex", "t1")).outcome == "missing"
+
+    async def test_saving_again_pauses_a_claimed_checkpoint_and_delete_makes_it_missing(self) -> None:
+        store = await self.make_store()
+        await store.save_checkpoint(Checkpoint(tenant_id="acme", id="t1", state={"v": 1}))
+        assert (await store.claim_checkpoint("acme", "t1")).outcome == "claimed"
+        await store.save_checkpoint(Checkpoint(tenant_id="acme", id="t1", state={"v": 2}))
+        again = await store.claim_checkpoint("acme", "t1")
+        assert again.outcome == "claimed" and again.checkpoint is not None
+        assert again.checkpoint.state == {"v": 2}
+        assert await store.delete_checkpoint("acme", "t1") is True
+        assert (await store.claim_checkpoint("acme", "t1")).outcome == "missing"
+
+    async def test_concurrent_claims_of_one_checkpoint_have_exactly_one_winner(self) -> None:
+        store = await self.make_store()
+        for round_ in range(5):
+            checkpoint_id = f"t{round_}"
+            await store.save_checkpoint(Checkpoint(tenant_id="acme", id=checkpoint_id, state={"r": round_}))
+            claims = await asyncio.gather(*(store.claim_checkpoint("acme", checkpoint_id) for _ in range(8)))
+            outcomes = sorted(claim.outcome for claim in claims)
+            assert outcomes == ["already_claimed"] * 7 + ["claimed"]
+            winner = next(claim for claim in claims if claim.outcome == "claimed")
+            assert winner.checkpoint is not None and winner.checkpoint.state == {"r": round_}
+
+    async def test_claims_validate_the_tenant(self) -> None:
+        store = await self.make_store()
+        with pytest.raises(InvalidTenant):
+            await store.claim_checkpoint("not a tenant!", "t1")
 
     # -- erasure and isolation ------------------------------------------------------------------
 

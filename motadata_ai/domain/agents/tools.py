@@ -24,7 +24,7 @@ from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.values.agents import ToolDefinitionError
 from motadata_ai.domain.values.llm import ToolSpec
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
 _SECTION = re.compile(
     r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?)\s*:\s*$"
 )

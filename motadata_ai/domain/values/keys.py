@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.tenancy import validate_tenant_id
+from motadata_ai.domain.values.tenancy import TENANT_ID_PATTERN, validate_tenant_id
 
 __all__ = [
     "BREAKERS",
@@ -56,7 +56,7 @@ SHARED_SCOPE = "~"
 
 _NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _KEY = re.compile(
-    r"\{(?P<scope>~|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\}"
+    r"\{(?P<scope>~|" + TENANT_ID_PATTERN + r")\}"
     r":(?P<namespace>[a-z][a-z0-9_]{0,31})"
     r"(?P<segments>(?::[A-Za-z0-9_.~%-]+)+)"
 )

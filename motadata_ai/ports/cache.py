@@ -1,13 +1,23 @@
-"""CachePort: bytes by key with TTL, prefix deletion and atomic counters."""
+"""CachePort: bytes by key with TTL, per-tenant deletion and atomic counters.
+
+Keys follow the one scheme of :mod:`motadata_ai.domain.values.keys`
+(``{<tenant>}:<namespace>:<segment>...``, built with ``tenant_key``); a key outside it is a
+:class:`~motadata_ai.domain.values.errors.ValidationError`. A tenant's entries are erased with
+:meth:`CachePort.delete_tenant`, never with a prefix the caller builds.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable, ValidationError
 
 MAX_KEY_LENGTH = 1024
 """Longest cache key accepted (characters)."""
+
+
+_PING_KEY = keys.shared_key("ping", "ping")
 
 
 class CacheError(ServiceError):
@@ -19,15 +29,16 @@ class CacheUnavailable(CacheError, StoreUnavailable):
 
 
 def check_key(key: object, *, field: str = "key") -> str:
-    """Return ``key`` when it is a non-empty string of at most :data:`MAX_KEY_LENGTH` characters,
-    else raise :class:`~motadata_ai.domain.values.errors.ValidationError`."""
+    """Return ``key`` when it is a key of the scheme (:func:`~motadata_ai.domain.values.keys.check_key`)
+    of at most :data:`MAX_KEY_LENGTH` characters, else raise
+    :class:`~motadata_ai.domain.values.errors.ValidationError`."""
     if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationError(
             f"cache {field} must be a non-empty string of at most {MAX_KEY_LENGTH} characters, "
             f"got {key!r:.80}",
             field=field,
         )
-    return key
+    return keys.check_key(key, field=field)
 
 
 def check_ttl(ttl: object) -> float | None:
@@ -49,7 +60,7 @@ def check_value(value: object) -> bytes:
 
 
 class CachePort(ABC):
-    """A key-value cache. Keys are built by callers with the tenant as their first segment."""
+    """A key-value cache over the SDK's key scheme (tenant first: ``keys.tenant_key(...)``)."""
 
     @abstractmethod
     async def get(self, key: str) -> bytes | None:
@@ -64,8 +75,9 @@ class CachePort(ABC):
         """Remove the key; ``True`` when it existed."""
 
     @abstractmethod
-    async def delete_prefix(self, prefix: str) -> int:
-        """Remove every key starting with ``prefix`` (non-empty); return how many."""
+    async def delete_tenant(self, tenant_id: str, *, namespace: str | None = None) -> int:
+        """Remove every entry of ``tenant_id`` (only those of ``namespace`` when given, e.g.
+        ``keys.GATEWAY``); return how many. Never touches another tenant's keys."""
 
     @abstractmethod
     async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
@@ -78,7 +90,7 @@ class CachePort(ABC):
 
     async def ping(self) -> bool:
         """``True`` when the cache answers."""
-        await self.get("__ping__")
+        await self.get(_PING_KEY)
         return True
 
     async def aclose(self) -> None:  # noqa: B027

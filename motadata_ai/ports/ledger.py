@@ -86,7 +86,7 @@ class UsageLedgerPort(ABC):
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""
-        await self.spend(tenant="__ping__", since=datetime(2000, 1, 1, tzinfo=UTC))
+        await self.spend(tenant="ping", since=datetime(2000, 1, 1, tzinfo=UTC))
         return True
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

@@ -24,8 +24,10 @@ class LimitsUnavailable(LimitsError, StoreUnavailable):
 class LimitsPort(ABC):
     """Token buckets and circuit breakers whose state may be shared between processes.
 
-    Keys are built by callers (tenant-scoped for buckets, ``provider:model`` for breakers).
-    Time is the store's own clock, so every instance sharing a store agrees on it.
+    Keys follow the SDK's scheme (:mod:`motadata_ai.domain.values.keys`): bucket keys lie in
+    namespace ``rl`` of a tenant (``keys.tenant_key(tenant, keys.RATE_LIMITS, "req")``), breaker keys
+    in namespace ``cb`` (``keys.shared_key(keys.BREAKERS, model)``); any other key is a
+    ``ValidationError``. Time is the store's own clock, so every instance sharing a store agrees on it.
     """
 
     @abstractmethod
@@ -53,8 +55,9 @@ class LimitsPort(ABC):
         """Every circuit the store knows, by key."""
 
     @abstractmethod
-    async def reset(self, prefix: str = "") -> None:
-        """Forget buckets and circuits whose key starts with ``prefix`` (all by default)."""
+    async def reset(self, tenant_id: str | None = None) -> None:
+        """Forget the buckets and circuits of ``tenant_id`` (every tenant's and the shared
+        circuits when ``None``); another tenant's state is never touched."""
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""

@@ -4,6 +4,8 @@ sampled prediction logs, with their error tree::
     MotadataError
     ├── ConfigurationError
     │   └── UnknownEstimator           the trainer does not know the estimator name
+    ├── ValidationError
+    │   └── ArtifactKeyInvalid         a malformed artifact key, or one whose path leaves the root
     ├── NotFound
     │   ├── ModelNotFound              no such model name for this tenant
     │   │   ├── VersionNotFound        the model exists, the version does not
@@ -38,6 +40,7 @@ from motadata_ai.domain.values.errors import (
     NotFound,
     ServiceError,
     StoreUnavailable,
+    ValidationError,
 )
 from motadata_ai.domain.values.ml import (
     AliasChange,
@@ -117,6 +120,10 @@ class ArtifactStoreError(ServiceError):
 
 class ArtifactStoreUnavailable(ArtifactStoreError, StoreUnavailable):
     """The artifact store cannot be read or written; ``address`` names it."""
+
+
+class ArtifactKeyInvalid(ValidationError):
+    """An artifact key (``key``) is malformed, or its path would leave the store's root."""
 
 
 class PredictionLogError(ServiceError):
@@ -246,7 +253,7 @@ class ModelRegistryPort(ABC):
 
     async def ping(self) -> bool:
         """``True`` when the registry answers."""
-        await self.list_models("__ping__")
+        await self.list_models("ping")
         return True
 
 
@@ -269,7 +276,7 @@ class ExperimentStorePort(ABC):
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""
-        await self.list_runs("__ping__", limit=1)
+        await self.list_runs("ping", limit=1)
         return True
 
 

@@ -6,11 +6,15 @@ import uuid
 
 import pytest
 import pytest_asyncio
+from redis.crc import key_slot
 
 from motadata_ai.adapters.redis import RedisCache
+from motadata_ai.adapters.redis.limits import RedisLimits
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.limits import BucketSpec
 from motadata_ai.ports.cache import CachePort, CacheUnavailable
-from motadata_ai.testing.contracts.cache import SECRET, CacheServerContract
+from motadata_ai.testing.contracts.cache import SECRET, CacheServerContract, key
 from motadata_ai.testing.servers.redis import ValkeyServer
 
 pytestmark = pytest.mark.redis
@@ -37,11 +41,11 @@ class TestRedisCacheSpecifics:
         one = RedisCache.from_url(self.url, namespace=f"one-{uuid.uuid4().hex}")
         two = RedisCache.from_url(self.url, namespace=f"two-{uuid.uuid4().hex}")
         try:
-            await one.set("tenant-a:k", b"1")
-            await two.set("tenant-a:k", b"2")
-            assert await one.delete_prefix("tenant-a:") == 1
-            assert await one.get("tenant-a:k") is None
-            assert await two.get("tenant-a:k") == b"2"
+            await one.set(key("k"), b"1")
+            await two.set(key("k"), b"2")
+            assert await one.delete_tenant("tenant-a") == 1
+            assert await one.get(key("k")) is None
+            assert await two.get(key("k")) == b"2"
         finally:
             await one.aclose()
             await two.aclose()
@@ -49,10 +53,10 @@ class TestRedisCacheSpecifics:
     async def test_client_and_key_give_other_adapters_the_same_namespace(self) -> None:
         cache = RedisCache.from_url(self.url, namespace=f"ns-{uuid.uuid4().hex}")
         try:
-            await cache.client.set(cache.key("tenant-a:raw"), b"from-client")
-            assert await cache.get("tenant-a:raw") == b"from-client"
-            assert cache.key("tenant-a:raw") == f"{cache.namespace}:tenant-a:raw"
-            assert await cache.delete_prefix("tenant-a:") == 1
+            await cache.client.set(cache.key(key("raw")), b"from-client")
+            assert await cache.get(key("raw")) == b"from-client"
+            assert cache.key(key("raw")) == f"{cache.namespace}:{{tenant-a}}:app:raw"
+            assert await cache.delete_tenant("tenant-a") == 1
         finally:
             await cache.aclose()
 
@@ -60,8 +64,8 @@ class TestRedisCacheSpecifics:
         cache = RedisCache.from_url(f"redis://app:{SECRET}@127.0.0.1:1/0", connect_timeout=1.0, retries=0)
         try:
             with pytest.raises(CacheUnavailable) as caught:
-                async with cache.translate_errors("custom", "tenant-a:bucket"):
-                    await cache.client.get(cache.key("tenant-a:bucket"))
+                async with cache.translate_errors("custom", key("bucket")):
+                    await cache.client.get(cache.key(key("bucket")))
             assert caught.value.operation == "custom"
             assert SECRET not in str(caught.value)
         finally:
@@ -70,9 +74,9 @@ class TestRedisCacheSpecifics:
     async def test_ttl_is_stored_on_the_server(self) -> None:
         cache = RedisCache.from_url(self.url, namespace=f"ttl-{uuid.uuid4().hex}")
         try:
-            await cache.incr("tenant-a:w", ttl=30)
-            await cache.incr("tenant-a:w", ttl=3000)
-            pttl = await cache.client.pttl(cache.key("tenant-a:w"))
+            await cache.incr(key("w"), ttl=30)
+            await cache.incr(key("w"), ttl=3000)
+            pttl = await cache.client.pttl(cache.key(key("w")))
             assert 0 < pttl <= 30_000
         finally:
             await cache.aclose()
@@ -83,19 +87,53 @@ class TestRedisCacheSpecifics:
         server: ValkeyServer = redis_server_factory()  # type: ignore[operator]
         cache = RedisCache.from_url(server.url, namespace="restart", connect_timeout=1.0, retries=0)
         try:
-            await cache.set("tenant-a:k", b"v")
+            await cache.set(key("k"), b"v")
             server.stop()
             with pytest.raises(CacheUnavailable) as caught:
-                await cache.get("tenant-a:k")
+                await cache.get(key("k"))
             assert str(server.port) in caught.value.address
             server.start()
-            await cache.set("tenant-a:k", b"again")
-            assert await cache.get("tenant-a:k") == b"again"
+            await cache.set(key("k"), b"again")
+            assert await cache.get(key("k")) == b"again"
         finally:
             await cache.aclose()
 
     def test_bad_url_and_namespace_are_configuration_errors(self) -> None:
         with pytest.raises(ConfigurationError):
             RedisCache.from_url("ftp://nowhere")
-        with pytest.raises(ValidationError):
-            RedisCache.from_url(self.url, namespace="bad*ns")
+        for namespace in ("bad*ns", "{tag}", "a:b", "a b", "ns\n", ""):
+            with pytest.raises(ValidationError):
+                RedisCache.from_url(self.url, namespace=namespace)
+
+    async def test_a_tenants_keys_share_one_cluster_hash_tag(self) -> None:
+        cache = RedisCache.from_url(self.url, namespace=f"tag-{uuid.uuid4().hex}")
+        try:
+            names = [
+                cache.key(key("x", namespace="gw")),
+                cache.key(key("y", "z", namespace="ml")),
+                cache.key(key("req", namespace="rl")),
+            ]
+            tags = {name[name.index("{") + 1 : name.index("}")] for name in names}
+            assert tags == {"tenant-a"}
+            assert len({key_slot(name.encode()) for name in names}) == 1
+        finally:
+            await cache.aclose()
+
+    async def test_cache_deletions_never_touch_rate_limit_state_of_other_tenants(self) -> None:
+        # Observed: on Redis, ``cache.delete_prefix("bkt:")`` deleted every tenant's buckets.
+        namespace = f"share-{uuid.uuid4().hex}"
+        cache = RedisCache.from_url(self.url, namespace=namespace)
+        limits = RedisLimits(cache.client, address=self.url, namespace=namespace)
+        try:
+            a = [BucketSpec(keys.tenant_key("a", keys.RATE_LIMITS, "req"), 1, refill_per_second=0.001)]
+            b = [BucketSpec(keys.tenant_key("bkt", keys.RATE_LIMITS, "req"), 1, refill_per_second=0.001)]
+            assert (await limits.take(a)).allowed and (await limits.take(b)).allowed
+            with pytest.raises(ValidationError):
+                await cache.delete_tenant("bkt:")
+            assert await cache.delete_tenant("bkt", namespace=keys.GATEWAY) == 0
+            assert await cache.delete_tenant("a", namespace=keys.GATEWAY) == 0
+            assert not (await limits.take(a)).allowed and not (await limits.take(b)).allowed
+            assert await cache.delete_tenant("bkt") == 1  # erasing tenant bkt resets its bucket only
+            assert (await limits.take(b)).allowed and not (await limits.take(a)).allowed
+        finally:
+            await cache.aclose()

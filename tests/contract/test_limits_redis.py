@@ -11,7 +11,7 @@ from motadata_ai.adapters.redis import RedisCache
 from motadata_ai.adapters.redis.limits import RedisLimits
 from motadata_ai.domain.values.limits import BucketSpec
 from motadata_ai.ports.limits import LimitsPort
-from motadata_ai.testing.contracts.limits import SECRET, LimitsServerContract
+from motadata_ai.testing.contracts.limits import SECRET, LimitsServerContract, bucket
 
 pytestmark = pytest.mark.redis
 
@@ -38,7 +38,7 @@ class TestRedisLimitsSharing:
         one = RedisLimits.from_url(self.url, namespace=namespace)
         two = RedisLimits.from_url(self.url, namespace=namespace)
         try:
-            spec = [BucketSpec("rl:tenant-a:req", capacity=4, refill_per_second=0.001)]
+            spec = [BucketSpec(bucket("tenant-a", "req"), capacity=4, refill_per_second=0.001)]
             allowed = [(await store.take(spec)).allowed for store in (one, two, one, two, one, two)]
             assert allowed == [True, True, True, True, False, False]
         finally:
@@ -49,7 +49,7 @@ class TestRedisLimitsSharing:
         cache = RedisCache.from_url(self.url, namespace=f"test-{uuid.uuid4().hex}")
         limits = RedisLimits(cache.client, address=self.url, namespace=cache.namespace)
         try:
-            assert (await limits.take([BucketSpec("rl:tenant-a:req", 1, 1.0)])).allowed
+            assert (await limits.take([BucketSpec(bucket("tenant-a", "req"), 1, 1.0)])).allowed
             await limits.aclose()
             assert await cache.ping()
         finally:

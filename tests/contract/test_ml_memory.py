@@ -11,8 +11,9 @@ from motadata_ai.adapters.memory.ml import (
     InMemoryModelRegistry,
     InMemoryPredictionLog,
 )
-from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.errors import InvalidTenant, ValidationError
 from motadata_ai.ports.ml import (
+    ArtifactKeyInvalid,
     ArtifactStorePort,
     ArtifactStoreUnavailable,
     ExperimentStorePort,
@@ -71,6 +72,33 @@ class TestFilesystemArtifactStore(ArtifactStoreContract):
         for key in ("../tenant-b/models/x.skops", "/etc/passwd", "models//x", "models/x y"):
             with pytest.raises(ValidationError):
                 await store.put("tenant-a", key, b"x")
+
+    async def test_tenant_dot_dot_cannot_write_outside_the_root(self) -> None:
+        root = self.root / "artifacts"  # type: ignore[operator]
+        store = FilesystemArtifactStore(root)
+        for tenant in ("..", ".", "-", "acme\n"):
+            with pytest.raises(InvalidTenant):
+                await store.put(tenant, "models/sla/run-1.skops", b"x")
+        assert not (self.root / "models").exists()  # type: ignore[operator]
+        assert not root.exists() or list(root.iterdir()) == []
+
+    async def test_paths_resolving_outside_the_tenant_folder_are_refused(self) -> None:
+        root = self.root / "artifacts"  # type: ignore[operator]
+        outside = self.root / "outside"  # type: ignore[operator]
+        outside.mkdir()
+        (root / "tenant-a").mkdir(parents=True)
+        (root / "tenant-a" / "models").symlink_to(outside, target_is_directory=True)
+        (root / "tenant-b").symlink_to(outside, target_is_directory=True)
+        store = FilesystemArtifactStore(root)
+        for tenant, key in (("tenant-a", "models/m/a.skops"), ("tenant-b", "models/m/a.skops")):
+            with pytest.raises(ArtifactKeyInvalid) as caught:
+                await store.put(tenant, key, b"x")
+            assert caught.value.reason == "outside_root" and caught.value.field == "key"
+            with pytest.raises(ArtifactKeyInvalid):
+                await store.get(tenant, key, sha256="0" * 64)
+            with pytest.raises(ArtifactKeyInvalid):
+                await store.delete(tenant, key)
+        assert list(outside.iterdir()) == []
 
     async def test_write_leaves_no_temporary_files(self) -> None:
         store = await self.make_store()

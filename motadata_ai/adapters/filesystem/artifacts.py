@@ -1,7 +1,9 @@
 """FilesystemArtifactStore: artifacts in a local directory, one folder per tenant.
 
 Writes are atomic (a temporary file in the same folder, fsynced, then renamed over the target);
-every read re-hashes the bytes and refuses them unless they match the expected SHA-256.
+every read re-hashes the bytes and refuses them unless they match the expected SHA-256. Every path
+is resolved (symlinks followed) and refused with :class:`ArtifactKeyInvalid` unless it stays
+inside the tenant's folder under the root.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.ports.ml import (
+    ArtifactKeyInvalid,
     ArtifactNotFound,
     ArtifactStorePort,
     ArtifactStoreUnavailable,
@@ -23,7 +25,7 @@ from motadata_ai.ports.ml import (
     StoredArtifact,
 )
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 class FilesystemArtifactStore(ArtifactStorePort):
@@ -35,12 +37,26 @@ class FilesystemArtifactStore(ArtifactStorePort):
 
     def _path(self, tenant_id: str, key: str) -> Path:
         tenant = validate_tenant_id(tenant_id)
-        segments = key.split("/")
-        if not segments or any(not _SEGMENT.match(s) or s in {".", ".."} for s in segments):
-            raise ValidationError(
-                f"artifact key {key!r} must be '/'-separated segments of [A-Za-z0-9_.-]", field="key"
+        segments = key.split("/") if isinstance(key, str) else []
+        if not segments or any(_SEGMENT.fullmatch(s) is None or s in {".", ".."} for s in segments):
+            raise ArtifactKeyInvalid(
+                f"artifact key {key!r} must be '/'-separated segments of [A-Za-z0-9_.-]",
+                field="key",
+                key=key,
+                tenant_id=tenant,
             )
-        return self.root.joinpath(tenant, *segments)
+        folder = self.root.joinpath(tenant).resolve()
+        path = folder.joinpath(*segments).resolve()
+        if folder.parent != self.root.resolve() or not path.is_relative_to(folder) or path == folder:
+            raise ArtifactKeyInvalid(
+                f"artifact key {key!r} of tenant {tenant!r} resolves outside the tenant's folder "
+                f"under {self.address}",
+                field="key",
+                key=key,
+                tenant_id=tenant,
+                reason="outside_root",
+            )
+        return path
 
     async def put(self, tenant_id: str, key: str, data: bytes) -> StoredArtifact:
         """Write atomically; return the digest of what was written."""

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import CacheError, CachePort, check_key, check_ttl, check_value
 
@@ -111,9 +112,9 @@ class InMemoryCache(CachePort):
         """Remove the key; ``True`` when it existed (and had not expired)."""
         return self._live(check_key(key)) is not None and self._remove(key)
 
-    async def delete_prefix(self, prefix: str) -> int:
-        """Remove every live key starting with ``prefix``; return how many."""
-        check_key(prefix, field="prefix")
+    async def delete_tenant(self, tenant_id: str, *, namespace: str | None = None) -> int:
+        """Remove every live entry of ``tenant_id`` (of ``namespace`` only, when given); return how many."""
+        prefix = keys.scope_prefix(tenant_id, namespace)
         now = self._clock()
         removed = 0
         for key in [k for k in self._data if k.startswith(prefix)]:

@@ -26,7 +26,7 @@ Migration = tuple[int, str, str]
 
 MIGRATIONS_TABLE = "schema_migrations"
 _LOCK_NAMESPACE = "motadata_ai.migrations"
-_COMPONENT = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_COMPONENT = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
 
 def check_migrations(component: str, migrations: Sequence[Migration]) -> list[Migration]:
     """The migrations sorted by version; refuse a bad component name, version or duplicate."""
-    if not isinstance(component, str) or not _COMPONENT.match(component):
+    if not isinstance(component, str) or _COMPONENT.fullmatch(component) is None:
         raise ConfigurationError(
             f"migration component {component!r} must match [A-Za-z0-9_.:-]{{1,100}}", component=component
         )

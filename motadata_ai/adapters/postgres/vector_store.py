@@ -58,7 +58,7 @@ from motadata_ai.ports.vector_store import VectorStoreError, VectorStorePort, Ve
 __all__ = ["PgVectorStore", "vector_store_migrations"]
 
 Storage = Literal["vector", "halfvec"]
-_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
+_TABLE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 _MAX_DIMS = {"vector": 2000, "halfvec": 4000}  # pgvector's HNSW limits
 _COLUMNS = ("tenant_id", "id", "document_id", "version", "chunk_index", "text", "metadata", "embedding")
 _SELECT = "id, tenant_id, document_id, version, chunk_index, text, metadata, embedding"
@@ -175,7 +175,7 @@ class PgVectorStore(VectorStorePort):
                 + ("; use storage='halfvec'" if storage == "vector" else ""),
                 field="dimensions",
             )
-        if not isinstance(table, str) or not _TABLE.match(table):
+        if not isinstance(table, str) or _TABLE.fullmatch(table) is None:
             raise ConfigurationError(f"table {table!r} must match [a-z_][a-z0-9_]{{0,39}}", field="table")
         for name, value, low in (
             ("m", m, 2),

@@ -19,8 +19,13 @@ _UNLINK_BATCH = 500
 
 
 def check_namespace(namespace: Any, what: str) -> str:
-    """``namespace`` when it is a non-empty string without glob characters or spaces."""
-    if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "*?[]\\ "):
+    """``namespace`` when it is a non-empty string without glob characters, braces (the keys'
+    hash tag is the tenant's), colons or whitespace."""
+    if (
+        not isinstance(namespace, str)
+        or not namespace
+        or any(c in namespace for c in "*?[]\\{}:") or any(c.isspace() for c in namespace)
+    ):
         raise ValidationError(f"invalid {what} namespace {namespace!r}", field="namespace")
     return namespace
 
@@ -64,9 +69,14 @@ def glob_prefix(prefix: str) -> str:
 
 async def unlink_prefix(client: aioredis.Redis, prefix: str) -> int:
     """Remove every key starting with ``prefix`` (``SCAN`` + batched ``UNLINK``); return how many."""
+    return await unlink_matching(client, glob_prefix(prefix))
+
+
+async def unlink_matching(client: aioredis.Redis, pattern: str) -> int:
+    """Remove every key matching the ``SCAN MATCH`` glob ``pattern`` in batches; return how many."""
     removed = 0
     batch: list[bytes] = []
-    async for name in client.scan_iter(match=glob_prefix(prefix), count=_UNLINK_BATCH):
+    async for name in client.scan_iter(match=pattern, count=_UNLINK_BATCH):
         batch.append(name)
         if len(batch) >= _UNLINK_BATCH:
             removed += await client.unlink(*batch)

@@ -1,9 +1,11 @@
 """RedisCache: CachePort on Redis or Valkey through ``redis.asyncio``.
 
-Keys are stored as ``{namespace}:{key}`` so several applications can share one server.
-``delete_prefix`` walks the namespace with ``SCAN`` (never ``KEYS``) and removes matches with
-``UNLINK`` in batches; ``incr`` is one Lua script (``INCRBY`` + ``PEXPIRE`` only when the key was
-just created), so it is atomic across every process sharing the server.
+Keys (of the SDK's scheme, :mod:`motadata_ai.domain.values.keys`) are stored as
+``{namespace}:{key}``, e.g. ``motadata:{acme}:gw:chat:<digest>``, so several applications can
+share one server; the tenant's braces are the key's Redis Cluster hash tag (the namespace holds
+no braces). ``delete_tenant`` walks ``{namespace}:{tenant}:*`` with ``SCAN`` (never ``KEYS``) and
+removes matches with ``UNLINK`` in batches; ``incr`` is one Lua script (``INCRBY`` + ``PEXPIRE``
+only when the key was just created), so it is atomic across every process sharing the server.
 
 Other Redis-backed state (rate-limit buckets, breaker state) reuses this adapter's connection
 pool through :attr:`RedisCache.client` and builds its keys with :meth:`RedisCache.key` so they
@@ -22,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from motadata_ai.adapters.redis._common import check_namespace, client_from_url, translated, unlink_prefix
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import (
@@ -147,11 +150,12 @@ class RedisCache(CachePort):
             removed: int = await self._client.delete(name)
         return removed > 0
 
-    async def delete_prefix(self, prefix: str) -> int:
-        """Remove every key starting with ``prefix`` (``SCAN`` + batched ``UNLINK``); return how many."""
-        name = self.key(prefix)
-        async with self.translate_errors("delete_prefix", prefix):
-            return await unlink_prefix(self._client, name)
+    async def delete_tenant(self, tenant_id: str, *, namespace: str | None = None) -> int:
+        """Remove every entry of ``tenant_id`` (of ``namespace`` only, when given) with ``SCAN`` +
+        batched ``UNLINK``; return how many."""
+        prefix = keys.scope_prefix(tenant_id, namespace)
+        async with self.translate_errors("delete_tenant", prefix):
+            return await unlink_prefix(self._client, self._prefix + prefix)
 
     async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
         """Atomically add ``amount`` (creating the key at 0, with ``ttl``) and return the new value."""

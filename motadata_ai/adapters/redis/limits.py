@@ -1,7 +1,9 @@
 """RedisLimits: LimitsPort on Redis or Valkey, every update one server-side Lua script.
 
-Token buckets are hashes ``{namespace}:bkt:{key}`` (``tokens``, ``ts``) and circuits are hashes
-``{namespace}:brk:{key}`` (``state``, ``failures``, ``opened_at``, ``probes``, ``probe_started``).
+Keys follow the SDK's scheme (:mod:`motadata_ai.domain.values.keys`) under the server namespace:
+token buckets are hashes ``{namespace}:{<tenant>}:rl:...`` (``tokens``, ``ts``) and circuits are
+hashes ``{namespace}:{~}:cb:<model>`` (``state``, ``failures``, ``opened_at``, ``probes``,
+``probe_started``), so the cache and the limits share one server without sharing a key.
 The scripts read the server's ``TIME``, so every gateway instance sharing the server agrees on the
 clock, and apply the same rules as :mod:`motadata_ai.domain.values.limits`. Buckets expire once
 they would be full again; circuits after a day without change.
@@ -20,8 +22,9 @@ from motadata_ai.adapters.redis._common import (
     client_from_url,
     glob_prefix,
     translated,
-    unlink_prefix,
+    unlink_matching,
 )
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.ports.limits import LimitsError, LimitsPort, LimitsUnavailable
@@ -222,15 +225,16 @@ class RedisLimits(LimitsPort):
             yield
 
     def _bucket_key(self, key: str) -> str:
-        return f"{self._namespace}:bkt:{key}"
+        return f"{self._namespace}:{keys.check_key(key, namespace=keys.RATE_LIMITS, field='bucket key')}"
 
     def _breaker_key(self, key: str) -> str:
-        return f"{self._namespace}:brk:{key}"
+        return f"{self._namespace}:{keys.check_key(key, namespace=keys.BREAKERS, field='breaker key')}"
 
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """One script: check every bucket, then take from all of them or none."""
         if not buckets:
             return LimitDecision(allowed=True)
+        names = [self._bucket_key(s.key) for s in buckets]
         args: list[Any] = ["1" if force else "0"]
         for spec in buckets:
             args += [
@@ -239,7 +243,7 @@ class RedisLimits(LimitsPort):
                 repr(float(spec.amount)),
             ]
         async with self._translated("take"):
-            result = await self._take(keys=[self._bucket_key(s.key) for s in buckets], args=args)
+            result = await self._take(keys=names, args=args)
         if int(result[0]) == 1:
             return LimitDecision(allowed=True)
         wait = float(_text(result[1]))
@@ -250,41 +254,56 @@ class RedisLimits(LimitsPort):
         self, key: str, *, recovery_timeout: float, half_open_max_calls: int = 1
     ) -> BreakerDecision:
         """One script: closed passes; open refuses until the timeout, then lets probes through."""
+        name = self._breaker_key(key)
         async with self._translated("breaker_acquire"):
             result = await self._acquire(
-                keys=[self._breaker_key(key)], args=[repr(float(recovery_timeout)), int(half_open_max_calls)]
+                keys=[name], args=[repr(float(recovery_timeout)), int(half_open_max_calls)]
             )
         state = _breaker(result[1:6])
         return BreakerDecision(allowed=int(result[0]) == 1, state=state, retry_after=float(_text(result[6])))
 
     async def breaker_record(self, key: str, *, success: bool, failure_threshold: int) -> BreakerState:
         """One script: success closes; failures open at the threshold or after a failed probe."""
+        name = self._breaker_key(key)
         async with self._translated("breaker_record"):
-            result = await self._record(
-                keys=[self._breaker_key(key)], args=["1" if success else "0", int(failure_threshold)]
-            )
+            result = await self._record(keys=[name], args=["1" if success else "0", int(failure_threshold)])
         return _breaker(result)
 
     async def breaker_states(self) -> dict[str, BreakerState]:
         """Every circuit the server holds (closed circuits with no failures are not stored)."""
-        prefix = self._breaker_key("")
+        namespace = glob_prefix(f"{self._namespace}:")[:-1]
+        pattern = f"{namespace}{{*}}:{keys.BREAKERS}:*"
+        start = len(self._namespace) + 1
         async with self._translated("breaker_states"):
-            keys = [key async for key in self._client.scan_iter(match=glob_prefix(prefix), count=500)]
+            names = [name async for name in self._client.scan_iter(match=pattern, count=500)]
             states: dict[str, BreakerState] = {}
-            for raw in keys:
+            for raw in names:
+                key = _text(raw)[start:]
+                try:
+                    keys.check_key(key, namespace=keys.BREAKERS)
+                except ValueError:
+                    continue
                 values = await self._client.hmget(
                     raw, ["state", "failures", "opened_at", "probes", "probe_started"]
                 )
                 if values[0] is None:
                     continue
-                states[_text(raw)[len(prefix) :]] = _breaker([v if v is not None else b"0" for v in values])
+                states[key] = _breaker([v if v is not None else b"0" for v in values])
         return states
 
-    async def reset(self, prefix: str = "") -> None:
-        """Delete matching buckets and circuits."""
+    async def reset(self, tenant_id: str | None = None) -> None:
+        """Delete the buckets and circuits of ``tenant_id`` (every one when ``None``)."""
+        if tenant_id is None:
+            namespace = glob_prefix(f"{self._namespace}:")[:-1]
+            patterns = [f"{namespace}{{*}}:{ns}:*" for ns in (keys.RATE_LIMITS, keys.BREAKERS)]
+        else:
+            patterns = [
+                glob_prefix(f"{self._namespace}:{keys.scope_prefix(tenant_id, ns)}")
+                for ns in (keys.RATE_LIMITS, keys.BREAKERS)
+            ]
         async with self._translated("reset"):
-            for base in (self._bucket_key(prefix), self._breaker_key(prefix)):
-                await unlink_prefix(self._client, base)
+            for pattern in patterns:
+                await unlink_matching(self._client, pattern)
 
     async def ping(self) -> bool:
         """``True`` when the server answers."""

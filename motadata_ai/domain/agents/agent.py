@@ -58,6 +58,7 @@ from motadata_ai.domain.values.llm import (
     ToolCall,
 )
 from motadata_ai.domain.values.memory import Checkpoint, CheckpointClaim, MemoryConfig
+from motadata_ai.domain.values.names import validate_name
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.bus import BusPort
 from motadata_ai.ports.memory import MemoryStoreError, MemoryStorePort
@@ -137,8 +138,7 @@ class Agent:
         token_counter: TokenCounter | None = None,
         redact: Redactor | None = None,
     ) -> None:
-        if not agent_id or not isinstance(agent_id, str):
-            raise ValidationError("agent_id must be a non-empty string", field="agent_id")
+        validate_name(agent_id, field="agent_id")
         if max_iterations < 1:
             raise ValidationError("max_iterations must be at least 1", field="max_iterations")
         if timeout <= 0 or tool_timeout <= 0:

@@ -26,7 +26,7 @@ from motadata_ai.domain.agents.docstrings import parse_docstring as parse_docstr
 from motadata_ai.domain.values.agents import ToolDefinitionError
 from motadata_ai.domain.values.llm import ToolSpec
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
 
 
 @dataclass

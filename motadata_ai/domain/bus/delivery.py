@@ -24,7 +24,7 @@ DEFAULT_SUBJECTS: tuple[str, ...] = ("agent.>", "events.>", "workflow.>")
 INBOX_PREFIX = "_INBOX."
 """Replies go only to subjects under this prefix (never onto a tenant's stream subjects)."""
 
-_DURABLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DURABLE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def consumer_name(durable: str, subject: str) -> str:
@@ -36,7 +36,7 @@ def consumer_name(durable: str, subject: str) -> str:
 
 def check_durable(durable: str | None) -> str | None:
     """Return ``durable`` when ``None`` or a valid consumer name (``[A-Za-z0-9_-]{1,64}``)."""
-    if durable is not None and (not isinstance(durable, str) or not _DURABLE_RE.match(durable)):
+    if durable is not None and (not isinstance(durable, str) or _DURABLE_RE.fullmatch(durable) is None):
         raise ValidationError(
             f"durable consumer name {durable!r} must match [A-Za-z0-9_-]{{1,64}}", field="durable"
         )

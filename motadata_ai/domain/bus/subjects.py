@@ -6,7 +6,8 @@ a subscription for ``agent.acme.>`` can never match a message of tenant ``globex
 
 Tenant ids may contain ``.`` (the token separator), so the tenant token encodes ``.`` as ``~``
 (a character no tenant id holds); :func:`tenant_of` decodes it. Other tokens (agent names, event
-names) must not contain ``.``, whitespace or the wildcards ``*`` and ``>``.
+names) must not contain ``.``, whitespace, control characters or the wildcards ``*`` and ``>``;
+every token is matched whole (a trailing newline is refused, not ignored).
 
 Wildcards (subscriptions only): ``*`` matches exactly one token, ``>`` matches one or more
 trailing tokens and must be the last token.
@@ -19,8 +20,8 @@ import re
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 
-_TOKEN_RE = re.compile(r"^[^\s.*>]+$")
-_TENANT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_~-]{1,64}$")
+_TOKEN_RE = re.compile(r"[^\s\x00-\x1f\x7f.*>]+")
+_TENANT_TOKEN_RE = re.compile(r"[A-Za-z0-9_~-]{1,64}")
 MAX_SUBJECT_LENGTH = 512
 
 
@@ -38,7 +39,7 @@ def tenant_token(tenant: TenantContext | str) -> str:
 
 
 def _check_token(token: str, *, what: str) -> str:
-    if not isinstance(token, str) or not _TOKEN_RE.match(token):
+    if not isinstance(token, str) or _TOKEN_RE.fullmatch(token) is None:
         raise InvalidSubject(
             f"{what} {token!r} is not a valid subject token: it must be non-empty and hold no '.', "
             "whitespace or the wildcards '*' and '>'",
@@ -85,7 +86,7 @@ def validate_subject(subject: str, *, allow_wildcards: bool = False) -> str:
     for index, token in enumerate(tokens):
         if allow_wildcards and (token == "*" or (token == ">" and index == len(tokens) - 1)):
             continue
-        if not _TOKEN_RE.match(token):
+        if _TOKEN_RE.fullmatch(token) is None:
             raise InvalidSubject(
                 f"subject {subject!r} has an invalid token {token!r}"
                 + ("" if allow_wildcards else " (wildcards are allowed only in subscriptions)"),
@@ -104,7 +105,7 @@ def tenant_of(subject: str) -> str:
     Raises :class:`InvalidSubject` when the subject has no valid tenant token.
     """
     tokens = subject.split(".")
-    if len(tokens) < 3 or not _TENANT_TOKEN_RE.match(tokens[1]):
+    if len(tokens) < 3 or _TENANT_TOKEN_RE.fullmatch(tokens[1]) is None:
         raise InvalidSubject(
             f"subject {subject!r} does not carry a tenant: expected '{{root}}.{{tenant}}.{{name}}...'",
             field="subject",

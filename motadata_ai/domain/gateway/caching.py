@@ -1,7 +1,8 @@
 """Cache keys over the normalised request, the cached-value codec, and the semantic index.
 
-Keys are ``gw:<tenant>:<kind>:<digest>``: the tenant is the first segment, so one tenant's
-entries can never answer another's, and ``delete_prefix("gw:<tenant>:")`` clears a tenant.
+Keys are ``{<tenant>}:gw:<kind>:<digest>`` (the SDK's one key scheme,
+:mod:`motadata_ai.domain.values.keys`): the tenant is the first segment, so one tenant's entries can
+never answer another's, and ``CachePort.delete_tenant(tenant, namespace="gw")`` clears a tenant's.
 Values are compact JSON (pydantic-core's serializer); the hit path parses them without
 re-running field validators of nested models.
 """
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pydantic_core import from_json, to_json
 
 from motadata_ai.domain.guardrails.schema import ResponseSchema, schema_fingerprint
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
 
 CACHE_FORMAT = 1
@@ -41,12 +43,12 @@ def chat_key(tenant_id: str, request: ChatRequest, *, variant: str = "") -> str:
     data = request_bytes(request)
     if variant:
         data += variant.encode()
-    return f"gw:{tenant_id}:chat:{digest(data)}"
+    return keys.tenant_key(tenant_id, keys.GATEWAY, "chat", digest(data))
 
 
 def embedding_key(tenant_id: str, model: str, texts: Sequence[str]) -> str:
     """The tenant-scoped cache key of an embedding request."""
-    return f"gw:{tenant_id}:emb:{digest(to_json([model, list(texts)]))}"
+    return keys.tenant_key(tenant_id, keys.GATEWAY, "emb", digest(to_json([model, list(texts)])))
 
 
 def schema_variant(level: str, schema: ResponseSchema | None) -> str:

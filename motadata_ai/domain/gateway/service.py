@@ -38,8 +38,15 @@ from motadata_ai.domain.gateway.errors import (
     RateLimited,
     RetriesExhausted,
 )
-from motadata_ai.domain.gateway.limits import LocalLimits
+from motadata_ai.domain.gateway.limits import (
+    LocalLimits,
+    bucket_key,
+    bucket_scope,
+    circuit_key,
+    circuit_label,
+)
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.domain.values.llm import (
@@ -649,7 +656,7 @@ class Gateway:
         if self._shared_limits:
             for key, state in (await self._local_limits.breaker_states()).items():
                 states.setdefault(key, state)
-        health.breakers = {key: state.state for key, state in states.items()}
+        health.breakers = {circuit_label(key): state.state for key, state in states.items()}
         if self._cache is not None:
             try:
                 health.cache = await self._cache.ping()
@@ -669,11 +676,12 @@ class Gateway:
         return health
 
     async def invalidate(self, tenant: TenantContext | str) -> int:
-        """Drop every cached answer of ``tenant``; returns how many entries went."""
+        """Drop every cached gateway answer of ``tenant`` (and nothing of another tenant or of
+        another subsystem); returns how many entries went."""
         tenant_id = self._context(tenant).tenant_id
         if self._cache is None:
             return 0
-        return await self._cache.delete_prefix(f"gw:{tenant_id}:")
+        return await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
 
     async def aclose(self) -> None:
         """Write pending usage records; the ports themselves are closed by their owner."""
@@ -1065,17 +1073,19 @@ class Gateway:
         specs = []
         rpm = policy.requests_per_minute
         if rpm:
-            specs.append(BucketSpec(f"rl:{tenant_id}:req", float(policy.burst_size), rpm / 60.0))
+            specs.append(BucketSpec(bucket_key(tenant_id, "req"), float(policy.burst_size), rpm / 60.0))
         tpm = policy.tokens_per_minute
         if tpm:
-            specs.append(BucketSpec(f"rl:{tenant_id}:tok", float(tpm), tpm / 60.0, float(tokens)))
+            specs.append(BucketSpec(bucket_key(tenant_id, "tok"), float(tpm), tpm / 60.0, float(tokens)))
         mrpm = policy.model_requests_per_minute
         if mrpm:
             burst = policy.model_burst_size or policy.burst_size
-            specs.append(BucketSpec(f"rl:{tenant_id}:m:{model}:req", float(burst), mrpm / 60.0))
+            specs.append(BucketSpec(bucket_key(tenant_id, "req", model), float(burst), mrpm / 60.0))
         mtpm = policy.model_tokens_per_minute
         if mtpm:
-            specs.append(BucketSpec(f"rl:{tenant_id}:m:{model}:tok", float(mtpm), mtpm / 60.0, float(tokens)))
+            specs.append(
+                BucketSpec(bucket_key(tenant_id, "tok", model), float(mtpm), mtpm / 60.0, float(tokens))
+            )
         return specs
 
     async def _take(
@@ -1111,10 +1121,7 @@ class Gateway:
                 await self._sleep(retry_after)
                 waited += retry_after
                 continue
-            scope = [
-                key.rsplit(":", 1)[-1] if ":m:" not in key else "model_" + key.rsplit(":", 1)[-1]
-                for key in decision.refused
-            ]
+            scope = [bucket_scope(key) if key != "limits_unavailable" else key for key in decision.refused]
             raise RateLimited(
                 f"tenant {call.tenant_id} is over its rate limit ({', '.join(scope)}); retry after "
                 f"{retry_after:.2f}s",
@@ -1186,7 +1193,7 @@ class Gateway:
         open_until: float | None = None
         last: ProviderError | None = None
         for model in models:
-            breaker_key = f"cb:{model}"
+            breaker_key = circuit_key(model)
             decision = await self._breaker_gate(call, model, breaker_key, policy)
             if not decision.allowed:
                 open_until = (
@@ -1253,7 +1260,7 @@ class Gateway:
         open_until: float | None = None
         last: ProviderError | None = None
         for model in models:
-            breaker_key = f"cb:{model}"
+            breaker_key = circuit_key(model)
             decision = await self._breaker_gate(call, model, breaker_key, policy)
             if not decision.allowed:
                 open_until = (

@@ -28,6 +28,7 @@ from motadata_ai.domain.ml.dataset import (
 from motadata_ai.domain.ml.drift import build_profile, feature_drift
 from motadata_ai.domain.ml.metrics import argmax_labels, classification_metrics
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.ml import (
@@ -489,9 +490,14 @@ class MLSystem:
 
     def _cache_key(self, version: ModelVersion, record: Mapping[str, Any]) -> str:
         body = json.dumps(record, sort_keys=True, default=str).encode()
-        return (
-            f"{self.tenant_id}:ml:{version.model_name}:{version.version}:{version.artifact_sha256[:16]}:"
-            + (hashlib.sha256(body).hexdigest())
+        return keys.tenant_key(
+            self.tenant_id,
+            keys.ML,
+            "pred",
+            version.model_name,
+            version.version,
+            version.artifact_sha256[:16],
+            hashlib.sha256(body).hexdigest(),
         )
 
     def _prediction(

@@ -42,7 +42,8 @@ class ValidationError(MotadataError, ValueError):
 
 
 class InvalidTenant(ValidationError):
-    """The tenant id is empty, too long or holds characters outside ``[A-Za-z0-9_.-]``."""
+    """The tenant id is empty, too long, holds characters outside ``[A-Za-z0-9_.-]`` or does not start
+    with a letter or digit."""
 
 
 class ServiceError(MotadataError):

@@ -24,13 +24,13 @@ FeatureType = Literal["numeric", "categorical", "text"]
 MISSING_CATEGORY = "__missing__"
 """The category a missing categorical value becomes, so it is a level of its own."""
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_ALIAS_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 def validate_model_name(value: str) -> str:
     """Return ``value`` when it is a valid model name (``[A-Za-z0-9_.-]``, 1–128 chars)."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or _NAME_RE.fullmatch(value) is None:
         raise ValidationError(
             f"model name {value!r} must be 1-128 characters of [A-Za-z0-9_.-], starting alphanumeric",
             field="model_name",
@@ -40,7 +40,7 @@ def validate_model_name(value: str) -> str:
 
 def validate_alias(value: str) -> str:
     """Return ``value`` when it is a valid alias (``champion``, ``challenger``, ``[a-z][a-z0-9_-]*``)."""
-    if not isinstance(value, str) or not _ALIAS_RE.match(value):
+    if not isinstance(value, str) or _ALIAS_RE.fullmatch(value) is None:
         raise ValidationError(
             f"alias {value!r} must be 1-32 lowercase characters of [a-z0-9_-], starting with a letter",
             field="alias",

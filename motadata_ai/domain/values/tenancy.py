@@ -9,8 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from motadata_ai.domain.values.errors import InvalidTenant
 
-_TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_TENANT_ID_LENGTH = 64
+TENANT_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+"""What a tenant id is, matched whole (``re.fullmatch``): a letter or digit first, at most 64."""
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 
 
 def validate_tenant_id(value: object) -> str:
@@ -27,9 +29,12 @@ def validate_tenant_id(value: object) -> str:
             field="tenant_id",
             tenant_id=value,
         )
-    if not _TENANT_RE.match(value):
+    if _TENANT_RE.fullmatch(value) is None:
         raise InvalidTenant(
-            f"tenant_id {value!r} holds characters outside [A-Za-z0-9_.-]", field="tenant_id", tenant_id=value
+            f"tenant_id {value!r} holds characters outside [A-Za-z0-9_.-] or does not start with a letter "
+            "or digit",
+            field="tenant_id",
+            tenant_id=value,
         )
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from motadata_ai.adapters.memory.limits import InMemoryLimits
+from motadata_ai.domain.gateway.limits import bucket_key, circuit_key
 from motadata_ai.domain.values.limits import BucketSpec
 
 from .conftest import FakeClock
@@ -15,18 +16,18 @@ pytestmark = pytest.mark.asyncio
 async def test_bucket_allows_the_burst_then_refuses_with_retry_after() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    spec = [BucketSpec("rl:a:req", capacity=3, refill_per_second=1.0)]
+    spec = [BucketSpec(bucket_key("a", "req"), capacity=3, refill_per_second=1.0)]
     assert [(await limits.take(spec)).allowed for _ in range(3)] == [True, True, True]
     refused = await limits.take(spec)
     assert not refused.allowed
     assert refused.retry_after == pytest.approx(1.0)
-    assert refused.refused == ("rl:a:req",)
+    assert refused.refused == (bucket_key("a", "req"),)
 
 
 async def test_bucket_refills_at_its_rate_and_never_beyond_capacity() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    spec = [BucketSpec("rl:a:req", capacity=2, refill_per_second=0.5)]
+    spec = [BucketSpec(bucket_key("a", "req"), capacity=2, refill_per_second=0.5)]
     await limits.take(spec)
     await limits.take(spec)
     clock.advance(1.0)  # half a token
@@ -42,11 +43,11 @@ async def test_bucket_refills_at_its_rate_and_never_beyond_capacity() -> None:
 async def test_take_is_all_or_nothing_across_buckets() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    roomy = BucketSpec("rl:a:req", capacity=10, refill_per_second=1.0)
-    tight = BucketSpec("rl:a:tok", capacity=100, refill_per_second=10.0, amount=80)
+    roomy = BucketSpec(bucket_key("a", "req"), capacity=10, refill_per_second=1.0)
+    tight = BucketSpec(bucket_key("a", "tok"), capacity=100, refill_per_second=10.0, amount=80)
     assert (await limits.take([roomy, tight])).allowed
     refused = await limits.take([roomy, tight])
-    assert not refused.allowed and refused.refused == ("rl:a:tok",)
+    assert not refused.allowed and refused.refused == (bucket_key("a", "tok"),)
     assert refused.retry_after == pytest.approx(6.0)  # 60 more tokens at 10/s
     # The roomy bucket was not charged for the refused call: 9 left, not 8.
     for _ in range(9):
@@ -57,10 +58,10 @@ async def test_take_is_all_or_nothing_across_buckets() -> None:
 async def test_forced_take_goes_negative_and_delays_the_next_call() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    tokens = BucketSpec("rl:a:tok", capacity=100, refill_per_second=10.0, amount=50)
+    tokens = BucketSpec(bucket_key("a", "tok"), capacity=100, refill_per_second=10.0, amount=50)
     assert (await limits.take([tokens])).allowed
-    await limits.take([BucketSpec("rl:a:tok", 100, 10.0, amount=150)], force=True)  # -100 now
-    refused = await limits.take([BucketSpec("rl:a:tok", 100, 10.0, amount=1)])
+    await limits.take([BucketSpec(bucket_key("a", "tok"), 100, 10.0, amount=150)], force=True)  # -100 now
+    refused = await limits.take([BucketSpec(bucket_key("a", "tok"), 100, 10.0, amount=1)])
     assert not refused.allowed
     assert refused.retry_after == pytest.approx(10.1)
 
@@ -68,7 +69,7 @@ async def test_forced_take_goes_negative_and_delays_the_next_call() -> None:
 async def test_breaker_opens_at_threshold_probes_half_open_and_closes_on_success() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    key = "cb:test/model"
+    key = circuit_key("test/model")
     for _ in range(4):
         state = await limits.breaker_record(key, success=False, failure_threshold=5)
         assert state.state == "closed"
@@ -90,7 +91,7 @@ async def test_breaker_opens_at_threshold_probes_half_open_and_closes_on_success
 async def test_failed_probe_reopens_and_a_lost_probe_frees_its_slot() -> None:
     clock = FakeClock()
     limits = InMemoryLimits(clock=clock)
-    key = "cb:m"
+    key = circuit_key("m")
     await limits.breaker_record(key, success=False, failure_threshold=1)
     clock.advance(10)
     assert (await limits.breaker_acquire(key, recovery_timeout=10)).allowed
@@ -107,9 +108,9 @@ async def test_failed_probe_reopens_and_a_lost_probe_frees_its_slot() -> None:
 async def test_success_resets_the_consecutive_failure_count() -> None:
     limits = InMemoryLimits(clock=FakeClock())
     for _ in range(3):
-        await limits.breaker_record("cb:m", success=False, failure_threshold=4)
-    await limits.breaker_record("cb:m", success=True, failure_threshold=4)
+        await limits.breaker_record(circuit_key("m"), success=False, failure_threshold=4)
+    await limits.breaker_record(circuit_key("m"), success=True, failure_threshold=4)
     for _ in range(3):
-        state = await limits.breaker_record("cb:m", success=False, failure_threshold=4)
+        state = await limits.breaker_record(circuit_key("m"), success=False, failure_threshold=4)
     assert state.state == "closed"
-    assert (await limits.breaker_states())["cb:m"].failures == 3
+    assert (await limits.breaker_states())[circuit_key("m")].failures == 3

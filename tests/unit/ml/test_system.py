@@ -295,7 +295,7 @@ async def test_prediction_cache_is_keyed_by_tenant_version_and_input(
     await ml.promote("m", 2)
     assert not (await ml.predict("m", RECORD)).cached
     keys = list(cache._data)
-    assert keys and all(k.startswith("tenant-a:ml:m:") for k in keys)
+    assert keys and all(k.startswith("{tenant-a}:ml:pred:m:") for k in keys)
     other = make_system("tenant-b", cache=cache)
     await other.train(dataset, model_name="m")
     await other.promote("m", 1)

@@ -139,7 +139,7 @@ def check_records(
     """Validate a write batch and return it with duplicate ids collapsed (the last one wins).
 
     Refuses: a record of another tenant, a wrong vector length, NaN/infinite values, text with NUL
-    characters, non-JSON metadata, an empty id, and (for ``replace_document``) a record of another
+    characters, non-JSON metadata, an empty id, and (with ``document_id``) a record of another
     document. Nothing is written when any record is refused.
     """
     if isinstance(records, VectorRecord) or not isinstance(records, Sequence):
@@ -282,21 +282,35 @@ class InMemoryVectorStore(VectorStorePort):
             index.changed()
         return len(batch)
 
-    async def replace_document(
-        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
-    ) -> int:
-        """Atomically replace every chunk of ``document_id`` with ``records`` (all or nothing)."""
-        tenant = TenantContext.of(tenant)
-        check_document_id(document_id)
-        batch = check_records(tenant, records, self.dimensions, document_id=document_id)
-        async with self._lock:
-            index = self._index(tenant)
-            kept = {rid: r for rid, r in index.records.items() if r.document_id != document_id}
-            for record in batch:
-                kept[record.id] = record
-            index.records = kept
+    def replace_document_now(
+        self, tenant: TenantContext, document_id: str, batch: list[VectorRecord]
+    ) -> None:
+        """Swap every chunk of ``document_id`` for ``batch`` (already checked) with no await in between.
+
+        For :meth:`InMemoryDocumentStore.write_version`, which calls it while holding :attr:`lock`
+        and its own per-document lock, so the version and its chunks change as one step.
+        """
+        index = self._index(tenant)
+        kept = {rid: r for rid, r in index.records.items() if r.document_id != document_id}
+        for record in batch:
+            kept[record.id] = record
+        index.records = kept
+        index.changed()
+
+    def delete_document_now(self, tenant: TenantContext, document_id: str) -> int:
+        """Remove every chunk of ``document_id`` with no await (caller holds :attr:`lock`); how many."""
+        index = self._index(tenant)
+        doomed = [rid for rid, record in index.records.items() if record.document_id == document_id]
+        for rid in doomed:
+            del index.records[rid]
+        if doomed:
             index.changed()
-        return len(batch)
+        return len(doomed)
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The lock every write holds while it changes the records."""
+        return self._lock
 
     async def delete(
         self,

@@ -21,7 +21,10 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
   BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
   is 0.24 against 0.37 for BM25).
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
-  ``replace_document`` deletes the old chunks and writes the new ones in one transaction.
+  A document's chunks are written by :meth:`PostgresDocumentStore.write_version
+  <motadata_ai.adapters.postgres.documents.PostgresDocumentStore.write_version>` inside the same
+  transaction as its version row, through :meth:`PgVectorStore.stage_document` (before the
+  transaction) and :meth:`PgVectorStore.replace_document_in` (inside it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import struct
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import asyncpg
@@ -41,7 +45,6 @@ from pgvector import HalfVector, Vector
 
 from motadata_ai.adapters.memory.vector_store import (
     check_delete_criteria,
-    check_document_id,
     check_filters,
     check_ids,
     check_query_vector,
@@ -55,7 +58,7 @@ from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
 from motadata_ai.ports.vector_store import VectorStoreError, VectorStorePort, VectorStoreUnavailable
 
-__all__ = ["PgVectorStore", "vector_store_migrations"]
+__all__ = ["PgVectorStore", "StagedChunks", "vector_store_migrations"]
 
 Storage = Literal["vector", "halfvec"]
 _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -118,6 +121,16 @@ class _PackedHalfVector(HalfVector):
 
     def to_binary(self) -> bytes:
         return self._binary
+
+
+@dataclass(frozen=True)
+class StagedChunks:
+    """A document's checked chunks, packed for COPY, ready to be written inside a transaction."""
+
+    tenant: TenantContext
+    document_id: str
+    records: list[VectorRecord]
+    packed: list[Any]
 
 
 _HALF_MAX = 65504.0
@@ -483,27 +496,55 @@ class PgVectorStore(VectorStorePort):
         await self._maybe_promote(tenant)
         return len(batch)
 
-    async def replace_document(
-        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
-    ) -> int:
-        """Atomically replace every chunk of ``document_id`` with ``records`` (one transaction)."""
-        tenant = TenantContext.of(tenant)
-        check_document_id(document_id)
-        batch = check_records(tenant, records, self.dimensions, document_id=document_id)
-        packed = self._packed(batch)
+    async def stage_document(
+        self, tenant: TenantContext, document_id: str, records: list[VectorRecord]
+    ) -> StagedChunks:
+        """Pack already checked chunks of one document and make the table ready (no transaction yet).
+
+        Part of the one-transaction write of a document version: the caller then opens the
+        transaction and calls :meth:`replace_document_in`, and :meth:`document_written` after commit.
+        """
+        packed = self._packed(records)
         await self._ensure_ready()
         await self._drop_index_for_load(tenant)
-        with self._errors(tenant):
-            async with self.database.pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
-                    tenant.tenant_id,
-                    document_id,
-                )
-                if batch:
-                    await self._write(conn, batch, packed)
-        await self._maybe_promote(tenant)
-        return len(batch)
+        return StagedChunks(tenant=tenant, document_id=document_id, records=records, packed=packed)
+
+    async def replace_document_in(self, conn: asyncpg.Connection, staged: StagedChunks) -> None:
+        """Inside the caller's transaction on ``conn``: swap the document's chunks for the staged ones."""
+        await conn.execute(
+            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+            staged.tenant.tenant_id,
+            staged.document_id,
+        )
+        if staged.records:
+            await self._write(conn, staged.records, staged.packed)
+
+    async def ensure_ready(self) -> None:
+        """Run :meth:`setup` unless it has run (before opening a transaction that writes chunks)."""
+        await self._ensure_ready()
+
+    async def delete_document_in(
+        self, conn: asyncpg.Connection, tenant: TenantContext, document_id: str
+    ) -> int:
+        """Inside the caller's transaction on ``conn``: delete the document's chunks; how many."""
+        status = await conn.execute(
+            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+            tenant.tenant_id,
+            document_id,
+        )
+        return int(str(status).split()[-1])
+
+    async def document_written(self, tenant: TenantContext) -> None:
+        """After a committed document write: refresh statistics and promote the tenant when due.
+
+        The write is already durable, so a failing promotion must not turn it into an error: it
+        is left for the next write (or :meth:`reorganize`) to retry.
+        """
+        self._stats.pop(tenant.tenant_id, None)
+        try:
+            await self._maybe_promote(tenant)
+        except VectorStoreError:
+            return
 
     async def delete(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.errors import InvalidTenant, ServiceError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.documents import (
     DocumentStoreUnavailable,
     DocumentTooLarge,
@@ -27,6 +29,7 @@ from motadata_ai.ports.documents import (
     UnsupportedDocumentType,
 )
 from motadata_ai.ports.llm import ProviderUnavailable
+from motadata_ai.ports.vector_store import VectorStorePort
 
 PASSWORD = "# Password reset\n\nOpen the self-service portal and choose reset password. Confirm with MFA."
 VPN = "# VPN\n\nInstall the GlobalConnect VPN client and sign in with your network password."
@@ -58,10 +61,17 @@ class FailingVersions(InMemoryDocumentStore):
         super().__init__()
         self.failing = False
 
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
+    async def write_version(
+        self,
+        tenant: TenantContext,
+        document: StoredDocument,
+        chunks: Sequence[VectorRecord],
+        *,
+        vectors: VectorStorePort,
+    ) -> StoredDocument:
         if self.failing:
             raise DocumentStoreUnavailable("store down", address="postgresql://x:***@h/db")
-        return await super().add_version(tenant, document)
+        return await super().write_version(tenant, document, chunks, vectors=vectors)
 
 
 def answer_citing_first(request: ChatRequest) -> str:
@@ -184,7 +194,7 @@ async def test_a_failed_embedding_leaves_the_store_exactly_as_before(tmp_path: P
     assert await snapshot(parts) == before
 
 
-async def test_a_failed_version_write_restores_the_old_chunks(tmp_path: Path) -> None:
+async def test_a_failed_version_write_keeps_the_old_version_whole(tmp_path: Path) -> None:
     documents = FailingVersions()
     rag, parts = make(documents=documents)
     await rag.ingest(kb(tmp_path))

@@ -284,7 +284,8 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
             DocumentStoreUnavailable, DocumentStoreError, tenant_id=tenant.tenant_id
         ):
             for attempt in range(1, _WRITE_ATTEMPTS + 1):
-                async with self._db.pool.acquire() as conn:
+                conn = await self._db.pool.acquire()
+                try:
                     transaction = conn.transaction()
                     await transaction.start()
                     try:
@@ -312,6 +313,12 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
                             ) from error
                         raise
                     return result
+                finally:
+                    # Releasing resets the session; if the server died after the COMMIT that fails,
+                    # but the write is durable and must not be reported as failed (the pool drops
+                    # the broken connection itself).
+                    with contextlib.suppress(Exception):
+                        await self._db.pool.release(conn)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def versions(self, tenant: TenantContext, document_id: str) -> list[StoredDocument]:

@@ -16,7 +16,10 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
 - Queries go to the parent table with ``plan_cache_mode = force_custom_plan``, so PostgreSQL prunes
   to the tenant's partition at plan time and picks the HNSW index there (``hnsw.ef_search`` set per
   query; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
-- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index;
+- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', <table>_search_text(text))``)
+  with a GIN index; ``<table>_search_text`` appends the character bigrams of each CJK run (kana,
+  ideographs, Hangul: scripts without spaces between words) to the text, and queries go through
+  the same function, so "天気" finds "今日の天気は晴れ" (the in-memory store analyses alike);
   query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``) and matches are ranked by
   BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
   is 0.24 against 0.37 for BM25).
@@ -44,6 +47,7 @@ import numpy as np
 from pgvector import HalfVector, Vector
 
 from motadata_ai.adapters.memory.vector_store import (
+    CJK_CHARACTERS,
     check_delete_criteria,
     check_filters,
     check_ids,
@@ -98,6 +102,26 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
                 indexed     boolean     NOT NULL DEFAULT false,
                 promoted_at timestamptz NOT NULL DEFAULT now()
             );
+            """,
+        ),
+        (
+            2,
+            "keyword index over CJK character bigrams too",
+            f"""
+            CREATE OR REPLACE FUNCTION {table}_search_text(body text) RETURNS text
+            LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+              SELECT CASE WHEN body !~ '[{CJK_CHARACTERS}]' THEN body ELSE
+                regexp_replace(body, '[{CJK_CHARACTERS}]+', ' ', 'g') || ' ' || (
+                  SELECT coalesce(string_agg(substr(run, i, 2), ' '), '')
+                  FROM (SELECT m[1] AS run
+                        FROM regexp_matches(body, '([{CJK_CHARACTERS}]+)', 'g') AS m) AS runs,
+                       generate_series(1, greatest(length(run) - 1, 1)) AS i)
+              END
+            $fn$;
+            ALTER TABLE {table} DROP COLUMN tsv;
+            ALTER TABLE {table} ADD COLUMN tsv tsvector
+                GENERATED ALWAYS AS (to_tsvector('english', {table}_search_text(text))) STORED;
+            CREATE INDEX {table}_tsv_idx ON {table} USING gin (tsv);
             """,
         ),
     ]
@@ -707,11 +731,12 @@ class PgVectorStore(VectorStorePort):
         # their frequencies, count document frequencies from the same rows (every chunk holding a
         # term matches the OR query), and score BM25 (k1=1.2, b=0.75; length = distinct lexemes).
         q, n_docs, avg_len, top_k = (f"${first + i}" for i in range(4))
+        search = f"{self.table}_search_text"
         columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
         return (
-            f"WITH q AS (SELECT replace(plainto_tsquery('english', {q})::text, ' & ', ' | ')::tsquery "
-            "AS query), "
-            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {q}))), "
+            f"WITH q AS (SELECT replace(plainto_tsquery('english', {search}({q}))::text, ' & ', ' | ')"
+            "::tsquery AS query), "
+            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {search}({q})))), "
             "m AS MATERIALIZED (SELECT t.id, length(t.tsv) AS len, u.lexeme AS term, "
             f"cardinality(u.positions) AS tf FROM {self.table} t, q, unnest(t.tsv) u "
             f"WHERE {where} AND t.tsv @@ q.query AND u.lexeme IN (SELECT term FROM terms)), "

@@ -421,3 +421,23 @@ def test_default_threshold_and_options_are_validated() -> None:
         make(chunk_size=100, chunk_overlap=100)
     rag, _ = make()
     assert rag.chunker.chunk_size == 1000 and rag.chunker.chunk_overlap == 200 and rag.top_k == 5
+
+
+async def test_list_documents_returns_every_document_or_the_page_asked_for() -> None:
+    rag, _ = make(enable_memory=False)
+    total = 1003  # more than one page of the documents port (1,000)
+    documents = [Document(id=f"doc-{i:04d}", text=f"Article number {i}.") for i in range(total)]
+    report = await rag.ingest(documents)
+    assert report.created == total
+    everything = await rag.list_documents()
+    assert [d.document_id for d in everything] == [f"doc-{i:04d}" for i in range(total)]
+    assert await rag.count_documents() == total
+    page = await rag.list_documents(limit=10, offset=995)
+    assert [d.document_id for d in page] == [f"doc-{i:04d}" for i in range(995, 1003)]
+    pages: list[str] = []
+    while batch := await rag.list_documents(limit=400, offset=len(pages)):
+        pages.extend(d.document_id for d in batch)
+    assert pages == [d.document_id for d in everything]
+    for bad in ({"limit": 0}, {"limit": -1}, {"offset": -1}, {"limit": True}):
+        with pytest.raises(ValidationError):
+            await rag.list_documents(**bad)  # type: ignore[arg-type]

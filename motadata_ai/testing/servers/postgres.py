@@ -30,7 +30,7 @@ import pytest
 import pytest_asyncio
 
 from motadata_ai.adapters.postgres.database import PostgresDatabase
-from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+from motadata_ai.adapters.postgres.embedded import _ensure_runtime_dir, start_embedded_postgres
 from motadata_ai.testing.servers.process import ServerProcess, server_factory
 
 __all__ = [
@@ -117,6 +117,7 @@ class PostgresServer(ServerProcess):
     run_as = "embedded_postgres"
 
     def __init__(self, directory: str | Path | None = None, *, port: int | None = None) -> None:
+        _ensure_runtime_dir()  # embedded_postgres reads XDG_RUNTIME_DIR at import
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         self.bin_dir = Path(POSTGRES_BIN_PATH)

@@ -104,6 +104,11 @@ class DocumentStorePort(ABC):
         ``document.version`` must be one more than the current version (1 for a new document),
         else :class:`VersionConflict` and nothing changes (compare-and-set). ``chunks`` must be
         exactly the records named by ``document.chunk_ids``, of this tenant, document and version.
+
+        Why here and not on the vector store: the version is the unit of work (it decides which
+        chunks are current and holds the compare-and-set), so its store owns the transaction and
+        writes the chunks through the vector store it is paired with; the vector store alone
+        keeps only :meth:`VectorStorePort.upsert` for records no document version owns.
         """
 
     @abstractmethod

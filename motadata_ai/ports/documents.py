@@ -12,18 +12,22 @@ Error tree of this module::
     └── DocumentNotFound            no such document / path
     ServiceError
     └── DocumentStoreError
-        ├── DocumentStoreUnavailable    (also a StoreUnavailable; ``address`` masked)
+        ├── DocumentStoreUnavailable    (also a StoreUnavailable; ``address`` masked;
+        │                               ``commit_unknown`` when the COMMIT itself lost the server)
         └── VersionConflict             another writer stored that version first
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from motadata_ai.domain.values.documents import ConversationTurn, Document, StoredDocument
 from motadata_ai.domain.values.errors import NotFound, ServiceError, StoreUnavailable, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
+from motadata_ai.ports.vector_store import VectorStorePort
 
 
 class DocumentRejected(ValidationError):
@@ -55,7 +59,12 @@ class DocumentStoreError(ServiceError):
 
 
 class DocumentStoreUnavailable(DocumentStoreError, StoreUnavailable):
-    """The store cannot be reached; ``address`` names it with credentials masked."""
+    """The store cannot be reached; ``address`` names it with credentials masked.
+
+    ``commit_unknown=True`` says the connection was lost while the COMMIT of a write was in
+    flight: the version is then either wholly stored or wholly absent, and the caller cannot tell
+    which until the server answers again (ingesting the same document again settles it).
+    """
 
 
 class VersionConflict(DocumentStoreError):
@@ -74,11 +83,32 @@ class DocumentStorePort(ABC):
         """The current version of ``document_id``, or ``None``."""
 
     @abstractmethod
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
-        """Store ``document`` as the new current version.
+    async def write_version(
+        self,
+        tenant: TenantContext,
+        document: StoredDocument,
+        chunks: Sequence[VectorRecord],
+        *,
+        vectors: VectorStorePort,
+    ) -> StoredDocument:
+        """Make ``document`` the current version, its ``chunks`` replacing the old ones, as one unit.
+
+        The write model of retrieval: the document row, the version and its chunks (with their
+        vectors, computed before the call) are written in **one transaction** of the store that
+        holds both, serialised per ``(tenant, document_id)``; a failure or a crash at any
+        instant leaves the previous version and its chunks exactly as they were. ``vectors`` is
+        the vector store the chunks go to; it must be one the document store can write in the
+        same transaction (the PostgreSQL stores on one :class:`PostgresDatabase`, the in-memory
+        stores), else :class:`~motadata_ai.domain.values.errors.ConfigurationError`.
 
         ``document.version`` must be one more than the current version (1 for a new document),
-        else :class:`VersionConflict`. ``document.tenant_id`` must be the tenant's.
+        else :class:`VersionConflict` and nothing changes (compare-and-set). ``chunks`` must be
+        exactly the records named by ``document.chunk_ids``, of this tenant, document and version.
+
+        Why here and not on the vector store: the version is the unit of work (it decides which
+        chunks are current and holds the compare-and-set), so its store owns the transaction and
+        writes the chunks through the vector store it is paired with; the vector store alone
+        keeps only :meth:`VectorStorePort.upsert` for records no document version owns.
         """
 
     @abstractmethod
@@ -96,8 +126,14 @@ class DocumentStorePort(ABC):
         """How many documents the tenant (or the user) has."""
 
     @abstractmethod
-    async def delete(self, tenant: TenantContext, document_id: str) -> bool:
-        """Delete every version of ``document_id``; ``False`` when there was none."""
+    async def delete(
+        self, tenant: TenantContext, document_id: str, *, vectors: VectorStorePort | None = None
+    ) -> bool:
+        """Delete every version of ``document_id``; ``False`` when there was none.
+
+        With ``vectors`` (same pairing rule as :meth:`write_version`) the document's chunks are
+        deleted in the same transaction, and ``False`` means there was neither a version nor a chunk.
+        """
 
 
 class ConversationStorePort(ABC):

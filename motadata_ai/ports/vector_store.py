@@ -26,6 +26,9 @@ class VectorStorePort(ABC):
     """Chunks with embeddings, every operation scoped to one tenant.
 
     A tenant never reads, lists, counts or deletes another tenant's records through any method.
+    A document's chunks are written together with its version through
+    :meth:`DocumentStorePort.write_version <motadata_ai.ports.documents.DocumentStorePort.write_version>`
+    (one transaction); :meth:`upsert` is for records that no document version owns.
     """
 
     dimensions: int
@@ -33,12 +36,6 @@ class VectorStorePort(ABC):
     @abstractmethod
     async def upsert(self, tenant: TenantContext, records: Sequence[VectorRecord]) -> int:
         """Insert or replace records by id; every record's ``tenant_id`` must be the tenant's."""
-
-    @abstractmethod
-    async def replace_document(
-        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
-    ) -> int:
-        """Atomically replace every chunk of ``document_id`` with ``records`` (all or nothing)."""
 
     @abstractmethod
     async def delete(

@@ -7,7 +7,9 @@ import pytest_asyncio
 
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
-from motadata_ai.testing.contracts.documents import DocumentStoreServerContract
+from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+from motadata_ai.domain.values.errors import ConfigurationError
+from motadata_ai.testing.contracts.documents import A, DocumentStoreServerContract, chunks_of, doc
 
 pytestmark = pytest.mark.postgres
 
@@ -21,6 +23,24 @@ class TestPostgresDocumentStore(DocumentStoreServerContract):
         store = PostgresDocumentStore(self.database)
         await store.setup()
         return store
+
+    async def make_vector_store(self, store: PostgresDocumentStore) -> PgVectorStore:
+        vectors = PgVectorStore(self.database, dimensions=self.dimensions)
+        await vectors.setup()
+        return vectors
+
+    async def test_a_vector_store_on_another_database_is_refused(self, postgres_dsn: str) -> None:
+        store = await self.make_store()
+        other = await PostgresDatabase.connect(postgres_dsn, min_size=0, max_size=1, lazy=True)
+        try:
+            document = doc(A, "d1")
+            with pytest.raises(ConfigurationError):
+                await store.write_version(
+                    A, document, chunks_of(document, 4), vectors=PgVectorStore(other, dimensions=4)
+                )
+        finally:
+            await other.close()
+        assert await store.get(A, "d1") is None
 
     async def make_unreachable_store(self) -> PostgresDocumentStore:
         database = await PostgresDatabase.connect(

@@ -9,7 +9,9 @@ import pytest
 
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+from motadata_ai.domain.values.documents import StoredDocument
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
@@ -41,6 +43,18 @@ def records(
             )
         )
     return out
+
+
+def version_of(batch: list[VectorRecord], *, document_id: str = "doc") -> StoredDocument:
+    """The version-1 document row that owns ``batch``."""
+    return StoredDocument(
+        tenant_id=batch[0].tenant_id,
+        document_id=document_id,
+        version=1,
+        content_hash="h",
+        text="body",
+        chunk_ids=tuple(r.id for r in batch),
+    )
 
 
 async def make(database: PostgresDatabase, **options: Any) -> PgVectorStore:
@@ -138,7 +152,8 @@ async def test_writes_after_promotion_go_to_the_tenant_partition(
     store = await make(pg_isolated_database, exact_search_below=5)
     await store.upsert(A, records(A, 5))
     await store.upsert(A, records(A, 5, start=5, document_id="doc-2"))
-    assert await store.replace_document(A, "doc", records(A, 2, start=100)) == 2
+    new = records(A, 2, start=100)
+    await PostgresDocumentStore(pg_isolated_database).write_version(A, version_of(new), new, vectors=store)
     async with pg_isolated_database.pool.acquire() as conn:
         own = await conn.fetchval(f"SELECT count(*) FROM {store.partition_name('acme')}")
     assert own == 7 == await store.count(A)
@@ -152,16 +167,26 @@ class _FailingAfterWrite(PgVectorStore):
         raise RuntimeError("injected failure after the write")
 
 
-async def test_replace_document_failing_inside_the_transaction_keeps_the_old_version(
+async def test_a_version_write_failing_inside_the_transaction_keeps_the_old_version(
     pg_isolated_database: PostgresDatabase,
 ) -> None:
+    documents = PostgresDocumentStore(pg_isolated_database)
     good = await make(pg_isolated_database)
-    await good.upsert(A, records(A, 4))
+    old = records(A, 4)
+    await documents.write_version(A, version_of(old), old, vectors=good)
     failing = _FailingAfterWrite(pg_isolated_database, dimensions=8)
     await failing.setup()
+    new = records(A, 2, start=50)
     with pytest.raises(RuntimeError):
-        await failing.replace_document(A, "doc", records(A, 2, start=50))
+        await documents.write_version(
+            A,
+            version_of(new).model_copy(update={"version": 2}),
+            [r.model_copy(update={"version": 2}) for r in new],
+            vectors=failing,
+        )
     assert sorted(r.id for r in await good.get(A, [f"r{i}" for i in range(60)])) == ["r0", "r1", "r2", "r3"]
+    current = await documents.get(A, "doc")
+    assert current is not None and current.version == 1 and current.chunk_ids == ("r0", "r1", "r2", "r3")
 
 
 async def test_existing_table_with_other_dimensions_is_refused(

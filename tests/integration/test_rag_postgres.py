@@ -28,12 +28,14 @@ KB = Path(__file__).resolve().parents[2] / "examples" / "knowledge_base"
 
 
 class BrokenVersions(PostgresDocumentStore):
+    """Fails inside the write transaction, after the new chunks are written, while ``failing``."""
+
     failing = False
 
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
+    async def _insert_version(self, conn: Any, tenant: TenantContext, document: StoredDocument) -> None:
         if self.failing:
             raise DocumentStoreUnavailable("simulated outage", address="postgresql://app:***@db/x")
-        return await super().add_version(tenant, document)
+        await super()._insert_version(conn, tenant, document)
 
 
 def cite_first(request: ChatRequest) -> str:

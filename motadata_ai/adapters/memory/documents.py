@@ -2,18 +2,34 @@
 
 It implements both :class:`DocumentStorePort` and :class:`ConversationStorePort`, like the
 PostgreSQL store, and is the reference behaviour of the documents contract suite.
+
+A version is written together with its chunks into an :class:`InMemoryVectorStore`: under one
+asyncio lock per ``(tenant, document id)`` the version is compared and set, then, holding the
+vector store's write lock, the chunks are swapped and the version appended with no ``await`` in
+between, so no reader ever sees one without the other (the in-process form of one transaction).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore, check_document_id, check_records
 from motadata_ai.domain.values.documents import ConversationTurn, StoredDocument
-from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.documents import ConversationStorePort, DocumentStorePort, VersionConflict
+from motadata_ai.ports.vector_store import VectorStorePort
 
-__all__ = ["InMemoryDocumentStore", "check_document_write", "check_limit", "check_turn"]
+__all__ = [
+    "InMemoryDocumentStore",
+    "check_document_write",
+    "check_limit",
+    "check_turn",
+    "check_version_chunks",
+    "version_conflict",
+]
 
 
 def check_limit(limit: int, offset: int = 0) -> None:
@@ -42,6 +58,46 @@ def check_document_write(tenant: TenantContext, document: StoredDocument) -> Non
             raise ValidationError(f"document {name} holds a NUL character", field=name)
 
 
+def check_version_chunks(
+    tenant: TenantContext, document: StoredDocument, chunks: Sequence[VectorRecord], dimensions: int
+) -> list[VectorRecord]:
+    """Check a whole version (document and chunks) before anything is written; return the chunks.
+
+    The chunks must be exactly the records ``document.chunk_ids`` names, each of this tenant,
+    document and version, and valid records for a store of ``dimensions`` (see ``check_records``).
+    """
+    check_document_write(tenant, document)
+    batch = check_records(tenant, chunks, dimensions, document_id=document.document_id)
+    if len(batch) != len(chunks) or [r.id for r in batch] != list(document.chunk_ids):
+        raise ValidationError(
+            f"the chunks of document {document.document_id!r} version {document.version} must be the "
+            f"{len(document.chunk_ids)} records its chunk_ids name, in order; got "
+            f"{[r.id for r in chunks][:5]}...",
+            field="chunks",
+            document_id=document.document_id,
+        )
+    for record in batch:
+        if record.version != document.version:
+            raise ValidationError(
+                f"chunk {record.id!r} is of version {record.version}, not {document.version}",
+                field="chunks",
+                record_id=record.id,
+            )
+    return batch
+
+
+def version_conflict(tenant: TenantContext, document: StoredDocument, current: int | None) -> VersionConflict:
+    """The conflict raised when ``document.version`` does not follow the ``current`` one."""
+    return VersionConflict(
+        f"document {document.document_id!r} version {document.version} cannot follow "
+        f"{'no stored version' if not current else f'version {current}'} (a concurrent write won)",
+        tenant_id=tenant.tenant_id,
+        document_id=document.document_id,
+        version=document.version,
+        current_version=current or 0,
+    )
+
+
 def check_turn(tenant: TenantContext, turn: ConversationTurn) -> None:
     """Refuse a turn of another tenant or with NUL characters."""
     if not isinstance(turn, ConversationTurn):
@@ -64,6 +120,22 @@ class InMemoryDocumentStore(DocumentStorePort, ConversationStorePort):
         self._versions: dict[tuple[str, str], list[StoredDocument]] = {}
         self._turns: dict[str, list[ConversationTurn]] = {}
         self._lock = asyncio.Lock()
+        self._document_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def _vectors(self, vectors: VectorStorePort) -> InMemoryVectorStore:
+        if not isinstance(vectors, InMemoryVectorStore):
+            raise ConfigurationError(
+                f"the in-memory document store writes a version and its chunks as one unit only with an "
+                f"InMemoryVectorStore, not a {type(vectors).__name__}: use the stores of one profile",
+                field="vector_store",
+            )
+        return vectors
+
+    def _document_lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        lock = self._document_locks.get(key)
+        if lock is None:
+            lock = self._document_locks[key] = asyncio.Lock()
+        return lock
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -73,22 +145,27 @@ class InMemoryDocumentStore(DocumentStorePort, ConversationStorePort):
         versions = self._versions.get((tenant.tenant_id, document_id))
         return versions[-1] if versions else None
 
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
-        """Store the next version; :class:`VersionConflict` unless it is current + 1."""
+    async def write_version(
+        self,
+        tenant: TenantContext,
+        document: StoredDocument,
+        chunks: Sequence[VectorRecord],
+        *,
+        vectors: VectorStorePort,
+    ) -> StoredDocument:
+        """Compare-and-set the version and swap its chunks in one step (see the module doc)."""
         tenant = TenantContext.of(tenant)
-        check_document_write(tenant, document)
-        async with self._lock:
-            versions = self._versions.setdefault((tenant.tenant_id, document.document_id), [])
-            expected = versions[-1].version + 1 if versions else 1
-            if document.version != expected:
-                raise VersionConflict(
-                    f"document {document.document_id!r} version {document.version} cannot follow "
-                    f"version {expected - 1}",
-                    tenant_id=tenant.tenant_id,
-                    document_id=document.document_id,
-                    version=document.version,
-                )
-            versions.append(document)
+        store = self._vectors(vectors)
+        batch = check_version_chunks(tenant, document, chunks, store.dimensions)
+        key = (tenant.tenant_id, document.document_id)
+        async with self._document_lock(key):
+            versions = self._versions.get(key, [])
+            current = versions[-1].version if versions else 0
+            if document.version != current + 1:
+                raise version_conflict(tenant, document, current)
+            async with store.lock, self._lock:
+                store.replace_document_now(tenant, document.document_id, batch)
+                self._versions.setdefault(key, []).append(document)
         return document
 
     async def versions(self, tenant: TenantContext, document_id: str) -> list[StoredDocument]:
@@ -122,11 +199,21 @@ class InMemoryDocumentStore(DocumentStorePort, ConversationStorePort):
             and (user_id is None or versions[-1].user_id == user_id)
         )
 
-    async def delete(self, tenant: TenantContext, document_id: str) -> bool:
-        """Delete every version."""
+    async def delete(
+        self, tenant: TenantContext, document_id: str, *, vectors: VectorStorePort | None = None
+    ) -> bool:
+        """Delete every version (and, with ``vectors``, every chunk) in one step."""
         tenant = TenantContext.of(tenant)
-        async with self._lock:
-            return self._versions.pop((tenant.tenant_id, document_id), None) is not None
+        check_document_id(document_id)
+        store = self._vectors(vectors) if vectors is not None else None
+        key = (tenant.tenant_id, document_id)
+        async with self._document_lock(key):
+            if store is None:
+                async with self._lock:
+                    return self._versions.pop(key, None) is not None
+            async with store.lock, self._lock:
+                removed_chunks = store.delete_document_now(tenant, document_id)
+                return self._versions.pop(key, None) is not None or removed_chunks > 0
 
     # -- conversations --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import re
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script (ASCII words as before)
 
 
 class HashEmbeddings(EmbeddingPort):

@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from motadata_ai.domain.retrieval.rewriting import unicode_words
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort
 
 __all__ = [
+    "CJK_CHARACTERS",
     "MAX_TOP_K",
     "InMemoryVectorStore",
     "check_delete_criteria",
@@ -33,6 +35,7 @@ __all__ = [
     "check_query_vector",
     "check_records",
     "check_top_k",
+    "cjk_bigrams",
     "keyword_terms",
     "matches_filters",
 ]
@@ -49,7 +52,7 @@ _STOP_WORDS = frozenset(
     "so that the their them then there these they this to was we were what when where which who why will "
     "with you your do does did can could should would".split()
 )
-_WORD = re.compile(r"[a-z0-9]+")
+_JOINER = re.compile(r"['\-]")
 
 
 def _stem(word: str) -> str:
@@ -61,9 +64,36 @@ def _stem(word: str) -> str:
     return word
 
 
+CJK_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+"""Kana, CJK ideographs and Hangul syllables: scripts written without spaces between words, which
+keyword search indexes as overlapping character bigrams (the PostgreSQL store does the same)."""
+_CJK_RUN = re.compile(f"([{CJK_CHARACTERS}]+)")
+
+
+def cjk_bigrams(run: str) -> list[str]:
+    """Overlapping two-character terms of a CJK run ("東京都" → "東京", "京都"); a lone character stays."""
+    if len(run) < 2:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def keyword_terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, lightly stemmed terms of ``text`` (the in-memory analyser)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
+    """Lower-cased, stop-word-free, lightly stemmed terms of ``text`` (the in-memory analyser).
+
+    Words are Unicode words of any script (:func:`unicode_words`), split at inner hyphens and
+    apostrophes like PostgreSQL's parser does; CJK runs become character bigrams
+    (:func:`cjk_bigrams`), so a word inside an unspaced sentence is found.
+    """
+    terms: list[str] = []
+    for word in unicode_words(text.lower()):
+        for piece in _CJK_RUN.split(word):
+            if not piece:
+                continue
+            if _CJK_RUN.fullmatch(piece):
+                terms.extend(cjk_bigrams(piece))
+                continue
+            terms.extend(_stem(part) for part in _JOINER.split(piece) if part and part not in _STOP_WORDS)
+    return terms
 
 
 def check_top_k(top_k: int) -> None:
@@ -139,7 +169,7 @@ def check_records(
     """Validate a write batch and return it with duplicate ids collapsed (the last one wins).
 
     Refuses: a record of another tenant, a wrong vector length, NaN/infinite values, text with NUL
-    characters, non-JSON metadata, an empty id, and (for ``replace_document``) a record of another
+    characters, non-JSON metadata, an empty id, and (with ``document_id``) a record of another
     document. Nothing is written when any record is refused.
     """
     if isinstance(records, VectorRecord) or not isinstance(records, Sequence):
@@ -282,21 +312,35 @@ class InMemoryVectorStore(VectorStorePort):
             index.changed()
         return len(batch)
 
-    async def replace_document(
-        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
-    ) -> int:
-        """Atomically replace every chunk of ``document_id`` with ``records`` (all or nothing)."""
-        tenant = TenantContext.of(tenant)
-        check_document_id(document_id)
-        batch = check_records(tenant, records, self.dimensions, document_id=document_id)
-        async with self._lock:
-            index = self._index(tenant)
-            kept = {rid: r for rid, r in index.records.items() if r.document_id != document_id}
-            for record in batch:
-                kept[record.id] = record
-            index.records = kept
+    def replace_document_now(
+        self, tenant: TenantContext, document_id: str, batch: list[VectorRecord]
+    ) -> None:
+        """Swap every chunk of ``document_id`` for ``batch`` (already checked) with no await in between.
+
+        For :meth:`InMemoryDocumentStore.write_version`, which calls it while holding :attr:`lock`
+        and its own per-document lock, so the version and its chunks change as one step.
+        """
+        index = self._index(tenant)
+        kept = {rid: r for rid, r in index.records.items() if r.document_id != document_id}
+        for record in batch:
+            kept[record.id] = record
+        index.records = kept
+        index.changed()
+
+    def delete_document_now(self, tenant: TenantContext, document_id: str) -> int:
+        """Remove every chunk of ``document_id`` with no await (caller holds :attr:`lock`); how many."""
+        index = self._index(tenant)
+        doomed = [rid for rid, record in index.records.items() if record.document_id == document_id]
+        for rid in doomed:
+            del index.records[rid]
+        if doomed:
             index.changed()
-        return len(batch)
+        return len(doomed)
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The lock every write holds while it changes the records."""
+        return self._lock
 
     async def delete(
         self,

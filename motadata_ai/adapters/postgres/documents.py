@@ -7,29 +7,64 @@ Tables (component ``documents`` of :meth:`PostgresDatabase.apply_migrations`):
 * ``motadata_documents`` — the current version of each document, for listing by tenant and user;
 * ``motadata_conversation_turns`` — question/answer turns by tenant and conversation.
 
-Every statement filters on ``tenant_id``. Adding a version locks the document's row, checks that
-the version follows the current one and writes both tables in one transaction; two concurrent
-writers of the same version get one success and one :class:`VersionConflict`.
+Every statement filters on ``tenant_id``.
+
+**Write model.** :meth:`PostgresDocumentStore.write_version` writes a whole document version —
+the ``motadata_documents`` row, the ``motadata_document_versions`` row and the chunks with their
+vectors in the :class:`PgVectorStore`'s table — in **one transaction** on one connection (both
+stores share a :class:`PostgresDatabase`). The transaction first takes
+``pg_advisory_xact_lock`` on a 64-bit hash of ``(tenant, document id)``, before touching any
+row, so writers of one document queue one behind the other (no lock-order deadlock is possible:
+every writer takes that one lock first) while writers of other documents go on. Under the lock
+the current version is read and compared with the one being written (compare-and-set: a stale
+writer gets :class:`VersionConflict` and changes nothing), the old chunks are deleted, the new
+ones copied in, and both document tables updated. PostgreSQL's crash recovery then guarantees
+that a kill at any instant leaves either the old version whole or the new one whole. Vectors are
+computed before the call, so no transaction waits on a model. A deadlock or serialization
+failure reported by the server anyway is retried inside the store, never surfaced. When the
+connection dies during ``COMMIT`` the outcome is unknown to the client; the error then carries
+``commit_unknown=True``. :meth:`PostgresDocumentStore.delete` with ``vectors`` removes the
+versions and the chunks in one transaction under the same lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from motadata_ai.adapters.memory.documents import check_document_write, check_limit, check_turn
-from motadata_ai.adapters.postgres.database import MigratedStore
+import asyncpg
+
+from motadata_ai.adapters.memory.documents import (
+    check_limit,
+    check_turn,
+    check_version_chunks,
+    version_conflict,
+)
+from motadata_ai.adapters.memory.vector_store import check_document_id
+from motadata_ai.adapters.postgres.database import MigratedStore, is_connection_error
+from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.documents import ConversationTurn, StoredDocument
+from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.documents import (
     ConversationStorePort,
     DocumentStoreError,
     DocumentStorePort,
     DocumentStoreUnavailable,
-    VersionConflict,
 )
+from motadata_ai.ports.vector_store import VectorStorePort
 
 __all__ = ["MIGRATIONS", "PostgresDocumentStore"]
+
+_DOCUMENT_LOCK = (
+    "SELECT pg_advisory_xact_lock("
+    "hashtextextended('motadata_ai.document:' || length($1) || ':' || $1 || $2, 0))"
+)
+_RETRIED_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
+_WRITE_ATTEMPTS = 3
 
 MIGRATIONS = [
     (
@@ -166,64 +201,125 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
         )
         return _document(rows[0]) if rows else None
 
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
-        """Store the next version in one transaction; :class:`VersionConflict` on a lost race."""
-        tenant = TenantContext.of(tenant)
-        check_document_write(tenant, document)
-        await self.setup()
-        conflict = VersionConflict(
-            f"document {document.document_id!r} version {document.version} was already written or does not "
-            "follow the current version",
-            tenant_id=tenant.tenant_id,
-            document_id=document.document_id,
-            version=document.version,
-        )
-        import asyncpg
+    def _vectors(self, vectors: VectorStorePort) -> PgVectorStore:
+        if not isinstance(vectors, PgVectorStore) or vectors.database is not self._db:
+            raise ConfigurationError(
+                "the PostgreSQL document store writes a version and its chunks in one transaction only "
+                f"with a PgVectorStore on the same PostgresDatabase; got a {type(vectors).__name__} "
+                "elsewhere: build both stores on one database",
+                field="vector_store",
+            )
+        return vectors
 
+    async def write_version(
+        self,
+        tenant: TenantContext,
+        document: StoredDocument,
+        chunks: Sequence[VectorRecord],
+        *,
+        vectors: VectorStorePort,
+    ) -> StoredDocument:
+        """Write the document row, the version and its chunks in one transaction (see module doc)."""
+        tenant = TenantContext.of(tenant)
+        store = self._vectors(vectors)
+        batch = check_version_chunks(tenant, document, chunks, store.dimensions)
+        staged = await store.stage_document(tenant, document.document_id, batch)
+        await self.setup()
+
+        async def write(conn: asyncpg.Connection) -> None:
+            current = await conn.fetchval(
+                "SELECT current_version FROM motadata_documents WHERE tenant_id = $1 AND document_id = $2",
+                tenant.tenant_id,
+                document.document_id,
+            )
+            if (current or 0) + 1 != document.version:
+                raise version_conflict(tenant, document, current)
+            await store.replace_document_in(conn, staged)
+            await self._insert_version(conn, tenant, document)
+
+        await self._in_document_transaction(tenant, document.document_id, write)
+        await store.document_written(tenant)
+        return document
+
+    async def _insert_version(
+        self, conn: asyncpg.Connection, tenant: TenantContext, document: StoredDocument
+    ) -> None:
+        """Inside the write transaction: the version row and the current-version row."""
+        await conn.execute(
+            "INSERT INTO motadata_document_versions (tenant_id, document_id, version, "
+            "content_hash, title, source, format, user_id, body, metadata, chunk_ids, "
+            "token_count, created_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)",
+            tenant.tenant_id,
+            document.document_id,
+            document.version,
+            document.content_hash,
+            document.title,
+            document.source,
+            document.format,
+            document.user_id,
+            document.text,
+            json.dumps(document.metadata, default=str),
+            list(document.chunk_ids),
+            document.token_count,
+            document.created_at,
+        )
+        await conn.execute(
+            "INSERT INTO motadata_documents (tenant_id, document_id, current_version, user_id) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, document_id) DO UPDATE "
+            "SET current_version = EXCLUDED.current_version, user_id = EXCLUDED.user_id",
+            tenant.tenant_id,
+            document.document_id,
+            document.version,
+            document.user_id,
+        )
+
+    async def _in_document_transaction(self, tenant: TenantContext, document_id: str, body: Any) -> Any:
+        """Run ``body(conn)`` in one transaction holding the document's advisory lock.
+
+        Deadlocks and serialization failures are retried; a connection lost during COMMIT raises
+        :class:`DocumentStoreUnavailable` with ``commit_unknown=True``.
+        """
         with self._db.translate_errors(
             DocumentStoreUnavailable, DocumentStoreError, tenant_id=tenant.tenant_id
         ):
-            async with self._db.pool.acquire() as conn, conn.transaction():
-                current = await conn.fetchval(
-                    "SELECT current_version FROM motadata_documents "
-                    "WHERE tenant_id = $1 AND document_id = $2 FOR UPDATE",
-                    tenant.tenant_id,
-                    document.document_id,
-                )
-                if (current or 0) + 1 != document.version:
-                    raise conflict
+            for attempt in range(1, _WRITE_ATTEMPTS + 1):
+                conn = await self._db.pool.acquire()
                 try:
-                    await conn.execute(
-                        "INSERT INTO motadata_document_versions (tenant_id, document_id, version, "
-                        "content_hash, title, source, format, user_id, body, metadata, chunk_ids, "
-                        "token_count, created_at) "
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)",
-                        tenant.tenant_id,
-                        document.document_id,
-                        document.version,
-                        document.content_hash,
-                        document.title,
-                        document.source,
-                        document.format,
-                        document.user_id,
-                        document.text,
-                        json.dumps(document.metadata, default=str),
-                        list(document.chunk_ids),
-                        document.token_count,
-                        document.created_at,
-                    )
-                    await conn.execute(
-                        "INSERT INTO motadata_documents (tenant_id, document_id, current_version, user_id) "
-                        "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, document_id) DO UPDATE "
-                        "SET current_version = EXCLUDED.current_version, user_id = EXCLUDED.user_id",
-                        tenant.tenant_id,
-                        document.document_id,
-                        document.version,
-                        document.user_id,
-                    )
-                except asyncpg.UniqueViolationError as error:
-                    raise conflict from error
-        return document
+                    transaction = conn.transaction()
+                    await transaction.start()
+                    try:
+                        await conn.execute(_DOCUMENT_LOCK, tenant.tenant_id, document_id)
+                        result = await body(conn)
+                    except BaseException as error:
+                        with contextlib.suppress(Exception):
+                            await transaction.rollback()
+                        retry = getattr(error, "sqlstate", None) in _RETRIED_SQLSTATES
+                        if retry and attempt < _WRITE_ATTEMPTS:
+                            continue
+                        raise
+                    try:
+                        await transaction.commit()
+                    except Exception as error:
+                        if is_connection_error(error):
+                            raise DocumentStoreUnavailable(
+                                f"PostgreSQL at {self._db.address} went away during COMMIT of document "
+                                f"{document_id!r}: the write is either wholly stored or wholly absent "
+                                f"({type(error).__name__}: {error})",
+                                address=self._db.address,
+                                tenant_id=tenant.tenant_id,
+                                document_id=document_id,
+                                commit_unknown=True,
+                            ) from error
+                        raise
+                    return result
+                finally:
+                    # Releasing resets the session; if the server died after the COMMIT that fails,
+                    # but the write is durable and must not be reported as failed (the pool drops
+                    # the broken connection itself).
+                    with contextlib.suppress(Exception):
+                        await self._db.pool.release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def versions(self, tenant: TenantContext, document_id: str) -> list[StoredDocument]:
         """Every version, oldest first."""
@@ -270,25 +366,35 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
         )
         return int(rows[0]["n"])
 
-    async def delete(self, tenant: TenantContext, document_id: str) -> bool:
-        """Delete every version in one transaction."""
+    async def delete(
+        self, tenant: TenantContext, document_id: str, *, vectors: VectorStorePort | None = None
+    ) -> bool:
+        """Delete every version (and, with ``vectors``, every chunk) in one transaction."""
         tenant = TenantContext.of(tenant)
+        check_document_id(document_id)
+        store = self._vectors(vectors) if vectors is not None else None
+        if store is not None:
+            await store.ensure_ready()
         await self.setup()
-        with self._db.translate_errors(
-            DocumentStoreUnavailable, DocumentStoreError, tenant_id=tenant.tenant_id
-        ):
-            async with self._db.pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "DELETE FROM motadata_document_versions WHERE tenant_id = $1 AND document_id = $2",
-                    tenant.tenant_id,
-                    document_id,
-                )
-                status = await conn.execute(
-                    "DELETE FROM motadata_documents WHERE tenant_id = $1 AND document_id = $2",
-                    tenant.tenant_id,
-                    document_id,
-                )
-        return str(status).split()[-1] != "0"
+
+        async def remove(conn: asyncpg.Connection) -> bool:
+            chunks = await store.delete_document_in(conn, tenant, document_id) if store is not None else 0
+            await conn.execute(
+                "DELETE FROM motadata_document_versions WHERE tenant_id = $1 AND document_id = $2",
+                tenant.tenant_id,
+                document_id,
+            )
+            status = await conn.execute(
+                "DELETE FROM motadata_documents WHERE tenant_id = $1 AND document_id = $2",
+                tenant.tenant_id,
+                document_id,
+            )
+            return str(status).split()[-1] != "0" or chunks > 0
+
+        removed: bool = await self._in_document_transaction(tenant, document_id, remove)
+        if store is not None:
+            await store.document_written(tenant)
+        return removed
 
     # -- conversations --------------------------------------------------------------------------
 

@@ -16,12 +16,18 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
 - Queries go to the parent table with ``plan_cache_mode = force_custom_plan``, so PostgreSQL prunes
   to the tenant's partition at plan time and picks the HNSW index there (``hnsw.ef_search`` set per
   query; ``hnsw.iterative_scan = relaxed_order`` when metadata filters apply).
-- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', text)``) with a GIN index;
+- Keyword search uses a stored ``tsvector`` (``to_tsvector('english', <table>_search_text(text))``)
+  with a GIN index; ``<table>_search_text`` appends the character bigrams of each CJK run (kana,
+  ideographs, Hangul: scripts without spaces between words) to the text, and queries go through
+  the same function, so "天気" finds "今日の天気は晴れ" (the in-memory store analyses alike);
   query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``) and matches are ranked by
   BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
   is 0.24 against 0.37 for BM25).
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
-  ``replace_document`` deletes the old chunks and writes the new ones in one transaction.
+  A document's chunks are written by :meth:`PostgresDocumentStore.write_version
+  <motadata_ai.adapters.postgres.documents.PostgresDocumentStore.write_version>` inside the same
+  transaction as its version row, through :meth:`PgVectorStore.stage_document` (before the
+  transaction) and :meth:`PgVectorStore.replace_document_in` (inside it).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import struct
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import asyncpg
@@ -40,8 +47,8 @@ import numpy as np
 from pgvector import HalfVector, Vector
 
 from motadata_ai.adapters.memory.vector_store import (
+    CJK_CHARACTERS,
     check_delete_criteria,
-    check_document_id,
     check_filters,
     check_ids,
     check_query_vector,
@@ -55,7 +62,7 @@ from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
 from motadata_ai.ports.vector_store import VectorStoreError, VectorStorePort, VectorStoreUnavailable
 
-__all__ = ["PgVectorStore", "vector_store_migrations"]
+__all__ = ["PgVectorStore", "StagedChunks", "vector_store_migrations"]
 
 Storage = Literal["vector", "halfvec"]
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
@@ -97,6 +104,26 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
             );
             """,
         ),
+        (
+            2,
+            "keyword index over CJK character bigrams too",
+            f"""
+            CREATE OR REPLACE FUNCTION {table}_search_text(body text) RETURNS text
+            LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+              SELECT CASE WHEN body !~ '[{CJK_CHARACTERS}]' THEN body ELSE
+                regexp_replace(body, '[{CJK_CHARACTERS}]+', ' ', 'g') || ' ' || (
+                  SELECT coalesce(string_agg(substr(run, i, 2), ' '), '')
+                  FROM (SELECT m[1] AS run
+                        FROM regexp_matches(body, '([{CJK_CHARACTERS}]+)', 'g') AS m) AS runs,
+                       generate_series(1, greatest(length(run) - 1, 1)) AS i)
+              END
+            $fn$;
+            ALTER TABLE {table} DROP COLUMN tsv;
+            ALTER TABLE {table} ADD COLUMN tsv tsvector
+                GENERATED ALWAYS AS (to_tsvector('english', {table}_search_text(text))) STORED;
+            CREATE INDEX {table}_tsv_idx ON {table} USING gin (tsv);
+            """,
+        ),
     ]
 
 
@@ -118,6 +145,16 @@ class _PackedHalfVector(HalfVector):
 
     def to_binary(self) -> bytes:
         return self._binary
+
+
+@dataclass(frozen=True)
+class StagedChunks:
+    """A document's checked chunks, packed for COPY, ready to be written inside a transaction."""
+
+    tenant: TenantContext
+    document_id: str
+    records: list[VectorRecord]
+    packed: list[Any]
 
 
 _HALF_MAX = 65504.0
@@ -483,27 +520,55 @@ class PgVectorStore(VectorStorePort):
         await self._maybe_promote(tenant)
         return len(batch)
 
-    async def replace_document(
-        self, tenant: TenantContext, document_id: str, records: Sequence[VectorRecord]
-    ) -> int:
-        """Atomically replace every chunk of ``document_id`` with ``records`` (one transaction)."""
-        tenant = TenantContext.of(tenant)
-        check_document_id(document_id)
-        batch = check_records(tenant, records, self.dimensions, document_id=document_id)
-        packed = self._packed(batch)
+    async def stage_document(
+        self, tenant: TenantContext, document_id: str, records: list[VectorRecord]
+    ) -> StagedChunks:
+        """Pack already checked chunks of one document and make the table ready (no transaction yet).
+
+        Part of the one-transaction write of a document version: the caller then opens the
+        transaction and calls :meth:`replace_document_in`, and :meth:`document_written` after commit.
+        """
+        packed = self._packed(records)
         await self._ensure_ready()
         await self._drop_index_for_load(tenant)
-        with self._errors(tenant):
-            async with self.database.pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
-                    tenant.tenant_id,
-                    document_id,
-                )
-                if batch:
-                    await self._write(conn, batch, packed)
-        await self._maybe_promote(tenant)
-        return len(batch)
+        return StagedChunks(tenant=tenant, document_id=document_id, records=records, packed=packed)
+
+    async def replace_document_in(self, conn: asyncpg.Connection, staged: StagedChunks) -> None:
+        """Inside the caller's transaction on ``conn``: swap the document's chunks for the staged ones."""
+        await conn.execute(
+            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+            staged.tenant.tenant_id,
+            staged.document_id,
+        )
+        if staged.records:
+            await self._write(conn, staged.records, staged.packed)
+
+    async def ensure_ready(self) -> None:
+        """Run :meth:`setup` unless it has run (before opening a transaction that writes chunks)."""
+        await self._ensure_ready()
+
+    async def delete_document_in(
+        self, conn: asyncpg.Connection, tenant: TenantContext, document_id: str
+    ) -> int:
+        """Inside the caller's transaction on ``conn``: delete the document's chunks; how many."""
+        status = await conn.execute(
+            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+            tenant.tenant_id,
+            document_id,
+        )
+        return int(str(status).split()[-1])
+
+    async def document_written(self, tenant: TenantContext) -> None:
+        """After a committed document write: refresh statistics and promote the tenant when due.
+
+        The write is already durable, so a failing promotion must not turn it into an error: it
+        is left for the next write (or :meth:`reorganize`) to retry.
+        """
+        self._stats.pop(tenant.tenant_id, None)
+        try:
+            await self._maybe_promote(tenant)
+        except VectorStoreError:
+            return
 
     async def delete(
         self,
@@ -666,11 +731,12 @@ class PgVectorStore(VectorStorePort):
         # their frequencies, count document frequencies from the same rows (every chunk holding a
         # term matches the OR query), and score BM25 (k1=1.2, b=0.75; length = distinct lexemes).
         q, n_docs, avg_len, top_k = (f"${first + i}" for i in range(4))
+        search = f"{self.table}_search_text"
         columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
         return (
-            f"WITH q AS (SELECT replace(plainto_tsquery('english', {q})::text, ' & ', ' | ')::tsquery "
-            "AS query), "
-            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {q}))), "
+            f"WITH q AS (SELECT replace(plainto_tsquery('english', {search}({q}))::text, ' & ', ' | ')"
+            "::tsquery AS query), "
+            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {search}({q})))), "
             "m AS MATERIALIZED (SELECT t.id, length(t.tsv) AS len, u.lexeme AS term, "
             f"cardinality(u.positions) AS tf FROM {self.table} t, q, unnest(t.tsv) u "
             f"WHERE {where} AND t.tsv @@ q.query AND u.lexeme IN (SELECT term FROM terms)), "

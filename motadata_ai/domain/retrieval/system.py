@@ -1,10 +1,13 @@
 """RAGSystem: the retrieval use-case of one tenant — ingest, retrieve, answer with sources, forget.
 
 Every embedding and every model call goes through the gateway. Ingestion parses, chunks
-(token-aware, Markdown-heading-aware), hashes, embeds in batches and replaces a changed
-document's chunks atomically; retrieval is dense, keyword or hybrid (reciprocal rank fusion)
-with a similarity threshold, optional re-ranking and MMR; answers are built from numbered
-passages under a token budget and their ``[n]`` citations are mapped back to sources.
+(token-aware, Markdown-heading-aware), hashes and embeds in batches, then writes each changed
+document's new version — its row, version and chunks — as one unit of work
+(:meth:`DocumentStorePort.write_version`: one transaction, serialised per document, version
+compare-and-set), so no failure or crash leaves a half-written document; retrieval is dense,
+keyword or hybrid (reciprocal rank fusion) with a similarity threshold, optional re-ranking
+and MMR; answers are built from numbered passages under a token budget and their ``[n]``
+citations are mapped back to sources.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from motadata_ai.ports.documents import (
     DocumentTooLarge,
     EmptyDocument,
     UndecodableDocument,
+    VersionConflict,
 )
 from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
 from motadata_ai.ports.vector_store import VectorStorePort
@@ -59,6 +63,10 @@ SEARCH_MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
 LOCAL_MODEL_PREFIX = "local/"
 NO_CONTEXT_ANSWER = "I could not find anything about that in the knowledge base."
 MAX_CONVERSATION_ID_LENGTH = 256
+MAX_WRITE_ATTEMPTS = 16
+"""How often one ingest re-bases its version on a concurrent writer's before it reports the conflict."""
+LIST_PAGE_SIZE = 1000
+"""Documents fetched per page when :meth:`RAGSystem.list_documents` lists them all."""
 
 
 class KnowledgeBaseEmpty(NotFound):
@@ -107,6 +115,13 @@ class _Prepared:
     chunks: list[Chunk]
     previous: StoredDocument | None
     vectors: list[tuple[float, ...]] = field(default_factory=list)
+    unchanged: bool = False  # a concurrent ingest stored this very content first
+
+    @property
+    def action(self) -> str:
+        if self.unchanged:
+            return "unchanged"
+        return "updated" if self.previous else "created"
 
 
 class RAGSystem:
@@ -239,7 +254,10 @@ class RAGSystem:
         :class:`~motadata_ai.ports.documents.DocumentRejected` (naming it); in a directory or a
         list, each bad source is reported in ``failures`` and the rest are ingested. A document
         whose content hash matches the stored version is left alone; a changed one becomes a
-        new version whose chunks replace the old ones atomically (a failure keeps the old ones).
+        new version written whole in one transaction with its chunks (a failure or a crash
+        keeps the old version whole). Concurrent ingests of one document queue on it: one
+        stores its content, an identical one then reports ``unchanged``, a different one
+        becomes the next version (``updated``); vectors are never recomputed for the retry.
         """
         with self._span("rag.ingest") as span:
             items = await self._expand(source)
@@ -271,8 +289,8 @@ class RAGSystem:
                                 title=prepared.stored.title,
                                 source=prepared.stored.source,
                                 version=prepared.stored.version,
-                                action="updated" if prepared.previous else "created",
-                                chunks=len(prepared.chunks),
+                                action=prepared.action,
+                                chunks=len(prepared.stored.chunk_ids),
                             )
                         )
                     elif single:
@@ -472,11 +490,48 @@ class RAGSystem:
             except MotadataError as error:
                 outcome.append((prepared, error))
                 continue
-            counters["chunks"] += len(prepared.chunks)
+            if not prepared.unchanged:
+                counters["chunks"] += len(prepared.chunks)
             outcome.append((prepared, None))
         return outcome
 
     async def _write(self, prepared: _Prepared) -> None:
+        """Write the prepared version whole (one transaction); settle a lost race without re-embedding.
+
+        On :class:`VersionConflict` another ingest of the same document committed first: when it
+        stored this very content the ingest is ``unchanged``, otherwise this version is re-based
+        on the winner's (next version number, new chunk ids) and written again.
+        """
+        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+            stored = prepared.stored
+            try:
+                await self._documents.write_version(
+                    self.tenant, stored, self._records(prepared), vectors=self._vectors
+                )
+                return
+            except VersionConflict:
+                current = await self._documents.get(self.tenant, stored.document_id)
+                if current is not None and current.content_hash == stored.content_hash:
+                    prepared.stored, prepared.unchanged = current, True
+                    return
+                if attempt == MAX_WRITE_ATTEMPTS:
+                    raise
+                self._rebase(prepared, current)
+
+    def _rebase(self, prepared: _Prepared, current: StoredDocument | None) -> None:
+        version = current.version + 1 if current else 1
+        document_id = prepared.stored.document_id
+        prepared.previous = current
+        prepared.stored = prepared.stored.model_copy(
+            update={
+                "version": version,
+                "chunk_ids": tuple(
+                    chunk_id(self.tenant.tenant_id, document_id, version, c.index) for c in prepared.chunks
+                ),
+            }
+        )
+
+    def _records(self, prepared: _Prepared) -> list[VectorRecord]:
         stored = prepared.stored
         base_metadata = {
             **stored.metadata,
@@ -485,7 +540,7 @@ class RAGSystem:
             "user_id": stored.user_id,
             "format": stored.format,
         }
-        records = [
+        return [
             VectorRecord(
                 id=stored.chunk_ids[chunk.index],
                 tenant_id=self.tenant.tenant_id,
@@ -498,20 +553,6 @@ class RAGSystem:
             )
             for chunk, vector in zip(prepared.chunks, prepared.vectors, strict=True)
         ]
-        previous_records: list[VectorRecord] = []
-        if prepared.previous is not None and prepared.previous.chunk_ids:
-            previous_records = await self._vectors.get(self.tenant, list(prepared.previous.chunk_ids))
-        await self._vectors.replace_document(self.tenant, stored.document_id, records)
-        try:
-            await self._documents.add_version(self.tenant, stored)
-        except BaseException:
-            # put the previous version's chunks back so the store is exactly as before
-            with contextlib.suppress(MotadataError):
-                if previous_records:
-                    await self._vectors.replace_document(self.tenant, stored.document_id, previous_records)
-                else:
-                    await self._vectors.delete(self.tenant, document_id=stored.document_id)
-            raise
 
     # -- retrieval -----------------------------------------------------------------------------------
 
@@ -779,17 +820,39 @@ class RAGSystem:
 
     # -- documents and users -------------------------------------------------------------------------
 
-    async def list_documents(self, *, user_id: str | None = None) -> list[StoredDocument]:
-        """Current versions of the tenant's documents (of ``user_id`` when given)."""
-        return await self._documents.list(self.tenant, user_id=user_id)
+    async def list_documents(
+        self, *, user_id: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[StoredDocument]:
+        """Current versions of the tenant's documents (of ``user_id`` when given), by document id.
+
+        Without ``limit`` every document is returned (fetched page by page, never cut off);
+        with ``limit`` (and ``offset``) one page of at most ``limit`` documents, so a caller
+        pages on with ``offset += len(page)`` until a page comes back shorter than ``limit``.
+        """
+        if limit is not None:
+            _positive("limit", limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"offset must be a non-negative integer, got {offset!r}", field="offset")
+        if limit is not None:
+            return await self._documents.list(self.tenant, user_id=user_id, limit=limit, offset=offset)
+        documents: list[StoredDocument] = []
+        while True:
+            page = await self._documents.list(
+                self.tenant, user_id=user_id, limit=LIST_PAGE_SIZE, offset=offset + len(documents)
+            )
+            documents.extend(page)
+            if len(page) < LIST_PAGE_SIZE:
+                return documents
+
+    async def count_documents(self, *, user_id: str | None = None) -> int:
+        """How many documents the tenant (or ``user_id``) has."""
+        return await self._documents.count(self.tenant, user_id=user_id)
 
     async def delete_document(self, document_id: str) -> bool:
-        """Delete a document's chunks and every version; ``False`` when it did not exist."""
+        """Delete a document's chunks and every version in one transaction; ``False`` if none existed."""
         if not isinstance(document_id, str) or not document_id:
             raise ValidationError("document_id must be a non-empty string", field="document_id")
-        removed_chunks = await self._vectors.delete(self.tenant, document_id=document_id)
-        removed = await self._documents.delete(self.tenant, document_id)
-        return removed or removed_chunks > 0
+        return await self._documents.delete(self.tenant, document_id, vectors=self._vectors)
 
     def _check_user(self, user_id: str, tenant_id: str | None) -> None:
         if not isinstance(user_id, str) or not user_id:
@@ -812,8 +875,9 @@ class RAGSystem:
             if not batch:
                 break
             for stored in batch:
-                chunks += await self._vectors.delete(self.tenant, document_id=stored.document_id)
-                await self._documents.delete(self.tenant, stored.document_id)
+                # the current version's chunks are exactly the stored ones (one write per version)
+                await self._documents.delete(self.tenant, stored.document_id, vectors=self._vectors)
+                chunks += len(stored.chunk_ids)
                 deleted.append(stored.document_id)
         turns = await self._conversations.delete_user(self.tenant, user_id) if self._conversations else 0
         return UserDocumentsDeletion(

@@ -301,40 +301,6 @@ class VectorStoreContract:
         assert await store.keyword_search(A, "   ") == []
         assert await store.keyword_search(A, "the and of") == []
 
-    # -- replace_document -------------------------------------------------------------------------
-
-    async def test_replace_document_swaps_all_chunks_of_that_document_only(self) -> None:
-        store = await self.seeded()
-        new = [
-            rec(A, "a1-v2-0", E2, document_id="doc-1", version=2, text="new first"),
-            rec(A, "a1-v2-1", E3, document_id="doc-1", version=2, chunk_index=1, text="new second"),
-        ]
-        assert await store.replace_document(A, "doc-1", new) == 2
-        assert await store.get(A, ["a1", "a2"]) == []
-        assert {r.version for r in await store.get(A, ["a1-v2-0", "a1-v2-1"])} == {2}
-        assert ids(await store.get(A, ["a3"])) == ["a3"]
-        assert await store.count(A) == 3
-
-    async def test_replace_document_with_no_records_removes_it(self) -> None:
-        store = await self.seeded()
-        assert await store.replace_document(A, "doc-1", []) == 0
-        assert ids(await store.get(A, ["a1", "a2", "a3"])) == ["a3"]
-
-    async def test_failed_replace_leaves_the_old_version(self) -> None:
-        store = await self.seeded()
-        before = await store.get(A, ["a1", "a2", "a3"])
-        bad_dims = [rec(A, "n1", E1, document_id="doc-1"), rec(A, "n2", (1.0, 2.0), document_id="doc-1")]
-        with pytest.raises(DimensionMismatch):
-            await store.replace_document(A, "doc-1", bad_dims)
-        other_doc = [rec(A, "n1", E1, document_id="doc-1"), rec(A, "n3", E2, document_id="doc-9")]
-        with pytest.raises(ValidationError):
-            await store.replace_document(A, "doc-1", other_doc)
-        nul_text = [rec(A, "n1", E1, document_id="doc-1", text="bad\x00text")]
-        with pytest.raises(ValidationError):
-            await store.replace_document(A, "doc-1", nul_text)
-        assert await store.get(A, ["a1", "a2", "a3"]) == before
-        assert await store.get(A, ["n1", "n2", "n3"]) == []
-
     # -- bad writes -------------------------------------------------------------------------------
 
     async def test_dimension_mismatch_writes_nothing(self) -> None:
@@ -397,7 +363,7 @@ class VectorStoreContract:
         assert await store.delete(A, filters={"group": "g"}) == 1
         assert await store.count(A) == 0
         assert await store.count(B) == 2
-        assert await store.replace_document(A, "doc", [rec(A, "new", E3, document_id="doc")]) == 1
+        assert await store.upsert(A, [rec(A, "new", E3, document_id="doc")]) == 1
         assert ids(await store.get(B, ["shared-id", "shared-2", "new"])) == ["shared-id", "shared-2"]
         assert await store.delete(B, document_id="doc") == 2
         assert ids(await store.get(A, ["new"])) == ["new"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.errors import InvalidTenant, ServiceError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.documents import (
     DocumentStoreUnavailable,
     DocumentTooLarge,
@@ -27,6 +29,7 @@ from motadata_ai.ports.documents import (
     UnsupportedDocumentType,
 )
 from motadata_ai.ports.llm import ProviderUnavailable
+from motadata_ai.ports.vector_store import VectorStorePort
 
 PASSWORD = "# Password reset\n\nOpen the self-service portal and choose reset password. Confirm with MFA."
 VPN = "# VPN\n\nInstall the GlobalConnect VPN client and sign in with your network password."
@@ -58,10 +61,17 @@ class FailingVersions(InMemoryDocumentStore):
         super().__init__()
         self.failing = False
 
-    async def add_version(self, tenant: TenantContext, document: StoredDocument) -> StoredDocument:
+    async def write_version(
+        self,
+        tenant: TenantContext,
+        document: StoredDocument,
+        chunks: Sequence[VectorRecord],
+        *,
+        vectors: VectorStorePort,
+    ) -> StoredDocument:
         if self.failing:
             raise DocumentStoreUnavailable("store down", address="postgresql://x:***@h/db")
-        return await super().add_version(tenant, document)
+        return await super().write_version(tenant, document, chunks, vectors=vectors)
 
 
 def answer_citing_first(request: ChatRequest) -> str:
@@ -184,7 +194,7 @@ async def test_a_failed_embedding_leaves_the_store_exactly_as_before(tmp_path: P
     assert await snapshot(parts) == before
 
 
-async def test_a_failed_version_write_restores_the_old_chunks(tmp_path: Path) -> None:
+async def test_a_failed_version_write_keeps_the_old_version_whole(tmp_path: Path) -> None:
     documents = FailingVersions()
     rag, parts = make(documents=documents)
     await rag.ingest(kb(tmp_path))
@@ -411,3 +421,23 @@ def test_default_threshold_and_options_are_validated() -> None:
         make(chunk_size=100, chunk_overlap=100)
     rag, _ = make()
     assert rag.chunker.chunk_size == 1000 and rag.chunker.chunk_overlap == 200 and rag.top_k == 5
+
+
+async def test_list_documents_returns_every_document_or_the_page_asked_for() -> None:
+    rag, _ = make(enable_memory=False)
+    total = 1003  # more than one page of the documents port (1,000)
+    documents = [Document(id=f"doc-{i:04d}", text=f"Article number {i}.") for i in range(total)]
+    report = await rag.ingest(documents)
+    assert report.created == total
+    everything = await rag.list_documents()
+    assert [d.document_id for d in everything] == [f"doc-{i:04d}" for i in range(total)]
+    assert await rag.count_documents() == total
+    page = await rag.list_documents(limit=10, offset=995)
+    assert [d.document_id for d in page] == [f"doc-{i:04d}" for i in range(995, 1003)]
+    pages: list[str] = []
+    while batch := await rag.list_documents(limit=400, offset=len(pages)):
+        pages.extend(d.document_id for d in batch)
+    assert pages == [d.document_id for d in everything]
+    for bad in ({"limit": 0}, {"limit": -1}, {"offset": -1}, {"limit": True}):
+        with pytest.raises(ValidationError):
+            await rag.list_documents(**bad)  # type: ignore[arg-type]

@@ -37,6 +37,19 @@ def test_follow_up_carries_the_previous_questions_keywords() -> None:
     assert "software" not in standalone.keyword
 
 
+def test_keyword_rewrite_keeps_words_of_every_script_whole() -> None:
+    rewriter = KeywordQueryRewriter()
+    assert rewriter.rewrite_sync("Is the café in München open?").keyword == "café münchen open"
+    # a combining accent is the same word as the precomposed letter
+    assert rewriter.rewrite_sync("cafe\u0301 hours").keyword == "café hours"
+    assert rewriter.rewrite_sync("Как сбросить пароль?").keyword == "как сбросить пароль"
+    assert rewriter.rewrite_sync("打印机卡纸怎么办？").keyword == "打印机卡纸怎么办"
+    assert rewriter.rewrite_sync("كيف أعيد تعيين كلمة المرور؟").keyword == "كيف أعيد تعيين كلمة المرور"
+    assert rewriter.rewrite_sync("אֵיךְ מְאַפְּסִים סִיסְמָה").keyword == "אֵיךְ מְאַפְּסִים סִיסְמָה"
+    assert rewriter.rewrite_sync("हिन्दी में पासवर्ड").keyword == "हिन्दी में पासवर्ड"
+    assert rewriter.rewrite_sync("I can’t join the wi-fi").keyword.split()[:2] == ["join", "wi-fi"]
+
+
 async def test_llm_rewriter_uses_the_model_and_falls_back_on_failure() -> None:
     seen: list[ChatRequest] = []
 

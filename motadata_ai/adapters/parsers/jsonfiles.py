@@ -81,6 +81,10 @@ def parse_jsonl(file: ParsedFile) -> list[Document]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise _invalid(file, error, number) from error
+            except RecursionError as error:
+                raise UndecodableDocument(
+                    f"{file.id}: JSON nested too deeply at line {number}", source=file.id, field="content"
+                ) from error
             if not isinstance(record, Mapping):
                 raise _not_object(file, f"line {number}", record)
             yield Record(

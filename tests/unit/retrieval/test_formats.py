@@ -175,8 +175,15 @@ async def _top(rag, question: str, mode: str) -> object:  # type: ignore[no-unty
 
 async def test_every_format_is_ingested_and_found_by_keyword_and_dense_search(exports: Path) -> None:
     rag, _ = make()
-    report = await rag.ingest(exports, user_id="alice", metadata={"team": "service-desk"})
+    calls: list[tuple[int, int]] = []
+    report = await rag.ingest(
+        exports,
+        user_id="alice",
+        metadata={"team": "service-desk"},
+        progress=lambda done, total, _: calls.append((done, total)),
+    )
     assert report.failures == ()
+    assert calls[0] == (0, 7) and calls[-1] == (12, 12)  # 7 files; the total grows to 12 documents
     names = sorted(d.document_id.removeprefix(f"{exports}/") for d in report.documents)
     assert names == [
         "articles.jsonl#line=1",

@@ -14,6 +14,7 @@ from tests.unit.retrieval.test_formats import (
     write_docx,
     write_eml,
     write_jsonl,
+    write_msg,
     write_pptx,
     write_xlsx,
 )
@@ -29,17 +30,24 @@ async def test_exports_of_every_format_are_found_with_their_metadata(
     write_xlsx(tmp_path / "cmdb.xlsx")
     write_csv(tmp_path / "tickets.csv")
     write_eml(tmp_path / "freeze.eml")
+    write_msg(tmp_path / "outage.msg")
     write_jsonl(tmp_path / "articles.jsonl")
     (tmp_path / "vpn.html").write_text(HTML_PAGE, encoding="utf-8")
     rag, _ = await build(pg_isolated_database, "acme")
     report = await rag.ingest(tmp_path, user_id="alice")
-    assert report.failures == () and len(report.documents) == 12
+    assert report.failures == () and len(report.documents) == 14
     cases = [
         ("escalation roster Dorothea", "briefing.pptx", "file_type", "pptx"),
         ("core switch Lisbon datacentre", "cmdb.xlsx", "owner", "Network team"),
         ("payroll portal quarterly export", "tickets.csv", "number", "INC0010002"),
-        ("snapshot Kestrel database rollback", "freeze.eml", "subject", "Change freeze for the quarter close"),
+        (
+            "snapshot Kestrel database rollback",
+            "freeze.eml",
+            "subject",
+            "Change freeze for the quarter close",
+        ),
         ("Wexford badge reader", "articles.jsonl", "id", "KB-7"),
+        ("FollowMe queue Building 7 down", "outage.msg", "from", "Facilities Desk <facilities@example.com>"),
         ("globalconnect tunnel drops restart", "vpn-guide.docx", "file_type", "docx"),
     ]
     for question, file_name, key, value in cases:

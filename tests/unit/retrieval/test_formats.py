@@ -134,6 +134,43 @@ def write_jsonl(path: Path) -> None:
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
 
 
+def write_msg(path: Path) -> None:
+    """A minimal Outlook message written with extract-msg's own OLE writer (MS-OXMSG layout)."""
+    import struct
+
+    from extract_msg.ole_writer import OleWriter
+
+    def utf16(text: str) -> bytes:
+        return text.encode("utf-16-le")
+
+    def fixed(tag: int, value: int) -> bytes:  # a fixed-size property entry: tag, flags, 8 bytes
+        return struct.pack("<IIQ", tag, 6, value)
+
+    sent = int((datetime(2026, 3, 20, 9, 30, tzinfo=UTC).timestamp() + 11_644_473_600) * 10_000_000)
+    writer = OleWriter()
+    header = b"\x00" * 8 + struct.pack("<IIII", 1, 1, 0, 1) + b"\x00" * 8
+    writer.addEntry("__properties_version1.0", header + fixed(0x00390040, sent))  # PR_CLIENT_SUBMIT_TIME
+    for tag, text in [
+        ("001A001F", "IPM.Note"),
+        ("0037001F", "Printer queue outage in Building 7"),
+        ("1000001F", "The FollowMe queue in Building 7 is down; use the Zephyr printer meanwhile."),
+        ("0C1A001F", "Facilities Desk"),
+        ("0C1F001F", "facilities@example.com"),
+        ("007D001F", "From: Facilities Desk <facilities@example.com>\r\nTo: all-staff@example.com\r\n\r\n"),
+    ]:
+        writer.addEntry(f"__substg1.0_{tag}", utf16(text))
+    writer.addEntry("__nameid_version1.0", storage=True)
+    for stream in ("00020102", "00030102", "00040102"):
+        writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
+    attachment = "__attach_version1.0_#00000000"
+    writer.addEntry(attachment, storage=True)
+    writer.addEntry(f"{attachment}/__properties_version1.0", b"\x00" * 8 + fixed(0x37050003, 1))  # by value
+    writer.addEntry(f"{attachment}/__substg1.0_3707001F", utf16("zephyr-howto.txt"))
+    writer.addEntry(f"{attachment}/__substg1.0_37010102", b"Zephyr printer: release jobs with your badge.")
+    with path.open("wb") as handle:
+        writer.write(handle)
+
+
 HTML_PAGE = """<!DOCTYPE html><html><head><title>Reset the VPN client</title>
 <script>window.analytics = 'tracking pixel';</script><style>.x{color:red}</style></head><body>
 <header><a href="/">Example IT home</a> <a href="/login">Sign in to the portal</a></header>
@@ -162,6 +199,7 @@ def exports(tmp_path: Path) -> Path:
     write_xlsx(folder / "cmdb.xlsx")
     write_csv(folder / "tickets.csv")
     write_eml(folder / "freeze.eml")
+    write_msg(folder / "outage.msg")
     write_jsonl(folder / "articles.jsonl")
     (folder / "vpn.html").write_text(HTML_PAGE, encoding="utf-8")
     return folder
@@ -183,7 +221,7 @@ async def test_every_format_is_ingested_and_found_by_keyword_and_dense_search(ex
         progress=lambda done, total, _: calls.append((done, total)),
     )
     assert report.failures == ()
-    assert calls[0] == (0, 7) and calls[-1] == (12, 12)  # 7 files; the total grows to 12 documents
+    assert calls[0] == (0, 8) and calls[-1] == (14, 14)  # 8 files; the total grows to 14 documents
     names = sorted(d.document_id.removeprefix(f"{exports}/") for d in report.documents)
     assert names == [
         "articles.jsonl#line=1",
@@ -193,6 +231,8 @@ async def test_every_format_is_ingested_and_found_by_keyword_and_dense_search(ex
         "cmdb.xlsx#CMDB/row=3",
         "freeze.eml",
         "freeze.eml#attachment=1/rollback-checklist.txt",
+        "outage.msg",
+        "outage.msg#attachment=1/zephyr-howto.txt",
         "tickets.csv#row=2",  # one document per row, keyed by its row number by default
         "tickets.csv#row=3",
         "tickets.csv#row=4",
@@ -211,6 +251,8 @@ async def test_every_format_is_ingested_and_found_by_keyword_and_dense_search(ex
         ("payroll portal quarterly export", "tickets.csv", {"number": "INC0010002", "priority": "2"}),
         ("production changes emergencies friday", "freeze.eml", {"from": "Change Manager <cab@example.com>"}),
         ("snapshot Kestrel database rollback", "freeze.eml", {"attachment_of": str(exports / "freeze.eml")}),
+        ("FollowMe queue Building 7 down", "outage.msg", {"subject": "Printer queue outage in Building 7"}),
+        ("release jobs with your badge", "outage.msg", {"file_name": "zephyr-howto.txt"}),
         ("Wexford badge reader", "articles.jsonl", {"id": "KB-7", "team": "Facilities"}),
         ("tunnel drops quit the client wait ten seconds", "vpn.html", {"file_type": "html"}),
     ]
@@ -336,6 +378,20 @@ async def test_email_metadata_body_and_attachments(tmp_path: Path) -> None:
     assert attachment.text.startswith("Rollback checklist")
     assert attachment.metadata["file_name"] == "rollback-checklist.txt"
     assert attachment.metadata["subject"] == message.metadata["subject"]
+
+
+async def test_outlook_msg_metadata_body_and_attachment(tmp_path: Path) -> None:
+    path = tmp_path / "outage.msg"
+    write_msg(path)
+    message, attachment = await FileDocumentParser().parse(str(path), max_bytes=LIMIT)
+    assert message.title == "Printer queue outage in Building 7"
+    assert message.metadata["from"] == "Facilities Desk <facilities@example.com>"
+    assert message.metadata["date"] == "2026-03-20T09:30:00+00:00"
+    assert message.metadata["to"] == "all-staff@example.com"
+    assert "use the Zephyr printer meanwhile" in message.text
+    assert attachment.id == f"{path}#attachment=1/zephyr-howto.txt"
+    assert attachment.text == "Zephyr printer: release jobs with your badge."
+    assert attachment.metadata["attachment_of"] == str(path)
 
 
 async def test_html_yields_only_the_article(tmp_path: Path) -> None:

@@ -492,3 +492,36 @@ async def test_extracted_text_limit_applies_to_a_table_export(tmp_path: Path) ->
     # the file is under the limit; its rows' text ("id: ..." and "text: ..." lines) is not
     with pytest.raises(DocumentTooLarge, match="extracted text"):
         await FileDocumentParser().parse(str(path), max_bytes=path.stat().st_size + 1000)
+
+
+async def test_row_options_come_from_the_settings_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from motadata_ai.api import create_rag_system
+    from motadata_ai.settings import Settings
+
+    monkeypatch.setenv("MOTADATA_PARSING__KEY_FIELD", "number")
+    monkeypatch.setenv("MOTADATA_PARSING__TEXT_FIELDS", '["short_description"]')
+    monkeypatch.setenv("MOTADATA_PARSING__TIMEOUT_SECONDS", "12.5")
+    settings = Settings(data_dir=tmp_path / "data")
+    template, parts = make()
+    rag = create_rag_system(
+        tenant_id="acme",
+        gateway=template._gateway,
+        vector_store=parts["vectors"],
+        documents=parts["documents"],
+        settings=settings,
+        similarity_threshold=0.0,
+    )
+    assert rag.parsing == ParseOptions(
+        key_field="number", text_fields=("short_description",), timeout_seconds=12.5
+    )
+    write_csv(tmp_path / "tickets.csv")
+    report = await rag.ingest(tmp_path / "tickets.csv")
+    assert [d.document_id.rsplit("#", 1)[1] for d in report.documents] == [
+        "INC0010001",
+        "INC0010002",
+        "INC0010003",
+    ]
+    [hit] = await rag.retrieve("zebra label printer warehouse", mode="keyword", top_k=1)
+    assert hit.text == "Zebra label printer offline in the warehouse"

@@ -69,7 +69,10 @@ def list_entries(path: str) -> list[str]:
 
 def is_inside(path: str, root: str) -> bool:
     """Whether the resolved ``path`` is ``root`` or below it."""
-    return os.path.commonpath([root, path]) == root
+    try:
+        return os.path.commonpath([root, path]) == root
+    except ValueError:  # different drives (Windows)
+        return False
 
 
 def check_path(path: str, *, root: str | None, max_bytes: int) -> str:

@@ -297,6 +297,7 @@ def create_rag_system(
         "enable_query_rewriting": settings.enable_query_rewriting,
         "enable_reranking": settings.enable_reranking,
         "max_document_bytes": settings.max_document_bytes,
+        "parsing": settings.parsing,
         "conversations": documents,
         "count_tokens": tokenizer.count,
     }

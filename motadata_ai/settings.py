@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from motadata_ai.domain.values.parsing import ParseOptions
+
 
 def _default_data_dir() -> Path:
     import platformdirs
@@ -102,6 +104,11 @@ class Settings(BaseSettings):
     enable_query_rewriting: bool = True
     enable_reranking: bool = False
     max_document_bytes: int = 20 * 1024 * 1024
+    parsing: ParseOptions = Field(
+        default_factory=ParseOptions,
+        description="File parsing: timeout_seconds and the row/record fields of tables and JSON "
+        "exports (MOTADATA_PARSING__KEY_FIELD, ...)",
+    )
 
     # Agents
     max_iterations: int = 10

@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
     ingest = subparsers.add_parser(
         "ingest",
         help="ingest a file or a directory of documents into a tenant's knowledge base",
-        description="Parse, chunk, embed and store documents (.md, .txt, .html, .pdf). Unchanged "
+        description="Parse, chunk, embed and store documents (.md, .txt, .html, .pdf, .docx, .pptx, "
+        ".xlsx, .csv, .eml, .msg, .json, .jsonl). Unchanged "
         "documents are skipped; changed ones become a new version.",
     )
     ingest.add_argument("path", metavar="PATH", help="a file or a directory (walked recursively)")
@@ -93,6 +94,7 @@ async def _ingest(args: argparse.Namespace) -> int:
                 disable=args.no_progress or args.json,
                 dynamic_ncols=True,
             )
+        bar.total = total  # grows when a file holds several documents (rows, attachments)
         if done:
             bar.update(done - bar.n)
             bar.set_postfix_str(source.rsplit("/", 1)[-1][-30:], refresh=False)

@@ -5,9 +5,12 @@ Error tree of this module::
     ValidationError
     └── DocumentRejected            a source cannot become a document (``source`` names it)
         ├── UnsupportedDocumentType     file type without a parser
+        │   └── ParserExtraMissing          its parser is an optional extra not installed
         ├── EmptyDocument               empty or whitespace-only text
-        ├── DocumentTooLarge            over ``max_bytes``
-        └── UndecodableDocument         invalid UTF-8, binary garbage, broken PDF
+        ├── DocumentTooLarge            over ``max_bytes`` (file size or extracted text)
+        ├── UndecodableDocument         invalid UTF-8, binary garbage, broken PDF/Office file
+        ├── UnsafeDocumentPath          not a regular file inside the ingested folder
+        └── DocumentParseTimeout        parsing ran past ``timeout_seconds``
     NotFound
     └── DocumentNotFound            no such document / path
     ServiceError
@@ -25,6 +28,7 @@ from typing import Any
 
 from motadata_ai.domain.values.documents import ConversationTurn, Document, StoredDocument
 from motadata_ai.domain.values.errors import NotFound, ServiceError, StoreUnavailable, ValidationError
+from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.vector_store import VectorStorePort
@@ -46,8 +50,27 @@ class DocumentTooLarge(DocumentRejected):
     """The document is larger than ``max_bytes``; ``size`` says how large it is."""
 
 
+class ParserExtraMissing(UnsupportedDocumentType):
+    """The type's parser is an optional extra that is not installed.
+
+    ``extra`` names the extra (``pip install 'motadata-ai-sdk[<extra>]'``), ``package`` the
+    missing distribution.
+    """
+
+
 class UndecodableDocument(DocumentRejected):
     """The bytes are not valid text for the type: invalid UTF-8, binary garbage, a broken PDF."""
+
+
+class UnsafeDocumentPath(DocumentRejected):
+    """Not read: a FIFO, socket or device, or a symlink leading outside the ingested folder.
+
+    ``reason`` says which (``not_regular_file``, ``outside_root``).
+    """
+
+
+class DocumentParseTimeout(DocumentRejected):
+    """Parsing the file took longer than ``timeout_seconds`` and was abandoned."""
 
 
 class DocumentNotFound(NotFound):
@@ -163,7 +186,11 @@ class ConversationStorePort(ABC):
 
 
 class DocumentParserPort(ABC):
-    """Turns files into :class:`Document` values (plain text, Markdown, HTML, PDF, ...)."""
+    """Turns files into :class:`Document` values (plain text, Markdown, HTML, PDF, Office, ...).
+
+    A file holds one document, or several: a spreadsheet or CSV export one per row, a JSON
+    export one per record, an e-mail one for the message and one per attachment.
+    """
 
     @abstractmethod
     def supported_suffixes(self) -> tuple[str, ...]:
@@ -175,9 +202,12 @@ class DocumentParserPort(ABC):
 
     @abstractmethod
     async def list_files(self, path: str) -> list[str]:
-        """Absolute paths of the files under ``path`` (itself when a file), sorted; hidden ones left out.
+        """Absolute paths of the entries under ``path`` (itself when not a directory), sorted.
 
-        Raises :class:`DocumentNotFound` when ``path`` does not exist.
+        Hidden entries are left out; nothing is opened. Entries that :meth:`parse` will refuse
+        as :class:`UnsafeDocumentPath` (FIFOs, sockets, symlinks leading outside ``path``) are
+        listed, so that the caller can report them. Raises :class:`DocumentNotFound` when
+        ``path`` does not exist.
         """
 
     @abstractmethod
@@ -186,7 +216,16 @@ class DocumentParserPort(ABC):
         path: str,
         *,
         max_bytes: int,
+        options: ParseOptions | None = None,
+        root: str | None = None,
         user_id: str | None = None,
         metadata: dict[str, Any] | None = None,
-    ) -> Document:
-        """Read and parse one file; raise a :class:`DocumentRejected` naming it when it cannot."""
+    ) -> list[Document]:
+        """Read and parse one file into its documents; raise a :class:`DocumentRejected` naming it.
+
+        Only a regular file is read, never a FIFO or device, and, when ``root`` (the folder it
+        was listed from) is given, only one whose resolved path is inside ``root``. ``max_bytes``
+        bounds the file's size and, as it is extracted, the text of all its documents together;
+        parsing stops as soon as either is exceeded (:class:`DocumentTooLarge`), or when it runs
+        past ``options.timeout_seconds`` (:class:`DocumentParseTimeout`).
+        """

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -43,6 +43,7 @@ from motadata_ai.domain.values.documents import (
 )
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, NotFound, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingResponse, Message
+from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
 from motadata_ai.ports.documents import (
@@ -106,6 +107,8 @@ ProgressCallback = Callable[[int, int, str], None]
 """``progress(done, total, source)``: called once before ingesting (done=0) and after each source."""
 
 IngestSource = str | Path | Document | Sequence[str | Path | Document]
+_Item = tuple[str | Document, str | None]
+"""A source to load and the folder it was listed from (``None`` for a named file or a Document)."""
 
 
 @dataclass
@@ -152,6 +155,7 @@ class RAGSystem:
         embedding_model: str | None = None,
         llm_model: str | None = None,
         max_document_bytes: int = 20 * 1024 * 1024,
+        parsing: ParseOptions | None = None,
         embed_batch_size: int = 64,
         max_query_chars: int = 4000,
         rrf_k: float = DEFAULT_RRF_K,
@@ -201,6 +205,7 @@ class RAGSystem:
         self.embedding_model = embedding_model or gateway.default_embedding_model
         self.llm_model = llm_model or gateway.default_model
         self.max_document_bytes = max_document_bytes
+        self.parsing = _parse_options(parsing)
         self.embed_batch_size = embed_batch_size
         self.max_query_chars = max_query_chars
         self.rrf_k = rrf_k
@@ -247,12 +252,18 @@ class RAGSystem:
         user_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
+        parsing: ParseOptions | None = None,
     ) -> IngestReport:
         """Ingest a file, a directory, a :class:`Document`, or a list of them.
 
         A single file or document that cannot be ingested raises its
         :class:`~motadata_ai.ports.documents.DocumentRejected` (naming it); in a directory or a
-        list, each bad source is reported in ``failures`` and the rest are ingested. A document
+        list, each bad source is reported in ``failures`` and the rest are ingested. Entries of
+        a directory that are not read — FIFOs, sockets, symlinks leading outside it — are
+        reported as ``UnsafeDocumentPath`` failures. A file of several documents (rows of a
+        table, records of a JSON export, an e-mail's attachments) adds each of them, and
+        ``progress``'s total grows by the extras as they are found. ``parsing`` overrides the
+        system's :class:`~motadata_ai.domain.values.parsing.ParseOptions` for this call. A document
         whose content hash matches the stored version is left alone; a changed one becomes a
         new version written whole in one transaction with its chunks (a failure or a crash
         keeps the old version whole). Concurrent ingests of one document queue on it: one
@@ -301,10 +312,14 @@ class RAGSystem:
                     if progress:
                         progress(done, total, name)
 
-            for item in items:
-                name = str(item.source or item.id) if isinstance(item, Document) else str(item)
+            options = self.parsing if parsing is None else _parse_options(parsing)
+            async for name, document, more in self._load_each(
+                items, user_id=user_id, metadata=metadata, parsing=options
+            ):
+                total += more
                 try:
-                    document = await self._load(item, user_id=user_id, metadata=metadata)
+                    if isinstance(document, MotadataError):
+                        raise document
                     if any(p.document.id == document.id for p in pending):
                         await flush()
                     prepared = await self._prepare(document)
@@ -351,36 +366,68 @@ class RAGSystem:
                 span.set_attribute("rag.chunks", report.chunks)
             return report
 
-    async def _expand(self, source: IngestSource) -> list[str | Document]:
+    async def _expand(self, source: IngestSource) -> list[_Item]:
         if isinstance(source, Document):
-            return [source]
+            return [(source, None)]
         if isinstance(source, str | Path):
-            return list(await self._require_parser().list_files(str(source)))
+            return await self._list(str(source))
         if not isinstance(source, Sequence):
             raise ValidationError(
                 f"cannot ingest a {type(source).__name__}: pass a path, a Document or a list of them",
                 field="source",
             )
-        items: list[str | Document] = []
+        items: list[_Item] = []
         for item in source:
             if isinstance(item, Document):
-                items.append(item)
+                items.append((item, None))
             elif isinstance(item, str | Path):
-                items.extend(await self._require_parser().list_files(str(item)))
+                items.extend(await self._list(str(item)))
             else:
                 raise ValidationError(
                     f"cannot ingest a {type(item).__name__}: pass paths or Documents", field="source"
                 )
         return items
 
+    async def _list(self, path: str) -> list[_Item]:
+        parser = self._require_parser()
+        root = path if await parser.is_directory(path) else None
+        return [(entry, root) for entry in await parser.list_files(path)]
+
     def _require_parser(self) -> DocumentParserPort:
         if self._parser is None:
             raise ConfigurationError("ingesting files needs a parser (parser=...)", field="parser")
         return self._parser
 
+    async def _load_each(
+        self,
+        items: list[_Item],
+        *,
+        user_id: str | None,
+        metadata: dict[str, Any] | None,
+        parsing: ParseOptions,
+    ) -> AsyncIterator[tuple[str, Document | MotadataError, int]]:
+        """``(name, document or its loading error, extra documents its source adds)`` per document."""
+        for item, root in items:
+            name = str(item.source or item.id) if isinstance(item, Document) else str(item)
+            try:
+                documents = await self._load(
+                    item, root=root, user_id=user_id, metadata=metadata, parsing=parsing
+                )
+            except MotadataError as error:
+                yield name, error, 0
+                continue
+            for index, document in enumerate(documents):
+                yield str(document.source or document.id), document, len(documents) - 1 if index == 0 else 0
+
     async def _load(
-        self, item: str | Document, *, user_id: str | None, metadata: dict[str, Any] | None
-    ) -> Document:
+        self,
+        item: str | Document,
+        *,
+        root: str | None,
+        user_id: str | None,
+        metadata: dict[str, Any] | None,
+        parsing: ParseOptions,
+    ) -> list[Document]:
         if isinstance(item, Document):
             document = item
             if user_id is not None and document.user_id is None:
@@ -388,10 +435,18 @@ class RAGSystem:
             if metadata:
                 document = document.model_copy(update={"metadata": {**metadata, **document.metadata}})
             self._check_document(document)
-            return document
-        return await self._require_parser().parse(
-            item, max_bytes=self.max_document_bytes, user_id=user_id, metadata=metadata
+            return [document]
+        documents = await self._require_parser().parse(
+            item,
+            max_bytes=self.max_document_bytes,
+            options=parsing,
+            root=root,
+            user_id=user_id,
+            metadata=metadata,
         )
+        for document in documents:
+            self._check_document(document)
+        return documents
 
     def _check_document(self, document: Document) -> None:
         name = document.source or document.id
@@ -928,6 +983,16 @@ class RAGSystem:
 def _positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{name} must be a positive integer, got {value!r}", field=name)
+
+
+def _parse_options(value: object) -> ParseOptions:
+    if value is None:
+        return ParseOptions()
+    if not isinstance(value, ParseOptions):
+        raise ValidationError(
+            f"parsing must be a ParseOptions, got {type(value).__name__}", field="parsing"
+        )
+    return value
 
 
 def _failure(source: str, error: MotadataError) -> IngestFailure:

@@ -60,7 +60,7 @@ def parser() -> FileDocumentParser:
 async def test_pdf_text_and_title_are_extracted(parser: FileDocumentParser, tmp_path: Path) -> None:
     path = tmp_path / "vpn.pdf"
     path.write_bytes(_pdf(["Restart the VPN client when the tunnel drops.", "Then sign in again with MFA."]))
-    document = await parser.parse(str(path), max_bytes=LIMIT)
+    [document] = await parser.parse(str(path), max_bytes=LIMIT)
     assert "Restart the VPN client when the tunnel drops." in document.text
     assert "sign in again with MFA" in document.text
     assert document.title == "VPN runbook"
@@ -94,8 +94,8 @@ async def test_html_becomes_text_without_scripts(parser: FileDocumentParser, tmp
         "<body><h1>Adding a printer</h1><p>Open <b>Settings</b> and choose Printers.</p></body></html>",
         encoding="utf-8",
     )
-    document = await parser.parse(str(path), max_bytes=LIMIT)
-    assert "Open Settings and choose Printers." in document.text
+    [document] = await parser.parse(str(path), max_bytes=LIMIT)
+    assert "# Adding a printer\n\nOpen **Settings** and choose Printers." in document.text
     assert "alert" not in document.text
     assert document.title in {"Printers", "Adding a printer"}
 

@@ -230,11 +230,11 @@ async def test_one_bad_file_is_reported_and_the_rest_ingested(tmp_path: Path) ->
 
 async def test_a_single_bad_file_raises_an_error_naming_it(tmp_path: Path) -> None:
     rag, parts = make(max_document_bytes=100)
-    bad = tmp_path / "notes.docx"
+    bad = tmp_path / "notes.odt"
     bad.write_bytes(b"PK\x03\x04")
     with pytest.raises(UnsupportedDocumentType) as caught:
         await rag.ingest(bad)
-    assert "notes.docx" in str(caught.value) and caught.value.source == str(bad)
+    assert "notes.odt" in str(caught.value) and caught.value.source == str(bad)
     big = tmp_path / "big.md"
     big.write_text("word " * 100)
     with pytest.raises(DocumentTooLarge) as too_large:

@@ -40,6 +40,7 @@ from motadata_ai.domain.gateway.errors import (
 )
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.guardrails import LEVELS, check_input, check_output
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.domain.values.llm import (
@@ -823,6 +824,50 @@ class Gateway:
             )
             return request.model_copy(update={"messages": checked.messages})
         return request
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text a prompt is about to quote (passages, tool results, memories).
+
+        The tenant's ``validation_level`` decides (see :mod:`motadata_ai.domain.guardrails.context`):
+        PII is redacted and injection-like texts are flagged or dropped, never raising; each
+        suspected injection and each redaction is written to the audit log with ``origin``.
+        """
+        context = self._context(tenant)
+        level = self._check_level(self._policy(context.tenant_id).validation_level)
+        checked = ContextGuard.for_level(level).check(texts, origin=origin)
+        if checked.injection_matches:
+            await self._audit_event(
+                context,
+                "injection_suspected",
+                "input",
+                level,
+                model,
+                list(checked.injection_matches),
+                {
+                    "origin": origin,
+                    "dropped": checked.count("dropped"),
+                    "flagged": checked.count("flagged"),
+                    "injection_scores": [g.injection_score for g in checked.texts if g.injection_score],
+                },
+            )
+        if checked.redacted:
+            await self._audit_event(
+                context,
+                "pii_redacted",
+                "input",
+                level,
+                model,
+                sorted(checked.redacted),
+                {"origin": origin, "counts": checked.redacted},
+            )
+        return checked
 
     async def _output_guardrails(
         self,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
 from motadata_ai.domain.retrieval.context import DEFAULT_INSTRUCTIONS, build_context, mark_cited
 from motadata_ai.domain.retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
@@ -91,6 +92,17 @@ class GatewayLike(Protocol):
 
     async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
         """Run one completion for ``tenant``."""
+        ...
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text before a prompt quotes it, at the tenant's guardrail level (audited)."""
         ...
 
 
@@ -558,7 +570,7 @@ class RAGSystem:
         search_mode = self._check_mode(mode)
         k = self._check_top_k(top_k)
         rewritten = await self._rewrite(question, ())
-        sources, _ = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
+        sources, _, _ = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
         return sources
 
     async def _rewrite(self, question: str, history: Sequence[str]) -> RewrittenQuery:
@@ -567,8 +579,19 @@ class RAGSystem:
         return await self.rewriter.rewrite(question, history, tenant=self.tenant)
 
     async def _search(
-        self, query: RewrittenQuery, *, top_k: int, mode: SearchMode, filters: MetadataFilter | None
-    ) -> tuple[list[Source], dict[str, float]]:
+        self,
+        query: RewrittenQuery,
+        *,
+        top_k: int,
+        mode: SearchMode,
+        filters: MetadataFilter | None,
+        guard: bool = False,
+    ) -> tuple[list[Source], dict[str, float], set[str]]:
+        """The ``top_k`` best sources, the search's embedding usage, and the flagged chunk ids.
+
+        With ``guard`` the sources pass :meth:`_guard` before any model sees them (before an LLM
+        re-ranker, else at the end).
+        """
         usage = {"tokens": 0.0, "cost": 0.0}
         pool = self.candidate_pool or max(4 * top_k, 20)
         if self.enable_reranking:
@@ -636,6 +659,10 @@ class RAGSystem:
             ranked = [candidates[item.key].model_copy(update={"score": item.score}) for item in fused]
         else:
             ranked = list(candidates.values())
+        flagged: set[str] = set()
+        guard_early = guard and self.enable_reranking and isinstance(self.reranker, LLMReranker)
+        if guard_early:
+            ranked, flagged = await self._guard(ranked)
         if self.enable_reranking and ranked:
             head = ranked[: self.rerank_candidates]
             ranked = (
@@ -650,7 +677,34 @@ class RAGSystem:
                 lambda_mult=self.mmr_lambda,
             )
             ranked = [ranked[i] for i in chosen]
-        return ranked[:top_k], usage
+        if guard and not guard_early:
+            chosen_sources, flagged = await self._guard(ranked[:top_k])
+            return chosen_sources, usage, flagged
+        return ranked[:top_k], usage, flagged
+
+    async def _guard(self, sources: Sequence[Source]) -> tuple[list[Source], set[str]]:
+        """Sources as a prompt may quote them: PII redacted, injection-like ones dropped or flagged.
+
+        Title and text are both untrusted; a source is dropped or flagged when either is.
+        """
+        checked = await self._gateway.guard_context(
+            [part for s in sources for part in (s.title, s.text)],
+            tenant=self.tenant,
+            origin="passage",
+            model=self.llm_model,
+        )
+        kept: list[Source] = []
+        flagged: set[str] = set()
+        for index, source in enumerate(sources):
+            title, text = checked.texts[2 * index], checked.texts[2 * index + 1]
+            if title.dropped or text.dropped:
+                continue
+            if title.flagged or text.flagged:
+                flagged.add(source.chunk_id)
+            if title.text != source.title or text.text != source.text:
+                source = source.model_copy(update={"title": title.text, "text": text.text})
+            kept.append(source)
+        return kept, flagged
 
     # -- answering -----------------------------------------------------------------------------------
 
@@ -700,7 +754,9 @@ class RAGSystem:
                 )
             before = self._model_usage()
             rewritten = await self._rewrite(question, [t.question for t in history])
-            sources, search_usage = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
+            sources, search_usage, flagged = await self._search(
+                rewritten, top_k=k, mode=search_mode, filters=filters, guard=True
+            )
             input_tokens = int(search_usage["tokens"])
             output_tokens = 0
             cost = search_usage["cost"]
@@ -710,6 +766,7 @@ class RAGSystem:
                     budget_tokens=self.max_context_tokens,
                     count_tokens=self.count_tokens,
                     instructions=self.instructions,
+                    flagged=flagged,
                 )
                 messages: list[Message] = [Message(role="system", content=context.system_prompt)]
                 for turn in history:

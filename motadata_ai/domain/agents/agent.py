@@ -52,6 +52,7 @@ from motadata_ai.domain.values.agents import (
     ToolCallRecord,
     ToolRetriesExceeded,
 )
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
@@ -220,6 +221,7 @@ class Agent:
         """
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
+        check_text(task, "task")
         system = self._system_prompt(context)
         ledger = budget if budget is not None else Budget(self.budget)
         state = RunState(

@@ -41,6 +41,7 @@ from motadata_ai.domain.gateway.errors import (
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.guardrails import LEVELS, check_input, check_output
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.domain.values.llm import (
@@ -507,6 +508,7 @@ class Gateway:
         for index, text in enumerate(inputs):
             if not isinstance(text, str):
                 raise ValidationError(f"texts[{index}] is {type(text).__name__}, not str", field="texts")
+            check_text(text, f"texts.{index}")
         model = model or policy.default_embedding_model
         self._check_model(model, policy)
         self._check_call_options(ttl=ttl, max_retries=max_retries, timeout=timeout)

@@ -21,6 +21,7 @@ from motadata_ai.domain.guardrails.context import FLAG, ContextCheck, ContextOri
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingResponse, Message
 from motadata_ai.domain.values.memory import (
@@ -148,6 +149,7 @@ class MemoryManager:
             raise ValidationError("user_id must not be empty", field="user_id")
         if not content.strip():
             raise ValidationError("memory content must not be empty", field="content")
+        check_text(content, "content")
         if not 0.0 <= importance <= 1.0:
             raise ValidationError(f"importance must be within 0..1, got {importance}", field="importance")
         if self.redact is not None:
@@ -222,6 +224,7 @@ class MemoryManager:
     ) -> list[ScoredMemory]:
         """The user's memories best for ``query``, scored by relevance, recency and importance."""
         tenant_id = _tenant_id(tenant)
+        check_text(query, "query")
         limit = self.config.recall_limit if limit is None else limit
         if limit <= 0 or not user_id:
             return []

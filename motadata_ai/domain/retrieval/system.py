@@ -27,6 +27,7 @@ from motadata_ai.domain.retrieval.reranking import LLMReranker, Reranker, ScoreF
 from motadata_ai.domain.retrieval.rewriting import KeywordQueryRewriter, LLMQueryRewriter, RewrittenQuery
 from motadata_ai.domain.retrieval.scoring import cosine, passes_threshold, validate_threshold
 from motadata_ai.domain.retrieval.tokens import TokenCounter, approximate_token_count
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.documents import (
     ConversationTurn,
     Document,
@@ -534,6 +535,7 @@ class RAGSystem:
             )
         if not question.strip():
             raise ValidationError("question must not be empty", field="question")
+        check_text(question, "question")
         if len(question) > self.max_query_chars:
             raise ValidationError(
                 f"question is {len(question)} characters long; at most {self.max_query_chars} are allowed "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
+from motadata_ai.domain.guardrails.context import FLAG, ContextCheck, ContextOrigin
 from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
 from motadata_ai.domain.retrieval.context import DEFAULT_INSTRUCTIONS, build_context, mark_cited
 from motadata_ai.domain.retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
@@ -566,14 +566,25 @@ class RAGSystem:
         top_k: int | None = None,
         mode: str = "hybrid",
         filters: MetadataFilter | None = None,
+        guarded: bool = False,
     ) -> list[Source]:
-        """The ``top_k`` best chunks for ``question`` (no answer, no memory), best first."""
+        """The ``top_k`` best chunks for ``question`` (no answer, no memory), best first.
+
+        ``guarded`` (for a caller that hands the chunks to a model, like the ``knowledge_search``
+        tool): they pass the input guardrails as :meth:`query`'s passages do (PII redacted,
+        injection-like chunks dropped; a flagged chunk's title starts with the guardrails' flag).
+        """
         question = self._check_question(question)
         search_mode = self._check_mode(mode)
         k = self._check_top_k(top_k)
         rewritten = await self._rewrite(question, ())
-        sources, _, _ = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
-        return sources
+        sources, _, flagged = await self._search(
+            rewritten, top_k=k, mode=search_mode, filters=filters, guard=guarded
+        )
+        return [
+            s.model_copy(update={"title": f"{FLAG} {s.title}".rstrip()}) if s.chunk_id in flagged else s
+            for s in sources
+        ]
 
     async def _rewrite(self, question: str, history: Sequence[str]) -> RewrittenQuery:
         if not self.enable_query_rewriting:

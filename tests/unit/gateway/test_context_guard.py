@@ -14,7 +14,7 @@ import pytest
 from motadata_ai.adapters.memory.documents import InMemoryDocumentStore
 from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
-from motadata_ai.domain.agents import Agent
+from motadata_ai.domain.agents import Agent, knowledge_search_tool
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, ContextGuard
 from motadata_ai.domain.retrieval import RAGSystem
 from motadata_ai.domain.values.documents import Document
@@ -79,9 +79,9 @@ def test_untrusted_text_cannot_close_its_fence() -> None:
 # -- retrieved passages through RAGSystem ------------------------------------------------------
 
 
-async def rag_over(rig_factory: RigFactory, level: str) -> tuple[RAGSystem, Rig]:
+async def rag_over(rig_factory: RigFactory, level: str, responder: Any = None) -> tuple[RAGSystem, Rig]:
     rig = rig_factory(
-        lambda request: "See [1].",
+        responder or (lambda request: "See [1]."),
         validation_level=level,
         enable_caching=False,
         default_embedding_model="hash",
@@ -232,3 +232,21 @@ async def test_recalled_memories_are_guarded(make_rig: RigFactory, level: str) -
     assert event.details["origin"] == "memory" and event.details["dropped"] == 1
     (pii,) = await rig.audit.events(tenant="acme", kind="pii_redacted")
     assert pii.details["origin"] == "memory"
+
+
+async def test_knowledge_search_drops_only_the_planted_passage(make_rig: RigFactory) -> None:
+    rag, rig = await rag_over(
+        make_rig, "strict", scripted([tool_call("knowledge_search", {"query": "VPN reset"}), "Done."])
+    )
+    agent = Agent(
+        agent_id="kb", name="kb", gateway=rig.gateway, tenant="acme", tools=[knowledge_search_tool(rag)]
+    )
+    task = await agent.execute_task("How do I reset the VPN?", user_id="u1")
+
+    assert task.status == "completed"
+    (reply,) = [m for m in rig.llm.calls[-1].messages if m.role == "tool"]
+    content = reply.content or ""
+    assert "Ignore all previous instructions" not in content and CARD not in content
+    assert "[REDACTED_CREDIT_CARD]" in content, "the other passages are still there"
+    events = await rig.audit.events(tenant="acme", kind="injection_suspected")
+    assert [e.details["origin"] for e in events] == ["passage"]

@@ -43,7 +43,7 @@ from motadata_ai.domain.values.documents import (
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, NotFound, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingResponse, Message
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
+from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
 from motadata_ai.ports.documents import (
     ConversationStorePort,
     DocumentParserPort,
@@ -577,6 +577,7 @@ class RAGSystem:
         question = self._check_question(question)
         search_mode = self._check_mode(mode)
         k = self._check_top_k(top_k)
+        check_filters(filters)  # refused before any model call is paid for
         rewritten = await self._rewrite(question, ())
         sources, _, flagged = await self._search(
             rewritten, top_k=k, mode=search_mode, filters=filters, guard=guarded
@@ -740,6 +741,7 @@ class RAGSystem:
             question = self._check_question(question)
             search_mode = self._check_mode(mode)
             k = self._check_top_k(top_k)
+            check_filters(filters)  # refused before any model call is paid for
             if conversation_id is not None and (
                 not isinstance(conversation_id, str)
                 or not 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH

@@ -117,3 +117,26 @@ async def test_text_entry_points_refuse_lone_surrogates_with_the_field() -> None
     with pytest.raises(ValidationError) as caught:
         await agent.execute_task(BAD)
     refused(caught, "task")
+
+
+async def test_a_non_finite_filter_is_refused_before_any_model_call() -> None:
+    llm = FunctionLLM(lambda request: "ok [1]")
+    embeddings = HashEmbeddings(dimensions=64)
+    gw = Gateway(
+        llm=llm,
+        embeddings=embeddings,
+        config=GatewayConfig(default_model="m", default_embedding_model="hash", enable_caching=False),
+    )
+    rag = RAGSystem(
+        gateway=gw,
+        vector_store=InMemoryVectorStore(dimensions=64),
+        documents=InMemoryDocumentStore(),
+        tenant="acme",
+    )
+    await rag.ingest(Document(id="d", text="Restart the spooler.", metadata={"priority": 1.0}))
+    embedded = gw.stats.calls
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError) as caught:
+            await rag.query("spooler", filters={"priority": bad})
+        refused(caught, "filters")
+    assert llm.calls == [] and gw.stats.calls == embedded

@@ -393,6 +393,8 @@ class _Handler:
                 parts.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
         finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
         parts.append(chunk({}, finish))
+        if reply.empty_choices:
+            parts = []  # only the usage chunk, whose choices are always empty
         usage_payload = {**base, "choices": [], "usage": self._usage(body, text, reply)}
         parts.append(b"data: " + json.dumps(usage_payload, separators=(",", ":")).encode() + b"\n\n")
         parts.append(b"data: [DONE]\n\n")

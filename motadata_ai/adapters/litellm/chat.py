@@ -145,6 +145,7 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         finish_reason: str | None = None
         usage: Usage | None = None
         output_text: list[str] = []
+        answered = False
         try:
             async with asyncio.timeout(limit + TIMEOUT_MARGIN):
                 stream = await litellm.acompletion(**kwargs)
@@ -157,6 +158,7 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
                     )
                 if not chunk.choices:
                     continue
+                answered = True
                 choice = chunk.choices[0]
                 if choice.finish_reason:
                     finish_reason = choice.finish_reason
@@ -179,6 +181,14 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
                     yield StreamChunk(delta=delta.content)
         except Exception as error:
             raise self._failure(error, request.model, limit, "answer") from error
+        if not answered:
+            raise ProviderInvalidResponse(
+                f"{request.model}: the provider's stream held no choices",
+                model=request.model,
+                provider=provider_of(request.model),
+                status_code=200,
+                address=mask_url(self._api_base) if self._api_base else None,
+            )
         tool_calls = tuple(
             ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=slot["arguments"] or "{}")
             for index, slot in sorted(calls.items())

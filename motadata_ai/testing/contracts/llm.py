@@ -255,6 +255,9 @@ class LLMContract(LLMBasicContract):
         assert isinstance(caught.value, ProviderUnavailable)
         assert caught.value.model == self.model
         assert (await llm.complete(self.request())).text == "fine now"
+        self.script(Reply(empty_choices=True))
+        with pytest.raises(ProviderUnavailable):  # a stream without choices: retryable too
+            await collect(llm.stream(self.request()))
 
     async def test_recovers_after_an_error(self) -> None:
         llm = await self.make_llm()

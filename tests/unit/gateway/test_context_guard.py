@@ -15,6 +15,7 @@ from motadata_ai.adapters.memory.documents import InMemoryDocumentStore
 from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.domain.agents import Agent, knowledge_search_tool
+from motadata_ai.domain.gateway.config import TenantPolicy
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, ContextGuard
 from motadata_ai.domain.retrieval import RAGSystem
 from motadata_ai.domain.values.documents import Document
@@ -250,3 +251,19 @@ async def test_knowledge_search_drops_only_the_planted_passage(make_rig: RigFact
     assert "[REDACTED_CREDIT_CARD]" in content, "the other passages are still there"
     events = await rig.audit.events(tenant="acme", kind="injection_suspected")
     assert [e.details["origin"] for e in events] == ["passage"]
+
+
+async def test_the_tenants_own_level_decides(make_rig: RigFactory) -> None:
+    rig = make_rig(validation_level="medium")
+    rig.gateway.set_tenant_policy("bank", TenantPolicy(validation_level="strict"))
+    medium = await rig.gateway.guard_context([WEAK], tenant="acme", origin="memory")
+    strict = await rig.gateway.guard_context([WEAK], tenant="bank", origin="memory")
+    assert [g.action for g in medium.texts] == ["flagged"] and medium.level == "medium"
+    assert [g.action for g in strict.texts] == ["dropped"] and strict.level == "strict"
+    (event,) = await rig.audit.events(tenant="bank", kind="injection_suspected")
+    assert event.level == "strict" and event.details == {
+        "origin": "memory",
+        "dropped": 1,
+        "flagged": 0,
+        "injection_scores": [1],
+    }

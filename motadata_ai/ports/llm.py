@@ -17,6 +17,11 @@ class ProviderUnavailable(ProviderError):
     """The provider could not be reached (connection refused, DNS, 5xx)."""
 
 
+class ProviderInvalidResponse(ProviderUnavailable):
+    """The provider answered 2xx with no usable completion (no choices, a malformed body):
+    retried, counted by the breaker and followed by fallbacks like a 5xx."""
+
+
 class ProviderTimeout(ProviderError):
     """The provider did not answer within the timeout."""
 

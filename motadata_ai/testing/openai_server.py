@@ -103,7 +103,8 @@ class Reply:
     ``"tool_calls"``. ``path`` restricts the reply to one endpoint (e.g. ``"/v1/embeddings"``);
     by default a queued reply serves the next chat or embeddings call.
     ``usage`` overrides the token counts (``{"prompt_tokens": .., "completion_tokens": ..}``).
-    ``drop_connection`` closes the socket without answering.
+    ``drop_connection`` closes the socket without answering. ``empty_choices`` answers 200 with
+    ``"choices": []`` (embeddings: ``"data": []``), as some providers do on a filtered answer.
     """
 
     status: int = 200
@@ -116,6 +117,7 @@ class Reply:
     usage: dict[str, int] | None = None
     path: str | None = None
     drop_connection: bool = False
+    empty_choices: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form (used to script a server in another process)."""
@@ -345,7 +347,9 @@ class _Handler:
             "created": int(time.time()),
             "model": body.get("model", "mock-model"),
             "system_fingerprint": "fp_loopback",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "choices": []
+            if reply.empty_choices
+            else [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": self._usage(body, text, reply),
         }
 
@@ -389,6 +393,8 @@ class _Handler:
                 parts.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
         finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
         parts.append(chunk({}, finish))
+        if reply.empty_choices:
+            parts = []  # only the usage chunk, whose choices are always empty
         usage_payload = {**base, "choices": [], "usage": self._usage(body, text, reply)}
         parts.append(b"data: " + json.dumps(usage_payload, separators=(",", ":")).encode() + b"\n\n")
         parts.append(b"data: [DONE]\n\n")
@@ -427,7 +433,7 @@ class _Handler:
             200,
             {
                 "object": "list",
-                "data": data,
+                "data": [] if reply.empty_choices else data,
                 "model": body.get("model", "text-embedding-3-small"),
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             },

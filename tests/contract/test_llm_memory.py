@@ -12,6 +12,7 @@ from motadata_ai.ports.llm import (
     ProviderAuthError,
     ProviderBadRequest,
     ProviderError,
+    ProviderInvalidResponse,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
@@ -43,6 +44,8 @@ class TestFunctionLLM(LLMContract):
                 if error is ProviderRateLimited:
                     raise error("rate limited", retry_after=reply.retry_after, **fields)
                 raise error(f"scripted {reply.status}", **fields)
+            if reply.empty_choices:
+                raise ProviderInvalidResponse("scripted empty choices", **fields)
             if reply.delay:
                 raise ProviderTimeout("scripted delay", **{**fields, "status_code": None})
             calls = tuple(

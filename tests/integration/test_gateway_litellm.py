@@ -149,3 +149,15 @@ async def test_embeddings_over_http_are_cached_per_tenant(fresh_openai_server: O
     assert len(first.vectors) == 2 and len(first.vectors[0]) == 1536
     assert again.cached and again.vectors == first.vectors
     assert len([r for r in fresh_openai_server.requests if r.path.endswith("/embeddings")]) == 2
+
+
+async def test_an_answer_without_choices_is_retried_then_falls_back(
+    fresh_openai_server: OpenAIServer,
+) -> None:
+    gateway, _, sleeps, _ = build(fresh_openai_server, max_retries=1, fallback_models=["openai/gpt-4o"])
+    empty = Reply(empty_choices=True)
+    fresh_openai_server.queue(empty, empty, Reply(content="from gpt-4o"))
+    response = await gateway.generate(ask("status of INC-7?"), tenant="acme")
+    assert response.text == "from gpt-4o"
+    assert [r.json["model"] for r in fresh_openai_server.chat_requests()] == ["gpt-4o-mini"] * 2 + ["gpt-4o"]
+    assert len(sleeps.delays) == 1

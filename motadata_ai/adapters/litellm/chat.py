@@ -13,8 +13,9 @@ from typing import Any
 
 from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
 from motadata_ai.adapters.litellm._runtime import load_litellm
+from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
-from motadata_ai.ports.llm import LLMPort
+from motadata_ai.ports.llm import LLMPort, ProviderInvalidResponse
 
 __all__ = ["LiteLLMChat", "message_to_openai", "provider_of"]
 
@@ -85,6 +86,23 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         return self._to_response(request, response, latency_ms)
 
     def _to_response(self, request: ChatRequest, response: Any, latency_ms: float) -> ChatResponse:
+        """The port response; an answer that holds no usable completion is a provider error."""
+        try:
+            return self._convert(request, response, latency_ms)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+            choices = getattr(response, "choices", None)
+            what = (
+                "no choices" if not choices else f"a malformed completion ({type(error).__name__}: {error})"
+            )
+            raise ProviderInvalidResponse(
+                f"{request.model}: the provider answered with {what}",
+                model=request.model,
+                provider=provider_of(request.model),
+                status_code=200,
+                address=mask_url(self._api_base) if self._api_base else None,
+            ) from error
+
+    def _convert(self, request: ChatRequest, response: Any, latency_ms: float) -> ChatResponse:
         choice = response.choices[0]
         raw = choice.message
         calls = tuple(
@@ -127,6 +145,7 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         finish_reason: str | None = None
         usage: Usage | None = None
         output_text: list[str] = []
+        answered = False
         try:
             async with asyncio.timeout(limit + TIMEOUT_MARGIN):
                 stream = await litellm.acompletion(**kwargs)
@@ -139,6 +158,7 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
                     )
                 if not chunk.choices:
                     continue
+                answered = True
                 choice = chunk.choices[0]
                 if choice.finish_reason:
                     finish_reason = choice.finish_reason
@@ -161,6 +181,14 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
                     yield StreamChunk(delta=delta.content)
         except Exception as error:
             raise self._failure(error, request.model, limit, "answer") from error
+        if not answered:
+            raise ProviderInvalidResponse(
+                f"{request.model}: the provider's stream held no choices",
+                model=request.model,
+                provider=provider_of(request.model),
+                status_code=200,
+                address=mask_url(self._api_base) if self._api_base else None,
+            )
         tool_calls = tuple(
             ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=slot["arguments"] or "{}")
             for index, slot in sorted(calls.items())

@@ -11,7 +11,7 @@ from motadata_ai.adapters.litellm._runtime import load_litellm
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
-from motadata_ai.ports.llm import ProviderUnavailable
+from motadata_ai.ports.llm import ProviderInvalidResponse
 
 
 class LiteLLMEmbeddings(LiteLLMAdapter, EmbeddingPort):
@@ -95,7 +95,7 @@ class LiteLLMEmbeddings(LiteLLMAdapter, EmbeddingPort):
         items = sorted(response.data, key=lambda item: _field(item, "index") or 0)
         vectors = tuple(tuple(float(v) for v in _field(item, "embedding")) for item in items)
         if len(vectors) != len(request.inputs):
-            raise ProviderUnavailable(
+            raise ProviderInvalidResponse(
                 f"{request.model}: {len(vectors)} vectors for {len(request.inputs)} inputs",
                 model=request.model,
                 provider=provider,

@@ -12,13 +12,15 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from motadata_ai.domain.values.errors import ConfigurationError
+
 __all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "shared_embedder"]
 
 MINILM_MODEL = "all-minilm-l6-v2"
 MINILM_DIMENSIONS = 384
 
 
-class MiniLMUnavailable(RuntimeError):
+class MiniLMUnavailable(ConfigurationError):
     """The local model package or sentence-transformers is missing or cannot load."""
 
 

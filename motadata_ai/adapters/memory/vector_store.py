@@ -21,7 +21,7 @@ import numpy as np
 from motadata_ai.domain.retrieval.rewriting import unicode_words
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
+from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
 
 MAX_TOP_K = 1000
 """The largest ``top_k`` a search accepts."""
-
-_SCALARS = (str, int, float, bool)
 
 # A small English stop list and suffix stripper so keyword search behaves like PostgreSQL's
 # 'english' text search configuration on the cases that matter (plurals, -ing, -ed, stop words).
@@ -117,27 +115,6 @@ def check_query_vector(vector: Sequence[float], dimensions: int) -> list[float]:
     if not any(values):
         raise ValidationError("query vector is all zeros; cosine similarity is undefined", field="vector")
     return values
-
-
-def check_filters(filters: MetadataFilter | None) -> MetadataFilter:
-    """Refuse filters that are not ``{key: scalar | [scalars]}`` with non-empty string keys."""
-    if filters is None:
-        return {}
-    if not isinstance(filters, dict):
-        raise ValidationError("filters must be a mapping of metadata key to value", field="filters")
-    for key, value in filters.items():
-        if not isinstance(key, str) or not key:
-            raise ValidationError(f"filter key {key!r} must be a non-empty string", field="filters")
-        values = value if isinstance(value, list | tuple) else [value]
-        for item in values:
-            if item is not None and not isinstance(item, _SCALARS):
-                raise ValidationError(
-                    f"filter {key!r} value {item!r} must be a string, number, boolean or null "
-                    "(or a list of them, meaning any of)",
-                    field="filters",
-                    key=key,
-                )
-    return filters
 
 
 def matches_filters(metadata: dict[str, Any], filters: MetadataFilter) -> bool:

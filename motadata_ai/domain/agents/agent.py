@@ -32,6 +32,13 @@ from motadata_ai.domain.agents.tools import (
     build_toolset,
     render_result,
 )
+from motadata_ai.domain.guardrails.context import (
+    FLAG,
+    WITHHELD_TOOL_RESULT,
+    ContextCheck,
+    ContextOrigin,
+    fenced,
+)
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.memory.manager import MemoryManager
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
@@ -49,6 +56,7 @@ from motadata_ai.domain.values.agents import (
     ToolCallRecord,
     ToolRetriesExceeded,
 )
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
@@ -78,6 +86,17 @@ class ChatGateway(Protocol):
         self, texts: Sequence[str], *, tenant: TenantContext | str, model: str | None = None
     ) -> EmbeddingResponse:
         """Embeddings for the tenant."""
+        ...
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text (tool results, memories) before the prompt quotes it (audited)."""
         ...
 
 
@@ -206,6 +225,7 @@ class Agent:
         """
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
+        check_text(task, "task")
         system = self._system_prompt(context)
         ledger = budget if budget is not None else Budget(self.budget)
         state = RunState(
@@ -394,7 +414,9 @@ class Agent:
         if self.memory is None or not state.user_id or self.memory_config.recall_limit <= 0:
             return
         recalled = await self.memory.recall(self.tenant, state.user_id, state.task)
-        state.memories = [f"({m.record.kind}) {m.record.content}" for m in recalled]
+        state.memories = await self.memory.prompt_lines(
+            recalled, guard=self.gateway, tenant=self.tenant, model=self.model
+        )
 
     def _tool_context(self, state: RunState, ledger: Budget) -> ToolContext:
         return ToolContext(
@@ -611,6 +633,7 @@ class Agent:
             span.set_attribute("motadata.tool.status", status)
         if result is not None and self.redact is not None:
             result = self.redact(result)
+        content = await self._guard_tool_output(result if result is not None else error or "")
         record = ToolCallRecord(
             id=call.id,
             name=call.name,
@@ -620,7 +643,24 @@ class Agent:
             error=error,
             duration_ms=duration,
         )
-        return record, self._reply(call, result if result is not None else error or "")
+        return record, self._reply(call, content)
+
+    async def _guard_tool_output(self, text: str) -> str:
+        """A tool's result (or error) as the model may see it: the guardrails' verdict applied.
+
+        Dropped: :data:`WITHHELD_TOOL_RESULT`; flagged: fenced as data under the guardrails' flag.
+        """
+        if not text:
+            return text
+        checked = await self.gateway.guard_context(
+            [text], tenant=self.tenant, origin="tool_result", model=self.model
+        )
+        guarded = checked.texts[0]
+        if guarded.dropped:
+            return WITHHELD_TOOL_RESULT
+        if guarded.flagged:
+            return f"{FLAG}\n" + fenced("tool_result", [guarded.text])
+        return guarded.text
 
     async def _apply_decisions(
         self,

@@ -237,7 +237,7 @@ class RemoteAgent:
             ) from e
         try:
             result = AgentTask.model_validate(reply.payload)
-        except pydantic.ValidationError as e:
+        except ValidationError as e:
             raise DelegationFailed(
                 f"agent {self.agent_id!r} replied with a malformed result",
                 agent_id=self.agent_id,

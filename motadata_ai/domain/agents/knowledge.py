@@ -28,8 +28,9 @@ class Retriever(Protocol):
         top_k: int | None = None,
         mode: str = "hybrid",
         filters: dict[str, Any] | None = None,
+        guarded: bool = False,
     ) -> Sequence[Source]:
-        """The best chunks for ``question``, best first."""
+        """The best chunks for ``question``, best first (``guarded``: as a prompt may quote them)."""
         ...
 
 
@@ -63,7 +64,8 @@ def knowledge_search_tool(
         Args:
             query: What to look for, in plain words.
         """
-        sources = await retriever.retrieve(query, top_k=top_k, mode=mode, filters=filters)
+        # guarded per passage: one planted chunk is dropped, not the whole tool result
+        sources = await retriever.retrieve(query, top_k=top_k, mode=mode, filters=filters, guarded=True)
         return format_sources(sources) if sources else NO_PASSAGES
 
     return Tool.from_function(knowledge_search, name=KNOWLEDGE_SEARCH, timeout=timeout)

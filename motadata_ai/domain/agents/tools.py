@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.docstrings import parse_docstring as parse_docstring  # re-exported
 from motadata_ai.domain.values.agents import ToolDefinitionError
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ToolSpec
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
@@ -51,12 +52,13 @@ class ToolContext:
         self.delegated_cost_usd += cost_usd
 
 
-class InvalidToolArguments(Exception):
+class InvalidToolArguments(ValidationError):
     """The model's arguments failed to parse or validate; ``feedback`` is what the model is told."""
 
-    def __init__(self, feedback: str) -> None:
-        super().__init__(feedback)
-        self.feedback = feedback
+    feedback: str
+
+    def __init__(self, feedback: str, **fields: Any) -> None:
+        super().__init__(feedback, **{"field": "arguments", **fields, "feedback": feedback})
 
 
 def render_result(value: Any) -> str:

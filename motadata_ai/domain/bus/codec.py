@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic
 from pydantic_core import PydanticSerializationError
 
 from motadata_ai.domain.bus.subjects import InvalidSubject, tenant_of
 from motadata_ai.domain.values.bus import ENVELOPE_SCHEMA_VERSION, Envelope
-from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.errors import InvalidTenant, ValidationError
 
 SUPPORTED_SCHEMA_VERSIONS = frozenset({ENVELOPE_SCHEMA_VERSION})
 """Envelope schema versions this codec decodes."""
@@ -138,10 +137,10 @@ def decode(data: bytes, *, subject: str | None = None, max_bytes: int = DEFAULT_
         )
     try:
         envelope = Envelope.model_validate(raw)
-    except pydantic.ValidationError as e:
-        tenant_bad = any(err["loc"][:1] == ("tenant_id",) for err in e.errors())
+    except ValidationError as e:  # the value type raises the SDK's error (InvalidTenant for the tenant)
+        tenant_bad = isinstance(e, InvalidTenant) or str(e.fields.get("field") or "").startswith("tenant_id")
         raise MalformedMessage(
-            f"message is not a valid envelope: {_summary(e)}",
+            f"message is not a valid envelope: {e}",
             reason="invalid_tenant" if tenant_bad else "invalid_envelope",
             subject=subject,
             envelope_id=envelope_id,
@@ -170,11 +169,3 @@ def check_route(subject: str, envelope: Envelope) -> None:
             envelope_id=envelope.id,
             tenant_id=envelope.tenant_id,
         )
-
-
-def _summary(error: pydantic.ValidationError) -> str:
-    parts = []
-    for err in error.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)

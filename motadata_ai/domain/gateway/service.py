@@ -46,7 +46,9 @@ from motadata_ai.domain.gateway.limits import (
     circuit_label,
 )
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
 from motadata_ai.domain.values import keys
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.domain.values.llm import (
@@ -516,6 +518,7 @@ class Gateway:
         for index, text in enumerate(inputs):
             if not isinstance(text, str):
                 raise ValidationError(f"texts[{index}] is {type(text).__name__}, not str", field="texts")
+            check_text(text, f"texts.{index}")
         model = model or policy.default_embedding_model
         self._check_model(model, policy)
         self._check_call_options(ttl=ttl, max_retries=max_retries, timeout=timeout)
@@ -839,6 +842,50 @@ class Gateway:
             )
             return request.model_copy(update={"messages": checked.messages})
         return request
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text a prompt is about to quote (passages, tool results, memories).
+
+        The tenant's ``validation_level`` decides (see :mod:`motadata_ai.domain.guardrails.context`):
+        PII is redacted and injection-like texts are flagged or dropped, never raising; each
+        suspected injection and each redaction is written to the audit log with ``origin``.
+        """
+        context = self._context(tenant)
+        level = self._check_level(self._policy(context.tenant_id).validation_level)
+        checked = ContextGuard.for_level(level).check(texts, origin=origin)
+        if checked.injection_matches:
+            await self._audit_event(
+                context,
+                "injection_suspected",
+                "input",
+                level,
+                model,
+                list(checked.injection_matches),
+                {
+                    "origin": origin,
+                    "dropped": checked.count("dropped"),
+                    "flagged": checked.count("flagged"),
+                    "injection_scores": [g.injection_score for g in checked.texts if g.injection_score],
+                },
+            )
+        if checked.redacted:
+            await self._audit_event(
+                context,
+                "pii_redacted",
+                "input",
+                level,
+                model,
+                sorted(checked.redacted),
+                {"origin": origin, "counts": checked.redacted},
+            )
+        return checked
 
     async def _output_guardrails(
         self,

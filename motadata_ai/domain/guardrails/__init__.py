@@ -1,7 +1,9 @@
 """Guardrails: PII redaction, prompt-injection screening, content filter, size limits and
-JSON-schema validation, at three levels (strict, medium, loose). Pure functions, no I/O."""
+JSON-schema validation, at three levels (strict, medium, loose), for user input, model output and
+untrusted quoted context (:mod:`.context`). Pure functions, no I/O."""
 
 from motadata_ai.domain.guardrails.content import flagged_categories
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, GuardedText
 from motadata_ai.domain.guardrails.injection import InjectionScreen, screen
 from motadata_ai.domain.guardrails.pii import ALL_KINDS, Redaction, detect, luhn_valid, redact
 from motadata_ai.domain.guardrails.policy import (
@@ -24,6 +26,9 @@ from motadata_ai.domain.guardrails.schema import (
 __all__ = [
     "ALL_KINDS",
     "LEVELS",
+    "ContextCheck",
+    "ContextGuard",
+    "GuardedText",
     "InjectionScreen",
     "InputCheck",
     "InvalidResponseSchema",

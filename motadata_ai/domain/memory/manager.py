@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from motadata_ai.domain.guardrails.context import FLAG, ContextCheck, ContextOrigin
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingResponse, Message
 from motadata_ai.domain.values.memory import (
@@ -45,6 +47,21 @@ class Embedder(Protocol):
         self, texts: Sequence[str], *, tenant: TenantContext | str, model: str | None = None
     ) -> EmbeddingResponse:
         """One vector per text."""
+        ...
+
+
+class ContextScreen(Protocol):
+    """What quoting memories into a prompt needs: the gateway's guard for untrusted context."""
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Redact and screen ``texts`` at the tenant's guardrail level (audited)."""
         ...
 
 
@@ -132,6 +149,7 @@ class MemoryManager:
             raise ValidationError("user_id must not be empty", field="user_id")
         if not content.strip():
             raise ValidationError("memory content must not be empty", field="content")
+        check_text(content, "content")
         if not 0.0 <= importance <= 1.0:
             raise ValidationError(f"importance must be within 0..1, got {importance}", field="importance")
         if self.redact is not None:
@@ -206,6 +224,7 @@ class MemoryManager:
     ) -> list[ScoredMemory]:
         """The user's memories best for ``query``, scored by relevance, recency and importance."""
         tenant_id = _tenant_id(tenant)
+        check_text(query, "query")
         limit = self.config.recall_limit if limit is None else limit
         if limit <= 0 or not user_id:
             return []
@@ -246,6 +265,33 @@ class MemoryManager:
             scored.sort(key=lambda s: s.score, reverse=True)
             span.set_attribute("memory.recalled", min(limit, len(scored)))
             return scored[:limit]
+
+    async def prompt_lines(
+        self,
+        recalled: Sequence[ScoredMemory],
+        *,
+        guard: ContextScreen,
+        tenant: TenantContext | str,
+        model: str | None = None,
+    ) -> list[str]:
+        """Recalled memories as prompt lines, ``(kind) content``, guarded as untrusted context.
+
+        A memory holds what a user (or a tool's result) once said, so it passes the input
+        guardrails at the tenant's level before a prompt quotes it: PII redacted, injection-like
+        memories dropped or flagged (see :mod:`motadata_ai.domain.guardrails.context`).
+        """
+        if not recalled:
+            return []
+        checked = await guard.guard_context(
+            [m.record.content for m in recalled], tenant=tenant, origin="memory", model=model
+        )
+        lines: list[str] = []
+        for memory, guarded in zip(recalled, checked.texts, strict=True):
+            if guarded.dropped:
+                continue
+            mark = f"{FLAG} " if guarded.flagged else ""
+            lines.append(f"({memory.record.kind}) {mark}{guarded.text}")
+        return lines
 
     # -- sessions (short-term) ----------------------------------------------------------------
 

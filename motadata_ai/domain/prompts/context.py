@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from motadata_ai.domain.guardrails.context import data_notice, fenced
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import Message
 
@@ -22,6 +23,7 @@ MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat message costs beyond its content (role and separators), as OpenAI counts them."""
 
 TRUNCATION_MARK = " …[truncated]"
+MEMORIES_FENCE = "memories"
 
 
 def estimate_tokens(text: str) -> int:
@@ -145,9 +147,11 @@ class ContextWindow:
             kept_exchanges.insert(0, messages)
             used += cost
 
-        # Memories go into the system message, best first.
+        # Memories go into the system message, best first, fenced as quoted data.
         kept_memories: list[str] = []
-        heading_cost = self.count("\n\n" + memory_heading)
+        heading_cost = self.count(
+            "\n\n" + data_notice(MEMORIES_FENCE, "memories") + "\n" + memory_heading + "\n"
+        ) + self.count(fenced(MEMORIES_FENCE, []))
         for memory in memories:
             cost = self.count("\n- " + memory) + (heading_cost if not kept_memories else 0)
             if used + cost > budget:
@@ -156,7 +160,15 @@ class ContextWindow:
             kept_memories.append(memory)
             used += cost
         if kept_memories:
-            system = system + "\n\n" + memory_heading + "".join("\n- " + m for m in kept_memories)
+            system = (
+                system
+                + "\n\n"
+                + data_notice(MEMORIES_FENCE, "memories")
+                + "\n"
+                + memory_heading
+                + "\n"
+                + fenced(MEMORIES_FENCE, ["- " + m for m in kept_memories])
+            )
             system_message = Message(role="system", content=system)
 
         # Older history, newest first, dropped whole.

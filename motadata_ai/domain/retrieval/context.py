@@ -1,16 +1,19 @@
 """Context building under a token budget, with numbered passages and citations mapped back.
 
 The prompt contract with every answering model (the local extractive one included): the system
-message holds the instructions and then one passage per line, ``[n] <title>: <text>`` with
-whitespace collapsed; the question is the last user message; the answer cites ``[n]``.
+message holds the instructions, a note that the passages are quoted data, and then one passage per
+line, ``[n] <title>: <text>`` with whitespace collapsed, fenced between ``<<<passages`` and
+``passages>>>`` lines (see :mod:`motadata_ai.domain.guardrails.context`); the question is the last
+user message; the answer cites ``[n]``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from motadata_ai.domain.guardrails.context import FLAG, data_notice, fence_close, fence_open
 from motadata_ai.domain.retrieval.tokens import TokenCounter, truncate_to_tokens
 from motadata_ai.domain.values.documents import Source
 from motadata_ai.domain.values.passages import Passage, format_passages
@@ -21,6 +24,7 @@ DEFAULT_INSTRUCTIONS = (
     "If the passages do not contain the answer, say that you do not know."
 )
 MIN_PASSAGE_TOKENS = 24
+PASSAGES_FENCE = "passages"
 _SPACE = re.compile(r"\s+")
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
@@ -121,20 +125,30 @@ def build_context(
     budget_tokens: int,
     count_tokens: TokenCounter,
     instructions: str = DEFAULT_INSTRUCTIONS,
+    flagged: Collection[str] = (),
 ) -> BuiltContext:
     """Number passages best first and add them while they fit ``budget_tokens``.
 
-    The instructions count against the budget. A passage that does not fit whole is cut to the
-    tokens left when at least :data:`MIN_PASSAGE_TOKENS` remain; later passages are left out.
+    The instructions and the fence count against the budget. A passage that does not fit whole is
+    cut to the tokens left when at least :data:`MIN_PASSAGE_TOKENS` remain; later passages are
+    left out. Passages whose ``chunk_id`` is in ``flagged`` carry the guardrails' flag in their title.
     """
-    header = instructions.strip() + "\n\nPassages:"
-    used = count_tokens(header)
+    header = (
+        instructions.strip()
+        + "\n\n"
+        + data_notice(PASSAGES_FENCE, "passages")
+        + "\n\nPassages:\n"
+        + fence_open(PASSAGES_FENCE)
+    )
+    footer = fence_close(PASSAGES_FENCE)
+    used = count_tokens(header) + count_tokens(footer) + 1
     lines: list[str] = []
     numbered: list[Source] = []
     truncated = False
     for source in sources:
         number = len(numbered) + 1
-        line = format_passage(number, source.title, source.text)
+        title = f"{FLAG} {source.title}" if source.chunk_id in flagged else source.title
+        line = format_passage(number, title, source.text)
         tokens = count_tokens(line) + 1
         if used + tokens > budget_tokens:
             room = budget_tokens - used - 1
@@ -148,7 +162,8 @@ def build_context(
         lines.append(line)
         numbered.append(source.model_copy(update={"citation": number}))
         used += tokens
-    prompt = header + "\n" + "\n".join(lines) if lines else header + "\n(no passages)"
+    body = "\n".join(lines) if lines else "(no passages)"
+    prompt = header + "\n" + body + "\n" + footer
     return BuiltContext(system_prompt=prompt, sources=tuple(numbered), tokens=used, truncated=truncated)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from motadata_ai.domain.guardrails.context import FLAG, ContextCheck, ContextOrigin
 from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
 from motadata_ai.domain.retrieval.context import DEFAULT_INSTRUCTIONS, build_context, mark_cited
 from motadata_ai.domain.retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
@@ -29,6 +30,7 @@ from motadata_ai.domain.retrieval.reranking import LLMReranker, Reranker, ScoreF
 from motadata_ai.domain.retrieval.rewriting import KeywordQueryRewriter, LLMQueryRewriter, RewrittenQuery
 from motadata_ai.domain.retrieval.scoring import cosine, passes_threshold, validate_threshold
 from motadata_ai.domain.retrieval.tokens import TokenCounter, approximate_token_count
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.documents import (
     ConversationTurn,
     Document,
@@ -45,7 +47,7 @@ from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, 
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingResponse, Message
 from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
+from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
 from motadata_ai.ports.documents import (
     ConversationStorePort,
     DocumentParserPort,
@@ -100,6 +102,17 @@ class GatewayLike(Protocol):
 
     async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
         """Run one completion for ``tenant``."""
+        ...
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text before a prompt quotes it, at the tenant's guardrail level (audited)."""
         ...
 
 
@@ -618,6 +631,7 @@ class RAGSystem:
             )
         if not question.strip():
             raise ValidationError("question must not be empty", field="question")
+        check_text(question, "question")
         if len(question) > self.max_query_chars:
             raise ValidationError(
                 f"question is {len(question)} characters long; at most {self.max_query_chars} are allowed "
@@ -648,14 +662,26 @@ class RAGSystem:
         top_k: int | None = None,
         mode: str = "hybrid",
         filters: MetadataFilter | None = None,
+        guarded: bool = False,
     ) -> list[Source]:
-        """The ``top_k`` best chunks for ``question`` (no answer, no memory), best first."""
+        """The ``top_k`` best chunks for ``question`` (no answer, no memory), best first.
+
+        ``guarded`` (for a caller that hands the chunks to a model, like the ``knowledge_search``
+        tool): they pass the input guardrails as :meth:`query`'s passages do (PII redacted,
+        injection-like chunks dropped; a flagged chunk's title starts with the guardrails' flag).
+        """
         question = self._check_question(question)
         search_mode = self._check_mode(mode)
         k = self._check_top_k(top_k)
+        check_filters(filters)  # refused before any model call is paid for
         rewritten = await self._rewrite(question, ())
-        sources, _ = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
-        return sources
+        sources, _, flagged = await self._search(
+            rewritten, top_k=k, mode=search_mode, filters=filters, guard=guarded
+        )
+        return [
+            s.model_copy(update={"title": f"{FLAG} {s.title}".rstrip()}) if s.chunk_id in flagged else s
+            for s in sources
+        ]
 
     async def _rewrite(self, question: str, history: Sequence[str]) -> RewrittenQuery:
         if not self.enable_query_rewriting:
@@ -663,8 +689,19 @@ class RAGSystem:
         return await self.rewriter.rewrite(question, history, tenant=self.tenant)
 
     async def _search(
-        self, query: RewrittenQuery, *, top_k: int, mode: SearchMode, filters: MetadataFilter | None
-    ) -> tuple[list[Source], dict[str, float]]:
+        self,
+        query: RewrittenQuery,
+        *,
+        top_k: int,
+        mode: SearchMode,
+        filters: MetadataFilter | None,
+        guard: bool = False,
+    ) -> tuple[list[Source], dict[str, float], set[str]]:
+        """The ``top_k`` best sources, the search's embedding usage, and the flagged chunk ids.
+
+        With ``guard`` the sources pass :meth:`_guard` before any model sees them (before an LLM
+        re-ranker, else at the end).
+        """
         usage = {"tokens": 0.0, "cost": 0.0}
         pool = self.candidate_pool or max(4 * top_k, 20)
         if self.enable_reranking:
@@ -732,6 +769,10 @@ class RAGSystem:
             ranked = [candidates[item.key].model_copy(update={"score": item.score}) for item in fused]
         else:
             ranked = list(candidates.values())
+        flagged: set[str] = set()
+        guard_early = guard and self.enable_reranking and isinstance(self.reranker, LLMReranker)
+        if guard_early:
+            ranked, flagged = await self._guard(ranked)
         if self.enable_reranking and ranked:
             head = ranked[: self.rerank_candidates]
             ranked = (
@@ -746,7 +787,34 @@ class RAGSystem:
                 lambda_mult=self.mmr_lambda,
             )
             ranked = [ranked[i] for i in chosen]
-        return ranked[:top_k], usage
+        if guard and not guard_early:
+            chosen_sources, flagged = await self._guard(ranked[:top_k])
+            return chosen_sources, usage, flagged
+        return ranked[:top_k], usage, flagged
+
+    async def _guard(self, sources: Sequence[Source]) -> tuple[list[Source], set[str]]:
+        """Sources as a prompt may quote them: PII redacted, injection-like ones dropped or flagged.
+
+        Title and text are both untrusted; a source is dropped or flagged when either is.
+        """
+        checked = await self._gateway.guard_context(
+            [part for s in sources for part in (s.title, s.text)],
+            tenant=self.tenant,
+            origin="passage",
+            model=self.llm_model,
+        )
+        kept: list[Source] = []
+        flagged: set[str] = set()
+        for index, source in enumerate(sources):
+            title, text = checked.texts[2 * index], checked.texts[2 * index + 1]
+            if title.dropped or text.dropped:
+                continue
+            if title.flagged or text.flagged:
+                flagged.add(source.chunk_id)
+            if title.text != source.title or text.text != source.text:
+                source = source.model_copy(update={"title": title.text, "text": text.text})
+            kept.append(source)
+        return kept, flagged
 
     # -- answering -----------------------------------------------------------------------------------
 
@@ -769,6 +837,7 @@ class RAGSystem:
             question = self._check_question(question)
             search_mode = self._check_mode(mode)
             k = self._check_top_k(top_k)
+            check_filters(filters)  # refused before any model call is paid for
             if conversation_id is not None and (
                 not isinstance(conversation_id, str)
                 or not 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH
@@ -796,7 +865,9 @@ class RAGSystem:
                 )
             before = self._model_usage()
             rewritten = await self._rewrite(question, [t.question for t in history])
-            sources, search_usage = await self._search(rewritten, top_k=k, mode=search_mode, filters=filters)
+            sources, search_usage, flagged = await self._search(
+                rewritten, top_k=k, mode=search_mode, filters=filters, guard=True
+            )
             input_tokens = int(search_usage["tokens"])
             output_tokens = 0
             cost = search_usage["cost"]
@@ -806,6 +877,7 @@ class RAGSystem:
                     budget_tokens=self.max_context_tokens,
                     count_tokens=self.count_tokens,
                     instructions=self.instructions,
+                    flagged=flagged,
                 )
                 messages: list[Message] = [Message(role="system", content=context.system_prompt)]
                 for turn in history:

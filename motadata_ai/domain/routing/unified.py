@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.routing.heuristic import RouteDecision, route_by_heuristic
 from motadata_ai.domain.values.agents import AgentTask
+from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.documents import RAGResponse, Source
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message
@@ -245,6 +246,7 @@ class UnifiedQuery:
             raise ValidationError("query must be a non-empty string", field="query")
         if len(query) > MAX_QUERY_CHARS:
             raise ValidationError(f"query is longer than {MAX_QUERY_CHARS} characters", field="query")
+        check_text(query, "query")
         if mode not in QUERY_MODES:
             raise ValidationError(f"mode must be one of {', '.join(QUERY_MODES)}; got {mode!r}", field="mode")
         started = time.perf_counter()

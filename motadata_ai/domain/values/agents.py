@@ -21,8 +21,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, NotFound
 
 TaskStatus = Literal["running", "completed", "failed", "awaiting_approval"]
@@ -42,7 +43,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ToolCallRecord(BaseModel):
+class ToolCallRecord(ValueModel):
     """One tool call the model made and what came of it."""
 
     model_config = ConfigDict(frozen=True)
@@ -56,7 +57,7 @@ class ToolCallRecord(BaseModel):
     duration_ms: float = 0.0
 
 
-class AgentStep(BaseModel):
+class AgentStep(ValueModel):
     """One iteration of the task loop: a model call and the tool calls it asked for."""
 
     model_config = ConfigDict(frozen=True)
@@ -71,7 +72,7 @@ class AgentStep(BaseModel):
     duration_ms: float = 0.0
 
 
-class AgentTask(BaseModel):
+class AgentTask(ValueModel):
     """The result of ``Agent.execute_task`` (or ``chat``): status, steps, answer and usage."""
 
     model_config = ConfigDict(frozen=True)
@@ -106,7 +107,7 @@ class AgentTask(BaseModel):
         return self.input_tokens + self.output_tokens
 
 
-class BudgetLimit(BaseModel):
+class BudgetLimit(ValueModel):
     """Upper bounds on what one task (with every sub-task it delegates) may spend."""
 
     model_config = ConfigDict(frozen=True)

@@ -6,14 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
 
 ENVELOPE_SCHEMA_VERSION = 1
 
 
-class Envelope(BaseModel):
+class Envelope(ValueModel):
     """A bus message: schema version, tenant, type, payload; ``id`` de-duplicates redeliveries."""
 
     model_config = ConfigDict(frozen=True)

@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
 
 MAX_DOCUMENT_ID_LENGTH = 512
@@ -17,7 +18,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Document(BaseModel):
+class Document(ValueModel):
     """A document to ingest: text plus metadata, optionally owned by a user.
 
     ``id`` is the stable identity across versions (a file's resolved path when parsed from a file);
@@ -35,7 +36,7 @@ class Document(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class StoredDocument(BaseModel):
+class StoredDocument(ValueModel):
     """One version of a tenant's document as the document store keeps it."""
 
     model_config = ConfigDict(frozen=True)
@@ -55,7 +56,7 @@ class StoredDocument(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
 
-class ConversationTurn(BaseModel):
+class ConversationTurn(ValueModel):
     """One question and its answer in a conversation, with the cited chunk ids."""
 
     model_config = ConfigDict(frozen=True)
@@ -70,7 +71,7 @@ class ConversationTurn(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
 
-class IngestFailure(BaseModel):
+class IngestFailure(ValueModel):
     """A source that could not be ingested, and why (the error's type and message)."""
 
     model_config = ConfigDict(frozen=True)
@@ -80,7 +81,7 @@ class IngestFailure(BaseModel):
     message: str
 
 
-class IngestedDocument(BaseModel):
+class IngestedDocument(ValueModel):
     """What ingesting one document did: ``action`` is ``created``, ``updated`` or ``unchanged``."""
 
     model_config = ConfigDict(frozen=True)
@@ -93,7 +94,7 @@ class IngestedDocument(BaseModel):
     chunks: int = 0
 
 
-class IngestReport(BaseModel):
+class IngestReport(ValueModel):
     """The outcome of one ``ingest`` call: documents written, skipped as unchanged, and failures."""
 
     model_config = ConfigDict(frozen=True)
@@ -126,7 +127,7 @@ class IngestReport(BaseModel):
         return not self.failures
 
 
-class Source(BaseModel):
+class Source(ValueModel):
     """A retrieved chunk with its document, position and scores.
 
     ``score`` is the score of the retrieval mode (cosine for dense, normalised fused score for
@@ -154,7 +155,7 @@ class Source(BaseModel):
     cited: bool = False
 
 
-class RAGResponse(BaseModel):
+class RAGResponse(ValueModel):
     """An answer with the sources it was built from (``cited`` marks the ones it cites)."""
 
     model_config = ConfigDict(frozen=True)
@@ -182,7 +183,7 @@ class RAGResponse(BaseModel):
         return tuple(s for s in self.sources if s.cited)
 
 
-class UserDocumentsExport(BaseModel):
+class UserDocumentsExport(ValueModel):
     """Everything stored for one user of a tenant: documents (every version) and conversation turns."""
 
     model_config = ConfigDict(frozen=True)
@@ -193,7 +194,7 @@ class UserDocumentsExport(BaseModel):
     conversations: tuple[ConversationTurn, ...] = ()
 
 
-class UserDocumentsDeletion(BaseModel):
+class UserDocumentsDeletion(ValueModel):
     """What erasing one user's data removed."""
 
     model_config = ConfigDict(frozen=True)

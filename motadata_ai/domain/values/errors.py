@@ -4,11 +4,18 @@ Error tree (each port module adds its own runtime branch)::
 
     MotadataError
     ├── ConfigurationError          developer mistake: settings, unknown plugin/provider
+    │   └── MiniLMUnavailable (adapters.local)   the local model's package is missing
     ├── ValidationError             developer mistake: bad input (tenant id, empty messages, ...)
-    │   └── InvalidTenant
+    │   ├── InvalidTenant
+    │   └── InvalidToolArguments (agents.tools)  a model's tool arguments (told back to it)
     └── ServiceError                runtime failure of something outside the caller's control
         ├── ProviderError (ports.llm)          ├── StoreUnavailable (ports.*)
+        │   └── ProviderUnavailable
+        │       └── ProviderInvalidResponse    a 2xx answer with no usable completion
         └── BusError (ports.bus)               └── ... (gateway: RateLimited, CircuitOpen, ...)
+
+Every value type (:class:`~motadata_ai.domain.values.base.ValueModel`) turns pydantic's errors
+into :class:`ValidationError` naming the field, so no pydantic error type leaves a public call.
 
 Every error carries structured fields (``tenant_id``, ``model``, ``retry_after`` ...) besides its
 message, so callers branch on data rather than on strings.

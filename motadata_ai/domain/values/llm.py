@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from motadata_ai.domain.values.base import ValueModel
 
 Role = Literal["system", "user", "assistant", "tool"]
 
 
-class ToolCall(BaseModel):
+class ToolCall(ValueModel):
     """A call the model asks for: tool name and JSON-encoded arguments."""
 
     model_config = ConfigDict(frozen=True)
@@ -19,7 +21,7 @@ class ToolCall(BaseModel):
     arguments: str = "{}"
 
 
-class Message(BaseModel):
+class Message(ValueModel):
     """One chat message in the OpenAI shape."""
 
     model_config = ConfigDict(frozen=True)
@@ -31,7 +33,7 @@ class Message(BaseModel):
     name: str | None = None
 
 
-class ToolSpec(BaseModel):
+class ToolSpec(ValueModel):
     """A tool offered to the model: name, description and JSON schema of its arguments."""
 
     model_config = ConfigDict(frozen=True)
@@ -41,7 +43,7 @@ class ToolSpec(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(ValueModel):
     """Everything that decides a completion's output (and so its cache key)."""
 
     model_config = ConfigDict(frozen=True)
@@ -59,7 +61,7 @@ class ChatRequest(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class Usage(BaseModel):
+class Usage(ValueModel):
     """Token counts of one call."""
 
     model_config = ConfigDict(frozen=True)
@@ -73,7 +75,7 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(ValueModel):
     """A finished completion."""
 
     model_config = ConfigDict(frozen=True)
@@ -94,7 +96,7 @@ class ChatResponse(BaseModel):
         return self.message.content or ""
 
 
-class StreamChunk(BaseModel):
+class StreamChunk(ValueModel):
     """One piece of a streamed completion; the last carries ``finish_reason`` and usage."""
 
     model_config = ConfigDict(frozen=True)
@@ -105,7 +107,7 @@ class StreamChunk(BaseModel):
     usage: Usage | None = None
 
 
-class EmbeddingRequest(BaseModel):
+class EmbeddingRequest(ValueModel):
     """Texts to embed with one model."""
 
     model_config = ConfigDict(frozen=True)
@@ -114,7 +116,7 @@ class EmbeddingRequest(BaseModel):
     inputs: tuple[str, ...]
 
 
-class EmbeddingResponse(BaseModel):
+class EmbeddingResponse(ValueModel):
     """One vector per input, in input order."""
 
     model_config = ConfigDict(frozen=True)

@@ -7,8 +7,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
 
 MemoryKind = Literal["long_term", "episodic", "semantic"]
@@ -26,7 +27,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class MemoryRecord(BaseModel):
+class MemoryRecord(ValueModel):
     """One remembered item of one user of one tenant."""
 
     model_config = ConfigDict(frozen=True)
@@ -42,7 +43,7 @@ class MemoryRecord(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
 
-class MemoryMatch(BaseModel):
+class MemoryMatch(ValueModel):
     """A record and its similarity to a query embedding (cosine, -1..1; 0 without embeddings)."""
 
     model_config = ConfigDict(frozen=True)
@@ -51,7 +52,7 @@ class MemoryMatch(BaseModel):
     similarity: float
 
 
-class ScoredMemory(BaseModel):
+class ScoredMemory(ValueModel):
     """A recalled memory with the parts of its score."""
 
     model_config = ConfigDict(frozen=True)
@@ -63,7 +64,7 @@ class ScoredMemory(BaseModel):
     importance: float
 
 
-class SessionMessage(BaseModel):
+class SessionMessage(ValueModel):
     """One persisted message of a conversation (the short-term memory of ``chat``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -80,7 +81,7 @@ CheckpointStatus = Literal["paused", "resumed"]
 """``paused``: the run waits for a decision; ``resumed``: one caller claimed it and continues it."""
 
 
-class Checkpoint(BaseModel):
+class Checkpoint(ValueModel):
     """The saved state of a paused run (awaiting approval), so it resumes in any process.
 
     ``status`` moves from ``paused`` to ``resumed`` exactly once, by
@@ -98,7 +99,7 @@ class Checkpoint(BaseModel):
     claimed_at: datetime | None = None
 
 
-class CheckpointClaim(BaseModel):
+class CheckpointClaim(ValueModel):
     """What one :meth:`~motadata_ai.ports.memory.MemoryStorePort.claim_checkpoint` call got.
 
     ``claimed``: this caller, and no other, took the paused checkpoint (``checkpoint`` holds it);
@@ -112,7 +113,7 @@ class CheckpointClaim(BaseModel):
     checkpoint: Checkpoint | None = None
 
 
-class MemoryConfig(BaseModel):
+class MemoryConfig(ValueModel):
     """Bounds and scoring of an agent's memory (defaults follow the SDK's settings)."""
 
     model_config = ConfigDict(frozen=True)
@@ -136,7 +137,7 @@ class MemoryConfig(BaseModel):
         return {"episodic": self.max_episodic, "semantic": self.max_semantic}.get(kind, self.max_long_term)
 
 
-class UserDataExport(BaseModel):
+class UserDataExport(ValueModel):
     """Everything the SDK's memory holds about one user of one tenant."""
 
     model_config = ConfigDict(frozen=True)

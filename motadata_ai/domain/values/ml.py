@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantId
 
@@ -86,7 +87,7 @@ class SignatureViolation(ValidationError):
 # --------------------------------------------------------------------------- schema and dataset
 
 
-class FeatureSpec(BaseModel):
+class FeatureSpec(ValueModel):
     """One input feature: its column name and how it is preprocessed."""
 
     model_config = ConfigDict(frozen=True)
@@ -95,7 +96,7 @@ class FeatureSpec(BaseModel):
     type: FeatureType
 
 
-class DatasetSchema(BaseModel):
+class DatasetSchema(ValueModel):
     """The declared shape of a dataset: features (in order) and the target column.
 
     Unlisted columns in the data are refused unless ``ignore_extra_columns`` is set (then they are
@@ -179,7 +180,7 @@ def is_missing(value: Any) -> bool:
 # --------------------------------------------------------------------------- runs and registry
 
 
-class TrainingRun(BaseModel):
+class TrainingRun(ValueModel):
     """One training: parameters, metrics, data and code identity, timing, artifacts, outcome."""
 
     model_config = ConfigDict(frozen=True)
@@ -206,7 +207,7 @@ class TrainingRun(BaseModel):
     notes: tuple[str, ...] = ()
 
 
-class NumericProfile(BaseModel):
+class NumericProfile(ValueModel):
     """The training distribution of a numeric feature: decile edges, bin shares, a sorted sample."""
 
     model_config = ConfigDict(frozen=True)
@@ -216,7 +217,7 @@ class NumericProfile(BaseModel):
     sample: tuple[float, ...]
 
 
-class CategoricalProfile(BaseModel):
+class CategoricalProfile(ValueModel):
     """The training distribution of a categorical feature: the share of each level."""
 
     model_config = ConfigDict(frozen=True)
@@ -224,7 +225,7 @@ class CategoricalProfile(BaseModel):
     proportions: dict[str, float]
 
 
-class FeatureProfile(BaseModel):
+class FeatureProfile(ValueModel):
     """Reference distribution of one feature (text features are profiled by token count)."""
 
     model_config = ConfigDict(frozen=True)
@@ -236,7 +237,7 @@ class FeatureProfile(BaseModel):
     missing_fraction: float = 0.0
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(ValueModel):
     """A registered model version: lineage, signature, artifact identity, reference profile."""
 
     model_config = ConfigDict(frozen=True)
@@ -266,7 +267,7 @@ class ModelVersion(BaseModel):
         return value
 
 
-class ModelSummary(BaseModel):
+class ModelSummary(ValueModel):
     """A model name of a tenant: its versions and where its aliases point."""
 
     model_config = ConfigDict(frozen=True)
@@ -277,7 +278,7 @@ class ModelSummary(BaseModel):
     aliases: dict[str, int] = Field(default_factory=dict)
 
 
-class AliasChange(BaseModel):
+class AliasChange(ValueModel):
     """The outcome of a promotion or rollback: the alias moved from ``previous`` to ``current``."""
 
     model_config = ConfigDict(frozen=True)
@@ -288,7 +289,7 @@ class AliasChange(BaseModel):
     current: int
 
 
-class Prediction(BaseModel):
+class Prediction(ValueModel):
     """One prediction: the label, class probabilities (when available), and where it came from."""
 
     model_config = ConfigDict(frozen=True)
@@ -300,7 +301,7 @@ class Prediction(BaseModel):
     cached: bool = False
 
 
-class RunComparison(BaseModel):
+class RunComparison(ValueModel):
     """Runs side by side on the union of their metrics, best first by ``metric``."""
 
     model_config = ConfigDict(frozen=True)
@@ -311,7 +312,7 @@ class RunComparison(BaseModel):
     best_run_id: str | None
 
 
-class FeatureDrift(BaseModel):
+class FeatureDrift(ValueModel):
     """Drift of one feature: PSI, the Kolmogorov–Smirnov statistic (numeric/text), and the verdict."""
 
     model_config = ConfigDict(frozen=True)
@@ -324,7 +325,7 @@ class FeatureDrift(BaseModel):
     drifted: bool
 
 
-class DriftReport(BaseModel):
+class DriftReport(ValueModel):
     """Drift of a sample against a version's training reference, per feature."""
 
     model_config = ConfigDict(frozen=True)
@@ -343,7 +344,7 @@ class DriftReport(BaseModel):
         return bool(self.drifted_features)
 
 
-class PredictionLogEntry(BaseModel):
+class PredictionLogEntry(ValueModel):
     """A sampled prediction: inputs and output, kept for drift monitoring and audits."""
 
     model_config = ConfigDict(frozen=True)
@@ -356,7 +357,7 @@ class PredictionLogEntry(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-class MLHealth(BaseModel):
+class MLHealth(ValueModel):
     """Health of a tenant's ML system: stores reachable, memory used, serving counters."""
 
     model_config = ConfigDict(frozen=True)

@@ -12,12 +12,14 @@ document, with its fields as metadata.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from motadata_ai.domain.values.base import ValueModel
 
 DEFAULT_PARSE_TIMEOUT_SECONDS = 60.0
 
 
-class ParseOptions(BaseModel):
+class ParseOptions(ValueModel):
     """Options of the file parser (see the module doc).
 
     Field names below are column names of a table's header row or keys of a JSON record; a

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from motadata_ai.domain.values.base import ValueModel
 
 __all__ = ["QUESTION_MARKER", "Passage", "format_passages", "parse_passages", "question_of"]
 
@@ -24,7 +26,7 @@ _LINE = re.compile(r"^\s*\[(\d{1,6})\]\s+(.*\S)\s*$")
 _SPACE = re.compile(r"\s+")
 
 
-class Passage(BaseModel):
+class Passage(ValueModel):
     """One context passage: its citation number, a title and the text."""
 
     model_config = ConfigDict(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, ConfigDict
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.errors import InvalidTenant
 
 MAX_TENANT_ID_LENGTH = 64
@@ -43,7 +44,7 @@ TenantId = Annotated[str, AfterValidator(validate_tenant_id)]
 """A tenant id, validated wherever a pydantic model or ``validate_tenant_id`` sees it."""
 
 
-class TenantContext(BaseModel):
+class TenantContext(ValueModel):
     """Who is asking: the tenant, and optionally the user inside it."""
 
     model_config = ConfigDict(frozen=True)

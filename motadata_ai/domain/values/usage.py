@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
 
 Operation = Literal["chat", "embeddings"]
@@ -23,7 +24,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class UsageRecord(BaseModel):
+class UsageRecord(ValueModel):
     """One gateway call: who, which model, tokens, cost, latency and how it ended.
 
     ``source`` says where the answer came from; ``saved_usd`` is the provider cost a cache or
@@ -57,7 +58,7 @@ class UsageRecord(BaseModel):
         return self.source in ("cache", "semantic_cache", "dedup")
 
 
-class FeedbackRecord(BaseModel):
+class FeedbackRecord(ValueModel):
     """A user's rating (1 = bad … 5 = good) and comment on one response of one tenant."""
 
     model_config = ConfigDict(frozen=True)
@@ -71,7 +72,7 @@ class FeedbackRecord(BaseModel):
     created_at: datetime = Field(default_factory=_now)
 
 
-class UsageSummary(BaseModel):
+class UsageSummary(ValueModel):
     """Totals of a tenant's calls for one day or one model (the other key is ``None``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -87,7 +88,7 @@ class UsageSummary(BaseModel):
     saved_usd: float = 0.0
 
 
-class CacheSavings(BaseModel):
+class CacheSavings(ValueModel):
     """What the cache (and de-duplication) saved a tenant over a period."""
 
     model_config = ConfigDict(frozen=True)
@@ -103,7 +104,7 @@ class CacheSavings(BaseModel):
         return self.hits / self.calls if self.calls else 0.0
 
 
-class ModelPrice(BaseModel):
+class ModelPrice(ValueModel):
     """A custom price for a model the cost map does not know, in USD per token."""
 
     model_config = ConfigDict(frozen=True)
@@ -119,7 +120,7 @@ class ModelPrice(BaseModel):
 AuditKind = Literal["guardrail_violation", "pii_redacted", "injection_suspected"]
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(ValueModel):
     """A guardrail event of one tenant: what was found or blocked (never the sensitive text itself)."""
 
     model_config = ConfigDict(frozen=True)

@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from motadata_ai.domain.values.base import ValueModel
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantId
 
 MetadataFilter = dict[str, Any]
 """Equality on metadata keys; a list value means 'any of'. Example: ``{"category": ["vpn", "mfa"]}``."""
 
+_SCALARS = (str, int, float, bool)
 
-class VectorRecord(BaseModel):
+
+def check_filters(filters: MetadataFilter | None) -> MetadataFilter:
+    """Refuse filters that are not ``{key: scalar | [scalars]}`` with non-empty string keys.
+
+    Every vector store adapter calls this, so all refuse the same filters with the same
+    :class:`ValidationError` (``field="filters"``): NaN and infinite numbers too, which equal
+    nothing and have no JSON form.
+    """
+    if filters is None:
+        return {}
+    if not isinstance(filters, dict):
+        raise ValidationError("filters must be a mapping of metadata key to value", field="filters")
+    for key, value in filters.items():
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"filter key {key!r} must be a non-empty string", field="filters")
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item is not None and not isinstance(item, _SCALARS):
+                raise ValidationError(
+                    f"filter {key!r} value {item!r} must be a string, number, boolean or null "
+                    "(or a list of them, meaning any of)",
+                    field="filters",
+                    key=key,
+                )
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValidationError(
+                    f"filter {key!r} value {item!r} is not a finite number", field="filters", key=key
+                )
+    return filters
+
+
+class VectorRecord(ValueModel):
     """One embedded chunk of one document version, owned by one tenant."""
 
     model_config = ConfigDict(frozen=True)
@@ -27,7 +62,7 @@ class VectorRecord(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class SearchHit(BaseModel):
+class SearchHit(ValueModel):
     """A record and its score (cosine similarity for dense, rank score for keyword)."""
 
     model_config = ConfigDict(frozen=True)

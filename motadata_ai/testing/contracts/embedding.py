@@ -15,10 +15,12 @@ import math
 
 import pytest
 
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse
 from motadata_ai.ports.embedding import EmbeddingPort
 from motadata_ai.ports.llm import (
     ProviderBadRequest,
+    ProviderInvalidResponse,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
@@ -81,6 +83,11 @@ class EmbeddingContract:
         assert cosine(first.vectors[0], again.vectors[0]) == pytest.approx(1.0, abs=1e-4)
         assert cosine(first.vectors[0], first.vectors[1]) < 0.99
 
+    async def test_an_input_with_a_lone_surrogate_never_reaches_the_adapter(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            EmbeddingRequest(model=self.model, inputs=(TEXTS[0], "bad \ud800 text"))
+        assert caught.value.field == "inputs.1"
+
     async def test_empty_batch(self) -> None:
         port = await self.make_embeddings()
         response = await port.embed(EmbeddingRequest(model=self.model, inputs=()))
@@ -126,6 +133,13 @@ class EmbeddingErrorContract(EmbeddingContract):
         self.script(Reply(status=400, path="/v1/embeddings"))
         with pytest.raises(ProviderBadRequest):
             await self.embed(port, TEXTS[0])
+
+    async def test_an_answer_without_vectors_is_a_retryable_provider_error(self) -> None:
+        port = await self.make_embeddings()
+        self.script(Reply(empty_choices=True, path="/v1/embeddings"))
+        with pytest.raises(ProviderInvalidResponse) as caught:
+            await self.embed(port, TEXTS[0])
+        assert isinstance(caught.value, ProviderUnavailable) and caught.value.model == self.model
 
     async def test_timeout(self) -> None:
         port = await self.make_embeddings()

@@ -8,7 +8,8 @@ Two levels:
 - :class:`LLMContract` adds scripted behaviour, in the vocabulary of the loopback server's
   :class:`~motadata_ai.testing.openai_server.Reply`: a fixed answer, tool calls (whole and
   streamed), 429 → ``ProviderRateLimited`` with ``retry_after``, 500 → ``ProviderUnavailable``,
-  400 → ``ProviderBadRequest``, 401 → ``ProviderAuthError``, a slow answer → ``ProviderTimeout``.
+  400 → ``ProviderBadRequest``, 401 → ``ProviderAuthError``, a slow answer → ``ProviderTimeout``,
+  a 200 answer with no choices → ``ProviderInvalidResponse`` (retryable, like a 5xx).
   Implement :meth:`~LLMContract.script` to make the adapter's next calls behave as the replies say.
 - :class:`LLMServerContract` adds an unreachable server → ``ProviderUnavailable`` naming the masked
   address, for adapters behind a server (implement ``make_unreachable_llm``)::
@@ -39,6 +40,7 @@ from motadata_ai.ports.llm import (
     ProviderAuthError,
     ProviderBadRequest,
     ProviderError,
+    ProviderInvalidResponse,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
@@ -112,6 +114,11 @@ class LLMBasicContract:
         assert last.finish_reason == "stop"
         assert last.usage is not None and last.usage.output_tokens > 0
         assert all(c.finish_reason is None for c in chunks[:-1])
+
+    async def test_a_prompt_with_a_lone_surrogate_never_reaches_the_adapter(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            self.request("bad \ud800 text")
+        assert caught.value.field == "content"
 
     async def test_count_tokens(self) -> None:
         llm = await self.make_llm()
@@ -235,6 +242,18 @@ class LLMContract(LLMBasicContract):
         with pytest.raises(ProviderRateLimited) as caught:
             await collect(llm.stream(self.request()))
         assert caught.value.retry_after == pytest.approx(3.0)
+
+    async def test_an_answer_without_choices_is_a_retryable_provider_error(self) -> None:
+        llm = await self.make_llm()
+        self.script(Reply(empty_choices=True), Reply(content="fine now"))
+        with pytest.raises(ProviderInvalidResponse) as caught:
+            await llm.complete(self.request())
+        assert isinstance(caught.value, ProviderUnavailable)
+        assert caught.value.model == self.model
+        assert (await llm.complete(self.request())).text == "fine now"
+        self.script(Reply(empty_choices=True))
+        with pytest.raises(ProviderUnavailable):  # a stream without choices: retryable too
+            await collect(llm.stream(self.request()))
 
     async def test_recovers_after_an_error(self) -> None:
         llm = await self.make_llm()

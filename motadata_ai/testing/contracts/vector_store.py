@@ -254,6 +254,22 @@ class VectorStoreContract:
         with pytest.raises(ValidationError):
             await store.keyword_search(A, "vpn", top_k=0)
 
+    async def test_non_finite_filter_values_are_refused_the_same_way(self) -> None:
+        store = await self.seeded()
+        before = await store.count(A)
+        for bad in (float("nan"), float("inf"), float("-inf"), [1.0, float("nan")]):
+            calls = (
+                store.dense_search(A, E1, filters={"priority": bad}),
+                store.keyword_search(A, "vpn", filters={"priority": bad}),
+                store.count(A, filters={"priority": bad}),
+                store.delete(A, filters={"priority": bad}),
+            )
+            for call in calls:
+                with pytest.raises(ValidationError) as caught:
+                    await call
+                assert caught.value.field == "filters"
+        assert await store.count(A) == before, "a refused delete removes nothing"
+
     # -- keyword search ---------------------------------------------------------------------------
 
     async def test_keyword_search_matches_stems_and_skips_non_matches(self) -> None:

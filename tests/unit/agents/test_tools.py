@@ -116,7 +116,9 @@ class FakeRetriever:
         self.sources = sources
         self.calls: list[tuple[str, int | None, str]] = []
 
-    async def retrieve(self, question: str, *, top_k: int | None = None, mode: str = "hybrid", filters=None):  # type: ignore[no-untyped-def]
+    async def retrieve(  # type: ignore[no-untyped-def]
+        self, question: str, *, top_k: int | None = None, mode: str = "hybrid", filters=None, guarded=False
+    ):
         self.calls.append((question, top_k, mode))
         return self.sources
 

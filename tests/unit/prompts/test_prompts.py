@@ -76,7 +76,7 @@ def test_fit_keeps_everything_when_it_fits() -> None:
         history=[Message(role="user", content="before")],
     )
     assert [m.role for m in fitted.messages] == ["system", "user", "user"]
-    assert "Relevant memories:\n- m1" in (fitted.messages[0].content or "")
+    assert "Relevant memories:\n<<<memories\n- m1\nmemories>>>" in (fitted.messages[0].content or "")
     assert fitted.tokens <= window.budget
 
 

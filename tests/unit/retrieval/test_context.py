@@ -40,7 +40,8 @@ def test_everything_fits_a_large_budget() -> None:
     assert [s.citation for s in built.sources] == [1, 2, 3]
     lines = built.system_prompt.splitlines()
     assert lines[0] == DEFAULT_INSTRUCTIONS
-    assert [line[:4] for line in lines[-3:]] == ["[1] ", "[2] ", "[3] "]
+    assert [line[:4] for line in lines[-5:]] == ["<<<p", "[1] ", "[2] ", "[3] ", "pass"]
+    assert lines[-5:][::4] == ["<<<passages", "passages>>>"]
     assert not built.truncated
     expected = approximate_token_count(DEFAULT_INSTRUCTIONS.strip() + "\n\nPassages:") + sum(
         approximate_token_count(line) + 1 for line in lines[-3:]
@@ -49,14 +50,14 @@ def test_everything_fits_a_large_budget() -> None:
 
 
 def test_budget_cuts_the_last_passage_and_drops_the_rest() -> None:
-    budget = 170
+    budget = 200  # the instructions, the data notice and the fence take about 80
     built = build_context(
         [source(i) for i in range(5)], budget_tokens=budget, count_tokens=approximate_token_count
     )
     assert built.truncated
     assert approximate_token_count(built.system_prompt) <= budget
     assert 2 <= len(built.sources) < 5
-    assert built.system_prompt.splitlines()[-1].startswith(f"[{len(built.sources)}] ")
+    assert built.system_prompt.splitlines()[-2].startswith(f"[{len(built.sources)}] ")
 
 
 def test_tiny_budget_keeps_no_passage() -> None:

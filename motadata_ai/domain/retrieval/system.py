@@ -449,14 +449,21 @@ class RAGSystem:
                 document = document.model_copy(update={"metadata": {**metadata, **document.metadata}})
             self._check_document(document)
             return [document]
-        documents = await self._require_parser().parse(
-            item,
-            max_bytes=self.max_document_bytes,
-            options=parsing,
-            root=root,
-            user_id=user_id,
-            metadata=metadata,
-        )
+        try:
+            documents = await self._require_parser().parse(
+                item,
+                max_bytes=self.max_document_bytes,
+                options=parsing,
+                root=root,
+                user_id=user_id,
+                metadata=metadata,
+            )
+        except DocumentRejected:
+            raise
+        except ValidationError as error:  # the file's text does not make a valid Document
+            raise UndecodableDocument(
+                f"{item}: {error}", source=str(item), field=error.fields.get("field") or "text"
+            ) from error
         for document in documents:
             self._check_document(document)
         return documents

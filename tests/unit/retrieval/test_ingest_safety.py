@@ -175,3 +175,16 @@ async def test_a_socket_in_the_folder_is_reported(tmp_path: Path) -> None:
         report = await asyncio.wait_for(rag.ingest(folder), timeout=HANG_BOUND_S)
     error, message = failures_by_name(report)["agent.md"]
     assert error == "UnsafeDocumentPath" and "socket" in message
+
+
+async def test_a_file_whose_text_is_not_valid_unicode_is_one_failure_not_a_failed_ingest(
+    tmp_path: Path,
+) -> None:
+    folder = kb(tmp_path)
+    # JSON may spell a lone surrogate ("\ud800"), which no valid Document text can hold.
+    (folder / "export.json").write_text('[{"text": "bad \\ud800 text"}]')
+    rag, _ = make()
+    report = await rag.ingest(folder)
+    error, message = failures_by_name(report)["export.json"]
+    assert error == "UndecodableDocument" and "surrogate" in message
+    assert sorted(Path(d.source).name for d in report.documents) == ["password.md", "printing.md", "vpn.md"]

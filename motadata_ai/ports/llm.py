@@ -52,7 +52,10 @@ class UnknownModel(ProviderBadRequest):
 
 
 class ContextWindowExceeded(ProviderBadRequest):
-    """The prompt does not fit the model's context window."""
+    """The prompt does not fit the model's context window (``prompt_tokens`` of ``context_window``)."""
+
+    context_window: int | None = None
+    prompt_tokens: int | None = None
 
 
 RETRYABLE_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (

@@ -1503,8 +1503,8 @@ class Gateway:
             outcome = "circuit_open"
         elif isinstance(error, GuardrailViolation):
             outcome = "blocked"
-        elif isinstance(error, ValidationError) and not call.attempts:
-            outcome = "invalid"
+        elif isinstance(error, ValidationError | ProviderBadRequest) and not call.attempts:
+            outcome = "invalid"  # refused before any provider call (an unknown model, a prompt too big)
         else:
             outcome = "error"
         blocked: ChatResponse | None = None

@@ -8,9 +8,16 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.domain.gateway import CircuitOpen, RetriesExhausted
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, Usage
-from motadata_ai.ports.llm import LLMPort, ProviderBadRequest, ProviderTimeout, ProviderUnavailable
+from motadata_ai.ports.llm import (
+    ContextWindowExceeded,
+    LLMPort,
+    ProviderBadRequest,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 from .conftest import Rig, ask
 
@@ -143,3 +150,19 @@ async def test_cancelled_calls_do_not_count(make_rig: RigFactory) -> None:
             await task
     assert (await rig.gateway.health()).breakers == {}
     assert (await rig.gateway.generate(ask("b"), tenant="tenant-b")).text == "answer"
+
+
+async def test_a_prompt_refused_before_any_provider_call_is_recorded_as_invalid(
+    make_rig: RigFactory,
+) -> None:
+    class SmallWindow(FunctionLLM):
+        def context_window(self, model: str) -> int | None:
+            return 100
+
+    rig = make_rig(llm=SmallWindow(lambda r: "x"))
+    with pytest.raises(ContextWindowExceeded):
+        await rig.gateway.generate(ask("word " * 500), tenant="tenant-a")
+    await rig.gateway.flush()
+    (record,) = await rig.ledger.usage_records(tenant="tenant-a")
+    assert record.outcome == "invalid" and record.attempts == 0
+    assert rig.llm.calls == [] and (await rig.gateway.health()).breakers == {}

@@ -5,8 +5,11 @@
 uvicorn). ``target`` is anything with ``async query(query, *, tenant_id, user_id,
 conversation_id, mode)``: the connected SDK (``ai``) or a :class:`UnifiedQuery`.
 
-Errors map to status codes by type: validation 422, not found 404, rate limited 429, other
-runtime failures 503, anything else of the SDK 500; the body is
+Errors map to status codes by their branch of the error tree (:mod:`motadata_ai.errors`):
+``ValidationError`` 422 and ``NotFound`` 404 (the request is wrong), ``RateLimited`` and
+``ProviderRateLimited`` 429, ``ProviderBadRequest`` 502 (the model provider refused the server's
+request: a bad API key, an unknown model — never the client's fault), every other
+``ServiceError`` 503, and every other ``UsageError`` (configuration) 500; the body is
 ``{"error": <type>, "message": <text>, "fields": {...}}`` (fields limited to plain values).
 """
 
@@ -18,8 +21,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from motadata_ai.domain.gateway.errors import RateLimited
 from motadata_ai.domain.routing.unified import UnifiedResponse
 from motadata_ai.domain.values.errors import MotadataError, NotFound, ServiceError, ValidationError
+from motadata_ai.ports.llm import ProviderBadRequest, ProviderRateLimited
 
 
 class QueryTarget(Protocol):
@@ -58,13 +63,16 @@ class ErrorBody(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict)
 
 
-def _status(error: MotadataError) -> int:
+def status_code(error: MotadataError) -> int:
+    """The HTTP status for an SDK error (see the module's docstring)."""
     if isinstance(error, ValidationError):
         return 422
     if isinstance(error, NotFound):
         return 404
-    if type(error).__name__ in {"RateLimited", "ProviderRateLimited"}:
+    if isinstance(error, RateLimited | ProviderRateLimited):
         return 429
+    if isinstance(error, ProviderBadRequest):
+        return 502
     if isinstance(error, ServiceError):
         return 503
     return 500
@@ -82,7 +90,7 @@ def _plain_fields(error: MotadataError) -> dict[str, Any]:
 def error_response(error: MotadataError) -> JSONResponse:
     """The JSON answer for an SDK error."""
     body = ErrorBody(error=type(error).__name__, message=error.message, fields=_plain_fields(error))
-    return JSONResponse(status_code=_status(error), content=body.model_dump(mode="json"))
+    return JSONResponse(status_code=status_code(error), content=body.model_dump(mode="json"))
 
 
 def create_router(target: QueryTarget, *, prefix: str = "", tags: list[str] | None = None) -> APIRouter:
@@ -97,6 +105,7 @@ def create_router(target: QueryTarget, *, prefix: str = "", tags: list[str] | No
             422: {"model": ErrorBody},
             429: {"model": ErrorBody},
             500: {"model": ErrorBody},
+            502: {"model": ErrorBody},
             503: {"model": ErrorBody},
         },
         summary="Answer from knowledge (RAG), act (agent), or both",

@@ -5,12 +5,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
-from motadata_ai.domain.values.errors import ServiceError, ValidationError
+from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, StreamChunk
 
 
 class ProviderError(ServiceError):
-    """A model provider failed; fields: ``model``, ``provider``, ``status_code``, ``attempts``."""
+    """A model provider failed; fields: ``model``, ``provider``, ``status_code``, ``address``."""
+
+    model: str | None = None
+    provider: str | None = None
+    status_code: int | None = None
+    address: str | None = None
 
 
 class ProviderUnavailable(ProviderError):
@@ -29,9 +34,16 @@ class ProviderTimeout(ProviderError):
 class ProviderRateLimited(ProviderError):
     """The provider answered 429; ``retry_after`` (seconds) when it said so."""
 
+    retry_after: float | None = None
 
-class ProviderBadRequest(ProviderError, ValidationError):
-    """The provider rejected the request as malformed (4xx other than 429)."""
+
+class ProviderBadRequest(ProviderError):
+    """The provider rejected the request (4xx other than 429).
+
+    A runtime failure, not a :class:`~motadata_ai.domain.values.errors.ValidationError`: the SDK
+    accepted the input and the provider refused it (its key, its model list, its context window);
+    it is never retried, and it never counts toward the model's circuit.
+    """
 
 
 class ProviderAuthError(ProviderBadRequest):
@@ -41,9 +53,14 @@ class ProviderAuthError(ProviderBadRequest):
 class UnknownModel(ProviderBadRequest):
     """No provider serves this model name; ``available`` lists what is configured."""
 
+    available: list[str] | None = None
+
 
 class ContextWindowExceeded(ProviderBadRequest):
-    """The prompt does not fit the model's context window."""
+    """The prompt does not fit the model's context window (``prompt_tokens`` of ``context_window``)."""
+
+    context_window: int | None = None
+    prompt_tokens: int | None = None
 
 
 RETRYABLE_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (

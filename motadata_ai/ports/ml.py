@@ -1,26 +1,26 @@
 """Ports of the ML framework: trainers, the model registry, the experiment store, artifacts and
 sampled prediction logs, with their error tree::
 
-    MotadataError
+    UsageError
     ├── ConfigurationError
     │   └── UnknownEstimator           the trainer does not know the estimator name
     ├── ValidationError
     │   └── ArtifactKeyInvalid         a malformed artifact key, or one whose path leaves the root
-    ├── NotFound
-    │   ├── ModelNotFound              no such model name for this tenant
-    │   │   ├── VersionNotFound        the model exists, the version does not
-    │   │   └── AliasNotFound          the alias is not set on this model
-    │   ├── RunNotFound
-    │   └── ArtifactNotFound
+    └── NotFound
+        ├── ModelNotFound              no such model name for this tenant
+        │   ├── VersionNotFound        the model exists, the version does not
+        │   └── AliasNotFound          the alias is not set on this model
+        ├── RunNotFound
+        └── ArtifactNotFound
+    ServiceError
     ├── ArtifactRefused                the artifact must not be loaded
     │   ├── ArtifactTampered           its SHA-256 differs from the registered one
     │   └── UnsafeArtifact             it holds types outside the trusted allow-list
-    └── ServiceError
-        ├── TrainingFailed             the estimator raised while fitting
-        ├── RegistryError              → RegistryConflict (a concurrent change won), RegistryUnavailable*
-        ├── ExperimentStoreError       → ExperimentStoreUnavailable*
-        ├── ArtifactStoreError         → ArtifactStoreUnavailable*
-        └── PredictionLogError         → PredictionLogUnavailable*
+    ├── TrainingFailed                 the estimator raised while fitting
+    ├── RegistryError                  → RegistryConflict (a concurrent change won), RegistryUnavailable*
+    ├── ExperimentStoreError           → ExperimentStoreUnavailable*
+    ├── ArtifactStoreError             → ArtifactStoreUnavailable*
+    └── PredictionLogError             → PredictionLogUnavailable*
 
     * also a ``StoreUnavailable``, with ``address`` (credentials masked)
 
@@ -36,7 +36,6 @@ from typing import Any
 
 from motadata_ai.domain.values.errors import (
     ConfigurationError,
-    MotadataError,
     NotFound,
     ServiceError,
     StoreUnavailable,
@@ -56,6 +55,8 @@ from motadata_ai.domain.values.ml import (
 
 class UnknownEstimator(ConfigurationError):
     """The trainer has no estimator of that name; ``available`` lists the ones it has."""
+
+    available: list[str] | None = None
 
 
 class ModelNotFound(NotFound):
@@ -78,16 +79,24 @@ class ArtifactNotFound(NotFound):
     """No artifact under that key for the tenant."""
 
 
-class ArtifactRefused(MotadataError):
-    """The artifact is refused before loading; nothing of it was deserialised."""
+class ArtifactRefused(ServiceError):
+    """The artifact is refused before loading; nothing of it was deserialised.
+
+    A runtime failure: what the store holds is not what was registered (or not safe to load).
+    """
 
 
 class ArtifactTampered(ArtifactRefused):
     """The artifact's SHA-256 (``actual``) differs from the registered one (``expected``)."""
 
+    expected: str | None = None
+    actual: str | None = None
+
 
 class UnsafeArtifact(ArtifactRefused):
     """The artifact names types outside the trusted allow-list (``untrusted``)."""
+
+    untrusted: list[str] | None = None
 
 
 class TrainingFailed(ServiceError):

@@ -18,8 +18,12 @@ class VectorStoreUnavailable(VectorStoreError, StoreUnavailable):
     """The vector store cannot be reached; ``address`` names it with credentials masked."""
 
 
-class DimensionMismatch(VectorStoreError, ValidationError):
-    """A vector's length differs from the store's ``dimensions``."""
+class DimensionMismatch(ValidationError):
+    """A vector's length (``actual``) differs from the store's ``dimensions`` (``expected``):
+    the embedding model and the store disagree, a developer mistake (not a store failure)."""
+
+    expected: int | None = None
+    actual: int | None = None
 
 
 class VectorStorePort(ABC):

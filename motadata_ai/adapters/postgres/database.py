@@ -49,24 +49,15 @@ from typing import Any, ClassVar
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
 from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import (
     ConfigurationError,
     MotadataError,
-    ServiceError,
-    StoreUnavailable,
 )
 
 __all__ = ["MigratedStore", "PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
-
-
-class PostgresError(ServiceError):
-    """A PostgreSQL operation failed for a reason other than reachability."""
-
-
-class PostgresUnavailable(StoreUnavailable):
-    """PostgreSQL cannot be reached or refused the connection; ``address`` is masked."""
 
 
 _CONNECTION_SQLSTATE_CLASSES = ("08", "28", "53", "57", "3D")  # connection, auth, resources, shutdown, no db

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from motadata_ai.domain.values.errors import StoreUnavailable
+from motadata_ai.adapters.postgres.errors import EmbeddedPostgresError
 
 __all__ = [
     "EmbeddedPostgres",
@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 _start_lock = threading.Lock()
-
-
-class EmbeddedPostgresError(StoreUnavailable):
-    """The embedded PostgreSQL server could not be started; ``address`` names its data directory."""
 
 
 def _ensure_runtime_dir() -> None:

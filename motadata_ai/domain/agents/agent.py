@@ -48,10 +48,10 @@ from motadata_ai.domain.values.agents import (
     AgentStep,
     AgentTask,
     AgentTimeout,
-    BudgetExceeded,
     BudgetLimit,
     MaxIterationsExceeded,
     TaskAlreadyResumed,
+    TaskBudgetExceeded,
     TaskNotFound,
     ToolCallRecord,
     ToolRetriesExceeded,
@@ -430,7 +430,7 @@ class Agent:
 
     def _limit_error(
         self,
-        error_type: type[BudgetExceeded] | type[MaxIterationsExceeded],
+        error_type: type[TaskBudgetExceeded] | type[MaxIterationsExceeded],
         state: RunState,
         message: str,
         **fields: Any,
@@ -531,7 +531,7 @@ class Agent:
 
     def _budget_error(self, state: RunState, ledger: Budget, which: str) -> Exception:
         return self._limit_error(
-            BudgetExceeded,
+            TaskBudgetExceeded,
             state,
             f"agent {self.name!r} ran out of its {which} budget "
             f"(spent {ledger.spent_tokens} tokens, ${ledger.spent_cost_usd:.6f}; limit {ledger.limit!r})",

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.delegation import Worker
 from motadata_ai.domain.memory._telemetry import NoTelemetry
-from motadata_ai.domain.values.agents import AgentError, AgentTask, BudgetExceeded, BudgetLimit
-from motadata_ai.domain.values.errors import MotadataError, ValidationError
+from motadata_ai.domain.values.agents import AgentError, AgentTask, BudgetLimit, TaskBudgetExceeded
+from motadata_ai.domain.values.errors import BudgetExceeded, MotadataError, ValidationError
 from motadata_ai.ports.telemetry import TelemetryPort
 
 WorkflowMode = Literal["sequential", "parallel"]
@@ -172,7 +172,7 @@ class Coordinator:
         except MotadataError as e:
             return WorkerOutcome(agent_id=worker.agent_id, name=worker.name, error=f"{type(e).__name__}: {e}")
         if which := ledger.exceeded:
-            raise BudgetExceeded(
+            raise TaskBudgetExceeded(
                 f"workflow {self.name!r} ran out of its {which} budget",
                 task=result,
                 limit=f"budget_{which}",

@@ -45,6 +45,7 @@ from motadata_ai.domain.gateway.limits import (
     circuit_key,
     circuit_label,
 )
+from motadata_ai.domain.gateway.outcomes import breaker_verdict, is_caller_deadline
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
 from motadata_ai.domain.values import keys
@@ -370,7 +371,7 @@ class Gateway:
                 target = request if model == request.model else request.model_copy(update={"model": model})
                 return await self._llm.complete(target, timeout=timeout or policy.request_timeout)
 
-            response = await self._resilient(call, models, attempt, policy, max_retries)
+            response = await self._resilient(call, models, attempt, policy, max_retries, timeout)
             response = self._priced(response, policy)
             response = await self._output_guardrails(
                 response, call, context, level, policy, response_schema, request
@@ -560,7 +561,9 @@ class Gateway:
                         )
 
                     models = (model, *fallbacks) if fallbacks else (model,)
-                    response = await self._resilient(call, list(models), attempt, policy, max_retries)
+                    response = await self._resilient(
+                        call, list(models), attempt, policy, max_retries, timeout
+                    )
                     if len(response.vectors) != len(inputs):
                         raise ProviderError(
                             f"embedding provider returned {len(response.vectors)} vectors "
@@ -1235,8 +1238,10 @@ class Gateway:
         attempt: Callable[[str], Awaitable[T]],
         policy: GatewayConfig,
         max_retries: int | None,
+        timeout: float | None = None,
     ) -> T:
         retries = policy.max_retries if max_retries is None else max_retries
+        caller_deadline = is_caller_deadline(timeout, policy.request_timeout)
         open_until: float | None = None
         last: ProviderError | None = None
         for model in models:
@@ -1252,31 +1257,23 @@ class Gateway:
                 self.stats.provider_calls += 1
                 try:
                     result = await attempt(model)
-                except ContextWindowExceeded as error:
+                except ProviderError as error:
                     call.attempts.append(self._attempt(model, number, error))
+                    state = await self._breaker_note(breaker_key, policy, error, caller_deadline, failed_here)
+                    if state is not None:
+                        failed_here = state.failures > 0 or state.state != "closed"
+                    if isinstance(error, ProviderBadRequest) and not isinstance(error, ContextWindowExceeded):
+                        raise
                     last = error
-                    break  # a larger-context fallback may take it
-                except ProviderBadRequest as error:
-                    call.attempts.append(self._attempt(model, number, error))
-                    if failed_here:
-                        await self._breaker_record(breaker_key, policy, True)
-                    raise
-                except RETRYABLE_PROVIDER_ERRORS as error:
-                    call.attempts.append(self._attempt(model, number, error))
-                    last = error
-                    failed_here = True
-                    state = await self._breaker_record(breaker_key, policy, False)
-                    if state.state == "open":
+                    if isinstance(error, ContextWindowExceeded):
+                        break  # a larger-context fallback may take it
+                    if not isinstance(error, RETRYABLE_PROVIDER_ERRORS) or (
+                        state is not None and state.state == "open"
+                    ):
                         break
                     if number < retries:
                         await self._sleep(self.backoff(number, policy, getattr(error, "retry_after", None)))
                     continue
-                except ProviderError as error:
-                    call.attempts.append(self._attempt(model, number, error))
-                    last = error
-                    failed_here = True
-                    await self._breaker_record(breaker_key, policy, False)
-                    break
                 else:
                     await self._succeeded(call, model, number, breaker_key, policy, failed_here)
                     return result
@@ -1304,6 +1301,7 @@ class Gateway:
     ) -> AsyncIterator[tuple[str, StreamChunk]]:
         """Like :meth:`_resilient`, for a stream: retries and fallbacks until the first chunk."""
         retries = policy.max_retries if max_retries is None else max_retries
+        caller_deadline = is_caller_deadline(timeout, policy.request_timeout)
         open_until: float | None = None
         last: ProviderError | None = None
         for model in models:
@@ -1325,14 +1323,16 @@ class Gateway:
                         yield model, chunk
                 except ProviderError as error:
                     call.attempts.append(self._attempt(model, number, error))
+                    state = await self._breaker_note(breaker_key, policy, error, caller_deadline, failed_here)
+                    if state is not None:
+                        failed_here = state.failures > 0 or state.state != "closed"
                     if isinstance(error, ProviderBadRequest) and not isinstance(error, ContextWindowExceeded):
                         raise
                     last = error
-                    failed_here = True
-                    state = await self._breaker_record(breaker_key, policy, False)
                     if started:
                         raise
-                    if state.state == "open" or isinstance(error, ContextWindowExceeded):
+                    opened = state is not None and state.state == "open"
+                    if opened or isinstance(error, ContextWindowExceeded):
                         break
                     if not isinstance(error, RETRYABLE_PROVIDER_ERRORS):
                         break
@@ -1349,6 +1349,24 @@ class Gateway:
             tenant_id=call.tenant_id,
             attempts=list(call.attempts),
         ) from last
+
+    async def _breaker_note(
+        self,
+        key: str,
+        policy: GatewayConfig,
+        error: ProviderError,
+        caller_deadline: bool,
+        failed_here: bool,
+    ) -> BreakerState | None:
+        """Record a failed attempt on the model's circuit by its verdict (:mod:`.outcomes`):
+        a provider-side failure counts, a 4xx answer closes a circuit that had failures, and a
+        caller-caused outcome leaves it alone. Returns the new state (``None`` when untouched)."""
+        verdict = breaker_verdict(error, caller_deadline=caller_deadline)
+        if verdict == "failure":
+            return await self._breaker_record(key, policy, False)
+        if verdict == "healthy" and failed_here:
+            return await self._breaker_record(key, policy, True)
+        return None
 
     async def _breaker_gate(
         self, call: _Call, model: str, breaker_key: str, policy: GatewayConfig
@@ -1539,8 +1557,8 @@ class Gateway:
             outcome = "circuit_open"
         elif isinstance(error, GuardrailViolation):
             outcome = "blocked"
-        elif isinstance(error, ValidationError) and not call.attempts:
-            outcome = "invalid"
+        elif isinstance(error, ValidationError | ProviderBadRequest) and not call.attempts:
+            outcome = "invalid"  # refused before any provider call (an unknown model, a prompt too big)
         else:
             outcome = "error"
         blocked: ChatResponse | None = None

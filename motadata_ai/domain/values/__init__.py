@@ -1,17 +1,20 @@
 """Pure value types and errors shared by the domain and the ports (no I/O, no vendor SDK)."""
 
 from motadata_ai.domain.values.errors import (
+    BudgetExceeded,
     ConfigurationError,
     InvalidTenant,
     MotadataError,
     NotFound,
     ServiceError,
     StoreUnavailable,
+    UsageError,
     ValidationError,
 )
 from motadata_ai.domain.values.tenancy import TenantContext, TenantId, validate_tenant_id
 
 __all__ = [
+    "BudgetExceeded",
     "ConfigurationError",
     "InvalidTenant",
     "MotadataError",
@@ -20,6 +23,7 @@ __all__ = [
     "StoreUnavailable",
     "TenantContext",
     "TenantId",
+    "UsageError",
     "ValidationError",
     "validate_tenant_id",
 ]

@@ -7,13 +7,15 @@ Error tree (under :class:`~motadata_ai.domain.values.errors.MotadataError`)::
     NotFound
     └── TaskNotFound                ``resume`` got an id with no paused task
         └── TaskAlreadyResumed      another ``resume`` claimed the paused task first
-    AgentError                      a run stopped; ``task`` is the partial AgentTask (steps so far)
-    ├── AgentLimitExceeded          a limit that always stops a run
-    │   ├── MaxIterationsExceeded   the model kept calling tools past ``max_iterations``
-    │   ├── AgentTimeout            the wall-clock ``timeout`` elapsed
-    │   └── BudgetExceeded          the token or cost budget (shared with sub-tasks) ran out
-    ├── ToolRetriesExceeded         the model kept sending unknown tools / invalid arguments
-    └── DelegationFailed            a delegated task failed or its reply did not come in time
+    ServiceError
+    └── AgentError                  a run stopped; ``task`` is the partial AgentTask (steps so far)
+        ├── AgentLimitExceeded      a limit that always stops a run
+        │   ├── MaxIterationsExceeded   the model kept calling tools past ``max_iterations``
+        │   ├── AgentTimeout            the wall-clock ``timeout`` elapsed
+        │   └── TaskBudgetExceeded      the token or cost budget (shared with sub-tasks) ran out;
+        │                               also a :class:`BudgetExceeded` (the SDK's one budget error)
+        ├── ToolRetriesExceeded     the model kept sending unknown tools / invalid arguments
+        └── DelegationFailed        a delegated task failed or its reply did not come in time
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from motadata_ai.domain.values.base import ValueModel
-from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, NotFound
+from motadata_ai.domain.values.errors import BudgetExceeded as BudgetExceeded  # the one budget error
+from motadata_ai.domain.values.errors import ConfigurationError, NotFound, ServiceError
 
 TaskStatus = Literal["running", "completed", "failed", "awaiting_approval"]
 
@@ -116,10 +119,11 @@ class BudgetLimit(ValueModel):
     max_cost_usd: float | None = Field(None, gt=0, description="Cost over all model calls, in USD")
 
 
-class AgentError(MotadataError):
+class AgentError(ServiceError):
     """A run stopped before answering; ``task`` is the partial :class:`AgentTask` (its steps)."""
 
     task: AgentTask | None
+    limit: str | None = None
 
     def __init__(self, message: str, *, task: AgentTask | None = None, **fields: Any) -> None:
         super().__init__(message, task=task, **fields)
@@ -142,8 +146,12 @@ class AgentTimeout(AgentLimitExceeded):
     """The run took longer than ``timeout`` seconds of wall-clock time."""
 
 
-class BudgetExceeded(AgentLimitExceeded):
-    """The token or cost budget ran out; ``spent_tokens``/``spent_cost_usd`` say how much went."""
+class TaskBudgetExceeded(AgentLimitExceeded, BudgetExceeded):
+    """The task's token or cost budget ran out; ``spent_tokens``/``spent_cost_usd`` say how much
+    went. A :class:`~motadata_ai.domain.values.errors.BudgetExceeded`, like the gateway's."""
+
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
 
 
 class ToolRetriesExceeded(AgentError):
@@ -153,9 +161,13 @@ class ToolRetriesExceeded(AgentError):
 class DelegationFailed(AgentError):
     """A task delegated to ``agent_id`` failed or no reply came within ``timeout``."""
 
+    agent_id: str | None = None
+
 
 class ToolDefinitionError(ConfigurationError):
     """A function cannot be turned into a tool (``tool`` names it)."""
+
+    tool: str | None = None
 
 
 class TaskNotFound(NotFound):

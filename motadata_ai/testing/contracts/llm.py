@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.errors import ServiceError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolSpec
 from motadata_ai.ports.llm import (
     LLMPort,
@@ -219,7 +219,7 @@ class LLMContract(LLMBasicContract):
         self.script(Reply(status=400, message="messages[0].content is invalid"))
         with pytest.raises(ProviderBadRequest) as caught:
             await llm.complete(self.request())
-        assert isinstance(caught.value, ValidationError)
+        assert isinstance(caught.value, ServiceError) and not isinstance(caught.value, ValidationError)
         assert caught.value.status_code == 400
 
     async def test_authentication_error(self) -> None:

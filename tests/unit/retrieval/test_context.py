@@ -43,10 +43,14 @@ def test_everything_fits_a_large_budget() -> None:
     assert [line[:4] for line in lines[-5:]] == ["<<<p", "[1] ", "[2] ", "[3] ", "pass"]
     assert lines[-5:][::4] == ["<<<passages", "passages>>>"]
     assert not built.truncated
-    expected = approximate_token_count(DEFAULT_INSTRUCTIONS.strip() + "\n\nPassages:") + sum(
-        approximate_token_count(line) + 1 for line in lines[-3:]
+    header, passages, footer = "\n".join(lines[:-4]), lines[-4:-1], lines[-1]
+    expected = (
+        approximate_token_count(header)
+        + approximate_token_count(footer)
+        + 1
+        + sum(approximate_token_count(line) + 1 for line in passages)
     )
-    assert built.tokens == expected  # the instructions and every passage line, with its newline
+    assert built.tokens == expected  # instructions, fence and every passage line, with its newline
 
 
 def test_budget_cuts_the_last_passage_and_drops_the_rest() -> None:

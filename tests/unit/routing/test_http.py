@@ -20,6 +20,10 @@ class Rag:
             from motadata_ai.ports.llm import ProviderUnavailable
 
             raise ProviderUnavailable("provider down", model="m")
+        if question == "bad key":
+            from motadata_ai.ports.llm import ProviderAuthError
+
+            raise ProviderAuthError("the provider refused the credentials", model="m", status_code=401)
         return RAGResponse(answer=f"answer to {question}", question=question)
 
 
@@ -46,6 +50,13 @@ async def test_errors_map_to_status_codes_with_typed_bodies() -> None:
     assert bad_mode.status_code == 422
     assert down.status_code == 503 and down.json()["error"] == "ProviderUnavailable"
     assert down.json()["fields"]["model"] == "m"
+
+
+async def test_a_bad_provider_key_is_the_servers_failure_not_the_clients() -> None:
+    async with client() as http:
+        refused = await http.post("/query", json={"query": "bad key", "tenant_id": "acme"})
+    assert refused.status_code == 502
+    assert refused.json()["error"] == "ProviderAuthError" and refused.json()["fields"]["status_code"] == 401
 
 
 async def test_openapi_schema_describes_the_query() -> None:

@@ -33,6 +33,7 @@ from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGSystem
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.errors import MotadataError, StoreUnavailable
+from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.testing.servers.postgres import PostgresServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
@@ -228,3 +229,34 @@ async def stored_state(
     bodies = {(r["document_id"], r["version"]): r["body"] for r in versions}
     rows = [(r["document_id"], r["version"], r["id"], r["text"]) for r in chunks]
     return current, bodies, rows
+
+
+async def test_after_a_restart_one_failed_call_renews_the_whole_pool(
+    postgres_server_factory: Callable[[], PostgresServer],
+) -> None:
+    """A killed server leaves every pooled connection dead; the first failure expires them all,
+    so the calls after it reconnect instead of each dead connection failing once more."""
+    server = postgres_server_factory()
+    database = await PostgresDatabase.connect(server.url, min_size=4, max_size=4, connect_timeout=3)
+    try:
+        vectors = PgVectorStore(database, dimensions=32)
+        await vectors.setup()
+        tenant = TenantContext(tenant_id=TENANT)
+
+        async def hold_one() -> None:  # four concurrent calls: four open pooled connections
+            async with database.pool.acquire() as connection:
+                await connection.execute("SELECT pg_sleep(0.05)")
+
+        await asyncio.gather(*(hold_one() for _ in range(4)))
+        server.kill()
+        server.start()
+        failures = 0
+        for _ in range(4):
+            try:
+                assert await vectors.count(tenant) == 0
+            except StoreUnavailable:
+                failures += 1
+        assert failures <= 1
+    finally:
+        await database.close()
+        server.stop()

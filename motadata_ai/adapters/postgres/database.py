@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 import asyncpg
@@ -195,6 +195,7 @@ class PostgresDatabase:
             raise
         except Exception as exc:
             if is_connection_error(exc):
+                self._expire_pooled_connections()
                 raise unavailable(
                     f"PostgreSQL at {self._address} is unavailable: {type(exc).__name__}: {exc}",
                     address=self._address,
@@ -208,6 +209,20 @@ class PostgresDatabase:
                     **fields,
                 ) from exc
             raise
+
+    def _expire_pooled_connections(self) -> None:
+        """After a connection error, replace every pooled connection on its next acquire.
+
+        When the server restarts, each idle pooled connection is dead; without this every one of
+        them would fail one more call before the pool noticed.
+        """
+        # ``Pool.expire_connections`` only bumps the pool's generation and never suspends; it is
+        # run to completion here, so the very next acquire already sees it (a task would run
+        # too late: an acquire with an idle connection at hand does not yield to the loop).
+        expiring = self._pool.expire_connections()
+        with suppress(StopIteration):
+            expiring.send(None)
+        expiring.close()
 
     async def __aenter__(self) -> PostgresDatabase:
         return self

@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent(
         settings = Settings(profile="memory", requests_per_minute=60, burst_size=3)
         async with connect(settings) as ai:
             loaded_at_connect = shared_embedder().loaded
-            context = format_passages([Passage(index=1, title="VPN", text="The VPN gateway is vpn.example.com.")])
+            passage = Passage(index=1, title="VPN", text="The VPN gateway is vpn.example.com.")
+            context = format_passages([passage])
             prompt = "Context:\\n" + context + "\\nQuestion: What is the VPN gateway?"
             request = ChatRequest(model="local/extractive", messages=(Message(role="user", content=prompt),))
             first = await ai.gateway.generate(request, tenant="acme")
@@ -39,7 +40,8 @@ SCRIPT = textwrap.dedent(
             limited = None
             try:
                 for i in range(5):
-                    await ai.gateway.generate(request.model_copy(update={"seed": i}), tenant="acme", no_cache=True)
+                    retry = request.model_copy(update={"seed": i})
+                    await ai.gateway.generate(retry, tenant="acme", no_cache=True)
             except MotadataError as error:
                 limited = type(error).__name__
             print(json.dumps({

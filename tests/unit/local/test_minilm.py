@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_batches_group_similar_lengths_and_vectors_come_back_in_order(encoder: B
     assert sorted(i for batch in encoder_batches for i in batch) == list(range(len(texts)))
     lengths = [[len(ids[i]) for i in batch] for batch in encoder_batches]
     assert all(len(batch) <= encoder.batch_size for batch in lengths)
-    assert all(max(a) <= min(b) for a, b in zip(lengths, lengths[1:], strict=False))  # sorted by length
+    assert all(max(a) <= min(b) for a, b in itertools.pairwise(lengths))  # sorted by length
     together = encoder.encode(texts)
     alone = np.stack([encoder.encode([text])[0] for text in texts])
     assert np.allclose(together, alone, atol=1e-5)  # neither padding nor grouping moves a vector

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from motadata_ai.adapters.routing import ModelRoutedChat, ModelRoutedEmbeddings
-from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, Message
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
+from motadata_ai.adapters.routing import ModelRoutedChat, ModelRoutedEmbeddings
+from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, Message
 
 
 def _request(model: str) -> ChatRequest:

@@ -263,10 +263,37 @@ async def _warm(container: Container, ports: tuple[str, ...]) -> None:
     await asyncio.to_thread(lambda: [importlib.import_module(name) for name in _USE_CASE_MODULES])
 
 
+WARM_UP_TENANT = "motadata-warm-up"
+"""The tenant the start-up search runs for: none holds data, so nothing is read or written."""
+
+
+async def _warm_search(container: Container, vector_store: Any) -> None:
+    """One dense and one keyword search, concurrently, for a tenant with no data: opens the pool's
+    connections and prepares the statements, so the first real query does not pay for them."""
+    settings: Settings = container.settings()
+    tenant = TenantContext(tenant_id=WARM_UP_TENANT)
+    try:
+        await asyncio.gather(
+            vector_store.dense_search(tenant, (0.0,) * (settings.embedding_dimensions - 1) + (1.0,), top_k=1),
+            vector_store.keyword_search(tenant, "warm up", top_k=1),
+        )
+    except Exception as error:  # a store that is down reports it on the first real call
+        log.warning("the start-up search failed: %s", error)
+
+
 def _warming_message(settings: Settings, ports: tuple[str, ...]) -> str:
     if "embeddings" in ports and settings.embedding_model.startswith("local/"):
         return "loading the embedding model…"
     return "loading the models…"
+
+
+def _chain(first: asyncio.Task[None] | None, then: Any) -> asyncio.Task[None]:
+    async def both() -> None:
+        if first is not None:
+            await first
+        await then
+
+    return asyncio.create_task(both())
 
 
 @asynccontextmanager
@@ -304,6 +331,8 @@ async def connect(
         for name in _EAGER_PORTS:
             ports[name] = await _resolve(getattr(container, name)())
         ai = AI(container, ports)
+        if "embeddings" in chosen:  # a process that will search: warm the search path too
+            warming = _chain(warming, _warm_search(container, ports["vector_store"]))
         if warming is not None:
             ai._warm_up = warming
             if not warming.done():

@@ -48,13 +48,15 @@ FIRST_CALLS = """
 import asyncio, json, time
 from motadata_ai.api import connect
 from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.passages import Passage, format_passages
 
 async def main():
     started = time.perf_counter()
     async with connect() as ai:
         connected = time.perf_counter()
-        request = ChatRequest(model=ai.settings.llm_model, messages=(Message(role="user", content=(
-            "Context:\\n[1] Password\\nReset it in the self-service portal.\\n\\nQuestion: How do I reset it?")),))
+        passage = Passage(index=1, title="Password", text="Reset your password in the self-service portal.")
+        prompt = "Context:\\n" + format_passages([passage]) + "\\nQuestion: How do I reset my password?"
+        request = ChatRequest(model=ai.settings.llm_model, messages=(Message(role="user", content=prompt),))
         t = time.perf_counter()
         await ai.gateway.generate(request, tenant="bench")
         generate_ms = (time.perf_counter() - t) * 1000
@@ -238,10 +240,13 @@ def main() -> None:
         print(f"{'  first embed (one short text)':42s} {first['first_embed_ms']:7.1f} ms")
         measure_serve(env, figures)
         if importlib.util.find_spec("llama_index") is None:
-            print("LlamaIndex cold query: skipped (llama-index is not installed; pip install '.[bench]')")
+            print(
+                "LlamaIndex cold query: skipped (llama-index is not installed: "
+                "pip install llama-index-core llama-index-embeddings-huggingface)"
+            )
         else:
-            measure("LlamaIndex cold query (same folder)", [sys.executable, "-c", LLAMA_INDEX, str(KB), QUESTION],
-                    env, rounds, figures)  # fmt: skip
+            llama = [sys.executable, "-c", LLAMA_INDEX, str(KB), QUESTION]
+            measure("LlamaIndex cold query (same folder)", llama, env, rounds, figures)
 
     summary = {
         "ask_cold_s": figures["motadata-ai ask (hybrid)"]["wall_s"],

@@ -369,23 +369,20 @@ async def run_live(
     cases: Sequence[Case], variants: dict[str, ExtractiveGenerator], timers: dict[str, Timed]
 ) -> tuple[Results, dict[str, list[dict[str, Any]]], dict[str, float]]:
     """Ingest the sample knowledge base and ask every question with every generator."""
-    from motadata_ai.adapters.litellm import register_custom_provider
-    from motadata_ai.adapters.local import LOCAL_PROVIDER
-    from motadata_ai.adapters.local.providers import LocalChatProvider
+    from motadata_ai.adapters.local import LOCAL_CHAT_MODEL
     from motadata_ai.api import connect
     from motadata_ai.settings import Settings
 
-    class Recording(LocalChatProvider):
-        """The local chat provider, recording the messages it answers and timing the generator."""
+    class Recording:
+        """The generator the local chat adapter answers with: records the messages it answers
+        and times the generator under test."""
 
         def __init__(self, generator: ExtractiveGenerator, timer: Timed) -> None:
-            super().__init__(generator)
+            self.generator = generator
             self.timer = timer
             self.messages: list[list[dict[str, Any]]] = []
 
-        def _reply(
-            self, model: str, messages: list[dict[str, Any]], optional_params: dict[str, Any]
-        ) -> ExtractiveReply:
+        def respond(self, messages: Sequence[dict[str, Any]], tools: Sequence[Any] = ()) -> ExtractiveReply:
             self.messages.append([dict(m) for m in messages])
             return self.timer.respond(self.generator, messages)
 
@@ -408,7 +405,8 @@ async def run_live(
             contexts[retrieval] = []
             for name, generator in variants.items():
                 provider = Recording(generator, timers[name])
-                register_custom_provider(LOCAL_PROVIDER, chat=provider)
+                # the in-process adapter the gateway routes local/extractive to
+                ai.container.llm().routes.for_model(LOCAL_CHAT_MODEL).generator = provider
                 results[(retrieval, name)] = []
                 for case in cases:
                     asked = len(provider.messages)

@@ -11,9 +11,12 @@ The ``create_*`` factories mirror the familiar function style for code that hold
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import importlib
 import inspect
-from collections.abc import AsyncIterator, Iterable
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +42,18 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+WARM_UP_PORTS = ("llm", "embeddings")
+"""What ``connect(warm_up=...)`` can prepare at start-up: the default chat and embedding models."""
+
+_USE_CASE_MODULES = (
+    "motadata_ai.domain.routing.unified",
+    "motadata_ai.domain.retrieval.system",
+    "motadata_ai.domain.agents.agent",
+)
+
+
 async def _resolve(value: Any) -> Any:
     """Providers with async dependencies return awaitables; plain ones return the object."""
     return await value if inspect.isawaitable(value) else value
@@ -55,6 +70,18 @@ class AI:
         self._ml_systems: dict[str, MLSystem] = {}
         self._models: Any = None
         self._unified: UnifiedQuery | None = None
+        self._warm_up: asyncio.Future[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the start-up work (model loads, heavy imports) has finished."""
+        return self._warm_up is None or self._warm_up.done()
+
+    async def wait_ready(self) -> None:
+        """Wait for the start-up work ``connect()`` began (never raises: a model that failed to
+        load reports its error on the first call that needs it)."""
+        if self._warm_up is not None:
+            await asyncio.shield(self._warm_up)
 
     def port(self, name: str) -> Any:
         """A resolved adapter by container name (``vector_store``, ``cache``, ``bus`` ...)."""
@@ -205,27 +232,117 @@ async def _use_plugin_adapters(container: Container) -> list[Any]:
     return built
 
 
+def _warm_up_ports(warm_up: bool | Collection[str]) -> tuple[str, ...]:
+    from motadata_ai.domain.values.errors import ConfigurationError
+
+    if warm_up is True:
+        return WARM_UP_PORTS
+    if warm_up is False:
+        return ()
+    unknown = sorted(set(warm_up) - set(WARM_UP_PORTS))
+    if unknown:
+        raise ConfigurationError(
+            f"warm_up names unknown ports {unknown} (ports: {', '.join(WARM_UP_PORTS)})", field="warm_up"
+        )
+    return tuple(p for p in WARM_UP_PORTS if p in warm_up)
+
+
+async def _warm(container: Container, ports: tuple[str, ...]) -> None:
+    """Prepare the default models of ``ports`` and import the use-cases, on worker threads."""
+    settings: Settings = container.settings()
+    models = {"llm": settings.llm_model, "embeddings": settings.embedding_model}
+    for port in ports:
+        adapter = await _resolve(getattr(container, port)())
+        try:
+            if hasattr(adapter, "prepare"):  # a model-routed port: warm the default model's adapter
+                await adapter.prepare([models[port]])
+            elif hasattr(adapter, "warm_up"):
+                await asyncio.to_thread(adapter.warm_up)
+        except Exception as error:  # the first call that needs the model reports it
+            log.warning("could not prepare %s for %s: %s", port, models[port], error)
+    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in _USE_CASE_MODULES])
+
+
+WARM_UP_TENANT = "motadata-warm-up"
+"""The tenant the start-up search runs for: none holds data, so nothing is read or written."""
+
+
+async def _warm_search(container: Container, vector_store: Any) -> None:
+    """One dense and one keyword search, concurrently, for a tenant with no data: opens the pool's
+    connections and prepares the statements, so the first real query does not pay for them."""
+    settings: Settings = container.settings()
+    tenant = TenantContext(tenant_id=WARM_UP_TENANT)
+    try:
+        await asyncio.gather(
+            vector_store.dense_search(tenant, (0.0,) * (settings.embedding_dimensions - 1) + (1.0,), top_k=1),
+            vector_store.keyword_search(tenant, "warm up", top_k=1),
+        )
+    except Exception as error:  # a store that is down reports it on the first real call
+        log.warning("the start-up search failed: %s", error)
+
+
+def _warming_message(settings: Settings, ports: tuple[str, ...]) -> str:
+    if "embeddings" in ports and settings.embedding_model.startswith("local/"):
+        return "loading the embedding model…"
+    return "loading the models…"
+
+
+def _chain(first: asyncio.Task[None] | None, then: Any) -> asyncio.Task[None]:
+    async def both() -> None:
+        if first is not None:
+            await first
+        await then
+
+    return asyncio.create_task(both())
+
+
 @asynccontextmanager
 async def connect(
-    settings: Settings | None = None, *, container: Container | None = None
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    warm_up: bool | Collection[str] = True,
+    status: Callable[[str], None] | None = None,
 ) -> AsyncIterator[AI]:
     """Build, start and finally stop every adapter for ``settings`` (default: from the environment).
 
     Pass ``container`` (with providers overridden) to run the same app on test doubles.
+    ``warm_up`` (``True``, ``False`` or some of ``"llm"``, ``"embeddings"``): prepare the default
+    models (load the MiniLM weights, import LiteLLM for a remote model) on worker threads while the
+    database starts, and return once they are ready, so the first call finds them loaded.
+    ``status`` is told what start-up is doing ("starting the embedded database…").
     """
     from motadata_ai.container import Container
 
     if container is None:
         container = Container(settings=settings or Settings())
+    chosen = _warm_up_ports(warm_up)
+    say = status or (lambda _: None)
     ports: dict[str, Any] = {}
     plugin_adapters: list[Any] = []
+    warming: asyncio.Task[None] | None = None
     try:
         plugin_adapters = await _use_plugin_adapters(container)
+        resolved: Settings = container.settings()
+        if chosen:
+            warming = asyncio.create_task(_warm(container, chosen))
+        if resolved.profile == "local":
+            say("starting the embedded database…")
         for name in _EAGER_PORTS:
             ports[name] = await _resolve(getattr(container, name)())
         ai = AI(container, ports)
+        if "embeddings" in chosen:  # a process that will search: warm the search path too
+            warming = _chain(warming, _warm_search(container, ports["vector_store"]))
+        if warming is not None:
+            ai._warm_up = warming
+            if not warming.done():
+                say(_warming_message(resolved, chosen))
+            await ai.wait_ready()
         yield ai
     finally:
+        if warming is not None and not warming.done():
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
         gateway = ports.get("gateway")
         if gateway is not None:
             await gateway.aclose()

@@ -3,7 +3,7 @@
 Profiles (``Settings.profile``):
 
 * ``local`` — embedded PostgreSQL + pgvector (persistent data dir), in-process cache and bus,
-  local models through LiteLLM custom providers. The default: no service, no API key.
+  local models as in-process adapters (no LiteLLM). The default: no service, no API key.
 * ``services`` — PostgreSQL at ``MOTADATA_POSTGRES_DSN``, Redis at ``MOTADATA_REDIS_URL``
   (in-process cache when unset), NATS at ``MOTADATA_NATS_URL`` (in-process bus when unset).
 * ``memory`` — everything in process; nothing persists.
@@ -16,13 +16,35 @@ Adapters are imported inside the builders, so building the container imports no 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dependency_injector import containers, providers
-
 from motadata_ai.settings import Settings
+
+
+def _import_dependency_injector() -> tuple[Any, Any]:
+    """``dependency_injector``'s ``containers`` and ``providers``, without FastAPI.
+
+    Its wiring module imports FastAPI, when installed, to recognise ``Depends`` markers (close to
+    a second of a cold start here); the SDK wires nothing, so FastAPI is hidden from that one import
+    (unless something imported it already) and loads only for ``motadata_ai.http``.
+    """
+    hidden = "fastapi" not in sys.modules
+    if hidden:
+        sys.modules["fastapi"] = None  # type: ignore[assignment]  # "import fastapi" raises ImportError
+    try:
+        from dependency_injector import containers, providers
+    finally:
+        if hidden:
+            del sys.modules["fastapi"]
+    return containers, providers
+
+
+containers, providers = _import_dependency_injector()
 
 # --- builders: each imports its adapter lazily --------------------------------------------------
 
@@ -51,7 +73,8 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
     if settings.profile == "local":
         from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
 
-        server = start_embedded_postgres(settings.postgres_data_dir)
+        # on a worker thread: the model loads that connect() started meanwhile keep going
+        server = await asyncio.to_thread(start_embedded_postgres, settings.postgres_data_dir)
         dsn = server.dsn
     else:
         if settings.postgres_dsn is None:
@@ -136,24 +159,45 @@ def _api_key(settings: Settings) -> str | None:
     return settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
 
 
-def _llm(settings: Settings, plugins: Any) -> Any:
-    from motadata_ai.adapters.litellm.chat import LiteLLMChat
+def _litellm_chat(settings: Settings, plugins: Any) -> Any:
+    from motadata_ai.adapters.litellm import LiteLLMChat, load_litellm
 
     plugins.install_providers()
+    load_litellm()  # built on first use of a remote model (or at warm-up, on a worker thread)
     return LiteLLMChat(
         api_base=settings.llm_api_base, api_key=_api_key(settings), timeout=settings.request_timeout
     )
 
 
-def _embeddings(settings: Settings, plugins: Any) -> Any:
-    from motadata_ai.adapters.litellm.embedding import LiteLLMEmbeddings
+def _litellm_embeddings(settings: Settings, plugins: Any) -> Any:
+    from motadata_ai.adapters.litellm import LiteLLMEmbeddings, load_litellm
 
     plugins.install_providers()
+    load_litellm()
     return LiteLLMEmbeddings(
         api_base=settings.llm_api_base,
         api_key=_api_key(settings),
         timeout=settings.request_timeout,
         dimensions={settings.embedding_model: settings.embedding_dimensions},
+    )
+
+
+def _llm(settings: Settings, plugins: Any) -> Any:
+    """Models with a plugin's in-process adapter (``local/...``) go to it; the rest to LiteLLM."""
+    from motadata_ai.adapters.routing import ModelRoutedChat
+
+    return ModelRoutedChat(
+        plugins.model_adapters("llm"), default=functools.partial(_litellm_chat, settings, plugins)
+    )
+
+
+def _embeddings(settings: Settings, plugins: Any) -> Any:
+    """Like :func:`_llm`, for embeddings."""
+    from motadata_ai.adapters.routing import ModelRoutedEmbeddings
+
+    return ModelRoutedEmbeddings(
+        plugins.model_adapters("embeddings"),
+        default=functools.partial(_litellm_embeddings, settings, plugins),
     )
 
 

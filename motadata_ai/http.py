@@ -1,6 +1,7 @@
 """The optional HTTP edge: a FastAPI router exposing the unified query, with an OpenAPI schema.
 
-``create_router(target)`` returns an ``APIRouter`` with ``POST /query`` and ``GET /health``;
+``create_router(target)`` returns an ``APIRouter`` with ``POST /query``, ``GET /health``
+(liveness) and ``GET /ready`` (readiness: 503 until ``target.ready``, when it has one);
 ``create_app(target)`` wraps it in a FastAPI application (``motadata-ai serve`` runs it with
 uvicorn). ``target`` is anything with ``async query(query, *, tenant_id, user_id,
 conversation_id, mode)``: the connected SDK (``ai``) or a :class:`UnifiedQuery`.
@@ -94,7 +95,7 @@ def error_response(error: MotadataError) -> JSONResponse:
 
 
 def create_router(target: QueryTarget, *, prefix: str = "", tags: list[str] | None = None) -> APIRouter:
-    """An ``APIRouter`` with ``POST {prefix}/query`` and ``GET {prefix}/health``."""
+    """An ``APIRouter`` with ``POST {prefix}/query``, ``GET {prefix}/health`` and ``GET {prefix}/ready``."""
     router = APIRouter(prefix=prefix, tags=list(tags or ["motadata-ai"]))
 
     @router.post(
@@ -125,6 +126,17 @@ def create_router(target: QueryTarget, *, prefix: str = "", tags: list[str] | No
     @router.get("/health", summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @router.get(
+        "/ready",
+        summary="Readiness: 200 once the models are loaded, 503 while the SDK starts",
+        responses={503: {"description": "Still starting"}},
+    )
+    async def ready() -> JSONResponse:
+        started = bool(getattr(target, "ready", True))  # a target without start-up work is ready
+        return JSONResponse(
+            status_code=200 if started else 503, content={"status": "ready" if started else "starting"}
+        )
 
     return router
 

@@ -62,9 +62,11 @@ async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from motadata_ai.api import connect
+    from motadata_ai.cli._startup import status_printer
     from motadata_ai.http import create_app
 
-    async with connect() as ai:
+    # connect() returns once the models are loaded: uvicorn starts (and /ready answers) after
+    async with connect(status=status_printer(args)) as ai:
         config = uvicorn.Config(
             create_app(ai, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
         )
@@ -85,8 +87,9 @@ def run_agent(args: argparse.Namespace) -> int:
 async def unified_query(args: argparse.Namespace, mode: str) -> int:
     """Print the unified query's answer for ``args.text`` (``args.tenant``, ``args.user`` ...)."""
     from motadata_ai.api import connect
+    from motadata_ai.cli._startup import status_printer
 
-    async with connect() as ai:
+    async with connect(status=status_printer(args)) as ai:
         response = await ai.query(
             args.text, tenant_id=args.tenant, user_id=args.user, conversation_id=args.conversation, mode=mode
         )

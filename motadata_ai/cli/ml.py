@@ -107,11 +107,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_ml(tenant: str) -> AsyncIterator[Any]:
+async def open_ml(tenant: str, status: Any = None) -> AsyncIterator[Any]:
     """The tenant's ML system from the configured SDK."""
     from motadata_ai.api import connect
 
-    async with connect() as ai:
+    # no model of the gateway is needed: nothing is loaded ahead
+    async with connect(warm_up=False, status=status) as ai:
         system = ai.ml(tenant)
         if inspect.isawaitable(system):
             system = await system
@@ -121,7 +122,9 @@ async def open_ml(tenant: str) -> AsyncIterator[Any]:
 def _runner(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         async def go() -> int:
-            async with open_ml(args.tenant) as ml:
+            from motadata_ai.cli._startup import status_printer
+
+            async with open_ml(args.tenant, status_printer(args)) as ml:
                 result: int = await command(args, ml)
                 return result
 

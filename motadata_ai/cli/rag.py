@@ -80,6 +80,7 @@ async def _ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from motadata_ai.api import connect
+    from motadata_ai.cli._startup import status_printer
 
     bar: Any = None
 
@@ -99,7 +100,7 @@ async def _ingest(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
             bar.set_postfix_str(source.rsplit("/", 1)[-1][-30:], refresh=False)
 
-    async with connect() as ai:
+    async with connect(warm_up=("embeddings",), status=status_printer(args)) as ai:
         rag = await _rag_system(ai, args.tenant)
         try:
             report = await rag.ingest(args.path, user_id=args.user, progress=progress)
@@ -127,6 +128,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 async def _ask(args: argparse.Namespace) -> int:
     from motadata_ai.api import connect
+    from motadata_ai.cli._startup import status_printer
 
     if args.mode in UNIFIED_MODES:
         from motadata_ai.cli.agents import unified_query
@@ -135,7 +137,9 @@ async def _ask(args: argparse.Namespace) -> int:
         return await unified_query(args, args.mode)
 
     mode = "hybrid" if args.mode == "rag" else args.mode
-    async with connect() as ai:
+    # keyword search embeds nothing: the embedding model is not loaded for it
+    warm_up = ("llm",) if mode == "keyword" else True
+    async with connect(warm_up=warm_up, status=status_printer(args)) as ai:
         rag = await _rag_system(ai, args.tenant)
         response = await rag.query(
             args.question,

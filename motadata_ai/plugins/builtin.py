@@ -1,8 +1,11 @@
 """The built-in plugin: the local models, registered through the same hooks as any plugin.
 
-``local/extractive`` (chat) and ``local/all-minilm-l6-v2`` (embeddings) become LiteLLM custom
-providers under the prefix ``local``; their handlers are built when LiteLLM loads, and the MiniLM
-weights load on the first embedding call.
+``local/extractive`` (chat) and ``local/all-minilm-l6-v2`` (embeddings) are in-process model
+adapters (:class:`~motadata_ai.adapters.local.chat.LocalChat`,
+:class:`~motadata_ai.adapters.local.embeddings.LocalEmbeddings`): the container routes ``local/...``
+models to them, before LiteLLM, so the embedded default never imports LiteLLM. They are also
+LiteLLM custom providers under the prefix ``local`` for whoever calls them through LiteLLM; those
+handlers are built when LiteLLM loads. The MiniLM weights load once, on first use or at warm-up.
 """
 
 from __future__ import annotations
@@ -40,6 +43,24 @@ def register_llm_providers(register: Callable[..., None]) -> None:
 def register_embedding_providers(register: Callable[..., None]) -> None:
     """The local MiniLM embedding model."""
     register(LOCAL_PROVIDER, _embedding_provider, models=_models("embedding"))
+
+
+@hookimpl
+def register_model_adapters(register: Callable[[str, str, Callable[[], Any]], None]) -> None:
+    """``local/...`` models served in process, without LiteLLM."""
+
+    def local_chat() -> Any:
+        from motadata_ai.adapters.local.chat import LocalChat
+
+        return LocalChat()
+
+    def local_embeddings() -> Any:
+        from motadata_ai.adapters.local.embeddings import LocalEmbeddings
+
+        return LocalEmbeddings()
+
+    register("llm", LOCAL_PROVIDER, local_chat)
+    register("embeddings", LOCAL_PROVIDER, local_embeddings)
 
 
 @hookimpl

@@ -24,6 +24,7 @@ __all__ = [
     "register_adapters",
     "register_embedding_providers",
     "register_llm_providers",
+    "register_model_adapters",
     "register_tools",
 ]
 
@@ -46,3 +47,9 @@ def register_tools(register: Callable[[Any], None]) -> None:
 @hookspec
 def register_adapters(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
     """Register adapters for a port: ``register(port_name, adapter_name, factory)``."""
+
+
+@hookspec
+def register_model_adapters(register: Callable[[str, str, Callable[[], Any]], None]) -> None:
+    """Serve ``<prefix>/...`` models of a port in process: ``register(port, prefix, factory)``,
+    port ``llm`` or ``embeddings``, ``factory()`` an LLMPort/EmbeddingPort (instead of LiteLLM)."""

@@ -3,7 +3,8 @@
 Every hook receives a ``register`` callback; registrations are validated, attributed to their
 plugin and de-duplicated (a name registered twice is a :class:`ConfigurationError` naming both
 plugins). LLM and embedding providers become LiteLLM custom providers with
-:meth:`PluginManager.install_providers`; tools and adapters are handed to whoever asks.
+:meth:`PluginManager.install_providers`; model adapters (in-process ports serving ``<prefix>/...``
+models, routed before LiteLLM), tools and adapters are handed to whoever asks.
 
 Under pytest, a manager without an allow-list loads only the built-in plugin: third-party
 plugins load only when a test names them in ``allow``. Nothing is global: a manager's
@@ -14,6 +15,7 @@ it installed.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -28,6 +30,8 @@ __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "AdapterRegistration", "PluginManager
 
 ENTRY_POINT_GROUP = "motadata_ai"
 BUILTIN = "builtin"
+MODEL_ROUTED_PORTS = ("llm", "embeddings")
+_PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class PluginManager:
         self._embedding: dict[str, ProviderRegistration] = {}
         self._tools: dict[str, tuple[Any, str]] = {}
         self._adapters: dict[tuple[str, str], AdapterRegistration] = {}
+        self._model_adapters: dict[tuple[str, str], AdapterRegistration] = {}
         self._installed: list[str] = []
 
     # --- loading ---------------------------------------------------------------------------------
@@ -163,6 +168,7 @@ class PluginManager:
             return
         self.load()
         self._llm, self._embedding, self._tools, self._adapters = {}, {}, {}, {}
+        self._model_adapters = {}
 
         def provider_register(kind: str, target: dict[str, ProviderRegistration]) -> Callable[[str], Any]:
             def for_plugin(plugin: str) -> Callable[..., None]:
@@ -224,10 +230,42 @@ class PluginManager:
 
             return register
 
+        def model_adapter_register(plugin: str) -> Callable[[str, str, Callable[[], Any]], None]:
+            def register(port: str, prefix: str, factory: Callable[[], Any]) -> None:
+                if port not in MODEL_ROUTED_PORTS:
+                    raise ConfigurationError(
+                        f"plugin {plugin!r} registered a model adapter for port {port!r}: "
+                        f"it must be one of {', '.join(MODEL_ROUTED_PORTS)}",
+                        plugin=plugin,
+                    )
+                if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+                    raise ConfigurationError(
+                        f"plugin {plugin!r} registered model prefix {prefix!r}: "
+                        f"it must match {_PREFIX.pattern}",
+                        plugin=plugin,
+                    )
+                if not callable(factory):
+                    raise ConfigurationError(
+                        f"plugin {plugin!r} registered model adapter {port}/{prefix} "
+                        "with a non-callable factory",
+                        plugin=plugin,
+                    )
+                key = (port, prefix)
+                if key in self._model_adapters:
+                    raise ConfigurationError(
+                        f"models {prefix}/... of port {port!r} are served by both "
+                        f"{self._model_adapters[key].plugin!r} and {plugin!r}",
+                        plugin=plugin,
+                    )
+                self._model_adapters[key] = AdapterRegistration(port, prefix, factory, plugin)
+
+            return register
+
         self._call("register_llm_providers", provider_register("LLM", self._llm))
         self._call("register_embedding_providers", provider_register("embedding", self._embedding))
         self._call("register_tools", tool_register)
         self._call("register_adapters", adapter_register)
+        self._call("register_model_adapters", model_adapter_register)
         self._collected = True
 
     # --- queries ---------------------------------------------------------------------------------
@@ -261,6 +299,11 @@ class PluginManager:
         """The registered adapter factories, by ``(port, name)`` (only ``port``'s when given)."""
         self._collect()
         return {key: value for key, value in self._adapters.items() if port is None or key[0] == port}
+
+    def model_adapters(self, port: str) -> dict[str, Callable[[], Any]]:
+        """The in-process adapter factories of ``port`` (``llm`` or ``embeddings``), by model prefix."""
+        self._collect()
+        return {prefix: r.factory for (p, prefix), r in self._model_adapters.items() if p == port}
 
     def adapter(self, port: str, name: str) -> Callable[..., Any]:
         """One adapter factory; :class:`ConfigurationError` listing the port's adapters when unknown."""

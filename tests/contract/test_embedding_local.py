@@ -51,3 +51,13 @@ class TestLocalMiniLM(SemanticEmbeddingContract):
             )
         ).vectors
         assert cosine(a, b) > 0.5 > cosine(a, c)
+
+
+class TestLocalMiniLMDirect(TestLocalMiniLM):
+    """The same contract on :class:`LocalEmbeddings`, the in-process adapter the container routes
+    ``local/...`` models to (no LiteLLM)."""
+
+    async def make_embeddings(self) -> EmbeddingPort:
+        from motadata_ai.adapters.local.embeddings import LocalEmbeddings
+
+        return LocalEmbeddings()

@@ -93,3 +93,13 @@ class TestLocalExtractive(LLMBasicContract):
         with pytest.raises(UnknownModel) as caught:
             await llm.complete(self.request().model_copy(update={"model": "local/gpt-5"}))
         assert "local/extractive" in str(caught.value)
+
+
+class TestLocalExtractiveDirect(TestLocalExtractive):
+    """The same contract on :class:`LocalChat`, the in-process adapter the container routes
+    ``local/...`` models to (no LiteLLM)."""
+
+    async def make_llm(self) -> LLMPort:
+        from motadata_ai.adapters.local.chat import LocalChat
+
+        return LocalChat()

@@ -56,6 +56,7 @@ def test_ingest_then_ask_on_the_embedded_default(tmp_path: Path) -> None:
     text = run(["ask", "How do I reset my password?", "--top-k", "3", "--mode", "hybrid"], tmp_path)
     assert text.returncode == 0, text.stderr
     assert "Sources:" in text.stdout and "[1]" in text.stdout
+    assert "starting the embedded database…" in text.stderr  # says what start-up does
 
     again = run(["ingest", str(KB), "--json"], tmp_path)
     assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == report["created"]

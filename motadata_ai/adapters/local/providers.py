@@ -31,6 +31,7 @@ from litellm.types.utils import (
 )
 
 from motadata_ai.adapters.local import LOCAL_MODEL_INFO, LOCAL_PROVIDER
+from motadata_ai.adapters.local.chat import prompt_tokens
 from motadata_ai.adapters.local.extractive import (
     EXTRACTIVE_MODEL,
     ExtractiveGenerator,
@@ -59,11 +60,7 @@ def _words(text: str) -> int:
 
 
 def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    total = 0
-    for message in messages:
-        content = message.get("content")
-        total += 4 + (_words(content) if isinstance(content, str) else 0)
-    return total
+    return prompt_tokens(messages)
 
 
 class LocalChatProvider(CustomLLM):

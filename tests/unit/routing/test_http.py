@@ -80,3 +80,26 @@ def test_cli_registers_serve_query_and_agent_run() -> None:
     assert args.func is agents_cli.run_agent and args.user == "u1"
     args = parser.parse_args(["serve", "--port", "9001"])
     assert args.func is agents_cli.run_serve and args.port == 9001
+
+
+class Starting:
+    """A target whose start-up work is still running until ``ready`` is set."""
+
+    def __init__(self) -> None:
+        self.ready = False
+
+    async def query(self, query: str, **_: object) -> object:
+        raise AssertionError("not called")
+
+
+async def test_ready_answers_503_while_the_sdk_starts_then_200() -> None:
+    target = Starting()
+    transport = httpx.ASGITransport(app=create_app(target))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        starting = await http.get("/ready")
+        target.ready = True
+        ready = await http.get("/ready")
+        live = await http.get("/health")
+    assert (starting.status_code, starting.json()) == (503, {"status": "starting"})
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+    assert live.status_code == 200

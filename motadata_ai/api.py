@@ -248,7 +248,7 @@ def _warm_up_ports(warm_up: bool | Collection[str]) -> tuple[str, ...]:
 
 
 async def _warm(container: Container, ports: tuple[str, ...]) -> None:
-    """Prepare the default models of ``ports`` and import the use-cases, on worker threads."""
+    """Prepare the default models of ``ports`` on worker threads."""
     settings: Settings = container.settings()
     models = {"llm": settings.llm_model, "embeddings": settings.embedding_model}
     for port in ports:
@@ -260,7 +260,6 @@ async def _warm(container: Container, ports: tuple[str, ...]) -> None:
                 await asyncio.to_thread(adapter.warm_up)
         except Exception as error:  # the first call that needs the model reports it
             log.warning("could not prepare %s for %s: %s", port, models[port], error)
-    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in _USE_CASE_MODULES])
 
 
 WARM_UP_TENANT = "motadata-warm-up"
@@ -325,6 +324,11 @@ async def connect(
         plugin_adapters = await _use_plugin_adapters(container)
         resolved: Settings = container.settings()
         if chosen:
+            # The use-cases are imported here, on this thread, before anything runs on worker
+            # threads: importing is GIL-bound anyway, and two threads importing modules of one
+            # package at once can meet a partially initialised module.
+            for name in _USE_CASE_MODULES:
+                importlib.import_module(name)
             warming = asyncio.create_task(_warm(container, chosen))
         if resolved.profile == "local":
             say("starting the embedded database…")

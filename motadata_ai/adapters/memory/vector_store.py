@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from motadata_ai.domain.retrieval.rewriting import unicode_words
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
+from motadata_ai.domain.values.words import unicode_words
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort
 
 __all__ = [

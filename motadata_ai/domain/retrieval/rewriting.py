@@ -14,12 +14,12 @@ Two rewriters with one interface:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.words import unicode_words
 from motadata_ai.ports.llm import ProviderError
 
 STOP_WORDS = frozenset(
@@ -67,38 +67,10 @@ ITSM_EXPANSIONS: Mapping[str, tuple[str, ...]] = {
     "drive": ("share", "folder"),
 }
 
-_JOINERS = "'-\u2019"
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|then)\b|\b(it|its|that|this|those|these|they|them|there|one)\b",
     re.IGNORECASE,
 )
-
-
-def unicode_words(text: str) -> list[str]:
-    """The words of ``text`` in any script, in order (with repeats).
-
-    A word is a run of letters, digits and combining marks (NFC-normalised, so "café" typed with
-    a combining accent is the same word as with a precomposed one), keeping an apostrophe or a
-    hyphen inside it ("wi-fi", "don't"; a typographic apostrophe becomes ``'``). Accented Latin,
-    Greek, Cyrillic, Arabic and Hebrew (vowel points included), Devanagari and CJK runs stay whole.
-    """
-    words: list[str] = []
-    current: list[str] = []
-    for char in unicodedata.normalize("NFC", text):
-        kind = unicodedata.category(char)[0]
-        if kind in "LN" or (current and (kind == "M" or char in _JOINERS)):
-            current.append("'" if char == "\u2019" else char)
-            continue
-        if current:
-            word = "".join(current).strip(_JOINERS)
-            if word:
-                words.append(word)
-            current = []
-    if current:
-        word = "".join(current).strip(_JOINERS)
-        if word:
-            words.append(word)
-    return words
 
 
 def content_words(text: str) -> list[str]:

@@ -178,7 +178,8 @@ class Ingestion:
                 if isinstance(document, MotadataError):
                     raise document
                 if any(p.document.id == document.id for p in pending):
-                    pending = await self._flush(pending, run)  # one version of a document at a time
+                    await self._flush(pending, run)  # one version of a document at a time
+                    pending = []
                 prepared = await self._prepare(document)
             except MotadataError as error:
                 if run.single or not isinstance(error, DocumentRejected | NotFound):
@@ -192,14 +193,15 @@ class Ingestion:
                 continue
             pending.append(prepared)
             if sum(len(p.chunks) for p in pending) >= self.embed_batch_size:
-                pending = await self._flush(pending, run)
+                await self._flush(pending, run)
+                pending = []
         await self._flush(pending, run)
         return run.report(self.tenant.tenant_id)
 
-    async def _flush(self, pending: list[Prepared], run: IngestRun) -> list[Prepared]:
-        """Embed and write the pending versions, recording each outcome; the new (empty) pending list."""
+    async def _flush(self, pending: list[Prepared], run: IngestRun) -> None:
+        """Embed and write the pending versions, recording each outcome in ``run``."""
         if not pending:
-            return []
+            return
         embedded = await self._embed(pending)
         run.usage = run.usage + embedded.usage
         outcomes = [(p, embedded.error or await self._write(p)) for p in embedded.batch]
@@ -213,7 +215,6 @@ class Ingestion:
                 raise error
             else:
                 run.failed(name, error)
-        return []
 
     async def _prepare(self, document: Document) -> Prepared | None:
         """The document's next version, chunked; ``None`` when the stored version has this content."""

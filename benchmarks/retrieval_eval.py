@@ -49,7 +49,7 @@ from motadata_ai.adapters.postgres.vector_store import PgVectorStore  # noqa: E4
 from motadata_ai.adapters.tokenizer import default_tokenizer  # noqa: E402
 from motadata_ai.domain.gateway.config import GatewayConfig  # noqa: E402
 from motadata_ai.domain.gateway.service import Gateway  # noqa: E402
-from motadata_ai.domain.retrieval import RAGSystem  # noqa: E402
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem  # noqa: E402
 from motadata_ai.domain.retrieval.scoring import relevance  # noqa: E402
 from motadata_ai.domain.values.documents import Document  # noqa: E402
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage  # noqa: E402
@@ -195,8 +195,7 @@ async def main() -> None:
                 documents=doc_store,
                 tenant=TENANT,
                 count_tokens=tokenizer.count,
-                enable_memory=False,
-                **options,
+                config=RAGConfig(enable_memory=False, **options),
             )
 
         started = time.perf_counter()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
 
@@ -400,28 +401,32 @@ def create_rag_system(
     documents: Any,
     settings: Settings | None = None,
     tokenizer: Any = None,
+    config: RAGConfig | None = None,
     **options: Any,
 ) -> RAGSystem:
-    """A tenant's RAG system over the given stores; defaults come from ``settings``."""
+    """A tenant's RAG system over the given stores.
+
+    Its :class:`~motadata_ai.domain.retrieval.config.RAGConfig` is ``config`` (default: built
+    from ``settings``) with any of its fields given in ``options`` on top (``top_k=3``,
+    ``chunk_size=500`` ...); the other ``options`` are the ports and collaborators
+    :class:`~motadata_ai.domain.retrieval.system.RAGSystem` takes (``parser``, ``reranker`` ...).
+    """
+    from motadata_ai.container import _rag_config
+    from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
 
     settings = settings or Settings()
-    if tokenizer is None:
+    base = config if config is not None else _rag_config(settings)
+    tunables = {name: options.pop(name) for name in list(options) if name in RAGConfig.model_fields}
+    if tunables:
+        base = RAGConfig.model_validate({**base.model_dump(), **tunables})
+    if tokenizer is None and "count_tokens" not in options:
         from motadata_ai.adapters.tokenizer import default_tokenizer
 
         tokenizer = default_tokenizer()
-    defaults: dict[str, Any] = {
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-        "top_k": settings.top_k,
-        "similarity_threshold": settings.similarity_threshold,
-        "enable_query_rewriting": settings.enable_query_rewriting,
-        "enable_reranking": settings.enable_reranking,
-        "max_document_bytes": settings.max_document_bytes,
-        "parsing": settings.parsing,
-        "conversations": documents,
-        "count_tokens": tokenizer.count,
-    }
+    if tokenizer is not None:
+        options.setdefault("count_tokens", tokenizer.count)
+    options.setdefault("conversations", documents)
     if "parser" not in options:
         from motadata_ai.adapters.parsers.files import FileDocumentParser
 
@@ -431,7 +436,8 @@ def create_rag_system(
         vector_store=vector_store,
         documents=documents,
         tenant=tenant_id,
-        **{**defaults, **options},
+        config=base,
+        **options,
     )
 
 

@@ -226,6 +226,21 @@ def _gateway_config(settings: Settings) -> Any:
     )
 
 
+def _rag_config(settings: Settings) -> Any:
+    from motadata_ai.domain.retrieval.config import RAGConfig
+
+    return RAGConfig(
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        top_k=settings.top_k,
+        similarity_threshold=settings.similarity_threshold,
+        enable_query_rewriting=settings.enable_query_rewriting,
+        enable_reranking=settings.enable_reranking,
+        max_document_bytes=settings.max_document_bytes,
+        parsing=settings.parsing,
+    )
+
+
 def _gateway(**ports: Any) -> Any:
     from motadata_ai.domain.gateway.service import Gateway
 

@@ -23,7 +23,7 @@ from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
-from motadata_ai.domain.retrieval import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, IngestReport
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -87,10 +87,7 @@ def rag_on(stores: Stores) -> RAGSystem:
         vector_store=stores.vectors,
         documents=stores.documents,
         tenant=TENANT,
-        chunk_size=30,
-        chunk_overlap=5,
-        similarity_threshold=0.0,
-        enable_memory=False,
+        config=RAGConfig(chunk_size=30, chunk_overlap=5, similarity_threshold=0.0, enable_memory=False),
     )
 
 

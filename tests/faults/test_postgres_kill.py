@@ -30,7 +30,7 @@ from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
-from motadata_ai.domain.retrieval import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.errors import MotadataError, StoreUnavailable
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -102,11 +102,13 @@ def build(database: PostgresDatabase) -> tuple[RAGSystem, PgVectorStore, Postgre
         vector_store=vectors,
         documents=documents,
         tenant=TENANT,
-        chunk_size=40,
-        chunk_overlap=5,
-        similarity_threshold=0.0,
-        enable_memory=False,
-        enable_query_rewriting=False,
+        config=RAGConfig(
+            chunk_size=40,
+            chunk_overlap=5,
+            similarity_threshold=0.0,
+            enable_memory=False,
+            enable_query_rewriting=False,
+        ),
     )
     return rag, vectors, documents
 

@@ -16,7 +16,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.domain.agents import Agent, knowledge_search_tool
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
-from motadata_ai.domain.retrieval.system import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.routing import UnifiedQuery
 from motadata_ai.domain.values.documents import Document
 
@@ -60,7 +60,7 @@ async def build(tenant: str) -> tuple[Gateway, RAGSystem]:
         vector_store=InMemoryVectorStore(dimensions=256),
         documents=InMemoryDocumentStore(),
         tenant=tenant,
-        similarity_threshold=0.0,
+        config=RAGConfig(similarity_threshold=0.0),
     )
     await rag.ingest(ARTICLES)
     return gateway, rag

@@ -16,7 +16,7 @@ from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.adapters.tokenizer import default_tokenizer
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
-from motadata_ai.domain.retrieval import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -58,11 +58,13 @@ async def build(database: PostgresDatabase, tenant: str, **options: Any) -> tupl
         ),
     )
     options.setdefault("similarity_threshold", 0.0)
+    tunables = {name: options.pop(name) for name in list(options) if name in RAGConfig.model_fields}
     rag = RAGSystem(
         gateway=gateway,
         vector_store=vectors,
         documents=documents,
         tenant=tenant,
+        config=RAGConfig(**tunables),
         parser=FileDocumentParser(),
         count_tokens=default_tokenizer().count,
         **options,

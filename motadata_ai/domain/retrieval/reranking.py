@@ -8,7 +8,9 @@
   of Fusion Functions for Hybrid Retrieval", 2023), which uses the scores RRF throws away.
   It is the default re-ranker of the embedded profile, where no cross-encoder weights ship.
 
-Every re-ranker returns the candidates re-ordered with ``score`` set to its own score.
+Every re-ranker returns the candidates re-ordered with ``score`` set to its own score. One that
+calls a model also offers ``rerank_with_usage`` (:class:`UsageReportingReranker`), which returns
+what that call spent with the result; :func:`rerank_counted` uses it where a re-ranker has it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from motadata_ai.domain.retrieval.context import collapse_whitespace
+from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
 from motadata_ai.domain.values.documents import Source
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message
@@ -37,6 +40,26 @@ class Reranker(Protocol):
     ) -> list[Source]:
         """The candidates, re-ordered."""
         ...
+
+
+@runtime_checkable
+class UsageReportingReranker(Reranker, Protocol):
+    """A re-ranker that calls a model and reports what each re-ranking spent."""
+
+    async def rerank_with_usage(
+        self, query: str, candidates: Sequence[Source], *, tenant: TenantContext
+    ) -> tuple[list[Source], ModelUsage]:
+        """The candidates, re-ordered, and the usage of this re-ranking's model call."""
+        ...
+
+
+async def rerank_counted(
+    reranker: Reranker, query: str, candidates: Sequence[Source], *, tenant: TenantContext
+) -> tuple[list[Source], ModelUsage]:
+    """Re-rank with ``reranker``; what its own call spent (nothing for one that calls no model)."""
+    if isinstance(reranker, UsageReportingReranker):
+        return await reranker.rerank_with_usage(query, candidates, tenant=tenant)
+    return await reranker.rerank(query, candidates, tenant=tenant), NO_USAGE
 
 
 def _ordered(candidates: Sequence[Source], scores: Sequence[float]) -> list[Source]:
@@ -95,8 +118,15 @@ class LLMReranker:
         self, query: str, candidates: Sequence[Source], *, tenant: TenantContext
     ) -> list[Source]:
         """Ask for one grade per passage; keep the original order when the reply is unusable."""
+        ranked, _ = await self.rerank_with_usage(query, candidates, tenant=tenant)
+        return ranked
+
+    async def rerank_with_usage(
+        self, query: str, candidates: Sequence[Source], *, tenant: TenantContext
+    ) -> tuple[list[Source], ModelUsage]:
+        """:meth:`rerank` and what its model call spent (``input_tokens`` ... keep a running total)."""
         if not candidates:
-            return []
+            return [], NO_USAGE
         lines = [
             f"[{i}] {collapse_whitespace(c.title)}: {collapse_whitespace(c.text)[: self.max_passage_chars]}"
             for i, c in enumerate(candidates, start=1)
@@ -113,16 +143,17 @@ class LLMReranker:
         try:
             response = await self._generate(request, tenant)
         except ProviderError:
-            return list(candidates)
-        self.input_tokens += response.usage.input_tokens
-        self.output_tokens += response.usage.output_tokens
-        self.cost_usd += response.cost_usd
+            return list(candidates), NO_USAGE
+        spent = ModelUsage.of_chat(response)
+        self.input_tokens += spent.input_tokens
+        self.output_tokens += spent.output_tokens
+        self.cost_usd += spent.cost_usd
         grades = parse_grades(response.text, len(candidates))
         if grades is None:
-            return list(candidates)
+            return list(candidates), spent
         # ties keep the first-stage order: add a tiny rank-based tie breaker
         scores = [g / 10.0 + (len(candidates) - i) * 1e-6 for i, g in enumerate(grades)]
-        return _ordered(candidates, scores)
+        return _ordered(candidates, scores), spent
 
 
 def parse_grades(text: str, expected: int) -> list[float] | None:

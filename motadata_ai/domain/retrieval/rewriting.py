@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.words import unicode_words
@@ -85,12 +86,16 @@ def content_words(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RewrittenQuery:
-    """What retrieval searches with: ``dense`` is embedded, ``keyword`` goes to full-text search."""
+    """What retrieval searches with: ``dense`` is embedded, ``keyword`` goes to full-text search.
+
+    ``usage`` is what this rewrite's own model call spent (nothing for the deterministic rewrite).
+    """
 
     original: str
     dense: str
     keyword: str
     expansions: tuple[str, ...] = field(default=())
+    usage: ModelUsage = field(default=NO_USAGE, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -144,7 +149,8 @@ REWRITE_PROMPT = (
 
 @dataclass
 class RewriteUsage:
-    """Tokens and cost the model-driven rewrites spent (accumulated)."""
+    """Tokens and cost the model-driven rewrites spent (a running total over every call; a single
+    rewrite reports its own in :attr:`RewrittenQuery.usage`)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -186,11 +192,14 @@ class LLMQueryRewriter:
             response = await self._generate(request, tenant)
         except ProviderError:
             return self.fallback.rewrite_sync(question, history)
-        self.usage.input_tokens += response.usage.input_tokens
-        self.usage.output_tokens += response.usage.output_tokens
-        self.usage.cost_usd += response.cost_usd
+        spent = ModelUsage.of_chat(response)
+        self.usage.input_tokens += spent.input_tokens
+        self.usage.output_tokens += spent.output_tokens
+        self.usage.cost_usd += spent.cost_usd
         text = " ".join(response.text.strip().splitlines()[:1]).strip().strip('"')[: self.max_query_chars]
         if not text:
-            return self.fallback.rewrite_sync(question, history)
+            return replace(self.fallback.rewrite_sync(question, history), usage=spent)
         base = self.fallback.rewrite_sync(text)
-        return RewrittenQuery(original=question, dense=text, keyword=base.keyword, expansions=base.expansions)
+        return RewrittenQuery(
+            original=question, dense=text, keyword=base.keyword, expansions=base.expansions, usage=spent
+        )

@@ -18,7 +18,7 @@ from motadata_ai.domain.agents.tools import InvalidToolArguments
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.memory.manager import MemoryManager
-from motadata_ai.domain.retrieval import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.errors import (
@@ -97,7 +97,7 @@ async def test_text_entry_points_refuse_lone_surrogates_with_the_field() -> None
         vector_store=InMemoryVectorStore(dimensions=64),
         documents=InMemoryDocumentStore(),
         tenant="acme",
-        similarity_threshold=0.0,
+        config=RAGConfig(similarity_threshold=0.0),
     )
     await rag.ingest(Document(id="d", text="Restart the spooler."))
     for call in (rag.query(BAD), rag.retrieve(BAD)):

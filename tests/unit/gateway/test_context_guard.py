@@ -17,7 +17,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.domain.agents import Agent, knowledge_search_tool
 from motadata_ai.domain.gateway.config import TenantPolicy
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, ContextGuard
-from motadata_ai.domain.retrieval import RAGSystem
+from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.testing.models import scripted, tool_call
@@ -93,9 +93,7 @@ async def rag_over(rig_factory: RigFactory, level: str, responder: Any = None) -
         vector_store=InMemoryVectorStore(dimensions=64),
         documents=InMemoryDocumentStore(),
         tenant="acme",
-        similarity_threshold=0.0,
-        enable_query_rewriting=False,
-        enable_memory=False,
+        config=RAGConfig(similarity_threshold=0.0, enable_query_rewriting=False, enable_memory=False),
     )
     await rag.ingest(
         [

@@ -15,7 +15,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.parsers import FileDocumentParser
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
-from motadata_ai.domain.retrieval import NO_CONTEXT_ANSWER, KnowledgeBaseEmpty, RAGSystem
+from motadata_ai.domain.retrieval import NO_CONTEXT_ANSWER, KnowledgeBaseEmpty, RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.errors import InvalidTenant, ServiceError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse
@@ -105,11 +105,13 @@ def make(
         ),
     )
     options.setdefault("similarity_threshold", 0.0)
+    tunables = {name: options.pop(name) for name in list(options) if name in RAGConfig.model_fields}
     rag = RAGSystem(
         gateway=gateway,
         vector_store=vectors,
         documents=documents,
         tenant=tenant,
+        config=RAGConfig(**tunables),
         parser=FileDocumentParser(),
         **options,
     )

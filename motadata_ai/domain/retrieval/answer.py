@@ -1,0 +1,94 @@
+"""Answering: the guarded passages and the conversation → one chat call → the answer with its citations.
+
+:class:`Answerer` builds the prompt (the instructions, the guarded passages numbered under the
+token budget, a flag on the ones the guardrails flagged, the earlier turns, then the question),
+makes one chat call through the gateway and maps the answer's ``[n]`` citations back to the
+sources. With no passages it answers :data:`NO_CONTEXT_ANSWER` without calling a model. The
+:class:`Answer` carries what the chat call spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from motadata_ai.domain.retrieval.context import build_context, mark_cited
+from motadata_ai.domain.retrieval.gateway import GatewayLike
+from motadata_ai.domain.retrieval.tokens import TokenCounter
+from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
+from motadata_ai.domain.values.documents import ConversationTurn, Source
+from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.tenancy import TenantContext
+
+NO_CONTEXT_ANSWER = "I could not find anything about that in the knowledge base."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer's text, the sources as numbered in the prompt (``cited`` set), what the call spent."""
+
+    text: str
+    sources: tuple[Source, ...]
+    usage: ModelUsage
+
+
+class Answerer:
+    """Answers a question from guarded passages through the gateway (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        gateway: GatewayLike,
+        tenant: TenantContext,
+        llm_model: str,
+        count_tokens: TokenCounter,
+        max_context_tokens: int,
+        instructions: str,
+    ) -> None:
+        self._gateway = gateway
+        self.tenant = tenant
+        self.llm_model = llm_model
+        self.count_tokens = count_tokens
+        self.max_context_tokens = max_context_tokens
+        self.instructions = instructions
+
+    async def answer(
+        self,
+        question: str,
+        sources: Sequence[Source],
+        *,
+        flagged: Collection[str] = (),
+        history: Sequence[ConversationTurn] = (),
+    ) -> Answer:
+        """Answer ``question`` from ``sources`` (already guarded), after the ``history`` turns."""
+        if not sources:
+            return Answer(text=NO_CONTEXT_ANSWER, sources=(), usage=NO_USAGE)
+        context = build_context(
+            sources,
+            budget_tokens=self.max_context_tokens,
+            count_tokens=self.count_tokens,
+            instructions=self.instructions,
+            flagged=flagged,
+        )
+        request = ChatRequest(
+            model=self.llm_model,
+            messages=self.messages(context.system_prompt, question, history),
+            temperature=0.0,
+        )
+        response = await self._gateway.generate(request, tenant=self.tenant)
+        text = response.text.strip()
+        return Answer(
+            text=text, sources=mark_cited(context.sources, text), usage=ModelUsage.of_chat(response)
+        )
+
+    @staticmethod
+    def messages(
+        system_prompt: str, question: str, history: Sequence[ConversationTurn]
+    ) -> tuple[Message, ...]:
+        """The system prompt, each earlier turn as a user and an assistant message, then the question."""
+        messages: list[Message] = [Message(role="system", content=system_prompt)]
+        for turn in history:
+            messages.append(Message(role="user", content=turn.question))
+            messages.append(Message(role="assistant", content=turn.answer))
+        messages.append(Message(role="user", content=question))
+        return tuple(messages)

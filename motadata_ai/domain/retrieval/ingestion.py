@@ -1,0 +1,354 @@
+"""Ingestion: sources → chunked, embedded document versions, each written whole in one transaction.
+
+:class:`Ingestion` runs one ingest: the :class:`~motadata_ai.domain.retrieval.loading.DocumentLoader`
+yields checked Documents; a document whose content hash matches its stored version is left alone;
+a changed one is chunked into a new version; pending versions are embedded in batches through the
+gateway and each is written with :meth:`DocumentStorePort.write_version` (row, version and chunks
+in one transaction, serialised per document, version compare-and-set). A lost race is settled
+without re-embedding: the same content is ``unchanged``, other content becomes the next version.
+The counts of a run (documents, failures, chunks, the embedding usage) live in one small
+:class:`IngestRun` that ends as the :class:`IngestReport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
+from motadata_ai.domain.retrieval.gateway import GatewayLike
+from motadata_ai.domain.retrieval.hashing import chunk_id, content_hash, normalise_text
+from motadata_ai.domain.retrieval.loading import DocumentLoader, IngestSource
+from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
+from motadata_ai.domain.values.documents import (
+    Document,
+    IngestedDocument,
+    IngestFailure,
+    IngestReport,
+    StoredDocument,
+)
+from motadata_ai.domain.values.errors import MotadataError, NotFound, ValidationError
+from motadata_ai.domain.values.parsing import ParseOptions
+from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.vectors import VectorRecord
+from motadata_ai.ports.documents import DocumentRejected, DocumentStorePort, EmptyDocument, VersionConflict
+from motadata_ai.ports.vector_store import VectorStorePort
+
+MAX_WRITE_ATTEMPTS = 16
+"""How often one ingest re-bases its version on a concurrent writer's before it reports the conflict."""
+
+ProgressCallback = Callable[[int, int, str], None]
+"""``progress(done, total, source)``: called once before ingesting (done=0) and after each source."""
+
+
+@dataclass
+class Prepared:
+    """A changed document's next version, chunked (and, once embedded, with its vectors)."""
+
+    document: Document
+    stored: StoredDocument
+    chunks: list[Chunk]
+    previous: StoredDocument | None
+    vectors: list[tuple[float, ...]] = field(default_factory=list)
+    unchanged: bool = False  # a concurrent ingest stored this very content first
+
+    @property
+    def action(self) -> str:
+        """``created``, ``updated`` or ``unchanged`` (a concurrent ingest stored it first)."""
+        if self.unchanged:
+            return "unchanged"
+        return "updated" if self.previous else "created"
+
+
+@dataclass
+class IngestRun:
+    """The running counts of one ingest; each finished source moves ``progress`` on."""
+
+    total: int
+    single: bool
+    progress: ProgressCallback | None
+    documents: list[IngestedDocument] = field(default_factory=list)
+    failures: list[IngestFailure] = field(default_factory=list)
+    done: int = 0
+    chunks: int = 0
+    usage: ModelUsage = NO_USAGE
+
+    def stored(self, name: str, stored: StoredDocument, action: str) -> None:
+        """``stored`` is the document's current version (``action``: created/updated/unchanged)."""
+        self.documents.append(
+            IngestedDocument(
+                document_id=stored.document_id,
+                title=stored.title,
+                source=stored.source,
+                version=stored.version,
+                action=action,
+                chunks=len(stored.chunk_ids),
+            )
+        )
+        self._advance(name)
+
+    def failed(self, name: str, error: MotadataError) -> None:
+        """The source ``name`` could not be ingested."""
+        self.failures.append(IngestFailure(source=name, error=type(error).__name__, message=str(error)))
+        self._advance(name)
+
+    def _advance(self, name: str) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total, name)
+
+    def report(self, tenant_id: str) -> IngestReport:
+        """The run as the caller sees it."""
+        return IngestReport(
+            tenant_id=tenant_id,
+            documents=tuple(self.documents),
+            failures=tuple(self.failures),
+            chunks=self.chunks,
+            embedding_tokens=self.usage.input_tokens,
+            cost_usd=self.usage.cost_usd,
+        )
+
+
+@dataclass
+class EmbeddedBatch:
+    """Pending versions with their vectors set, what embedding them spent, and the error if it failed."""
+
+    batch: list[Prepared]
+    usage: ModelUsage
+    error: MotadataError | None = None
+
+
+class Ingestion:
+    """Ingests sources into one tenant's stores (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        gateway: GatewayLike,
+        documents: DocumentStorePort,
+        vector_store: VectorStorePort,
+        loader: DocumentLoader,
+        tenant: TenantContext,
+        chunker: Chunker,
+        embedding_model: str,
+        embed_batch_size: int,
+        parsing: ParseOptions,
+    ) -> None:
+        self._gateway = gateway
+        self._documents = documents
+        self._vectors = vector_store
+        self.loader = loader
+        self.tenant = tenant
+        self.chunker = chunker
+        self.embedding_model = embedding_model
+        self.embed_batch_size = embed_batch_size
+        self.parsing = parsing
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings that decide stored chunks; part of every content hash."""
+        return {
+            "chunk_size": self.chunker.chunk_size,
+            "chunk_overlap": self.chunker.chunk_overlap,
+            "embedding_model": self.embedding_model,
+        }
+
+    async def ingest(
+        self,
+        source: IngestSource,
+        *,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        parsing: ParseOptions | None = None,
+    ) -> IngestReport:
+        """Ingest ``source``: see :meth:`RAGSystem.ingest <motadata_ai.domain.retrieval.RAGSystem.ingest>`."""
+        items = await self.loader.expand(source)
+        run = IngestRun(total=len(items), single=await self.loader.is_single(source), progress=progress)
+        if progress:
+            progress(0, run.total, "")
+        pending: list[Prepared] = []
+        options = self.parsing if parsing is None else parse_options(parsing)
+        async for name, document, more in self.loader.load_each(
+            items, user_id=user_id, metadata=metadata, parsing=options
+        ):
+            run.total += more
+            try:
+                if isinstance(document, MotadataError):
+                    raise document
+                if any(p.document.id == document.id for p in pending):
+                    await self._flush(pending, run)  # one version of a document at a time
+                    pending = []
+                prepared = await self._prepare(document)
+            except MotadataError as error:
+                if run.single or not isinstance(error, DocumentRejected | NotFound):
+                    raise
+                run.failed(name, error)
+                continue
+            if prepared is None:
+                current = await self._documents.get(self.tenant, document.id)
+                assert current is not None
+                run.stored(name, current, "unchanged")
+                continue
+            pending.append(prepared)
+            if sum(len(p.chunks) for p in pending) >= self.embed_batch_size:
+                await self._flush(pending, run)
+                pending = []
+        await self._flush(pending, run)
+        return run.report(self.tenant.tenant_id)
+
+    async def _flush(self, pending: list[Prepared], run: IngestRun) -> None:
+        """Embed and write the pending versions, recording each outcome in ``run``."""
+        if not pending:
+            return
+        embedded = await self._embed(pending)
+        run.usage = run.usage + embedded.usage
+        outcomes = [(p, embedded.error or await self._write(p)) for p in embedded.batch]
+        for prepared, error in outcomes:  # every version is written before a single source raises
+            name = prepared.document.source or prepared.document.id
+            if error is None:
+                if not prepared.unchanged:
+                    run.chunks += len(prepared.chunks)
+                run.stored(name, prepared.stored, prepared.action)
+            elif run.single:
+                raise error
+            else:
+                run.failed(name, error)
+
+    async def _prepare(self, document: Document) -> Prepared | None:
+        """The document's next version, chunked; ``None`` when the stored version has this content."""
+        digest = content_hash(document, settings=self.settings)
+        previous = await self._documents.get(self.tenant, document.id)
+        if previous is not None and previous.content_hash == digest:
+            return None
+        version = previous.version + 1 if previous else 1
+        text = normalise_text(document.text)
+        chunks = self.chunker.chunk(text, format=document.format)
+        if not chunks:
+            name = document.source or document.id
+            raise EmptyDocument(f"{name}: the document has no text to index", source=name, field="text")
+        stored = StoredDocument(
+            tenant_id=self.tenant.tenant_id,
+            document_id=document.id,
+            version=version,
+            content_hash=digest,
+            title=document.title,
+            source=document.source,
+            format=document.format,
+            user_id=document.user_id,
+            text=text,
+            metadata=document.metadata,
+            chunk_ids=self._chunk_ids(document.id, version, chunks),
+            token_count=sum(c.tokens for c in chunks),
+        )
+        return Prepared(document=document, stored=stored, chunks=chunks, previous=previous)
+
+    def _chunk_ids(self, document_id: str, version: int, chunks: Sequence[Chunk]) -> tuple[str, ...]:
+        return tuple(chunk_id(self.tenant.tenant_id, document_id, version, c.index) for c in chunks)
+
+    async def _embed(self, batch: list[Prepared]) -> EmbeddedBatch:
+        """Every chunk of ``batch`` embedded, ``embed_batch_size`` texts a call; a failure fails the batch."""
+        texts = [embedding_text(p.stored.title, c) for p in batch for c in p.chunks]
+        vectors: list[tuple[float, ...]] = []
+        usage = NO_USAGE
+        try:
+            for start in range(0, len(texts), self.embed_batch_size):
+                part = texts[start : start + self.embed_batch_size]
+                # bulk ingestion waits for the tenant's rate limit instead of failing half-way
+                response = await self._gateway.embed(
+                    part, tenant=self.tenant, model=self.embedding_model, wait=True
+                )
+                if len(response.vectors) != len(part):
+                    raise ValidationError(
+                        f"embedding model {self.embedding_model} returned {len(response.vectors)} vectors "
+                        f"for {len(part)} texts",
+                        field="embeddings",
+                        model=self.embedding_model,
+                    )
+                vectors.extend(response.vectors)
+                usage = usage + ModelUsage.of_embedding(response)
+        except MotadataError as error:
+            return EmbeddedBatch(batch=batch, usage=usage, error=error)
+        position = 0
+        for prepared in batch:
+            prepared.vectors = vectors[position : position + len(prepared.chunks)]
+            position += len(prepared.chunks)
+        return EmbeddedBatch(batch=batch, usage=usage)
+
+    async def _write(self, prepared: Prepared) -> MotadataError | None:
+        """Write the prepared version whole (one transaction); the error when it could not be.
+
+        On :class:`VersionConflict` another ingest of the same document committed first: when it
+        stored this very content the ingest is ``unchanged``, otherwise this version is re-based
+        on the winner's (next version number, new chunk ids) and written again, without
+        re-embedding.
+        """
+        try:
+            for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+                stored = prepared.stored
+                try:
+                    await self._documents.write_version(
+                        self.tenant, stored, self._records(prepared), vectors=self._vectors
+                    )
+                    return None
+                except VersionConflict:
+                    current = await self._documents.get(self.tenant, stored.document_id)
+                    if current is not None and current.content_hash == stored.content_hash:
+                        prepared.stored, prepared.unchanged = current, True
+                        return None
+                    if attempt == MAX_WRITE_ATTEMPTS:
+                        raise
+                    self._rebase(prepared, current)
+        except MotadataError as error:
+            return error
+        return None  # pragma: no cover - the loop returns or raises
+
+    def _rebase(self, prepared: Prepared, current: StoredDocument | None) -> None:
+        version = current.version + 1 if current else 1
+        prepared.previous = current
+        prepared.stored = prepared.stored.model_copy(
+            update={
+                "version": version,
+                "chunk_ids": self._chunk_ids(prepared.stored.document_id, version, prepared.chunks),
+            }
+        )
+
+    def _records(self, prepared: Prepared) -> list[VectorRecord]:
+        stored = prepared.stored
+        base_metadata = {
+            **stored.metadata,
+            "title": stored.title,
+            "source": stored.source,
+            "user_id": stored.user_id,
+            "format": stored.format,
+        }
+        return [
+            VectorRecord(
+                id=stored.chunk_ids[chunk.index],
+                tenant_id=self.tenant.tenant_id,
+                document_id=stored.document_id,
+                version=stored.version,
+                chunk_index=chunk.index,
+                text=chunk.text,
+                embedding=tuple(vector),
+                metadata={**base_metadata, "headings": " > ".join(chunk.headings)},
+            )
+            for chunk, vector in zip(prepared.chunks, prepared.vectors, strict=True)
+        ]
+
+
+def embedding_text(title: str, chunk: Chunk) -> str:
+    """What is embedded for a chunk: its text, led by the document's title unless it starts with it."""
+    if title and title.lower() not in chunk.text[: len(title) + 20].lower():
+        return f"{title}\n{chunk.text}"
+    return chunk.text
+
+
+def parse_options(value: object) -> ParseOptions:
+    """``value`` as :class:`ParseOptions` (``None``: the defaults), else :class:`ValidationError`."""
+    if value is None:
+        return ParseOptions()
+    if not isinstance(value, ParseOptions):
+        raise ValidationError(f"parsing must be a ParseOptions, got {type(value).__name__}", field="parsing")
+    return value

@@ -14,6 +14,12 @@ from redis.backoff import ExponentialBackoff
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 
+DEFAULT_TIMEOUT = 0.25
+"""Seconds a Redis command (and connecting, and waiting for a pooled connection) may take by
+default: short, because every caller of these adapters has a local answer when Redis is down
+(the cache is a miss, limits fall back), so a frozen server should cost one short wait, after
+which the callers' circuit keeps them off the socket."""
+
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 _UNLINK_BATCH = 500
 
@@ -42,8 +48,9 @@ def client_from_url(
 ) -> aioredis.Redis:
     """A client on a blocking pool for ``url``; an unparsable URL is a :class:`ConfigurationError`.
 
-    ``retries`` retries a command after a connection error or timeout, with exponential backoff
-    up to ``backoff_cap`` seconds; ``options`` go to the pool as they are.
+    ``retries`` retries a command after a connection error (a pooled connection the server
+    dropped; never after a timeout, which would only double the wait on a frozen server), with
+    exponential backoff up to ``backoff_cap`` seconds; ``options`` go to the pool as they are.
     """
     try:
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -53,7 +60,7 @@ def client_from_url(
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
             retry=Retry(ExponentialBackoff(cap=backoff_cap, base=0.05), retries),
-            retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
+            retry_on_error=[redis_errors.ConnectionError],
             **options,
         )
         return aioredis.Redis(connection_pool=pool)

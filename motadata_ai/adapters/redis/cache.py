@@ -88,7 +88,7 @@ class RedisCache(CachePort):
         and each command (seconds): short, since callers fail open and put the cache behind a
         circuit (:class:`~motadata_ai.domain.gateway.circuit_cache.CircuitCache`); ``retries`` is
         how many times a command is retried after a connection error;
-        ``max_connections`` bounds the pool (further commands wait up to ``timeout`` for a free
+        ``max_connections`` bounds the pool (further commands wait up to 2 s for a free
         connection). No connection is made until the first command (use :meth:`ping` to check at
         start-up).
         """

@@ -16,6 +16,7 @@ through, so the bound is exact and does not depend on how fast the machine is. T
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -38,6 +39,7 @@ from motadata_ai.testing.servers.redis import ValkeyServer
 pytestmark = [pytest.mark.faults, pytest.mark.redis]
 
 OUTAGE_CALLS = 200
+WORKERS = 16
 
 
 def ask(text: str) -> ChatRequest:
@@ -249,4 +251,44 @@ async def test_a_failed_probe_keeps_the_store_alone_again(rig: Rig) -> None:
         await _calls(rig, "probe", 10)
         assert 1 <= rig.store_calls() <= 2, rig.calls  # one probe per store, the other calls local
     rig.server.start()
+    await _recovers(rig)
+
+
+async def test_under_concurrent_load_a_kill_costs_at_most_one_attempt_per_caller_and_store(rig: Rig) -> None:
+    """16 callers: those already past a closed circuit when the server died each fail once on
+    each store; after that nothing reaches the socket, however many calls follow."""
+    done: Counter[str] = Counter()
+    stop = asyncio.Event()
+    reached = asyncio.Event()
+    target = {"calls": 300}
+
+    async def load(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            prompt = f"load {worker} {n % 20}"
+            response = await rig.gateway.generate(ask(prompt), tenant="acme")
+            assert response.text == "answer to " + prompt
+            done["calls"] += 1
+            if done["calls"] >= target["calls"]:
+                reached.set()
+            n += 1
+            await asyncio.sleep(0)
+
+    async def until(count: int) -> None:
+        reached.clear()
+        target["calls"] = count
+        await asyncio.wait_for(reached.wait(), timeout=60)
+
+    workers = [asyncio.create_task(load(w)) for w in range(WORKERS)]
+    try:
+        await until(300)
+        assert rig.store_calls() >= 300  # the server served the load
+        rig.server.kill()
+        rig.calls.clear()
+        await until(done["calls"] + OUTAGE_CALLS * 2)
+        assert rig.store_calls() <= 2 * WORKERS, rig.calls
+        rig.server.start()
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
     await _recovers(rig)

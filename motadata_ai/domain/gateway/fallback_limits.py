@@ -13,7 +13,8 @@ or frozen server costs one short socket timeout, then nothing. Meanwhile:
 
 Caller mistakes (an invalid key: ``ValidationError``) go to the caller and say nothing about the
 store. :meth:`ping` always asks the primary (it is the health check) and feeds the answer to the
-circuit, so a health check after the server is back closes it.
+circuit, so a health check after the server is back closes it. When the circuit closes again, the
+in-process state of the outage is dropped: the store is authoritative again.
 """
 
 from __future__ import annotations
@@ -105,10 +106,17 @@ class FallbackLimits(LimitsPort):
         except BaseException:
             self._circuit.release()
             raise
-        if self._circuit.state != "closed":
-            log.info("limits store answers again")
+        recovered = self._circuit.state != "closed"
         self._circuit.success()
+        if recovered and self._circuit.state == "closed":
+            await self._recovered()
         return result
+
+    async def _recovered(self) -> None:
+        # The store is authoritative again: state kept in process during the outage (buckets, a
+        # model's circuit opened locally) is stale and must not linger in health.
+        log.info("limits store answers again; in-process state of the outage dropped")
+        await self._local.reset()
 
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """The primary's decision; while it is unusable, the failure policy's."""
@@ -170,7 +178,10 @@ class FallbackLimits(LimitsPort):
         except ServiceError:
             self._circuit.failure()
             raise
+        recovered = self._circuit.state != "closed"
         self._circuit.close()
+        if recovered:
+            await self._recovered()
         return answer
 
     async def aclose(self) -> None:

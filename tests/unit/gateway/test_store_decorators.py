@@ -88,6 +88,7 @@ async def test_breakers_go_local_while_open_and_back_to_the_store_after_a_probe(
     clock.now += 1
     assert (await limits.take(one_bucket())).allowed  # the probe, on the store
     assert store.calls == 2 and limits.circuit_state == "closed"
+    assert await limits.breaker_states() == {}  # the outage's local circuit is dropped
 
 
 async def test_a_caller_mistake_goes_to_the_caller_and_leaves_the_circuit_closed() -> None:

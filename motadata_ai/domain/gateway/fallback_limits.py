@@ -62,6 +62,7 @@ class FallbackLimits(LimitsPort):
         self._local = local or LocalLimits()
         self._policy: FailurePolicy = policy
         self._circuit = circuit or StoreCircuit()
+        self._local_used = False  # in-process state was used since the store last answered
 
     @property
     def primary(self) -> LimitsPort:
@@ -89,8 +90,10 @@ class FallbackLimits(LimitsPort):
         return self._circuit.counters
 
     async def _through(self, operation: str, use: Callable[[LimitsPort], Awaitable[T]]) -> T | None:
-        """``use(primary)`` when the circuit lets it; ``None`` when it did not, or it failed."""
+        """``use(primary)`` when the circuit lets it; ``None`` (the caller answers from in-process
+        state) when it did not, or it failed."""
         if not self._circuit.allow():
+            self._local_used = True
             return None
         try:
             result = await use(self._primary)
@@ -102,21 +105,23 @@ class FallbackLimits(LimitsPort):
                     "limits store failed during %s; in-process limits (policy %s) for %.2f s: %s",
                     operation, self._policy, self._circuit.retry_after, error,
                 )
+            self._local_used = True
             return None
         except BaseException:
             self._circuit.release()
             raise
-        recovered = self._circuit.state != "closed"
         self._circuit.success()
-        if recovered and self._circuit.state == "closed":
+        if self._local_used:
             await self._recovered()
         return result
 
     async def _recovered(self) -> None:
         # The store is authoritative again: state kept in process during the outage (buckets, a
         # model's circuit opened locally) is stale and must not linger in health.
-        log.info("limits store answers again; in-process state of the outage dropped")
-        await self._local.reset()
+        if self._circuit.state == "closed":
+            self._local_used = False
+            log.info("limits store answers again; in-process state of the outage dropped")
+            await self._local.reset()
 
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """The primary's decision; while it is unusable, the failure policy's."""
@@ -178,9 +183,8 @@ class FallbackLimits(LimitsPort):
         except ServiceError:
             self._circuit.failure()
             raise
-        recovered = self._circuit.state != "closed"
         self._circuit.close()
-        if recovered:
+        if self._local_used:
             await self._recovered()
         return answer
 

@@ -155,3 +155,17 @@ async def test_an_open_cache_circuit_raises_cache_bypassed_at_once() -> None:
     inner.down = False
     clock.now += 1
     assert await cache.get(key) is None and cache.circuit_state == "closed" and inner.calls == 2
+
+
+async def test_the_outage_state_is_dropped_when_a_shared_circuit_was_closed_by_the_cache() -> None:
+    clock = Clock()
+    circuit = StoreCircuit(clock=clock, random=lambda: 0.5)
+    store = Store()
+    limits = FallbackLimits(store, local=LocalLimits(clock=clock), circuit=circuit)
+    store.down = True
+    await limits.take(one_bucket())
+    await limits.breaker_record(circuit_key("m"), success=False, failure_threshold=1)
+    store.down = False
+    circuit.close()  # the cache on the same server answered first
+    assert (await limits.take(one_bucket())).allowed
+    assert await limits.breaker_states() == {}

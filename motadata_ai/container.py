@@ -100,7 +100,7 @@ async def _redis_cache(settings: Settings) -> AsyncIterator[Any]:
     from motadata_ai.adapters.redis.cache import RedisCache
 
     assert settings.redis_url is not None
-    cache = RedisCache.from_url(settings.redis_url.get_secret_value())
+    cache = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
     try:
         yield cache
     finally:
@@ -131,11 +131,14 @@ def _memory_bus() -> Any:
 
 
 def _limits(settings: Settings, cache: Any) -> Any:
-    """Shared token buckets and breaker state: on Redis when the cache is Redis, else in process."""
+    """Shared token buckets and breaker state: on Redis when the cache is Redis (behind a circuit,
+    in process per ``limits_failure_policy`` while it is open), else in process."""
     if _cache_kind(settings) == "redis":
         from motadata_ai.adapters.redis.limits import RedisLimits
+        from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 
-        return RedisLimits(cache.client, address=cache.address)
+        redis = RedisLimits(cache.client, address=cache.address)
+        return FallbackLimits(redis, policy=settings.limits_failure_policy)
     from motadata_ai.adapters.memory.limits import InMemoryLimits
 
     return InMemoryLimits()
@@ -242,8 +245,13 @@ def _rag_config(settings: Settings) -> Any:
 
 
 def _gateway(**ports: Any) -> Any:
+    from motadata_ai.domain.gateway.circuit_cache import CircuitCache
+    from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
     from motadata_ai.domain.gateway.service import Gateway
 
+    if isinstance(ports.get("limits"), FallbackLimits) and ports.get("cache") is not None:
+        # the cache and the limits share one Redis server: one circuit spares both the socket
+        ports["cache"] = CircuitCache(ports["cache"], circuit=ports["limits"].circuit)
     return Gateway(**ports)
 
 

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     postgres_pool_min: int = 1
     postgres_pool_max: int = 10
     redis_url: SecretStr | None = Field(None, description="Redis/Valkey URL for cache, limits, breaker state")
+    redis_timeout: float = Field(
+        0.25, gt=0, le=60, description="Seconds a Redis command or connect may take before the store's "
+        "circuit opens (callers then answer locally, without the socket, for a short, growing interval)"
+    )
     nats_url: SecretStr | None = Field(None, description="NATS URL with JetStream for the bus")
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP/HTTP collector endpoint"

@@ -140,6 +140,7 @@ async def test_services_profile_runs_on_real_servers(services_container: Contain
         assert type(ai.port("documents")).__name__ == "PostgresDocumentStore"
         assert type(ai.port("model_registry")).__name__ == "PostgresModelRegistry"
         await _exercise(ai)
+        assert (await ai.health())["gateway"]["stores"] == {"limits": "closed", "cache": "closed"}
 
 
 async def test_invalid_tenant_is_refused_before_any_work(tmp_path: Any) -> None:

@@ -14,6 +14,15 @@ from redis.backoff import ExponentialBackoff
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 
+DEFAULT_TIMEOUT = 0.25
+"""Seconds a Redis command (and connecting) may take by default: short, because every caller of
+these adapters has a local answer when Redis is down (the cache is a miss, limits fall back), so a
+frozen server should cost one short wait, after which the callers' circuit keeps them off the
+socket."""
+POOL_WAIT_MIN = 2.0
+"""Shortest wait for a free pooled connection: a burst above ``max_connections`` queues on a
+healthy server, which is no failure (the wait is ``max(timeout, POOL_WAIT_MIN)``)."""
+
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 _UNLINK_BATCH = 500
 
@@ -42,18 +51,22 @@ def client_from_url(
 ) -> aioredis.Redis:
     """A client on a blocking pool for ``url``; an unparsable URL is a :class:`ConfigurationError`.
 
-    ``retries`` retries a command after a connection error or timeout, with exponential backoff
-    up to ``backoff_cap`` seconds; ``options`` go to the pool as they are.
+    ``retries`` retries a command after a connection error (a pooled connection the server
+    dropped; never after a timeout, which would only double the wait on a frozen server), with
+    exponential backoff up to ``backoff_cap`` seconds; ``options`` go to the pool as they are.
     """
     try:
         pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=timeout,
+            timeout=max(timeout, POOL_WAIT_MIN),
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
-            retry=Retry(ExponentialBackoff(cap=backoff_cap, base=0.05), retries),
-            retry_on_error=[redis_errors.ConnectionError, redis_errors.TimeoutError],
+            retry=Retry(
+                ExponentialBackoff(cap=backoff_cap, base=0.01),
+                retries,
+                supported_errors=(redis_errors.ConnectionError,),
+            ),
             **options,
         )
         return aioredis.Redis(connection_pool=pool)

@@ -23,7 +23,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from motadata_ai.adapters.redis._common import check_namespace, client_from_url, translated, unlink_prefix
+from motadata_ai.adapters.redis._common import (
+    DEFAULT_TIMEOUT,
+    check_namespace,
+    client_from_url,
+    translated,
+    unlink_prefix,
+)
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ValidationError
@@ -71,22 +77,24 @@ class RedisCache(CachePort):
         url: str,
         *,
         namespace: str = "motadata",
-        connect_timeout: float = 2.0,
-        timeout: float = 5.0,
+        connect_timeout: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
         retries: int = 1,
         max_connections: int = 50,
     ) -> RedisCache:
         """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
-        ``connect_timeout`` and ``timeout`` bound connecting and each command (seconds);
-        ``retries`` is how many times a command is retried after a connection error;
-        ``max_connections`` bounds the pool (further commands wait up to ``timeout`` for a free
+        ``connect_timeout`` (default: ``timeout``) and ``timeout`` (default 0.25) bound connecting
+        and each command (seconds): short, since callers fail open and put the cache behind a
+        circuit (:class:`~motadata_ai.domain.gateway.circuit_cache.CircuitCache`); ``retries`` is
+        how many times a command is retried after a connection error;
+        ``max_connections`` bounds the pool (further commands wait up to 2 s for a free
         connection). No connection is made until the first command (use :meth:`ping` to check at
         start-up).
         """
         client = client_from_url(
             url,
-            connect_timeout=connect_timeout,
+            connect_timeout=timeout if connect_timeout is None else connect_timeout,
             timeout=timeout,
             retries=retries,
             max_connections=max_connections,

@@ -18,6 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from motadata_ai.adapters.redis._common import (
+    DEFAULT_TIMEOUT,
     check_namespace,
     client_from_url,
     glob_prefix,
@@ -196,15 +197,17 @@ class RedisLimits(LimitsPort):
         url: str,
         *,
         namespace: str = "motadata",
-        connect_timeout: float = 1.0,
-        timeout: float = 2.0,
+        connect_timeout: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
         retries: int = 0,
         max_connections: int = 50,
     ) -> RedisLimits:
-        """Limits on the server at ``url``; short timeouts, since the gateway falls back on failure."""
+        """Limits on the server at ``url``; short timeouts (``connect_timeout`` defaults to
+        ``timeout``, 0.25 s), since the caller falls back on failure
+        (:class:`~motadata_ai.domain.gateway.fallback_limits.FallbackLimits`)."""
         client = client_from_url(
             url,
-            connect_timeout=connect_timeout,
+            connect_timeout=timeout if connect_timeout is None else connect_timeout,
             timeout=timeout,
             retries=retries,
             max_connections=max_connections,

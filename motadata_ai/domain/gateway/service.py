@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from motadata_ai.domain.gateway import caching
+from motadata_ai.domain.gateway.circuit_cache import CacheBypassed, CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.errors import (
     BudgetExceeded,
@@ -38,6 +39,7 @@ from motadata_ai.domain.gateway.errors import (
     RateLimited,
     RetriesExhausted,
 )
+from motadata_ai.domain.gateway.fallback_limits import UNAVAILABLE, FallbackLimits
 from motadata_ai.domain.gateway.limits import (
     LocalLimits,
     bucket_key,
@@ -46,12 +48,13 @@ from motadata_ai.domain.gateway.limits import (
     circuit_label,
 )
 from motadata_ai.domain.gateway.outcomes import breaker_verdict, is_caller_deadline
+from motadata_ai.domain.gateway.store_circuit import StoreCircuit
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
-from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
+from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -124,13 +127,18 @@ class GatewayStats:
 
 @dataclass
 class GatewayHealth:
-    """Breaker states and whether the cache, limits store and ledger answer."""
+    """Breaker states and whether the cache, limits store and ledger answer.
+
+    ``stores`` is the state of the shared stores' own circuits (``{"cache": "closed", "limits":
+    "open"}``): ``open`` means the store failed and is not asked until it is probed again.
+    """
 
     status: str
     breakers: dict[str, str] = field(default_factory=dict)
     cache: bool | None = None
     limits: bool | None = None
     ledger: bool | None = None
+    stores: dict[str, str] = field(default_factory=dict)
     pending_ledger_writes: int = 0
     cache_hit_rate: float = 0.0
     semantic_hit_rate: float = 0.0
@@ -162,6 +170,11 @@ class Gateway:
     ``limits`` rate limits and breakers hold in this process; without ``ledger`` no usage is
     stored (budgets then count this process's spend only); without ``audit`` guardrail events are
     only logged; without ``telemetry`` nothing is traced.
+
+    A ``cache`` or ``limits`` is put behind its own circuit (:class:`CircuitCache`,
+    :class:`FallbackLimits` with ``limits_failure_policy``) unless it already is one, so a shared
+    store that fails is left alone for a short, growing interval instead of costing a socket
+    timeout on every call.
     """
 
     def __init__(
@@ -192,10 +205,17 @@ class Gateway:
         self.config = config.model_copy(update=updates) if updates else config
         self._llm = llm
         self._embeddings = embeddings
+        if cache is not None and not isinstance(cache, CircuitCache):
+            cache = CircuitCache(cache, circuit=StoreCircuit(clock=clock))
+        if limits is not None and not isinstance(limits, FallbackLimits):
+            limits = FallbackLimits(
+                limits,
+                local=LocalLimits(clock=clock),
+                policy=self.config.limits_failure_policy,
+                circuit=StoreCircuit(clock=clock),
+            )
         self._cache = cache
-        self._local_limits = LocalLimits(clock=clock)
-        self._limits: LimitsPort = limits or self._local_limits
-        self._shared_limits = limits is not None
+        self._limits: LimitsPort = limits or LocalLimits(clock=clock)
         self._ledger = ledger
         self._audit = audit
         self._telemetry = telemetry
@@ -214,9 +234,16 @@ class Gateway:
         self._pending: list[UsageRecord] = []
         self._writer: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self.stats = GatewayStats()
+        self._stats = GatewayStats()
 
     # ------------------------------------------------------------------ properties and policy
+
+    @property
+    def stats(self) -> GatewayStats:
+        """In-process counters since start (``limits_errors``: failures of the limits store)."""
+        if isinstance(self._limits, FallbackLimits):
+            self._stats.limits_errors = self._limits.counters.failures
+        return self._stats
 
     @property
     def default_model(self) -> str:
@@ -652,23 +679,22 @@ class Gateway:
         health = GatewayHealth(status="ok", pending_ledger_writes=len(self._pending))
         health.cache_hit_rate = self.stats.cache_hit_rate
         health.semantic_hit_rate = self.stats.semantic_hit_rate
-        states: dict[str, BreakerState] = {}
         try:
-            states = await self._limits.breaker_states()
-            health.limits = True
+            health.limits = await self._limits.ping()
         except Exception as error:
             health.limits = False
             health.errors["limits"] = str(error)
-        if self._shared_limits:
-            for key, state in (await self._local_limits.breaker_states()).items():
-                states.setdefault(key, state)
-        health.breakers = {circuit_label(key): state.state for key, state in states.items()}
         if self._cache is not None:
             try:
                 health.cache = await self._cache.ping()
             except Exception as error:
                 health.cache = False
                 health.errors["cache"] = str(error)
+        states = await self._limits.breaker_states()
+        health.breakers = {circuit_label(key): state.state for key, state in states.items()}
+        for name, port in (("limits", self._limits), ("cache", self._cache)):
+            if isinstance(port, FallbackLimits | CircuitCache):
+                health.stores[name] = port.circuit_state
         if self._ledger is not None:
             try:
                 health.ledger = await self._ledger.ping()
@@ -676,6 +702,8 @@ class Gateway:
                 health.ledger = False
                 health.errors["ledger"] = str(error)
         if health.cache is False or health.ledger is False or health.limits is False:
+            health.status = "degraded"
+        if any(state != "closed" for state in health.stores.values()):
             health.status = "degraded"
         if any(state == "open" for state in health.breakers.values()):
             health.status = "degraded"
@@ -999,6 +1027,9 @@ class Gateway:
         self.stats.cache_lookups += 1
         try:
             return await self._cache.get(key)
+        except CacheBypassed:  # its circuit is open: a miss, already logged when it opened
+            self.stats.cache_errors += 1
+            return None
         except Exception as error:  # fail open: a cache that is down is a miss
             self.stats.cache_errors += 1
             log.warning("cache lookup failed (treated as a miss): %s", error)
@@ -1017,6 +1048,8 @@ class Gateway:
         assert self._cache is not None
         try:
             await self._cache.set(key, value, ttl=ttl)
+        except CacheBypassed:
+            self.stats.cache_errors += 1
         except Exception as error:
             self.stats.cache_errors += 1
             log.warning("cache store failed (answer not cached): %s", error)
@@ -1138,22 +1171,6 @@ class Gateway:
             )
         return specs
 
-    async def _take(
-        self, specs: Sequence[BucketSpec], policy: GatewayConfig, *, force: bool = False
-    ) -> LimitDecision:
-        try:
-            return await self._limits.take(specs, force=force)
-        except ServiceError as error:
-            if not self._shared_limits:
-                raise
-            self.stats.limits_errors += 1
-            log.warning("limits store failed (policy %s): %s", policy.limits_failure_policy, error)
-            if policy.limits_failure_policy == "allow":
-                return LimitDecision(allowed=True)
-            if policy.limits_failure_policy == "deny":
-                return LimitDecision(allowed=False, retry_after=1.0, refused=("limits_unavailable",))
-            return self._local_limits.take_now(specs, force=force)
-
     async def _rate_limit(
         self, call: _Call, policy: GatewayConfig, model: str, tokens: int, wait: bool | None
     ) -> None:
@@ -1163,7 +1180,7 @@ class Gateway:
         waited = 0.0
         queue = policy.rate_limit_wait if wait is None else wait
         while True:
-            decision = await self._take(specs, policy)
+            decision = await self._limits.take(specs)
             if decision.allowed:
                 return
             retry_after = decision.retry_after
@@ -1171,7 +1188,7 @@ class Gateway:
                 await self._sleep(retry_after)
                 waited += retry_after
                 continue
-            scope = [bucket_scope(key) if key != "limits_unavailable" else key for key in decision.refused]
+            scope = [bucket_scope(key) if key != UNAVAILABLE else key for key in decision.refused]
             raise RateLimited(
                 f"tenant {call.tenant_id} is over its rate limit ({', '.join(scope)}); retry after "
                 f"{retry_after:.2f}s",
@@ -1189,35 +1206,20 @@ class Gateway:
         specs = [
             s for s in self._buckets(call.tenant_id, policy, model, output_tokens) if s.key.endswith(":tok")
         ]
-        await self._take(specs, policy, force=True)
+        await self._limits.take(specs, force=True)
 
     # ------------------------------------------------------------------ breaker, retries, fallbacks
 
-    async def _breakers(self, use: Callable[[LimitsPort], Awaitable[T]]) -> T:
-        """``use(limits)``; when a shared limits store fails, the in-process breakers answer."""
-        try:
-            return await use(self._limits)
-        except ServiceError as error:
-            if not self._shared_limits:
-                raise
-            self.stats.limits_errors += 1
-            log.warning("breaker store failed (using in-process state): %s", error)
-            return await use(self._local_limits)
-
     async def _breaker_acquire(self, key: str, policy: GatewayConfig) -> BreakerDecision:
-        return await self._breakers(
-            lambda limits: limits.breaker_acquire(
-                key,
-                recovery_timeout=policy.circuit_recovery_timeout,
-                half_open_max_calls=policy.circuit_half_open_max_calls,
-            )
+        return await self._limits.breaker_acquire(
+            key,
+            recovery_timeout=policy.circuit_recovery_timeout,
+            half_open_max_calls=policy.circuit_half_open_max_calls,
         )
 
     async def _breaker_record(self, key: str, policy: GatewayConfig, success: bool) -> BreakerState:
-        return await self._breakers(
-            lambda limits: limits.breaker_record(
-                key, success=success, failure_threshold=policy.circuit_failure_threshold
-            )
+        return await self._limits.breaker_record(
+            key, success=success, failure_threshold=policy.circuit_failure_threshold
         )
 
     def backoff(self, attempt: int, policy: GatewayConfig, retry_after: float | None = None) -> float:

@@ -2,15 +2,16 @@
 
 :class:`ServerProcess` owns the lifecycle that the NATS and Valkey test servers share: a working
 directory with a log file, ``start`` (or restart on the same port) waiting until the server is
-ready, ``stop``, ``kill`` and ``remove``. A subclass names the command line and the readiness
-check. :func:`session_url` and :func:`server_factory` are the bodies of the pytest fixtures that
-serve one server per session or private servers per test.
+ready, ``stop``, ``kill``, ``freeze``/``thaw`` (SIGSTOP/SIGCONT) and ``remove``. A subclass names
+the command line and the readiness check. :func:`session_url` and :func:`server_factory` are the
+bodies of the pytest fixtures that serve one server per session or private servers per test.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -124,6 +125,7 @@ class ServerProcess(ABC):
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s); ``start`` brings it back on the same port."""
+        self.thaw()  # a suspended process would not act on SIGTERM
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -140,6 +142,17 @@ class ServerProcess(ABC):
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+    def freeze(self) -> None:
+        """Suspend the process (SIGSTOP): its port still accepts connections but nothing answers,
+        as with a hung server; :meth:`thaw` resumes it."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Resume a process suspended by :meth:`freeze` (SIGCONT)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
 
     def remove(self) -> None:
         """Stop and delete the working directory."""

@@ -94,7 +94,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
         │   └── PostgresUnavailable
         └── <store>Error                one per store, each with its <store>Unavailable *
             ├── ArtifactStoreError      → ArtifactStoreUnavailable *
-            ├── CacheError              → CacheUnavailable *
+            ├── CacheError              → CacheUnavailable * → CacheBypassed (the cache's circuit is open)
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── LedgerError             → LedgerUnavailable *
@@ -128,6 +128,9 @@ from motadata_ai.domain.bus.codec import (
 )
 from motadata_ai.domain.bus.subjects import (
     InvalidSubject,
+)
+from motadata_ai.domain.gateway.circuit_cache import (
+    CacheBypassed,
 )
 from motadata_ai.domain.gateway.errors import (
     CircuitOpen,
@@ -275,6 +278,7 @@ __all__ = [
     "BusError",
     "BusTimeout",
     "BusUnavailable",
+    "CacheBypassed",
     "CacheError",
     "CacheUnavailable",
     "CircuitOpen",

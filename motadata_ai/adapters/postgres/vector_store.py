@@ -22,7 +22,9 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
   the same function, so "天気" finds "今日の天気は晴れ" (the in-memory store analyses alike);
   query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``) and matches are ranked by
   BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
-  is 0.24 against 0.37 for BM25).
+  is 0.24 against 0.37 for BM25) from statistics maintained with every chunk write, in its
+  transaction: ``<table>_kw_stats`` (per tenant: chunks, total length) and ``<table>_kw_terms``
+  (per tenant and lexeme: document frequency).
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
   A document's chunks are written by :meth:`PostgresDocumentStore.write_version
   <motadata_ai.adapters.postgres.documents.PostgresDocumentStore.write_version>` inside the same
@@ -36,7 +38,7 @@ import hashlib
 import json
 import re
 import struct
-import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -124,6 +126,27 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
             CREATE INDEX {table}_tsv_idx ON {table} USING gin (tsv);
             """,
         ),
+        (
+            3,
+            "keyword statistics maintained with the chunk writes",
+            f"""
+            CREATE TABLE {table}_kw_stats (
+                tenant_id    text   PRIMARY KEY,
+                chunks       bigint NOT NULL,
+                total_length bigint NOT NULL
+            );
+            CREATE TABLE {table}_kw_terms (
+                tenant_id text    NOT NULL,
+                term      text    NOT NULL,
+                df        integer NOT NULL,
+                PRIMARY KEY (tenant_id, term)
+            );
+            INSERT INTO {table}_kw_stats (tenant_id, chunks, total_length)
+                SELECT tenant_id, count(*), coalesce(sum(length(tsv)), 0) FROM {table} GROUP BY tenant_id;
+            INSERT INTO {table}_kw_terms (tenant_id, term, df)
+                SELECT t.tenant_id, u.lexeme, count(*) FROM {table} t, unnest(t.tsv) u GROUP BY 1, 2;
+            """,
+        ),
     ]
 
 
@@ -158,7 +181,34 @@ class StagedChunks:
 
 
 _HALF_MAX = 65504.0
-_STATS_TTL_S = 30.0
+_UPSERT_ATTEMPTS = 3
+
+
+class _KeywordDelta:
+    """The change a transaction makes to one tenant's keyword statistics (applied before commit)."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.length = 0
+        self.terms: Counter[str] = Counter()
+
+    def add(self, rows: Sequence[asyncpg.Record], sign: int) -> int:
+        """Fold in the rows of :meth:`PgVectorStore._changed_sql` (``sign`` -1: removed); how many chunks."""
+        chunks = 0
+        for row in rows:
+            if row["term"] is None:
+                chunks = int(row["n"])
+                self.chunks += sign * chunks
+                self.length += sign * int(row["len"])
+            else:
+                self.terms[row["term"]] += sign * int(row["n"])
+        return chunks
+
+    def merge(self, other: _KeywordDelta) -> None:
+        """Fold in another change."""
+        self.chunks += other.chunks
+        self.length += other.length
+        self.terms.update(other.terms)
 
 
 def _search_settings(*, ef_search: int, iterative: bool, index_scans: bool) -> str:
@@ -247,7 +297,6 @@ class PgVectorStore(VectorStorePort):
         self.auto_promote = auto_promote
         self._ready = False
         self._promoted: set[str] = set()
-        self._stats: dict[str, tuple[float, int, float]] = {}
         self._deferred = 0
         self._rebuild = 0
         self._dropped: set[str] = set()
@@ -440,7 +489,6 @@ class PgVectorStore(VectorStorePort):
                 )
 
     async def _maybe_promote(self, tenant: TenantContext) -> None:
-        self._stats.pop(tenant.tenant_id, None)  # keyword statistics changed with this write
         if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:
             return
         with self._errors(tenant):
@@ -475,7 +523,10 @@ class PgVectorStore(VectorStorePort):
             return [_PackedHalfVector(header + row.tobytes()) for row in matrix.astype(">f2")]
         return [_PackedVector(header + row.tobytes()) for row in matrix.astype(">f4")]
 
-    async def _write(self, conn: asyncpg.Connection, batch: list[VectorRecord], packed: list[Any]) -> None:
+    async def _write(
+        self, conn: asyncpg.Connection, batch: list[VectorRecord], packed: list[Any]
+    ) -> _KeywordDelta:
+        """Inside the caller's transaction: replace the records by id; the statistics change."""
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {self._stage} ("
             "tenant_id text, id text, document_id text, version integer, chunk_index integer, "
@@ -499,11 +550,89 @@ class PgVectorStore(VectorStorePort):
             columns=_COLUMNS,
         )
         cols = ", ".join(_COLUMNS)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[2:])
-        await conn.execute(
-            f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
-            f"ON CONFLICT (tenant_id, id) DO UPDATE SET {updates}"
+        # New ids are inserted; an id already stored is replaced by delete + insert, so the
+        # statistics lose the old text and gain the new one (ON CONFLICT DO UPDATE cannot return
+        # the old row before PostgreSQL 18). The common all-new batch costs one statement.
+        delta = _KeywordDelta()
+        written = await conn.fetch(
+            self._changed_sql(
+                f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
+                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id, tsv",
+                with_ids=True,
+            )
         )
+        delta.add(written, 1)
+        inserted = {rid for row in written if row["term"] is None for rid in row["ids"] or ()}
+        stored = [r.id for r in batch if r.id not in inserted]
+        if stored:
+            # by tenant and id list (one tenant per batch): pruned to its partition, primary key
+            replaced = await conn.fetch(
+                self._changed_sql(
+                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[]) RETURNING tsv"
+                ),
+                batch[0].tenant_id,
+                stored,
+            )
+            delta.add(replaced, -1)
+            again = await conn.fetch(
+                self._changed_sql(
+                    f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
+                    "WHERE id = ANY($1::text[]) RETURNING tsv"
+                ),
+                stored,
+            )
+            delta.add(again, 1)
+        return delta
+
+    @staticmethod
+    def _changed_sql(statement: str, *, with_ids: bool = False) -> str:
+        # The statistics change of a DELETE/INSERT ... RETURNING tsv, in the statement's round trip:
+        # one row first (term NULL) with the chunk count and total length (and, ``with_ids``, the
+        # ids written: the statement then returns id too), then one row per lexeme with the number
+        # of chunks holding it.
+        ids = "array_agg(id)" if with_ids else "NULL::text[]"
+        return (
+            f"WITH changed AS ({statement}) "
+            "SELECT * FROM (SELECT NULL::text AS term, count(*) AS n, coalesce(sum(length(tsv)), 0) AS len, "
+            f"{ids} AS ids FROM changed) AS totals "
+            "UNION ALL SELECT u.lexeme, count(*), 0, NULL "
+            "FROM changed, unnest(changed.tsv) u GROUP BY u.lexeme"
+        )
+
+    async def _apply_delta(self, conn: asyncpg.Connection, tenant_id: str, delta: _KeywordDelta) -> None:
+        """Inside the write's transaction: add ``delta`` to the tenant's maintained statistics.
+
+        The tenant's statistics row is updated first, so concurrent writers of one tenant queue
+        on it (until commit) before touching any term row: no deadlock between term rows.
+        """
+        terms = sorted((term, n) for term, n in delta.terms.items() if n)
+        if not delta.chunks and not delta.length and not terms:
+            return
+        # One statement: the tenant row first (the term insert waits on the InitPlan that reads
+        # its result), then the terms in order, each probing the primary key (ON CONFLICT).
+        await conn.execute(
+            f"WITH s AS (INSERT INTO {self.table}_kw_stats AS s (tenant_id, chunks, total_length) "
+            "VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE "
+            "SET chunks = s.chunks + EXCLUDED.chunks, total_length = s.total_length + EXCLUDED.total_length "
+            "RETURNING 1 AS done) "
+            f"INSERT INTO {self.table}_kw_terms AS k (tenant_id, term, df) "
+            "SELECT $1, d.term, d.n FROM unnest($4::text[], $5::integer[]) AS d(term, n) "
+            "WHERE (SELECT count(*) FROM s) > 0 ORDER BY d.term "
+            "ON CONFLICT (tenant_id, term) DO UPDATE SET df = k.df + EXCLUDED.df",
+            tenant_id,
+            delta.chunks,
+            delta.length,
+            [t for t, _ in terms],
+            [n for _, n in terms],
+        )
+        fallen = [t for t, n in terms if n < 0]
+        if fallen:  # terms whose last chunk may have gone
+            await conn.execute(
+                f"DELETE FROM {self.table}_kw_terms "
+                "WHERE tenant_id = $1 AND term = ANY($2::text[]) AND df <= 0",
+                tenant_id,
+                fallen,
+            )
 
     async def upsert(self, tenant: TenantContext, records: Sequence[VectorRecord]) -> int:
         """Insert or replace records by id (binary COPY into a staging table, then one upsert)."""
@@ -515,8 +644,16 @@ class PgVectorStore(VectorStorePort):
         await self._ensure_ready()
         await self._drop_index_for_load(tenant)
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn, conn.transaction():
-                await self._write(conn, batch, packed)
+            for attempt in range(1, _UPSERT_ATTEMPTS + 1):
+                try:
+                    async with self.database.pool.acquire() as conn, conn.transaction():
+                        delta = await self._write(conn, batch, packed)
+                        await self._apply_delta(conn, tenant.tenant_id, delta)
+                    break
+                except asyncpg.UniqueViolationError:
+                    # another transaction inserted one of these ids meanwhile: upsert again over it
+                    if attempt == _UPSERT_ATTEMPTS:
+                        raise
         await self._maybe_promote(tenant)
         return len(batch)
 
@@ -534,14 +671,20 @@ class PgVectorStore(VectorStorePort):
         return StagedChunks(tenant=tenant, document_id=document_id, records=records, packed=packed)
 
     async def replace_document_in(self, conn: asyncpg.Connection, staged: StagedChunks) -> None:
-        """Inside the caller's transaction on ``conn``: swap the document's chunks for the staged ones."""
-        await conn.execute(
-            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+        """Inside the caller's transaction on ``conn``: swap the document's chunks for the staged ones
+        (and update the tenant's keyword statistics in the same transaction)."""
+        delta = _KeywordDelta()
+        removed = await conn.fetch(
+            self._changed_sql(
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 RETURNING tsv"
+            ),
             staged.tenant.tenant_id,
             staged.document_id,
         )
+        delta.add(removed, -1)
         if staged.records:
-            await self._write(conn, staged.records, staged.packed)
+            delta.merge(await self._write(conn, staged.records, staged.packed))
+        await self._apply_delta(conn, staged.tenant.tenant_id, delta)
 
     async def ensure_ready(self) -> None:
         """Run :meth:`setup` unless it has run (before opening a transaction that writes chunks)."""
@@ -551,20 +694,24 @@ class PgVectorStore(VectorStorePort):
         self, conn: asyncpg.Connection, tenant: TenantContext, document_id: str
     ) -> int:
         """Inside the caller's transaction on ``conn``: delete the document's chunks; how many."""
-        status = await conn.execute(
-            f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2",
+        delta = _KeywordDelta()
+        removed = await conn.fetch(
+            self._changed_sql(
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 RETURNING tsv"
+            ),
             tenant.tenant_id,
             document_id,
         )
-        return int(str(status).split()[-1])
+        chunks = delta.add(removed, -1)
+        await self._apply_delta(conn, tenant.tenant_id, delta)
+        return chunks
 
     async def document_written(self, tenant: TenantContext) -> None:
-        """After a committed document write: refresh statistics and promote the tenant when due.
+        """After a committed document write: promote the tenant when due.
 
         The write is already durable, so a failing promotion must not turn it into an error: it
         is left for the next write (or :meth:`reorganize`) to retry.
         """
-        self._stats.pop(tenant.tenant_id, None)
         try:
             await self._maybe_promote(tenant)
         except VectorStoreError:
@@ -590,10 +737,14 @@ class PgVectorStore(VectorStorePort):
             where += f" AND document_id = ${len(args)}"
         await self._ensure_ready()
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn:
-                status = await conn.execute(f"DELETE FROM {self.table} WHERE {where}", *args)
-        self._stats.pop(tenant.tenant_id, None)
-        return int(status.split()[-1])
+            async with self.database.pool.acquire() as conn, conn.transaction():
+                delta = _KeywordDelta()
+                removed = await conn.fetch(
+                    self._changed_sql(f"DELETE FROM {self.table} WHERE {where} RETURNING tsv"), *args
+                )
+                deleted = delta.add(removed, -1)
+                await self._apply_delta(conn, tenant.tenant_id, delta)
+        return deleted
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -717,50 +868,39 @@ class PgVectorStore(VectorStorePort):
                 await conn.execute(
                     _search_settings(ef_search=self.ef_search, iterative=False, index_scans=True)
                 )
-                n_docs, avg_length = await self._keyword_stats(conn, tenant.tenant_id)
-                if not n_docs:
-                    return []
                 where, args = self._where(tenant, wanted)
-                args += [query, float(n_docs), float(avg_length or 1.0), top_k]
-                rows = await conn.fetch(self._bm25_sql(where, len(args) - 3), *args)
+                args += [query, top_k]
+                rows = await conn.fetch(self._bm25_sql(where, len(args) - 1), *args)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
 
     def _bm25_sql(self, where: str, first: int) -> str:
-        # $first: query text, then n_docs, mean length, top_k. One pass over the tenant's chunks
-        # matching any query term (GIN index): unnest their lexemes once, keep the query terms with
-        # their frequencies, count document frequencies from the same rows (every chunk holding a
-        # term matches the OR query), and score BM25 (k1=1.2, b=0.75; length = distinct lexemes).
-        q, n_docs, avg_len, top_k = (f"${first + i}" for i in range(4))
+        # $first: query text, then top_k. BM25 (k1=1.2, b=0.75; length = distinct lexemes) from the
+        # tenant's maintained statistics (chunk count, total length, per-term document frequency,
+        # all kept in the chunk writes' transactions) and one pass over the tenant's chunks matching
+        # any query term (GIN index): unnest their lexemes once, keep the query terms with their
+        # frequencies. Document frequencies count the whole tenant, filters or not.
+        q, top_k = f"${first}", f"${first + 1}"
         search = f"{self.table}_search_text"
         columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
         return (
             f"WITH q AS (SELECT replace(plainto_tsquery('english', {search}({q}))::text, ' & ', ' | ')"
             "::tsquery AS query), "
             f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {search}({q})))), "
+            "st AS (SELECT chunks::float8 AS n_docs, "
+            "coalesce((nullif(total_length, 0)::numeric / nullif(chunks, 0))::float8, 1.0) AS avg_len "
+            f"FROM {self.table}_kw_stats WHERE tenant_id = $1 AND chunks > 0), "
+            f"df AS (SELECT term, df AS n FROM {self.table}_kw_terms "
+            "WHERE tenant_id = $1 AND term IN (SELECT term FROM terms)), "
             "m AS MATERIALIZED (SELECT t.id, length(t.tsv) AS len, u.lexeme AS term, "
             f"cardinality(u.positions) AS tf FROM {self.table} t, q, unnest(t.tsv) u "
             f"WHERE {where} AND t.tsv @@ q.query AND u.lexeme IN (SELECT term FROM terms)), "
-            "df AS (SELECT term, count(*) AS n FROM m GROUP BY term), "
-            f"scored AS (SELECT m.id, sum(ln(1 + ({n_docs} - df.n + 0.5) / (df.n + 0.5)) * m.tf * 2.2 "
-            f"/ (m.tf + 1.2 * (0.25 + 0.75 * m.len / {avg_len}))) AS score FROM m JOIN df USING (term) "
+            "scored AS (SELECT m.id, sum(ln(1 + (st.n_docs - df.n + 0.5) / (df.n + 0.5)) * m.tf * 2.2 "
+            "/ (m.tf + 1.2 * (0.25 + 0.75 * m.len / st.avg_len))) AS score FROM m JOIN df USING (term), st "
             f"GROUP BY m.id ORDER BY score DESC, m.id LIMIT {top_k}) "
             f"SELECT {columns}, s.score FROM scored s "
             f"JOIN {self.table} c ON c.tenant_id = $1 AND c.id = s.id "
             "ORDER BY s.score DESC, c.id"
         )
-
-    async def _keyword_stats(self, conn: asyncpg.Connection, tenant_id: str) -> tuple[int, float]:
-        """(chunks, mean distinct lexemes per chunk) of the tenant, cached for a while."""
-        now = time.monotonic()
-        cached = self._stats.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
-        row = await conn.fetchrow(
-            f"SELECT count(*) AS n, avg(length(tsv)) AS avg FROM {self.table} WHERE tenant_id = $1", tenant_id
-        )
-        n_docs, avg_length = int(row["n"]), float(row["avg"] or 0.0)
-        self._stats[tenant_id] = (now + _STATS_TTL_S, n_docs, avg_length)
-        return n_docs, avg_length
 
     async def count(self, tenant: TenantContext, *, filters: MetadataFilter | None = None) -> int:
         """How many records the tenant has (matching ``filters``)."""

@@ -98,16 +98,22 @@ class Search:
         """
         config = self.config
         pool = config.candidates_for(top_k)
-        vector, usage = await self.embed_query(query, mode)
-        if mode == "dense":
-            assert vector is not None
-            dense_hits, keyword_hits = await self.dense(vector, pool, filters), []
-        elif mode == "keyword":
-            dense_hits, keyword_hits = [], await self.keyword(query, pool, filters)
-        else:
-            assert vector is not None
-            dense_hits, keyword_hits = await asyncio.gather(
-                self.dense(vector, pool, filters), self.keyword(query, pool, filters)
+        async def embedded_dense() -> tuple[Vector | None, ModelUsage, list[SearchHit]]:
+            vector, usage = await self.embed_query(query, mode)
+            if vector is None:
+                return None, usage, []
+            return vector, usage, await self.dense(vector, pool, filters)
+
+        if mode == "keyword":
+            (vector, usage, dense_hits), keyword_hits = await embedded_dense(), await self.keyword(
+                query, pool, filters
+            )
+        elif mode == "dense":
+            (vector, usage, dense_hits), keyword_hits = await embedded_dense(), []
+        else:  # the keyword search needs no embedding: it runs (on its own pooled connection)
+            # while the query is embedded and the dense search runs on another
+            (vector, usage, dense_hits), keyword_hits = await asyncio.gather(
+                embedded_dense(), self.keyword(query, pool, filters)
             )
         candidates = merge_hits(dense_hits, keyword_hits, vector)
         candidates = apply_threshold(

@@ -317,6 +317,72 @@ class VectorStoreContract:
         assert await store.keyword_search(A, "   ") == []
         assert await store.keyword_search(A, "the and of") == []
 
+    async def test_keyword_scores_follow_replacements_deletes_and_stay_per_tenant(self) -> None:
+        """BM25 statistics follow every write: after replacing and deleting records, a tenant's
+        scores equal those of a tenant holding the remaining records alone, and another tenant's
+        writes leave them unchanged."""
+        store = await self.make_store()
+        await store.upsert(
+            A,
+            [
+                rec(A, "k1", E1, document_id="d1", text="Reset the vpn password from the portal"),
+                rec(A, "k2", E2, document_id="d2", text="The vpn client is slow, reinstall the vpn client"),
+                rec(A, "k3", E3, document_id="d3", text="Printer toner and printer paper"),
+                rec(A, "k4", E1, document_id="d4", text="Password policy for printers and vpn"),
+            ],
+        )
+        remaining = [
+            rec(A, "k1", E1, document_id="d1", text="Reset the vpn password from the portal"),
+            rec(A, "k2", E2, document_id="d2", text="The printer queue is stuck again"),
+            rec(A, "k5", E3, document_id="d5", text="Expired vpn password on the laptop"),
+        ]
+        await store.upsert(A, [remaining[1]])  # replaces k2's text
+        await store.delete(A, document_id="d3")
+        await store.upsert(A, [remaining[2]])
+        await store.delete(A, ids=["k4"])
+        queries = ("vpn password", "printer queue", "expired password portal")
+
+        async def scores(tenant: TenantContext) -> list[dict[str, float]]:
+            return [
+                {h.record.id: h.score for h in await store.keyword_search(tenant, q, top_k=10)}
+                for q in queries
+            ]
+
+        before = await scores(A)
+        await store.upsert(B, [r.model_copy(update={"tenant_id": B.tenant_id}) for r in remaining])
+        await store.upsert(
+            TenantContext(tenant_id="tenant-c"),
+            [
+                rec(TenantContext(tenant_id="tenant-c"), f"c{i}", E1, text=f"vpn password printer {i}")
+                for i in range(5)
+            ],
+        )
+        after, alone = await scores(A), await scores(B)
+        assert [set(s) for s in before] == [{"k1", "k5"}, {"k2"}, {"k1", "k5"}]
+        for got, unchanged, want in zip(after, before, alone, strict=True):
+            assert got == pytest.approx(unchanged), "another tenant's writes changed this tenant's scores"
+            assert got == pytest.approx(want), "scores differ from a tenant holding these records alone"
+
+    async def test_keyword_scores_do_not_depend_on_filters(self) -> None:
+        """A filter narrows the hits but not their scores: term statistics cover the whole tenant."""
+        store = await self.make_store()
+        await store.upsert(
+            A,
+            [
+                rec(A, "en1", E1, text="vpn password reset steps", lang="en"),
+                rec(A, "en2", E2, text="password expiry and password policy", lang="en"),
+                rec(A, "de1", E3, text="vpn client for the office", lang="de"),
+                rec(A, "de2", E1, text="vpn tunnel and vpn gateway", lang="de"),
+                rec(A, "de3", E2, text="printer toner", lang="de"),
+            ],
+        )
+        everything = {h.record.id: h.score for h in await store.keyword_search(A, "vpn password", top_k=10)}
+        english = await store.keyword_search(A, "vpn password", top_k=10, filters={"lang": "en"})
+        assert set(everything) == {"en1", "en2", "de1", "de2"}
+        assert sorted(ids(english)) == ["en1", "en2"]
+        for hit in english:
+            assert hit.score == pytest.approx(everything[hit.record.id])
+
     # -- bad writes -------------------------------------------------------------------------------
 
     async def test_dimension_mismatch_writes_nothing(self) -> None:

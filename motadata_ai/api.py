@@ -210,7 +210,6 @@ _EAGER_PORTS = (
 )
 
 
-_PLUGGABLE_PORTS = (*_EAGER_PORTS, "llm", "embeddings", "limits")
 
 
 async def _use_plugin_adapters(container: Container) -> list[Any]:
@@ -218,13 +217,14 @@ async def _use_plugin_adapters(container: Container) -> list[Any]:
     from dependency_injector import providers
 
     from motadata_ai.domain.values.errors import ConfigurationError
+    from motadata_ai.ports.names import ADAPTER_PORTS, is_port_name
 
     settings: Settings = container.settings()
     built = []
     for port, name in settings.adapters.items():
-        if port not in _PLUGGABLE_PORTS:
+        if not is_port_name(port):
             raise ConfigurationError(
-                f"unknown port {port!r} in adapters (ports: {', '.join(sorted(_PLUGGABLE_PORTS))})", port=port
+                f"unknown port {port!r} in adapters (ports: {', '.join(ADAPTER_PORTS)})", port=port
             )
         factory = (await _resolve(container.plugins())).adapter(port, name)
         adapter = await _resolve(factory(**settings.adapter_options.get(port, {})))

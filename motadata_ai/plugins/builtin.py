@@ -83,5 +83,5 @@ def register_adapters(register: Callable[[str, str, Callable[..., Any]], None]) 
         return OtelTelemetry(**options)
 
     register("llm", "litellm", litellm_chat)
-    register("embedding", "litellm", litellm_embeddings)
+    register("embeddings", "litellm", litellm_embeddings)
     register("telemetry", "otel", otel)

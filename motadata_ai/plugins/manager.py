@@ -25,12 +25,12 @@ import pluggy
 
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.plugins import hookspecs
+from motadata_ai.ports.names import ADAPTER_PORTS, MODEL_ROUTED_PORTS, is_port_name
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "AdapterRegistration", "PluginManager", "ProviderRegistration"]
 
 ENTRY_POINT_GROUP = "motadata_ai"
 BUILTIN = "builtin"
-MODEL_ROUTED_PORTS = ("llm", "embeddings")
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
@@ -214,6 +214,13 @@ class PluginManager:
 
         def adapter_register(plugin: str) -> Callable[[str, str, Callable[..., Any]], None]:
             def register(port: str, name: str, factory: Callable[..., Any]) -> None:
+                if not is_port_name(port):
+                    raise ConfigurationError(
+                        f"plugin {plugin!r} registered adapter {name!r} for unknown port {port!r} "
+                        f"(ports: {', '.join(ADAPTER_PORTS)})",
+                        plugin=plugin,
+                        port=port,
+                    )
                 if not callable(factory):
                     raise ConfigurationError(
                         f"plugin {plugin!r} registered adapter {port}/{name} with a non-callable factory",

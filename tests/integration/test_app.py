@@ -220,3 +220,13 @@ async def test_an_adapter_for_an_unknown_port_is_a_configuration_error(tmp_path:
     with pytest.raises(ConfigurationError, match=r"unknown port 'vectorstore'.*vector_store"):
         async with connect(container=_plugin_container(settings, _VectorStorePlugin())):
             pass
+
+
+async def test_the_builtin_litellm_embeddings_adapter_can_be_selected(tmp_path: Any) -> None:
+    from motadata_ai.adapters.litellm import LiteLLMEmbeddings
+    from motadata_ai.container import Container
+
+    settings = Settings(profile="memory", data_dir=tmp_path, adapters={"embeddings": "litellm"})
+    container = Container(settings=settings)
+    async with connect(container=container, warm_up=False):
+        assert isinstance(container.embeddings(), LiteLLMEmbeddings)

@@ -184,3 +184,19 @@ def test_plugins_never_need_pluggy() -> None:
     assert source is not None
     with open(source, encoding="utf-8") as handle:
         assert "pluggy" not in handle.read()
+
+
+def test_an_adapter_for_a_port_no_one_can_select_is_refused_at_registration() -> None:
+    pm = manager(plugin("acme", register_adapters=lambda register: register("embedding", "x", dict)))
+    with pytest.raises(ConfigurationError, match=r"unknown port 'embedding'.*embeddings"):
+        pm.adapters()
+
+
+def test_every_builtin_adapter_is_registered_under_a_port_connect_accepts() -> None:
+    from motadata_ai.plugins import builtin
+    from motadata_ai.ports.names import ADAPTER_PORTS
+
+    pm = manager(builtin)
+    ports = {port for port, _ in pm.adapters()}
+    assert ports and ports <= set(ADAPTER_PORTS)
+    assert ("embeddings", "litellm") in pm.adapters()  # was registered as "embedding"

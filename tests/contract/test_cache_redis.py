@@ -17,6 +17,10 @@ from motadata_ai.ports.cache import CachePort, CacheUnavailable
 from motadata_ai.testing.contracts.cache import SECRET, CacheServerContract, key
 from motadata_ai.testing.servers.redis import ValkeyServer
 
+# The live server's commands get a longer timeout than the adapters' 0.25 s default: this suite
+# runs on a loaded 2-core machine, and the short default is exercised by tests/faults.
+LIVE_TIMEOUT = 2.0
+
 pytestmark = pytest.mark.redis
 
 
@@ -26,7 +30,7 @@ class TestRedisCache(CacheServerContract):
         self.url = redis_url
 
     async def make_cache(self) -> CachePort:
-        return RedisCache.from_url(self.url, namespace=f"test-{uuid.uuid4().hex}")
+        return RedisCache.from_url(self.url, namespace=f"test-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
 
     async def make_unreachable_cache(self) -> CachePort | None:
         return RedisCache.from_url(f"redis://app:{SECRET}@127.0.0.1:1/0", connect_timeout=1.0, retries=0)
@@ -38,8 +42,8 @@ class TestRedisCacheSpecifics:
         self.url = redis_url
 
     async def test_namespaces_isolate_caches_on_one_server(self) -> None:
-        one = RedisCache.from_url(self.url, namespace=f"one-{uuid.uuid4().hex}")
-        two = RedisCache.from_url(self.url, namespace=f"two-{uuid.uuid4().hex}")
+        one = RedisCache.from_url(self.url, namespace=f"one-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
+        two = RedisCache.from_url(self.url, namespace=f"two-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
         try:
             await one.set(key("k"), b"1")
             await two.set(key("k"), b"2")
@@ -51,7 +55,7 @@ class TestRedisCacheSpecifics:
             await two.aclose()
 
     async def test_client_and_key_give_other_adapters_the_same_namespace(self) -> None:
-        cache = RedisCache.from_url(self.url, namespace=f"ns-{uuid.uuid4().hex}")
+        cache = RedisCache.from_url(self.url, namespace=f"ns-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
         try:
             await cache.client.set(cache.key(key("raw")), b"from-client")
             assert await cache.get(key("raw")) == b"from-client"
@@ -72,7 +76,7 @@ class TestRedisCacheSpecifics:
             await cache.aclose()
 
     async def test_ttl_is_stored_on_the_server(self) -> None:
-        cache = RedisCache.from_url(self.url, namespace=f"ttl-{uuid.uuid4().hex}")
+        cache = RedisCache.from_url(self.url, namespace=f"ttl-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
         try:
             await cache.incr(key("w"), ttl=30)
             await cache.incr(key("w"), ttl=3000)
@@ -103,10 +107,10 @@ class TestRedisCacheSpecifics:
             RedisCache.from_url("ftp://nowhere")
         for namespace in ("bad*ns", "{tag}", "a:b", "a b", "ns\n", ""):
             with pytest.raises(ValidationError):
-                RedisCache.from_url(self.url, namespace=namespace)
+                RedisCache.from_url(self.url, namespace=namespace, timeout=LIVE_TIMEOUT)
 
     async def test_a_tenants_keys_share_one_cluster_hash_tag(self) -> None:
-        cache = RedisCache.from_url(self.url, namespace=f"tag-{uuid.uuid4().hex}")
+        cache = RedisCache.from_url(self.url, namespace=f"tag-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
         try:
             names = [
                 cache.key(key("x", namespace="gw")),
@@ -122,7 +126,7 @@ class TestRedisCacheSpecifics:
     async def test_cache_deletions_never_touch_rate_limit_state_of_other_tenants(self) -> None:
         # Observed: on Redis, ``cache.delete_prefix("bkt:")`` deleted every tenant's buckets.
         namespace = f"share-{uuid.uuid4().hex}"
-        cache = RedisCache.from_url(self.url, namespace=namespace)
+        cache = RedisCache.from_url(self.url, namespace=namespace, timeout=LIVE_TIMEOUT)
         limits = RedisLimits(cache.client, address=self.url, namespace=namespace)
         try:
             a = [BucketSpec(keys.tenant_key("a", keys.RATE_LIMITS, "req"), 1, refill_per_second=0.001)]

@@ -19,6 +19,7 @@ from motadata_ai.domain.values.llm import (
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
+    ModelCapabilities,
     StreamChunk,
 )
 from motadata_ai.ports.embedding import EmbeddingPort
@@ -103,6 +104,10 @@ class ModelRoutedChat(LLMPort):
         """The routed adapter's stream."""
         async for chunk in self.routes.for_model(request.model).stream(request, timeout=timeout):
             yield chunk
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """The routed adapter's answer."""
+        return self.routes.for_model(model).capabilities(model)
 
     def context_window(self, model: str) -> int | None:
         """The routed adapter's answer."""

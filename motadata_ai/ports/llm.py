@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 
 from motadata_ai.domain.values.errors import ServiceError
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, StreamChunk
+from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, ModelCapabilities, StreamChunk
 
 
 class ProviderError(ServiceError):
@@ -83,6 +83,11 @@ class LLMPort(ABC):
     @abstractmethod
     def stream(self, request: ChatRequest, *, timeout: float | None = None) -> AsyncIterator[StreamChunk]:
         """Yield the completion piece by piece; the last chunk carries finish reason and usage."""
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """What ``model`` can do (default: a generative model with this port's tool and stream
+        support); the use-cases decide from this, never from the model's name."""
+        return ModelCapabilities(tool_calling=self.supports_tools, streaming=self.supports_streaming)
 
     def context_window(self, model: str) -> int | None:
         """The model's context window in tokens, when known."""

@@ -25,7 +25,7 @@ from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, IngestReport
-from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES, EmbeddingRequest, EmbeddingResponse
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.documents import DocumentStorePort
 from motadata_ai.ports.vector_store import VectorStorePort
@@ -72,7 +72,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
 def rag_on(stores: Stores) -> RAGSystem:
     """One RAG system per caller, as separate processes would have, over the shared stores."""
     gateway = Gateway(
-        llm=FunctionLLM(lambda request: "See [1]."),
+        llm=FunctionLLM(lambda request: "See [1].", capabilities=EXTRACTIVE_CAPABILITIES),
         embeddings=YieldingEmbeddings(dimensions=32),
         config=GatewayConfig(
             default_model="local/extractive",

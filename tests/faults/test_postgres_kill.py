@@ -33,6 +33,7 @@ from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.errors import MotadataError, StoreUnavailable
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.testing.servers.postgres import PostgresServer
 
@@ -87,7 +88,7 @@ def build(database: PostgresDatabase) -> tuple[RAGSystem, PgVectorStore, Postgre
     vectors = PgVectorStore(database, dimensions=32)
     documents = PostgresDocumentStore(database)
     gateway = Gateway(
-        llm=FunctionLLM(lambda request: "See [1]."),
+        llm=FunctionLLM(lambda request: "See [1].", capabilities=EXTRACTIVE_CAPABILITIES),
         embeddings=HashEmbeddings(dimensions=32),
         config=GatewayConfig(
             default_model="local/extractive",

@@ -21,6 +21,7 @@ from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGSystem
 from motadata_ai.domain.values.documents import Document
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES
 from motadata_ai.testing.servers.postgres import isolated_database
 
 ARTICLES = {
@@ -54,7 +55,7 @@ QUERIES = [
 )
 async def rag(request: pytest.FixtureRequest) -> AsyncIterator[RAGSystem]:
     gateway = Gateway(
-        llm=FunctionLLM(lambda request: "See [1]."),
+        llm=FunctionLLM(lambda request: "See [1].", capabilities=EXTRACTIVE_CAPABILITIES),
         embeddings=HashEmbeddings(dimensions=64),
         config=GatewayConfig(
             default_model="local/extractive",

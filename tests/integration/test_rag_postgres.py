@@ -18,7 +18,7 @@ from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, StoredDocument
-from motadata_ai.domain.values.llm import ChatRequest
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES, ChatRequest
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.documents import DocumentStoreUnavailable
 
@@ -46,7 +46,7 @@ async def build(database: PostgresDatabase, tenant: str, **options: Any) -> tupl
     vectors = PgVectorStore(database, dimensions=128)
     await vectors.setup()
     documents = options.pop("documents", None) or PostgresDocumentStore(database)
-    llm = FunctionLLM(cite_first)
+    llm = FunctionLLM(cite_first, capabilities=EXTRACTIVE_CAPABILITIES)
     gateway = Gateway(
         llm=llm,
         embeddings=HashEmbeddings(dimensions=128),

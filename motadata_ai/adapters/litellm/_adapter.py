@@ -4,6 +4,7 @@ of a call."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import os
@@ -11,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from motadata_ai.adapters.litellm._runtime import custom_providers, load_litellm
+from motadata_ai.adapters.litellm._runtime import (
+    aload_litellm,
+    custom_providers,
+    load_litellm,
+    loaded_litellm,
+)
 from motadata_ai.adapters.litellm.errors import translate_error
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.ports.llm import ProviderError, ProviderTimeout
@@ -74,7 +80,9 @@ _provider_cache: dict[str, str] = {}
 def _guess_provider(model: str) -> str:
     cached = _provider_cache.get(model)
     if cached is None:
-        litellm = load_litellm()
+        litellm = loaded_litellm()
+        if litellm is None:  # not loaded yet: never import it on the caller's (event-loop) thread
+            return "unknown"
         try:
             cached = str(litellm.get_llm_provider(model)[1])
         except Exception:
@@ -97,7 +105,9 @@ class ModelCatalog:
         """LiteLLM's model-map entry for ``model`` (or its name without the provider), if any."""
         if model in self._info:
             return self._info[model]
-        litellm = load_litellm()
+        litellm = loaded_litellm()
+        if litellm is None:  # not loaded yet (the first call loads it off the loop): unknown for now
+            return None
         found: dict[str, Any] | None = None
         for name in (model, model.split("/", 1)[-1]):
             entry = litellm.model_cost.get(name)
@@ -139,7 +149,9 @@ class ModelCatalog:
         """Tokens of ``text`` by ``litellm.token_counter``, else tiktoken's ``cl100k_base``."""
         if not text:
             return 0
-        litellm = load_litellm()
+        litellm = loaded_litellm()
+        if litellm is None:  # not loaded yet: the rough estimate, never an import on the loop
+            return max(1, len(text) // 4)
         try:
             return int(litellm.token_counter(model=model, text=text))
         except Exception:
@@ -185,6 +197,19 @@ class LiteLLMAdapter:
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
         return kwargs
+
+    def warm_up(self) -> None:
+        """Import and configure LiteLLM (blocking: ``connect()`` runs it on a worker thread)."""
+        load_litellm()
+
+    async def _prepare(self, limit: float) -> tuple[Any, float]:
+        """LiteLLM, loaded off the event loop within the call's ``limit``, and the seconds left of
+        it for the provider; :class:`TimeoutError` when loading alone takes the whole limit."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        async with asyncio.timeout_at(deadline):
+            litellm = await aload_litellm()
+        return litellm, max(deadline - loop.time(), 0.001)
 
     def _failure(self, error: BaseException, model: str, limit: float, awaited: str) -> ProviderError:
         """The port error for a failed call: a timeout (the hard guard's) names ``awaited``

@@ -1,12 +1,16 @@
 """Loading LiteLLM lazily, configured once for low per-call overhead, and its custom providers.
 
-``import motadata_ai`` never imports LiteLLM (a cold import takes seconds); the adapters call
-:func:`load_litellm` on first use. Custom providers (``litellm.custom_provider_map``) may be
-registered before that: they are kept here and installed when LiteLLM loads.
+``import motadata_ai`` never imports LiteLLM (a cold import takes seconds); the adapters await
+:func:`aload_litellm` on first use, which imports it on a worker thread (once, under a lock), so
+the event loop keeps running while it loads and the call's timeout bounds the wait; ``connect()``
+warms it at start-up when the default model is remote (``warm_up``). Custom providers
+(``litellm.custom_provider_map``) may be registered before that: they are kept here and installed
+when LiteLLM loads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from typing import Any
@@ -37,6 +41,20 @@ def load_litellm() -> Any:
                 litellm.telemetry = False
             _litellm = litellm
             _install_pending()
+    return _litellm
+
+
+async def aload_litellm() -> Any:
+    """:func:`load_litellm` off the event loop: the first caller imports LiteLLM on a worker thread
+    (the module lock makes it happen once; concurrent callers wait on their own threads); once
+    loaded, it returns at once. Cancelling the wait (a timeout) leaves the import to finish."""
+    if _litellm is not None:
+        return _litellm
+    return await asyncio.to_thread(load_litellm)
+
+
+def loaded_litellm() -> Any | None:
+    """The LiteLLM module when it is loaded, else ``None`` (never imports it)."""
     return _litellm
 
 

@@ -12,9 +12,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
-from motadata_ai.adapters.litellm._runtime import load_litellm
+from motadata_ai.adapters.litellm._runtime import custom_providers
 from motadata_ai.domain.values.addresses import mask_url
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelCapabilities,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from motadata_ai.ports.llm import LLMPort, ProviderInvalidResponse
 
 __all__ = ["LiteLLMChat", "message_to_openai", "provider_of"]
@@ -33,6 +41,10 @@ def message_to_openai(message: Message) -> dict[str, Any]:
     if message.name is not None:
         out["name"] = message.name
     return out
+
+
+EXTRACTIVE_CUSTOM_PROVIDER = "local"
+"""The custom-provider name under which ``LocalChatProvider`` serves extractive answers."""
 
 
 class LiteLLMChat(LiteLLMAdapter, LLMPort):
@@ -71,14 +83,25 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         return kwargs
 
     # --- port ------------------------------------------------------------------------------------
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """Generative with tools and streams, except the in-process extractive provider registered
+        as a LiteLLM custom provider under ``local/`` (the adapter knows its own routes)."""
+        extractive = EXTRACTIVE_CUSTOM_PROVIDER
+        if provider_of(model) == extractive and extractive in custom_providers():
+            return ModelCapabilities(generative=False, extractive=True)
+        return ModelCapabilities()
+
     async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
         """Run one completion through ``litellm.acompletion``."""
-        litellm = load_litellm()
         limit = timeout or self._timeout
-        kwargs = self._kwargs(request, limit)
+        try:
+            litellm, remaining = await self._prepare(limit)
+        except TimeoutError as error:
+            raise self._failure(error, request.model, limit, "answer") from error
+        kwargs = self._kwargs(request, remaining)
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
+            async with asyncio.timeout(remaining + TIMEOUT_MARGIN):
                 response = await litellm.acompletion(**kwargs)
         except Exception as error:
             raise self._failure(error, request.model, limit, "answer") from error
@@ -136,9 +159,12 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         Text arrives as ``StreamChunk(delta=...)``; the last chunk carries the reassembled tool
         calls, the finish reason and the usage.
         """
-        litellm = load_litellm()
         limit = timeout or self._timeout
-        kwargs = self._kwargs(request, limit)
+        try:
+            litellm, remaining = await self._prepare(limit)
+        except TimeoutError as error:
+            raise self._failure(error, request.model, limit, "answer") from error
+        kwargs = self._kwargs(request, remaining)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         calls: dict[int, dict[str, str]] = {}
@@ -147,7 +173,7 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
         output_text: list[str] = []
         answered = False
         try:
-            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
+            async with asyncio.timeout(remaining + TIMEOUT_MARGIN):
                 stream = await litellm.acompletion(**kwargs)
             async for chunk in stream:
                 chunk_usage = getattr(chunk, "usage", None)

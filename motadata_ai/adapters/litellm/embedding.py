@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
-from motadata_ai.adapters.litellm._runtime import load_litellm
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
@@ -75,20 +74,23 @@ class LiteLLMEmbeddings(LiteLLMAdapter, EmbeddingPort):
             return EmbeddingResponse(model=request.model, vectors=())
         if any(not isinstance(text, str) or not text for text in request.inputs):
             raise ValidationError("every embedding input must be a non-empty string", field="inputs")
-        litellm = load_litellm()
         limit = timeout or self._timeout
-        kwargs = self._call_kwargs(request.model, limit)
+        try:
+            litellm, remaining = await self._prepare(limit)
+        except TimeoutError as error:
+            raise self._failure(error, request.model, limit, "embeddings") from error
+        kwargs = self._call_kwargs(request.model, remaining)
         kwargs["input"] = list(request.inputs)
         kwargs["encoding_format"] = "float"
         provider = provider_of(request.model)
         if provider == "openai" and "client" not in self._extra:
-            client = self._openai_client(limit)
+            client = self._openai_client(remaining)
             if client is not None:
                 kwargs["client"] = client
         if self._extra:
             kwargs.update(self._extra)
         try:
-            async with asyncio.timeout(limit + TIMEOUT_MARGIN):
+            async with asyncio.timeout(remaining + TIMEOUT_MARGIN):
                 response = await litellm.aembedding(**kwargs)
         except Exception as error:
             raise self._failure(error, request.model, limit, "embeddings") from error

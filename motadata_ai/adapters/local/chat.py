@@ -14,7 +14,16 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from motadata_ai.adapters.local.extractive import EXTRACTIVE_MODEL, ExtractiveGenerator, ExtractiveReply
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
+from motadata_ai.domain.values.llm import (
+    EXTRACTIVE_CAPABILITIES,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelCapabilities,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from motadata_ai.ports.llm import LLMPort, UnknownModel
 
 __all__ = ["LOCAL_CHAT_CONTEXT_WINDOW", "LocalChat", "completion_tokens", "prompt_tokens"]
@@ -130,6 +139,11 @@ class LocalChat(LLMPort):
         for position, word in enumerate(words):
             yield StreamChunk(delta=word if position == 0 else " " + word)
         yield StreamChunk(finish_reason="stop", usage=usage)
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """Extractive, not generative: it quotes the prompt's passages (and calls the search
+        tool when one is offered); it streams."""
+        return EXTRACTIVE_CAPABILITIES
 
     def context_window(self, model: str) -> int | None:
         """32,768 tokens for ``local/extractive``."""

@@ -11,7 +11,14 @@ import inspect
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, Usage
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelCapabilities,
+    StreamChunk,
+    Usage,
+)
 from motadata_ai.ports.llm import LLMPort
 
 Responder = Callable[[ChatRequest], "Message | str | ChatResponse | Awaitable[Message | str | ChatResponse]"]
@@ -21,15 +28,28 @@ class FunctionLLM(LLMPort):
     """Answers each request with ``fn(request)``; counts calls in ``calls``.
 
     ``fn`` may return a string, a :class:`Message`, a :class:`ChatResponse`, or raise a
-    :class:`~motadata_ai.ports.llm.ProviderError` to simulate a failure.
+    :class:`~motadata_ai.ports.llm.ProviderError` to simulate a failure. ``capabilities`` is
+    what it advertises for every model (default: generative, with tools and streaming).
     """
 
-    def __init__(self, fn: Responder, *, provider: str = "function", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        fn: Responder,
+        *,
+        provider: str = "function",
+        delay: float = 0.0,
+        capabilities: ModelCapabilities | None = None,
+    ) -> None:
+        self._capabilities = capabilities
         self._fn = fn
         self._provider = provider
         self._delay = delay
         self._ids = itertools.count(1)
         self.calls: list[ChatRequest] = []
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """The capabilities given at construction, else the port's default."""
+        return self._capabilities if self._capabilities is not None else super().capabilities(model)
 
     async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
         """Call the function and wrap its result as a response."""

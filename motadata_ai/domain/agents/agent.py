@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -35,8 +35,6 @@ from motadata_ai.domain.agents.tools import (
 from motadata_ai.domain.guardrails.context import (
     FLAG,
     WITHHELD_TOOL_RESULT,
-    ContextCheck,
-    ContextOrigin,
     fenced,
 )
 from motadata_ai.domain.memory._telemetry import NoTelemetry
@@ -60,8 +58,6 @@ from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
-    ChatResponse,
-    EmbeddingResponse,
     Message,
     ToolCall,
 )
@@ -69,35 +65,14 @@ from motadata_ai.domain.values.memory import Checkpoint, CheckpointClaim, Memory
 from motadata_ai.domain.values.names import validate_name
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.bus import BusPort
+from motadata_ai.ports.gateway import GatewayPort
 from motadata_ai.ports.memory import MemoryStoreError, MemoryStorePort
 from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
 
+ChatGateway = GatewayPort
+"""What an agent needs from the gateway: the one :class:`GatewayPort`."""
+
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant for IT service management. Use the tools when they help."
-
-
-class ChatGateway(Protocol):
-    """What an agent needs from the gateway (``motadata_ai.domain.gateway.Gateway`` fits)."""
-
-    async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
-        """One completion for the tenant."""
-        ...
-
-    async def embed(
-        self, texts: Sequence[str], *, tenant: TenantContext | str, model: str | None = None
-    ) -> EmbeddingResponse:
-        """Embeddings for the tenant."""
-        ...
-
-    async def guard_context(
-        self,
-        texts: Sequence[str],
-        *,
-        tenant: TenantContext | str,
-        origin: ContextOrigin,
-        model: str | None = None,
-    ) -> ContextCheck:
-        """Guard untrusted text (tool results, memories) before the prompt quotes it (audited)."""
-        ...
 
 
 class RunState(BaseModel):

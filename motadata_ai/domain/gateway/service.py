@@ -61,6 +61,7 @@ from motadata_ai.domain.values.llm import (
     EmbeddingRequest,
     EmbeddingResponse,
     Message,
+    ModelCapabilities,
     StreamChunk,
     ToolCall,
     Usage,
@@ -254,6 +255,10 @@ class Gateway:
     def default_embedding_model(self) -> str:
         """The embedding model used when a call names none."""
         return self.config.default_embedding_model
+
+    def capabilities(self, model: str | None = None) -> ModelCapabilities:
+        """What ``model`` (default: :attr:`default_model`) can do, as the LLM port advertises it."""
+        return self._llm.capabilities(model or self.config.default_model)
 
     def set_tenant_policy(self, tenant: TenantContext | str, policy: TenantPolicy | None) -> None:
         """Override (or with ``None`` reset) one tenant's policy at run time."""

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from motadata_ai.domain.guardrails.context import FLAG, ContextCheck, ContextOrigin
+from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.llm import EmbeddingResponse, Message
+from motadata_ai.domain.values.llm import Message
 from motadata_ai.domain.values.memory import (
     MEMORY_KINDS,
     MemoryConfig,
@@ -34,35 +34,15 @@ from motadata_ai.domain.values.memory import (
     UserDataExport,
 )
 from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.ports.gateway import GatewayPort
 from motadata_ai.ports.memory import MemoryStorePort
 from motadata_ai.ports.telemetry import TelemetryPort
 
 Clock = Callable[[], datetime]
-
-
-class Embedder(Protocol):
-    """What memory needs from the gateway: embeddings for a tenant."""
-
-    async def embed(
-        self, texts: Sequence[str], *, tenant: TenantContext | str, model: str | None = None
-    ) -> EmbeddingResponse:
-        """One vector per text."""
-        ...
-
-
-class ContextScreen(Protocol):
-    """What quoting memories into a prompt needs: the gateway's guard for untrusted context."""
-
-    async def guard_context(
-        self,
-        texts: Sequence[str],
-        *,
-        tenant: TenantContext | str,
-        origin: ContextOrigin,
-        model: str | None = None,
-    ) -> ContextCheck:
-        """Redact and screen ``texts`` at the tenant's guardrail level (audited)."""
-        ...
+Embedder = GatewayPort
+"""What memory needs from the gateway (embeddings): the one :class:`GatewayPort`."""
+ContextScreen = GatewayPort
+"""What quoting memories needs (``guard_context``): the one :class:`GatewayPort`."""
 
 
 def _utcnow() -> datetime:

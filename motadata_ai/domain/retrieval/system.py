@@ -68,7 +68,6 @@ __all__ = [
     "SearchMode",
 ]
 
-LOCAL_MODEL_PREFIX = "local/"
 LIST_PAGE_SIZE = 1000
 """Documents fetched per page when :meth:`RAGSystem.list_documents` lists them all."""
 
@@ -126,7 +125,7 @@ class RAGSystem:
         )
         self.embedding_model = config.embedding_model or gateway.default_embedding_model
         self.llm_model = config.llm_model or gateway.default_model
-        generative = not self.llm_model.startswith(LOCAL_MODEL_PREFIX)
+        generative = gateway.capabilities(self.llm_model).generative
         self.rewriter: KeywordQueryRewriter | LLMQueryRewriter
         if query_rewriter is not None:
             self.rewriter = query_rewriter

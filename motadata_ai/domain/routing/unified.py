@@ -30,13 +30,13 @@ from motadata_ai.domain.values.agents import AgentTask
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.documents import RAGResponse, Source
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message
-from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
+from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.tenancy import validate_tenant_id
+from motadata_ai.ports.gateway import GatewayPort
 from motadata_ai.ports.telemetry import TelemetryPort
 
 QueryMode = Literal["auto", "agent", "rag", "both"]
 QUERY_MODES: tuple[str, ...] = ("auto", "agent", "rag", "both")
-LOCAL_MODEL_PREFIX = "local/"
 MAX_QUERY_CHARS = 8000
 
 CLASSIFIER_PROMPT = (
@@ -66,19 +66,6 @@ class TaskRunner(Protocol):
 
     async def chat(self, message: str, *, conversation_id: str, user_id: str | None = None) -> AgentTask:
         """One conversation turn."""
-        ...
-
-
-class Classifier(Protocol):
-    """What the classifier needs from the gateway."""
-
-    @property
-    def default_model(self) -> str:
-        """The configured chat model."""
-        ...
-
-    async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
-        """One completion."""
         ...
 
 
@@ -149,7 +136,7 @@ class UnifiedQuery:
         *,
         rag_factory: Callable[[str], RagAnswerer | Awaitable[RagAnswerer]] | None,
         agent_factory: Callable[[str], TaskRunner | Awaitable[TaskRunner]] | None,
-        gateway: Classifier | None = None,
+        gateway: GatewayPort | None = None,
         use_classifier: bool | None = None,
         classifier_model: str | None = None,
         telemetry: TelemetryPort | None = None,
@@ -161,7 +148,9 @@ class UnifiedQuery:
         self.gateway = gateway
         model = classifier_model or (gateway.default_model if gateway is not None else None)
         if use_classifier is None:
-            use_classifier = model is not None and not model.startswith(LOCAL_MODEL_PREFIX)
+            use_classifier = (
+                model is not None and gateway is not None and gateway.capabilities(model).generative
+            )
         if use_classifier and (gateway is None or model is None):
             raise ConfigurationError("the classifier needs a gateway and a model", field="classifier_model")
         self.use_classifier = use_classifier

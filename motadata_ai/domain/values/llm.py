@@ -126,3 +126,25 @@ class EmbeddingResponse(ValueModel):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float = 0.0
     cached: bool = False
+
+
+class ModelCapabilities(ValueModel):
+    """What a chat model can do, as its LLM port advertises it (``LLMPort.capabilities``).
+
+    The use-cases choose their strategy from this, never from the model's name: a
+    ``generative`` model writes free text (it gets LLM query rewriting, re-ranking and request
+    classification), an ``extractive`` one only quotes the prompt's passages (it gets the
+    deterministic rewriter and re-ranker); ``tool_calling`` and ``streaming`` say whether tool
+    calls and streamed answers are served.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    generative: bool = True
+    extractive: bool = False
+    tool_calling: bool = True
+    streaming: bool = True
+
+
+EXTRACTIVE_CAPABILITIES = ModelCapabilities(generative=False, extractive=True)
+"""What an extractive model (the embedded ``local/extractive``) advertises."""

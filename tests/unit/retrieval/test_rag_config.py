@@ -19,7 +19,7 @@ from motadata_ai.domain.retrieval.rewriting import LLMQueryRewriter
 from motadata_ai.domain.retrieval.search import apply_threshold, fuse, merge_hits
 from motadata_ai.domain.values.documents import Source
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, Usage
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES, ChatRequest, ChatResponse, Message, Usage
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import SearchHit, VectorRecord
 
@@ -61,7 +61,7 @@ def test_values_out_of_bounds_are_refused_naming_the_field(options: dict[str, ob
 
 def gateway() -> Gateway:
     return Gateway(
-        llm=FunctionLLM(lambda request: "ok"),
+        llm=FunctionLLM(lambda request: "ok", capabilities=EXTRACTIVE_CAPABILITIES),
         embeddings=HashEmbeddings(dimensions=64),
         config=GatewayConfig(default_model="local/extractive", default_embedding_model="hash"),
     )

@@ -18,7 +18,12 @@ from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import NO_CONTEXT_ANSWER, KnowledgeBaseEmpty, RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.errors import InvalidTenant, ServiceError, ValidationError
-from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse
+from motadata_ai.domain.values.llm import (
+    EXTRACTIVE_CAPABILITIES,
+    ChatRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.documents import (
@@ -90,7 +95,7 @@ def make(
     **options: Any,
 ) -> tuple[RAGSystem, dict[str, Any]]:
     embeddings = embeddings or FlakyEmbeddings()
-    llm = llm or FunctionLLM(answer_citing_first)
+    llm = llm or FunctionLLM(answer_citing_first, capabilities=EXTRACTIVE_CAPABILITIES)
     vectors = vectors or InMemoryVectorStore(dimensions=64)
     documents = documents or InMemoryDocumentStore()
     gateway = Gateway(

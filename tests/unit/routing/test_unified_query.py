@@ -14,8 +14,10 @@ from motadata_ai.domain.routing import UnifiedQuery, route_by_heuristic
 from motadata_ai.domain.values.agents import MaxIterationsExceeded
 from motadata_ai.domain.values.documents import RAGResponse, Source
 from motadata_ai.domain.values.errors import ConfigurationError, InvalidTenant, ValidationError
-from motadata_ai.domain.values.llm import ChatRequest
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES, ChatRequest
 from motadata_ai.testing.models import tool_call
+
+EXTRACTIVE = EXTRACTIVE_CAPABILITIES
 
 
 @pytest.mark.parametrize(
@@ -89,7 +91,12 @@ def setup(
 ):  # type: ignore[no-untyped-def]
     agents: dict[str, Agent] = {}
     rag = rag or FakeRag()
-    llm = FunctionLLM(scripted([agent_reply]) if not callable(agent_reply) else agent_reply)  # type: ignore[arg-type]
+    # the double advertises what the model named here would: an extractive local one, else generative
+    capabilities = EXTRACTIVE if model.startswith("local/") else None
+    llm = FunctionLLM(
+        scripted([agent_reply]) if not callable(agent_reply) else agent_reply,  # type: ignore[arg-type]
+        capabilities=capabilities,
+    )
     gateway = make_gateway(llm, model)
 
     def agent_factory(tenant_id: str) -> Agent:

@@ -1,0 +1,73 @@
+"""GatewayPort: the one interface of the gateway that its users (RAG, agents, memory, the
+unified query) depend on; ``motadata_ai.domain.gateway.Gateway`` implements it.
+
+Declared once here, on the port side, so each use-case asks for the same methods under the same
+signatures; a use-case that needs less simply calls less of it. ``capabilities(model)`` says
+what a chat model can do (generative or extractive, tools, streaming), as its LLM port
+advertises it: the use-cases choose their strategy from it, never from the model's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    ModelCapabilities,
+    StreamChunk,
+)
+from motadata_ai.domain.values.tenancy import TenantContext
+
+__all__ = ["GatewayPort"]
+
+
+class GatewayPort(Protocol):
+    """Completions, streams, embeddings, context guarding and model capabilities for a tenant."""
+
+    @property
+    def default_model(self) -> str:
+        """The chat model used when none is named."""
+        ...
+
+    @property
+    def default_embedding_model(self) -> str:
+        """The embedding model used when none is named."""
+        ...
+
+    def capabilities(self, model: str | None = None) -> ModelCapabilities:
+        """What ``model`` (default: :attr:`default_model`) can do, as its LLM port advertises it."""
+        ...
+
+    async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
+        """Run one completion for ``tenant``."""
+        ...
+
+    def stream(self, request: ChatRequest, *, tenant: TenantContext | str) -> AsyncIterator[StreamChunk]:
+        """Stream one completion for ``tenant``."""
+        ...
+
+    async def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        model: str | None = None,
+        wait: bool | None = None,
+    ) -> EmbeddingResponse:
+        """Embed ``texts`` for ``tenant``; ``wait`` queues a rate-limited call instead of failing."""
+        ...
+
+    async def guard_context(
+        self,
+        texts: Sequence[str],
+        *,
+        tenant: TenantContext | str,
+        origin: ContextOrigin,
+        model: str | None = None,
+    ) -> ContextCheck:
+        """Guard untrusted text before a prompt quotes it, at the tenant's guardrail level (audited)."""
+        ...

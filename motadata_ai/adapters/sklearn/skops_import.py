@@ -93,9 +93,10 @@ def import_skops_io() -> ModuleType:
         return loaded
     with _lock:
         original: Any = pkgutil.walk_packages
-        pkgutil.walk_packages = pruned_walk(original, _ignored_parts())  # type: ignore[assignment]
+        pkgutil.walk_packages = pruned_walk(original, _ignored_parts())
         try:
             import skops.io
         finally:
             pkgutil.walk_packages = original
-    return skops.io
+    module: ModuleType = skops.io
+    return module

@@ -102,8 +102,9 @@ def safe_loads(data: bytes) -> Any:
     Raises :class:`UnsafeArtifact` naming the untrusted types, :class:`ArtifactRefused` when the
     bytes are no skops file.
     """
-    import skops.io as sio
+    from motadata_ai.adapters.sklearn.skops_import import import_skops_io
 
+    sio = import_skops_io()
     untrusted = sorted(declared_types(data) - TRUSTED_TYPES)
     if untrusted:
         raise UnsafeArtifact(

@@ -320,8 +320,9 @@ class SklearnTrainer(TrainerPort):
         """skops bytes of the pipeline, with the feature signature alongside in the archive's schema."""
         if not isinstance(model, SklearnModel):
             raise ValidationError("the scikit-learn trainer serialises only its own models", field="model")
-        import skops.io as sio
+        from motadata_ai.adapters.sklearn.skops_import import import_skops_io
 
+        sio = import_skops_io()
         payload = {"pipeline": model.pipeline, "features": [[f.name, f.type] for f in model.features]}
         data: bytes = await asyncio.to_thread(sio.dumps, payload)
         return data

@@ -280,18 +280,19 @@ class RAGSystem:
             args = check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
             check_conversation_id(conversation_id)
             question, search_mode = args.question, args.mode
-            if await self._documents.count(self.tenant) == 0:
+            history = await self._history(conversation_id)
+            rewritten = await self._search.rewrite(question, [t.question for t in history])
+            found = await self._search.run(
+                rewritten, top_k=args.top_k, mode=search_mode, filters=filters, guard=True
+            )
+            # counted only when nothing was found, to tell an empty knowledge base from no match
+            if not found.sources and await self._documents.count(self.tenant) == 0:
                 raise KnowledgeBaseEmpty(
                     f"tenant {self.tenant.tenant_id!r} has no documents: ingest some first "
                     f"(motadata-ai ingest --tenant {self.tenant.tenant_id} PATH)",
                     field="tenant_id",
                     tenant_id=self.tenant.tenant_id,
                 )
-            history = await self._history(conversation_id)
-            rewritten = await self._search.rewrite(question, [t.question for t in history])
-            found = await self._search.run(
-                rewritten, top_k=args.top_k, mode=search_mode, filters=filters, guard=True
-            )
             answer = await self._answerer.answer(
                 question, found.sources, flagged=found.flagged, history=history
             )

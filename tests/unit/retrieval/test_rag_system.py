@@ -421,6 +421,36 @@ async def test_invalid_and_empty_tenants() -> None:
     assert await rag.retrieve("anything?") == []
 
 
+class CountingDocuments(InMemoryDocumentStore):
+    """An in-memory document store that records each ``count`` call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = 0
+
+    async def count(self, tenant: TenantContext, *, user_id: str | None = None) -> int:
+        self.counts += 1
+        return await super().count(tenant, user_id=user_id)
+
+
+async def test_a_query_that_finds_sources_does_not_count_the_documents() -> None:
+    documents = CountingDocuments()
+    rag, _ = make(documents=documents, similarity_threshold=0.7)
+    await rag.ingest([Document(id="p", text=PASSWORD), Document(id="v", text=VPN)])
+    for _ in range(3):
+        response = await rag.query("How do I reset my password?")
+        assert response.sources and response.sources[0].document_id == "p"
+    assert documents.counts == 0
+    # no match: counted once to tell it from an empty knowledge base, which still raises
+    response = await rag.query("zebra giraffe savannah", mode="dense")
+    assert response.answer == NO_CONTEXT_ANSWER and response.sources == ()
+    assert documents.counts == 1
+    empty, _ = make("nobody", documents=documents)
+    with pytest.raises(KnowledgeBaseEmpty):
+        await empty.query("How do I reset my password?")
+    assert documents.counts == 2
+
+
 def test_default_threshold_and_options_are_validated() -> None:
     with pytest.raises(ValidationError):
         make(similarity_threshold=2.0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from motadata_ai.adapters.litellm._adapter import TIMEOUT_MARGIN, LiteLLMAdapter, provider_of
 from motadata_ai.adapters.litellm._runtime import custom_providers
+from motadata_ai.adapters.openai_wire import message_to_openai
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.llm import (
     ChatRequest,
@@ -26,21 +27,6 @@ from motadata_ai.domain.values.llm import (
 from motadata_ai.ports.llm import LLMPort, ProviderInvalidResponse
 
 __all__ = ["LiteLLMChat", "message_to_openai", "provider_of"]
-
-
-def message_to_openai(message: Message) -> dict[str, Any]:
-    """A port message as the OpenAI wire dict."""
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    if message.name is not None:
-        out["name"] = message.name
-    return out
 
 
 EXTRACTIVE_CUSTOM_PROVIDER = "local"

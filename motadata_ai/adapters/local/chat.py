@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from motadata_ai.adapters.local.extractive import EXTRACTIVE_MODEL, ExtractiveGenerator, ExtractiveReply
+from motadata_ai.adapters.openai_wire import message_to_openai
 from motadata_ai.domain.values.llm import (
     EXTRACTIVE_CAPABILITIES,
     ChatRequest,
@@ -52,20 +53,6 @@ def completion_tokens(reply: ExtractiveReply) -> int:
     return max(1, _words(reply.text or ""))
 
 
-def _wire(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    if message.name is not None:
-        out["name"] = message.name
-    return out
-
-
 class LocalChat(LLMPort):
     """``local/extractive`` as an :class:`LLMPort`: deterministic, free, offline.
 
@@ -99,7 +86,7 @@ class LocalChat(LLMPort):
 
     def _reply(self, request: ChatRequest) -> tuple[ExtractiveReply, list[dict[str, Any]]]:
         self._check(request.model)
-        messages = [_wire(m) for m in request.messages]
+        messages = [message_to_openai(m) for m in request.messages]
         tools = [{"type": "function", "function": {"name": t.name}} for t in request.tools]
         return self.generator.respond(messages, tools), messages
 

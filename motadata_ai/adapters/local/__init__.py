@@ -9,10 +9,10 @@ custom providers, for calls through LiteLLM.
 
 from typing import Any
 
+from motadata_ai.adapters.local._served import LOCAL_PROVIDER
 from motadata_ai.adapters.local.extractive import NOT_FOUND, ExtractiveAnswer, ExtractiveGenerator
 from motadata_ai.adapters.local.minilm import MINILM_DIMENSIONS, MINILM_MODEL, MiniLMEmbedder
 
-LOCAL_PROVIDER = "local"
 LOCAL_CHAT_MODEL = "local/extractive"
 LOCAL_EMBEDDING_MODEL = "local/all-minilm-l6-v2"
 

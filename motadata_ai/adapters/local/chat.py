@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from motadata_ai.adapters.local._served import LOCAL_PROVIDER, check_served
 from motadata_ai.adapters.local.extractive import EXTRACTIVE_MODEL, ExtractiveGenerator, ExtractiveReply
 from motadata_ai.adapters.openai_wire import message_to_openai
 from motadata_ai.domain.values.llm import (
@@ -25,11 +26,10 @@ from motadata_ai.domain.values.llm import (
     ToolCall,
     Usage,
 )
-from motadata_ai.ports.llm import LLMPort, UnknownModel
+from motadata_ai.ports.llm import LLMPort
 
 __all__ = ["LOCAL_CHAT_CONTEXT_WINDOW", "LocalChat", "completion_tokens", "prompt_tokens"]
 
-LOCAL_PROVIDER = "local"
 LOCAL_CHAT_CONTEXT_WINDOW = 32768
 
 
@@ -74,15 +74,7 @@ class LocalChat(LLMPort):
         return [f"{LOCAL_PROVIDER}/{EXTRACTIVE_MODEL}"]
 
     def _check(self, model: str) -> None:
-        name = model.split("/", 1)[1] if model.startswith(f"{LOCAL_PROVIDER}/") else model
-        if name != EXTRACTIVE_MODEL:
-            raise UnknownModel(
-                f"the local provider has no chat model {name!r}; "
-                f"it serves '{LOCAL_PROVIDER}/{EXTRACTIVE_MODEL}'",
-                model=model,
-                provider=LOCAL_PROVIDER,
-                available=self.models(),
-            )
+        check_served(model, served=EXTRACTIVE_MODEL, kind="chat")
 
     def _reply(self, request: ChatRequest) -> tuple[ExtractiveReply, list[dict[str, Any]]]:
         self._check(request.model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from motadata_ai.adapters.local._served import LOCAL_PROVIDER, check_served
 from motadata_ai.adapters.local.minilm import (
     MINILM_DIMENSIONS,
     MINILM_MODEL,
@@ -19,11 +20,10 @@ from motadata_ai.adapters.local.minilm import (
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
-from motadata_ai.ports.llm import ProviderUnavailable, UnknownModel
+from motadata_ai.ports.llm import ProviderUnavailable
 
 __all__ = ["LocalEmbeddings"]
 
-LOCAL_PROVIDER = "local"
 
 
 class LocalEmbeddings(EmbeddingPort):
@@ -52,15 +52,7 @@ class LocalEmbeddings(EmbeddingPort):
         return [f"{LOCAL_PROVIDER}/{MINILM_MODEL}"]
 
     def _check(self, model: str) -> None:
-        name = model.split("/", 1)[1] if model.startswith(f"{LOCAL_PROVIDER}/") else model
-        if name != MINILM_MODEL:
-            raise UnknownModel(
-                f"the local provider has no embedding model {name!r}; "
-                f"it serves '{LOCAL_PROVIDER}/{MINILM_MODEL}'",
-                model=model,
-                provider=LOCAL_PROVIDER,
-                available=self.models(),
-            )
+        check_served(model, served=MINILM_MODEL, kind="embedding")
 
     def dimensions(self, model: str) -> int | None:
         """384 for the local model."""

@@ -19,32 +19,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from dependency_injector import containers, providers
+
 from motadata_ai.settings import Settings
-
-
-def _import_dependency_injector() -> tuple[Any, Any]:
-    """``dependency_injector``'s ``containers`` and ``providers``, without FastAPI.
-
-    Its wiring module imports FastAPI, when installed, to recognise ``Depends`` markers (close to
-    a second of a cold start here); the SDK wires nothing, so FastAPI is hidden from that one import
-    (unless something imported it already) and loads only for ``motadata_ai.http``.
-    """
-    hidden = "fastapi" not in sys.modules
-    if hidden:
-        sys.modules["fastapi"] = None  # type: ignore[assignment]  # "import fastapi" raises ImportError
-    try:
-        from dependency_injector import containers, providers
-    finally:
-        if hidden:
-            del sys.modules["fastapi"]
-    return containers, providers
-
-
-containers, providers = _import_dependency_injector()
 
 # --- builders: each imports its adapter lazily --------------------------------------------------
 

@@ -29,8 +29,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_dependency_injector_without_fastapi() -> None:
+    """Import ``dependency_injector`` with FastAPI hidden, in this CLI process only.
+
+    Its wiring module imports FastAPI, when installed, to recognise ``Depends`` markers (close to
+    a second of a cold start here). The SDK wires nothing, so the CLI hides FastAPI from that one
+    import; ``serve`` still imports FastAPI itself. Library users are not touched: an application
+    that wires FastAPI routes with dependency-injector imports it normally.
+    """
+    if "dependency_injector" in sys.modules or "fastapi" in sys.modules:
+        return
+    sys.modules["fastapi"] = None  # type: ignore[assignment]  # "import fastapi" raises ImportError
+    try:
+        import dependency_injector.containers
+        import dependency_injector.providers  # noqa: F401
+    finally:
+        del sys.modules["fastapi"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    _import_dependency_injector_without_fastapi()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.domain.gateway import Gateway, GatewayConfig
 from motadata_ai.domain.values.llm import ChatRequest, Message
+
+#: The rig's wall clock: a fixed midday, so a test never straddles the daily budget's midnight.
+NOON = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 class FakeClock:
@@ -62,7 +66,12 @@ def make_rig() -> Callable[..., Rig]:
     """Build a rig: ``make_rig(responder, **config)``; ``llm`` may replace the FunctionLLM."""
 
     def build(
-        responder: Any = None, *, llm: Any = None, random: Callable[[], float] = lambda: 0.5, **config: Any
+        responder: Any = None,
+        *,
+        llm: Any = None,
+        random: Callable[[], float] = lambda: 0.5,
+        wall_clock: Callable[[], datetime] = lambda: NOON,
+        **config: Any,
     ) -> Rig:
         clock = FakeClock()
         model = llm or FunctionLLM(
@@ -87,6 +96,7 @@ def make_rig() -> Callable[..., Rig]:
             clock=clock,
             sleep=clock.sleep,
             random=random,
+            wall_clock=wall_clock,
         )
         return Rig(gateway, model, clock, cache, limits, ledger, audit, telemetry, embeddings)
 

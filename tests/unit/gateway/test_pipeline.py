@@ -24,7 +24,7 @@ from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.domain.values.usage import ModelPrice
 from motadata_ai.ports.llm import ContextWindowExceeded, ProviderBadRequest, ProviderUnavailable, UnknownModel
 
-from .conftest import Rig, ask
+from .conftest import NOON, Rig, ask
 
 pytestmark = pytest.mark.asyncio
 RigFactory = Callable[..., Rig]
@@ -369,7 +369,7 @@ async def test_budget_stops_calls_before_the_provider(make_rig: RigFactory) -> N
     assert len(rig.llm.calls) == calls
     await rig.gateway.generate(ask("another"), tenant="globex")  # other tenants are unaffected
     assert await rig.ledger.spend(
-        tenant="acme", since=rig.gateway._wall_clock().replace(hour=0)
+        tenant="acme", since=NOON.replace(hour=0)
     ) == pytest.approx(spent)
 
 

@@ -18,9 +18,11 @@ from typing import Any
 
 from motadata_ai.domain.values.ml import (
     CategoricalProfile,
+    DriftReport,
     FeatureDrift,
     FeatureProfile,
     FeatureSpec,
+    ModelVersion,
     NumericProfile,
 )
 
@@ -164,4 +166,37 @@ def feature_drift(
         ks_statistic=statistic,
         ks_p_value=p_value,
         drifted=drifted,
+    )
+
+
+def version_drift(
+    version: ModelVersion,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    psi_threshold: float,
+    ks_alpha: float,
+    ks_min_statistic: float,
+) -> DriftReport:
+    """Per-feature drift of ``rows`` against the training reference of ``version``."""
+    profiles = {p.name: p for p in version.reference}
+    features = tuple(
+        feature_drift(
+            profiles[spec.name],
+            spec,
+            rows,
+            psi_threshold=psi_threshold,
+            ks_alpha=ks_alpha,
+            ks_min_statistic=ks_min_statistic,
+        )
+        for spec in version.signature
+        if spec.name in profiles
+    )
+    return DriftReport(
+        model_name=version.model_name,
+        version=version.version,
+        sample_size=len(rows),
+        psi_threshold=psi_threshold,
+        ks_alpha=ks_alpha,
+        features=features,
+        drifted_features=tuple(f.feature for f in features if f.drifted),
     )

@@ -1,12 +1,14 @@
 """The public entry points: ``connect()`` for a whole app, and the ``create_*`` factories.
 
-``async with motadata_ai.connect() as ai:`` builds every adapter from :class:`Settings` through
-the container, starts what needs starting (the embedded PostgreSQL on the ``local`` profile,
-pools, connections) and stops it all on exit. ``ai.gateway``, ``ai.rag(tenant)``,
-``ai.agent(tenant)``, ``ai.ml(tenant)`` and ``ai.query(...)`` are the use-cases.
+``async with motadata_ai.connect() as ai:`` builds every adapter and use-case from
+:class:`Settings` through the container (the composition root), starts what needs starting (the
+embedded PostgreSQL on the ``local`` profile, pools, connections) and stops it all on exit.
+``ai.gateway``, ``ai.rag(tenant)``, ``ai.agent(tenant)``, ``ai.ml(tenant)`` and ``ai.query(...)``
+are the use-cases, resolved from the container's :class:`~motadata_ai.use_cases.UseCases`.
 
 The ``create_*`` factories mirror the familiar function style for code that holds an ``AI``
-(or its parts) already: each takes ``tenant_id`` and keyword options.
+(or its parts) already: each takes ``tenant_id`` and keyword options and calls the same builders
+(:mod:`motadata_ai.use_cases`) with the same settings sections.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+    from motadata_ai.use_cases import UseCases
 
 __all__ = [
     "AI",
@@ -52,6 +55,7 @@ _USE_CASE_MODULES = (
     "motadata_ai.domain.routing.unified",
     "motadata_ai.domain.retrieval.system",
     "motadata_ai.domain.agents.agent",
+    "motadata_ai.use_cases",
 )
 
 
@@ -61,16 +65,17 @@ async def _resolve(value: Any) -> Any:
 
 
 class AI:
-    """A connected SDK: the gateway, and per-tenant RAG, agents and ML over shared adapters."""
+    """A connected SDK: the gateway, and per-tenant RAG, agents and ML over shared adapters.
+
+    Every use-case comes from the container's :class:`~motadata_ai.use_cases.UseCases`.
+    """
 
     def __init__(self, container: Container, ports: dict[str, Any]) -> None:
         self.container = container
         self.settings: Settings = container.settings()
         self._ports = ports
-        self.gateway: Gateway = ports["gateway"]
-        self._ml_systems: dict[str, MLSystem] = {}
-        self._models: Any = None
-        self._unified: UnifiedQuery | None = None
+        self.use_cases: UseCases = ports["use_cases"]
+        self.gateway: Gateway = self.use_cases.gateway
         self._warm_up: asyncio.Future[None] | None = None
 
     @property
@@ -89,17 +94,8 @@ class AI:
         return self._ports[name]
 
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
-        """The tenant's RAG system; ``options`` override the settings' defaults."""
-        return create_rag_system(
-            tenant_id=tenant_id,
-            gateway=self.gateway,
-            vector_store=self._ports["vector_store"],
-            documents=self._ports["documents"],
-            settings=self.settings,
-            parser=self._ports["parser"],
-            tokenizer=self._ports["tokenizer"],
-            **options,
-        )
+        """The tenant's RAG system; ``options`` override ``settings.rag``."""
+        return self.use_cases.rag(tenant_id, **options)
 
     def agent(
         self,
@@ -112,65 +108,22 @@ class AI:
         **options: Any,
     ) -> Agent:
         """An agent of the tenant with the ``knowledge_search`` tool (over the tenant's RAG) and
-        every tool registered by plugins, unless ``tools`` is given."""
-        from motadata_ai.domain.agents.knowledge import knowledge_search_tool
-
-        chosen = list(tools) if tools is not None else list(self._ports["plugins"].tools().values())
-        if knowledge:
-            chosen.append(knowledge_search_tool(self.rag(tenant_id), top_k=self.settings.top_k))
-        return create_agent(
-            agent_id=agent_id,
-            name=name,
-            gateway=self.gateway,
-            tenant_id=tenant_id,
-            tools=chosen,
-            memory=self._ports["memory_store"],
-            bus=self._ports["bus"],
-            telemetry=self._ports["telemetry"],
-            settings=self.settings,
-            **options,
+        every tool registered by plugins, unless ``tools`` is given; ``options`` override
+        ``settings.agents``."""
+        return self.use_cases.agent(
+            tenant_id, agent_id=agent_id, name=name, tools=tools, knowledge=knowledge, **options
         )
-
-    def _model_cache(self) -> Any:
-        """One loaded-model LRU for every tenant, so ``max_memory_mb`` bounds this process."""
-        if self._models is None:
-            from motadata_ai.domain.ml.serving import ModelLRU
-
-            self._models = ModelLRU(max_bytes=int(self.settings.max_memory_mb * 1024 * 1024))
-        return self._models
 
     def ml(self, tenant_id: str, **options: Any) -> MLSystem:
         """The tenant's ML system. Every tenant's system shares one loaded-model LRU bounded by
-        ``max_memory_mb`` (unless ``max_memory_mb`` is passed here); without ``options`` the
-        system is kept and returned again."""
-        tenant_id = validate_tenant_id(tenant_id)
-        if not options and tenant_id in self._ml_systems:
-            return self._ml_systems[tenant_id]
-        system = create_ml_system(
-            tenant_id=tenant_id,
-            registry=self._ports["model_registry"],
-            experiments=self._ports["experiments"],
-            artifacts=self._ports["artifacts"],
-            prediction_log=self._ports["prediction_log"],
-            trainers=self.container.trainers(),
-            cache=self._ports["cache"],
-            bus=self._ports["bus"],
-            settings=self.settings,
-            **({} if "max_memory_mb" in options else {"model_cache": self._model_cache()}),
-            **options,
-        )
-        if not options:
-            self._ml_systems[tenant_id] = system
-        return system
+        ``settings.ml.max_memory_mb`` (unless ``max_memory_mb`` is passed here); without
+        ``options`` the system is kept and returned again."""
+        return self.use_cases.ml(tenant_id, **options)
 
     @property
     def unified(self) -> UnifiedQuery:
         """The unified query endpoint over this app's RAG and agents."""
-        if self._unified is None:
-            self._unified = create_unified_query_endpoint(
-                rag_factory=self.rag, agent_factory=self.agent, gateway=self.gateway
-            )
-        return self._unified
+        return self.use_cases.unified
 
     async def query(
         self,
@@ -207,9 +160,8 @@ _EAGER_PORTS = (
     "tokenizer",
     "parser",
     "gateway",
+    "use_cases",
 )
-
-
 
 
 async def _use_plugin_adapters(container: Container) -> list[Any]:
@@ -251,7 +203,7 @@ def _warm_up_ports(warm_up: bool | Collection[str]) -> tuple[str, ...]:
 async def _warm(container: Container, ports: tuple[str, ...]) -> None:
     """Prepare the default models of ``ports`` on worker threads."""
     settings: Settings = container.settings()
-    models = {"llm": settings.llm_model, "embeddings": settings.embedding_model}
+    models = {"llm": settings.gateway.default_model, "embeddings": settings.gateway.default_embedding_model}
     for port in ports:
         adapter = await _resolve(getattr(container, port)())
         try:
@@ -282,7 +234,7 @@ async def _warm_search(container: Container, vector_store: Any) -> None:
 
 
 def _warming_message(settings: Settings, ports: tuple[str, ...]) -> str:
-    if "embeddings" in ports and settings.embedding_model.startswith("local/"):
+    if "embeddings" in ports and settings.gateway.default_embedding_model.startswith("local/"):
         return "loading the embedding model…"
     return "loading the models…"
 
@@ -376,21 +328,22 @@ def create_gateway(
     **ports: Any,
 ) -> Gateway:
     """A gateway over ``llm``/``embeddings`` (default: LiteLLM with the local providers) with
-    in-process cache, limits and ledger unless given in ``ports``. ``tenant_id`` is validated
-    here and then passed per call (one gateway serves every tenant)."""
-    from motadata_ai.container import _embeddings, _gateway_config, _llm, _memory_cache, _plugins
-    from motadata_ai.domain.gateway.service import Gateway
+    in-process cache, limits and ledger unless given in ``ports``; its configuration is
+    ``settings.gateway`` unless ``config`` is given. ``tenant_id`` is validated here and then
+    passed per call (one gateway serves every tenant)."""
+    from motadata_ai import builders
+    from motadata_ai.use_cases import build_gateway
 
     if tenant_id is not None:
         validate_tenant_id(tenant_id)
     settings = settings or Settings()
     if llm is None or embeddings is None:
-        plugins = _plugins(settings)
-        llm = llm or _llm(settings, plugins)
-        embeddings = embeddings or _embeddings(settings, plugins)
-    ports.setdefault("config", _gateway_config(settings))
-    ports.setdefault("cache", _memory_cache(settings))
-    return Gateway(llm=llm, embeddings=embeddings, **ports)
+        plugins = builders.plugins(settings)
+        llm = llm or builders.llm(settings, plugins)
+        embeddings = embeddings or builders.embeddings(settings, plugins)
+    ports.setdefault("config", settings.gateway)
+    ports.setdefault("cache", builders.memory_cache(settings))
+    return build_gateway(llm=llm, embeddings=embeddings, **ports)
 
 
 def create_rag_system(
@@ -406,37 +359,21 @@ def create_rag_system(
 ) -> RAGSystem:
     """A tenant's RAG system over the given stores.
 
-    Its :class:`~motadata_ai.domain.retrieval.config.RAGConfig` is ``config`` (default: built
-    from ``settings``) with any of its fields given in ``options`` on top (``top_k=3``,
+    Its :class:`~motadata_ai.domain.retrieval.config.RAGConfig` is ``config`` (default:
+    ``settings.rag``) with any of its fields given in ``options`` on top (``top_k=3``,
     ``chunk_size=500`` ...); the other ``options`` are the ports and collaborators
     :class:`~motadata_ai.domain.retrieval.system.RAGSystem` takes (``parser``, ``reranker`` ...).
     """
-    from motadata_ai.container import _rag_config
-    from motadata_ai.domain.retrieval.config import RAGConfig
-    from motadata_ai.domain.retrieval.system import RAGSystem
+    from motadata_ai.use_cases import build_rag_system
 
-    settings = settings or Settings()
-    base = config if config is not None else _rag_config(settings)
-    tunables = {name: options.pop(name) for name in list(options) if name in RAGConfig.model_fields}
-    if tunables:
-        base = RAGConfig.model_validate({**base.model_dump(), **tunables})
-    if tokenizer is None and "count_tokens" not in options:
-        from motadata_ai.adapters.tokenizer import default_tokenizer
-
-        tokenizer = default_tokenizer()
-    if tokenizer is not None:
-        options.setdefault("count_tokens", tokenizer.count)
-    options.setdefault("conversations", documents)
-    if "parser" not in options:
-        from motadata_ai.adapters.parsers.files import FileDocumentParser
-
-        options["parser"] = FileDocumentParser()
-    return RAGSystem(
+    base = config if config is not None else (settings or Settings()).rag
+    return build_rag_system(
+        config=base,
+        tenant=tenant_id,
         gateway=gateway,
         vector_store=vector_store,
         documents=documents,
-        tenant=tenant_id,
-        config=base,
+        tokenizer=tokenizer,
         **options,
     )
 
@@ -450,22 +387,20 @@ def create_agent(
     settings: Settings | None = None,
     **options: Any,
 ) -> Agent:
-    """An agent of one tenant; limits and memory bounds default to ``settings``."""
-    from motadata_ai.domain.agents.agent import Agent
-    from motadata_ai.domain.values.memory import MemoryConfig
+    """An agent of one tenant; its limits are ``settings.agents`` and its memory bounds
+    ``settings.memory``, with any field given in ``options`` on top."""
+    from motadata_ai.use_cases import build_agent
 
     settings = settings or Settings()
-    options.setdefault("max_iterations", settings.max_iterations)
-    options.setdefault("timeout", settings.agent_timeout)
-    options.setdefault(
-        "memory_config",
-        MemoryConfig(
-            max_episodic=settings.max_episodic,
-            max_semantic=settings.max_semantic,
-            max_age_days=settings.max_age_days,
-        ),
+    return build_agent(
+        config=settings.agents,
+        memory_config=settings.memory,
+        agent_id=agent_id,
+        name=name,
+        gateway=gateway,
+        tenant=tenant_id,
+        **options,
     )
-    return Agent(agent_id=agent_id, name=name, gateway=gateway, tenant=tenant_id, **options)
 
 
 def create_ml_system(
@@ -474,21 +409,20 @@ def create_ml_system(
     settings: Settings | None = None,
     **options: Any,
 ) -> MLSystem:
-    """A tenant's ML system; ``max_memory_mb`` and ``enable_gpu`` default to ``settings``."""
-    from motadata_ai.adapters.filesystem.code_version import detect_code_version
-    from motadata_ai.domain.ml.system import MLSystem
+    """A tenant's ML system configured by ``settings.ml``, with any field given in ``options``
+    on top (``max_memory_mb=512``)."""
+    from motadata_ai.use_cases import build_ml_system
 
     settings = settings or Settings()
-    options.setdefault("code_version", detect_code_version())
-    options.setdefault("max_memory_mb", settings.max_memory_mb)
-    options.setdefault("enable_gpu", settings.enable_gpu)
-    return MLSystem(tenant=tenant_id, **options)
+    return build_ml_system(config=settings.ml, tenant=tenant_id, **options)
 
 
 def create_unified_query_endpoint(
     *, rag_factory: Any, agent_factory: Any, gateway: Any = None, **options: Any
 ) -> UnifiedQuery:
     """The unified query (auto/agent/rag/both) over per-tenant RAG and agent factories."""
-    from motadata_ai.domain.routing.unified import UnifiedQuery
+    from motadata_ai.use_cases import build_unified_query
 
-    return UnifiedQuery(rag_factory=rag_factory, agent_factory=agent_factory, gateway=gateway, **options)
+    return build_unified_query(
+        rag_factory=rag_factory, agent_factory=agent_factory, gateway=gateway, **options
+    )

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.checkpoints import RunCheckpoints
+from motadata_ai.domain.agents.config import AgentConfig, AgentOptions
 from motadata_ai.domain.agents.run import TaskRun
 from motadata_ai.domain.agents.run_state import RunState
 from motadata_ai.domain.agents.tool_calls import ToolCalls
@@ -32,7 +33,7 @@ from motadata_ai.domain.memory.manager import MemoryManager
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
-from motadata_ai.domain.values.agents import AgentTask, BudgetLimit, TaskAlreadyResumed, TaskNotFound
+from motadata_ai.domain.values.agents import AgentTask, TaskAlreadyResumed, TaskNotFound
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import Message
@@ -53,7 +54,11 @@ DEFAULT_INSTRUCTIONS = "You are a helpful assistant for IT service management. U
 
 
 class Agent:
-    """An agent of one tenant. Construct it once and run many tasks (concurrently) on it."""
+    """An agent of one tenant. Construct it once and run many tasks (concurrently) on it.
+
+    Its limits are ``config`` (an :class:`AgentConfig`, default: its defaults) with any of its
+    fields given as keywords on top (``max_iterations=3``, ``timeout=30`` ...).
+    """
 
     def __init__(
         self,
@@ -65,38 +70,27 @@ class Agent:
         instructions: str | PromptTemplate = DEFAULT_INSTRUCTIONS,
         tools: Iterable[ToolLike] = (),
         memory_config: MemoryConfig | None = None,
-        max_iterations: int = 10,
-        timeout: float = 120.0,
-        temperature: float | None = 0.7,
-        budget: BudgetLimit | None = None,
+        config: AgentConfig | None = None,
         model: str | None = None,
         memory: MemoryManager | MemoryStorePort | None = None,
         bus: BusPort | None = None,
         telemetry: TelemetryPort | None = None,
-        tool_timeout: float = 30.0,
-        max_tool_retries: int = 3,
-        context_window: int = 8192,
-        reserve_output_tokens: int = 1024,
         token_counter: TokenCounter | None = None,
         redact: Redactor | None = None,
+        **options: Unpack[AgentOptions],
     ) -> None:
         validate_name(agent_id, field="agent_id")
-        if max_iterations < 1:
-            raise ValidationError("max_iterations must be at least 1", field="max_iterations")
-        if timeout <= 0 or tool_timeout <= 0:
-            raise ValidationError("timeout and tool_timeout must be positive", field="timeout")
-        if max_tool_retries < 0:
-            raise ValidationError("max_tool_retries must not be negative", field="max_tool_retries")
+        self.config = (config or AgentConfig()).with_options(options)
         self.agent_id = agent_id
         self.name = name or agent_id
         self.gateway = gateway
         self.tenant = TenantContext.of(tenant)
         self.instructions = instructions
         self.tools: dict[str, Tool] = build_toolset(tools)
-        self.max_iterations = max_iterations
-        self.timeout = timeout
-        self.temperature = temperature
-        self.budget = budget or BudgetLimit()
+        self.max_iterations = self.config.max_iterations
+        self.timeout = self.config.timeout
+        self.temperature = self.config.temperature
+        self.budget = self.config.budget
         resolved_model = model or getattr(gateway, "default_model", None)
         if not resolved_model:
             raise ConfigurationError("no model given and the gateway has no default_model", field="model")
@@ -114,10 +108,12 @@ class Agent:
         self.memory: MemoryManager | None = memory
         self.memory_config = memory.config if memory is not None else (memory_config or MemoryConfig())
         self.bus = bus
-        self.tool_timeout = tool_timeout
-        self.max_tool_retries = max_tool_retries
+        self.tool_timeout = self.config.tool_timeout
+        self.max_tool_retries = self.config.max_tool_retries
         self.window = ContextWindow(
-            max_tokens=context_window, reserve_output=reserve_output_tokens, counter=token_counter
+            max_tokens=self.config.context_window,
+            reserve_output=self.config.reserve_output_tokens,
+            counter=token_counter,
         )
         self.redact = redact
         self.checkpoints = RunCheckpoints(agent_id=agent_id, tenant_id=self.tenant.tenant_id)

@@ -51,12 +51,13 @@ def format_sources(sources: Sequence[Source], *, max_chars: int = 1200) -> str:
 def knowledge_search_tool(
     retriever: Retriever,
     *,
-    top_k: int = 5,
+    top_k: int | None = None,
     mode: str = "hybrid",
     filters: dict[str, Any] | None = None,
     timeout: float | None = None,
 ) -> Tool:
-    """The ``knowledge_search`` tool over ``retriever`` (one tenant's RAG system)."""
+    """The ``knowledge_search`` tool over ``retriever`` (one tenant's RAG system); ``top_k``
+    ``None`` searches with the retriever's own ``top_k`` (``RAGConfig.top_k``)."""
 
     async def knowledge_search(query: str) -> str:
         """Search the knowledge base (runbooks, articles, past resolutions) for passages about a topic.

@@ -18,21 +18,21 @@ class TenantPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enable_caching: bool | None = None
-    cache_ttl: float | None = Field(None, gt=0)
+    cache_ttl: float | None = Field(None, gt=0, le=31_536_000)
     semantic_cache: bool | None = None
-    requests_per_minute: int | None = Field(None, ge=0)
-    burst_size: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=0)
-    model_requests_per_minute: int | None = Field(None, ge=0)
-    model_burst_size: int | None = Field(None, ge=1)
-    model_tokens_per_minute: int | None = Field(None, ge=0)
+    requests_per_minute: int | None = Field(None, ge=0, le=10_000_000)
+    burst_size: int | None = Field(None, ge=1, le=10_000_000)
+    tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
+    model_requests_per_minute: int | None = Field(None, ge=0, le=10_000_000)
+    model_burst_size: int | None = Field(None, ge=1, le=10_000_000)
+    model_tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
     rate_limit_wait: bool | None = None
     max_retries: int | None = Field(None, ge=0, le=20)
     fallback_models: tuple[str, ...] | None = None
     validation_level: ValidationLevel | None = None
     request_deduplication: bool | None = None
-    daily_budget_usd: float | None = Field(None, ge=0)
-    monthly_budget_usd: float | None = Field(None, ge=0)
+    daily_budget_usd: float | None = Field(None, ge=0, le=10**9)
+    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9)
     allowed_models: tuple[str, ...] | None = None
 
 
@@ -50,26 +50,26 @@ class GatewayConfig(BaseModel):
     allowed_models: tuple[str, ...] | None = Field(
         None, description="Models this gateway (or tenant) may call; None: any the provider knows"
     )
-    request_timeout: float | None = Field(60.0, gt=0)
+    request_timeout: float | None = Field(60.0, gt=0, le=86_400)
 
     # Cache
     enable_caching: bool = True
-    cache_ttl: float = Field(3600.0, gt=0)
+    cache_ttl: float = Field(3600.0, gt=0, le=31_536_000)
     cache_embeddings: bool = True
     semantic_cache: bool = False
     semantic_cache_threshold: float = Field(0.95, gt=0, le=1)
-    semantic_cache_max_entries: int = Field(1000, ge=1, description="Per tenant")
+    semantic_cache_max_entries: int = Field(1000, ge=1, le=10_000_000, description="Per tenant")
     semantic_cache_model: str | None = Field(None, description="Embedding model (default_embedding_model)")
 
     # Rate limits (token buckets, per tenant and per tenant + model)
-    requests_per_minute: int | None = Field(60, ge=0)
-    burst_size: int = Field(10, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=0)
-    model_requests_per_minute: int | None = Field(None, ge=0)
-    model_burst_size: int | None = Field(None, ge=1)
-    model_tokens_per_minute: int | None = Field(None, ge=0)
+    requests_per_minute: int | None = Field(60, ge=0, le=10_000_000)
+    burst_size: int = Field(10, ge=1, le=10_000_000)
+    tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
+    model_requests_per_minute: int | None = Field(None, ge=0, le=10_000_000)
+    model_burst_size: int | None = Field(None, ge=1, le=10_000_000)
+    model_tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
     rate_limit_wait: bool = Field(False, description="Queue a refused call instead of raising RateLimited")
-    rate_limit_max_wait: float = Field(30.0, ge=0)
+    rate_limit_max_wait: float = Field(30.0, ge=0, le=3600)
     limits_failure_policy: LimitsFailurePolicy = Field(
         "local",
         description="When the shared limits store fails: local (in-process limits), allow, or deny",
@@ -77,24 +77,26 @@ class GatewayConfig(BaseModel):
 
     # Retries, breaker, de-duplication
     max_retries: int = Field(3, ge=0, le=20)
-    retry_backoff_base: float = Field(0.5, ge=0)
-    retry_backoff_max: float = Field(8.0, ge=0)
+    retry_backoff_base: float = Field(0.5, ge=0, le=3600)
+    retry_backoff_max: float = Field(8.0, ge=0, le=3600)
     retry_jitter: float = Field(0.5, ge=0, le=1, description="Delay varies by ± this fraction")
-    circuit_failure_threshold: int = Field(5, ge=1)
-    circuit_recovery_timeout: float = Field(30.0, gt=0)
-    circuit_half_open_max_calls: int = Field(1, ge=1)
+    circuit_failure_threshold: int = Field(5, ge=1, le=10_000)
+    circuit_recovery_timeout: float = Field(30.0, gt=0, le=86_400)
+    circuit_half_open_max_calls: int = Field(1, ge=1, le=10_000)
     request_deduplication: bool = True
 
     # Guardrails
     validation_level: ValidationLevel = "medium"
     blocked_output_terms: tuple[str, ...] = ()
-    max_input_chars: int | None = Field(None, ge=1, description="Default: by level")
+    max_input_chars: int | None = Field(None, ge=1, le=100_000_000, description="Default: by level")
 
     # Cost and budgets
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    daily_budget_usd: float | None = Field(None, ge=0)
-    monthly_budget_usd: float | None = Field(None, ge=0)
-    budget_refresh_seconds: float = Field(5.0, ge=0, description="How stale a cached spend total may be")
+    daily_budget_usd: float | None = Field(None, ge=0, le=10**9)
+    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9)
+    budget_refresh_seconds: float = Field(
+        5.0, ge=0, le=3600, description="How stale a cached spend total may be"
+    )
 
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
 

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, Unpack
 
+from motadata_ai.domain.ml.config import MLConfig, MLOptions
 from motadata_ai.domain.ml.dataset import normalise_record
 from motadata_ai.domain.ml.drift import version_drift
 from motadata_ai.domain.ml.events import MLEvents
@@ -70,7 +71,8 @@ class MLSystem:
     ``trainers`` maps trainer names (``sklearn``, ``torch``) to :class:`TrainerPort` adapters;
     estimators are named bare (``random_forest``) or qualified (``torch:mlp``). ``model_cache``
     (a :class:`ModelLRU`) may be shared by every tenant's system of a process, so that
-    ``max_memory_mb`` bounds the process; without it the system keeps its own.
+    ``max_memory_mb`` bounds the process; without it the system keeps its own. The tunables are
+    ``config`` (an :class:`MLConfig`) with any of its fields given as keywords on top.
     """
 
     def __init__(
@@ -84,27 +86,18 @@ class MLSystem:
         cache: CachePort | None = None,
         bus: BusPort | None = None,
         prediction_log: PredictionLogPort | None = None,
-        max_memory_mb: float = 2048,
+        config: MLConfig | None = None,
         model_cache: ModelLRU[TrainedModel] | None = None,
-        enable_gpu: bool = False,
-        cache_predictions: bool = True,
-        prediction_cache_ttl: float | None = 3600.0,
-        log_sample_rate: float = 0.1,
-        drift_psi_threshold: float = 0.2,
-        drift_ks_alpha: float = 0.01,
-        drift_ks_min_statistic: float = 0.1,
-        alias_cache_ttl: float = 2.0,
         code_version: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timer: Callable[[], float] = time.perf_counter,
         rng: random.Random | None = None,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        **options: Unpack[MLOptions],
     ) -> None:
         trainer_set = TrainerSet(trainers)
-        if max_memory_mb <= 0:
-            raise ValidationError("max_memory_mb must be positive", field="max_memory_mb")
-        if not 0.0 <= log_sample_rate <= 1.0:
-            raise ValidationError("log_sample_rate must lie in [0, 1]", field="log_sample_rate")
+        self.config = config = (config or MLConfig()).with_options(options)
+        max_memory_mb = config.max_memory_mb
         self.tenant = TenantContext.of(tenant)
         self.tenant_id = self.tenant.tenant_id
         self._registry = registry
@@ -114,17 +107,17 @@ class MLSystem:
         self._bus = bus
         self._log = prediction_log
         self.max_memory_mb = max_memory_mb
-        self.enable_gpu = enable_gpu
+        self.enable_gpu = config.enable_gpu
         self.code_version = code_version or package_version()
-        self._psi_threshold = drift_psi_threshold
-        self._ks_alpha = drift_ks_alpha
-        self._ks_min = drift_ks_min_statistic
+        self._psi_threshold = config.drift_psi_threshold
+        self._ks_alpha = config.drift_ks_alpha
+        self._ks_min = config.drift_ks_min_statistic
         self._loaded: ModelLRU[TrainedModel] = model_cache or ModelLRU(
             max_bytes=int(max_memory_mb * 1024 * 1024)
         )
         self._events = MLEvents(self.tenant, bus)
         self._versions = VersionResolver(
-            tenant_id=self.tenant_id, registry=registry, alias_ttl=alias_cache_ttl, timer=timer
+            tenant_id=self.tenant_id, registry=registry, alias_ttl=config.alias_cache_ttl, timer=timer
         )
         self._loader = ModelLoader(
             tenant_id=self.tenant_id,
@@ -142,7 +135,7 @@ class MLSystem:
             artifacts=artifacts,
             loaded=self._loaded,
             events=self._events,
-            enable_gpu=enable_gpu,
+            enable_gpu=config.enable_gpu,
             code_version=self.code_version,
             clock=clock,
             timer=timer,
@@ -153,10 +146,10 @@ class MLSystem:
             versions=self._versions,
             loader=self._loader,
             cache=cache,
-            cache_predictions=cache_predictions,
-            cache_ttl=prediction_cache_ttl,
+            cache_predictions=config.cache_predictions,
+            cache_ttl=config.prediction_cache_ttl,
             prediction_log=prediction_log,
-            sample_rate=log_sample_rate,
+            sample_rate=config.log_sample_rate,
             clock=clock,
             rng=rng or random.Random(0),
         )

@@ -58,9 +58,15 @@ class ServiceError(MotadataError):
 
 
 class ConfigurationError(UsageError):
-    """A setting, provider or plugin is wrong or missing: fix the configuration."""
+    """A setting, provider or plugin is wrong or missing: fix the configuration.
+
+    For a refused setting: ``setting`` is its dotted name (``rag.top_k``), ``env`` the environment
+    variable it came from (``MOTADATA_TOP_K``; ``None`` for a keyword) and ``value`` the value shown.
+    """
 
     setting: str | None = None
+    env: str | None = None
+    value: str | None = None
 
 
 class ValidationError(UsageError, ValueError):

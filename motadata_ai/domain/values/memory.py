@@ -114,22 +114,28 @@ class CheckpointClaim(ValueModel):
 
 
 class MemoryConfig(ValueModel):
-    """Bounds and scoring of an agent's memory (defaults follow the SDK's settings)."""
+    """Bounds and scoring of an agent's memory (``Settings.memory`` in an app; defaults written here)."""
 
     model_config = ConfigDict(frozen=True)
 
     enabled: bool = True
-    max_episodic: int = Field(100, ge=1, description="Episodic memories kept per user")
-    max_semantic: int = Field(200, ge=1, description="Semantic memories kept per user")
-    max_long_term: int = Field(200, ge=1, description="Long-term facts/preferences kept per user")
-    max_age_days: float = Field(30, gt=0, description="Memories older than this are removed")
-    short_term_max_tokens: int = Field(2000, ge=1, description="Conversation history kept in a prompt")
-    recall_limit: int = Field(5, ge=0, description="Memories recalled into a prompt")
-    min_recall_score: float = Field(0.0, description="Recalled memories must score at least this")
-    relevance_weight: float = Field(0.6, ge=0)
-    recency_weight: float = Field(0.25, ge=0)
-    importance_weight: float = Field(0.15, ge=0)
-    recency_half_life_days: float = Field(7.0, gt=0, description="Recency halves every so many days")
+    max_episodic: int = Field(100, ge=1, le=1_000_000, description="Episodic memories kept per user")
+    max_semantic: int = Field(200, ge=1, le=1_000_000, description="Semantic memories kept per user")
+    max_long_term: int = Field(
+        200, ge=1, le=1_000_000, description="Long-term facts/preferences kept per user"
+    )
+    max_age_days: float = Field(30, gt=0, le=36_500, description="Memories older than this are removed")
+    short_term_max_tokens: int = Field(
+        2000, ge=1, le=10_000_000, description="Conversation history kept in a prompt"
+    )
+    recall_limit: int = Field(5, ge=0, le=1000, description="Memories recalled into a prompt")
+    min_recall_score: float = Field(0.0, ge=0, le=1, description="Recalled memories must score at least this")
+    relevance_weight: float = Field(0.6, ge=0, le=100)
+    recency_weight: float = Field(0.25, ge=0, le=100)
+    importance_weight: float = Field(0.15, ge=0, le=100)
+    recency_half_life_days: float = Field(
+        7.0, gt=0, le=36_500, description="Recency halves every so many days"
+    )
     remember_tasks: bool = Field(True, description="Store each finished task as an episodic memory")
 
     def limit_for(self, kind: MemoryKind) -> int:

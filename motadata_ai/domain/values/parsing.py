@@ -1,9 +1,9 @@
 """How files are parsed for ingestion: the parse time limit and the row/record options.
 
-One :class:`ParseOptions` travels from the settings (``Settings.parsing``, environment
-``MOTADATA_PARSING__<FIELD>``) through :class:`~motadata_ai.domain.retrieval.system.RAGSystem`
-(``parsing=``, or per call ``ingest(..., parsing=...)``) to the parser port; its defaults are
-written here and nowhere else.
+One :class:`ParseOptions` travels from the settings (``Settings.rag.parsing``, environment
+``MOTADATA_RAG__PARSING__<FIELD>`` or its alias ``MOTADATA_PARSING__<FIELD>``) through
+:class:`~motadata_ai.domain.retrieval.system.RAGSystem` (``parsing=``, or per call
+``ingest(..., parsing=...)``) to the parser port; its defaults are written here and nowhere else.
 
 The row/record options apply to the formats whose files hold many records: each row of a
 ``.csv``/``.tsv``/``.xlsx`` file and each record of a ``.json``/``.jsonl`` file becomes its own
@@ -31,6 +31,7 @@ class ParseOptions(ValueModel):
     timeout_seconds: float = Field(
         DEFAULT_PARSE_TIMEOUT_SECONDS,
         gt=0,
+        le=86_400,
         description="Parsing one file that takes longer is abandoned (DocumentParseTimeout)",
     )
     key_field: str | None = Field(

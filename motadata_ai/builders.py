@@ -1,0 +1,429 @@
+"""Typed builders of every adapter, each importing its adapter lazily, for the composition root.
+
+The container (:mod:`motadata_ai.container`) wires these functions into providers; nothing else
+constructs adapters. Each builder names its adapter in an ordinary import inside the function,
+so mypy and import-linter follow it and building the container imports no vendor SDK.
+Stores come in pairs: an in-memory builder (``memory`` profile) and a PostgreSQL one that takes
+the database and whose schema :func:`migrated` applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from motadata_ai.settings import Settings
+
+if TYPE_CHECKING:
+    from motadata_ai.adapters.postgres.database import PostgresDatabase
+    from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
+    from motadata_ai.adapters.postgres.ledger import PostgresAuditLog, PostgresUsageLedger
+    from motadata_ai.adapters.postgres.memory_store import PostgresMemoryStore
+    from motadata_ai.adapters.postgres.ml import (
+        PostgresExperimentStore,
+        PostgresModelRegistry,
+        PostgresPredictionLog,
+    )
+    from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+    from motadata_ai.domain.ml.serving import ModelLRU
+    from motadata_ai.plugins.manager import PluginManager
+    from motadata_ai.ports.bus import BusPort
+    from motadata_ai.ports.cache import CachePort
+    from motadata_ai.ports.documents import DocumentParserPort, DocumentStorePort
+    from motadata_ai.ports.embedding import EmbeddingPort
+    from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
+    from motadata_ai.ports.limits import LimitsPort
+    from motadata_ai.ports.llm import LLMPort
+    from motadata_ai.ports.memory import MemoryStorePort
+    from motadata_ai.ports.ml import (
+        ArtifactStorePort,
+        ExperimentStorePort,
+        ModelRegistryPort,
+        PredictionLogPort,
+        TrainedModel,
+        TrainerPort,
+    )
+    from motadata_ai.ports.telemetry import TelemetryPort
+    from motadata_ai.ports.text import TokenizerPort
+    from motadata_ai.ports.vector_store import VectorStorePort
+
+
+class Migrating(Protocol):
+    """A PostgreSQL store whose schema migrations :meth:`setup` applies."""
+
+    async def setup(self) -> None:
+        """Apply the store's migrations."""
+
+
+S = TypeVar("S", bound=Migrating)
+
+# --- which adapter a profile uses -----------------------------------------------------------------
+
+
+def store_kind(settings: Settings) -> str:
+    """``memory`` or ``postgres``: where the stores live."""
+    return "memory" if settings.profile == "memory" else "postgres"
+
+
+def cache_kind(settings: Settings) -> str:
+    """``redis`` (services profile with a URL) or ``memory``."""
+    return "redis" if settings.redis_url is not None and settings.profile == "services" else "memory"
+
+
+def bus_kind(settings: Settings) -> str:
+    """``nats`` (services profile with a URL) or ``memory``."""
+    return "nats" if settings.nats_url and settings.profile == "services" else "memory"
+
+
+# --- connections ------------------------------------------------------------------------------------
+
+
+async def database(settings: Settings) -> AsyncIterator[PostgresDatabase | None]:
+    """The PostgreSQL pool: embedded server (local) or DSN (services); ``None`` in memory mode."""
+    if settings.profile == "memory":
+        yield None
+        return
+    from motadata_ai.adapters.postgres.database import PostgresDatabase
+    from motadata_ai.domain.values.errors import ConfigurationError
+
+    server = None
+    if settings.profile == "local":
+        from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+
+        # on a worker thread: the model loads that connect() started meanwhile keep going
+        server = await asyncio.to_thread(start_embedded_postgres, settings.postgres_data_dir)
+        dsn = server.dsn
+    else:
+        if settings.postgres_dsn is None:
+            raise ConfigurationError(
+                "the services profile needs MOTADATA_POSTGRES_DSN",
+                setting="postgres_dsn",
+                field="postgres_dsn",
+            )
+        dsn = settings.postgres_dsn.get_secret_value()
+    try:
+        pool = await PostgresDatabase.connect(
+            dsn, min_size=settings.postgres_pool_min, max_size=settings.postgres_pool_max
+        )
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        if server is not None:
+            server.stop()
+
+
+async def redis_cache(settings: Settings) -> AsyncIterator[CachePort]:
+    """The Redis/Valkey cache at ``redis_url``, closed on shutdown."""
+    from motadata_ai.adapters.redis.cache import RedisCache
+
+    assert settings.redis_url is not None
+    cache = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
+
+
+async def nats_bus(settings: Settings) -> AsyncIterator[BusPort]:
+    """The NATS JetStream bus at ``nats_url``, closed on shutdown."""
+    from motadata_ai.adapters.nats.bus import NatsBus
+
+    assert settings.nats_url is not None
+    bus = await NatsBus.connect(settings.nats_url.get_secret_value())
+    try:
+        yield bus
+    finally:
+        await bus.aclose()
+
+
+def memory_cache(settings: Settings) -> CachePort:
+    """The in-process LRU cache, bounded by ``cache_max_entries`` and ``cache_max_bytes``."""
+    from motadata_ai.adapters.memory.cache import InMemoryCache
+
+    return InMemoryCache(max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
+
+
+def memory_bus() -> BusPort:
+    """The in-process bus."""
+    from motadata_ai.adapters.memory.bus import InMemoryBus
+
+    return InMemoryBus()
+
+
+def limits(settings: Settings, cache: Any) -> LimitsPort:
+    """Shared token buckets and breaker state: on Redis when the cache is Redis (behind a circuit,
+    in process per ``gateway.limits_failure_policy`` while it is open), else in process."""
+    if cache_kind(settings) == "redis":
+        from motadata_ai.adapters.redis.limits import RedisLimits
+        from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
+
+        redis = RedisLimits(cache.client, address=cache.address)
+        return FallbackLimits(redis, policy=settings.gateway.limits_failure_policy)
+    from motadata_ai.adapters.memory.limits import InMemoryLimits
+
+    return InMemoryLimits()
+
+
+def gateway_cache(cache: CachePort, limits: LimitsPort) -> CachePort:
+    """The gateway's cache: when the cache and the limits share one Redis server, behind the
+    limits' circuit, so one open circuit spares both the socket."""
+    from motadata_ai.domain.gateway.circuit_cache import CircuitCache
+    from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
+
+    if isinstance(limits, FallbackLimits):
+        return CircuitCache(cache, circuit=limits.circuit)
+    return cache
+
+
+def telemetry(settings: Settings) -> TelemetryPort:
+    """OpenTelemetry tracing (OTLP endpoint and/or console)."""
+    from motadata_ai.adapters.otel.telemetry import OtelTelemetry
+
+    return OtelTelemetry(otlp_endpoint=settings.otel_exporter_otlp_endpoint, console=settings.otel_console)
+
+
+def plugins(settings: Settings) -> PluginManager:
+    """The plugin manager with the allowed plugins loaded."""
+    from motadata_ai.plugins.manager import PluginManager
+
+    manager = PluginManager(allow=settings.plugins_allow)
+    manager.load()
+    return manager
+
+
+# --- models -----------------------------------------------------------------------------------------
+
+
+def _provider_options(settings: Settings) -> dict[str, Any]:
+    """Server, key and timeout of the LiteLLM adapters (a gateway without a request timeout
+    leaves the adapter's own per-call limit)."""
+    options: dict[str, Any] = {
+        "api_base": settings.llm_api_base,
+        "api_key": settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+    }
+    if settings.gateway.request_timeout is not None:
+        options["timeout"] = settings.gateway.request_timeout
+    return options
+
+
+def litellm_chat(settings: Settings, plugins: PluginManager) -> LLMPort:
+    """Chat through LiteLLM (with the plugins' providers installed)."""
+    from motadata_ai.adapters.litellm import LiteLLMChat, load_litellm
+
+    plugins.install_providers()
+    load_litellm()  # built on first use of a remote model (or at warm-up, on a worker thread)
+    return LiteLLMChat(**_provider_options(settings))
+
+
+def litellm_embeddings(settings: Settings, plugins: PluginManager) -> EmbeddingPort:
+    """Embeddings through LiteLLM (with the plugins' providers installed)."""
+    from motadata_ai.adapters.litellm import LiteLLMEmbeddings, load_litellm
+
+    plugins.install_providers()
+    load_litellm()
+    return LiteLLMEmbeddings(
+        **_provider_options(settings),
+        dimensions={settings.gateway.default_embedding_model: settings.embedding_dimensions},
+    )
+
+
+def llm(settings: Settings, plugins: PluginManager) -> LLMPort:
+    """Models with a plugin's in-process adapter (``local/...``) go to it; the rest to LiteLLM."""
+    from motadata_ai.adapters.routing import ModelRoutedChat
+
+    return ModelRoutedChat(
+        plugins.model_adapters("llm"), default=functools.partial(litellm_chat, settings, plugins)
+    )
+
+
+def embeddings(settings: Settings, plugins: PluginManager) -> EmbeddingPort:
+    """Like :func:`llm`, for embeddings."""
+    from motadata_ai.adapters.routing import ModelRoutedEmbeddings
+
+    return ModelRoutedEmbeddings(
+        plugins.model_adapters("embeddings"), default=functools.partial(litellm_embeddings, settings, plugins)
+    )
+
+
+def tokenizer() -> TokenizerPort:
+    """tiktoken when its encoding loads offline, else the approximation."""
+    from motadata_ai.adapters.tokenizer import default_tokenizer
+
+    return default_tokenizer()
+
+
+def parser() -> DocumentParserPort:
+    """The file parser of every supported format."""
+    from motadata_ai.adapters.parsers.files import FileDocumentParser
+
+    return FileDocumentParser()
+
+
+# --- stores -----------------------------------------------------------------------------------------
+
+
+async def migrated(build: Callable[..., S], database: PostgresDatabase, **options: Any) -> AsyncIterator[S]:
+    """A PostgreSQL store built by ``build`` with its schema migrations applied."""
+    store = build(database, **options)
+    await store.setup()
+    yield store
+
+
+def memory_vector_store(settings: Settings) -> VectorStorePort:
+    """The in-process vector store."""
+    from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
+
+    return InMemoryVectorStore(dimensions=settings.embedding_dimensions)
+
+
+def postgres_vector_store(database: PostgresDatabase, settings: Settings) -> PgVectorStore:
+    """pgvector with the HNSW and storage settings."""
+    from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+
+    return PgVectorStore(
+        database,
+        dimensions=settings.embedding_dimensions,
+        storage=settings.vector_storage,
+        m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef_search=settings.hnsw_ef_search,
+        exact_search_below=settings.vector_exact_search_below,
+    )
+
+
+def memory_documents() -> DocumentStorePort:
+    """Documents and conversations in process."""
+    from motadata_ai.adapters.memory.documents import InMemoryDocumentStore
+
+    return InMemoryDocumentStore()
+
+
+def postgres_documents(database: PostgresDatabase) -> PostgresDocumentStore:
+    """Documents and conversations on PostgreSQL."""
+    from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
+
+    return PostgresDocumentStore(database)
+
+
+def memory_memory_store() -> MemoryStorePort:
+    """Agents' memories, sessions and checkpoints in process."""
+    from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
+
+    return InMemoryMemoryStore()
+
+
+def postgres_memory_store(database: PostgresDatabase) -> PostgresMemoryStore:
+    """Agents' memories, sessions and checkpoints on PostgreSQL."""
+    from motadata_ai.adapters.postgres.memory_store import PostgresMemoryStore
+
+    return PostgresMemoryStore(database)
+
+
+def memory_usage_ledger() -> UsageLedgerPort:
+    """The usage and cost ledger in process."""
+    from motadata_ai.adapters.memory.ledger import InMemoryUsageLedger
+
+    return InMemoryUsageLedger()
+
+
+def postgres_usage_ledger(database: PostgresDatabase) -> PostgresUsageLedger:
+    """The usage and cost ledger on PostgreSQL."""
+    from motadata_ai.adapters.postgres.ledger import PostgresUsageLedger
+
+    return PostgresUsageLedger(database)
+
+
+def memory_audit_log() -> AuditLogPort:
+    """The gateway's audit log in process."""
+    from motadata_ai.adapters.memory.ledger import InMemoryAuditLog
+
+    return InMemoryAuditLog()
+
+
+def postgres_audit_log(database: PostgresDatabase) -> PostgresAuditLog:
+    """The gateway's audit log on PostgreSQL."""
+    from motadata_ai.adapters.postgres.ledger import PostgresAuditLog
+
+    return PostgresAuditLog(database)
+
+
+def memory_model_registry() -> ModelRegistryPort:
+    """The model registry in process."""
+    from motadata_ai.adapters.memory.ml import InMemoryModelRegistry
+
+    return InMemoryModelRegistry()
+
+
+def postgres_model_registry(database: PostgresDatabase) -> PostgresModelRegistry:
+    """The model registry on PostgreSQL."""
+    from motadata_ai.adapters.postgres.ml import PostgresModelRegistry
+
+    return PostgresModelRegistry(database)
+
+
+def memory_experiments() -> ExperimentStorePort:
+    """Training runs in process."""
+    from motadata_ai.adapters.memory.ml import InMemoryExperimentStore
+
+    return InMemoryExperimentStore()
+
+
+def postgres_experiments(database: PostgresDatabase) -> PostgresExperimentStore:
+    """Training runs on PostgreSQL."""
+    from motadata_ai.adapters.postgres.ml import PostgresExperimentStore
+
+    return PostgresExperimentStore(database)
+
+
+def memory_prediction_log() -> PredictionLogPort:
+    """Sampled predictions in process."""
+    from motadata_ai.adapters.memory.ml import InMemoryPredictionLog
+
+    return InMemoryPredictionLog()
+
+
+def postgres_prediction_log(database: PostgresDatabase) -> PostgresPredictionLog:
+    """Sampled predictions on PostgreSQL."""
+    from motadata_ai.adapters.postgres.ml import PostgresPredictionLog
+
+    return PostgresPredictionLog(database)
+
+
+def artifacts(settings: Settings) -> ArtifactStorePort:
+    """Model artifacts: in process (memory profile) or under ``data_dir/artifacts``."""
+    if settings.profile == "memory":
+        from motadata_ai.adapters.memory.ml import InMemoryArtifactStore
+
+        return InMemoryArtifactStore()
+    from motadata_ai.adapters.filesystem.artifacts import FilesystemArtifactStore
+
+    return FilesystemArtifactStore(settings.artifacts_dir)
+
+
+def trainers() -> dict[str, TrainerPort]:
+    """The scikit-learn and PyTorch trainers."""
+    from motadata_ai.adapters.sklearn.trainer import SklearnTrainer
+    from motadata_ai.adapters.torch.trainer import TorchTrainer
+
+    return {"sklearn": SklearnTrainer(), "torch": TorchTrainer()}
+
+
+def model_cache(settings: Settings) -> ModelLRU[TrainedModel]:
+    """One loaded-model LRU for every tenant of the process, bounded by ``ml.max_memory_mb``."""
+    from motadata_ai.domain.ml.serving import ModelLRU
+
+    return ModelLRU(max_bytes=int(settings.ml.max_memory_mb * 1024 * 1024))
+
+
+def code_version() -> str:
+    """The version of the code that trains models (git commit when in a checkout)."""
+    from motadata_ai.adapters.filesystem.code_version import detect_code_version
+
+    return detect_code_version()

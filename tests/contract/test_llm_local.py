@@ -25,7 +25,7 @@ CONTEXT = format_passages(
         Passage(index=2, title="Printers", text="Printers on floor 3 use HP-300 toner."),
     ]
 )
-SEARCH = ToolSpec(name="knowledge_search", description="Search the knowledge base.")
+SEARCH = ToolSpec(name="knowledge_search", description="Search the knowledge base.", role="knowledge_search")
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,10 @@ class LiteLLMChat(LiteLLMAdapter, LLMPort):
                 }
                 for t in request.tools
             ]
+            if provider_of(request.model) == EXTRACTIVE_CUSTOM_PROVIDER:
+                # the in-process extractive provider picks the search tool by its declared role
+                for spec, tool in zip(request.tools, kwargs["tools"], strict=True):
+                    tool["role"] = spec.role
             if request.tool_choice is not None:
                 kwargs["tool_choice"] = request.tool_choice
         for name in ("temperature", "top_p", "max_tokens", "seed", "response_format"):

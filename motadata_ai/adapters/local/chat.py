@@ -14,7 +14,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from motadata_ai.adapters.local._served import LOCAL_PROVIDER, check_served
-from motadata_ai.adapters.local.extractive import EXTRACTIVE_MODEL, ExtractiveGenerator, ExtractiveReply
+from motadata_ai.adapters.local.extractive import (
+    EXTRACTIVE_MODEL,
+    TOOL_ROLE_KEY,
+    ExtractiveGenerator,
+    ExtractiveReply,
+)
 from motadata_ai.adapters.openai_wire import message_to_openai
 from motadata_ai.domain.values.llm import (
     EXTRACTIVE_CAPABILITIES,
@@ -79,11 +84,13 @@ class LocalChat(LLMPort):
     def _reply(self, request: ChatRequest) -> tuple[ExtractiveReply, list[dict[str, Any]]]:
         self._check(request.model)
         messages = [message_to_openai(m) for m in request.messages]
-        tools = [{"type": "function", "function": {"name": t.name}} for t in request.tools]
+        tools = [
+            {"type": "function", "function": {"name": t.name}, TOOL_ROLE_KEY: t.role} for t in request.tools
+        ]
         return self.generator.respond(messages, tools), messages
 
     async def complete(self, request: ChatRequest, *, timeout: float | None = None) -> ChatResponse:
-        """Answer (or ask for ``knowledge_search``) from the request's messages."""
+        """Answer (or ask for the knowledge-search tool) from the request's messages."""
         started = time.perf_counter()
         reply, messages = self._reply(request)
         calls: tuple[ToolCall, ...] = ()

@@ -9,9 +9,11 @@ A how-to question gets the numbered steps of the matching section. ``strategy="s
 the earlier scoring (one sentence must cover the question alone). Everything is deterministic:
 the same messages give the same answer. ``docs/answer_quality.md`` has the details and figures.
 
-Context passages and the question follow :mod:`motadata_ai.domain.values.passages`. With a
-``knowledge_search`` tool offered and no tool result yet, it asks for the search instead of
-answering (so an agent on the embedded default still completes a task).
+Context passages and the question follow :mod:`motadata_ai.domain.values.passages`. With a tool
+offered whose declared role is ``knowledge_search`` (:data:`~motadata_ai.domain.values.llm.ToolRole`,
+the ``"role"`` key of an OpenAI-shaped tool) and no tool result yet, it asks for that search,
+under the tool's own name, instead of answering (so an agent on the embedded default still
+completes a task).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
+from motadata_ai.domain.values.llm import KNOWLEDGE_SEARCH_ROLE
 from motadata_ai.domain.values.passages import Passage, parse_passages, question_of
 
 __all__ = [
     "EXTRACTIVE_MODEL",
-    "KNOWLEDGE_SEARCH_TOOL",
     "NOT_FOUND",
+    "TOOL_ROLE_KEY",
     "ExtractiveAnswer",
     "ExtractiveGenerator",
     "ExtractiveReply",
@@ -41,7 +44,8 @@ __all__ = [
 NOT_FOUND = "I could not find the answer in the provided context."
 NO_QUESTION = "I could not find a question to answer."
 EXTRACTIVE_MODEL = "extractive"
-KNOWLEDGE_SEARCH_TOOL = "knowledge_search"
+TOOL_ROLE_KEY = "role"
+"""The key of an OpenAI-shaped tool that carries its declared role (``ToolSpec.role``)."""
 STRATEGIES = ("passage", "sentence")
 DEFAULT_MIN_SUPPORT = {"passage": 0.65, "sentence": 0.6}
 
@@ -879,8 +883,8 @@ class ExtractiveGenerator:
         """Answer an OpenAI-shaped conversation (dict messages and tools).
 
         The question is the last user message (after ``Question:`` when present); passages come
-        from system, user and tool messages. With a ``knowledge_search`` tool offered and no tool
-        message yet, the reply is that tool call with ``{"query": <question>}``.
+        from system, user and tool messages. With a tool of role ``knowledge_search`` offered and
+        no tool message yet, the reply is a call of that tool with ``{"query": <question>}``.
         """
         question = ""
         for message in reversed(messages):
@@ -888,11 +892,11 @@ class ExtractiveGenerator:
                 question = question_of(_text(message.get("content")))
                 break
         has_tool_result = any(m.get("role") == "tool" for m in messages)
-        offered = {_tool_name(t) for t in tools}
+        search = next((_tool_name(t) for t in tools if t.get(TOOL_ROLE_KEY) == KNOWLEDGE_SEARCH_ROLE), None)
         metadata: dict[str, Any] = {"generator": "extractive", "model": EXTRACTIVE_MODEL}
-        if KNOWLEDGE_SEARCH_TOOL in offered and not has_tool_result and question:
+        if search and not has_tool_result and question:
             arguments = json.dumps({"query": question}, ensure_ascii=False)
-            return ExtractiveReply(tool_call=(KNOWLEDGE_SEARCH_TOOL, arguments), metadata=metadata)
+            return ExtractiveReply(tool_call=(search, arguments), metadata=metadata)
         passages: dict[int, Passage] = {}
         for message in messages:
             if message.get("role") in ("system", "user", "tool"):

@@ -1,7 +1,9 @@
 """The built-in ``knowledge_search`` tool: searches a tenant's RAG store and returns passages.
 
 Results use the shared passages format, one per line: ``[n] <title>: <text>``, which the local
-extractive provider (and any model) reads and cites.
+extractive provider (and any model) reads and cites. The tool declares its role
+(:data:`~motadata_ai.domain.values.llm.KNOWLEDGE_SEARCH_ROLE`), so a model that picks the search
+tool by purpose finds it whatever it is named (``knowledge_search_tool(rag, name="kb_lookup")``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 from motadata_ai.domain.agents.tools import Tool
 from motadata_ai.domain.retrieval.context import passage_text
 from motadata_ai.domain.values.documents import Source
+from motadata_ai.domain.values.llm import KNOWLEDGE_SEARCH_ROLE
 from motadata_ai.domain.values.passages import Passage, format_passages
 
 KNOWLEDGE_SEARCH = "knowledge_search"
@@ -55,9 +58,10 @@ def knowledge_search_tool(
     mode: str = "hybrid",
     filters: dict[str, Any] | None = None,
     timeout: float | None = None,
+    name: str = KNOWLEDGE_SEARCH,
 ) -> Tool:
-    """The ``knowledge_search`` tool over ``retriever`` (one tenant's RAG system); ``top_k``
-    ``None`` searches with the retriever's own ``top_k`` (``RAGConfig.top_k``)."""
+    """The knowledge-search tool over ``retriever`` (one tenant's RAG system), named ``name``;
+    ``top_k`` ``None`` searches with the retriever's own ``top_k`` (``RAGConfig.top_k``)."""
 
     async def knowledge_search(query: str) -> str:
         """Search the knowledge base (runbooks, articles, past resolutions) for passages about a topic.
@@ -69,4 +73,4 @@ def knowledge_search_tool(
         sources = await retriever.retrieve(query, top_k=top_k, mode=mode, filters=filters, guarded=True)
         return format_sources(sources) if sources else NO_PASSAGES
 
-    return Tool.from_function(knowledge_search, name=KNOWLEDGE_SEARCH, timeout=timeout)
+    return Tool.from_function(knowledge_search, name=name, timeout=timeout, role=KNOWLEDGE_SEARCH_ROLE)

@@ -25,7 +25,7 @@ from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.docstrings import parse_docstring as parse_docstring  # re-exported
 from motadata_ai.domain.values.agents import ToolDefinitionError
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.llm import ToolSpec
+from motadata_ai.domain.values.llm import ToolRole, ToolSpec
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
 
@@ -102,6 +102,7 @@ class Tool:
     requires_approval: bool = False
     timeout: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    role: ToolRole | None = None
 
     @classmethod
     def from_function(
@@ -112,8 +113,10 @@ class Tool:
         description: str | None = None,
         requires_approval: bool = False,
         timeout: float | None = None,
+        role: ToolRole | None = None,
     ) -> Tool:
-        """Build a tool from ``function``'s signature, type hints and docstring."""
+        """Build a tool from ``function``'s signature, type hints and docstring; ``role`` declares
+        what it is for (:data:`~motadata_ai.domain.values.llm.ToolRole`)."""
         if isinstance(function, Tool):
             return function
         if not callable(function):
@@ -169,11 +172,14 @@ class Tool:
             context_parameter=context_parameter,
             requires_approval=requires_approval,
             timeout=timeout,
+            role=role,
         )
 
     def spec(self) -> ToolSpec:
         """The tool as offered to the model."""
-        return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+        return ToolSpec(
+            name=self.name, description=self.description, parameters=self.parameters, role=self.role
+        )
 
     def validate(self, arguments: str) -> dict[str, Any]:
         """Parse and validate the model's JSON arguments, or raise :class:`InvalidToolArguments`."""

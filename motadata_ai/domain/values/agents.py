@@ -115,8 +115,10 @@ class BudgetLimit(ValueModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_tokens: int | None = Field(None, gt=0, description="Input + output tokens over all model calls")
-    max_cost_usd: float | None = Field(None, gt=0, description="Cost over all model calls, in USD")
+    max_tokens: int | None = Field(
+        None, gt=0, le=10**12, description="Input + output tokens over all model calls"
+    )
+    max_cost_usd: float | None = Field(None, gt=0, le=10**9, description="Cost over all model calls, in USD")
 
 
 class AgentError(ServiceError):

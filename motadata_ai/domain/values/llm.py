@@ -10,6 +10,14 @@ from motadata_ai.domain.values.base import ValueModel
 
 Role = Literal["system", "user", "assistant", "tool"]
 
+ToolRole = Literal["knowledge_search"]
+"""What a tool is for, declared by the tool (:attr:`ToolSpec.role`), so a model that picks tools by
+purpose rather than by name (the local extractive model calls the ``knowledge_search`` one)
+finds it under any name."""
+
+KNOWLEDGE_SEARCH_ROLE: ToolRole = "knowledge_search"
+"""The role of a tool that searches the tenant's knowledge base with ``{"query": <text>}``."""
+
 
 class ToolCall(ValueModel):
     """A call the model asks for: tool name and JSON-encoded arguments."""
@@ -34,13 +42,14 @@ class Message(ValueModel):
 
 
 class ToolSpec(ValueModel):
-    """A tool offered to the model: name, description and JSON schema of its arguments."""
+    """A tool offered to the model: name, description, JSON schema of its arguments and its role."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    role: ToolRole | None = Field(None, description="What the tool is for (see ToolRole); None: unstated")
 
 
 class ChatRequest(ValueModel):

@@ -109,8 +109,8 @@ class ModelPrice(ValueModel):
 
     model_config = ConfigDict(frozen=True)
 
-    input_per_token: float = Field(0.0, ge=0.0)
-    output_per_token: float = Field(0.0, ge=0.0)
+    input_per_token: float = Field(0.0, ge=0.0, le=1.0)
+    output_per_token: float = Field(0.0, ge=0.0, le=1.0)
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         """The cost of a call with these token counts."""

@@ -7,14 +7,16 @@ import json
 import pytest
 
 from motadata_ai.adapters.local.extractive import (
-    KNOWLEDGE_SEARCH_TOOL,
     NO_QUESTION,
     NOT_FOUND,
+    TOOL_ROLE_KEY,
     ExtractiveGenerator,
     split_sentences,
     stem,
     terms,
 )
+from motadata_ai.domain.agents.knowledge import KNOWLEDGE_SEARCH
+from motadata_ai.domain.values.llm import KNOWLEDGE_SEARCH_ROLE
 from motadata_ai.domain.values.passages import Passage, format_passages
 
 PASSAGES = [
@@ -36,7 +38,11 @@ PASSAGES = [
         "Lost laptops must be reported to security within 24 hours.",
     ),
 ]
-SEARCH_TOOL = {"type": "function", "function": {"name": KNOWLEDGE_SEARCH_TOOL, "parameters": {}}}
+SEARCH_TOOL = {
+    "type": "function",
+    "function": {"name": KNOWLEDGE_SEARCH, "parameters": {}},
+    TOOL_ROLE_KEY: KNOWLEDGE_SEARCH_ROLE,
+}
 
 
 @pytest.fixture
@@ -172,8 +178,21 @@ def test_knowledge_search_is_called_first(generator: ExtractiveGenerator) -> Non
     assert reply.text is None
     assert reply.tool_call is not None
     name, arguments = reply.tool_call
-    assert name == KNOWLEDGE_SEARCH_TOOL
+    assert name == KNOWLEDGE_SEARCH
     assert json.loads(arguments) == {"query": "How do I reset my VPN password?"}
+
+
+def test_the_search_tool_is_found_by_its_declared_role_under_any_name(generator: ExtractiveGenerator) -> None:
+    renamed = {"type": "function", "function": {"name": "kb_lookup"}, TOOL_ROLE_KEY: KNOWLEDGE_SEARCH_ROLE}
+    reply = generator.respond([{"role": "user", "content": "How do I reset my VPN password?"}], [renamed])
+    assert reply.tool_call is not None
+    assert reply.tool_call[0] == "kb_lookup"
+
+
+def test_a_tool_named_like_the_search_without_the_role_is_not_called(generator: ExtractiveGenerator) -> None:
+    unstated = {"type": "function", "function": {"name": KNOWLEDGE_SEARCH}}
+    reply = generator.respond([{"role": "user", "content": "How do I reset my VPN password?"}], [unstated])
+    assert reply.tool_call is None
 
 
 def test_other_tools_are_not_called(generator: ExtractiveGenerator) -> None:
@@ -189,7 +208,7 @@ def test_answers_from_the_tool_result_once_present(generator: ExtractiveGenerato
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": KNOWLEDGE_SEARCH_TOOL}}],
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": KNOWLEDGE_SEARCH}}],
         },
         {"role": "tool", "tool_call_id": "c1", "content": format_passages(PASSAGES)},
     ]

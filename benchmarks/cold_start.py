@@ -69,7 +69,8 @@ async def main():
         connected = time.perf_counter()
         passage = Passage(index=1, title="Password", text="Reset your password in the self-service portal.")
         prompt = "Context:\\n" + format_passages([passage]) + "\\nQuestion: How do I reset my password?"
-        request = ChatRequest(model=ai.settings.gateway.default_model, messages=(Message(role="user", content=prompt),))
+        message = Message(role="user", content=prompt)
+        request = ChatRequest(model=ai.gateway.default_model, messages=(message,))
         t = time.perf_counter()
         await ai.gateway.generate(request, tenant="bench")
         generate_ms = (time.perf_counter() - t) * 1000

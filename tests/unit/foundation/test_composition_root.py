@@ -157,3 +157,9 @@ def test_no_adapter_is_named_by_a_dotted_string() -> None:
             n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
         ]
         assert [s for s in strings if s.startswith("motadata_ai.adapters.")] == [], module
+
+
+def test_every_port_a_plugin_may_serve_is_a_provider_of_the_container() -> None:
+    from motadata_ai.ports.names import ADAPTER_PORTS
+
+    assert [port for port in ADAPTER_PORTS if port not in Container.providers] == []

@@ -324,3 +324,20 @@ def test_no_flat_alias_is_a_field_of_its_own() -> None:
     assert set(FLAT_ALIASES) & set(Settings.model_fields) == set()
     for flat, (section, field) in FLAT_ALIASES.items():
         assert field in SECTIONS[section].model_fields, flat
+
+
+def test_the_configuration_page_lists_every_variable_and_alias() -> None:
+    page = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+    missing = [env_name(flat) for flat in FLAT_ALIASES if f"`{env_name(flat)}`" not in page]
+    for section, model in SECTIONS.items():
+        missing += [
+            env_name(section, f) for f in model.model_fields if f"`{env_name(section, f)}`" not in page
+        ]
+    missing += [
+        env_name(name)
+        for name in Settings.model_fields
+        if name not in SECTIONS
+        and name != "otel_exporter_otlp_endpoint"
+        and f"`{env_name(name)}`" not in page
+    ]
+    assert missing == []

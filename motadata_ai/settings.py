@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -234,6 +234,18 @@ class Settings(BaseSettings):
     agents: AgentConfig = Field(default_factory=AgentConfig, description="Agents' limits")
     memory: MemoryConfig = Field(default_factory=MemoryConfig, description="Agents' memory bounds")
     ml: MLConfig = Field(default_factory=MLConfig, description="The ML framework")
+
+    @model_validator(mode="after")
+    def _pool_bounds_in_order(self) -> Settings:
+        if self.postgres_pool_min > self.postgres_pool_max:
+            raise ConfigurationError(
+                f"postgres_pool_min ({self.postgres_pool_min}) must not exceed postgres_pool_max "
+                f"({self.postgres_pool_max})",
+                setting="postgres_pool_min",
+                env=_variable_of(("postgres_pool_min",)),
+                value=repr(self.postgres_pool_min),
+            )
+        return self
 
     def __init__(self, **values: Any) -> None:
         nested = _nest_flat_aliases(values)

@@ -8,12 +8,13 @@ from ``Settings.agents`` in an app) and any of its fields as keyword overrides
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from motadata_ai.domain.values.agents import BudgetLimit
 from motadata_ai.domain.values.base import ValueModel
+from motadata_ai.domain.values.errors import ValidationError
 
 __all__ = ["AgentConfig", "AgentOptions"]
 
@@ -39,6 +40,16 @@ class AgentConfig(ValueModel):
     budget: BudgetLimit = Field(
         default_factory=BudgetLimit, description="Tokens/cost one task (with its sub-tasks) may spend"
     )
+
+    @model_validator(mode="after")
+    def _reserve_below_window(self) -> Self:
+        if self.reserve_output_tokens >= self.context_window:
+            raise ValidationError(
+                f"reserve_output_tokens must be below context_window, got {self.reserve_output_tokens} "
+                f"with context_window {self.context_window}",
+                field="reserve_output_tokens",
+            )
+        return self
 
     def with_options(self, options: AgentOptions | dict[str, Any]) -> AgentConfig:
         """This configuration with ``options`` on top (validated whole)."""

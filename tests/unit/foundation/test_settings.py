@@ -217,6 +217,19 @@ def test_a_section_check_across_fields_names_the_field(monkeypatch: pytest.Monke
     assert (caught.value.setting, caught.value.env) == ("rag.chunk_overlap", "MOTADATA_CHUNK_OVERLAP")
 
 
+def test_a_pool_minimum_above_its_maximum_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTADATA_POSTGRES_POOL_MIN", "20")
+    with pytest.raises(ConfigurationError) as caught:
+        Settings()
+    assert (caught.value.setting, caught.value.env) == ("postgres_pool_min", "MOTADATA_POSTGRES_POOL_MIN")
+
+
+def test_an_agent_reserve_as_large_as_its_window_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(agents={"context_window": 1024, "reserve_output_tokens": 1024})
+    assert caught.value.setting == "agents.reserve_output_tokens"
+
+
 def test_a_variable_that_is_not_json_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTADATA_GATEWAY__FALLBACK_MODELS", "openai/gpt-4o")
     with pytest.raises(ConfigurationError) as caught:

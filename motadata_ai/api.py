@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.settings import Settings
+from motadata_ai.use_cases import DEFAULT_AGENT_ID, DEFAULT_AGENT_NAME
 
 if TYPE_CHECKING:
     from motadata_ai.container import Container
@@ -101,8 +102,8 @@ class AI:
         self,
         tenant_id: str,
         *,
-        agent_id: str = "assistant",
-        name: str = "ITSM assistant",
+        agent_id: str = DEFAULT_AGENT_ID,
+        name: str = DEFAULT_AGENT_NAME,
         tools: Iterable[Any] | None = None,
         knowledge: bool = True,
         **options: Any,

@@ -57,7 +57,9 @@ __all__ = [
 ]
 
 DEFAULT_AGENT_ID = "assistant"
+"""The id of the app's agent (``ai.agent(tenant)``) unless one is given."""
 DEFAULT_AGENT_NAME = "ITSM assistant"
+"""The name of the app's agent unless one is given."""
 
 
 def build_gateway(*, config: GatewayConfig, llm: LLMPort, embeddings: EmbeddingPort, **ports: Any) -> Gateway:

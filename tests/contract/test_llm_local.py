@@ -74,6 +74,13 @@ class TestLocalExtractive(LLMBasicContract):
         )
         assert second.text == "The web server listens on port 8080. [1]"
 
+    async def test_calls_the_search_tool_by_its_role_under_another_name(self) -> None:
+        llm = await self.make_llm()
+        question = Message(role="user", content="Which port does the web server listen on?")
+        renamed = SEARCH.model_copy(update={"name": "kb_lookup"})
+        first = await llm.complete(ChatRequest(model=self.model, messages=(question,), tools=(renamed,)))
+        assert [call.name for call in first.message.tool_calls] == ["kb_lookup"]
+
     async def test_streamed_tool_call(self) -> None:
         llm = await self.make_llm()
         question = Message(role="user", content="Which port does the web server listen on?")

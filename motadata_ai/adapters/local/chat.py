@@ -1,9 +1,10 @@
 """LocalChat: the LLM port on the local extractive generator, in process, without LiteLLM.
 
 ``model="local/extractive"`` answers from the context passages of the request (with ``[n]``
-citations) or asks for a ``knowledge_search`` when that tool is offered and no result is there
-yet. Token counts are the ones the LiteLLM custom provider reports (:mod:`.providers`): four a
-message plus its words for the prompt, the answer's words for the completion.
+citations) or calls the tool of role ``knowledge_search`` (``ToolSpec.role``) when one is offered
+and no result is there yet. Token counts are the ones the LiteLLM custom provider reports
+(:mod:`.providers`): four a message plus its words for the prompt, the answer's words for the
+completion.
 """
 
 from __future__ import annotations

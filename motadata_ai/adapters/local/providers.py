@@ -64,7 +64,8 @@ def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
 
 
 class LocalChatProvider(CustomLLM):
-    """``local/extractive``: extractive answers with citations, or a ``knowledge_search`` call."""
+    """``local/extractive``: extractive answers with citations, or a call of the offered tool whose
+    ``"role"`` is ``knowledge_search``."""
 
     def __init__(self, generator: ExtractiveGenerator | None = None) -> None:
         super().__init__()

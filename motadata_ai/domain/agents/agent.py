@@ -154,27 +154,42 @@ class Agent:
             raise ConfigurationError("no model given and the gateway has no default_model", field="model")
         self.model: str = resolved_model
         self.telemetry = telemetry or NoTelemetry()
-        if isinstance(memory, MemoryStorePort):
-            memory = MemoryManager(
-                store=memory,
-                embedder=gateway,
-                config=memory_config,
-                telemetry=self.telemetry,
-                redact=redact,
-                counter=token_counter,
-            )
-        self.memory: MemoryManager | None = memory
-        self.memory_config = memory.config if memory is not None else (memory_config or MemoryConfig())
+        self.redact = redact
+        self._token_counter = token_counter
+        self.memory: MemoryManager | None = None
+        self.memory_config = memory_config or MemoryConfig()
+        if memory is not None:
+            self.attach_memory(memory)
         self.bus = bus
         self.tool_timeout = tool_timeout
         self.max_tool_retries = max_tool_retries
         self.window = ContextWindow(
             max_tokens=context_window, reserve_output=reserve_output_tokens, counter=token_counter
         )
-        self.redact = redact
         self._local_checkpoints: dict[str, Checkpoint] = {}
 
     # -- public API ---------------------------------------------------------------------------
+
+    def attach_memory(self, memory: MemoryManager | MemoryStorePort) -> MemoryManager:
+        """Give the agent memory (a manager, or a store it is built over with the agent's
+        ``memory_config``); later tasks recall from and remember into it."""
+        if isinstance(memory, MemoryStorePort):
+            memory = MemoryManager(
+                store=memory,
+                embedder=self.gateway,
+                config=self.memory_config,
+                telemetry=self.telemetry,
+                redact=self.redact,
+                counter=self._token_counter,
+            )
+        if not isinstance(memory, MemoryManager):
+            raise ValidationError(
+                f"memory must be a MemoryManager or a memory store, not {type(memory).__name__}",
+                field="memory",
+            )
+        self.memory = memory
+        self.memory_config = memory.config
+        return memory
 
     def add_tool(self, tool: ToolLike) -> Tool:
         """Add a tool (a function or a :class:`Tool`) after construction."""

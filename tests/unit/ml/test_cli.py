@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from motadata_ai.cli import build_parser
+from motadata_ai.cli import parse
+from motadata_ai.cli._group import arguments
 from motadata_ai.cli.ml import parse_features
 from motadata_ai.domain.ml import MLSystem
 from motadata_ai.domain.values.errors import ValidationError
@@ -26,8 +27,8 @@ def write_csv(path: Path) -> None:
 
 
 async def run(argv: list[str], ml: MLSystem, capsys: pytest.CaptureFixture[str]) -> str:
-    args = build_parser().parse_args(["ml", *argv])
-    assert await args.command(args, ml) == 0
+    command, ctx = parse(["ml", *argv])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
     return capsys.readouterr().out
 
 

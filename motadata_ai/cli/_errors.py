@@ -38,11 +38,29 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _flattened(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors of a nested settings model that refused its value with the SDK's ValidationError
+    (``parsing`` -> ``parsing.timeout_seconds``) as errors of the nested fields."""
+    flat = []
+    for item in items:
+        inner = (item.get("ctx") or {}).get("error")
+        nested = getattr(inner, "fields", {}).get("errors") if inner is not None else None
+        given = item.get("input")
+        if nested and isinstance(given, dict):
+            for sub in nested:
+                loc = (*item.get("loc", ()), *str(sub.get("loc", "")).split("."))
+                value = given.get(loc[-1]) if len(loc) == len(item.get("loc", ())) + 1 else None
+                flat.append({"loc": loc, "msg": sub.get("msg", ""), "input": value, "type": sub.get("type")})
+        else:
+            flat.append(item)
+    return flat
+
+
 def settings_error_line(error: Any) -> str:
     """One line for a pydantic ``ValidationError`` of the settings: each bad variable, its value
     and what it must be (``MOTADATA_PROFILE='servics': Input should be 'local', ...``)."""
     problems = []
-    for item in error.errors(include_url=False):
+    for item in _flattened(error.errors(include_url=False)):
         variable = _variable(tuple(item.get("loc", ())))
         message = str(item.get("msg", "invalid")).replace("\n", " ")
         if "input" in item and item.get("type") != "missing":

@@ -80,3 +80,28 @@ def test_bad_features_are_validation_errors() -> None:
     for bad in ("a:number", "a", ""):
         with pytest.raises(ValidationError):
             parse_features(bad)
+
+
+async def test_train_warns_when_the_model_only_predicts_the_majority_class(
+    tmp_path: Path, make_system: Callable[..., MLSystem], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    csv = tmp_path / "skewed.csv"
+    rows = [f"{rng.random():.4f},{'yes' if i % 20 == 0 else 'no'}" for i in range(200)]
+    csv.write_text("noise,escalated\n" + "\n".join(rows) + "\n")
+    ml = make_system()
+    argv = ["train", str(csv), "--model", "skewed", "--target", "escalated", "--features", "noise:numeric"]
+    command, ctx = parse(["ml", *argv, "--no-progress"])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert "warning: skewed v1 predicts one class for every validation row (the majority class)" in err
+
+    good = tmp_path / "tickets.csv"
+    write_csv(good)
+    features = "hours_open:numeric,category:categorical,summary:text"
+    command, ctx = parse(["ml", "train", str(good), "--model", "esc", "--target", "escalated",
+                          "--features", features, "--no-progress"])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
+    assert "warning" not in capsys.readouterr().err

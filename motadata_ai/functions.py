@@ -216,6 +216,22 @@ class TenantGateway:
         await self.core.aclose()
 
 
+def _model_name(provider: str | None, default_model: str | None, configured: str) -> str | None:
+    """The LiteLLM model name of ``provider`` and ``default_model`` (``openai``, ``gpt-4`` ->
+    ``openai/gpt-4``); a provider alone keeps the configured model when it is that provider's."""
+    if default_model is None:
+        if provider is None or configured.startswith(f"{provider}/"):
+            return None
+        raise ConfigurationError(
+            f"provider={provider!r} needs default_model= (e.g. default_model='gpt-4o-mini') or "
+            f"MOTADATA_LLM_MODEL naming a {provider}/ model (it names {configured!r})",
+            field="default_model",
+        )
+    if provider is None or default_model.startswith(f"{provider}/"):
+        return default_model
+    return f"{provider}/{default_model}"
+
+
 def create_gateway(
     *,
     api_key: str | None = None,
@@ -247,16 +263,10 @@ def create_gateway(
     from motadata_ai.api import create_gateway as build_gateway
 
     tenant = _tenant_of(tenant_id)
-    model = default_model
-    if model is not None and provider is not None and not model.startswith(f"{provider}/"):
-        model = f"{provider}/{model}"
-    elif model is None and provider is not None:
-        raise ValidationError(
-            "provider needs default_model (e.g. provider='openai', default_model='gpt-4o')",
-            field="default_model",
-        )
+    base = settings if settings is not None else Settings()
+    model = _model_name(provider, default_model, base.llm_model)
     resolved = _settings_with(
-        settings,
+        base,
         llm_model=model,
         llm_api_key=api_key,
         llm_api_base=api_base,
@@ -400,7 +410,11 @@ def create_database_connection(
             if password is not None:
                 credentials += ":" + quote(password, safe="")
             credentials += "@"
-        dsn = f"postgresql://{credentials}{host}:{port or 5432}/{quote(database or 'postgres', safe='')}"
+        name = quote(database or "postgres", safe="")
+        if host.startswith("/"):  # a Unix socket directory
+            dsn = f"postgresql://{credentials}/{name}?host={quote(host)}&port={port or 5432}"
+        else:
+            dsn = f"postgresql://{credentials}{host}:{port or 5432}/{name}"
     elif dsn is None and any(v is not None for v in (port, database, user, password)):
         raise ValidationError("give host (or a dsn) with port, database, user and password", field="host")
     if dsn is not None and not dsn.startswith(("postgresql://", "postgres://")):

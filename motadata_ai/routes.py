@@ -5,8 +5,6 @@ The request and error bodies are the HTTP edge's (:mod:`motadata_ai.http`), so a
 ``motadata-ai serve`` reads this route's answers unchanged.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
@@ -102,13 +102,21 @@ class GenerateResponse(ValueModel):
     cost_usd: float = 0.0
     cached: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    parsed: Any = Field(
+        None, description="The text as the response_schema's pydantic model, when one was given"
+    )
     response: ChatResponse
 
     @classmethod
-    def of(cls, response: ChatResponse, *, tenant_id: str) -> GenerateResponse:
-        """The function-API view of a gateway response."""
+    def of(cls, response: ChatResponse, *, tenant_id: str, schema: Any = None) -> GenerateResponse:
+        """The function-API view of a gateway response (``parsed`` when ``schema`` is a pydantic
+        model class)."""
         usage: Usage = response.usage
+        parsed = (
+            response.parse(schema) if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+        )
         return cls(
+            parsed=parsed,
             text=response.text,
             model=response.model,
             input_tokens=usage.input_tokens,
@@ -172,7 +180,8 @@ class TenantGateway:
         """One completion of ``prompt`` (or ``messages``, OpenAI-style dicts accepted) with
         ``model`` (default: the gateway's) for ``tenant_id`` (default: the bound tenant).
         ``options`` are the gateway's per-call options (``no_cache``, ``response_schema``,
-        ``validation_level``, ``timeout`` ...)."""
+        ``validation_level``, ``timeout`` ...); a pydantic model as ``response_schema`` comes back
+        parsed as ``parsed``."""
         if (prompt is None) == (messages is None):
             raise ValidationError("give exactly one of prompt and messages", field="prompt")
         chosen: list[Message | Mapping[str, Any]] = []
@@ -187,7 +196,7 @@ class TenantGateway:
             max_tokens=max_tokens,
         )
         response = await self.core.generate(request, tenant=tenant, user_id=user_id, **options)
-        return GenerateResponse.of(response, tenant_id=tenant)
+        return GenerateResponse.of(response, tenant_id=tenant, schema=options.get("response_schema"))
 
     async def generate_embeddings(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pydantic
 import pytest
 
 from motadata_ai.testing.openai_server import OpenAIServer, Reply, ToolCallReply
@@ -86,6 +87,14 @@ async def test_section_3_1_the_gateway_entry_point(provider: OpenAIServer) -> No
         assert request.headers["authorization"] == "Bearer your-api-key"
         again = await gateway.generate_async(prompt="Summarise INC-42")
         assert again.cached is True and len(provider.chat_requests()) == 1  # enable_caching defaults on
+
+        class Triage(pydantic.BaseModel):
+            priority: int
+            team: str
+
+        provider.queue(Reply(content='{"priority": 2, "team": "network"}'))
+        structured = await gateway.generate_async(prompt="Triage INC-42", response_schema=Triage)
+        assert structured.parsed == Triage(priority=2, team="network")
     finally:
         await gateway.aclose()
 

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from motadata_ai.domain.agents.budget import Budget
+from motadata_ai.domain.agents.output import output_instructions, parse_output
 from motadata_ai.domain.agents.tools import (
     InvalidToolArguments,
     Tool,
@@ -206,17 +207,26 @@ class Agent:
         budget: Budget | None = None,
         conversation_id: str | None = None,
         history: Sequence[Message] = (),
+        output_type: type[BaseModel] | None = None,
     ) -> AgentTask:
         """Run ``task`` to an answer (or to an approval pause) and return the :class:`AgentTask`.
 
         ``budget`` shares a ledger with a parent task; without it the agent's ``budget`` limit
-        applies to this task alone. Raises an :class:`~motadata_ai.domain.values.agents.AgentError`
-        subclass when a limit stops the run.
+        applies to this task alone. ``output_type`` (a pydantic model) asks for the final answer
+        as that model's JSON and returns it parsed as ``task.output`` (a
+        :class:`~motadata_ai.domain.gateway.errors.GuardrailViolation` when the answer is not
+        one). Raises an :class:`~motadata_ai.domain.values.agents.AgentError` subclass when a
+        limit stops the run.
         """
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
         check_text(task, "task")
+        is_model = isinstance(output_type, type) and issubclass(output_type, BaseModel)
+        if output_type is not None and not is_model:
+            raise ValidationError("output_type must be a pydantic model class", field="output_type")
         system = self._system_prompt(context)
+        if output_type is not None:
+            system = f"{system}\n\n{output_instructions(output_type)}"
         ledger = budget if budget is not None else Budget(self.budget)
         state = RunState(
             task_id=uuid.uuid4().hex,
@@ -228,7 +238,10 @@ class Agent:
             latest=self._redacted(Message(role="user", content=task)),
             budget_limit=ledger.limit,
         )
-        return await self._drive(state, ledger, recall=True)
+        result = await self._drive(state, ledger, recall=True)
+        if output_type is None or result.status != "completed":
+            return result
+        return result.model_copy(update={"output": parse_output(result, output_type, self.model)})
 
     async def chat(self, message: str, *, conversation_id: str, user_id: str | None = None) -> AgentTask:
         """One turn of a conversation; its history is persisted per ``conversation_id``."""

@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+import pydantic
 from pydantic import BaseModel, Field
 
-from motadata_ai.domain.values.base import ValueModel
+from motadata_ai.domain.values.base import ValueModel, translate_validation_error
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, Usage
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
@@ -83,7 +84,10 @@ def _settings_with(settings: Settings | None, **overrides: Any) -> Settings:
     given = {name: value for name, value in overrides.items() if value is not None}
     if not given:
         return base
-    return Settings.model_validate({**base.model_dump(), **given})
+    try:
+        return Settings.model_validate({**base.model_dump(), **given})
+    except pydantic.ValidationError as error:
+        raise translate_validation_error(error, "the options") from error
 
 
 # --- the gateway --------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _settings_with(settings: Settings | None, **overrides: Any) -> Settings:
     try:
         return Settings.model_validate({**base.model_dump(), **given})
     except pydantic.ValidationError as error:
-        raise translate_validation_error(error, "the options") from error
+        raise translate_validation_error(error, "options") from error
 
 
 # --- the gateway --------------------------------------------------------------------------------

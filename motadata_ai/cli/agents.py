@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -36,7 +36,7 @@ Variables: MOTADATA_PROFILE, MOTADATA_POSTGRES_DSN, MOTADATA_LLM_MODEL, OTEL_EXP
 @click.option("--prefix", default="", metavar="PATH", help="Path prefix of the routes, e.g. /ai.")
 @global_options()
 @click.pass_context
-def serve(ctx: click.Context, **_: Any) -> int:
+def serve(ctx: click.Context, /, **_: Any) -> int:
     """Run the HTTP router until interrupted: POST /query, GET /health, OpenAPI at /openapi.json."""
     return run(_serve, ctx)
 
@@ -72,7 +72,7 @@ Examples:
 @_conversation_options
 @global_options()
 @click.pass_context
-def query(ctx: click.Context, **_: Any) -> int:
+def query(ctx: click.Context, /, **_: Any) -> int:
     """Answer QUERY through the unified query."""
     return run(lambda args: unified_query(args, args.mode), ctx)
 
@@ -94,7 +94,7 @@ Example:
 @_conversation_options
 @global_options()
 @click.pass_context
-def agent_run(ctx: click.Context, **_: Any) -> int:
+def agent_run(ctx: click.Context, /, **_: Any) -> int:
     """Run TASK (the unified query in mode agent)."""
     return run(lambda args: unified_query(args, "agent"), ctx)
 
@@ -115,7 +115,7 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def unified_query(args: argparse.Namespace, mode: str) -> int:
+async def unified_query(args: argparse.Namespace, mode: Literal["auto", "agent", "rag", "both"]) -> int:
     """Print the unified query's answer for ``args.text`` (``args.tenant``, ``args.user`` ...)."""
     from motadata_ai.api import connect
     from motadata_ai.cli._startup import status_printer

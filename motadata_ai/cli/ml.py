@@ -130,7 +130,7 @@ async def _train(args: argparse.Namespace, ml: Any) -> int:
     except json.JSONDecodeError as exc:
         raise ValidationError(f"--hyperparameters is not JSON: {exc}", field="hyperparameters") from exc
     schema = DatasetSchema(
-        features=tuple(FeatureSpec(name=n, type=t) for n, t in parse_features(args.features)),  # type: ignore[arg-type]
+        features=tuple(FeatureSpec(name=n, type=t) for n, t in parse_features(args.features)),
         target=args.target,
         max_missing_fraction=args.max_missing,
         ignore_extra_columns=True,

@@ -46,7 +46,7 @@ MOTADATA_PARSING__TIMEOUT_SECONDS, MOTADATA_EMBEDDING_MODEL.""",
 @click.option("--no-progress", is_flag=True, help="No progress bar on standard error.")
 @global_options()
 @click.pass_context
-def ingest(ctx: click.Context, **_: Any) -> int:
+def ingest(ctx: click.Context, /, **_: Any) -> int:
     """Parse, chunk, embed and store documents (.md, .txt, .html, .pdf, .docx, .pptx, .xlsx, .csv,
     .eml, .msg, .json, .jsonl). Unchanged documents are skipped; changed ones become a new
     version. PATH is a file or a directory (walked recursively)."""
@@ -89,7 +89,7 @@ MOTADATA_ENABLE_RERANKING.""",
 @click.option("--user", default=None, metavar="USER", help="User asking (stored with the conversation turn).")
 @global_options()
 @click.pass_context
-def ask(ctx: click.Context, **_: Any) -> int:
+def ask(ctx: click.Context, /, **_: Any) -> int:
     """Retrieve the best passages for QUESTION and answer with numbered citations."""
     return run(_ask, ctx)
 

@@ -158,4 +158,4 @@ async def chat_with_agent(
         raise ValidationError(
             f"this agent serves tenant {core.tenant.tenant_id!r}, not {tenant_id!r}", field="tenant_id"
         )
-    return await agent.chat(message, conversation_id=conversation_id, user_id=user_id)  # type: ignore[no-any-return]
+    return await agent.chat(message, conversation_id=conversation_id, user_id=user_id)

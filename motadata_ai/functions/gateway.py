@@ -230,4 +230,4 @@ def create_gateway(
 def _core_gateway(gateway: Any) -> Gateway:
     if gateway is None:
         raise ValidationError("gateway is required (create one with create_gateway(...))", field="gateway")
-    return gateway.core if isinstance(gateway, TenantGateway) else gateway  # type: ignore[no-any-return]
+    return gateway.core if isinstance(gateway, TenantGateway) else gateway

@@ -105,6 +105,12 @@ class RunState(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+def _checked_output_type(output_type: Any) -> type[BaseModel] | None:
+    if output_type is None or (isinstance(output_type, type) and issubclass(output_type, BaseModel)):
+        return output_type
+    raise ValidationError("output_type must be a pydantic model class", field="output_type")
+
+
 class Agent:
     """An agent of one tenant. Construct it once and run many tasks (concurrently) on it."""
 
@@ -132,6 +138,7 @@ class Agent:
         reserve_output_tokens: int = 1024,
         token_counter: TokenCounter | None = None,
         redact: Redactor | None = None,
+        output_type: type[BaseModel] | None = None,
     ) -> None:
         validate_name(agent_id, field="agent_id")
         if max_iterations < 1:
@@ -168,6 +175,7 @@ class Agent:
             max_tokens=context_window, reserve_output=reserve_output_tokens, counter=token_counter
         )
         self._local_checkpoints: dict[str, Checkpoint] = {}
+        self.output_type = _checked_output_type(output_type)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -212,8 +220,8 @@ class Agent:
         """Run ``task`` to an answer (or to an approval pause) and return the :class:`AgentTask`.
 
         ``budget`` shares a ledger with a parent task; without it the agent's ``budget`` limit
-        applies to this task alone. ``output_type`` (a pydantic model) asks for the final answer
-        as that model's JSON and returns it parsed as ``task.output`` (a
+        applies to this task alone. ``output_type`` (a pydantic model; default: the agent's) asks
+        for the final answer as that model's JSON and returns it parsed as ``task.output`` (a
         :class:`~motadata_ai.domain.gateway.errors.GuardrailViolation` when the answer is not
         one). Raises an :class:`~motadata_ai.domain.values.agents.AgentError` subclass when a
         limit stops the run.
@@ -221,9 +229,7 @@ class Agent:
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
         check_text(task, "task")
-        is_model = isinstance(output_type, type) and issubclass(output_type, BaseModel)
-        if output_type is not None and not is_model:
-            raise ValidationError("output_type must be a pydantic model class", field="output_type")
+        output_type = _checked_output_type(output_type) or self.output_type
         system = self._system_prompt(context)
         if output_type is not None:
             system = f"{system}\n\n{output_instructions(output_type)}"

@@ -73,3 +73,14 @@ async def test_output_type_must_be_a_pydantic_model() -> None:
     agent = agent_over(FunctionLLM(scripted(["x"])))
     with pytest.raises(ValidationError, match="output_type"):
         await agent.execute_task("Triage", output_type=dict)  # type: ignore[arg-type]
+
+
+async def test_an_agent_made_with_an_output_type_applies_it_to_every_task() -> None:
+    llm = FunctionLLM(scripted(['{"priority": 1, "team": "service desk"}']))
+    agent = Agent(
+        agent_id="triage", name="Triage", gateway=make_gateway(llm), tenant="acme", output_type=Triage
+    )
+    task = await agent.execute_task("Triage INC-10")
+    assert task.output == Triage(priority=1, team="service desk")
+    with pytest.raises(ValidationError, match="output_type"):
+        Agent(agent_id="t", name="T", gateway=make_gateway(llm), tenant="acme", output_type=str)  # type: ignore[arg-type]

@@ -218,6 +218,9 @@ async def test_section_4_2_example_initialization_code(
         await rag.ingest(str(PASSWORD_ARTICLE))
         app = FastAPI()
         app.include_router(router)
+        operation = app.openapi()["paths"]["/query"]["post"]
+        assert operation["operationId"] == "unified_query"
+        assert {"404", "422", "429", "503"} <= set(operation["responses"])
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
             provider.set_default(Reply(content="Open the self-service portal. [1]"))
             by_rag = await http.post(

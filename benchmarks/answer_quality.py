@@ -437,7 +437,7 @@ def run_replay(
             for case in cases:
                 context = saved.get(case.question)
                 if context is None or not context["messages"]:
-                    answer = "I could not find anything about that in the knowledge base."
+                    answer = "I could not find the answer in the knowledge base."
                     files: dict[int, str] = {}
                 else:
                     reply = timers[name].respond(generator, context["messages"])

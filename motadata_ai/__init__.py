@@ -8,6 +8,12 @@ ones not imported below load with that module on first access (``motadata_ai.Unk
     async with motadata_ai.connect() as ai:
         await ai.rag("acme").ingest("examples/knowledge_base")
         answer = await ai.query("How do I reset my password?", tenant_id="acme")
+
+Everything a user touches is importable from here: the result types (``ChatResponse``,
+``RAGResponse``, ``AgentTask``, ``UnifiedResponse``, ``Prediction``), the ML inputs (``Dataset``,
+``DatasetSchema``, ``dataset_from_csv``), ``ToolContext``, the sync facade (``connect_sync``), the
+function API of the design document (``create_gateway``, ``create_rag_system``, ...; see
+:mod:`motadata_ai.functions`) and every error. Names outside the light core load on first access.
 """
 
 from __future__ import annotations
@@ -18,15 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from motadata_ai.api import (
-    AI,
-    connect,
-    create_agent,
-    create_gateway,
-    create_ml_system,
-    create_rag_system,
-    create_unified_query_endpoint,
-)
+from motadata_ai.api import AI, connect
 from motadata_ai.domain.gateway.errors import (
     BudgetExceeded,
     CircuitOpen,
@@ -52,47 +50,128 @@ from motadata_ai.ports.llm import ProviderError
 from motadata_ai.settings import Settings
 
 if TYPE_CHECKING:
+    from motadata_ai.adapters.filesystem.datasets import dataset_from_csv
+    from motadata_ai.domain.agents.tools import ToolContext
+    from motadata_ai.domain.routing.unified import UnifiedResponse
+    from motadata_ai.domain.values.agents import AgentTask
+    from motadata_ai.domain.values.documents import RAGResponse, Source
+    from motadata_ai.domain.values.llm import ChatResponse, EmbeddingResponse, StreamChunk, ToolCall
+    from motadata_ai.domain.values.ml import Dataset, DatasetSchema, FeatureSpec, Prediction
     from motadata_ai.errors import *  # noqa: F403 - the whole error tree, loaded lazily below
+    from motadata_ai.functions import (
+        GenerateResponse,
+        chat_with_agent,
+        create_agent,
+        create_agent_with_memory,
+        create_cache_mechanism,
+        create_database_connection,
+        create_gateway,
+        create_ml_system,
+        create_rag_system,
+        create_unified_query_endpoint,
+        health_check,
+        quick_rag_query_async,
+    )
+    from motadata_ai.sync import SyncAI, connect_sync
+
+_LAZY: dict[str, str] = {
+    "AgentTask": "motadata_ai.domain.values.agents",
+    "ChatResponse": "motadata_ai.domain.values.llm",
+    "Dataset": "motadata_ai.domain.values.ml",
+    "DatasetSchema": "motadata_ai.domain.values.ml",
+    "EmbeddingResponse": "motadata_ai.domain.values.llm",
+    "FeatureSpec": "motadata_ai.domain.values.ml",
+    "GenerateResponse": "motadata_ai.functions",
+    "Prediction": "motadata_ai.domain.values.ml",
+    "RAGResponse": "motadata_ai.domain.values.documents",
+    "Source": "motadata_ai.domain.values.documents",
+    "StreamChunk": "motadata_ai.domain.values.llm",
+    "SyncAI": "motadata_ai.sync",
+    "ToolCall": "motadata_ai.domain.values.llm",
+    "ToolContext": "motadata_ai.domain.agents.tools",
+    "UnifiedResponse": "motadata_ai.domain.routing.unified",
+    "chat_with_agent": "motadata_ai.functions",
+    "connect_sync": "motadata_ai.sync",
+    "create_agent": "motadata_ai.functions",
+    "create_agent_with_memory": "motadata_ai.functions",
+    "create_cache_mechanism": "motadata_ai.functions",
+    "create_database_connection": "motadata_ai.functions",
+    "create_gateway": "motadata_ai.functions",
+    "create_ml_system": "motadata_ai.functions",
+    "create_rag_system": "motadata_ai.functions",
+    "create_unified_query_endpoint": "motadata_ai.functions",
+    "dataset_from_csv": "motadata_ai.adapters.filesystem.datasets",
+    "health_check": "motadata_ai.functions",
+    "quick_rag_query_async": "motadata_ai.functions",
+}
+"""Public names that load their module on first access (``import motadata_ai`` stays light)."""
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AI",
+    "AgentTask",
     "BudgetExceeded",
     "ChatRequest",
+    "ChatResponse",
     "CircuitOpen",
     "ConfigurationError",
+    "Dataset",
+    "DatasetSchema",
+    "EmbeddingResponse",
+    "FeatureSpec",
+    "GenerateResponse",
     "GuardrailViolation",
     "InvalidTenant",
     "Message",
     "MotadataError",
     "NotFound",
+    "Prediction",
     "ProviderError",
+    "RAGResponse",
     "RateLimited",
     "RetriesExhausted",
     "ServiceError",
     "Settings",
+    "Source",
     "StoreUnavailable",
+    "StreamChunk",
+    "SyncAI",
     "TaskAlreadyResumed",
     "TaskNotFound",
     "TenantContext",
+    "ToolCall",
+    "ToolContext",
+    "UnifiedResponse",
     "UsageError",
     "ValidationError",
     "__version__",
+    "chat_with_agent",
     "connect",
+    "connect_sync",
     "create_agent",
+    "create_agent_with_memory",
+    "create_cache_mechanism",
+    "create_database_connection",
     "create_gateway",
     "create_ml_system",
     "create_rag_system",
     "create_unified_query_endpoint",
+    "dataset_from_csv",
+    "health_check",
     "hookimpl",
+    "quick_rag_query_async",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """The rest of the error tree, from :mod:`motadata_ai.errors` on first access."""
+    """The lazily loaded public names, and the rest of the error tree from :mod:`motadata_ai.errors`."""
     if name.startswith("__"):
         raise AttributeError(f"module 'motadata_ai' has no attribute {name!r}")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     errors = importlib.import_module("motadata_ai.errors")
     if name in errors.__all__:
         return getattr(errors, name)
@@ -100,4 +179,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *importlib.import_module("motadata_ai.errors").__all__})
+    return sorted({*globals(), *_LAZY, *importlib.import_module("motadata_ai.errors").__all__})

@@ -1,32 +1,116 @@
-"""The ``motadata-ai`` command line: one argparse parser, sub-commands contributed by area modules.
+"""The ``motadata-ai`` command line, on click.
 
-Each area module (``rag``, ``agents``, ``ml``) exposes ``register(subparsers)``; a sub-command
-sets ``func(args) -> int``. Heavy imports happen inside the commands, so ``--help`` is instant.
+The root group loads each command from its own module on first use (:data:`COMMANDS`: adding a
+command module is one line there), so ``--help`` and ``--version`` import nothing heavy. The
+global options ``--tenant``, ``--json`` and ``-v`` are accepted anywhere on the line; a mistyped
+command gets the closest names; each failure is one line on standard error with a distinct exit
+code (:mod:`motadata_ai.cli._errors`, ``docs/cli.md``).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-_AREAS = ("motadata_ai.cli.rag", "motadata_ai.cli.agents", "motadata_ai.cli.ml")
+import click
+
+from motadata_ai.cli._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    describe,
+    exit_code_of,
+    is_settings_error,
+)
+from motadata_ai.cli._group import GlobalOptions, SuggestingGroup, global_options
+
+COMMANDS: dict[str, str] = {
+    "ingest": "motadata_ai.cli.rag:ingest",
+    "ask": "motadata_ai.cli.rag:ask",
+    "query": "motadata_ai.cli.agents:query",
+    "agent": "motadata_ai.cli.agents:agent",
+    "serve": "motadata_ai.cli.agents:serve",
+    "ml": "motadata_ai.cli.ml:ml",
+}
+"""Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
+
+_EPILOG = """\b
+Examples:
+  motadata-ai ingest examples/knowledge_base
+  motadata-ai ask "How do I reset my password?" --json
+  motadata-ai --tenant acme ask "What is the P1 resolution target?" --top-k 3
+  motadata-ai ml list --tenant acme
+  motadata-ai serve --port 8000
+
+\b
+Settings come from MOTADATA_* variables (a bad one is reported in one line, exit code 3;
+an unknown one is warned about), for example:
+  MOTADATA_PROFILE        local (embedded, default), services, memory
+  MOTADATA_DATA_DIR       embedded database and artifacts
+  MOTADATA_POSTGRES_DSN   PostgreSQL + pgvector (services profile)
+  MOTADATA_REDIS_URL      Redis/Valkey for cache, limits and breaker state
+  MOTADATA_NATS_URL       NATS JetStream for the bus
+  MOTADATA_LLM_MODEL      default chat model (any LiteLLM name, e.g. openai/gpt-4o-mini)
+  MOTADATA_LLM_API_KEY    the provider's API key
+  MOTADATA_TOP_K          passages retrieved (default 5)
+  MOTADATA_TENANT         default for --tenant
+The full list is in the README's configuration table.
+
+\b
+Exit codes: 0 success, 1 runtime failure, 2 usage, 3 configuration,
+4 ask found no answer, 130 interrupted.
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every area's sub-commands."""
-    parser = argparse.ArgumentParser(
-        prog="motadata-ai",
-        description="Motadata AI SDK: ingest knowledge, ask questions, run agents, train and serve models.",
-    )
-    parser.add_argument("--verbose", "-v", action="store_true", help="log what the SDK does")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _AREAS:
-        importlib.import_module(name).register(subparsers)
-    return parser
+def _version() -> str:
+    from motadata_ai import __version__
+
+    return __version__
+
+
+def _warn_unknown_variables() -> None:
+    from motadata_ai.cli._env import unknown_variables
+
+    for name, closest in unknown_variables(also_known=("MOTADATA_TENANT",)):
+        hint = f" (did you mean {closest}?)" if closest else ""
+        click.echo(f"warning: {name} is not a setting of the SDK and is ignored{hint}", err=True)
+
+
+@click.group(
+    cls=SuggestingGroup,
+    lazy=COMMANDS,
+    epilog=_EPILOG,
+    help="Motadata AI SDK: ingest knowledge, ask questions, run agents, train and serve models.",
+)
+@click.version_option(_version(), "-V", "--version", prog_name="motadata-ai", message="%(prog)s %(version)s")
+@global_options(root=True)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The root group: checks the environment once a command is about to run."""
+    ctx.ensure_object(GlobalOptions)
+    _warn_unknown_variables()
+
+
+def _pending(ctx: click.Context) -> list[str]:
+    """The arguments a group's context left for its sub-command."""
+    return [*getattr(ctx, "_protected_args", ()), *ctx.args]
+
+
+def parse(argv: Sequence[str]) -> tuple[click.Command, click.Context]:
+    """Parse ``argv`` down to its command without running it: the command and its context
+    (:func:`motadata_ai.cli._group.arguments` of it is what the command's body receives)."""
+    ctx = cli.make_context("motadata-ai", list(argv), obj=GlobalOptions())
+    command: click.Command = cli
+    while isinstance(command, click.Group):
+        name, sub, rest = command.resolve_command(ctx, _pending(ctx))
+        if sub is None or name is None:  # pragma: no cover - resolve_command fails first
+            raise click.UsageError(f"no command in {list(argv)}")
+        ctx = sub.make_context(name, rest, parent=ctx)
+        command = sub
+    return command, ctx
 
 
 def _import_dependency_injector_without_fastapi() -> None:
@@ -47,30 +131,43 @@ def _import_dependency_injector_without_fastapi() -> None:
         del sys.modules["fastapi"]
 
 
+def _fail(error: BaseException) -> int:
+    click.echo(f"error: {describe(error)}", err=True)
+    return exit_code_of(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code (see :mod:`motadata_ai.cli._errors`)."""
     _import_dependency_injector_without_fastapi()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     from motadata_ai.domain.values.errors import MotadataError
 
     try:
-        return int(args.func(args) or 0)
+        result: Any = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="motadata-ai",
+            standalone_mode=False,
+            obj=GlobalOptions(),
+        )
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        return int(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
     except MotadataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        return _fail(error)
+    except Exception as error:
+        if is_settings_error(error):
+            return _fail(error)
+        raise
+    if result is None:
+        return EXIT_OK
+    return int(result)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+__all__ = ["COMMANDS", "EXIT_USAGE", "cli", "main", "parse"]

@@ -8,54 +8,95 @@ they run on the embedded default or on the services profile alike.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
+
+import click
+
+from motadata_ai.cli._group import SuggestingGroup, global_options, run
 
 QUERY_MODES = ("auto", "agent", "rag", "both")
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``serve``, ``query`` and ``agent`` sub-commands."""
-    serve = subparsers.add_parser(
-        "serve",
-        help="serve the unified query over HTTP (FastAPI; OpenAPI schema at /docs)",
-        description="Run the HTTP router: POST /query, GET /health, OpenAPI at /openapi.json.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--prefix", default="", help="path prefix of the routes, e.g. /ai")
-    serve.set_defaults(func=run_serve)
+@click.command(
+    "serve",
+    short_help="Serve the SDK over HTTP (FastAPI; OpenAPI at /docs).",
+    epilog="""\b
+Examples:
+  motadata-ai serve
+  motadata-ai serve --host 0.0.0.0 --port 8080 --prefix /ai
 
-    query = subparsers.add_parser(
-        "query",
-        help="the unified query: route to RAG, to an agent, or both",
-        description="auto routes action requests to an agent and knowledge questions to RAG.",
-    )
-    query.add_argument("text", metavar="QUERY", help="the question or request, quoted")
-    _common(query)
-    query.add_argument("--mode", choices=QUERY_MODES, default="auto", help="auto (default), agent, rag, both")
-    query.set_defaults(func=run_query)
-
-    agent = subparsers.add_parser("agent", help="run agent tasks")
-    agent_commands = agent.add_subparsers(dest="agent_command", metavar="ACTION")
-    run = agent_commands.add_parser("run", help="run one task with the tenant's agent and print the result")
-    run.add_argument("text", metavar="TASK", help="the task, quoted")
-    _common(run)
-    run.set_defaults(func=run_agent, mode="agent")
-    agent.set_defaults(func=lambda args: (agent.print_help(), 2)[1])
+\b
+Variables: MOTADATA_PROFILE, MOTADATA_POSTGRES_DSN, MOTADATA_LLM_MODEL, OTEL_EXPORTER_OTLP_ENDPOINT.""",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on."
+)
+@click.option("--prefix", default="", metavar="PATH", help="Path prefix of the routes, e.g. /ai.")
+@global_options()
+@click.pass_context
+def serve(ctx: click.Context, /, **_: Any) -> int:
+    """Run the HTTP router until interrupted: POST /query, GET /health, OpenAPI at /openapi.json."""
+    return run(_serve, ctx)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", default="default", help="tenant id (default: default)")
-    parser.add_argument("--user", default=None, help="user id")
-    parser.add_argument("--conversation", default=None, help="conversation id (sessions)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+_CONVERSATION_OPTIONS = (
+    click.option("--user", default=None, metavar="USER", help="User id (stored with the turn)."),
+    click.option("--conversation", default=None, metavar="ID", help="Conversation id (sessions)."),
+)
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted."""
-    return asyncio.run(_serve(args))
+def _conversation_options(function: Any) -> Any:
+    for option in reversed(_CONVERSATION_OPTIONS):
+        function = option(function)
+    return function
+
+
+@click.command(
+    "query",
+    short_help="The unified query: route to RAG, to an agent, or both.",
+    epilog="""\b
+Examples:
+  motadata-ai query "Reset the MFA of user bob" --tenant acme
+  motadata-ai query "What is the P1 resolution target?" --mode both --json""",
+)
+@click.argument("text", metavar="QUERY")
+@click.option(
+    "--mode",
+    type=click.Choice(QUERY_MODES),
+    default="auto",
+    show_default=True,
+    help="auto routes action requests to an agent and knowledge questions to RAG.",
+)
+@_conversation_options
+@global_options()
+@click.pass_context
+def query(ctx: click.Context, /, **_: Any) -> int:
+    """Answer QUERY through the unified query."""
+    return run(lambda args: unified_query(args, args.mode), ctx)
+
+
+@click.group("agent", cls=SuggestingGroup, short_help="Run agent tasks.")
+@global_options()
+def agent() -> None:
+    """Agent tasks with the tenant's agent (knowledge_search and the plugins' tools)."""
+
+
+@agent.command(
+    "run",
+    short_help="Run one task with the tenant's agent and print the result.",
+    epilog="""\b
+Example:
+  motadata-ai agent run "Find the VPN troubleshooting steps" --tenant acme""",
+)
+@click.argument("text", metavar="TASK")
+@_conversation_options
+@global_options()
+@click.pass_context
+def agent_run(ctx: click.Context, /, **_: Any) -> int:
+    """Run TASK (the unified query in mode agent)."""
+    return run(lambda args: unified_query(args, "agent"), ctx)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -74,17 +115,7 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_query(args: argparse.Namespace) -> int:
-    """Answer one unified query."""
-    return asyncio.run(unified_query(args, args.mode))
-
-
-def run_agent(args: argparse.Namespace) -> int:
-    """Run one agent task (the unified query in mode ``agent``)."""
-    return asyncio.run(unified_query(args, "agent"))
-
-
-async def unified_query(args: argparse.Namespace, mode: str) -> int:
+async def unified_query(args: argparse.Namespace, mode: Literal["auto", "agent", "rag", "both"]) -> int:
     """Print the unified query's answer for ``args.text`` (``args.tenant``, ``args.user`` ...)."""
     from motadata_ai.api import connect
     from motadata_ai.cli._startup import status_printer

@@ -22,88 +22,67 @@ import contextlib
 import inspect
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import click
+
+from motadata_ai.cli._group import SuggestingGroup, global_options, run
+
 FEATURE_TYPES = ("numeric", "categorical", "text")
 
-
-def register(subparsers: Any) -> None:
-    """Add ``ml`` with its sub-commands."""
-    ml = subparsers.add_parser(
-        "ml",
-        help="train, register, promote and serve models on tenant data",
-        description="The ML framework: scikit-learn and PyTorch models per tenant, with a registry.",
-    )
-    commands = ml.add_subparsers(dest="ml_command", metavar="ML_COMMAND")
-
-    train = commands.add_parser("train", help="train a model from a CSV file and register it")
-    train.add_argument("csv", metavar="CSV", help="a CSV file with a header row ('?' and empty = missing)")
-    train.add_argument("--model", required=True, help="the model name to register a version of")
-    train.add_argument("--target", required=True, help="the column to predict")
-    train.add_argument(
-        "--features",
-        required=True,
-        help="comma-separated name:type pairs, type one of numeric, categorical, text",
-    )
-    train.add_argument("--estimator", default="logistic_regression", help="e.g. random_forest, torch:mlp")
-    train.add_argument("--hyperparameters", default="{}", help="a JSON object passed to the estimator")
-    train.add_argument(
-        "--group-column", default=None, help="rows sharing this value stay on one side of the split"
-    )
-    train.add_argument("--validation-split", type=float, default=0.2)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument(
-        "--max-missing", type=float, default=0.5, help="largest share of missing values per column"
-    )
-    train.add_argument("--promote", action="store_true", help="make the new version the champion")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _common(train)
-    train.set_defaults(func=_runner(_train), command=_train)
-
-    listing = commands.add_parser("list", help="list registered models, their versions and aliases")
-    listing.add_argument("model", nargs="?", help="show the versions of this model")
-    _common(listing)
-    listing.set_defaults(func=_runner(_list), command=_list)
-
-    runs = commands.add_parser("runs", help="list training runs, best first by a metric")
-    runs.add_argument("--model", default=None)
-    runs.add_argument("--metric", default="f1_macro")
-    runs.add_argument("--limit", type=int, default=20)
-    _common(runs)
-    runs.set_defaults(func=_runner(_runs), command=_runs)
-
-    promote = commands.add_parser("promote", help="point an alias (default champion) at a version")
-    promote.add_argument("model")
-    promote.add_argument("version", type=int)
-    promote.add_argument("--alias", default="champion")
-    _common(promote)
-    promote.set_defaults(func=_runner(_promote), command=_promote)
-
-    rollback = commands.add_parser("rollback", help="move an alias back to its previous version")
-    rollback.add_argument("model")
-    rollback.add_argument("--alias", default="champion")
-    _common(rollback)
-    rollback.set_defaults(func=_runner(_rollback), command=_rollback)
-
-    predict = commands.add_parser("predict", help="predict records with a version or an alias")
-    predict.add_argument("model")
-    source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--record", help="one record as a JSON object")
-    source.add_argument("--input", help="a JSON-lines file of records ('-' for standard input)")
-    predict.add_argument("--version", type=int, default=None)
-    predict.add_argument("--alias", default="champion")
-    _common(predict)
-    predict.set_defaults(func=_runner(_predict), command=_predict)
-
-    ml.set_defaults(func=lambda args: (ml.print_help(), 2)[1])
+MLBody = Callable[[argparse.Namespace, Any], Coroutine[Any, Any, int]]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", default="default", help="tenant id (default: default)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+@click.group(
+    "ml",
+    cls=SuggestingGroup,
+    short_help="Train, register, promote and serve models on tenant data.",
+    epilog="""\b
+Examples:
+  motadata-ai ml train incidents.csv --model sla --target made_sla \\
+      --features priority:categorical,category:categorical,opened_hour:numeric \\
+      --group-column number --promote
+  motadata-ai ml list
+  motadata-ai ml promote sla 2
+  motadata-ai ml predict sla --record '{"priority": "3 - Moderate", "opened_hour": 9}'
+
+\b
+Variables: MOTADATA_MAX_MEMORY_MB, MOTADATA_ENABLE_GPU, MOTADATA_DATA_DIR (artifacts).""",
+)
+@global_options()
+def ml() -> None:
+    """The ML framework: scikit-learn and PyTorch models per tenant, with a registry."""
+
+
+def ml_command(name: str, body: MLBody, **settings: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """A ``motadata-ai ml NAME`` command running ``body(args, ml_system)`` on the tenant's ML
+    system; the command keeps ``body`` (``command.body``) so it can run on another system."""
+
+    def decorate(function: Callable[..., Any]) -> click.Command:
+        def callback(**_: Any) -> int:
+            ctx = click.get_current_context()
+            return run(lambda args: _with_ml(body, args), ctx)
+
+        callback.__doc__ = function.__doc__
+        command = ml.command(name, **settings)(global_options()(_copy_params(function, callback)))
+        command.body = body  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+def _copy_params(source: Callable[..., Any], target: Callable[..., Any]) -> Callable[..., Any]:
+    target.__click_params__ = list(getattr(source, "__click_params__", []))  # type: ignore[attr-defined]
+    return target
+
+
+async def _with_ml(body: MLBody, args: argparse.Namespace) -> int:
+    from motadata_ai.cli._startup import status_printer
+
+    async with open_ml(args.tenant, status_printer(args)) as system:
+        return await body(args, system)
 
 
 @contextlib.asynccontextmanager
@@ -117,20 +96,6 @@ async def open_ml(tenant: str, status: Any = None) -> AsyncIterator[Any]:
         if inspect.isawaitable(system):
             system = await system
         yield system
-
-
-def _runner(command: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        async def go() -> int:
-            from motadata_ai.cli._startup import status_printer
-
-            async with open_ml(args.tenant, status_printer(args)) as ml:
-                result: int = await command(args, ml)
-                return result
-
-        return asyncio.run(go())
-
-    return run
 
 
 def parse_features(text: str) -> list[tuple[str, str]]:
@@ -165,7 +130,7 @@ async def _train(args: argparse.Namespace, ml: Any) -> int:
     except json.JSONDecodeError as exc:
         raise ValidationError(f"--hyperparameters is not JSON: {exc}", field="hyperparameters") from exc
     schema = DatasetSchema(
-        features=tuple(FeatureSpec(name=n, type=t) for n, t in parse_features(args.features)),  # type: ignore[arg-type]
+        features=tuple(FeatureSpec(name=n, type=t) for n, t in parse_features(args.features)),
         target=args.target,
         max_missing_fraction=args.max_missing,
         ignore_extra_columns=True,
@@ -197,6 +162,13 @@ async def _train(args: argparse.Namespace, ml: Any) -> int:
         )
     finally:
         bar.close()
+    if run.metrics.get("predicted_classes") == 1.0:
+        click.echo(
+            f"warning: {args.model} v{run.version} predicts one class for every validation row (the "
+            "majority class): its accuracy is that class's share, not skill; try other features, "
+            'another estimator or class weights (e.g. --hyperparameters \'{"class_weight": "balanced"}\')',
+            err=True,
+        )
     promoted = None
     if args.promote:
         promoted = await ml.promote(args.model, run.version)
@@ -278,6 +250,8 @@ async def _rollback(args: argparse.Namespace, ml: Any) -> int:
 async def _predict(args: argparse.Namespace, ml: Any) -> int:
     from motadata_ai.domain.values.errors import ValidationError
 
+    if (args.record is None) == (args.input is None):
+        raise click.UsageError("give exactly one of --record and --input")
     try:
         if args.record is not None:
             records = [json.loads(args.record)]
@@ -300,3 +274,136 @@ async def _predict(args: argparse.Namespace, ml: Any) -> int:
             probability = (prediction.probabilities or {}).get(prediction.label)
             print(f"{prediction.label}  (p={probability:.3f}, {prediction.model_name} v{prediction.version})")
     return 0
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+
+@ml_command(
+    "train",
+    _train,
+    short_help="Train a model from a CSV file and register it.",
+    epilog="""\b
+Example:
+  motadata-ai ml train tickets.csv --model esc --target escalated \\
+      --features hours_open:numeric,category:categorical,summary:text --promote
+
+\b
+Warns on standard error when the model predicts one class for every validation row.""",
+)
+@click.argument("csv", metavar="CSV")
+@click.option("--model", required=True, metavar="NAME", help="The model name to register a version of.")
+@click.option("--target", required=True, metavar="COLUMN", help="The column to predict.")
+@click.option(
+    "--features",
+    required=True,
+    metavar="NAME:TYPE,...",
+    help="Comma-separated name:type pairs, type one of numeric, categorical, text.",
+)
+@click.option(
+    "--estimator",
+    default="logistic_regression",
+    show_default=True,
+    help="e.g. random_forest, decision_tree, torch:mlp.",
+)
+@click.option(
+    "--hyperparameters", default="{}", metavar="JSON", help="A JSON object passed to the estimator."
+)
+@click.option(
+    "--group-column",
+    default=None,
+    metavar="COLUMN",
+    help="Rows sharing this value stay on one side of the split.",
+)
+@click.option(
+    "--validation-split",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="Share of rows held out for the metrics.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Batch size (PyTorch estimators).",
+)
+@click.option(
+    "--seed", type=int, default=42, show_default=True, help="Random seed of the split and the estimator."
+)
+@click.option(
+    "--max-missing",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Largest share of missing values per column.",
+)
+@click.option("--promote", is_flag=True, help="Make the new version the champion.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on standard error.")
+def train() -> None:
+    """Train a model on CSV (a header row; '?' and empty cells are missing) and register it."""
+
+
+@ml_command("list", _list, short_help="List registered models, their versions and aliases.")
+@click.argument("model", required=False, metavar="[MODEL]")
+def list_models() -> None:
+    """List the tenant's models, or the versions of MODEL."""
+
+
+@ml_command("runs", _runs, short_help="List training runs, best first by a metric.")
+@click.option("--model", default=None, metavar="NAME", help="Only the runs of this model.")
+@click.option("--metric", default="f1_macro", show_default=True, help="The metric to sort by.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to show."
+)
+def runs() -> None:
+    """List training runs, best first."""
+
+
+@ml_command(
+    "promote",
+    _promote,
+    short_help="Point an alias (default champion) at a version.",
+    epilog="""\b
+Example:
+  motadata-ai ml promote sla 2 --alias champion""",
+)
+@click.argument("model", metavar="MODEL")
+@click.argument("version", type=int, metavar="VERSION")
+@click.option("--alias", default="champion", show_default=True, help="The alias to move.")
+def promote() -> None:
+    """Point an alias of MODEL at VERSION."""
+
+
+@ml_command("rollback", _rollback, short_help="Move an alias back to its previous version.")
+@click.argument("model", metavar="MODEL")
+@click.option("--alias", default="champion", show_default=True, help="The alias to move back.")
+def rollback() -> None:
+    """Move an alias of MODEL back to the version it pointed at before."""
+
+
+@ml_command(
+    "predict",
+    _predict,
+    short_help="Predict records with a version or an alias.",
+    epilog="""\b
+Examples:
+  motadata-ai ml predict sla --record '{"priority": "3 - Moderate", "opened_hour": 9}'
+  motadata-ai ml predict sla --input records.jsonl --version 2 --json""",
+)
+@click.argument("model", metavar="MODEL")
+@click.option("--record", default=None, metavar="JSON", help="One record as a JSON object.")
+@click.option(
+    "--input",
+    "input",
+    default=None,
+    metavar="FILE",
+    help="A JSON-lines file of records ('-' for standard input).",
+)
+@click.option("--version", type=int, default=None, help="The version to use (default: the alias).")
+@click.option(
+    "--alias", default="champion", show_default=True, help="The alias to use when no --version is given."
+)
+def predict() -> None:
+    """Predict one record (--record) or a JSON-lines file of them (--input) with MODEL."""

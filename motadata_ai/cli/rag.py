@@ -13,55 +13,85 @@ fusion, the default), ``dense``, ``keyword``; ``rag`` is the same as ``hybrid``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import inspect
 import json
 import sys
 from typing import Any
+
+import click
+
+from motadata_ai.cli._errors import EXIT_NOT_ANSWERED
+from motadata_ai.cli._group import global_options, run
 
 RETRIEVAL_MODES = ("hybrid", "dense", "keyword")
 UNIFIED_MODES = ("auto", "agent", "both")
 ASK_MODES = ("hybrid", "dense", "keyword", "rag", *UNIFIED_MODES)
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``ingest`` and ``ask`` sub-commands."""
-    ingest = subparsers.add_parser(
-        "ingest",
-        help="ingest a file or a directory of documents into a tenant's knowledge base",
-        description="Parse, chunk, embed and store documents (.md, .txt, .html, .pdf, .docx, .pptx, "
-        ".xlsx, .csv, .eml, .msg, .json, .jsonl). Unchanged "
-        "documents are skipped; changed ones become a new version.",
-    )
-    ingest.add_argument("path", metavar="PATH", help="a file or a directory (walked recursively)")
-    _common(ingest)
-    ingest.add_argument("--user", default=None, help="owner of the documents (for export and erasure)")
-    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ingest.set_defaults(func=run_ingest)
+@click.command(
+    "ingest",
+    short_help="Ingest a file or a directory into a tenant's knowledge base.",
+    epilog="""\b
+Examples:
+  motadata-ai ingest examples/knowledge_base
+  motadata-ai ingest ./kb --tenant acme --user alice --json
 
-    ask = subparsers.add_parser(
-        "ask",
-        help="answer a question from a tenant's knowledge base, with sources",
-        description="Retrieve the best passages and answer with numbered citations.",
-    )
-    ask.add_argument("question", metavar="QUESTION", help="the question, quoted")
-    _common(ask)
-    ask.add_argument("--top-k", type=int, default=None, help="passages to retrieve (default 5)")
-    ask.add_argument(
-        "--mode",
-        choices=ASK_MODES,
-        default="hybrid",
-        help="retrieval: hybrid (dense + keyword, RRF; default), dense, keyword; rag = hybrid; "
-        "auto, agent, both: the unified query (route to RAG, an agent, or both)",
-    )
-    ask.add_argument("--conversation", default=None, help="conversation id: earlier turns inform the answer")
-    ask.add_argument("--user", default=None, help="user asking (stored with the conversation turn)")
-    ask.set_defaults(func=run_ask)
+\b
+Exit code 1 when some files failed (the others are ingested; each failure is listed).
+Variables: MOTADATA_CHUNK_SIZE, MOTADATA_CHUNK_OVERLAP, MOTADATA_MAX_DOCUMENT_BYTES,
+MOTADATA_PARSING__TIMEOUT_SECONDS, MOTADATA_EMBEDDING_MODEL.""",
+)
+@click.argument("path", metavar="PATH")
+@click.option("--user", default=None, metavar="USER", help="Owner of the documents (for export and erasure).")
+@click.option("--no-progress", is_flag=True, help="No progress bar on standard error.")
+@global_options()
+@click.pass_context
+def ingest(ctx: click.Context, /, **_: Any) -> int:
+    """Parse, chunk, embed and store documents (.md, .txt, .html, .pdf, .docx, .pptx, .xlsx, .csv,
+    .eml, .msg, .json, .jsonl). Unchanged documents are skipped; changed ones become a new
+    version. PATH is a file or a directory (walked recursively)."""
+    return run(_ingest, ctx)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", default="default", help="tenant id (default: default)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+@click.command(
+    "ask",
+    short_help="Answer a question from a tenant's knowledge base, with sources.",
+    epilog="""\b
+Examples:
+  motadata-ai ask "How do I reset my password?"
+  motadata-ai ask "What is the P1 resolution target?" --top-k 3 --mode keyword --json
+  motadata-ai ask "Open a ticket: my laptop screen is broken" --mode auto
+
+\b
+When the knowledge base holds no answer, ask says so, lists no source and exits with code 4
+("answered": false with --json).
+Variables: MOTADATA_TOP_K, MOTADATA_SIMILARITY_THRESHOLD, MOTADATA_LLM_MODEL,
+MOTADATA_ENABLE_RERANKING.""",
+)
+@click.argument("question", metavar="QUESTION")
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Passages to retrieve (default MOTADATA_TOP_K, 5).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(ASK_MODES),
+    default="hybrid",
+    show_default=True,
+    help="Retrieval: hybrid (dense + keyword, RRF), dense, keyword; rag = hybrid; "
+    "auto, agent, both: the unified query (route to RAG, an agent, or both).",
+)
+@click.option(
+    "--conversation", default=None, metavar="ID", help="Conversation id: earlier turns inform the answer."
+)
+@click.option("--user", default=None, metavar="USER", help="User asking (stored with the conversation turn).")
+@global_options()
+@click.pass_context
+def ask(ctx: click.Context, /, **_: Any) -> int:
+    """Retrieve the best passages for QUESTION and answer with numbered citations."""
+    return run(_ask, ctx)
 
 
 async def _rag_system(ai: Any, tenant: str) -> Any:
@@ -69,11 +99,6 @@ async def _rag_system(ai: Any, tenant: str) -> Any:
     if inspect.isawaitable(system):
         system = await system
     return system
-
-
-def run_ingest(args: argparse.Namespace) -> int:
-    """Ingest ``args.path``; exit 1 when any file failed (the others are ingested)."""
-    return asyncio.run(_ingest(args))
 
 
 async def _ingest(args: argparse.Namespace) -> int:
@@ -121,11 +146,6 @@ async def _ingest(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def run_ask(args: argparse.Namespace) -> int:
-    """Answer ``args.question`` and print the answer with its sources."""
-    return asyncio.run(_ask(args))
-
-
 async def _ask(args: argparse.Namespace) -> int:
     from motadata_ai.api import connect
     from motadata_ai.cli._startup import status_printer
@@ -148,14 +168,14 @@ async def _ask(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             mode=mode,
         )
+    answered = response.answered
     if args.json:
         print(json.dumps(response.model_dump(mode="json")))
-        return 0
+        return 0 if answered else EXIT_NOT_ANSWERED
     print(response.answer)
-    shown = response.cited_sources or response.sources
-    if shown:
+    if answered:  # a refusal cites nothing, so no source is listed after it
         print("\nSources:")
-        for source in shown:
+        for source in response.cited_sources:
             where = source.source or source.document_id
             print(
                 f"  [{source.citation}] {source.title or source.document_id} "
@@ -165,4 +185,4 @@ async def _ask(args: argparse.Namespace) -> int:
         f"\nmodel {response.model} · {response.total_tokens} tokens · ${response.cost_usd:.6f} "
         f"· trace {response.trace_id}"
     )
-    return 0
+    return 0 if answered else EXIT_NOT_ANSWERED

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from motadata_ai.domain.values.passages import NOT_ANSWERED
+
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,7 @@ def test_ingest_then_ask_on_the_embedded_default(tmp_path: Path) -> None:
     ask = run(["ask", "How do I reset my password?", "--json"], tmp_path)
     assert ask.returncode == 0, ask.stderr
     response = json.loads(ask.stdout.strip().splitlines()[-1])
+    assert response["answered"] is True
     cited = [s for s in response["sources"] if s["cited"]]
     assert cited, response
     assert "password" in cited[0]["title"].lower()
@@ -62,4 +65,14 @@ def test_ingest_then_ask_on_the_embedded_default(tmp_path: Path) -> None:
     assert json.loads(again.stdout.strip().splitlines()[-1])["unchanged"] == report["created"]
 
     other = run(["ask", "How do I reset my password?", "--tenant", "nobody"], tmp_path)
-    assert other.returncode == 1 and "nobody" in other.stderr
+    assert other.returncode == 2 and "nobody" in other.stderr  # NotFound: the usage exit code
+
+    # a question the knowledge base does not answer: said plainly, no source listed, exit code 4
+    refused = run(["ask", "What is on the cafeteria menu today?", "--json"], tmp_path)
+    assert refused.returncode == 4, refused.stderr
+    body = json.loads(refused.stdout.strip().splitlines()[-1])
+    assert body["answered"] is False and body["answer"] == NOT_ANSWERED
+    assert not any(s["cited"] for s in body["sources"])
+    plain = run(["ask", "What is on the cafeteria menu today?"], tmp_path)
+    assert plain.returncode == 4, plain.stderr
+    assert plain.stdout.startswith(NOT_ANSWERED + "\n") and "Sources:" not in plain.stdout

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from motadata_ai.domain.values.llm import KNOWLEDGE_SEARCH_ROLE
-from motadata_ai.domain.values.passages import Passage, parse_passages, question_of
+from motadata_ai.domain.values.passages import NOT_ANSWERED, Passage, parse_passages, question_of
 
 __all__ = [
     "EXTRACTIVE_MODEL",
@@ -41,7 +41,7 @@ __all__ = [
     "terms",
 ]
 
-NOT_FOUND = "I could not find the answer in the provided context."
+NOT_FOUND = NOT_ANSWERED  # the SDK's one wording of a refusal
 NO_QUESTION = "I could not find a question to answer."
 EXTRACTIVE_MODEL = "extractive"
 TOOL_ROLE_KEY = "role"

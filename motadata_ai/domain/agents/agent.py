@@ -21,9 +21,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Unpack
 
+from pydantic import BaseModel
+
 from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.checkpoints import RunCheckpoints
 from motadata_ai.domain.agents.config import AgentConfig, AgentOptions
+from motadata_ai.domain.agents.output import output_instructions, parse_output
 from motadata_ai.domain.agents.run import TaskRun
 from motadata_ai.domain.agents.run_state import RunState
 from motadata_ai.domain.agents.tool_calls import ToolCalls
@@ -53,6 +56,12 @@ ChatGateway = GatewayPort
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant for IT service management. Use the tools when they help."
 
 
+def _checked_output_type(output_type: Any) -> type[BaseModel] | None:
+    if output_type is None or (isinstance(output_type, type) and issubclass(output_type, BaseModel)):
+        return output_type
+    raise ValidationError("output_type must be a pydantic model class", field="output_type")
+
+
 class Agent:
     """An agent of one tenant. Construct it once and run many tasks (concurrently) on it.
 
@@ -77,6 +86,7 @@ class Agent:
         telemetry: TelemetryPort | None = None,
         token_counter: TokenCounter | None = None,
         redact: Redactor | None = None,
+        output_type: type[BaseModel] | None = None,
         **options: Unpack[AgentOptions],
     ) -> None:
         validate_name(agent_id, field="agent_id")
@@ -96,17 +106,12 @@ class Agent:
             raise ConfigurationError("no model given and the gateway has no default_model", field="model")
         self.model: str = resolved_model
         self.telemetry = telemetry or NoTelemetry()
-        if isinstance(memory, MemoryStorePort):
-            memory = MemoryManager(
-                store=memory,
-                embedder=gateway,
-                config=memory_config,
-                telemetry=self.telemetry,
-                redact=redact,
-                counter=token_counter,
-            )
-        self.memory: MemoryManager | None = memory
-        self.memory_config = memory.config if memory is not None else (memory_config or MemoryConfig())
+        self.redact = redact
+        self._token_counter = token_counter
+        self.memory: MemoryManager | None = None
+        self.memory_config = memory_config or MemoryConfig()
+        if memory is not None:
+            self.attach_memory(memory)
         self.bus = bus
         self.tool_timeout = self.config.tool_timeout
         self.max_tool_retries = self.config.max_tool_retries
@@ -115,11 +120,32 @@ class Agent:
             reserve_output=self.config.reserve_output_tokens,
             counter=token_counter,
         )
-        self.redact = redact
         self.checkpoints = RunCheckpoints(agent_id=agent_id, tenant_id=self.tenant.tenant_id)
         self.tool_calls = ToolCalls(self)
+        self.output_type = _checked_output_type(output_type)
 
     # -- public API ---------------------------------------------------------------------------
+
+    def attach_memory(self, memory: MemoryManager | MemoryStorePort) -> MemoryManager:
+        """Give the agent memory (a manager, or a store it is built over with the agent's
+        ``memory_config``); later tasks recall from and remember into it."""
+        if isinstance(memory, MemoryStorePort):
+            memory = MemoryManager(
+                store=memory,
+                embedder=self.gateway,
+                config=self.memory_config,
+                telemetry=self.telemetry,
+                redact=self.redact,
+                counter=self._token_counter,
+            )
+        if not isinstance(memory, MemoryManager):
+            raise ValidationError(
+                f"memory must be a MemoryManager or a memory store, not {type(memory).__name__}",
+                field="memory",
+            )
+        self.memory = memory
+        self.memory_config = memory.config
+        return memory
 
     def add_tool(self, tool: ToolLike) -> Tool:
         """Add a tool (a function or a :class:`Tool`) after construction."""
@@ -136,17 +162,24 @@ class Agent:
         budget: Budget | None = None,
         conversation_id: str | None = None,
         history: Sequence[Message] = (),
+        output_type: type[BaseModel] | None = None,
     ) -> AgentTask:
         """Run ``task`` to an answer (or to an approval pause) and return the :class:`AgentTask`.
 
         ``budget`` shares a ledger with a parent task; without it the agent's ``budget`` limit
-        applies to this task alone. Raises an :class:`~motadata_ai.domain.values.agents.AgentError`
-        subclass when a limit stops the run.
+        applies to this task alone. ``output_type`` (a pydantic model; default: the agent's) asks
+        for the final answer as that model's JSON and returns it parsed as ``task.output`` (a
+        :class:`~motadata_ai.domain.gateway.errors.GuardrailViolation` when the answer is not
+        one). Raises an :class:`~motadata_ai.domain.values.agents.AgentError` subclass when a
+        limit stops the run.
         """
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
         check_text(task, "task")
+        output_type = _checked_output_type(output_type) or self.output_type
         system = self._system_prompt(context)
+        if output_type is not None:
+            system = f"{system}\n\n{output_instructions(output_type)}"
         ledger = budget if budget is not None else Budget(self.budget)
         state = RunState(
             task_id=uuid.uuid4().hex,
@@ -158,7 +191,10 @@ class Agent:
             latest=self._redacted(Message(role="user", content=task)),
             budget_limit=ledger.limit,
         )
-        return await TaskRun(self, state, ledger).drive(recall=True)
+        result = await TaskRun(self, state, ledger).drive(recall=True)
+        if output_type is None or result.status != "completed":
+            return result
+        return result.model_copy(update={"output": parse_output(result, output_type, self.model)})
 
     async def chat(self, message: str, *, conversation_id: str, user_id: str | None = None) -> AgentTask:
         """One turn of a conversation; its history is persisted per ``conversation_id``."""

@@ -43,7 +43,9 @@ def roc_auc(truth: Sequence[bool], scores: Sequence[float]) -> float | None:
 def classification_metrics(
     truth: Sequence[str], probabilities: Sequence[Sequence[float]], classes: Sequence[str]
 ) -> dict[str, float]:
-    """accuracy, precision/recall/F1 (macro), ``roc_auc`` when binary, and the row count."""
+    """accuracy, precision/recall/F1 (macro), ``roc_auc`` when binary, the row count, and how many
+    distinct classes the model predicted (``1`` for several true classes: it only predicts the
+    majority class)."""
     predicted = argmax_labels(probabilities, classes)
     n = len(truth)
     labels = sorted(set(truth) | set(predicted))
@@ -64,6 +66,7 @@ def classification_metrics(
         "recall_macro": sum(recalls) / len(labels) if labels else 0.0,
         "f1_macro": sum(f1s) / len(labels) if labels else 0.0,
         "validation_rows": float(n),
+        "predicted_classes": float(len(set(predicted))),
     }
     if len(classes) == 2:
         positive = classes[1]

@@ -18,9 +18,11 @@ from motadata_ai.domain.retrieval.tokens import TokenCounter
 from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
 from motadata_ai.domain.values.documents import ConversationTurn, Source
 from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.passages import NOT_ANSWERED
 from motadata_ai.domain.values.tenancy import TenantContext
 
-NO_CONTEXT_ANSWER = "I could not find anything about that in the knowledge base."
+NO_CONTEXT_ANSWER = NOT_ANSWERED
+"""The answer when no passage was found (the extractive model refuses in the same words)."""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ class AgentTask(ValueModel):
     error: str | None = None
     created_at: datetime = Field(default_factory=_now)
     finished_at: datetime | None = None
+    output: Any = Field(None, description="The answer parsed as the task's output_type, if one was asked for")
 
     @property
     def tool_calls(self) -> tuple[ToolCallRecord, ...]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
@@ -181,6 +181,13 @@ class RAGResponse(ValueModel):
     def cited_sources(self) -> tuple[Source, ...]:
         """The sources the answer cites, in citation order."""
         return tuple(s for s in self.sources if s.cited)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def answered(self) -> bool:
+        """Whether the knowledge base answered: the answer cites at least one retrieved passage.
+        A refusal ("I could not find the answer in the knowledge base.") cites none."""
+        return any(s.cited for s in self.sources)
 
 
 class UserDocumentsExport(ValueModel):

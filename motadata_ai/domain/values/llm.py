@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from motadata_ai.domain.values.base import ValueModel
 
@@ -17,6 +19,10 @@ finds it under any name."""
 
 KNOWLEDGE_SEARCH_ROLE: ToolRole = "knowledge_search"
 """The role of a tool that searches the tenant's knowledge base with ``{"query": <text>}``."""
+_OPENAI_KEYS_WITHOUT_MEANING_HERE = frozenset({"refusal", "audio", "annotations", "function_call"})
+"""Keys of OpenAI's message objects that carry nothing this SDK sends (dropped, not refused)."""
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
 class ToolCall(ValueModel):
@@ -30,7 +36,14 @@ class ToolCall(ValueModel):
 
 
 class Message(ValueModel):
-    """One chat message in the OpenAI shape."""
+    """One chat message in the OpenAI shape.
+
+    OpenAI-style dicts are accepted where a message is expected (``ChatRequest(messages=[{"role":
+    "user", "content": "Hi"}])``): ``content`` as a list of text parts, ``tool_calls`` as
+    ``{"id", "type": "function", "function": {"name", "arguments"}}``. A key a message does not
+    have, a role that does not exist or a part that is not text is refused with the SDK's
+    ``ValidationError`` naming it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -39,6 +52,47 @@ class Message(ValueModel):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_openai(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        unknown = sorted(set(data) - set(cls.model_fields) - _OPENAI_KEYS_WITHOUT_MEANING_HERE)
+        if unknown:
+            raise ValueError(f"unknown message keys {unknown} (keys: {', '.join(cls.model_fields)})")
+        message = {key: value for key, value in data.items() if key in cls.model_fields}
+        if isinstance(message.get("content"), list | tuple):
+            message["content"] = _text_of_parts(message["content"])
+        if isinstance(message.get("tool_calls"), list | tuple):
+            message["tool_calls"] = [_tool_call_of(call) for call in message["tool_calls"]]
+        return message
+
+
+def _text_of_parts(parts: Any) -> str:
+    texts = []
+    for part in parts:
+        is_text = isinstance(part, Mapping) and part.get("type") == "text"
+        if not is_text or not isinstance(part.get("text"), str):
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            raise ValueError(
+                f"content parts must be text parts ({{'type': 'text', 'text': ...}}), not {kind!r}"
+            )
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def _tool_call_of(call: Any) -> Any:
+    """OpenAI's ``{"id", "type": "function", "function": {"name", "arguments"}}`` as a ToolCall's fields."""
+    if not isinstance(call, Mapping) or "function" not in call:
+        return call
+    function = call["function"]
+    if not isinstance(function, Mapping):
+        raise ValueError("a tool call's 'function' must be an object with 'name' and 'arguments'")
+    arguments = function.get("arguments", "{}")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {"id": call.get("id"), "name": function.get("name"), "arguments": arguments}
 
 
 class ToolSpec(ValueModel):
@@ -103,6 +157,20 @@ class ChatResponse(ValueModel):
     def text(self) -> str:
         """The assistant's text ('' when it only called tools)."""
         return self.message.content or ""
+
+    def parse(self, schema: type[SchemaT]) -> SchemaT:
+        """The text as an instance of the pydantic model ``schema`` (the one given as
+        ``response_schema``; the SDK's ``ValidationError`` when the text is not one)."""
+        from motadata_ai.domain.values.base import translate_validation_error
+
+        try:
+            return schema.model_validate_json(self.text)
+        except ValueError as error:
+            import pydantic
+
+            if isinstance(error, pydantic.ValidationError):
+                raise translate_validation_error(error, schema.__name__) from error
+            raise
 
 
 class StreamChunk(ValueModel):

@@ -120,9 +120,23 @@ class DatasetSchema(ValueModel):
         return self
 
     @classmethod
-    def of(cls, target: str, **features: FeatureType) -> DatasetSchema:
-        """Shorthand: ``DatasetSchema.of("made_sla", category="categorical", hour="numeric")``."""
-        return cls(features=tuple(FeatureSpec(name=n, type=t) for n, t in features.items()), target=target)
+    def of(
+        cls,
+        target: str,
+        *,
+        ignore_extra_columns: bool = False,
+        max_missing_fraction: float = 0.5,
+        **features: FeatureType,
+    ) -> DatasetSchema:
+        """Shorthand: ``DatasetSchema.of("made_sla", category="categorical", hour="numeric")``;
+        ``ignore_extra_columns`` and ``max_missing_fraction`` are the schema's own options (a
+        feature cannot take those two names here; list it in ``features=`` instead)."""
+        return cls(
+            features=tuple(FeatureSpec(name=n, type=t) for n, t in features.items()),
+            target=target,
+            ignore_extra_columns=ignore_extra_columns,
+            max_missing_fraction=max_missing_fraction,
+        )
 
     @property
     def feature_names(self) -> tuple[str, ...]:

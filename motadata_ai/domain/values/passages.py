@@ -19,9 +19,11 @@ from pydantic import ConfigDict, Field
 
 from motadata_ai.domain.values.base import ValueModel
 
-__all__ = ["QUESTION_MARKER", "Passage", "format_passages", "parse_passages", "question_of"]
+__all__ = ["NOT_ANSWERED", "QUESTION_MARKER", "Passage", "format_passages", "parse_passages", "question_of"]
 
 QUESTION_MARKER = "Question:"
+NOT_ANSWERED = "I could not find the answer in the knowledge base."
+"""The one wording of a refusal: no passage was found, or the passages do not answer."""
 _LINE = re.compile(r"^\s*\[(\d{1,6})\]\s+(.*\S)\s*$")
 _SPACE = re.compile(r"\s+")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from motadata_ai.cli import build_parser
+from motadata_ai.cli import parse
+from motadata_ai.cli._group import arguments
 from motadata_ai.cli.ml import parse_features
 from motadata_ai.domain.ml import MLSystem
 from motadata_ai.domain.values.errors import ValidationError
@@ -26,8 +27,8 @@ def write_csv(path: Path) -> None:
 
 
 async def run(argv: list[str], ml: MLSystem, capsys: pytest.CaptureFixture[str]) -> str:
-    args = build_parser().parse_args(["ml", *argv])
-    assert await args.command(args, ml) == 0
+    command, ctx = parse(["ml", *argv])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
     return capsys.readouterr().out
 
 
@@ -79,3 +80,28 @@ def test_bad_features_are_validation_errors() -> None:
     for bad in ("a:number", "a", ""):
         with pytest.raises(ValidationError):
             parse_features(bad)
+
+
+async def test_train_warns_when_the_model_only_predicts_the_majority_class(
+    tmp_path: Path, make_system: Callable[..., MLSystem], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    csv = tmp_path / "skewed.csv"
+    rows = [f"{rng.random():.4f},{'yes' if i % 20 == 0 else 'no'}" for i in range(200)]
+    csv.write_text("noise,escalated\n" + "\n".join(rows) + "\n")
+    ml = make_system()
+    argv = ["train", str(csv), "--model", "skewed", "--target", "escalated", "--features", "noise:numeric"]
+    command, ctx = parse(["ml", *argv, "--no-progress"])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
+    err = capsys.readouterr().err
+    assert "warning: skewed v1 predicts one class for every validation row (the majority class)" in err
+
+    good = tmp_path / "tickets.csv"
+    write_csv(good)
+    features = "hours_open:numeric,category:categorical,summary:text"
+    command, ctx = parse(["ml", "train", str(good), "--model", "esc", "--target", "escalated",
+                          "--features", features, "--no-progress"])
+    assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
+    assert "warning" not in capsys.readouterr().err

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import httpx
 
 from motadata_ai.cli import agents as agents_cli
+from motadata_ai.cli import parse
+from motadata_ai.cli._group import arguments
 from motadata_ai.domain.routing import UnifiedQuery
 from motadata_ai.domain.values.documents import RAGResponse
 from motadata_ai.http import create_app
@@ -72,34 +72,10 @@ async def test_openapi_schema_describes_the_query() -> None:
 
 
 def test_cli_registers_serve_query_and_agent_run() -> None:
-    parser = argparse.ArgumentParser()
-    agents_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["query", "restart web-1", "--mode", "both", "--tenant", "acme"])
-    assert args.func is agents_cli.run_query and args.mode == "both" and args.tenant == "acme"
-    args = parser.parse_args(["agent", "run", "close INC-1", "--user", "u1"])
-    assert args.func is agents_cli.run_agent and args.user == "u1"
-    args = parser.parse_args(["serve", "--port", "9001"])
-    assert args.func is agents_cli.run_serve and args.port == 9001
-
-
-class Starting:
-    """A target whose start-up work is still running until ``ready`` is set."""
-
-    def __init__(self) -> None:
-        self.ready = False
-
-    async def query(self, query: str, **_: object) -> object:
-        raise AssertionError("not called")
-
-
-async def test_ready_answers_503_while_the_sdk_starts_then_200() -> None:
-    target = Starting()
-    transport = httpx.ASGITransport(app=create_app(target))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        starting = await http.get("/ready")
-        target.ready = True
-        ready = await http.get("/ready")
-        live = await http.get("/health")
-    assert (starting.status_code, starting.json()) == (503, {"status": "starting"})
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
-    assert live.status_code == 200
+    command, ctx = parse(["query", "restart web-1", "--mode", "both", "--tenant", "acme"])
+    args = arguments(ctx)
+    assert command is agents_cli.query and args.mode == "both" and args.tenant == "acme"
+    command, ctx = parse(["agent", "run", "close INC-1", "--user", "u1"])
+    assert command is agents_cli.agent_run and arguments(ctx).user == "u1"
+    command, ctx = parse(["serve", "--port", "9000"])
+    assert command is agents_cli.serve and arguments(ctx).port == 9000

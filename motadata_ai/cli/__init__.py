@@ -23,7 +23,6 @@ from motadata_ai.cli._errors import (
     EXIT_USAGE,
     describe,
     exit_code_of,
-    is_settings_error,
 )
 from motadata_ai.cli._group import GlobalOptions, SuggestingGroup, global_options
 
@@ -161,10 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except MotadataError as error:
         return _fail(error)
-    except Exception as error:
-        if is_settings_error(error):
-            return _fail(error)
-        raise
     if result is None:
         return EXIT_OK
     return int(result)

@@ -46,11 +46,18 @@ def _names(model: type[BaseModel], prefix: str) -> Iterable[str]:
 
 
 def known_variables() -> frozenset[str]:
-    """Every ``MOTADATA_*`` variable the settings model reads (nested ones as ``A__B``), plus
-    :data:`OTHER_VARIABLES`."""
-    from motadata_ai.settings import Settings
+    """Every ``MOTADATA_*`` variable the settings model reads (nested ones as ``A__B``), the flat
+    aliases and :data:`OTHER_VARIABLES`."""
+    from motadata_ai.settings import FLAT_ALIASES, Settings, env_name
 
-    return frozenset(n for n in _names(Settings, PREFIX) if n.startswith(PREFIX)) | frozenset(OTHER_VARIABLES)
+    read = {n for n in _names(Settings, PREFIX) if n.startswith(PREFIX)}
+    for flat, (section, name) in FLAT_ALIASES.items():
+        read.add(env_name(flat))
+        section_model = _model_of(Settings.model_fields[section].annotation)
+        target = _model_of(section_model.model_fields[name].annotation) if section_model else None
+        if target is not None:  # a flat alias of a nested model: MOTADATA_PARSING__TIMEOUT_SECONDS
+            read.update(_names(target, env_name(flat) + NESTED_DELIMITER))
+    return frozenset(read) | frozenset(OTHER_VARIABLES)
 
 
 def unknown_variables(

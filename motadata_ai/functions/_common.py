@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pydantic
-
-from motadata_ai.domain.values.base import translate_validation_error
+from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.settings import FLAT_ALIASES, Settings
 
@@ -29,13 +27,20 @@ def _settings_with(settings: Settings | None, **overrides: Any) -> Settings:
     if not given:
         return base
     data = base.model_dump()
+    options = {}  # the setting each option sets ("gateway.validation_level") -> the option's name
     for name, value in given.items():
         if name in FLAT_ALIASES:  # a flat name sets its field in the use-case's section
             section, field = FLAT_ALIASES[name]
             data[section][field] = value
+            options[f"{section}.{field}"] = name
         else:
             data[name] = value
+            options[name] = name
     try:
         return Settings.model_validate(data)
-    except pydantic.ValidationError as error:
-        raise translate_validation_error(error, "options") from error
+    except ConfigurationError as error:  # a refused option is the caller's mistake, named as given
+        setting = error.setting or ""
+        option = next((options[path] for path in options if setting.startswith(path)), None)
+        if option is None:
+            raise
+        raise ValidationError(f"invalid {option}: {error}", field=option) from error

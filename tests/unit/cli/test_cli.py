@@ -136,7 +136,8 @@ def test_a_bad_setting_is_one_line_with_the_configuration_exit_code(
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("error: bad setting ") and expected in lines[0]
+    assert lines[0].startswith("error: invalid setting ")
+    assert expected in lines[0]
     assert "Traceback" not in err
 
 

@@ -12,7 +12,6 @@ The ``create_*`` factories mirror the familiar function style for code that hold
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib
 import inspect
 import logging
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+    from motadata_ai.domain.values.health import HealthReport
 
 __all__ = [
     "AI",
@@ -98,7 +98,7 @@ class AI:
             settings=self.settings,
             parser=self._ports["parser"],
             tokenizer=self._ports["tokenizer"],
-            **options,
+            **{"telemetry": self._ports["telemetry"], **options},
         )
 
     def agent(
@@ -156,6 +156,7 @@ class AI:
             cache=self._ports["cache"],
             bus=self._ports["bus"],
             settings=self.settings,
+            telemetry=self._ports["telemetry"],
             **({} if "max_memory_mb" in options else {"model_cache": self._model_cache()}),
             **options,
         )
@@ -168,7 +169,10 @@ class AI:
         """The unified query endpoint over this app's RAG and agents."""
         if self._unified is None:
             self._unified = create_unified_query_endpoint(
-                rag_factory=self.rag, agent_factory=self.agent, gateway=self.gateway
+                rag_factory=self.rag,
+                agent_factory=self.agent,
+                gateway=self.gateway,
+                telemetry=self._ports["telemetry"],
             )
         return self._unified
 
@@ -186,10 +190,12 @@ class AI:
             query, tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id, mode=mode
         )
 
-    async def health(self) -> dict[str, Any]:
-        """The gateway's health (breakers, cache, ledger) and the profile in use."""
-        gateway = await self.gateway.health()
-        return {"profile": self.settings.profile, "gateway": dataclasses.asdict(gateway)}
+    async def health(self, *, timeout: float = 2.0) -> HealthReport:
+        """The health of every component in use (see :mod:`motadata_ai.health`): each adapter's
+        status from a real probe, its latency and details, the gateway's breakers, the models."""
+        from motadata_ai.health import health_report
+
+        return await health_report(self, timeout=timeout)
 
 
 _EAGER_PORTS = (
@@ -476,13 +482,13 @@ def create_ml_system(
 ) -> MLSystem:
     """A tenant's ML system; ``max_memory_mb`` and ``enable_gpu`` default to ``settings``."""
     from motadata_ai.adapters.filesystem.code_version import detect_code_version
-    from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.ml.tracing import TracedMLSystem
 
     settings = settings or Settings()
     options.setdefault("code_version", detect_code_version())
     options.setdefault("max_memory_mb", settings.max_memory_mb)
     options.setdefault("enable_gpu", settings.enable_gpu)
-    return MLSystem(tenant=tenant_id, **options)
+    return TracedMLSystem(tenant=tenant_id, **options)
 
 
 def create_unified_query_endpoint(

@@ -87,11 +87,11 @@ async def _redis_cache(settings: Settings) -> AsyncIterator[Any]:
         await cache.aclose()
 
 
-async def _nats_bus(settings: Settings) -> AsyncIterator[Any]:
+async def _nats_bus(settings: Settings, telemetry: Any = None) -> AsyncIterator[Any]:
     from motadata_ai.adapters.nats.bus import NatsBus
 
     assert settings.nats_url is not None
-    bus = await NatsBus.connect(settings.nats_url.get_secret_value())
+    bus = await NatsBus.connect(settings.nats_url.get_secret_value(), telemetry=telemetry)
     try:
         yield bus
     finally:
@@ -294,6 +294,7 @@ class Container(containers.DeclarativeContainer):
     cache_kind = providers.Callable(_cache_kind, settings)
     bus_kind = providers.Callable(_bus_kind, settings)
 
+    telemetry = providers.Singleton(_telemetry, settings)
     database = providers.Resource(_database, settings)
     cache = providers.Selector(
         cache_kind,
@@ -303,10 +304,9 @@ class Container(containers.DeclarativeContainer):
     bus = providers.Selector(
         bus_kind,
         memory=providers.Singleton(_memory_bus),
-        nats=providers.Resource(_nats_bus, settings),
+        nats=providers.Resource(_nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(_limits, settings, cache)
-    telemetry = providers.Singleton(_telemetry, settings)
     plugins = providers.Singleton(_plugins, settings)
     llm = providers.Singleton(_llm, settings, plugins)
     embeddings = providers.Singleton(_embeddings, settings, plugins)

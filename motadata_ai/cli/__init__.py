@@ -55,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    from motadata_ai.adapters.otel.logs import configure_logging
+
+    configure_logging(level=logging.INFO if args.verbose else None)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

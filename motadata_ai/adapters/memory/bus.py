@@ -27,6 +27,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.bus.codec import (
     DEFAULT_MAX_BYTES,
     MalformedMessage,
@@ -151,7 +152,7 @@ class _MemorySubscription(Subscription):
         self._bus._detach(self._consumer)
 
 
-class InMemoryBus(BusPort):
+class InMemoryBus(InProcessProbe, BusPort):
     """An in-process message bus with durable consumers, redelivery, de-duplication and request/reply.
 
     ``subjects`` are the patterns the stream captures (publishing elsewhere is an error);

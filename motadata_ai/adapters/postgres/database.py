@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from motadata_ai.adapters.postgres._health import probe_database
 from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
 from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
 from motadata_ai.domain.values.addresses import mask_url
@@ -56,6 +57,7 @@ from motadata_ai.domain.values.errors import (
     ConfigurationError,
     MotadataError,
 )
+from motadata_ai.domain.values.health import ComponentHealth
 
 __all__ = ["MigratedStore", "PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
 
@@ -158,6 +160,13 @@ class PostgresDatabase:
         """The DSN with its password masked."""
         return self._address
 
+    async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
+        """``SELECT 1`` on a pooled connection within ``timeout`` seconds, with the pool's usage."""
+        report = await probe_database(self._pool, address=self._address, closed=self._closed, timeout=timeout)
+        if report.status == "down" and not self._closed:
+            self._expire_pooled_connections()  # after a restart, the next probe gets fresh ones
+        return report
+
     async def close(self) -> None:
         """Close every pooled connection (idempotent)."""
         if not self._closed:
@@ -247,6 +256,11 @@ class MigratedStore:
         self._db = database
         self._ready = False
         self._setup_lock = asyncio.Lock()
+
+    async def health(self) -> ComponentHealth:
+        """The shared database's health (one ``SELECT 1``), naming this store's component."""
+        report = await self._db.health()
+        return report.model_copy(update={"details": {**report.details, "component": self.component}})
 
     async def setup(self) -> None:
         """Create or upgrade the tables (idempotent; also done before the first query)."""

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from motadata_ai.domain.agents.budget import Budget
+from motadata_ai.domain.agents.metrics import record_task
 from motadata_ai.domain.agents.tools import (
     InvalidToolArguments,
     Tool,
@@ -346,7 +347,7 @@ class Agent:
             "gen_ai.agent.name": self.name,
             "gen_ai.agent.id": self.agent_id,
             "gen_ai.request.model": self.model,
-            "motadata.tenant_id": self.tenant.tenant_id,
+            "motadata.tenant.id": self.tenant.tenant_id,
             "motadata.task.id": state.task_id,
         }
         if state.conversation_id:
@@ -383,6 +384,7 @@ class Agent:
                 span.set_attribute("gen_ai.usage.output_tokens", state.output_tokens)
                 span.set_attribute("motadata.agent.iterations", state.iterations)
             span.set_attribute("motadata.agent.status", result.status)
+            record_task(self.telemetry, result)
             return result
 
     async def _recall(self, state: RunState) -> None:
@@ -585,7 +587,7 @@ class Agent:
             "gen_ai.tool.call.id": call.id,
             "gen_ai.tool.type": "function",
             "gen_ai.agent.name": self.name,
-            "motadata.tenant_id": self.tenant.tenant_id,
+            "motadata.tenant.id": self.tenant.tenant_id,
         }
         if tool.description:
             attributes["gen_ai.tool.description"] = tool.description[:200]

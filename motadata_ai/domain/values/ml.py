@@ -205,6 +205,7 @@ class TrainingRun(ValueModel):
     version: int | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
+    trace_id: str = ""
 
 
 class NumericProfile(ValueModel):
@@ -299,6 +300,7 @@ class Prediction(ValueModel):
     label: str
     probabilities: dict[str, float] | None = None
     cached: bool = False
+    trace_id: str = ""
 
 
 class RunComparison(ValueModel):

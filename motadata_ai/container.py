@@ -104,10 +104,10 @@ def _memory_cache(settings: Settings) -> Any:
     return InMemoryCache(max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
 
 
-def _memory_bus() -> Any:
+def _memory_bus(telemetry: Any = None) -> Any:
     from motadata_ai.adapters.memory.bus import InMemoryBus
 
-    return InMemoryBus()
+    return InMemoryBus(telemetry=telemetry)
 
 
 def _limits(settings: Settings, cache: Any) -> Any:
@@ -303,7 +303,7 @@ class Container(containers.DeclarativeContainer):
     )
     bus = providers.Selector(
         bus_kind,
-        memory=providers.Singleton(_memory_bus),
+        memory=providers.Singleton(_memory_bus, telemetry),
         nats=providers.Resource(_nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(_limits, settings, cache)

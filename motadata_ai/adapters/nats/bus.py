@@ -56,7 +56,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from motadata_ai.adapters.nats._tracing import consume_span, publish_span
+from motadata_ai.adapters.bus_tracing import consume_span, publish_span
 from motadata_ai.domain.bus.codec import (
     DEFAULT_MAX_BYTES,
     MalformedMessage,

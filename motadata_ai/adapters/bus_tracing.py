@@ -1,9 +1,10 @@
-"""Messaging spans for the NATS bus, and W3C trace context in the message headers.
+"""Messaging spans for the bus adapters, and W3C trace context in the message headers.
 
 A publish is a PRODUCER span ``publish {subject}`` whose context travels in the message's
 ``traceparent``/``tracestate`` headers; handling a delivered message is a CONSUMER span
 ``process {subject}`` continuing that trace, so a remote agent's work joins the caller's trace.
-Attributes follow the messaging conventions (``messaging.system`` = ``nats``,
+Attributes follow the messaging conventions (``messaging.system``: ``nats``, or ``memory`` for
+the in-process bus;
 ``messaging.destination.name``, ``messaging.operation.type``, ``messaging.message.id``,
 ``server.address``/``server.port``) and carry the tenant.
 """
@@ -20,9 +21,11 @@ from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, AttributeValue, Teleme
 __all__ = ["consume_span", "publish_span"]
 
 
-def _attributes(subject: str, envelope: Envelope, operation: str, nc: Any) -> dict[str, AttributeValue]:
+def _attributes(
+    system: str, subject: str, envelope: Envelope, operation: str, nc: Any
+) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        "messaging.system": "nats",
+        "messaging.system": system,
         "messaging.destination.name": subject,
         "messaging.operation.type": operation,
         "messaging.operation.name": "publish" if operation == "send" else "process",
@@ -39,11 +42,11 @@ def _attributes(subject: str, envelope: Envelope, operation: str, nc: Any) -> di
 
 @contextmanager
 def publish_span(
-    telemetry: TelemetryPort, subject: str, envelope: Envelope, nc: Any
+    telemetry: TelemetryPort, subject: str, envelope: Envelope, nc: Any = None, *, system: str = "nats"
 ) -> Iterator[dict[str, str]]:
     """A PRODUCER span around one publish; yields the trace headers the message must carry."""
     with telemetry.span(
-        f"publish {subject}", kind="producer", attributes=_attributes(subject, envelope, "send", nc)
+        f"publish {subject}", kind="producer", attributes=_attributes(system, subject, envelope, "send", nc)
     ):
         headers: dict[str, str] = {}
         telemetry.inject(headers)
@@ -52,14 +55,20 @@ def publish_span(
 
 @contextmanager
 def consume_span(
-    telemetry: TelemetryPort, subject: str, envelope: Envelope, headers: Mapping[str, str] | None, nc: Any
+    telemetry: TelemetryPort,
+    subject: str,
+    envelope: Envelope,
+    headers: Mapping[str, str] | None,
+    nc: Any = None,
+    *,
+    system: str = "nats",
 ) -> Iterator[None]:
     """A CONSUMER span around handling one message, continuing the trace its headers name."""
     carrier = {k: v for k, v in (headers or {}).items() if k in ("traceparent", "tracestate")}
     with telemetry.span(
         f"process {subject}",
         kind="consumer",
-        attributes=_attributes(subject, envelope, "process", nc),
+        attributes=_attributes(system, subject, envelope, "process", nc),
         remote_parent=carrier or None,
     ):
         yield

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ PROBED_PORTS = (
     "experiments",
     "prediction_log",
     "artifacts",
+    "usage_ledger",
+    "audit_log",
     "cache",
     "bus",
 )
@@ -61,8 +64,39 @@ async def _timed(probe: Awaitable[ComponentHealth], timeout: float) -> Component
         )
 
 
-async def _adapter(adapter: Any) -> ComponentHealth:
-    report: ComponentHealth = await adapter.health()
+async def _in_use(ai: AI, name: str) -> Any:
+    """The app's adapter of port ``name`` (the ledger and audit log are the gateway's)."""
+    if name in ai._ports:
+        return ai._ports[name]
+    provider = getattr(ai.container, name, None)
+    if provider is None:
+        return None
+    adapter = provider()
+    return await adapter if inspect.isawaitable(adapter) else adapter
+
+
+def _shared_database(adapter: Any) -> Any:
+    """The database pool an adapter shares with other stores (the PostgreSQL ones), if any."""
+    for name in ("database", "_db"):
+        database = getattr(adapter, name, None)
+        if database is not None and hasattr(database, "health"):
+            return database
+    return None
+
+
+async def _adapter(adapter: Any, shared: dict[int, asyncio.Task[ComponentHealth]]) -> ComponentHealth:
+    """The adapter's own probe; stores over one database share that database's one probe, so a
+    report makes one round trip per server rather than one per store."""
+    database = _shared_database(adapter)
+    if database is None:
+        report: ComponentHealth = await adapter.health()
+    else:
+        if id(database) not in shared:
+            shared[id(database)] = asyncio.ensure_future(database.health())
+        report = await asyncio.shield(shared[id(database)])
+        component = getattr(adapter, "component", None)
+        if component:
+            report = report.model_copy(update={"details": {**report.details, "component": component}})
     return report.model_copy(update={"details": {"adapter": type(adapter).__name__, **report.details}})
 
 
@@ -109,12 +143,17 @@ def _telemetry(ai: AI) -> ComponentHealth:
 async def health_report(ai: AI, *, timeout: float = DEFAULT_TIMEOUT) -> HealthReport:
     """Every component's health (see the module doc); never raises for a component that is down."""
     probes: dict[str, Awaitable[ComponentHealth]] = {}
+    shared: dict[int, asyncio.Task[ComponentHealth]] = {}
     for name in PROBED_PORTS:
-        adapter = ai._ports.get(name)
+        adapter = await _in_use(ai, name)
         if adapter is not None and hasattr(adapter, "health"):
-            probes[name] = _timed(_adapter(adapter), timeout)
+            probes[name] = _timed(_adapter(adapter, shared), timeout)
     probes["gateway"] = _timed(_gateway(ai), timeout)
-    results = await asyncio.gather(*probes.values())
+    try:
+        results = await asyncio.gather(*probes.values())
+    finally:
+        for task in shared.values():
+            task.cancel()
     components = dict(zip(probes, results, strict=True))
     components["models"] = _models(ai)
     components["ml_serving"] = _ml_serving(ai)

@@ -12,11 +12,14 @@ __all__ = ["probe_database"]
 
 
 async def probe_database(pool: Any, *, address: str, closed: bool, timeout: float) -> ComponentHealth:
-    """``ok`` when ``SELECT 1`` answers within ``timeout``; ``degraded`` when the pool has no free
-    connection left; ``down`` (with the error's type) otherwise."""
+    """``ok`` when ``SELECT 1`` answers within ``timeout``; ``degraded`` when every connection of
+    the pool was in use when the probe began; ``down`` (with the error's type) otherwise."""
     details: dict[str, Any] = {"probe": "select 1", "address": address}
     if closed:
         return ComponentHealth(status="down", details=details, error="the database pool is closed")
+    # the pool's usage before this probe takes a connection of its own
+    size, idle, maximum = pool.get_size(), pool.get_idle_size(), pool.get_max_size()
+    details.update({"pool_size": size, "pool_idle": idle, "pool_max": maximum, "pool_in_use": size - idle})
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
@@ -32,7 +35,5 @@ async def probe_database(pool: Any, *, address: str, closed: bool, timeout: floa
             else f"{type(error).__name__}: {error}",
         )
     latency_ms = (time.perf_counter() - started) * 1000
-    size, idle, maximum = pool.get_size(), pool.get_idle_size(), pool.get_max_size()
-    details.update({"pool_size": size, "pool_idle": idle, "pool_max": maximum, "pool_in_use": size - idle})
     saturated = size >= maximum and idle == 0
     return ComponentHealth(status="degraded" if saturated else "ok", latency_ms=latency_ms, details=details)

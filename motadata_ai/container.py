@@ -41,7 +41,7 @@ def _bus_kind(settings: Settings) -> str:
     return "nats" if settings.nats_url and settings.profile == "services" else "memory"
 
 
-async def _database(settings: Settings) -> AsyncIterator[Any]:
+async def _database(settings: Settings, telemetry: Any = None) -> AsyncIterator[Any]:
     """The PostgreSQL pool: embedded server (local) or DSN (services); ``None`` in memory mode."""
     if settings.profile == "memory":
         yield None
@@ -68,6 +68,7 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         if server is not None:
             server.stop()
         raise
+    database.instrument(telemetry)
     try:
         yield database
     finally:
@@ -295,7 +296,7 @@ class Container(containers.DeclarativeContainer):
     bus_kind = providers.Callable(_bus_kind, settings)
 
     telemetry = providers.Singleton(_telemetry, settings)
-    database = providers.Resource(_database, settings)
+    database = providers.Resource(_database, settings, telemetry)
     cache = providers.Selector(
         cache_kind,
         memory=providers.Singleton(_memory_cache, settings),

@@ -64,6 +64,17 @@ class TelemetryPort(ABC):
     def add_counter(self, name: str, value: int = 1, *, attributes: Mapping[str, Any] | None = None) -> None:
         """Add to a monotonic counter (e.g. cache hits)."""
 
+    def record_span(  # noqa: B027
+        self,
+        name: str,
+        *,
+        duration_s: float,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        """Record a span that has just finished, ``duration_s`` long, as a child of the current one
+        (for work timed by a library, such as a database query); nothing when tracing is off."""
+
     def current_trace_id(self) -> str:
         """The trace id of the current span ('' outside a span or when tracing is off)."""
         return ""

@@ -151,6 +151,7 @@ async def app(
     settings = Settings(profile=request.param, similarity_threshold=0.0, data_dir=tmp_path, **options)
     container = _container(settings, recorder)
     async with isolated_database(postgres_dsn) as database:
+        database.instrument(recorder.telemetry)  # what the container does for its own database
         container.database.override(providers.Object(database))
         async with connect(container=container, warm_up=False) as ai:
             if request.param == "services":
@@ -185,6 +186,13 @@ async def test_a_rag_query_is_one_trace_whose_id_the_response_carries(app: AI, r
     assert spans[EMBEDDINGS][0].kind == SpanKind.CLIENT
     retrieve = spans["rag.retrieve"][0].attributes
     assert retrieve is not None and retrieve["rag.mode"] == "hybrid" and retrieve["rag.hits"] >= 1
+    queries = [s for s in recorder.finished() if (s.attributes or {}).get("db.system.name") == "postgresql"]
+    searches = {spans["rag.dense_search"][0].context.span_id, spans["rag.keyword_search"][0].context.span_id}
+    searched = [q for q in queries if q.parent is not None and q.parent.span_id in searches]
+    assert searched and all(q.kind == SpanKind.CLIENT for q in searched)
+    operations = {(q.attributes or {})["db.operation.name"] for q in searched}
+    assert operations & {"SELECT", "WITH"} and operations <= {"SELECT", "WITH", "SET"}  # SET LOCAL ef_search
+    assert not any("db.query.text" in (q.attributes or {}) for q in queries)  # no statement text
     texts = " ".join(str(value) for span in recorder.finished() for value in (span.attributes or {}).values())
     assert "reset your password" not in texts and "How do I reset" not in texts  # no prompt text
 

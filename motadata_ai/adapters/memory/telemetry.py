@@ -84,6 +84,26 @@ class RecordingTelemetry(TelemetryPort):
                 del self.spans[: self.max_items // 2]
             self.spans.append(recorded)
 
+    def record_span(
+        self,
+        name: str,
+        *,
+        duration_s: float,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        """Keep a finished span, child of the current one."""
+        parent = _current.get()
+        self.spans.append(
+            RecordedSpan(
+                name=name,
+                attributes=dict(attributes or {}),
+                parent=parent,
+                kind=kind,
+                _trace_id=parent.trace_id if parent else secrets.token_hex(16),
+            )
+        )
+
     def current_trace_id(self) -> str:
         """The trace id of the current span ('' outside one)."""
         current = _current.get()

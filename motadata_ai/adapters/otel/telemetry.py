@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -266,6 +267,26 @@ class OtelTelemetry(TelemetryPort):
             except BaseException as error:
                 handle.record_exception(error)
                 raise
+
+    def record_span(
+        self,
+        name: str,
+        *,
+        duration_s: float,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        """Record a finished span of ``duration_s`` ending now, child of the current span."""
+        end = time.time_ns()
+        span = self._tracer.start_span(
+            name,
+            kind=_KINDS[kind],
+            attributes=dict(attributes) if attributes else None,
+            start_time=end - int(max(duration_s, 0.0) * 1e9),
+        )
+        if attributes and "error.type" in attributes:
+            span.set_status(Status(StatusCode.ERROR, str(attributes["error.type"])))
+        span.end(end_time=end)
 
     def current_trace_id(self) -> str:
         """The trace id of the current span ('' outside a span)."""

@@ -18,7 +18,7 @@ from motadata_ai.ports.telemetry import AttributeValue, TelemetryPort
 __all__ = ["QueryTracer", "summarise"]
 
 _OPERATION = re.compile(r"^\s*(?:--[^\n]*\n\s*)*([A-Za-z]+)")
-_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)", re.IGNORECASE)
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)\b(?!\s*\()", re.IGNORECASE)
 
 
 def summarise(query: str) -> tuple[str, str | None]:

@@ -282,3 +282,17 @@ async def test_histograms_use_the_genai_bucket_boundaries(app: AI, recorder: Rec
     assert TOKEN_BOUNDARIES[:3] == (1, 4, 16) and TOKEN_BOUNDARIES[-1] == 67_108_864
     (hits,) = recorder.metric_points("motadata.rag.hits")
     assert hits.count == 1 and hits.sum >= 1
+
+
+@pytest.mark.postgres
+async def test_the_http_answer_carries_the_trace_id_of_its_trace(app: AI, recorder: Recorder) -> None:
+    import httpx
+
+    from motadata_ai.http import create_app
+
+    transport = httpx.ASGITransport(app=create_app(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        reply = await http.post("/query", json={"query": "How do I reset my password?", "tenant_id": "acme"})
+    assert reply.status_code == 200, reply.text
+    root, _ = recorder.one_trace()
+    assert root.name == "unified_query" and reply.json()["trace_id"] == trace_id(root)

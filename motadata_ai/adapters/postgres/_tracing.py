@@ -18,15 +18,24 @@ from motadata_ai.ports.telemetry import AttributeValue, TelemetryPort
 __all__ = ["QueryTracer", "summarise"]
 
 _OPERATION = re.compile(r"^\s*(?:--[^\n]*\n\s*)*([A-Za-z]+)")
-_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)\b(?!\s*\()", re.IGNORECASE)
+_TABLE = re.compile(
+    r"\b(?:INTO|UPDATE)\s+([A-Za-z_][A-Za-z0-9_.]*)|\b(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)\b(?!\s*\()",
+    re.IGNORECASE,
+)
+_CTE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s+AS\s*(?:NOT\s+)?(?:MATERIALIZED\s+)?\(", re.IGNORECASE)
 
 
 def summarise(query: str) -> tuple[str, str | None]:
-    """The operation (``SELECT``, ``INSERT`` ...) and the first table a statement names."""
+    """The operation (``SELECT``, ``INSERT`` ...) and the first table a statement names (not a
+    common table expression, not a set-returning function such as ``unnest(...)``)."""
     match = _OPERATION.match(query)
     operation = match.group(1).upper() if match else "QUERY"
-    table = _TABLE.search(query)
-    return operation, table.group(1) if table else None
+    named = {m.group(1).lower() for m in _CTE.finditer(query)}  # WITH q AS (...): q is no table
+    for found in _TABLE.finditer(query):
+        table = found.group(1) or found.group(2)
+        if table.lower() not in named:
+            return operation, table
+    return operation, None
 
 
 class QueryTracer:

@@ -94,6 +94,8 @@ class RecordingTelemetry(TelemetryPort):
     ) -> None:
         """Keep a finished span, child of the current one."""
         parent = _current.get()
+        if len(self.spans) >= self.max_items:
+            del self.spans[: self.max_items // 2]
         self.spans.append(
             RecordedSpan(
                 name=name,

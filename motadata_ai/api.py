@@ -14,7 +14,6 @@ The ``create_*`` factories mirror the familiar function style for code that hold
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib
 import inspect
 import logging
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+    from motadata_ai.domain.values.health import HealthReport
     from motadata_ai.use_cases import UseCases
 
 __all__ = [
@@ -140,10 +140,12 @@ class AI:
             query, tenant_id=tenant_id, user_id=user_id, conversation_id=conversation_id, mode=mode
         )
 
-    async def health(self) -> dict[str, Any]:
-        """The gateway's health (breakers, cache, ledger) and the profile in use."""
-        gateway = await self.gateway.health()
-        return {"profile": self.settings.profile, "gateway": dataclasses.asdict(gateway)}
+    async def health(self, *, timeout: float = 2.0) -> HealthReport:
+        """The health of every component in use (see :mod:`motadata_ai.health`): each adapter's
+        status from a real probe, its latency and details, the gateway's breakers, the models."""
+        from motadata_ai.health import health_report
+
+        return await health_report(self, timeout=timeout)
 
 
 _EAGER_PORTS = (

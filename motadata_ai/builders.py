@@ -80,7 +80,9 @@ def bus_kind(settings: Settings) -> str:
 # --- connections ------------------------------------------------------------------------------------
 
 
-async def database(settings: Settings) -> AsyncIterator[PostgresDatabase | None]:
+async def database(
+    settings: Settings, telemetry: TelemetryPort | None = None
+) -> AsyncIterator[PostgresDatabase | None]:
     """The PostgreSQL pool: embedded server (local) or DSN (services); ``None`` in memory mode."""
     if settings.profile == "memory":
         yield None
@@ -111,6 +113,7 @@ async def database(settings: Settings) -> AsyncIterator[PostgresDatabase | None]
         if server is not None:
             server.stop()
         raise
+    pool.instrument(telemetry)  # database spans inside a request's trace
     try:
         yield pool
     finally:
@@ -131,12 +134,12 @@ async def redis_cache(settings: Settings) -> AsyncIterator[CachePort]:
         await cache.aclose()
 
 
-async def nats_bus(settings: Settings) -> AsyncIterator[BusPort]:
+async def nats_bus(settings: Settings, telemetry: TelemetryPort | None = None) -> AsyncIterator[BusPort]:
     """The NATS JetStream bus at ``nats_url``, closed on shutdown."""
     from motadata_ai.adapters.nats.bus import NatsBus
 
     assert settings.nats_url is not None
-    bus = await NatsBus.connect(settings.nats_url.get_secret_value())
+    bus = await NatsBus.connect(settings.nats_url.get_secret_value(), telemetry=telemetry)
     try:
         yield bus
     finally:
@@ -150,11 +153,11 @@ def memory_cache(settings: Settings) -> CachePort:
     return InMemoryCache(max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
 
 
-def memory_bus() -> BusPort:
+def memory_bus(telemetry: TelemetryPort | None = None) -> BusPort:
     """The in-process bus."""
     from motadata_ai.adapters.memory.bus import InMemoryBus
 
-    return InMemoryBus()
+    return InMemoryBus(telemetry=telemetry)
 
 
 def limits(settings: Settings, cache: Any) -> LimitsPort:

@@ -50,7 +50,8 @@ class Container(containers.DeclarativeContainer):
     cache_kind = providers.Callable(builders.cache_kind, settings)
     bus_kind = providers.Callable(builders.bus_kind, settings)
 
-    database = providers.Resource(builders.database, settings)
+    telemetry = providers.Singleton(builders.telemetry, settings)
+    database = providers.Resource(builders.database, settings, telemetry)
     cache = providers.Selector(
         cache_kind,
         memory=providers.Singleton(builders.memory_cache, settings),
@@ -58,11 +59,10 @@ class Container(containers.DeclarativeContainer):
     )
     bus = providers.Selector(
         bus_kind,
-        memory=providers.Singleton(builders.memory_bus),
-        nats=providers.Resource(builders.nats_bus, settings),
+        memory=providers.Singleton(builders.memory_bus, telemetry),
+        nats=providers.Resource(builders.nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(builders.limits, settings, cache)
-    telemetry = providers.Singleton(builders.telemetry, settings)
     plugins = providers.Singleton(builders.plugins, settings)
     llm = providers.Singleton(builders.llm, settings, plugins)
     embeddings = providers.Singleton(builders.embeddings, settings, plugins)

@@ -1,7 +1,7 @@
 """The optional HTTP edge: a FastAPI router exposing the unified query, with an OpenAPI schema.
 
 ``create_router(target)`` returns an ``APIRouter`` with ``POST /query``, ``GET /health``
-(liveness) and ``GET /ready`` (readiness: 503 until ``target.ready``, when it has one);
+(liveness) and ``GET /ready`` (readiness: the health report, 503 while starting or a store is down);
 ``create_app(target)`` wraps it in a FastAPI application (``motadata-ai serve`` runs it with
 uvicorn). ``target`` is anything with ``async query(query, *, tenant_id, user_id,
 conversation_id, mode)``: the connected SDK (``ai``) or a :class:`UnifiedQuery`.
@@ -129,14 +129,14 @@ def create_router(target: QueryTarget, *, prefix: str = "", tags: list[str] | No
 
     @router.get(
         "/ready",
-        summary="Readiness: 200 once the models are loaded, 503 while the SDK starts",
-        responses={503: {"description": "Still starting"}},
+        summary="Readiness: 200 once the models are loaded and every store answers, else 503",
+        responses={503: {"description": "Starting, or a component is down (the health report)"}},
     )
     async def ready() -> JSONResponse:
-        started = bool(getattr(target, "ready", True))  # a target without start-up work is ready
-        return JSONResponse(
-            status_code=200 if started else 503, content={"status": "ready" if started else "starting"}
-        )
+        from motadata_ai.health import readiness_response
+
+        code, body = await readiness_response(target)
+        return JSONResponse(status_code=code, content=body)
 
     return router
 

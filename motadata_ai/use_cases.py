@@ -144,13 +144,13 @@ def build_ml_system(
 ) -> MLSystem:
     """A tenant's ML system with ``config`` (fields given in ``options`` on top); the other
     ``options`` are :class:`MLSystem`'s ports. ``code_version`` tells the version runs record."""
-    from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.ml.tracing import TracedMLSystem
 
     if "code_version" not in options:
         from motadata_ai import builders
 
         options["code_version"] = (code_version or builders.code_version)()
-    return MLSystem(tenant=tenant, config=config, **options)
+    return TracedMLSystem(tenant=tenant, config=config, **options)
 
 
 def build_unified_query(
@@ -216,6 +216,7 @@ class UseCases:
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
         """The tenant's RAG system; ``options`` override ``settings.rag`` (see :func:`build_rag_system`)."""
         options.setdefault("parser", self.parser)
+        options.setdefault("telemetry", self.telemetry)
         return build_rag_system(
             config=self.settings.rag,
             tenant=tenant_id,
@@ -278,6 +279,7 @@ class UseCases:
             trainers=self._trainers(),
             cache=self.cache,
             bus=self.bus,
+            telemetry=self.telemetry,
             **options,
         )
         if keep:
@@ -285,10 +287,15 @@ class UseCases:
         return system
 
     @property
+    def model_cache(self) -> ModelLRU[TrainedModel]:
+        """The process-wide loaded-model LRU that every tenant's ML system shares."""
+        return self._model_cache()
+
+    @property
     def unified(self) -> UnifiedQuery:
         """The unified query endpoint over this app's RAG and agents."""
         if self._unified is None:
             self._unified = build_unified_query(
-                rag_factory=self.rag, agent_factory=self.agent, gateway=self.gateway
+                rag_factory=self.rag, agent_factory=self.agent, gateway=self.gateway, telemetry=self.telemetry
             )
         return self._unified

@@ -9,7 +9,6 @@ code (:mod:`motadata_ai.cli._errors`, ``docs/cli.md``).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "agent": "motadata_ai.cli.agents:agent",
     "serve": "motadata_ai.cli.agents:serve",
     "ml": "motadata_ai.cli.ml:ml",
+    "health": "motadata_ai.cli.health:health",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 
@@ -141,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    from motadata_ai.adapters.otel.logs import configure_logging
+
+    configure_logging()  # -v raises the level to INFO (cli/_group.py)
     from motadata_ai.domain.values.errors import MotadataError
 
     try:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ServiceError
+from motadata_ai.ports.health import HealthProbe
 
 Handler = Callable[[Envelope], Awaitable[Envelope | None]]
 """Handles one message. Returning acks it (a returned envelope is the reply for requests);
@@ -33,7 +34,7 @@ class Subscription(ABC):
         """Stop delivering messages to the handler (a durable consumer keeps its place)."""
 
 
-class BusPort(ABC):
+class BusPort(HealthProbe):
     """A message bus. Subjects carry the tenant (``agent.{tenant}.{agent}.task``)."""
 
     @abstractmethod
@@ -65,5 +66,5 @@ class BusPort(ABC):
     async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
         """Publish and await the handler's reply, or raise :class:`BusTimeout`."""
 
-    async def aclose(self) -> None:  # noqa: B027
+    async def aclose(self) -> None:
         """Drain and close connections."""

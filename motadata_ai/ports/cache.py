@@ -8,10 +8,11 @@ Keys follow the one scheme of :mod:`motadata_ai.domain.values.keys`
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable, ValidationError
+from motadata_ai.ports.health import HealthProbe
 
 MAX_KEY_LENGTH = 1024
 """Longest cache key accepted (characters)."""
@@ -59,7 +60,7 @@ def check_value(value: object) -> bytes:
     return bytes(value)
 
 
-class CachePort(ABC):
+class CachePort(HealthProbe):
     """A key-value cache over the SDK's key scheme (tenant first: ``keys.tenant_key(...)``)."""
 
     @abstractmethod
@@ -93,5 +94,5 @@ class CachePort(ABC):
         await self.get(_PING_KEY)
         return True
 
-    async def aclose(self) -> None:  # noqa: B027
+    async def aclose(self) -> None:
         """Release connections."""

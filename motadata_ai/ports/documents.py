@@ -31,6 +31,7 @@ from motadata_ai.domain.values.errors import NotFound, ServiceError, StoreUnavai
 from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
+from motadata_ai.ports.health import HealthProbe
 from motadata_ai.ports.vector_store import VectorStorePort
 
 
@@ -94,7 +95,7 @@ class VersionConflict(DocumentStoreError):
     """``version`` of ``document_id`` was already written (a concurrent ingest won the race)."""
 
 
-class DocumentStorePort(ABC):
+class DocumentStorePort(HealthProbe):
     """Versions of each tenant's documents: content hash, text, owner and chunk ids.
 
     The newest version is the current one. A tenant never reads or deletes another tenant's

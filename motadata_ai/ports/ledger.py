@@ -5,7 +5,7 @@ Every query takes the tenant; one tenant never reads, counts or rates another te
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -19,6 +19,7 @@ from motadata_ai.domain.values.usage import (
     UsageRecord,
     UsageSummary,
 )
+from motadata_ai.ports.health import HealthProbe
 
 
 class LedgerError(ServiceError):
@@ -29,7 +30,7 @@ class LedgerUnavailable(LedgerError, StoreUnavailable):
     """The ledger store cannot be reached; ``address`` names it with credentials masked."""
 
 
-class UsageLedgerPort(ABC):
+class UsageLedgerPort(HealthProbe):
     """One usage record per gateway call, feedback on responses, and the per-tenant queries.
 
     Days are UTC calendar days; ``start`` and ``end`` are inclusive and optional.
@@ -89,11 +90,11 @@ class UsageLedgerPort(ABC):
         await self.spend(tenant="ping", since=datetime(2000, 1, 1, tzinfo=UTC))
         return True
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release connections."""
 
 
-class AuditLogPort(ABC):
+class AuditLogPort(HealthProbe):
     """Append-only guardrail events (violations, redactions, suspected injections) per tenant."""
 
     @abstractmethod
@@ -106,5 +107,5 @@ class AuditLogPort(ABC):
     ) -> list[AuditEvent]:
         """The tenant's latest events, newest first (optionally of one kind)."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release connections."""

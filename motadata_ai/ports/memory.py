@@ -6,7 +6,7 @@ from all of them at once (``delete_user``).
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from motadata_ai.domain.values.memory import (
     MemoryRecord,
     SessionMessage,
 )
+from motadata_ai.ports.health import HealthProbe
 
 
 class MemoryStoreError(ServiceError):
@@ -29,7 +30,7 @@ class MemoryStoreUnavailable(MemoryStoreError, StoreUnavailable):
     """The memory store cannot be reached; ``address`` names it with credentials masked."""
 
 
-class MemoryStorePort(ABC):
+class MemoryStorePort(HealthProbe):
     """Persistent agent memory. Every call is scoped to one tenant; no call crosses tenants."""
 
     # -- memories -------------------------------------------------------------------------------
@@ -115,5 +116,5 @@ class MemoryStorePort(ABC):
     async def delete_user(self, tenant_id: str, user_id: str) -> int:
         """Erase every record, message and checkpoint of the user; return how many items went."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release connections."""

@@ -49,6 +49,7 @@ from motadata_ai.domain.values.ml import (
     PredictionLogEntry,
     TrainingRun,
 )
+from motadata_ai.ports.health import HealthProbe
 
 # --------------------------------------------------------------------------- errors
 
@@ -228,7 +229,7 @@ class TrainerPort(ABC):
 # --------------------------------------------------------------------------- stores
 
 
-class ModelRegistryPort(ABC):
+class ModelRegistryPort(HealthProbe):
     """Registered model versions per tenant and model name, with aliases moved atomically."""
 
     @abstractmethod
@@ -266,7 +267,7 @@ class ModelRegistryPort(ABC):
         return True
 
 
-class ExperimentStorePort(ABC):
+class ExperimentStorePort(HealthProbe):
     """Training runs per tenant: parameters, metrics, lineage; listed and compared."""
 
     @abstractmethod
@@ -298,7 +299,7 @@ class StoredArtifact:
     size: int
 
 
-class ArtifactStorePort(ABC):
+class ArtifactStorePort(HealthProbe):
     """Bytes by tenant and key, written atomically and verified against their SHA-256 on read."""
 
     address: str = ""
@@ -322,7 +323,7 @@ class ArtifactStorePort(ABC):
         return True
 
 
-class PredictionLogPort(ABC):
+class PredictionLogPort(HealthProbe):
     """Sampled predictions per tenant and model, for drift monitoring and audit."""
 
     @abstractmethod

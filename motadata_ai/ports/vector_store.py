@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
+from motadata_ai.ports.health import HealthProbe
 
 
 class VectorStoreError(ServiceError):
@@ -26,7 +27,7 @@ class DimensionMismatch(ValidationError):
     actual: int | None = None
 
 
-class VectorStorePort(ABC):
+class VectorStorePort(HealthProbe):
     """Chunks with embeddings, every operation scoped to one tenant.
 
     A tenant never reads, lists, counts or deletes another tenant's records through any method.

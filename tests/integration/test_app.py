@@ -99,7 +99,7 @@ async def _exercise(ai: AI) -> None:
     assert prediction.label in {"yes", "no"}
 
     health = await ai.health()
-    assert health["profile"] == ai.settings.profile
+    assert health.profile == ai.settings.profile
 
 
 async def test_memory_profile_runs_every_use_case_in_process(tmp_path: Any) -> None:
@@ -140,7 +140,8 @@ async def test_services_profile_runs_on_real_servers(services_container: Contain
         assert type(ai.port("documents")).__name__ == "PostgresDocumentStore"
         assert type(ai.port("model_registry")).__name__ == "PostgresModelRegistry"
         await _exercise(ai)
-        assert (await ai.health())["gateway"]["stores"] == {"limits": "closed", "cache": "closed"}
+        gateway = (await ai.health()).components["gateway"]
+        assert gateway.details["stores"] == {"limits": "closed", "cache": "closed"}
 
 
 async def test_invalid_tenant_is_refused_before_any_work(tmp_path: Any) -> None:

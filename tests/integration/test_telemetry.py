@@ -3,6 +3,7 @@ metrics, and OTLP/HTTP export to a real loopback collector flushed by ``shutdown
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,3 +154,126 @@ def test_without_exporters_spans_still_have_ids() -> None:
     with telemetry.span("chat local/extractive") as span:
         assert len(span.trace_id) == 32 and int(span.trace_id, 16) != 0
     telemetry.shutdown()
+
+
+# --- the standard OpenTelemetry environment ------------------------------------------------------
+
+
+def _resource_of(telemetry: OtelTelemetry, exporter: InMemorySpanExporter) -> dict[str, object]:
+    with telemetry.span("probe"):
+        pass
+    (span,) = exporter.get_finished_spans()
+    return dict(span.resource.attributes)
+
+
+def test_otel_service_name_and_resource_attributes_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "ticket-service")
+    monkeypatch.setenv(
+        "OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,service.namespace=itsm"
+    )
+    exporter = InMemorySpanExporter()
+    telemetry = OtelTelemetry(span_processors=[SimpleSpanProcessor(exporter)])
+    attributes = _resource_of(telemetry, exporter)
+    telemetry.shutdown()
+    assert attributes["service.name"] == "ticket-service" and telemetry.service_name == "ticket-service"
+    assert attributes["deployment.environment.name"] == "staging"
+    assert attributes["service.namespace"] == "itsm"
+
+
+def test_without_otel_service_name_the_service_is_motadata_ai(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    exporter = InMemorySpanExporter()
+    telemetry = OtelTelemetry(span_processors=[SimpleSpanProcessor(exporter)])
+    assert _resource_of(telemetry, exporter)["service.name"] == "motadata-ai"
+    telemetry.shutdown()
+
+
+def test_the_sampler_variables_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    exporter = InMemorySpanExporter()
+    telemetry = OtelTelemetry(span_processors=[SimpleSpanProcessor(exporter)])
+    with telemetry.span("not sampled") as span:
+        assert len(span.trace_id) == 32  # the trace id still reaches results and logs
+    telemetry.shutdown()
+    assert exporter.get_finished_spans() == ()
+
+
+def test_otel_sdk_disabled_records_nothing(
+    monkeypatch: pytest.MonkeyPatch, collector: ThreadingHTTPServer
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    telemetry = OtelTelemetry(otlp_endpoint=endpoint, export_interval_s=3600)
+    with telemetry.span("chat m") as span:
+        assert span.trace_id == ""
+    telemetry.record_histogram("gen_ai.client.operation.duration", 0.1, unit="s")
+    telemetry.shutdown()
+    assert telemetry.disabled and collector.received == []  # type: ignore[attr-defined]
+
+
+def test_per_signal_endpoints_win_over_the_general_one(
+    monkeypatch: pytest.MonkeyPatch, collector: ThreadingHTTPServer
+) -> None:
+    base = f"http://127.0.0.1:{collector.server_address[1]}"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{base}/custom/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", f"{base}/custom/metrics")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", f"{base}/custom/logs")
+    telemetry = OtelTelemetry(export_interval_s=3600)
+    with telemetry.span("rag.query"):
+        logging.getLogger("motadata_ai.test").warning("exported as an OpenTelemetry log")
+    telemetry.add_counter("motadata.rag.empty_results")
+    telemetry.shutdown()
+    paths = {path for path, _ in collector.received}  # type: ignore[attr-defined]
+    assert paths == {"/custom/traces", "/custom/metrics", "/custom/logs"}
+
+
+GLOBAL_PROVIDER_SCRIPT = """
+import json
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from motadata_ai.adapters.otel import OtelTelemetry
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider(resource=Resource.create({"service.name": "the-application"}))
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+app_tracer = trace.get_tracer("app")
+telemetry = OtelTelemetry()
+with app_tracer.start_as_current_span("app request") as outer:
+    with telemetry.span("rag.query") as inner:
+        same = inner.trace_id == format(outer.get_span_context().trace_id, "032x")
+telemetry.shutdown()  # the application's provider is not the SDK's to stop
+with app_tracer.start_as_current_span("after shutdown"):
+    pass
+print(json.dumps({
+    "same_trace": same,
+    "names": sorted(s.name for s in exporter.get_finished_spans()),
+    "service": telemetry.service_name,
+}))
+"""
+
+
+def test_the_applications_global_provider_is_used_when_set() -> None:
+    import json
+    import subprocess
+    import sys
+
+    # a fresh interpreter: the global provider can be set once per process
+    done = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDER_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {
+        "same_trace": True,
+        "names": ["after shutdown", "app request", "rag.query"],
+        "service": "the-application",
+    }

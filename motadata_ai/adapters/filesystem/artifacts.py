@@ -13,8 +13,10 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.ports.ml import (
     ArtifactKeyInvalid,
@@ -34,6 +36,28 @@ class FilesystemArtifactStore(ArtifactStorePort):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.address = str(self.root)
+
+    async def health(self) -> ComponentHealth:
+        """Whether the root directory exists (or can be created) and is writable."""
+        started = time.perf_counter()
+        details = {"probe": "access", "address": self.address}
+
+        def writable() -> bool:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return os.access(self.root, os.W_OK | os.X_OK)
+
+        try:
+            ok = await asyncio.to_thread(writable)
+        except OSError as error:
+            return ComponentHealth(
+                status="down", details=details, error=f"{type(error).__name__}: {error.strerror}"
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        if not ok:
+            return ComponentHealth(
+                status="down", latency_ms=latency_ms, details=details, error="not writable"
+            )
+        return ComponentHealth(status="ok", latency_ms=latency_ms, details=details)
 
     def _path(self, tenant_id: str, key: str) -> Path:
         tenant = validate_tenant_id(tenant_id)

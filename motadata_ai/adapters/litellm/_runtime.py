@@ -39,6 +39,9 @@ def load_litellm() -> Any:
             litellm.set_verbose = False
             if hasattr(litellm, "telemetry"):
                 litellm.telemetry = False
+            from motadata_ai.adapters.otel.logs import adopt_if_configured
+
+            adopt_if_configured()  # LiteLLM's own handlers would print each line a second time
             _litellm = litellm
             _install_pending()
     return _litellm

@@ -27,6 +27,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from motadata_ai.adapters.bus_tracing import consume_span, publish_span
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.bus.codec import (
     DEFAULT_MAX_BYTES,
     MalformedMessage,
@@ -47,8 +49,10 @@ from motadata_ai.domain.bus.delivery import (
     reply_envelope,
 )
 from motadata_ai.domain.bus.subjects import subject_matches, validate_subject
+from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Handler, Subscription
+from motadata_ai.ports.telemetry import TelemetryPort
 
 logger = logging.getLogger("motadata_ai.bus")
 
@@ -115,7 +119,8 @@ class _MemorySubscription(Subscription):
             logger.info("envelope %s was already handled by this consumer; skipping it", envelope.id)
             return
         try:
-            reply = await self._handler(envelope)
+            with consume_span(bus.telemetry, subject, envelope, bus._trace_headers.get(seq), system="memory"):
+                reply = await self._handler(envelope)
         except asyncio.CancelledError:
             consumer.redeliver.appendleft(seq)
             consumer.wakeup.set()
@@ -151,7 +156,7 @@ class _MemorySubscription(Subscription):
         self._bus._detach(self._consumer)
 
 
-class InMemoryBus(BusPort):
+class InMemoryBus(InProcessProbe, BusPort):
     """An in-process message bus with durable consumers, redelivery, de-duplication and request/reply.
 
     ``subjects`` are the patterns the stream captures (publishing elsewhere is an error);
@@ -177,7 +182,11 @@ class InMemoryBus(BusPort):
         handled_memory: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         on_rejected: Callable[[Rejection], None] | None = None,
+        telemetry: TelemetryPort | None = None,
     ) -> None:
+        self.telemetry: TelemetryPort = telemetry or NoTelemetry()
+        """Messaging spans; trace context travels with each stored message."""
+        self._trace_headers: dict[int, dict[str, str]] = {}
         self._subjects = tuple(validate_subject(s, allow_wildcards=True) for s in subjects)
         self._duplicate_window = duplicate_window
         self._max_messages = max_messages
@@ -248,11 +257,14 @@ class InMemoryBus(BusPort):
         if self._closed:
             raise BusUnavailable("the in-memory bus is closed", address=self.address)
 
-    def _append(self, subject: str, data: bytes) -> None:
+    def _append(self, subject: str, data: bytes, trace: dict[str, str] | None = None) -> None:
         self._seq += 1
         self._messages[self._seq] = (subject, data)
+        if trace:
+            self._trace_headers[self._seq] = trace
         while len(self._messages) > self._max_messages:
-            self._messages.popitem(last=False)
+            dropped, _ = self._messages.popitem(last=False)
+            self._trace_headers.pop(dropped, None)
         for consumer in [*self._durables.values(), *self._ephemeral]:
             if subject_matches(consumer.pattern, subject):
                 consumer.wakeup.set()
@@ -283,7 +295,8 @@ class InMemoryBus(BusPort):
             logger.debug("dropped duplicate envelope %s on %r", envelope.id, subject)
             return
         self._seen[envelope.id] = now
-        self._append(subject, data)
+        with publish_span(self.telemetry, subject, envelope, system="memory") as trace:
+            self._append(subject, data, trace)
 
     async def inject_raw(self, subject: str, data: bytes) -> None:
         """Put raw bytes on ``subject`` as a foreign publisher would (no codec, no checks but the

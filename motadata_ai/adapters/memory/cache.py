@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import CacheError, CachePort, check_key, check_ttl, check_value
@@ -18,7 +19,7 @@ _ENTRY_OVERHEAD = 64
 """Bytes charged per entry besides its key and value (rough bookkeeping cost)."""
 
 
-class InMemoryCache(CachePort):
+class InMemoryCache(InProcessProbe, CachePort):
     """A bounded in-process cache.
 
     ``max_entries`` and ``max_bytes`` (keys + values + a small per-entry overhead) bound it; the

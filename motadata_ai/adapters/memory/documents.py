@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore, check_document_id, check_records
 from motadata_ai.domain.values.documents import ConversationTurn, StoredDocument
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
@@ -113,7 +114,7 @@ def check_turn(tenant: TenantContext, turn: ConversationTurn) -> None:
             raise ValidationError(f"turn {name} holds a NUL character", field=name)
 
 
-class InMemoryDocumentStore(DocumentStorePort, ConversationStorePort):
+class InMemoryDocumentStore(InProcessProbe, DocumentStorePort, ConversationStorePort):
     """Versions per (tenant, document) and turns per (tenant, conversation), in dictionaries."""
 
     def __init__(self) -> None:

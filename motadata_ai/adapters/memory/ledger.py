@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -44,7 +45,7 @@ def _summarise(
     )
 
 
-class InMemoryUsageLedger(UsageLedgerPort):
+class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
     """Usage records and feedback in per-tenant lists."""
 
     def __init__(self) -> None:
@@ -132,7 +133,7 @@ class InMemoryUsageLedger(UsageLedgerPort):
         return sum(r.cost_usd for r in self._records.get(_tenant_id(tenant), []) if r.created_at >= since)
 
 
-class InMemoryAuditLog(AuditLogPort):
+class InMemoryAuditLog(InProcessProbe, AuditLogPort):
     """Guardrail events in per-tenant lists."""
 
     def __init__(self) -> None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.memory import (
     Checkpoint,
@@ -30,7 +31,7 @@ def _cosine(left: Sequence[float], right: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-class InMemoryMemoryStore(MemoryStorePort):
+class InMemoryMemoryStore(InProcessProbe, MemoryStorePort):
     """Dictionaries keyed by tenant: nothing is shared between tenants."""
 
     def __init__(self) -> None:

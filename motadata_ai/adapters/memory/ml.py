@@ -11,6 +11,7 @@ import hashlib
 from collections import deque
 from collections.abc import Sequence
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.ml import (
     AliasChange,
     ModelSummary,
@@ -34,7 +35,7 @@ from motadata_ai.ports.ml import (
 )
 
 
-class InMemoryModelRegistry(ModelRegistryPort):
+class InMemoryModelRegistry(InProcessProbe, ModelRegistryPort):
     """Versions and aliases in dicts, changed under one lock (so promotions are atomic)."""
 
     def __init__(self) -> None:
@@ -133,7 +134,7 @@ class InMemoryModelRegistry(ModelRegistryPort):
             return AliasChange(model_name=model_name, alias=alias, previous=previous, current=history[-1])
 
 
-class InMemoryExperimentStore(ExperimentStorePort):
+class InMemoryExperimentStore(InProcessProbe, ExperimentStorePort):
     """Runs in a dict per tenant."""
 
     def __init__(self) -> None:
@@ -166,7 +167,7 @@ class InMemoryExperimentStore(ExperimentStorePort):
         return runs[:limit]
 
 
-class InMemoryArtifactStore(ArtifactStorePort):
+class InMemoryArtifactStore(InProcessProbe, ArtifactStorePort):
     """Bytes in a dict per tenant, verified against their SHA-256 on read."""
 
     address = "memory://artifacts"
@@ -208,7 +209,7 @@ class InMemoryArtifactStore(ArtifactStorePort):
         self._blobs[(tenant_id, key)] = bytes(data)
 
 
-class InMemoryPredictionLog(PredictionLogPort):
+class InMemoryPredictionLog(InProcessProbe, PredictionLogPort):
     """The newest ``max_entries`` sampled predictions per tenant and model."""
 
     def __init__(self, *, max_entries: int = 10_000) -> None:

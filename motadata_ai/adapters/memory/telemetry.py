@@ -6,13 +6,13 @@ It is the unit-test fake (assert on ``spans``) and the telemetry of the zero-dep
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from motadata_ai.ports.telemetry import AttributeValue, SpanHandle, TelemetryPort
+from motadata_ai.ports.telemetry import AttributeValue, SpanHandle, SpanKind, TelemetryPort
 
 
 @dataclass
@@ -23,7 +23,9 @@ class RecordedSpan(SpanHandle):
     attributes: dict[str, Any] = field(default_factory=dict)
     parent: RecordedSpan | None = None
     error: BaseException | None = None
+    kind: SpanKind = "internal"
     _trace_id: str = ""
+    span_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set one attribute."""
@@ -53,15 +55,22 @@ class RecordingTelemetry(TelemetryPort):
 
     @contextmanager
     def span(
-        self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None
+        self,
+        name: str,
+        *,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        kind: SpanKind = "internal",
+        remote_parent: Mapping[str, str] | None = None,
     ) -> Iterator[SpanHandle]:
-        """Open a span, child of the current one."""
+        """Open a span, child of the current one (or of the trace ``remote_parent`` names)."""
         parent = _current.get()
+        remote = _remote_trace_id(remote_parent)
         recorded = RecordedSpan(
             name=name,
             attributes=dict(attributes or {}),
-            parent=parent,
-            _trace_id=parent.trace_id if parent else secrets.token_hex(16),
+            parent=None if remote else parent,
+            kind=kind,
+            _trace_id=remote or (parent.trace_id if parent else secrets.token_hex(16)),
         )
         token = _current.set(recorded)
         try:
@@ -75,6 +84,39 @@ class RecordingTelemetry(TelemetryPort):
                 del self.spans[: self.max_items // 2]
             self.spans.append(recorded)
 
+    def record_span(
+        self,
+        name: str,
+        *,
+        duration_s: float,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
+        """Keep a finished span, child of the current one."""
+        parent = _current.get()
+        if len(self.spans) >= self.max_items:
+            del self.spans[: self.max_items // 2]
+        self.spans.append(
+            RecordedSpan(
+                name=name,
+                attributes=dict(attributes or {}),
+                parent=parent,
+                kind=kind,
+                _trace_id=parent.trace_id if parent else secrets.token_hex(16),
+            )
+        )
+
+    def current_trace_id(self) -> str:
+        """The trace id of the current span ('' outside one)."""
+        current = _current.get()
+        return current.trace_id if current else ""
+
+    def inject(self, carrier: MutableMapping[str, str]) -> None:
+        """Write the current span as a W3C ``traceparent`` header."""
+        current = _current.get()
+        if current is not None:
+            carrier["traceparent"] = f"00-{current.trace_id}-{current.span_id}-01"
+
     def record_histogram(
         self, name: str, value: float, *, unit: str = "", attributes: Mapping[str, Any] | None = None
     ) -> None:
@@ -86,3 +128,11 @@ class RecordingTelemetry(TelemetryPort):
     def add_counter(self, name: str, value: int = 1, *, attributes: Mapping[str, Any] | None = None) -> None:
         """Add to the named counter."""
         self.counters[name] = self.counters.get(name, 0) + value
+
+
+def _remote_trace_id(headers: Mapping[str, str] | None) -> str:
+    """The trace id of a W3C ``traceparent`` header ('' when absent or malformed)."""
+    parts = (headers or {}).get("traceparent", "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+        return parts[1]
+    return ""

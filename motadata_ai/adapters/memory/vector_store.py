@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
@@ -258,7 +259,7 @@ class _TenantIndex:
         return self._terms
 
 
-class InMemoryVectorStore(VectorStorePort):
+class InMemoryVectorStore(InProcessProbe, VectorStorePort):
     """Exact, tenant-partitioned vector store in process memory.
 
     Dense search is exact cosine similarity (score = 1 - cosine distance); keyword search is BM25

@@ -56,6 +56,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from motadata_ai.adapters.bus_tracing import consume_span, publish_span
 from motadata_ai.domain.bus.codec import (
     DEFAULT_MAX_BYTES,
     MalformedMessage,
@@ -77,10 +78,13 @@ from motadata_ai.domain.bus.delivery import (
     reply_envelope,
 )
 from motadata_ai.domain.bus.subjects import validate_subject
+from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.ports.bus import BusError, BusPort, BusTimeout, BusUnavailable, Handler, Subscription
+from motadata_ai.ports.telemetry import TelemetryPort
 
 logger = logging.getLogger("motadata_ai.bus")
 
@@ -255,7 +259,8 @@ class _NatsSubscription(Subscription):
         self._in_flight[id(msg)] = (msg, time.monotonic())
         self._running.add(envelope.id)
         try:
-            reply = await self._handler(envelope)
+            with consume_span(bus.telemetry, subject, envelope, msg.headers, bus._nc):
+                reply = await self._handler(envelope)
         except asyncio.CancelledError:
             await self._settle(msg.nak())
             raise
@@ -329,7 +334,10 @@ class NatsBus(BusPort):
         handled_memory: int,
         max_bytes: int,
         on_rejected: Callable[[Rejection], None] | None,
+        telemetry: TelemetryPort | None = None,
     ) -> None:
+        self.telemetry: TelemetryPort = telemetry or NoTelemetry()
+        """Messaging spans; trace context travels in the message headers."""
         self._nc = nc
         self._js = nc.jetstream(timeout=request_timeout)
         self._address = address
@@ -377,6 +385,7 @@ class NatsBus(BusPort):
         max_bytes: int = DEFAULT_MAX_BYTES,
         name: str = "motadata-ai",
         on_rejected: Callable[[Rejection], None] | None = None,
+        telemetry: TelemetryPort | None = None,
     ) -> NatsBus:
         """Connect to ``url`` (``nats://[user:password@]host:port``, comma-separated for a cluster)
         and make sure the stream exists with these settings.
@@ -440,6 +449,7 @@ class NatsBus(BusPort):
             handled_memory=handled_memory,
             max_bytes=max_bytes,
             on_rejected=on_rejected,
+            telemetry=telemetry,
         )
         owner.append(bus)
         config = StreamConfig(
@@ -531,10 +541,12 @@ class NatsBus(BusPort):
         except _ANY_NATS as e:
             logger.warning("reply %s to %r could not be sent: %r", reply.id, inbox, e)
 
-    async def _publish_data(self, subject: str, data: bytes, msg_id: str | None) -> None:
+    async def _publish_data(
+        self, subject: str, data: bytes, msg_id: str | None, trace: dict[str, str] | None = None
+    ) -> None:
         deadline = time.monotonic() + self._publish_timeout
         backoff = 0.05
-        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        headers = {**(trace or {}), **({"Nats-Msg-Id": msg_id} if msg_id else {})} or None
         while True:
             self._check_open()
             remaining = deadline - time.monotonic()
@@ -574,7 +586,9 @@ class NatsBus(BusPort):
         validate_subject(subject)
         self._check_stream_subject(subject)
         check_route(subject, envelope)
-        await self._publish_data(subject, encode(envelope, max_bytes=self._max_bytes), envelope.id)
+        data = encode(envelope, max_bytes=self._max_bytes)
+        with publish_span(self.telemetry, subject, envelope, self._nc) as trace:
+            await self._publish_data(subject, data, envelope.id, trace)
 
     async def inject_raw(self, subject: str, data: bytes, *, msg_id: str | None = None) -> None:
         """Put raw bytes on ``subject`` as a foreign publisher would (no codec, no tenant check):
@@ -662,6 +676,29 @@ class NatsBus(BusPort):
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
+        """A round trip to the server (``flush``: PING/PONG) within ``timeout`` seconds, with the
+        connection's reconnect count and subscriptions."""
+        details = {
+            "probe": "flush",
+            "address": self._address,
+            "stream": self._stream,
+            "reconnects": self._reconnects,
+            "subscriptions": len(self._subscriptions),
+        }
+        started = time.monotonic()
+        if self._closed or not self._nc.is_connected:
+            state = "closed" if self._closed else "not connected"
+            return ComponentHealth(status="down", details=details, error=f"the NATS connection is {state}")
+        try:
+            await self._nc.flush(timeout=timeout)
+        except _ANY_NATS as error:
+            return ComponentHealth(
+                status="down", latency_ms=(time.monotonic() - started) * 1000, details=details,
+                error=type(error).__name__,
+            )
+        return ComponentHealth(status="ok", latency_ms=(time.monotonic() - started) * 1000, details=details)
 
     async def aclose(self) -> None:
         """Stop every subscription (draining in-flight handlers) and close the connection."""

@@ -42,6 +42,7 @@ Usage by a store adapter (documents, memory, model registry, usage ledger, vecto
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
@@ -49,6 +50,8 @@ from typing import Any, ClassVar
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from motadata_ai.adapters.postgres._health import probe_database
+from motadata_ai.adapters.postgres._tracing import QueryTracer
 from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
 from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
 from motadata_ai.domain.values.addresses import mask_url
@@ -56,6 +59,8 @@ from motadata_ai.domain.values.errors import (
     ConfigurationError,
     MotadataError,
 )
+from motadata_ai.domain.values.health import ComponentHealth
+from motadata_ai.ports.telemetry import TelemetryPort
 
 __all__ = ["MigratedStore", "PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
 
@@ -78,7 +83,9 @@ def is_connection_error(exc: BaseException) -> bool:
 _VECTOR_LOCK = "motadata_ai.create_extension_vector"
 
 
-async def _prepare_connection(conn: asyncpg.Connection) -> None:
+async def _prepare_connection(conn: asyncpg.Connection, tracer: QueryTracer | None = None) -> None:
+    if tracer is not None:
+        tracer.attach(conn)
     try:
         await register_vector(conn)
     except ValueError as exc:
@@ -94,11 +101,18 @@ async def _prepare_connection(conn: asyncpg.Connection) -> None:
 class PostgresDatabase:
     """An asyncpg pool with pgvector codecs, migrations and error translation (see module doc)."""
 
-    def __init__(self, pool: asyncpg.Pool, *, address: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, address: str, tracer: QueryTracer | None = None) -> None:
         """Wrap an existing pool; prefer :meth:`connect`."""
         self._pool = pool
         self._address = address
         self._closed = False
+        self._tracer = tracer
+
+    def instrument(self, telemetry: TelemetryPort | None) -> None:
+        """Record a database span for every query from now on (see
+        :mod:`~motadata_ai.adapters.postgres._tracing`); ``None`` stops it."""
+        if self._tracer is not None:
+            self._tracer.telemetry = telemetry
 
     @classmethod
     async def connect(
@@ -123,13 +137,14 @@ class PostgresDatabase:
         address = mask_url(dsn)
         settings = {"jit": "off", "application_name": "motadata-ai"}
         settings.update(server_settings or {})
+        tracer = QueryTracer()
         try:
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=0 if lazy else min_size,
                 max_size=max_size,
                 timeout=connect_timeout,
-                init=_prepare_connection,
+                init=functools.partial(_prepare_connection, tracer=tracer),
                 server_settings=settings,
             )
         except MotadataError:
@@ -146,7 +161,7 @@ class PostgresDatabase:
                 f"cannot connect to PostgreSQL at {address}: {type(exc).__name__}: {exc}", address=address
             ) from exc
         assert pool is not None
-        return cls(pool, address=address)
+        return cls(pool, address=address, tracer=tracer)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -157,6 +172,13 @@ class PostgresDatabase:
     def address(self) -> str:
         """The DSN with its password masked."""
         return self._address
+
+    async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
+        """``SELECT 1`` on a pooled connection within ``timeout`` seconds, with the pool's usage."""
+        report = await probe_database(self._pool, address=self._address, closed=self._closed, timeout=timeout)
+        if report.status == "down" and not self._closed:
+            self._expire_pooled_connections()  # after a restart, the next probe gets fresh ones
+        return report
 
     async def close(self) -> None:
         """Close every pooled connection (idempotent)."""
@@ -247,6 +269,11 @@ class MigratedStore:
         self._db = database
         self._ready = False
         self._setup_lock = asyncio.Lock()
+
+    async def health(self) -> ComponentHealth:
+        """The shared database's health (one ``SELECT 1``), naming this store's component."""
+        report = await self._db.health()
+        return report.model_copy(update={"details": {**report.details, "component": self.component}})
 
     async def setup(self) -> None:
         """Create or upgrade the tables (idempotent; also done before the first query)."""

@@ -60,6 +60,7 @@ from motadata_ai.adapters.memory.vector_store import (
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
 from motadata_ai.ports.vector_store import VectorStoreError, VectorStorePort, VectorStoreUnavailable
@@ -312,6 +313,11 @@ class PgVectorStore(VectorStorePort):
     def _errors(self, tenant: TenantContext | None = None) -> Any:
         fields = {"tenant_id": tenant.tenant_id} if tenant is not None else {}
         return self.database.translate_errors(VectorStoreUnavailable, VectorStoreError, **fields)
+
+    async def health(self) -> ComponentHealth:
+        """The database's health (one ``SELECT 1``), naming the chunk table."""
+        report = await self.database.health()
+        return report.model_copy(update={"details": {**report.details, "component": "vector_store"}})
 
     async def setup(self) -> None:
         """Apply migrations, check the stored dimensions, and load the promoted-tenant registry."""

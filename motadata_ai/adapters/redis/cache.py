@@ -17,6 +17,7 @@ translation). Every redis-py error becomes :class:`CacheUnavailable` (connection
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,6 +34,7 @@ from motadata_ai.adapters.redis._common import (
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.ports.cache import (
     CacheError,
     CachePort,
@@ -179,6 +181,22 @@ class RedisCache(CachePort):
         """``True`` when the server answers; :class:`CacheUnavailable` when it cannot be reached."""
         async with self.translate_errors("ping"):
             return bool(await self._client.ping())
+
+    async def health(self) -> ComponentHealth:
+        """One ``PING`` (bounded by the client's command timeout), timed."""
+        started = time.perf_counter()
+        details = {"probe": "ping", "address": self._address}
+        try:
+            await self._client.ping()
+        except Exception as error:  # any failure of the probe means the server does not answer
+            return ComponentHealth(
+                status="down",
+                latency_ms=(time.perf_counter() - started) * 1000,
+                details=details,
+                error=type(error).__name__,
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        return ComponentHealth(status="ok", latency_ms=latency_ms, details=details)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

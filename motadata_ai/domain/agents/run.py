@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from motadata_ai.domain.agents.budget import Budget
+from motadata_ai.domain.agents.metrics import record_task
 from motadata_ai.domain.agents.run_state import RunState
 from motadata_ai.domain.agents.tool_calls import tool_reply
 from motadata_ai.domain.agents.tools import ToolContext
@@ -52,7 +53,7 @@ class TaskRun:
             "gen_ai.agent.name": agent.name,
             "gen_ai.agent.id": agent.agent_id,
             "gen_ai.request.model": agent.model,
-            "motadata.tenant_id": agent.tenant.tenant_id,
+            "motadata.tenant.id": agent.tenant.tenant_id,
             "motadata.task.id": state.task_id,
         }
         if state.conversation_id:
@@ -89,6 +90,7 @@ class TaskRun:
                 span.set_attribute("gen_ai.usage.output_tokens", state.output_tokens)
                 span.set_attribute("motadata.agent.iterations", state.iterations)
             span.set_attribute("motadata.agent.status", result.status)
+            record_task(agent.telemetry, result)
             return result
 
     def snapshot(

@@ -86,7 +86,7 @@ class ToolCalls:
             "gen_ai.tool.call.id": call.id,
             "gen_ai.tool.type": "function",
             "gen_ai.agent.name": agent.name,
-            "motadata.tenant_id": agent.tenant.tenant_id,
+            "motadata.tenant.id": agent.tenant.tenant_id,
         }
         if tool.description:
             attributes["gen_ai.tool.description"] = tool.description[:200]

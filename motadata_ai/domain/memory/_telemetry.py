@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from motadata_ai.ports.telemetry import AttributeValue, SpanHandle, TelemetryPort
+from motadata_ai.ports.telemetry import AttributeValue, SpanHandle, SpanKind, TelemetryPort
 
 
 class _NoSpan(SpanHandle):
@@ -30,7 +30,12 @@ class NoTelemetry(TelemetryPort):
 
     @contextmanager
     def span(
-        self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None
+        self,
+        name: str,
+        *,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        kind: SpanKind = "internal",
+        remote_parent: Mapping[str, str] | None = None,
     ) -> Iterator[SpanHandle]:
         """A span that records nothing."""
         yield _NO_SPAN

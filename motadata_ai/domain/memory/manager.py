@@ -107,7 +107,7 @@ class MemoryManager:
         return [tuple(v) for v in response.vectors]
 
     def _attributes(self, operation: str, tenant_id: str, **more: Any) -> dict[str, Any]:
-        return {"gen_ai.operation.name": operation, "motadata.tenant_id": tenant_id, **more}
+        return {"gen_ai.operation.name": operation, "motadata.tenant.id": tenant_id, **more}
 
     # -- long-term, episodic, semantic --------------------------------------------------------
 

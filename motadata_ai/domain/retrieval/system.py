@@ -20,23 +20,29 @@ when that exists.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Iterator
+import time
 from typing import Any
 
 from motadata_ai.domain.guardrails.context import FLAG
-from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER, Answerer
+from motadata_ai.domain.memory._telemetry import NoTelemetry
+from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER
 from motadata_ai.domain.retrieval.checks import check_conversation_id, check_positive, check_search
 from motadata_ai.domain.retrieval.chunking import Chunker
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.retrieval.gateway import GatewayLike
-from motadata_ai.domain.retrieval.ingestion import Ingestion, ProgressCallback
-from motadata_ai.domain.retrieval.loading import DocumentLoader, IngestSource
+from motadata_ai.domain.retrieval.ingestion import ProgressCallback
+from motadata_ai.domain.retrieval.loading import IngestSource
 from motadata_ai.domain.retrieval.reranking import LLMReranker, Reranker, ScoreFusionReranker
 from motadata_ai.domain.retrieval.rewriting import KeywordQueryRewriter, LLMQueryRewriter
-from motadata_ai.domain.retrieval.search import SEARCH_MODES, Search, SearchMode
+from motadata_ai.domain.retrieval.search import SEARCH_MODES, SearchMode
 from motadata_ai.domain.retrieval.tokens import TokenCounter, approximate_token_count
+from motadata_ai.domain.retrieval.tracing import (
+    TracedAnswerer,
+    TracedIngestion,
+    TracedLoader,
+    TracedSearch,
+    tenant_attributes,
+)
 from motadata_ai.domain.values.documents import (
     ConversationTurn,
     IngestReport,
@@ -52,7 +58,7 @@ from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter
 from motadata_ai.ports.documents import ConversationStorePort, DocumentParserPort, DocumentStorePort
-from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
+from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, TelemetryPort
 from motadata_ai.ports.vector_store import VectorStorePort
 
 __all__ = [
@@ -118,7 +124,7 @@ class RAGSystem:
                 "enable_memory needs a conversation store: pass conversations=... or disable memory",
                 field="conversations",
             )
-        self._telemetry = telemetry
+        self._telemetry: TelemetryPort = telemetry or NoTelemetry()
         self.count_tokens: TokenCounter = count_tokens or approximate_token_count
         self.chunker = Chunker(
             chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap, count_tokens=self.count_tokens
@@ -140,18 +146,25 @@ class RAGSystem:
             self.reranker = LLMReranker(generate=self._generate, model=self.llm_model)
         else:
             self.reranker = ScoreFusionReranker()
-        self._ingestion = Ingestion(
+        self._ingestion = TracedIngestion(
+            telemetry=self._telemetry,
             gateway=gateway,
             documents=documents,
             vector_store=vector_store,
-            loader=DocumentLoader(parser=parser, max_document_bytes=config.max_document_bytes),
+            loader=TracedLoader(
+                telemetry=self._telemetry,
+                tenant=self.tenant,
+                parser=parser,
+                max_document_bytes=config.max_document_bytes,
+            ),
             tenant=self.tenant,
             chunker=self.chunker,
             embedding_model=self.embedding_model,
             embed_batch_size=config.embed_batch_size,
             parsing=config.parsing,
         )
-        self._search = Search(
+        self._search = TracedSearch(
+            telemetry=self._telemetry,
             gateway=gateway,
             vector_store=vector_store,
             tenant=self.tenant,
@@ -161,7 +174,8 @@ class RAGSystem:
             embedding_model=self.embedding_model,
             llm_model=self.llm_model,
         )
-        self._answerer = Answerer(
+        self._answerer = TracedAnswerer(
+            telemetry=self._telemetry,
             gateway=gateway,
             tenant=self.tenant,
             llm_model=self.llm_model,
@@ -220,14 +234,13 @@ class RAGSystem:
         stores its content, an identical one then reports ``unchanged``, a different one
         becomes the next version (``updated``); vectors are never recomputed for the retry.
         """
-        with self._span("rag.ingest") as span:
+        with self._telemetry.span("rag.ingest", attributes=tenant_attributes(self.tenant)) as span:
             report = await self._ingestion.ingest(
                 source, user_id=user_id, metadata=metadata, progress=progress, parsing=parsing
             )
-            if span:
-                span.set_attribute("rag.documents", len(report.documents))
-                span.set_attribute("rag.failures", len(report.failures))
-                span.set_attribute("rag.chunks", report.chunks)
+            span.set_attribute("rag.documents", len(report.documents))
+            span.set_attribute("rag.failures", len(report.failures))
+            span.set_attribute("rag.chunks", report.chunks)
             return report
 
     # -- retrieval -----------------------------------------------------------------------------------
@@ -248,10 +261,11 @@ class RAGSystem:
         injection-like chunks dropped; a flagged chunk's title starts with the guardrails' flag).
         """
         args = check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
-        rewritten = await self._search.rewrite(args.question, ())
-        found = await self._search.run(
-            rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
-        )
+        with self._telemetry.span("rag.search", attributes=tenant_attributes(self.tenant)):
+            rewritten = await self._search.rewrite(args.question, ())
+            found = await self._search.run(
+                rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
+            )
         return [
             s.model_copy(update={"title": f"{FLAG} {s.title}".rstrip()}) if s.chunk_id in found.flagged else s
             for s in found.sources
@@ -276,7 +290,11 @@ class RAGSystem:
         The tokens and cost reported are those of this query's own calls (rewrite, query
         embedding, re-ranking, answer).
         """
-        with self._span("rag.query") as span:
+        started = time.perf_counter()
+        attributes = tenant_attributes(self.tenant, {"gen_ai.operation.name": "rag.query"})
+        if conversation_id:
+            attributes["gen_ai.conversation.id"] = conversation_id
+        with self._telemetry.span("rag.query", attributes=attributes) as span:
             args = check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
             check_conversation_id(conversation_id)
             question, search_mode = args.question, args.mode
@@ -311,10 +329,9 @@ class RAGSystem:
                         source_ids=tuple(s.chunk_id for s in answer.sources if s.cited),
                     ),
                 )
-            trace_id = (span.trace_id if span else "") or uuid.uuid4().hex
-            if span:
-                span.set_attribute("rag.sources", len(answer.sources))
-                span.set_attribute("rag.mode", search_mode)
+            span.set_attribute("rag.sources", len(answer.sources))
+            span.set_attribute("rag.mode", search_mode)
+            self._query_metrics(time.perf_counter() - started, len(found.sources), search_mode)
             return RAGResponse(
                 answer=answer.text,
                 sources=answer.sources,
@@ -325,7 +342,7 @@ class RAGSystem:
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
                 cost_usd=usage.cost_usd,
-                trace_id=trace_id,
+                trace_id=span.trace_id,
                 mode=search_mode,
             )
 
@@ -436,10 +453,11 @@ class RAGSystem:
 
     # -- telemetry -----------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _span(self, name: str) -> Iterator[SpanHandle | None]:
-        if self._telemetry is None:
-            yield None
-            return
-        with self._telemetry.span(name, attributes={"tenant.id": self.tenant.tenant_id}) as span:
-            yield span
+    def _query_metrics(self, elapsed_s: float, hits: int, mode: str) -> None:
+        attributes = {TENANT_ATTRIBUTE: self.tenant.tenant_id, "rag.mode": mode}
+        self._telemetry.record_histogram(
+            "motadata.rag.query.duration", elapsed_s, unit="s", attributes=attributes
+        )
+        self._telemetry.record_histogram("motadata.rag.hits", hits, unit="{hit}", attributes=attributes)
+        if not hits:
+            self._telemetry.add_counter("motadata.rag.empty_results", 1, attributes=attributes)

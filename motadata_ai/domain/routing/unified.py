@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
@@ -33,7 +32,7 @@ from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, 
 from motadata_ai.domain.values.llm import ChatRequest, Message
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.ports.gateway import GatewayPort
-from motadata_ai.ports.telemetry import TelemetryPort
+from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, TelemetryPort
 
 QueryMode = Literal["auto", "agent", "rag", "both"]
 QUERY_MODES: tuple[str, ...] = ("auto", "agent", "rag", "both")
@@ -241,9 +240,11 @@ class UnifiedQuery:
         started = time.perf_counter()
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "unified_query",
-            "motadata.tenant_id": tenant_id,
+            TENANT_ATTRIBUTE: tenant_id,
             "motadata.query.requested_mode": mode,
         }
+        if conversation_id:
+            attributes["gen_ai.conversation.id"] = conversation_id
         with self.telemetry.span("unified_query", attributes=attributes) as span:
             extra_in = extra_out = 0
             extra_cost = 0.0
@@ -296,7 +297,7 @@ class UnifiedQuery:
         return result.model_copy(
             update={
                 "duration_ms": (time.perf_counter() - started) * 1000,
-                "trace_id": result.trace_id or uuid.uuid4().hex,
+                "trace_id": result.trace_id,
             }
         )
 

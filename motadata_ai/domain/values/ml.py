@@ -219,6 +219,7 @@ class TrainingRun(ValueModel):
     version: int | None = None
     error: str | None = None
     notes: tuple[str, ...] = ()
+    trace_id: str = ""
 
 
 class NumericProfile(ValueModel):
@@ -313,6 +314,7 @@ class Prediction(ValueModel):
     label: str
     probabilities: dict[str, float] | None = None
     cached: bool = False
+    trace_id: str = ""
 
 
 class RunComparison(ValueModel):

@@ -34,6 +34,7 @@ from motadata_ai.domain.bus.subjects import InvalidSubject, tenant_token
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Subscription
+from motadata_ai.testing.contracts.health import assert_probe_answers
 
 __all__ = ["SECRET", "BusContract", "BusServerContract", "Inbox", "eventually"]
 
@@ -464,6 +465,10 @@ class BusContract:
         await bus.aclose()
         with pytest.raises(BusUnavailable):
             await bus.publish(self.subject(A), env(A, "late"))
+
+    async def test_health_probe_answers(self) -> None:
+        bus = await self.bus()
+        await assert_probe_answers(bus)
 
 
 class BusServerContract(BusContract):

@@ -27,6 +27,7 @@ import pytest_asyncio
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.ports.cache import CacheError, CachePort, CacheUnavailable
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 from motadata_ai.testing.names import BAD_TENANT_IDS
 
 __all__ = ["SECRET", "CacheContract", "CacheServerContract"]
@@ -283,6 +284,11 @@ class CacheContract:
         assert await cache.get(key("k")) is None
         assert await cache.get(key("n")) is None
 
+    async def test_health_probe_answers(self) -> None:
+        cache = await self.make_cache()
+        self._made.append(cache)
+        await assert_probe_answers(cache)
+
 
 class CacheServerContract(CacheContract):
     """The Cache contract plus error translation, for adapters behind a server."""
@@ -302,3 +308,8 @@ class CacheServerContract(CacheContract):
             error = caught.value
             assert isinstance(error.address, str) and "***" in error.address
             assert SECRET not in str(error) and SECRET not in error.address
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        cache = await self.make_unreachable_cache()
+        self._made.append(cache)
+        await assert_probe_reports_down(cache, secret=SECRET)

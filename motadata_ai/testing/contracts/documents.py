@@ -38,6 +38,7 @@ from motadata_ai.ports.documents import (
     VersionConflict,
 )
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 
 __all__ = ["DocumentStoreContract", "DocumentStoreServerContract"]
 
@@ -454,6 +455,10 @@ class DocumentStoreContract:
         with pytest.raises(ValidationError):
             await store.append(A, turn(B, "x", "wrong tenant"))
 
+    async def test_health_probe_answers(self) -> None:
+        store = await self.make_store()
+        await assert_probe_answers(store)
+
 
 class DocumentStoreServerContract(DocumentStoreContract):
     """The DocumentStore contract plus error translation, for adapters behind a server."""
@@ -471,3 +476,7 @@ class DocumentStoreServerContract(DocumentStoreContract):
             assert isinstance(caught.value, StoreUnavailable)
             assert "s3cret" not in str(caught.value)
             assert "***" in caught.value.address
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        store = await self.make_unreachable_store()
+        await assert_probe_reports_down(store, secret="s3cret")

@@ -24,6 +24,7 @@ import pytest_asyncio
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.usage import AuditEvent, FeedbackRecord, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort, LedgerUnavailable, UsageLedgerPort
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 
 __all__ = ["SECRET", "LedgerContract", "LedgerServerContract"]
 
@@ -209,6 +210,10 @@ class LedgerContract:
         assert await log.events(tenant=self.a, limit=1) == [new]
         assert await log.events(tenant=self.b) == []
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_ledger())
+        await assert_probe_answers(await self.make_audit())
+
 
 class LedgerServerContract(LedgerContract):
     """The Ledger contract plus error translation, for adapters behind a server."""
@@ -232,3 +237,6 @@ class LedgerServerContract(LedgerContract):
             with pytest.raises(LedgerUnavailable) as caught:
                 await call
             assert "***" in caught.value.address and SECRET not in str(caught.value)
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        await assert_probe_reports_down(await self.make_unreachable_ledger(), secret=SECRET)

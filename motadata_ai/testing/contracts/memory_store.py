@@ -22,6 +22,7 @@ import pytest
 from motadata_ai.domain.values.errors import InvalidTenant
 from motadata_ai.domain.values.memory import Checkpoint, MemoryRecord, SessionMessage
 from motadata_ai.ports.memory import MemoryStorePort, MemoryStoreUnavailable
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 
 __all__ = ["SECRET", "MemoryStoreContract", "MemoryStoreServerContract"]
 
@@ -280,6 +281,9 @@ class MemoryStoreContract:
         with pytest.raises(InvalidTenant):
             await store.delete_user("x" * 65, "u1")
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_store())
+
 
 class MemoryStoreServerContract(MemoryStoreContract):
     """The MemoryStore contract plus error translation, for adapters behind a server."""
@@ -295,3 +299,6 @@ class MemoryStoreServerContract(MemoryStoreContract):
             await store.list_records("acme")
         address = str(caught.value.fields.get("address", ""))
         assert address and SECRET not in address and SECRET not in str(caught.value)
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        await assert_probe_reports_down(await self.make_unreachable_store(), secret=SECRET)

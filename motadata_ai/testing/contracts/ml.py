@@ -43,6 +43,7 @@ from motadata_ai.ports.ml import (
     RunNotFound,
     VersionNotFound,
 )
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 
 __all__ = [
     "SECRET",
@@ -227,6 +228,9 @@ class ModelRegistryContract:
         with pytest.raises(InvalidTenant):
             await registry.list_models("bad tenant!")
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_registry())
+
 
 class ExperimentStoreContract:
     """Behaviour every :class:`ExperimentStorePort` adapter shares."""
@@ -276,6 +280,9 @@ class ExperimentStoreContract:
             await store.get_run(TENANT_B, "run-1")
         await store.save_run(sample_run(tenant_id=TENANT_B).model_copy(update={"status": "failed"}))
         assert (await store.get_run(TENANT_A, "run-1")).status == "finished"
+
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_store())
 
 
 class ArtifactStoreContract:
@@ -339,6 +346,9 @@ class ArtifactStoreContract:
         with pytest.raises(InvalidTenant):
             await store.put("../escape", "models/m/a.skops", b"x")
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_store())
+
 
 class PredictionLogContract:
     """Behaviour every :class:`PredictionLogPort` adapter shares."""
@@ -377,6 +387,9 @@ class PredictionLogContract:
         await log.append([self.entry(tenant_id=TENANT_A)])
         assert await log.recent(TENANT_B, "priority") == []
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_log())
+
 
 class ModelRegistryServerContract(ModelRegistryContract):
     """The ModelRegistry contract plus error translation, for adapters behind a server."""
@@ -394,6 +407,9 @@ class ModelRegistryServerContract(ModelRegistryContract):
         assert SECRET not in str(caught.value.fields.get("address", ""))
         assert caught.value.fields.get("address")
 
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        await assert_probe_reports_down(await self.make_unreachable_registry(), secret=SECRET)
+
 
 class ExperimentStoreServerContract(ExperimentStoreContract):
     """The ExperimentStore contract plus error translation, for adapters behind a server."""
@@ -409,3 +425,6 @@ class ExperimentStoreServerContract(ExperimentStoreContract):
             await store.list_runs(TENANT_A)
         assert SECRET not in str(caught.value)
         assert caught.value.fields.get("address")
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        await assert_probe_reports_down(await self.make_unreachable_store(), secret=SECRET)

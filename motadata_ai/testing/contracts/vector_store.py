@@ -24,6 +24,7 @@ from motadata_ai.domain.values.errors import InvalidTenant, StoreUnavailable, Va
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort, VectorStoreUnavailable
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 
 __all__ = ["VectorStoreContract", "VectorStoreServerContract"]
 
@@ -462,6 +463,9 @@ class VectorStoreContract:
 
     # -- error translation ------------------------------------------------------------------------
 
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_store())
+
 
 class VectorStoreServerContract(VectorStoreContract):
     """The VectorStore contract plus error translation, for adapters behind a server."""
@@ -483,3 +487,6 @@ class VectorStoreServerContract(VectorStoreContract):
             assert isinstance(caught.value, StoreUnavailable)
             address = caught.value.address
             assert address and "***" in address and "s3cret" not in str(caught.value)
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        await assert_probe_reports_down(await self.make_unreachable_store(), secret="s3cret")

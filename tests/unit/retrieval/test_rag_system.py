@@ -11,6 +11,7 @@ import pytest
 from motadata_ai.adapters.memory.documents import InMemoryDocumentStore
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
+from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.parsers import FileDocumentParser
 from motadata_ai.domain.gateway.config import GatewayConfig
@@ -143,7 +144,8 @@ async def snapshot(parts: dict[str, Any], tenant: str = "acme") -> tuple[Any, ..
 
 
 async def test_ingest_directory_then_answer_with_cited_sources(tmp_path: Path) -> None:
-    rag, parts = make()
+    telemetry = RecordingTelemetry()
+    rag, parts = make(telemetry=telemetry)
     report = await rag.ingest(kb(tmp_path))
     assert report.ok and report.created == 3 and report.chunks == 3
     response = await rag.query("How do I reset my password?")
@@ -152,7 +154,8 @@ async def test_ingest_directory_then_answer_with_cited_sources(tmp_path: Path) -
     assert response.cited_sources[0].document_id == str(tmp_path / "password.md")
     assert response.answer.endswith("[1]")
     assert response.input_tokens > 0 and response.output_tokens > 0
-    assert len(response.trace_id) == 32
+    (root,) = [span for span in telemetry.spans if span.name == "rag.query"]
+    assert len(response.trace_id) == 32 and response.trace_id == root.trace_id
     request = parts["llm"].calls[-1]
     assert request.model == "local/extractive"
     assert request.messages[-1].content == "How do I reset my password?"

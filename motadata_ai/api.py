@@ -207,6 +207,8 @@ _EAGER_PORTS = (
     "tokenizer",
     "parser",
     "gateway",
+    "limits",
+    "api_keys",
 )
 
 

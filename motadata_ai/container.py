@@ -374,6 +374,12 @@ class Container(containers.DeclarativeContainer):
         store_kind,
         database,
     )
+    api_keys = _store(
+        "motadata_ai.adapters.memory.keys.InMemoryKeyStore",
+        "motadata_ai.adapters.postgres.keys.PostgresKeyStore",
+        store_kind,
+        database,
+    )
     artifacts = providers.Singleton(_artifacts, settings)
     trainers = providers.Singleton(_trainers)
 

@@ -25,6 +25,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--prefix", default="", help="path prefix of the routes, e.g. /ai")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without API keys (loopback hosts only): the tenant comes from the X-Motadata-Tenant "
+        "header or the body, else 'default'",
+    )
     serve.set_defaults(func=run_serve)
 
     query = subparsers.add_parser(
@@ -63,12 +69,18 @@ async def _serve(args: argparse.Namespace) -> int:
 
     from motadata_ai.api import connect
     from motadata_ai.cli._startup import status_printer
+    from motadata_ai.domain.access import VirtualKeys
+    from motadata_ai.domain.values.errors import ConfigurationError
     from motadata_ai.http import create_app
 
+    no_auth = getattr(args, "no_auth", False)
+    if no_auth and args.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigurationError(f"--no-auth serves loopback only, not {args.host}", setting="host")
     # connect() returns once the models are loaded: uvicorn starts (and /ready answers) after
     async with connect(status=status_printer(args)) as ai:
+        keys = None if no_auth else VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"))
         config = uvicorn.Config(
-            create_app(ai, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
+            create_app(ai, keys=keys, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
         )
         await uvicorn.Server(config).serve()
     return 0

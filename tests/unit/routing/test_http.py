@@ -46,17 +46,18 @@ async def test_errors_map_to_status_codes_with_typed_bodies() -> None:
         bad_tenant = await http.post("/query", json={"query": "x", "tenant_id": "bad tenant!"})
         bad_mode = await http.post("/query", json={"query": "x", "tenant_id": "acme", "mode": "all"})
         down = await http.post("/query", json={"query": "boom", "tenant_id": "acme"})
-    assert bad_tenant.status_code == 422 and bad_tenant.json()["error"] == "InvalidTenant"
-    assert bad_mode.status_code == 422
-    assert down.status_code == 503 and down.json()["error"] == "ProviderUnavailable"
-    assert down.json()["fields"]["model"] == "m"
+    assert bad_tenant.status_code == 422 and bad_tenant.json()["error"]["sdk_error"] == "InvalidTenant"
+    assert bad_mode.status_code == 422 and bad_mode.json()["error"]["param"] == "mode"
+    assert down.status_code == 503 and down.json()["error"]["sdk_error"] == "ProviderUnavailable"
+    assert down.json()["error"]["fields"]["model"] == "m"
 
 
 async def test_a_bad_provider_key_is_the_servers_failure_not_the_clients() -> None:
     async with client() as http:
         refused = await http.post("/query", json={"query": "bad key", "tenant_id": "acme"})
     assert refused.status_code == 502
-    assert refused.json()["error"] == "ProviderAuthError" and refused.json()["fields"]["status_code"] == 401
+    error = refused.json()["error"]
+    assert error["sdk_error"] == "ProviderAuthError" and error["fields"]["status_code"] == 401
 
 
 async def test_openapi_schema_describes_the_query() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from motadata_ai.domain.access import VirtualKeys
 from motadata_ai.domain.values.errors import MotadataError
@@ -16,7 +17,7 @@ from motadata_ai.http.errors import error_response, install_error_handlers
 from motadata_ai.http.health import create_health_router
 from motadata_ai.http.ml import create_ml_router
 from motadata_ai.http.query import create_query_router
-from motadata_ai.http.rag import create_rag_router
+from motadata_ai.http.rag import IngestRequest, create_rag_router
 from motadata_ai.http.v1 import create_v1_router
 
 __all__ = ["DESCRIPTION", "create_app", "create_router"]
@@ -76,9 +77,15 @@ def create_router(
     return router
 
 
-def _without_unused_schemas(schema: dict[str, Any]) -> dict[str, Any]:
-    """Drop FastAPI's own validation-error schemas: every 422 here answers ``ErrorBody``."""
-    components = schema.get("components", {}).get("schemas", {})
+def _finished(schema: dict[str, Any], extra_models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
+    """Add the schemas of bodies a route reads by itself (``openapi_extra``) and drop FastAPI's own
+    validation-error schemas: every 422 here answers ``ErrorBody``."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in extra_models:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in found.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, found)
     text = str(schema.get("paths", {}))
     for name in ("HTTPValidationError", "ValidationError"):
         if name in components and f"#/components/schemas/{name}'" not in text:
@@ -102,7 +109,7 @@ def create_app(
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            app.openapi_schema = _without_unused_schemas(schema)
+            app.openapi_schema = _finished(schema, (IngestRequest,))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ file again makes a new version of the same document, or nothing when it did not 
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -86,7 +87,7 @@ def create_rag_router(target: Any, caller: Callable[..., Awaitable[Caller]]) -> 
             for item in files:
                 name = (Path(item.filename or "upload.txt").name or "upload.txt").translate(_NAME_SAFE)
                 path = Path(folder) / name
-                path.write_bytes(await item.read(limit + 1))
+                await asyncio.to_thread(path.write_bytes, await item.read(limit + 1))
                 for parsed in await parser.parse(str(path), max_bytes=limit, user_id=user_id):
                     suffix = parsed.id[len(str(path)) :] if parsed.id.startswith(str(path)) else ""
                     documents.append(

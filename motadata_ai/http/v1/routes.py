@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
@@ -69,6 +69,11 @@ class GatewayTarget(Protocol):
 
 def _sse(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def _json(payload: dict[str, Any], headers: dict[str, str]) -> Response:
+    """A JSON answer serialised with orjson (vectors of embeddings are long lists of floats)."""
+    return Response(content=orjson.dumps(payload), media_type="application/json", headers=headers)
 
 
 def _headers(cost_usd: float, cached: bool) -> dict[str, str]:
@@ -157,9 +162,7 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
             return _stream_response(first, chunks, model=request.model, include_usage=include_usage)
         response = await gateway.generate(request, tenant=who.tenant_id, user_id=user_id)
         await who.charge(response.cost_usd)
-        return JSONResponse(
-            completion_payload(response), headers=_headers(response.cost_usd, response.cached)
-        )
+        return _json(completion_payload(response), _headers(response.cost_usd, response.cached))
 
     @router.post(
         "/embeddings",
@@ -184,14 +187,14 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
             for index, vector in enumerate(response.vectors)
         ]
         tokens = response.usage.input_tokens
-        return JSONResponse(
+        return _json(
             {
                 "object": "list",
                 "data": data,
                 "model": response.model,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             },
-            headers=_headers(response.cost_usd, response.cached),
+            _headers(response.cost_usd, response.cached),
         )
 
     @router.get(

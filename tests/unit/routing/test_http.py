@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 import httpx
+import pytest
 
 from motadata_ai.cli import agents as agents_cli
 from motadata_ai.domain.routing import UnifiedQuery
 from motadata_ai.domain.values.documents import RAGResponse
+from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.http import create_app
 
 
@@ -104,3 +106,13 @@ async def test_ready_answers_503_while_the_sdk_starts_then_200() -> None:
     assert (starting.status_code, starting.json()) == (503, {"status": "starting"})
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
     assert live.status_code == 200
+
+
+def test_serve_without_keys_is_refused_off_loopback() -> None:
+    parser = argparse.ArgumentParser()
+    agents_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--no-auth", "--host", "0.0.0.0"])
+    assert args.no_auth is True
+    with pytest.raises(ConfigurationError) as caught:
+        agents_cli.run_serve(args)
+    assert "loopback" in caught.value.message

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from motadata_ai.domain.access import VirtualKeys
-from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.http.auth import caller_dependency
-from motadata_ai.http.errors import error_response, install_error_handlers
+from motadata_ai.http.errors import install_error_handlers
 from motadata_ai.http.health import create_health_router
 from motadata_ai.http.ml import create_ml_router
 from motadata_ai.http.query import create_query_router
 from motadata_ai.http.rag import IngestRequest, create_rag_router
+from motadata_ai.http.routing import SDKErrorRoute
 from motadata_ai.http.v1 import create_v1_router
 
 __all__ = ["DESCRIPTION", "create_app", "create_router"]
@@ -34,22 +32,6 @@ guardrails, usage ledger and traces. The tenant and user come from the API key
 Every error answers `{"error": {"message", "type", "param", "code", "sdk_error", "fields"}}`
 (the OpenAI error shape); a rate-limited call answers 429 with a `Retry-After` header.
 """
-
-
-class SDKErrorRoute(APIRoute):
-    """A route that answers the SDK's errors with the error body even when mounted in an
-    application that has no handler for them."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except MotadataError as error:
-                return error_response(error)
-
-        return handle
 
 
 def create_router(

@@ -7,13 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from motadata_ai.http.routing import SDKErrorRoute
+
 __all__ = ["create_health_router"]
 
 
 def create_health_router(target: Any) -> APIRouter:
     """The probes: ``/health`` answers while the process runs; ``/ready`` is 503 until
     ``target.ready`` (a target without start-up work is ready)."""
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], route_class=SDKErrorRoute)
 
     @router.get("/health", operation_id="health", summary="Liveness")
     async def health() -> dict[str, str]:

@@ -13,6 +13,7 @@ from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import Prediction
 from motadata_ai.http.auth import Caller
 from motadata_ai.http.errors import ERROR_RESPONSES
+from motadata_ai.http.routing import SDKErrorRoute
 
 __all__ = ["PredictRequest", "PredictResponse", "create_ml_router"]
 
@@ -35,7 +36,7 @@ class PredictResponse(BaseModel):
 
 def create_ml_router(target: Any, caller: Callable[..., Awaitable[Caller]]) -> APIRouter:
     """The prediction route over ``target.ml(tenant)``."""
-    router = APIRouter(prefix="/v1/ml", tags=["ml"])
+    router = APIRouter(prefix="/v1/ml", tags=["ml"], route_class=SDKErrorRoute)
 
     @router.post(
         "/models/{name}/predict",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from motadata_ai.domain.routing.unified import UnifiedResponse
 from motadata_ai.http.auth import Caller
 from motadata_ai.http.errors import ERROR_RESPONSES
+from motadata_ai.http.routing import SDKErrorRoute
 
 __all__ = ["QueryRequest", "QueryTarget", "create_query_router"]
 
@@ -48,7 +49,7 @@ class QueryRequest(BaseModel):
 
 def create_query_router(target: QueryTarget, caller: Callable[..., Awaitable[Caller]]) -> APIRouter:
     """``POST /query`` over ``target``; ``caller`` is the authentication dependency."""
-    router = APIRouter(tags=["query"])
+    router = APIRouter(tags=["query"], route_class=SDKErrorRoute)
 
     @router.post(
         "/query",

@@ -21,6 +21,7 @@ from motadata_ai.domain.values.documents import Document, IngestReport, RAGRespo
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.http.auth import Caller
 from motadata_ai.http.errors import ERROR_RESPONSES
+from motadata_ai.http.routing import SDKErrorRoute
 
 __all__ = ["IngestRequest", "RagQueryRequest", "create_rag_router"]
 
@@ -73,7 +74,7 @@ _INGEST_BODY = {
 
 def create_rag_router(target: Any, caller: Callable[..., Awaitable[Caller]]) -> APIRouter:
     """The RAG routes over ``target.rag(tenant)`` (and ``target.port("parser")`` for uploads)."""
-    router = APIRouter(prefix="/v1/rag", tags=["rag"])
+    router = APIRouter(prefix="/v1/rag", tags=["rag"], route_class=SDKErrorRoute)
 
     async def uploaded(request: Request, user_id: str | None) -> list[Document]:
         form = await request.form()

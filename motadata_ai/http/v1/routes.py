@@ -27,6 +27,7 @@ from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingResponse, StreamChunk
 from motadata_ai.http.auth import Caller
 from motadata_ai.http.errors import ERROR_RESPONSES, error_payload
+from motadata_ai.http.routing import SDKErrorRoute
 from motadata_ai.http.v1.wire import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -130,7 +131,7 @@ def _float_bytes(vector: tuple[float, ...]) -> str:
 
 def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Caller]]) -> APIRouter:
     """The ``/v1`` router over ``gateway``; ``caller`` is the authentication dependency."""
-    router = APIRouter(prefix="/v1", tags=["openai"])
+    router = APIRouter(prefix="/v1", tags=["openai"], route_class=SDKErrorRoute)
 
     @router.post(
         "/chat/completions",

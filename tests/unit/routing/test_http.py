@@ -6,12 +6,13 @@ import argparse
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from motadata_ai.cli import agents as agents_cli
 from motadata_ai.domain.routing import UnifiedQuery
 from motadata_ai.domain.values.documents import RAGResponse
 from motadata_ai.domain.values.errors import ConfigurationError
-from motadata_ai.http import create_app
+from motadata_ai.http import create_app, create_router
 
 
 class Rag:
@@ -116,3 +117,15 @@ def test_serve_without_keys_is_refused_off_loopback() -> None:
     with pytest.raises(ConfigurationError) as caught:
         agents_cli.run_serve(args)
     assert "loopback" in caught.value.message
+
+
+async def test_mounted_in_an_app_without_handlers_sdk_errors_still_answer_the_error_body() -> None:
+    unified = UnifiedQuery(rag_factory=lambda tenant: Rag(), agent_factory=None)
+    host = FastAPI()
+    host.include_router(create_router(unified, prefix="/ai"))
+    transport = httpx.ASGITransport(app=host, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        down = await http.post("/ai/query", json={"query": "boom", "tenant_id": "acme"})
+        bad_tenant = await http.post("/ai/query", json={"query": "x", "tenant_id": "bad tenant!"})
+    assert down.status_code == 503 and down.json()["error"]["sdk_error"] == "ProviderUnavailable"
+    assert bad_tenant.status_code == 422 and bad_tenant.json()["error"]["sdk_error"] == "InvalidTenant"

@@ -164,6 +164,8 @@ _EAGER_PORTS = (
     "parser",
     "gateway",
     "use_cases",
+    "limits",
+    "api_keys",
 )
 
 

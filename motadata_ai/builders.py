@@ -19,6 +19,7 @@ from motadata_ai.settings import Settings
 if TYPE_CHECKING:
     from motadata_ai.adapters.postgres.database import PostgresDatabase
     from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
+    from motadata_ai.adapters.postgres.keys import PostgresKeyStore
     from motadata_ai.adapters.postgres.ledger import PostgresAuditLog, PostgresUsageLedger
     from motadata_ai.adapters.postgres.memory_store import PostgresMemoryStore
     from motadata_ai.adapters.postgres.ml import (
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from motadata_ai.ports.cache import CachePort
     from motadata_ai.ports.documents import DocumentParserPort, DocumentStorePort
     from motadata_ai.ports.embedding import EmbeddingPort
+    from motadata_ai.ports.keys import KeyStorePort
     from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
     from motadata_ai.ports.limits import LimitsPort
     from motadata_ai.ports.llm import LLMPort
@@ -397,6 +399,20 @@ def postgres_prediction_log(database: PostgresDatabase) -> PostgresPredictionLog
     from motadata_ai.adapters.postgres.ml import PostgresPredictionLog
 
     return PostgresPredictionLog(database)
+
+
+def memory_api_keys() -> KeyStorePort:
+    """Virtual API keys (hashed) in process."""
+    from motadata_ai.adapters.memory.keys import InMemoryKeyStore
+
+    return InMemoryKeyStore()
+
+
+def postgres_api_keys(database: PostgresDatabase) -> PostgresKeyStore:
+    """Virtual API keys (hashed) on PostgreSQL."""
+    from motadata_ai.adapters.postgres.keys import PostgresKeyStore
+
+    return PostgresKeyStore(database)
 
 
 def artifacts(settings: Settings) -> ArtifactStorePort:

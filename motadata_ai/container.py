@@ -87,6 +87,7 @@ class Container(containers.DeclarativeContainer):
     prediction_log = _store(
         builders.memory_prediction_log, builders.postgres_prediction_log, store_kind, database
     )
+    api_keys = _store(builders.memory_api_keys, builders.postgres_api_keys, store_kind, database)
     artifacts = providers.Singleton(builders.artifacts, settings)
     trainers = providers.Singleton(builders.trainers)
     model_cache = providers.Singleton(builders.model_cache, settings)

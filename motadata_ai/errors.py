@@ -5,9 +5,11 @@ Each error is either a **developer mistake** (:class:`UsageError`: fix the call,
 configuration; retrying the same call never helps) or a **runtime failure** (:class:`ServiceError`:
 something outside the caller's control failed; retrying later may help), never both. Every error
 carries structured fields declared on its class (``tenant_id``, ``model``, ``retry_after`` ...),
-so code branches on data rather than on messages. The HTTP edge maps them by branch:
-``ValidationError`` 422, ``NotFound`` 404, ``RateLimited``/``ProviderRateLimited`` 429,
-``ProviderBadRequest`` (the provider refused: a bad key, an unknown model) 502, other
+so code branches on data rather than on messages. The HTTP edge maps them by branch, in the
+OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``TenantMismatch``
+403, ``NotFound`` and ``UnknownModel`` 404, ``ValidationError`` 422,
+``RateLimited``/``ProviderRateLimited``/``BudgetExceeded`` 429 (with ``Retry-After``), other
+``ProviderBadRequest`` (the provider refused the server's request: its key) 502, other
 ``ServiceError`` 503, other ``UsageError`` (configuration) 500.
 
 ::
@@ -19,6 +21,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
     │   │   ├── MiniLMUnavailable       the local embedding model's package is missing
     │   │   ├── ToolDefinitionError
     │   │   └── UnknownEstimator
+    │   ├── InvalidAPIKey               the HTTP gateway's API key is missing, malformed, unknown or revoked
     │   ├── NotFound                    the named object does not exist for the tenant
     │   │   ├── ArtifactNotFound
     │   │   ├── DocumentNotFound
@@ -30,6 +33,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
     │   │   ├── TaskNotFound
     │   │   │   └── TaskAlreadyResumed
     │   │   └── TemplateNotFound
+    │   ├── TenantMismatch              an API key of one tenant asked for another tenant's data
     │   └── ValidationError             bad input, named by ``field`` (also a ``ValueError``)
     │       ├── ContextWindowTooSmall
     │       ├── DatasetInvalid
@@ -97,6 +101,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
             ├── CacheError              → CacheUnavailable * → CacheBypassed (the cache's circuit is open)
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
+            ├── KeyStoreError           → KeyStoreUnavailable *
             ├── LedgerError             → LedgerUnavailable *
             ├── LimitsError             → LimitsUnavailable *
             ├── MemoryStoreError        → MemoryStoreUnavailable *
@@ -165,6 +170,10 @@ from motadata_ai.domain.values.agents import (
     ToolDefinitionError,
     ToolRetriesExceeded,
 )
+from motadata_ai.domain.values.api_keys import (
+    InvalidAPIKey,
+    TenantMismatch,
+)
 from motadata_ai.domain.values.errors import (
     BudgetExceeded,
     ConfigurationError,
@@ -208,6 +217,10 @@ from motadata_ai.ports.documents import (
     UnsafeDocumentPath,
     UnsupportedDocumentType,
     VersionConflict,
+)
+from motadata_ai.ports.keys import (
+    KeyStoreError,
+    KeyStoreUnavailable,
 )
 from motadata_ai.ports.ledger import (
     LedgerError,
@@ -301,10 +314,13 @@ __all__ = [
     "ExperimentStoreUnavailable",
     "ExtraColumns",
     "GuardrailViolation",
+    "InvalidAPIKey",
     "InvalidResponseSchema",
     "InvalidSubject",
     "InvalidTenant",
     "InvalidToolArguments",
+    "KeyStoreError",
+    "KeyStoreUnavailable",
     "KnowledgeBaseEmpty",
     "LedgerError",
     "LedgerUnavailable",
@@ -348,6 +364,7 @@ __all__ = [
     "TaskNotFound",
     "TemplateError",
     "TemplateNotFound",
+    "TenantMismatch",
     "TooManyMissing",
     "ToolDefinitionError",
     "ToolRetriesExceeded",

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "serve": "motadata_ai.cli.agents:serve",
     "ml": "motadata_ai.cli.ml:ml",
     "health": "motadata_ai.cli.health:health",
+    "keys": "motadata_ai.cli.keys:keys",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 

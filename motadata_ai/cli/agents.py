@@ -25,6 +25,7 @@ QUERY_MODES = ("auto", "agent", "rag", "both")
 Examples:
   motadata-ai serve
   motadata-ai serve --host 0.0.0.0 --port 8080 --prefix /ai
+  motadata-ai serve --no-auth          # loopback only, no API keys (local trials)
 
 \b
 Variables: MOTADATA_PROFILE, MOTADATA_POSTGRES_DSN, MOTADATA_LLM_MODEL, OTEL_EXPORTER_OTLP_ENDPOINT.""",
@@ -34,10 +35,18 @@ Variables: MOTADATA_PROFILE, MOTADATA_POSTGRES_DSN, MOTADATA_LLM_MODEL, OTEL_EXP
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on."
 )
 @click.option("--prefix", default="", metavar="PATH", help="Path prefix of the routes, e.g. /ai.")
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve without API keys (loopback hosts only): the tenant comes from the "
+    "X-Motadata-Tenant header or the body, else 'default'.",
+)
 @global_options()
 @click.pass_context
 def serve(ctx: click.Context, /, **_: Any) -> int:
-    """Run the HTTP router until interrupted: POST /query, GET /health, OpenAPI at /openapi.json."""
+    """Run the HTTP server until interrupted: the OpenAI-compatible /v1 routes, RAG, ML, POST
+    /query, GET /health and /ready, OpenAPI at /openapi.json. Callers need a virtual key
+    (``motadata-ai keys create``) unless ``--no-auth``."""
     return run(_serve, ctx)
 
 
@@ -104,12 +113,18 @@ async def _serve(args: argparse.Namespace) -> int:
 
     from motadata_ai.api import connect
     from motadata_ai.cli._startup import status_printer
+    from motadata_ai.domain.access import VirtualKeys
+    from motadata_ai.domain.values.errors import ConfigurationError
     from motadata_ai.http import create_app
 
+    no_auth = getattr(args, "no_auth", False)
+    if no_auth and args.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigurationError(f"--no-auth serves loopback only, not {args.host}", setting="host")
     # connect() returns once the models are loaded: uvicorn starts (and /ready answers) after
     async with connect(status=status_printer(args)) as ai:
+        keys = None if no_auth else VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"))
         config = uvicorn.Config(
-            create_app(ai, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
+            create_app(ai, keys=keys, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
         )
         await uvicorn.Server(config).serve()
     return 0

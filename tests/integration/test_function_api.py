@@ -238,7 +238,7 @@ async def test_section_4_2_example_initialization_code(
         assert by_rag.json()["mode"] == "rag" and by_rag.json()["sources"]
         assert by_agent.status_code == 200 and by_agent.json()["answer"] == "echo: Close INC-7"
         assert (
-            other.status_code == 422 and other.json()["error"] == "ValidationError"
+            other.status_code == 422 and other.json()["error"]["sdk_error"] == "ValidationError"
         )  # not the agent's tenant
         # the gateway caches on Redis: the same prompt again is answered without the provider
         calls = len(provider.chat_requests())

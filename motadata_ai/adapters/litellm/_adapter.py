@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -209,7 +210,11 @@ class LiteLLMAdapter:
         deadline = loop.time() + limit
         async with asyncio.timeout_at(deadline):
             litellm = await aload_litellm()
-        return litellm, max(deadline - loop.time(), 0.001)
+        left = max(deadline - loop.time(), 0.001)
+        # LiteLLM keys its cached HTTP clients by the timeout: a new float on every call would build
+        # a client, and open a connection, per call. Whole tenths of a second keep one client.
+        tenths = math.floor(left * 10) / 10
+        return litellm, tenths if tenths > 0 else left
 
     def _failure(self, error: BaseException, model: str, limit: float, awaited: str) -> ProviderError:
         """The port error for a failed call: a timeout (the hard guard's) names ``awaited``

@@ -1,0 +1,73 @@
+"""The step protocol and the chain that runs the steps in order.
+
+A step is a small object with ``complete(call, request, next)``, ``stream(call, request, next)``
+and ``embed(call, request, next)``: it does its own work before and after handing the call to
+``next`` (the rest of the chain), owning its state and its port, as httpx's transports and
+pydantic-ai's wrapper models do. :class:`Step` passes everything through, so a step overrides
+only what it takes part in. :class:`Chain` links the steps once, at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
+
+from motadata_ai.domain.gateway.call import Call
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    StreamChunk,
+)
+
+__all__ = ["Chain", "NextComplete", "NextEmbed", "NextStream", "Step"]
+
+NextComplete = Callable[[Call, ChatRequest], Awaitable[ChatResponse]]
+NextStream = Callable[[Call, ChatRequest], AsyncIterator[StreamChunk]]
+NextEmbed = Callable[[Call, EmbeddingRequest], Awaitable[EmbeddingResponse]]
+
+
+class Step:
+    """One policy around a call; by default it passes the call on untouched."""
+
+    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+        """Run a completion through this step."""
+        return await next(call, request)
+
+    def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+        """Run a stream through this step."""
+        return next(call, request)
+
+    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+        """Run an embedding call through this step."""
+        return await next(call, request)
+
+
+class Chain:
+    """The steps, outermost first, linked once around a terminal step."""
+
+    def __init__(self, steps: Sequence[Step], terminal: Step) -> None:
+        self.steps = tuple(steps)
+        complete: NextComplete = partial(terminal.complete, next=_end_complete)
+        stream: NextStream = partial(terminal.stream, next=_end_stream)
+        embed: NextEmbed = partial(terminal.embed, next=_end_embed)
+        for step in reversed(self.steps):
+            complete = partial(step.complete, next=complete)
+            stream = partial(step.stream, next=stream)
+            embed = partial(step.embed, next=embed)
+        self.complete: NextComplete = complete
+        self.stream: NextStream = stream
+        self.embed: NextEmbed = embed
+
+
+async def _end_complete(call: Call, request: ChatRequest) -> ChatResponse:
+    raise AssertionError("the terminal step answers every completion")
+
+
+def _end_stream(call: Call, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+    raise AssertionError("the terminal step answers every stream")
+
+
+async def _end_embed(call: Call, request: EmbeddingRequest) -> EmbeddingResponse:
+    raise AssertionError("the terminal step answers every embedding call")

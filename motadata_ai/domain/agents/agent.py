@@ -358,7 +358,7 @@ class Agent:
             started = time.perf_counter()
             deadline = asyncio.timeout(max(self.timeout - state.elapsed_s, 0.0))
             try:
-                async with deadline:
+                async with deadline, self.gateway.request(self.tenant, operation="agent.execute_task"):
                     if recall:
                         await self._recall(state)
                     if decisions is not None:
@@ -419,6 +419,7 @@ class Agent:
 
     async def _loop(self, state: RunState, ledger: Budget, span: SpanHandle) -> AgentTask:
         specs = tuple(t.spec() for t in self.tools.values())
+        first = state.iterations  # the request this run was opened with pays for its first step
         while True:
             if state.iterations >= self.max_iterations:
                 await self._remember_outcome(state, None, failure="hit max_iterations")
@@ -445,8 +446,10 @@ class Agent:
                 tools=specs,
                 temperature=self.temperature,
             )
+            if state.iterations > first:  # each further step of the task is one more request
+                await self.gateway.admit(self.tenant, operation="agent.step")
             started = time.perf_counter()
-            response = await self.gateway.generate(request, tenant=self.tenant)
+            response = await self.gateway.generate(request, tenant=self.tenant, purpose="agent_step")
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage

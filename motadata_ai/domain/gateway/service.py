@@ -214,10 +214,7 @@ class Gateway:
         requests here, at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
         request of the same tenant, it joins that one and spends nothing."""
-        if not isinstance(operation, str) or not _OPERATION.fullmatch(operation) or len(operation) > 64:
-            raise ValidationError(
-                f"operation must be a dotted lower-case name, got {operation!r}", field="operation"
-            )
+        _check_operation(operation)
         tenant_id = self._context(tenant).tenant_id
         current = current_origin()
         if current is not None and self._open.get(current.request_id) == tenant_id:
@@ -231,6 +228,13 @@ class Gateway:
                 yield origin
         finally:
             del self._open[origin.request_id]
+
+    async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
+        """Spend one more of the tenant's requests (a further step of a request in progress, like
+        an agent task's next model call): :class:`RateLimited` or a wait, per the policy."""
+        _check_operation(operation)
+        tenant_id = self._context(tenant).tenant_id
+        await self._rate_limit.admit(tenant_id, self._policy(tenant_id), wait)
 
     async def generate(
         self,
@@ -478,6 +482,13 @@ class Gateway:
         if user_id is not None and user_id != context.user_id:
             return TenantContext.model_construct(tenant_id=context.tenant_id, user_id=user_id)
         return context
+
+
+def _check_operation(operation: str) -> None:
+    if not isinstance(operation, str) or len(operation) > 64 or not _OPERATION.fullmatch(operation):
+        raise ValidationError(
+            f"operation must be a dotted lower-case name, got {operation!r}", field="operation"
+        )
 
 
 def _tuple(names: Sequence[str] | None) -> tuple[str, ...] | None:

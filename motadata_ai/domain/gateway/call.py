@@ -11,8 +11,9 @@ the answer came from, a stream's assembled answer) lives in its one mutable part
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.guardrails import ResponseSchema
@@ -21,7 +22,17 @@ from motadata_ai.domain.values.llm import ChatResponse
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import Source
 
-__all__ = ["Call", "CallKind", "CallOptions", "CallState", "provider_of"]
+__all__ = [
+    "Call",
+    "CallKeywords",
+    "CallKind",
+    "CallOptions",
+    "CallState",
+    "EmbedKeywords",
+    "GenerateKeywords",
+    "StreamKeywords",
+    "provider_of",
+]
 
 CallKind = Literal["chat", "stream", "embed"]
 
@@ -29,6 +40,45 @@ CallKind = Literal["chat", "stream", "embed"]
 def provider_of(model: str) -> str:
     """The provider prefix of ``provider/model`` ('' when there is none)."""
     return model.split("/", 1)[0] if "/" in model else ""
+
+
+class CallKeywords(TypedDict, total=False):
+    """The per-call keywords every gateway call takes (each overrides the tenant's policy).
+
+    ``user_id``; ``no_cache`` skips the cache (lookup and store); ``ttl`` sets this entry's
+    lifetime; ``fallbacks`` replaces the fallback models; ``max_retries``; ``timeout`` (seconds
+    per attempt); ``wait`` queues a rate-limited call instead of raising; ``purpose`` says why
+    the call is made and ``origin`` names the request it is made for (by default the request
+    opened with ``gateway.request``, if any).
+    """
+
+    user_id: str | None
+    no_cache: bool
+    ttl: float | None
+    fallbacks: Sequence[str] | None
+    max_retries: int | None
+    timeout: float | None
+    wait: bool | None
+    purpose: Purpose | None
+    origin: CallOrigin | None
+
+
+class StreamKeywords(CallKeywords, total=False):
+    """A completion's keywords: also ``validation_level`` (the guardrail level of this call)."""
+
+    validation_level: str | None
+
+
+class GenerateKeywords(StreamKeywords, total=False):
+    """``generate``'s keywords: also ``response_schema`` (JSON schema or pydantic model class)."""
+
+    response_schema: ResponseSchema | None
+
+
+class EmbedKeywords(CallKeywords, total=False):
+    """``embed``'s keywords: also ``model`` (default: the configured embedding model)."""
+
+    model: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +93,21 @@ class CallOptions:
     validation_level: str | None = None
     timeout: float | None = None
     wait: bool | None = None
+
+    @classmethod
+    def of(cls, keywords: Mapping[str, Any], *, fallbacks: tuple[str, ...] | None) -> CallOptions:
+        """The options named in ``keywords`` (``fallbacks`` already made a tuple)."""
+        get = keywords.get
+        return cls(
+            no_cache=bool(get("no_cache", False)),
+            ttl=get("ttl"),
+            response_schema=get("response_schema"),
+            fallbacks=fallbacks,
+            max_retries=get("max_retries"),
+            validation_level=get("validation_level"),
+            timeout=get("timeout"),
+            wait=get("wait"),
+        )
 
 
 @dataclass(slots=True)

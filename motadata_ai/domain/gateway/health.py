@@ -72,28 +72,16 @@ async def check_health(
     health = GatewayHealth(status="ok", pending_ledger_writes=pending)
     health.cache_hit_rate = stats.cache_hit_rate
     health.semantic_hit_rate = stats.semantic_hit_rate
-    try:
-        health.limits = await limits.ping()
-    except Exception as error:
-        health.limits = False
-        health.errors["limits"] = str(error)
+    health.limits = await _ping("limits", limits, health)
     if cache is not None:
-        try:
-            health.cache = await cache.ping()
-        except Exception as error:
-            health.cache = False
-            health.errors["cache"] = str(error)
+        health.cache = await _ping("cache", cache, health)
     states = await limits.breaker_states()
     health.breakers = {circuit_label(key): state.state for key, state in states.items()}
     for name, port in (("limits", limits), ("cache", cache)):
         if isinstance(port, FallbackLimits | CircuitCache):
             health.stores[name] = port.circuit_state
     if ledger is not None:
-        try:
-            health.ledger = await ledger.ping()
-        except Exception as error:
-            health.ledger = False
-            health.errors["ledger"] = str(error)
+        health.ledger = await _ping("ledger", ledger, health)
     if health.cache is False or health.ledger is False or health.limits is False:
         health.status = "degraded"
     if any(state != "closed" for state in health.stores.values()):
@@ -101,3 +89,11 @@ async def check_health(
     if any(state == "open" for state in health.breakers.values()):
         health.status = "degraded"
     return health
+
+
+async def _ping(name: str, port: LimitsPort | CachePort | UsageLedgerPort, health: GatewayHealth) -> bool:
+    try:
+        return await port.ping()
+    except Exception as error:
+        health.errors[name] = str(error)
+        return False

@@ -15,19 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import random as _random
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
-from motadata_ai.domain.gateway.call import Call, CallKind, CallOptions
+from motadata_ai.domain.gateway.call import (
+    Call,
+    CallKind,
+    CallOptions,
+    EmbedKeywords,
+    GenerateKeywords,
+    StreamKeywords,
+)
 from motadata_ai.domain.gateway.circuit_cache import CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 from motadata_ai.domain.gateway.health import GatewayHealth, GatewayStats, check_health
 from motadata_ai.domain.gateway.limits import LocalLimits
+from motadata_ai.domain.gateway.requests import OpenRequests
 from motadata_ai.domain.gateway.steps import Chain, Step
 from motadata_ai.domain.gateway.steps.budget import BudgetStep
 from motadata_ai.domain.gateway.steps.cache import CacheStep
@@ -40,10 +47,9 @@ from motadata_ai.domain.gateway.steps.resilience import Resilience
 from motadata_ai.domain.gateway.steps.telemetry import TelemetryStep
 from motadata_ai.domain.gateway.steps.validate import ContextWindow, Validate, check_level
 from motadata_ai.domain.gateway.store_circuit import StoreCircuit
-from motadata_ai.domain.guardrails import ResponseSchema
-from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.values import keys
-from motadata_ai.domain.values.calls import CallOrigin, Purpose, acting_for, current_origin, new_request_id
+from motadata_ai.domain.values.calls import CallOrigin
 from motadata_ai.domain.values.errors import NotFound, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
@@ -64,12 +70,9 @@ from motadata_ai.ports.telemetry import TelemetryPort
 
 __all__ = ["Gateway", "GatewayHealth", "GatewayStats"]
 
-_OPERATION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
-_DIRECT: dict[CallKind, str] = {
-    "chat": "gateway.generate",
-    "stream": "gateway.stream",
-    "embed": "gateway.embed",
-}
+_EMBED = frozenset(EmbedKeywords.__annotations__)  # with the keywords they inherit
+_STREAM = frozenset(StreamKeywords.__annotations__)
+_GENERATE = frozenset(GenerateKeywords.__annotations__)
 
 
 class Gateway:
@@ -130,6 +133,7 @@ class Gateway:
         self._recorder = UsageRecorder(ledger, feedback_hook=feedback_hook, stats=self._stats)
         self._audit = AuditSink(audit, telemetry)
         self._rate_limit = RateLimit(self._limits, sleep=sleep)
+        self._requests = OpenRequests(self._rate_limit)
         self._resilience = Resilience(self._limits, stats=self._stats, sleep=sleep, random=random)
         steps: list[Step] = [Validate(has_cache=cache is not None)]
         if telemetry is not None:
@@ -154,7 +158,6 @@ class Gateway:
         self._chain = Chain(steps, Provider(llm, embeddings, random=random))
         self._policies: dict[str, GatewayConfig] = {}
         self._tenants: dict[str, TenantContext] = {}
-        self._open: dict[str, str] = {}  # request id -> tenant id of the requests in progress
 
     # ------------------------------------------------------------------ properties and policy
 
@@ -206,114 +209,49 @@ class Gateway:
 
     # ------------------------------------------------------------------ requests and calls
 
-    @asynccontextmanager
-    async def request(
+    def request(
         self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None
-    ) -> AsyncIterator[CallOrigin]:
-        """One user request (``rag.query``, ``agent.step`` ...): it spends one of the tenant's
-        requests here, at its start (:class:`RateLimited` or a wait, per the policy), and the
+    ) -> AbstractAsyncContextManager[CallOrigin]:
+        """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
+        tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
         request of the same tenant, it joins that one and spends nothing."""
-        _check_operation(operation)
         tenant_id = self._context(tenant).tenant_id
-        current = current_origin()
-        if current is not None and self._open.get(current.request_id) == tenant_id:
-            yield current
-            return
-        await self._rate_limit.admit(tenant_id, self._policy(tenant_id), wait)
-        origin = CallOrigin(new_request_id(), tenant_id, operation)
-        self._open[origin.request_id] = tenant_id
-        try:
-            with acting_for(origin):
-                yield origin
-        finally:
-            del self._open[origin.request_id]
+        return self._requests.open(tenant_id, self._policy(tenant_id), operation, wait)
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like
         an agent task's next model call): :class:`RateLimited` or a wait, per the policy."""
-        _check_operation(operation)
         tenant_id = self._context(tenant).tenant_id
-        await self._rate_limit.admit(tenant_id, self._policy(tenant_id), wait)
+        await self._requests.admit(tenant_id, self._policy(tenant_id), operation, wait)
 
     async def generate(
-        self,
-        request: ChatRequest,
-        *,
-        tenant: TenantContext | str,
-        user_id: str | None = None,
-        no_cache: bool = False,
-        ttl: float | None = None,
-        response_schema: ResponseSchema | None = None,
-        fallbacks: Sequence[str] | None = None,
-        max_retries: int | None = None,
-        validation_level: str | None = None,
-        timeout: float | None = None,
-        wait: bool | None = None,
-        purpose: Purpose | None = None,
-        origin: CallOrigin | None = None,
+        self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[GenerateKeywords]
     ) -> ChatResponse:
-        """Run one completion for ``tenant`` through every policy.
+        """Run one completion for ``tenant`` through every step of the chain.
 
-        Per-call options override the tenant's policy: ``no_cache`` skips the cache (lookup and
-        store), ``ttl`` sets this entry's lifetime, ``response_schema`` (a JSON schema or a pydantic
-        model class, checked before any call: see :func:`compile_schema`) requests JSON output that
-        must validate against it, ``fallbacks`` replaces the fallback models, ``max_retries``,
-        ``validation_level``, ``timeout`` (seconds per attempt) and ``wait`` (queue instead of
-        raising :class:`RateLimited`). ``purpose`` says why the call is made; inside a
-        :meth:`request` (or with its ``origin``) the call is made on that request's behalf.
+        The keywords (:class:`~motadata_ai.domain.gateway.call.GenerateKeywords`) override the
+        tenant's policy for this call: ``user_id``, ``no_cache``, ``ttl``, ``response_schema``
+        (checked before any call: see :func:`compile_schema`), ``fallbacks``, ``max_retries``,
+        ``validation_level``, ``timeout`` (seconds per attempt), ``wait`` (queue instead of raising
+        :class:`RateLimited`), ``purpose`` and ``origin`` (why, and for which request).
         """
-        options = CallOptions(
-            no_cache, ttl, response_schema, _tuple(fallbacks), max_retries, validation_level, timeout, wait
-        )
-        return await self._chain.complete(
-            self._call("chat", tenant, user_id, options, purpose, origin), request
-        )
+        return await self._chain.complete(self._call("chat", tenant, options, _GENERATE), request)
 
     async def stream(
-        self,
-        request: ChatRequest,
-        *,
-        tenant: TenantContext | str,
-        user_id: str | None = None,
-        no_cache: bool = False,
-        ttl: float | None = None,
-        fallbacks: Sequence[str] | None = None,
-        max_retries: int | None = None,
-        validation_level: str | None = None,
-        timeout: float | None = None,
-        wait: bool | None = None,
-        purpose: Purpose | None = None,
-        origin: CallOrigin | None = None,
+        self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[StreamKeywords]
     ) -> AsyncIterator[StreamChunk]:
         """Stream one completion for ``tenant``; a cached answer is replayed as a stream.
 
         Retries and fallbacks apply until the first chunk arrives. The output guardrails run on
         the whole text at the end: a violation ends the stream with :class:`GuardrailViolation`
-        (and nothing is cached). Options as for :meth:`generate`.
+        (and nothing is cached). Keywords as for :meth:`generate`, less ``response_schema``.
         """
-        options = CallOptions(
-            no_cache, ttl, None, _tuple(fallbacks), max_retries, validation_level, timeout, wait
-        )
-        call = self._call("stream", tenant, user_id, options, purpose, origin)
-        async for chunk in self._chain.stream(call, request):
+        async for chunk in self._chain.stream(self._call("stream", tenant, options, _STREAM), request):
             yield chunk
 
     async def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        tenant: TenantContext | str,
-        model: str | None = None,
-        user_id: str | None = None,
-        no_cache: bool = False,
-        ttl: float | None = None,
-        fallbacks: Sequence[str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        wait: bool | None = None,
-        purpose: Purpose | None = None,
-        origin: CallOrigin | None = None,
+        self, texts: Sequence[str], *, tenant: TenantContext | str, **options: Unpack[EmbedKeywords]
     ) -> EmbeddingResponse:
         """Embed ``texts`` for ``tenant`` with ``model`` (default: the configured embedding model).
 
@@ -321,30 +259,33 @@ class Gateway:
         de-duplicated and charged like a completion. ``fallbacks`` only makes sense between models
         of the same vector size; none are used by default.
         """
-        options = CallOptions(no_cache, ttl, None, tuple(fallbacks or ()), max_retries, None, timeout, wait)
-        call = self._call("embed", tenant, user_id, options, purpose, origin)
+        call = self._call("embed", tenant, options, _EMBED)
         inputs: Any = texts if isinstance(texts, str) else tuple(texts)  # Validate refuses a str
-        return await self._chain.embed(
-            call, EmbeddingRequest.model_construct(model=model or "", inputs=inputs)
-        )
+        request = EmbeddingRequest.model_construct(model=options.get("model") or "", inputs=inputs)
+        return await self._chain.embed(call, request)
 
     def _call(
         self,
         kind: CallKind,
         tenant: TenantContext | str,
-        user_id: str | None,
-        options: CallOptions,
-        purpose: Purpose | None,
-        origin: CallOrigin | None,
+        keywords: Mapping[str, Any],
+        allowed: frozenset[str],
     ) -> Call:
-        context = self._context(tenant, user_id)
+        unknown = keywords.keys() - allowed
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(f"unknown option {name!r} for a gateway {kind} call", field=name)
+        context = self._context(tenant, keywords.get("user_id"))
         tenant_id = context.tenant_id
-        given = origin or current_origin()
-        internal = given is not None and self._open.get(given.request_id) == tenant_id
-        if given is None:
-            given = CallOrigin(new_request_id(), tenant_id, _DIRECT[kind])
-        chosen: Purpose = purpose or ("internal" if internal else given.purpose)
-        return Call(context, kind, self._policy(tenant_id), given, chosen, internal, self._clock(), options)
+        fallbacks = keywords.get("fallbacks")
+        if kind == "embed":
+            options = CallOptions.of(keywords, fallbacks=tuple(fallbacks or ()))
+        else:
+            options = CallOptions.of(keywords, fallbacks=None if fallbacks is None else tuple(fallbacks))
+        origin, purpose, internal = self._requests.origin_of(
+            tenant_id, kind, keywords.get("origin"), keywords.get("purpose")
+        )
+        return Call(context, kind, self._policy(tenant_id), origin, purpose, internal, self._clock(), options)
 
     # ------------------------------------------------------------------ guarding, feedback, upkeep
 
@@ -364,35 +305,7 @@ class Gateway:
         """
         context = self._context(tenant)
         level = check_level(self._policy(context.tenant_id).validation_level)
-        checked = ContextGuard.for_level(level).check(texts, origin=origin)
-        if checked.injection_matches:
-            scores = [g.injection_score for g in checked.texts if g.injection_score]
-            details = {
-                "origin": origin,
-                "dropped": checked.count("dropped"),
-                "flagged": checked.count("flagged"),
-                "injection_scores": scores,
-            }
-            await self._audit.event(
-                context,
-                "injection_suspected",
-                "input",
-                level,
-                model,
-                list(checked.injection_matches),
-                details,
-            )
-        if checked.redacted:
-            await self._audit.event(
-                context,
-                "pii_redacted",
-                "input",
-                level,
-                model,
-                sorted(checked.redacted),
-                {"origin": origin, "counts": checked.redacted},
-            )
-        return checked
+        return await self._audit.guarded(context, level, texts, origin=origin, model=model)
 
     async def record_feedback(
         self,
@@ -482,14 +395,3 @@ class Gateway:
         if user_id is not None and user_id != context.user_id:
             return TenantContext.model_construct(tenant_id=context.tenant_id, user_id=user_id)
         return context
-
-
-def _check_operation(operation: str) -> None:
-    if not isinstance(operation, str) or len(operation) > 64 or not _OPERATION.fullmatch(operation):
-        raise ValidationError(
-            f"operation must be a dotted lower-case name, got {operation!r}", field="operation"
-        )
-
-
-def _tuple(names: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if names is None else tuple(names)

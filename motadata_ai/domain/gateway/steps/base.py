@@ -13,33 +13,31 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 
 from motadata_ai.domain.gateway.call import Call
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-)
+from motadata_ai.domain.values import llm
 
 __all__ = ["Chain", "NextComplete", "NextEmbed", "NextStream", "Step"]
 
-NextComplete = Callable[[Call, ChatRequest], Awaitable[ChatResponse]]
-NextStream = Callable[[Call, ChatRequest], AsyncIterator[StreamChunk]]
-NextEmbed = Callable[[Call, EmbeddingRequest], Awaitable[EmbeddingResponse]]
+NextComplete = Callable[[Call, llm.ChatRequest], Awaitable[llm.ChatResponse]]
+NextStream = Callable[[Call, llm.ChatRequest], AsyncIterator[llm.StreamChunk]]
+NextEmbed = Callable[[Call, llm.EmbeddingRequest], Awaitable[llm.EmbeddingResponse]]
 
 
 class Step:
     """One policy around a call; by default it passes the call on untouched."""
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Run a completion through this step."""
         return await next(call, request)
 
-    def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Run a stream through this step."""
         return next(call, request)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Run an embedding call through this step."""
         return await next(call, request)
 
@@ -61,13 +59,13 @@ class Chain:
         self.embed: NextEmbed = embed
 
 
-async def _end_complete(call: Call, request: ChatRequest) -> ChatResponse:
+async def _end_complete(call: Call, request: llm.ChatRequest) -> llm.ChatResponse:
     raise AssertionError("the terminal step answers every completion")
 
 
-def _end_stream(call: Call, request: ChatRequest) -> AsyncIterator[StreamChunk]:
+def _end_stream(call: Call, request: llm.ChatRequest) -> AsyncIterator[llm.StreamChunk]:
     raise AssertionError("the terminal step answers every stream")
 
 
-async def _end_embed(call: Call, request: EmbeddingRequest) -> EmbeddingResponse:
+async def _end_embed(call: Call, request: llm.EmbeddingRequest) -> llm.EmbeddingResponse:
     raise AssertionError("the terminal step answers every embedding call")

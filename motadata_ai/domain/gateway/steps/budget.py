@@ -16,14 +16,8 @@ from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.errors import BudgetExceeded, GuardrailViolation
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ServiceError
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-)
 from motadata_ai.ports.ledger import UsageLedgerPort
 
 __all__ = ["BudgetStep"]
@@ -50,7 +44,7 @@ class BudgetStep(Step):
         self._stats = stats
         self._spend: dict[tuple[str, str], tuple[float, float, float]] = {}  # -> (since, spent, read_at)
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Check the budget, complete, and add what the answer cost."""
         await self.check(call.tenant_id, call.policy)
         try:
@@ -61,7 +55,9 @@ class BudgetStep(Step):
         self._charged(call, response.cost_usd)
         return response
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Check the budget, stream, and add what the answer cost."""
         await self.check(call.tenant_id, call.policy)
         try:
@@ -73,7 +69,9 @@ class BudgetStep(Step):
         if call.state.response is not None:
             self._charged(call, call.state.response.cost_usd)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Check the budget, embed, and add what it cost."""
         await self.check(call.tenant_id, call.policy)
         response = await next(call, request)
@@ -95,7 +93,7 @@ class BudgetStep(Step):
 
     def _blocked(self, call: Call, error: GuardrailViolation) -> None:
         blocked = error.fields.get("response")
-        if isinstance(blocked, ChatResponse):
+        if isinstance(blocked, llm.ChatResponse):
             self._charged(call, blocked.cost_usd)
 
     def _charged(self, call: Call, cost: float) -> None:

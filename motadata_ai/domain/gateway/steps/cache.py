@@ -16,15 +16,8 @@ from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.circuit_cache import CacheBypassed
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ServiceError
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-    Usage,
-)
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.embedding import EmbeddingPort
 
@@ -44,7 +37,7 @@ class CacheStep(Step):
         self._stats = stats
         self.semantic = caching.SemanticIndex(max_entries=semantic_max_entries)
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """A hit (exact, then semantic) or the rest of the chain, whose answer is stored."""
         if not call.use_cache:
             return await next(call, request)
@@ -64,7 +57,9 @@ class CacheStep(Step):
                 await self._semantic_remember(call, request)
         return response
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """A stored answer replayed as a stream, or the live stream, stored with its pieces."""
         if not call.use_cache:
             async for chunk in next(call, request):
@@ -88,7 +83,9 @@ class CacheStep(Step):
             stored = pieces if checked.text == "".join(pieces) else [checked.text]
             await self._set(call, caching.encode_chat(checked, stored))
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Cached vectors, or the rest of the chain, whose vectors are stored."""
         if not call.use_cache:
             return await next(call, request)
@@ -98,10 +95,10 @@ class CacheStep(Step):
             self._stats.cache_hits += 1
             cached_model, vectors, tokens, cost = decoded
             call.state.source = "cache"
-            return EmbeddingResponse.model_construct(
+            return llm.EmbeddingResponse.model_construct(
                 model=cached_model,
                 vectors=vectors,
-                usage=Usage.model_construct(input_tokens=tokens, output_tokens=0),
+                usage=llm.Usage.model_construct(input_tokens=tokens, output_tokens=0),
                 cost_usd=cost,
                 cached=True,
             )
@@ -127,7 +124,7 @@ class CacheStep(Step):
             log.warning("cache lookup failed (treated as a miss): %s", error)
             return None
 
-    async def _lookup(self, key: str) -> tuple[ChatResponse, list[str] | None] | None:
+    async def _lookup(self, key: str) -> tuple[llm.ChatResponse, list[str] | None] | None:
         data = await self._get(key)
         if data is None:
             return None
@@ -147,25 +144,25 @@ class CacheStep(Step):
 
     # -- the semantic index --------------------------------------------------------------------
 
-    async def _vector(self, call: Call, request: ChatRequest) -> tuple[float, ...] | None:
+    async def _vector(self, call: Call, request: llm.ChatRequest) -> tuple[float, ...] | None:
         model = call.policy.semantic_cache_model or call.policy.default_embedding_model
         try:
             result = await self._embeddings.embed(
-                EmbeddingRequest(model=model, inputs=(caching.prompt_text(request),))
+                llm.EmbeddingRequest(model=model, inputs=(caching.prompt_text(request),))
             )
         except ServiceError as error:
             log.warning("semantic cache embedding failed (treated as a miss): %s", error)
             return None
         return result.vectors[0] if result.vectors else None
 
-    def _shape(self, call: Call, request: ChatRequest) -> str:
+    def _shape(self, call: Call, request: llm.ChatRequest) -> str:
         return caching.SemanticIndex.shape(
             request, caching.schema_variant(call.level, call.options.response_schema)
         )
 
     async def _semantic_lookup(
-        self, call: Call, request: ChatRequest
-    ) -> tuple[ChatResponse, list[str] | None] | None:
+        self, call: Call, request: llm.ChatRequest
+    ) -> tuple[llm.ChatResponse, list[str] | None] | None:
         self._stats.semantic_lookups += 1
         vector = await self._vector(call, request)
         if vector is None:
@@ -182,7 +179,7 @@ class CacheStep(Step):
         self._stats.semantic_hits += 1
         return hit
 
-    async def _semantic_remember(self, call: Call, request: ChatRequest) -> None:
+    async def _semantic_remember(self, call: Call, request: llm.ChatRequest) -> None:
         vector = await self._vector(call, request)
         if vector is not None:
             self.semantic.add(call.tenant_id, self._shape(call, request), call.key, vector)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, Step
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from motadata_ai.domain.values import llm
 
 __all__ = ["Deduplicate"]
 
@@ -29,13 +29,15 @@ class Deduplicate(Step):
         self._stats = stats
         self._inflight: dict[str, asyncio.Future[Any]] = {}
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Share the completion with identical calls in flight."""
         if not (call.policy.request_deduplication and call.key):
             return await next(call, request)
         return await self._shared(call, lambda: next(call, request))
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Share the embedding call with identical calls in flight."""
         if not call.policy.request_deduplication:
             return await next(call, request)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.errors import GuardrailViolation
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextStream, Step
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output
+from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, StreamChunk
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import AuditEvent
@@ -66,6 +67,39 @@ class AuditSink:
         except Exception as error:  # the audit log must not take the call down
             log.warning("audit log write failed: %s", error)
 
+    async def guarded(
+        self,
+        context: TenantContext,
+        level: str,
+        texts: Sequence[str],
+        *,
+        origin: ContextOrigin,
+        model: str | None,
+    ) -> ContextCheck:
+        """Guard untrusted text a prompt will quote at ``level``, recording each event with ``origin``."""
+        checked = ContextGuard.for_level(level).check(texts, origin=origin)
+        if checked.injection_matches:
+            scores = [g.injection_score for g in checked.texts if g.injection_score]
+            details = {
+                "origin": origin,
+                "dropped": checked.count("dropped"),
+                "flagged": checked.count("flagged"),
+                "injection_scores": scores,
+            }
+            matches = list(checked.injection_matches)
+            await self.event(context, "injection_suspected", "input", level, model, matches, details)
+        if checked.redacted:
+            await self.redacted(context, "input", level, model, checked.redacted, origin=origin)
+        return checked
+
+    async def redacted(
+        self, context: TenantContext, stage: Any, level: str, model: str | None, counts: Any, **details: Any
+    ) -> None:
+        """Record a PII redaction (``counts``: how many of each kind)."""
+        await self.event(
+            context, "pii_redacted", stage, level, model, sorted(counts), {"counts": counts, **details}
+        )
+
 
 class InputGuardrails(Step):
     """Refuse or redact the prompt at the call's level, auditing each event."""
@@ -95,14 +129,7 @@ class InputGuardrails(Step):
                 checked.violations,
                 {"redacted": checked.redacted, "injection_score": checked.injection_score},
             )
-            raise GuardrailViolation(
-                "input refused by guardrails: " + "; ".join(checked.violations),
-                reasons=list(checked.violations),
-                stage="input",
-                level=level,
-                tenant_id=context.tenant_id,
-                model=request.model,
-            )
+            raise _refused("input", checked.violations, level, context.tenant_id, request.model)
         if checked.injection_score:
             await self._sink.event(
                 context,
@@ -114,15 +141,7 @@ class InputGuardrails(Step):
                 {"injection_score": checked.injection_score},
             )
         if checked.redacted:
-            await self._sink.event(
-                context,
-                "pii_redacted",
-                "input",
-                level,
-                request.model,
-                sorted(checked.redacted),
-                {"counts": checked.redacted},
-            )
+            await self._sink.redacted(context, "input", level, request.model, checked.redacted)
             return request.model_copy(update={"messages": checked.messages})
         return request
 
@@ -184,27 +203,34 @@ class OutputGuardrails(Step):
                 {"response_id": response.id},
             )
             call.state.attempts.append({"model": response.model, "blocked": True})
-            error = GuardrailViolation(
-                "output refused by guardrails: " + "; ".join(checked.violations),
-                reasons=list(checked.violations),
-                stage="output",
-                level=level,
-                tenant_id=call.tenant_id,
-                model=response.model,
-                response_id=response.id,
+            error = _refused(
+                "output", checked.violations, level, call.tenant_id, response.model, response_id=response.id
             )
             error.fields["response"] = response  # charged in the ledger, never returned or cached
             raise error
         if checked.redacted:
-            await self._sink.event(
-                call.tenant,
-                "pii_redacted",
-                "output",
-                level,
-                response.model,
-                sorted(checked.redacted),
-                {"counts": checked.redacted, "response_id": response.id},
+            await self._sink.redacted(
+                call.tenant, "output", level, response.model, checked.redacted, response_id=response.id
             )
             message = response.message.model_copy(update={"content": checked.text})
             return response.model_copy(update={"message": message})
         return response
+
+
+def _refused(
+    stage: Literal["input", "output"],
+    reasons: Sequence[str],
+    level: str,
+    tenant_id: str,
+    model: str,
+    **fields: Any,
+) -> GuardrailViolation:
+    return GuardrailViolation(
+        f"{stage} refused by guardrails: " + "; ".join(reasons),
+        reasons=list(reasons),
+        stage=stage,
+        level=level,
+        tenant_id=tenant_id,
+        model=model,
+        **fields,
+    )

@@ -13,20 +13,14 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-    Usage,
-)
 from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
@@ -34,7 +28,8 @@ from motadata_ai.ports.llm import ProviderBadRequest
 __all__ = ["FeedbackHook", "LedgerStep", "UsageRecorder", "outcome_of", "usage_record"]
 
 log = logging.getLogger("motadata_ai.gateway")
-FeedbackHook = Callable[[UsageRecord, "ChatResponse | None"], "Awaitable[None] | None"]
+T = TypeVar("T")
+FeedbackHook = Callable[[UsageRecord, "llm.ChatResponse | None"], "Awaitable[None] | None"]
 
 
 def outcome_of(error: BaseException, call: Call) -> Outcome:
@@ -57,7 +52,7 @@ def usage_record(
     *,
     now: float,
     created_at: datetime,
-    response: ChatResponse | EmbeddingResponse | None = None,
+    response: llm.ChatResponse | llm.EmbeddingResponse | None = None,
     error: BaseException | None = None,
 ) -> UsageRecord:
     """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
@@ -69,9 +64,9 @@ def usage_record(
     source = call.state.source
     if error is not None:
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
-        charged = isinstance(blocked, ChatResponse) and source == "provider"
-        answer = blocked if charged and isinstance(blocked, ChatResponse) else None
-        usage = answer.usage if answer is not None else Usage()
+        charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
+        answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
+        usage = answer.usage if answer is not None else llm.Usage()
         return UsageRecord.model_construct(
             id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
@@ -88,19 +83,19 @@ def usage_record(
             outcome=outcome_of(error, call),
             attempts=call.state.provider_attempts,
             error=f"{type(error).__name__}: {error}"[:500],
-            response_id=blocked.id if isinstance(blocked, ChatResponse) else None,
+            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
             created_at=created_at,
         )
     assert response is not None
     paid = source == "provider"
-    chat = isinstance(response, ChatResponse)
+    chat = isinstance(response, llm.ChatResponse)
     return UsageRecord.model_construct(
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,
         operation=call.ledger_operation,
         model=response.model,
-        provider=response.provider if isinstance(response, ChatResponse) else provider_of(response.model),
+        provider=response.provider if isinstance(response, llm.ChatResponse) else provider_of(response.model),
         input_tokens=response.usage.input_tokens if paid else 0,
         output_tokens=response.usage.output_tokens if paid and chat else 0,
         cost_usd=response.cost_usd if paid else 0.0,
@@ -110,7 +105,7 @@ def usage_record(
         outcome="ok",
         attempts=call.state.provider_attempts,
         error=None,
-        response_id=response.id if isinstance(response, ChatResponse) else None,
+        response_id=response.id if isinstance(response, llm.ChatResponse) else None,
         created_at=created_at,
     )
 
@@ -133,7 +128,7 @@ class UsageRecorder:
         """Records not written yet."""
         return len(self._pending)
 
-    def record(self, record: UsageRecord, response: ChatResponse | None) -> None:
+    def record(self, record: UsageRecord, response: llm.ChatResponse | None) -> None:
         """Queue ``record`` for the ledger and hand it (and the answer) to the feedback hook."""
         if self._ledger is not None:
             self._pending.append(record)
@@ -164,7 +159,7 @@ class UsageRecorder:
                 log.warning("usage ledger write of %d records failed: %s", len(batch), error)
 
     @staticmethod
-    async def _run_hook(hook: FeedbackHook, record: UsageRecord, response: ChatResponse | None) -> None:
+    async def _run_hook(hook: FeedbackHook, record: UsageRecord, response: llm.ChatResponse | None) -> None:
         try:
             result = hook(record, response)
             if result is not None:
@@ -189,18 +184,23 @@ class LedgerStep(Step):
         self._wall_clock = wall_clock
         self._stats = stats
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Record the completion or its failure."""
-        self._stats.calls += 1
-        try:
-            response = await next(call, request)
-        except BaseException as error:
-            self._failed(call, error)
-            raise
+        response = await self._recorded(call, next(call, request))
         self._recorder.record(self._record(call, response), response)
         return response
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
+        """Record the embedding call or its failure."""
+        response = await self._recorded(call, next(call, request))
+        self._recorder.record(self._record(call, response), None)
+        return response
+
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Record the stream's answer or its failure."""
         self._stats.calls += 1
         try:
@@ -213,18 +213,16 @@ class LedgerStep(Step):
         if response is not None:
             self._recorder.record(self._record(call, response), response)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
-        """Record the embedding call or its failure."""
+    async def _recorded(self, call: Call, answer: Awaitable[T]) -> T:
+        """Count the call and await its answer; a failure is recorded before it goes on."""
         self._stats.calls += 1
         try:
-            response = await next(call, request)
+            return await answer
         except BaseException as error:
             self._failed(call, error)
             raise
-        self._recorder.record(self._record(call, response), None)
-        return response
 
-    def _record(self, call: Call, response: ChatResponse | EmbeddingResponse) -> UsageRecord:
+    def _record(self, call: Call, response: llm.ChatResponse | llm.EmbeddingResponse) -> UsageRecord:
         return usage_record(call, now=self._clock(), created_at=self._wall_clock(), response=response)
 
     def _failed(self, call: Call, error: BaseException) -> None:

@@ -14,16 +14,7 @@ from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.gateway.steps.validate import rough_tokens
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    Message,
-    StreamChunk,
-    ToolCall,
-    Usage,
-)
+from motadata_ai.domain.values import llm
 from motadata_ai.ports.embedding import EmbeddingPort
 from motadata_ai.ports.llm import LLMPort, ProviderError
 
@@ -33,21 +24,23 @@ __all__ = ["Provider"]
 class Provider(Step):
     """The provider call itself (``next`` is never called: nothing follows it)."""
 
-    def __init__(self, llm: LLMPort, embeddings: EmbeddingPort, *, random: Callable[[], float]) -> None:
-        self._llm = llm
+    def __init__(self, chat: LLMPort, embeddings: EmbeddingPort, *, random: Callable[[], float]) -> None:
+        self._llm = chat
         self._embeddings = embeddings
         self._random = random
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """One completion, priced."""
         response = await self._llm.complete(request, timeout=call.timeout)
         return self._priced(response, call.policy)
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """One stream; at its end the assembled, priced answer is ``call.state.response``."""
         pieces: list[str] = []
-        final: StreamChunk | None = None
-        tool_calls: tuple[ToolCall, ...] = ()
+        final: llm.StreamChunk | None = None
+        tool_calls: tuple[llm.ToolCall, ...] = ()
         async for chunk in self._llm.stream(request, timeout=call.timeout):
             if chunk.delta:
                 pieces.append(chunk.delta)
@@ -60,22 +53,24 @@ class Provider(Step):
         usage = (
             final.usage
             if final is not None and final.usage is not None
-            else Usage(
+            else llm.Usage(
                 input_tokens=rough_tokens([m.content or "" for m in request.messages]),
                 output_tokens=self._llm.count_tokens(call.model, text),
             )
         )
-        response = ChatResponse(
+        response = llm.ChatResponse(
             id=f"stream-{caching.digest(f'{call.tenant_id}{call.started}{self._random()}'.encode())}",
             model=call.model,
             provider=provider_of(call.model),
-            message=Message(role="assistant", content=text or None, tool_calls=tool_calls),
+            message=llm.Message(role="assistant", content=text or None, tool_calls=tool_calls),
             finish_reason=final.finish_reason if final is not None else None,
             usage=usage,
         )
         call.state.response = self._priced(response, call.policy)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """One embedding call: one vector per text, priced."""
         response = await self._embeddings.embed(request, timeout=call.timeout)
         if len(response.vectors) != len(request.inputs):
@@ -90,7 +85,7 @@ class Provider(Step):
             response = response.model_copy(update={"cost_usd": price.cost(response.usage.input_tokens, 0)})
         return response
 
-    def _priced(self, response: ChatResponse, policy: GatewayConfig) -> ChatResponse:
+    def _priced(self, response: llm.ChatResponse, policy: GatewayConfig) -> llm.ChatResponse:
         price = policy.model_prices.get(response.model)
         usage = response.usage
         if price is not None:

@@ -29,14 +29,8 @@ from motadata_ai.domain.gateway.fallback_limits import UNAVAILABLE
 from motadata_ai.domain.gateway.limits import bucket_key, bucket_scope
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.gateway.steps.validate import rough_tokens
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.limits import BucketSpec
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-)
 from motadata_ai.ports.limits import LimitsPort
 
 __all__ = ["RateLimit"]
@@ -49,14 +43,16 @@ class RateLimit(Step):
         self._limits = limits
         self._sleep = sleep
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Take the call's tokens, complete, then charge the completion tokens."""
         await self._take_chat(call, request)
         response = await next(call, request)
         await self._charge(call, response.model, response.usage.output_tokens)
         return response
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Take the call's tokens, stream, then charge the completion tokens."""
         await self._take_chat(call, request)
         async for chunk in next(call, request):
@@ -65,7 +61,9 @@ class RateLimit(Step):
         if response is not None:
             await self._charge(call, call.state.model, response.usage.output_tokens)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Take the texts from the embedding bucket and their tokens, then embed."""
         policy, tenant_id = call.policy, call.tenant_id
         specs = self._token_specs(tenant_id, policy, call.model, rough_tokens(request.inputs))
@@ -89,7 +87,7 @@ class RateLimit(Step):
             spec = BucketSpec(bucket_key(tenant_id, "req"), float(policy.burst_size), rpm / 60.0)
             await self._wait_for(tenant_id, policy, None, [spec], wait)
 
-    async def _take_chat(self, call: Call, request: ChatRequest) -> None:
+    async def _take_chat(self, call: Call, request: llm.ChatRequest) -> None:
         policy, tenant_id, model = call.policy, call.tenant_id, request.model
         prompt = call.state.prompt_tokens
         tokens = prompt if prompt is not None else rough_tokens([m.content or "" for m in request.messages])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.config import GatewayConfig
@@ -23,14 +23,8 @@ from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.limits import circuit_key
 from motadata_ai.domain.gateway.outcomes import breaker_verdict, is_caller_deadline
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.limits import BreakerState
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-)
 from motadata_ai.ports.limits import LimitsPort
 from motadata_ai.ports.llm import (
     RETRYABLE_PROVIDER_ERRORS,
@@ -42,6 +36,8 @@ from motadata_ai.ports.llm import (
 __all__ = ["Resilience", "backoff"]
 
 _RETRY_AFTER_CAP = 60.0
+T = TypeVar("T")
+R = TypeVar("R", llm.ChatRequest, llm.EmbeddingRequest)
 
 
 def backoff(attempt: int, policy: GatewayConfig, random: float, retry_after: float | None = None) -> float:
@@ -88,35 +84,24 @@ class Resilience(Step):
         """:func:`backoff` with this step's randomness."""
         return backoff(attempt, policy, self._random(), retry_after)
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """The first answer of the models in order, each retried."""
-        async with aclosing(self._attempts(call)) as attempts:
-            async for attempt in attempts:
-                target = (
-                    request
-                    if attempt.call.model == request.model
-                    else request.model_copy(update={"model": attempt.call.model})
-                )
-                try:
-                    response = await next(attempt.call, target)
-                except ProviderError as error:
-                    attempt.error = error
-                    continue
-                await self._succeeded(attempt)
-                return response
-        raise AssertionError("_attempts raises when every attempt failed")
+        return await self._first(call, lambda attempt: next(attempt.call, _for_model(request, attempt.call)))
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
+        """The first embedding of the models in order, each retried."""
+        return await self._first(call, lambda attempt: next(attempt.call, _for_model(request, attempt.call)))
+
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """The first stream that starts; once a chunk went out, a failure ends it."""
         async with aclosing(self._attempts(call)) as attempts:
             async for attempt in attempts:
-                target = (
-                    request
-                    if attempt.call.model == request.model
-                    else request.model_copy(update={"model": attempt.call.model})
-                )
                 try:
-                    async for chunk in next(attempt.call, target):
+                    async for chunk in next(attempt.call, _for_model(request, attempt.call)):
                         attempt.started = True
                         yield chunk
                 except ProviderError as error:
@@ -124,24 +109,17 @@ class Resilience(Step):
                     continue
                 await self._succeeded(attempt)
                 return
-        raise AssertionError("_attempts raises when every attempt failed")
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
-        """The first embedding of the models in order, each retried."""
+    async def _first(self, call: Call, run: Callable[[_Attempt], Awaitable[T]]) -> T:
         async with aclosing(self._attempts(call)) as attempts:
             async for attempt in attempts:
-                target = (
-                    request
-                    if attempt.call.model == request.model
-                    else EmbeddingRequest.model_construct(model=attempt.call.model, inputs=request.inputs)
-                )
                 try:
-                    response = await next(attempt.call, target)
+                    result = await run(attempt)
                 except ProviderError as error:
                     attempt.error = error
                     continue
                 await self._succeeded(attempt)
-                return response
+                return result
         raise AssertionError("_attempts raises when every attempt failed")
 
     async def _attempts(self, call: Call) -> AsyncGenerator[_Attempt, None]:
@@ -241,6 +219,13 @@ class Resilience(Step):
                 key, success=True, failure_threshold=policy.circuit_failure_threshold
             )
         return None
+
+
+def _for_model(request: R, call: Call) -> R:
+    """``request`` addressed to the attempt's model."""
+    if request.model == call.model:
+        return request
+    return request.model_copy(update={"model": call.model})
 
 
 def _failure(model: str, number: int, error: ProviderError) -> dict[str, Any]:

@@ -9,23 +9,18 @@ counters. Without a telemetry port the step is left out of the chain.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.gateway.steps.ledger import outcome_of
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-    Usage,
-)
+from motadata_ai.domain.values import llm
 from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
 
 __all__ = ["TelemetryStep"]
+
+T = TypeVar("T")
 
 
 class TelemetryStep(Step):
@@ -35,18 +30,28 @@ class TelemetryStep(Step):
         self._telemetry = telemetry
         self._clock = clock
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Trace one completion."""
         with self._span(call, "chat") as span:
-            try:
-                response = await next(call, request)
-            except BaseException as error:
-                self._failed(call, span, error)
-                raise
+            response = await self._traced(call, span, next(call, request))
             self._chat(call, span, response)
             return response
 
-    async def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
+        """Trace one embedding call."""
+        with self._span(call, "embeddings") as span:
+            response = await self._traced(call, span, next(call, request))
+            hit = call.state.source != "provider"
+            span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
+            span.set_attribute("motadata.cache.hit", hit)
+            self._metrics(call, response.model, response.usage, hit, None)
+            return response
+
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Trace one stream (``gen_ai.request.stream``)."""
         with self._span(call, "chat") as span:
             span.set_attribute("gen_ai.request.stream", True)
@@ -59,19 +64,12 @@ class TelemetryStep(Step):
             if call.state.response is not None:
                 self._chat(call, span, call.state.response)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
-        """Trace one embedding call."""
-        with self._span(call, "embeddings") as span:
-            try:
-                response = await next(call, request)
-            except BaseException as error:
-                self._failed(call, span, error)
-                raise
-            hit = call.state.source != "provider"
-            span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
-            span.set_attribute("motadata.cache.hit", hit)
-            self._metrics(call, response.model, response.usage, hit, None)
-            return response
+    async def _traced(self, call: Call, span: SpanHandle, answer: Awaitable[T]) -> T:
+        try:
+            return await answer
+        except BaseException as error:
+            self._failed(call, span, error)
+            raise
 
     def _span(self, call: Call, operation: str) -> Any:
         origin = call.origin
@@ -88,7 +86,7 @@ class TelemetryStep(Step):
             },
         )
 
-    def _chat(self, call: Call, span: SpanHandle, response: ChatResponse) -> None:
+    def _chat(self, call: Call, span: SpanHandle, response: llm.ChatResponse) -> None:
         source = call.state.source
         hit = source != "provider"
         usage = response.usage
@@ -108,9 +106,9 @@ class TelemetryStep(Step):
     def _failed(self, call: Call, span: SpanHandle, error: BaseException) -> None:
         span.set_attribute("error.type", type(error).__name__)
         span.set_attribute("motadata.gateway.outcome", outcome_of(error, call))
-        self._metrics(call, call.state.model or call.model, Usage(), False, type(error).__name__)
+        self._metrics(call, call.state.model or call.model, llm.Usage(), False, type(error).__name__)
 
-    def _metrics(self, call: Call, model: str, usage: Usage, hit: bool, error: str | None) -> None:
+    def _metrics(self, call: Call, model: str, usage: llm.Usage, hit: bool, error: str | None) -> None:
         telemetry = self._telemetry
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": call.ledger_operation,

@@ -16,15 +16,9 @@ from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.guardrails import LEVELS, compile_schema
+from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.llm import (
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    StreamChunk,
-)
 from motadata_ai.ports.llm import ContextWindowExceeded, LLMPort, UnknownModel
 
 __all__ = ["ContextWindow", "Validate", "check_level", "check_model", "rough_tokens"]
@@ -70,17 +64,21 @@ class Validate(Step):
     def __init__(self, *, has_cache: bool) -> None:
         self._has_cache = has_cache
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Check a completion; the key covers the response schema."""
         call, request = self._chat(call, request)
         return await next(call, request)
 
-    def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Check a stream (no response schema; the key exists only with the cache)."""
         call, request = self._chat(call, request)
         return next(call, request)
 
-    async def embed(self, call: Call, request: EmbeddingRequest, next: NextEmbed) -> EmbeddingResponse:
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
         """Check the texts (a sequence of clean strings), the model and the options."""
         policy = call.policy
         texts = request.inputs
@@ -107,10 +105,10 @@ class Validate(Step):
             else ""
         )
         if model != request.model:
-            request = EmbeddingRequest.model_construct(model=model, inputs=texts)
+            request = llm.EmbeddingRequest.model_construct(model=model, inputs=texts)
         return await next(replace(call, model=model, key=key, use_cache=use_cache), request)
 
-    def _chat(self, call: Call, request: ChatRequest) -> tuple[Call, ChatRequest]:
+    def _chat(self, call: Call, request: llm.ChatRequest) -> tuple[Call, llm.ChatRequest]:
         policy = call.policy
         request = self._request(request, policy)
         options = call.options
@@ -142,10 +140,10 @@ class Validate(Step):
             raise ValidationError(f"timeout must be within (0, 3600] seconds, got {timeout}", field="timeout")
 
     @staticmethod
-    def _request(request: ChatRequest, policy: GatewayConfig) -> ChatRequest:
-        if not isinstance(request, ChatRequest):
+    def _request(request: llm.ChatRequest, policy: GatewayConfig) -> llm.ChatRequest:
+        if not isinstance(request, llm.ChatRequest):
             raise ValidationError(
-                f"request must be a ChatRequest, got {type(request).__name__}", field="request"
+                f"request must be a llm.ChatRequest, got {type(request).__name__}", field="request"
             )
         if not request.messages:
             raise ValidationError("messages must not be empty", field="messages", model=request.model)
@@ -183,20 +181,22 @@ class Validate(Step):
 class ContextWindow(Step):
     """Refuse a prompt that cannot fit the model's window; note the counted prompt tokens."""
 
-    def __init__(self, llm: LLMPort) -> None:
-        self._llm = llm
+    def __init__(self, chat: LLMPort) -> None:
+        self._llm = chat
 
-    async def complete(self, call: Call, request: ChatRequest, next: NextComplete) -> ChatResponse:
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Check, then complete."""
         call.state.prompt_tokens = self._check(request)
         return await next(call, request)
 
-    def stream(self, call: Call, request: ChatRequest, next: NextStream) -> AsyncIterator[StreamChunk]:
+    def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
         """Check, then stream."""
         call.state.prompt_tokens = self._check(request)
         return next(call, request)
 
-    def _check(self, request: ChatRequest) -> int | None:
+    def _check(self, request: llm.ChatRequest) -> int | None:
         window = self._llm.context_window(request.model)
         if window is None:
             return None

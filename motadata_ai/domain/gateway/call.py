@@ -150,6 +150,24 @@ class Call:
     use_cache: bool = False
     state: CallState = field(default_factory=CallState)
 
+    def completed(self, *, model: str, level: str, key: str, use_cache: bool, options: CallOptions) -> Call:
+        """This call with what validation decided (built directly: this runs on every call)."""
+        return Call(
+            self.tenant,
+            self.kind,
+            self.policy,
+            self.origin,
+            self.purpose,
+            self.internal,
+            self.started,
+            options,
+            model,
+            level,
+            key,
+            use_cache,
+            self.state,
+        )
+
     @property
     def tenant_id(self) -> str:
         """The calling tenant's id."""

@@ -249,12 +249,14 @@ class RAGSystem:
         ``guarded`` (for a caller that hands the chunks to a model, like the ``knowledge_search``
         tool): they pass the input guardrails as :meth:`query`'s passages do (PII redacted,
         injection-like chunks dropped; a flagged chunk's title starts with the guardrails' flag).
+        A retrieval is one request of the tenant's rate limit (inside an agent's step: part of it).
         """
         args = check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
-        rewritten = await self._search.rewrite(args.question, ())
-        found = await self._search.run(
-            rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
-        )
+        async with self._gateway.request(self.tenant, operation="rag.retrieve"):
+            rewritten = await self._search.rewrite(args.question, ())
+            found = await self._search.run(
+                rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
+            )
         return [
             s.model_copy(update={"title": f"{FLAG} {s.title}".rstrip()}) if s.chunk_id in found.flagged else s
             for s in found.sources

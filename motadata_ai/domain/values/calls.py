@@ -10,6 +10,7 @@ re-rank, a memory recall, the answer itself) are made *on its behalf*: they carr
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +37,13 @@ Purpose = Literal[
 ]
 
 
+_PROCESS = uuid.uuid4().hex[:20]  # request ids are unique across processes by this prefix
+_SEQUENCE = itertools.count()
+
+
 def new_request_id() -> str:
-    """A fresh request id (32 hex digits)."""
-    return uuid.uuid4().hex
+    """A fresh request id (32 hex digits: this process's random prefix and a sequence number)."""
+    return f"{_PROCESS}{next(_SEQUENCE) & 0xFFFFFFFFFFFF:012x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,7 @@ listing each attempt; when every circuit was open: :class:`CircuitOpen`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -60,8 +59,8 @@ class _Attempt:
     number: int
     key: str
     failed_here: bool
-    error: ProviderError | None = None
     started: bool = False
+    done: bool = False
 
 
 class Resilience(Step):
@@ -98,100 +97,30 @@ class Resilience(Step):
         self, call: Call, request: llm.ChatRequest, next: NextStream
     ) -> AsyncIterator[llm.StreamChunk]:
         """The first stream that starts; once a chunk went out, a failure ends it."""
-        async with aclosing(self._attempts(call)) as attempts:
-            async for attempt in attempts:
-                try:
-                    async for chunk in next(attempt.call, _for_model(request, attempt.call)):
-                        attempt.started = True
-                        yield chunk
-                except ProviderError as error:
-                    attempt.error = error
-                    continue
-                await self._succeeded(attempt)
-                return
+        plan = _Plan(self, call)
+        while True:
+            attempt = await plan.next()
+            try:
+                async for chunk in next(attempt.call, _for_model(request, attempt.call)):
+                    attempt.started = True
+                    yield chunk
+            except ProviderError as error:
+                await plan.failed(attempt, error)
+                continue
+            await self._succeeded(attempt)
+            return
 
     async def _first(self, call: Call, run: Callable[[_Attempt], Awaitable[T]]) -> T:
-        async with aclosing(self._attempts(call)) as attempts:
-            async for attempt in attempts:
-                try:
-                    result = await run(attempt)
-                except ProviderError as error:
-                    attempt.error = error
-                    continue
-                await self._succeeded(attempt)
-                return result
-        raise AssertionError("_attempts raises when every attempt failed")
-
-    async def _attempts(self, call: Call) -> AsyncGenerator[_Attempt, None]:
-        """Yield each attempt in turn; after one failed (``attempt.error``), decide what follows."""
-        policy = call.policy
-        retries = policy.max_retries if call.options.max_retries is None else call.options.max_retries
-        caller_deadline = is_caller_deadline(call.options.timeout, policy.request_timeout)
-        models = call.models
-        open_until: float | None = None
-        last: ProviderError | None = None
-        for model in models:
-            key = circuit_key(model)
-            decision = await self._limits.breaker_acquire(
-                key,
-                recovery_timeout=policy.circuit_recovery_timeout,
-                half_open_max_calls=policy.circuit_half_open_max_calls,
-            )
-            if not decision.allowed:
-                call.state.attempts.append(
-                    {
-                        "model": model,
-                        "attempt": 0,
-                        "error": "CircuitOpen",
-                        "retry_after": decision.retry_after,
-                    }
-                )
-                retry = decision.retry_after
-                open_until = retry if open_until is None else min(open_until, retry)
+        plan = _Plan(self, call)
+        while True:
+            attempt = await plan.next()
+            try:
+                result = await run(attempt)
+            except ProviderError as error:
+                await plan.failed(attempt, error)
                 continue
-            failed_here = decision.state.failures > 0 or decision.state.state != "closed"
-            model_call = call if model == call.model else replace(call, model=model)
-            for number in range(retries + 1):
-                self._stats.provider_calls += 1
-                attempt = _Attempt(model_call, number, key, failed_here)
-                yield attempt
-                error = attempt.error
-                if error is None:  # the caller succeeded and closed the loop; nothing follows
-                    return
-                call.state.attempts.append(_failure(model, number, error))
-                state = await self._note(key, policy, error, caller_deadline, failed_here)
-                if state is not None:
-                    failed_here = state.failures > 0 or state.state != "closed"
-                if isinstance(error, ProviderBadRequest) and not isinstance(error, ContextWindowExceeded):
-                    raise error
-                last = error
-                if attempt.started:
-                    raise error
-                if isinstance(error, ContextWindowExceeded):
-                    break  # a larger-context fallback may take it
-                if not isinstance(error, RETRYABLE_PROVIDER_ERRORS) or (
-                    state is not None and state.state == "open"
-                ):
-                    break
-                if number < retries:
-                    await self._sleep(self.backoff(number, policy, getattr(error, "retry_after", None)))
-        if last is None and open_until is not None:
-            raise CircuitOpen(
-                f"circuit open for {', '.join(models)}; retry after {open_until:.1f}s",
-                model=models[0],
-                tried=list(models),
-                retry_after=open_until,
-                tenant_id=call.tenant_id,
-            )
-        failures = [a for a in call.state.attempts if a.get("error")]
-        summary = "; ".join(f"{a['model']}#{a['attempt']}: {a['error']}" for a in failures)
-        raise RetriesExhausted(
-            f"all {len(failures)} attempts failed ({summary})",
-            model=models[0],
-            tenant_id=call.tenant_id,
-            attempts=list(call.state.attempts),
-            status_code=getattr(last, "status_code", None),
-        ) from last
+            await self._succeeded(attempt)
+            return result
 
     async def _succeeded(self, attempt: _Attempt) -> None:
         """Note the answering model and attempt; close its breaker if it had failures."""
@@ -219,6 +148,101 @@ class Resilience(Step):
                 key, success=True, failure_threshold=policy.circuit_failure_threshold
             )
         return None
+
+
+class _Plan:
+    """The attempts of one call, in order: each model behind its breaker, each retried."""
+
+    def __init__(self, step: Resilience, call: Call) -> None:
+        policy = call.policy
+        self._step = step
+        self._call = call
+        self._retries = policy.max_retries if call.options.max_retries is None else call.options.max_retries
+        self._caller_deadline = is_caller_deadline(call.options.timeout, policy.request_timeout)
+        self._models = call.models
+        self._index = 0
+        self._current: _Attempt | None = None
+        self._open_until: float | None = None
+        self._last: ProviderError | None = None
+
+    async def next(self) -> _Attempt:
+        """The next attempt: a retry of this model, or the next model whose breaker lets it through;
+        :class:`CircuitOpen` or :class:`RetriesExhausted` when none is left."""
+        current = self._current
+        if current is not None and not current.done and current.number < self._retries:
+            attempt = _Attempt(current.call, current.number + 1, current.key, current.failed_here)
+        else:
+            attempt = await self._next_model()
+        self._step._stats.provider_calls += 1
+        self._current = attempt
+        return attempt
+
+    async def failed(self, attempt: _Attempt, error: ProviderError) -> None:
+        """Note a failed attempt, then raise it (a bad request, a stream already started), end this
+        model (a context-window refusal: a larger fallback may take it; a failure not worth
+        retrying; an opened circuit), or wait out the backoff before its retry."""
+        call, policy = self._call, self._call.policy
+        call.state.attempts.append(_failure(attempt.call.model, attempt.number, error))
+        state = await self._step._note(attempt.key, policy, error, self._caller_deadline, attempt.failed_here)
+        if state is not None:
+            attempt.failed_here = state.failures > 0 or state.state != "closed"
+        if isinstance(error, ProviderBadRequest) and not isinstance(error, ContextWindowExceeded):
+            raise error
+        self._last = error
+        if attempt.started:
+            raise error
+        opened = state is not None and state.state == "open"
+        retryable = isinstance(error, RETRYABLE_PROVIDER_ERRORS)
+        if isinstance(error, ContextWindowExceeded) or opened or not retryable:
+            attempt.done = True
+        elif attempt.number < self._retries:
+            delay = self._step.backoff(attempt.number, policy, getattr(error, "retry_after", None))
+            await self._step._sleep(delay)
+
+    async def _next_model(self) -> _Attempt:
+        call, policy = self._call, self._call.policy
+        while self._index < len(self._models):
+            model = self._models[self._index]
+            self._index += 1
+            key = circuit_key(model)
+            decision = await self._step._limits.breaker_acquire(
+                key,
+                recovery_timeout=policy.circuit_recovery_timeout,
+                half_open_max_calls=policy.circuit_half_open_max_calls,
+            )
+            if not decision.allowed:
+                retry = decision.retry_after
+                call.state.attempts.append(
+                    {"model": model, "attempt": 0, "error": "CircuitOpen", "retry_after": retry}
+                )
+                self._open_until = retry if self._open_until is None else min(self._open_until, retry)
+                continue
+            failed_here = decision.state.failures > 0 or decision.state.state != "closed"
+            model_call = call if model == call.model else replace(call, model=model)
+            return _Attempt(model_call, 0, key, failed_here)
+        raise self._exhausted()
+
+    def _exhausted(self) -> Exception:
+        call, models, last = self._call, self._models, self._last
+        if last is None and self._open_until is not None:
+            return CircuitOpen(
+                f"circuit open for {', '.join(models)}; retry after {self._open_until:.1f}s",
+                model=models[0],
+                tried=list(models),
+                retry_after=self._open_until,
+                tenant_id=call.tenant_id,
+            )
+        failures = [a for a in call.state.attempts if a.get("error")]
+        summary = "; ".join(f"{a['model']}#{a['attempt']}: {a['error']}" for a in failures)
+        error = RetriesExhausted(
+            f"all {len(failures)} attempts failed ({summary})",
+            model=models[0],
+            tenant_id=call.tenant_id,
+            attempts=list(call.state.attempts),
+            status_code=getattr(last, "status_code", None),
+        )
+        error.__cause__ = last
+        return error
 
 
 def _for_model(request: R, call: Call) -> R:

@@ -106,7 +106,10 @@ class Validate(Step):
         )
         if model != request.model:
             request = llm.EmbeddingRequest.model_construct(model=model, inputs=texts)
-        return await next(replace(call, model=model, key=key, use_cache=use_cache), request)
+        call = call.completed(
+            model=model, level=call.level, key=key, use_cache=use_cache, options=call.options
+        )
+        return await next(call, request)
 
     def _chat(self, call: Call, request: llm.ChatRequest) -> tuple[Call, llm.ChatRequest]:
         policy = call.policy
@@ -124,7 +127,7 @@ class Validate(Step):
             )
         elif call.kind == "stream" and use_cache:
             key = caching.chat_key(call.tenant_id, request, variant=caching.schema_variant(level, None))
-        call = replace(call, model=request.model, level=level, key=key, use_cache=use_cache, options=options)
+        call = call.completed(model=request.model, level=level, key=key, use_cache=use_cache, options=options)
         call.state.model = request.model
         return call, request
 

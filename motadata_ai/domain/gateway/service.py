@@ -36,6 +36,7 @@ from motadata_ai.domain.gateway.health import GatewayHealth, GatewayStats, check
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.gateway.requests import OpenRequests
 from motadata_ai.domain.gateway.steps import Chain, Step
+from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.budget import BudgetStep
 from motadata_ai.domain.gateway.steps.cache import CacheStep
 from motadata_ai.domain.gateway.steps.dedup import Deduplicate
@@ -135,10 +136,11 @@ class Gateway:
         self._rate_limit = RateLimit(self._limits, sleep=sleep)
         self._requests = OpenRequests(self._rate_limit)
         self._resilience = Resilience(self._limits, stats=self._stats, sleep=sleep, random=random)
+        clocks = Clocks(clock, wall_clock)
         steps: list[Step] = [Validate(has_cache=cache is not None)]
         if telemetry is not None:
             steps.append(TelemetryStep(telemetry, clock=clock))
-        steps.append(LedgerStep(self._recorder, clock=clock, wall_clock=wall_clock, stats=self._stats))
+        steps.append(LedgerStep(self._recorder, clocks=clocks, stats=self._stats))
         if cache is not None:
             max_entries = self.config.semantic_cache_max_entries
             steps.append(
@@ -147,9 +149,7 @@ class Gateway:
         steps += [
             ContextWindow(llm),
             InputGuardrails(self._audit),
-            BudgetStep(
-                ledger=ledger, flush=self.flush, clock=clock, wall_clock=wall_clock, stats=self._stats
-            ),
+            BudgetStep(ledger=ledger, flush=self.flush, clocks=clocks, stats=self._stats),
             self._rate_limit,
             Deduplicate(self._stats),
             OutputGuardrails(self._audit),

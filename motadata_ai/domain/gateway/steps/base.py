@@ -10,16 +10,26 @@ only what it takes part in. :class:`Chain` links the steps once, at start-up.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.values import llm
 
-__all__ = ["Chain", "NextComplete", "NextEmbed", "NextStream", "Step"]
+__all__ = ["Chain", "Clocks", "NextComplete", "NextEmbed", "NextStream", "Step"]
 
 NextComplete = Callable[[Call, llm.ChatRequest], Awaitable[llm.ChatResponse]]
 NextStream = Callable[[Call, llm.ChatRequest], AsyncIterator[llm.StreamChunk]]
 NextEmbed = Callable[[Call, llm.EmbeddingRequest], Awaitable[llm.EmbeddingResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """The clocks a step reads (injected, so tests drive them): monotonic seconds and the wall clock."""
+
+    monotonic: Callable[[], float]
+    wall: Callable[[], datetime]
 
 
 class Step:

@@ -15,7 +15,7 @@ from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.errors import BudgetExceeded, GuardrailViolation
 from motadata_ai.domain.gateway.health import GatewayStats
-from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.gateway.steps.base import Clocks, NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.ports.ledger import UsageLedgerPort
@@ -33,15 +33,10 @@ class BudgetStep(Step):
         *,
         ledger: UsageLedgerPort | None,
         flush: Callable[[], Awaitable[None]],
-        clock: Callable[[], float],
-        wall_clock: Callable[[], datetime],
+        clocks: Clocks,
         stats: GatewayStats,
     ) -> None:
-        self._ledger = ledger
-        self._flush = flush
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._stats = stats
+        self._ledger, self._flush, self._clocks, self._stats = ledger, flush, clocks, stats
         self._spend: dict[tuple[str, str], tuple[float, float, float]] = {}  # -> (since, spent, read_at)
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
@@ -107,7 +102,7 @@ class BudgetStep(Step):
     def _periods(self, policy: GatewayConfig) -> list[tuple[str, float, datetime]]:
         if policy.daily_budget_usd is None and policy.monthly_budget_usd is None:
             return []
-        now = self._wall_clock()
+        now = self._clocks.wall()
         periods = []
         if policy.daily_budget_usd is not None:
             periods.append(
@@ -121,7 +116,7 @@ class BudgetStep(Step):
     async def _spent(self, tenant_id: str, period: str, since: datetime, policy: GatewayConfig) -> float:
         entry = self._spend.get((tenant_id, period))
         stamp = since.timestamp()
-        now = self._clock()
+        now = self._clocks.monotonic()
         if entry is not None and entry[0] == stamp and now - entry[2] < policy.budget_refresh_seconds:
             return entry[1]
         spent = entry[1] if entry is not None and entry[0] == stamp else 0.0

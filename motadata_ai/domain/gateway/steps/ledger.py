@@ -18,7 +18,7 @@ from typing import TypeVar
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
 from motadata_ai.domain.gateway.health import GatewayStats
-from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.gateway.steps.base import Clocks, NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.usage import Outcome, UsageRecord
@@ -175,14 +175,10 @@ class LedgerStep(Step):
         self,
         recorder: UsageRecorder,
         *,
-        clock: Callable[[], float],
-        wall_clock: Callable[[], datetime],
+        clocks: Clocks,
         stats: GatewayStats,
     ) -> None:
-        self._recorder = recorder
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._stats = stats
+        self._recorder, self._clocks, self._stats = recorder, clocks, stats
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Record the completion or its failure."""
@@ -223,8 +219,10 @@ class LedgerStep(Step):
             raise
 
     def _record(self, call: Call, response: llm.ChatResponse | llm.EmbeddingResponse) -> UsageRecord:
-        return usage_record(call, now=self._clock(), created_at=self._wall_clock(), response=response)
+        return usage_record(
+            call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), response=response
+        )
 
     def _failed(self, call: Call, error: BaseException) -> None:
-        record = usage_record(call, now=self._clock(), created_at=self._wall_clock(), error=error)
+        record = usage_record(call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), error=error)
         self._recorder.record(record, None)

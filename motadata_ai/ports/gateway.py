@@ -5,14 +5,21 @@ Declared once here, on the port side, so each use-case asks for the same methods
 signatures; a use-case that needs less simply calls less of it. ``capabilities(model)`` says
 what a chat model can do (generative or extractive, tools, streaming), as its LLM port
 advertises it: the use-cases choose their strategy from it, never from the model's name.
+
+``request(tenant, operation=...)`` opens one user request (a RAG query, an agent task, a unified
+query): it spends one of the tenant's requests at its start, and the calls made inside it are
+made on its behalf (their ``purpose`` says why) and spend none; ``admit`` spends one more for a
+further step of a request in progress (an agent task's next model call).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
+from motadata_ai.domain.values.calls import CallOrigin, Purpose
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -42,11 +49,25 @@ class GatewayPort(Protocol):
         """What ``model`` (default: :attr:`default_model`) can do, as its LLM port advertises it."""
         ...
 
-    async def generate(self, request: ChatRequest, *, tenant: TenantContext | str) -> ChatResponse:
-        """Run one completion for ``tenant``."""
+    def request(
+        self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None
+    ) -> AbstractAsyncContextManager[CallOrigin]:
+        """One user request of ``tenant``: spends one request at its start; calls inside it spend none."""
         ...
 
-    def stream(self, request: ChatRequest, *, tenant: TenantContext | str) -> AsyncIterator[StreamChunk]:
+    async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
+        """Spend one more of the tenant's requests, for a further step of a request in progress."""
+        ...
+
+    async def generate(
+        self, request: ChatRequest, *, tenant: TenantContext | str, purpose: Purpose | None = None
+    ) -> ChatResponse:
+        """Run one completion for ``tenant``; ``purpose`` says why (inside a request)."""
+        ...
+
+    def stream(
+        self, request: ChatRequest, *, tenant: TenantContext | str, purpose: Purpose | None = None
+    ) -> AsyncIterator[StreamChunk]:
         """Stream one completion for ``tenant``."""
         ...
 
@@ -57,6 +78,7 @@ class GatewayPort(Protocol):
         tenant: TenantContext | str,
         model: str | None = None,
         wait: bool | None = None,
+        purpose: Purpose | None = None,
     ) -> EmbeddingResponse:
         """Embed ``texts`` for ``tenant``; ``wait`` queues a rate-limited call instead of failing."""
         ...

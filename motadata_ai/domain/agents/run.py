@@ -65,7 +65,7 @@ class TaskRun:
             started = time.perf_counter()
             deadline = asyncio.timeout(max(agent.timeout - state.elapsed_s, 0.0))
             try:
-                async with deadline:
+                async with deadline, agent.gateway.request(agent.tenant, operation="agent.execute_task"):
                     if recall:
                         await self._recall()
                     if decisions is not None:
@@ -159,6 +159,7 @@ class TaskRun:
     async def _loop(self, span: SpanHandle) -> AgentTask:
         agent, state, ledger = self.agent, self.state, self.ledger
         specs = tuple(t.spec() for t in agent.tools.values())
+        first = state.iterations  # the request this run was opened with pays for its first step
         while True:
             if state.iterations >= agent.max_iterations:
                 await self._remember_outcome(None, failure="hit max_iterations")
@@ -184,8 +185,10 @@ class TaskRun:
                 tools=specs,
                 temperature=agent.temperature,
             )
+            if state.iterations > first:  # each further step of the task is one more request
+                await agent.gateway.admit(agent.tenant, operation="agent.step")
             started = time.perf_counter()
-            response = await agent.gateway.generate(request, tenant=agent.tenant)
+            response = await agent.gateway.generate(request, tenant=agent.tenant, purpose="agent_step")
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage

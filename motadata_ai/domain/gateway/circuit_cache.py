@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from motadata_ai.domain.gateway.store_circuit import CircuitGuarded, StoreCircuit
-from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.ports.cache import CachePort, CacheUnavailable
 
 __all__ = ["CacheBypassed", "CircuitCache"]
@@ -86,13 +85,7 @@ class CircuitCache(CachePort, CircuitGuarded):
 
     async def ping(self) -> bool:
         """Ask the primary whatever the circuit's state; its answer moves the circuit."""
-        try:
-            answer = await self._primary.ping()
-        except ServiceError:
-            self._circuit.failure()
-            raise
-        self._circuit.close()
-        return answer
+        return await self._ping_through(self._primary.ping)
 
     async def aclose(self) -> None:
         """Close the primary."""

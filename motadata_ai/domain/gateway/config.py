@@ -26,6 +26,7 @@ class TenantPolicy(BaseModel):
     model_requests_per_minute: int | None = Field(None, ge=0, le=10_000_000)
     model_burst_size: int | None = Field(None, ge=1, le=10_000_000)
     model_tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
+    embedding_texts_per_minute: int | None = Field(None, ge=0, le=10**9)
     rate_limit_wait: bool | None = None
     max_retries: int | None = Field(None, ge=0, le=20)
     fallback_models: tuple[str, ...] | None = None
@@ -61,13 +62,17 @@ class GatewayConfig(BaseModel):
     semantic_cache_max_entries: int = Field(1000, ge=1, le=10_000_000, description="Per tenant")
     semantic_cache_model: str | None = Field(None, description="Embedding model (default_embedding_model)")
 
-    # Rate limits (token buckets, per tenant and per tenant + model)
+    # Rate limits (token buckets, per tenant and per tenant + model): requests_per_minute and
+    # burst_size count the tenant's requests, not the internal calls made on their behalf
     requests_per_minute: int | None = Field(60, ge=0, le=10_000_000)
     burst_size: int = Field(10, ge=1, le=10_000_000)
     tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
     model_requests_per_minute: int | None = Field(None, ge=0, le=10_000_000)
     model_burst_size: int | None = Field(None, ge=1, le=10_000_000)
     model_tokens_per_minute: int | None = Field(None, ge=0, le=10**12)
+    embedding_texts_per_minute: int | None = Field(
+        100_000, ge=0, le=10**9, description="Tenant bucket of embedded texts (its own, not the requests')"
+    )
     rate_limit_wait: bool = Field(False, description="Queue a refused call instead of raising RateLimited")
     rate_limit_max_wait: float = Field(30.0, ge=0, le=3600)
     limits_failure_policy: LimitsFailurePolicy = Field(

@@ -158,12 +158,7 @@ class FallbackLimits(LimitsPort, CircuitGuarded):
 
     async def ping(self) -> bool:
         """Ask the primary whatever the circuit's state; its answer moves the circuit."""
-        try:
-            answer = await self._primary.ping()
-        except ServiceError:
-            self._circuit.failure()
-            raise
-        self._circuit.close()
+        answer = await self._ping_through(self._primary.ping)
         if self._local_used:
             await self._recovered()
         return answer

@@ -205,3 +205,13 @@ class CircuitGuarded:
     def counters(self) -> CircuitCounters:
         """Store calls let through, failures, bypassed calls, openings."""
         return self._circuit.counters
+
+    async def _ping_through(self, ping: Callable[[], Awaitable[bool]]) -> bool:
+        """Ask the store whatever the circuit's state; its answer moves the circuit."""
+        try:
+            answer = await ping()
+        except ServiceError:
+            self._circuit.failure()
+            raise
+        self._circuit.close()
+        return answer

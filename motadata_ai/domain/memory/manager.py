@@ -22,6 +22,7 @@ from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.values.base import check_text
+from motadata_ai.domain.values.calls import Purpose
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import Message
 from motadata_ai.domain.values.memory import (
@@ -99,11 +100,13 @@ class MemoryManager:
         self.buffer = ShortTermBuffer(max_tokens=self.config.short_term_max_tokens, counter=counter)
 
     async def _embed(
-        self, tenant: TenantContext | str, texts: Sequence[str]
+        self, tenant: TenantContext | str, texts: Sequence[str], *, purpose: Purpose
     ) -> list[tuple[float, ...]] | None:
         if self.embedder is None:
             return None
-        response = await self.embedder.embed(list(texts), tenant=tenant, model=self.embedding_model)
+        response = await self.embedder.embed(
+            list(texts), tenant=tenant, model=self.embedding_model, purpose=purpose
+        )
         return [tuple(v) for v in response.vectors]
 
     def _attributes(self, operation: str, tenant_id: str, **more: Any) -> dict[str, Any]:
@@ -138,7 +141,7 @@ class MemoryManager:
             "memory remember",
             attributes=self._attributes("memory.remember", tenant_id, **{"memory.kind": kind}),
         ):
-            vectors = await self._embed(tenant, [content])
+            vectors = await self._embed(tenant, [content], purpose="memory_write")
             record = MemoryRecord(
                 tenant_id=tenant_id,
                 user_id=user_id,
@@ -212,7 +215,7 @@ class MemoryManager:
             "memory recall", attributes=self._attributes("memory.recall", tenant_id)
         ) as span:
             now = self.clock()
-            vectors = await self._embed(tenant, [query]) if query.strip() else None
+            vectors = await self._embed(tenant, [query], purpose="memory_recall") if query.strip() else None
             if vectors:
                 matches = await self.store.search(
                     tenant_id, vectors[0], user_id=user_id, kinds=kinds, limit=max(limit * 4, 20)

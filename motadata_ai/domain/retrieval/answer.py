@@ -77,7 +77,7 @@ class Answerer:
             messages=self.messages(context.system_prompt, question, history),
             temperature=0.0,
         )
-        response = await self._gateway.generate(request, tenant=self.tenant)
+        response = await self._gateway.generate(request, tenant=self.tenant, purpose="answer")
         text = response.text.strip()
         return Answer(
             text=text, sources=mark_cited(context.sources, text), usage=ModelUsage.of_chat(response)

@@ -256,7 +256,7 @@ class Ingestion:
                 part = texts[start : start + self.embed_batch_size]
                 # bulk ingestion waits for the tenant's rate limit instead of failing half-way
                 response = await self._gateway.embed(
-                    part, tenant=self.tenant, model=self.embedding_model, wait=True
+                    part, tenant=self.tenant, model=self.embedding_model, wait=True, purpose="ingestion"
                 )
                 if len(response.vectors) != len(part):
                     raise ValidationError(

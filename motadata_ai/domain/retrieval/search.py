@@ -138,7 +138,9 @@ class Search:
         """The dense query's embedding (``None`` in keyword mode) and what the call spent."""
         if mode == "keyword":
             return None, NO_USAGE
-        response = await self._gateway.embed([query.dense], tenant=self.tenant, model=self.embedding_model)
+        response = await self._gateway.embed(
+            [query.dense], tenant=self.tenant, model=self.embedding_model, purpose="query_embedding"
+        )
         return response.vectors[0], ModelUsage.of_embedding(response)
 
     async def dense(self, vector: Vector, pool: int, filters: MetadataFilter | None) -> list[SearchHit]:

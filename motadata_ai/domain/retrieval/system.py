@@ -136,14 +136,14 @@ class RAGSystem:
         if query_rewriter is not None:
             self.rewriter = query_rewriter
         elif generative:
-            self.rewriter = LLMQueryRewriter(generate=self._generate, model=self.llm_model)
+            self.rewriter = LLMQueryRewriter(generate=self._rewrite, model=self.llm_model)
         else:
             self.rewriter = KeywordQueryRewriter()
         self.reranker: Reranker
         if reranker is not None:
             self.reranker = reranker
         elif generative:
-            self.reranker = LLMReranker(generate=self._generate, model=self.llm_model)
+            self.reranker = LLMReranker(generate=self._rerank, model=self.llm_model)
         else:
             self.reranker = ScoreFusionReranker()
         self._ingestion = TracedIngestion(
@@ -199,8 +199,11 @@ class RAGSystem:
         """The file parsing options of an ingest that names none."""
         return self.config.parsing
 
-    async def _generate(self, request: ChatRequest, tenant: TenantContext) -> ChatResponse:
-        return await self._gateway.generate(request, tenant=tenant)
+    async def _rewrite(self, request: ChatRequest, tenant: TenantContext) -> ChatResponse:
+        return await self._gateway.generate(request, tenant=tenant, purpose="query_rewrite")
+
+    async def _rerank(self, request: ChatRequest, tenant: TenantContext) -> ChatResponse:
+        return await self._gateway.generate(request, tenant=tenant, purpose="rerank")
 
     # -- ingestion ---------------------------------------------------------------------------------
 
@@ -259,13 +262,15 @@ class RAGSystem:
         ``guarded`` (for a caller that hands the chunks to a model, like the ``knowledge_search``
         tool): they pass the input guardrails as :meth:`query`'s passages do (PII redacted,
         injection-like chunks dropped; a flagged chunk's title starts with the guardrails' flag).
+        A retrieval is one request of the tenant's rate limit (inside an agent's step: part of it).
         """
         args = check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
         with self._telemetry.span("rag.search", attributes=tenant_attributes(self.tenant)):
-            rewritten = await self._search.rewrite(args.question, ())
-            found = await self._search.run(
-                rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
-            )
+            async with self._gateway.request(self.tenant, operation="rag.retrieve"):
+                rewritten = await self._search.rewrite(args.question, ())
+                found = await self._search.run(
+                    rewritten, top_k=args.top_k, mode=args.mode, filters=filters, guard=guarded
+                )
         return [
             s.model_copy(update={"title": f"{FLAG} {s.title}".rstrip()}) if s.chunk_id in found.flagged else s
             for s in found.sources
@@ -288,8 +293,31 @@ class RAGSystem:
         With ``conversation_id`` (and memory on) the earlier turns feed the rewrite and the prompt,
         and this turn is stored. Raises :class:`KnowledgeBaseEmpty` when the tenant has no documents.
         The tokens and cost reported are those of this query's own calls (rewrite, query
-        embedding, re-ranking, answer).
+        embedding, re-ranking, answer). One query is one request of the tenant's rate limit: its
+        calls are made on its behalf.
         """
+        check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
+        check_conversation_id(conversation_id)  # bad input is refused before it spends a request
+        async with self._gateway.request(self.tenant, operation="rag.query"):
+            return await self._query(
+                question,
+                conversation_id=conversation_id,
+                user_id=user_id,
+                top_k=top_k,
+                mode=mode,
+                filters=filters,
+            )
+
+    async def _query(
+        self,
+        question: str,
+        *,
+        conversation_id: str | None,
+        user_id: str | None,
+        top_k: int | None,
+        mode: str,
+        filters: MetadataFilter | None,
+    ) -> RAGResponse:
         started = time.perf_counter()
         attributes = tenant_attributes(self.tenant, {"gen_ai.operation.name": "rag.query"})
         if conversation_id:

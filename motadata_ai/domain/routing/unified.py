@@ -176,7 +176,7 @@ class UnifiedQuery:
             max_tokens=3,
         )
         try:
-            response = await self.gateway.generate(request, tenant=tenant_id)
+            response = await self.gateway.generate(request, tenant=tenant_id, purpose="classification")
         except MotadataError as e:
             decision = route_by_heuristic(query)
             return (
@@ -237,6 +237,15 @@ class UnifiedQuery:
         check_text(query, "query")
         if mode not in QUERY_MODES:
             raise ValidationError(f"mode must be one of {', '.join(QUERY_MODES)}; got {mode!r}", field="mode")
+        if self.gateway is None:
+            return await self._query(query, tenant_id, user_id, conversation_id, mode)
+        # one unified query is one request: the classifier, RAG and agent calls are made on its behalf
+        async with self.gateway.request(tenant_id, operation="unified_query"):
+            return await self._query(query, tenant_id, user_id, conversation_id, mode)
+
+    async def _query(
+        self, query: str, tenant_id: str, user_id: str | None, conversation_id: str | None, mode: QueryMode
+    ) -> UnifiedResponse:
         started = time.perf_counter()
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "unified_query",

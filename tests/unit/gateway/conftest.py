@@ -17,6 +17,7 @@ from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.domain.gateway import Gateway, GatewayConfig
 from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.ports.llm import ProviderUnavailable
 
 #: The rig's wall clock: a fixed midday, so a test never straddles the daily budget's midnight.
 NOON = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -56,6 +57,19 @@ class Rig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def failing(times: int, then: str = "recovered") -> Callable[[ChatRequest], str]:
+    """A responder that fails ``times`` times with ProviderUnavailable, then answers."""
+    state = {"left": times}
+
+    def respond(request: ChatRequest) -> str:
+        if state["left"] > 0:
+            state["left"] -= 1
+            raise ProviderUnavailable("upstream 503", model=request.model, status_code=503)
+        return then
+
+    return respond
+
+
 def ask(text: str, model: str = "test/model", **options: Any) -> ChatRequest:
     """A one-message chat request."""
     return ChatRequest(model=model, messages=(Message(role="user", content=text),), **options)
@@ -63,7 +77,8 @@ def ask(text: str, model: str = "test/model", **options: Any) -> ChatRequest:
 
 @pytest.fixture
 def make_rig() -> Callable[..., Rig]:
-    """Build a rig: ``make_rig(responder, **config)``; ``llm`` may replace the FunctionLLM."""
+    """Build a rig: ``make_rig(responder, **config)``; ``llm`` may replace the FunctionLLM and
+    ``feedback_hook`` is handed to the gateway."""
 
     def build(
         responder: Any = None,
@@ -71,6 +86,7 @@ def make_rig() -> Callable[..., Rig]:
         llm: Any = None,
         random: Callable[[], float] = lambda: 0.5,
         wall_clock: Callable[[], datetime] = lambda: NOON,
+        feedback_hook: Any = None,
         **config: Any,
     ) -> Rig:
         clock = FakeClock()
@@ -97,6 +113,7 @@ def make_rig() -> Callable[..., Rig]:
             sleep=clock.sleep,
             random=random,
             wall_clock=wall_clock,
+            feedback_hook=feedback_hook,
         )
         return Rig(gateway, model, clock, cache, limits, ledger, audit, telemetry, embeddings)
 

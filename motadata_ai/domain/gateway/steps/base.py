@@ -1,0 +1,81 @@
+"""The step protocol and the chain that runs the steps in order.
+
+A step is a small object with ``complete(call, request, next)``, ``stream(call, request, next)``
+and ``embed(call, request, next)``: it does its own work before and after handing the call to
+``next`` (the rest of the chain), owning its state and its port, as httpx's transports and
+pydantic-ai's wrapper models do. :class:`Step` passes everything through, so a step overrides
+only what it takes part in. :class:`Chain` links the steps once, at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from motadata_ai.domain.gateway.call import Call
+from motadata_ai.domain.values import llm
+
+__all__ = ["Chain", "Clocks", "NextComplete", "NextEmbed", "NextStream", "Step"]
+
+NextComplete = Callable[[Call, llm.ChatRequest], Awaitable[llm.ChatResponse]]
+NextStream = Callable[[Call, llm.ChatRequest], AsyncIterator[llm.StreamChunk]]
+NextEmbed = Callable[[Call, llm.EmbeddingRequest], Awaitable[llm.EmbeddingResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """The clocks a step reads (injected, so tests drive them): monotonic seconds and the wall clock."""
+
+    monotonic: Callable[[], float]
+    wall: Callable[[], datetime]
+
+
+class Step:
+    """One policy around a call; by default it passes the call on untouched."""
+
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
+        """Run a completion through this step."""
+        return await next(call, request)
+
+    def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
+        """Run a stream through this step."""
+        return next(call, request)
+
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
+        """Run an embedding call through this step."""
+        return await next(call, request)
+
+
+class Chain:
+    """The steps, outermost first, linked once around a terminal step."""
+
+    def __init__(self, steps: Sequence[Step], terminal: Step) -> None:
+        self.steps = tuple(steps)
+        complete: NextComplete = partial(terminal.complete, next=_end_complete)
+        stream: NextStream = partial(terminal.stream, next=_end_stream)
+        embed: NextEmbed = partial(terminal.embed, next=_end_embed)
+        for step in reversed(self.steps):
+            complete = partial(step.complete, next=complete)
+            stream = partial(step.stream, next=stream)
+            embed = partial(step.embed, next=embed)
+        self.complete: NextComplete = complete
+        self.stream: NextStream = stream
+        self.embed: NextEmbed = embed
+
+
+async def _end_complete(call: Call, request: llm.ChatRequest) -> llm.ChatResponse:
+    raise AssertionError("the terminal step answers every completion")
+
+
+def _end_stream(call: Call, request: llm.ChatRequest) -> AsyncIterator[llm.StreamChunk]:
+    raise AssertionError("the terminal step answers every stream")
+
+
+async def _end_embed(call: Call, request: llm.EmbeddingRequest) -> llm.EmbeddingResponse:
+    raise AssertionError("the terminal step answers every embedding call")

@@ -1,0 +1,228 @@
+"""Ledger step: one usage record for every outcome of every call, written in the background.
+
+:func:`usage_record` builds the record for a success (from the answer) and for a failure (from
+the error: an outcome such as ``rate_limited`` or ``blocked``; a blocked answer is charged once,
+to the call that reached the provider). :class:`UsageRecorder` batches the records to the ledger
+port on a background task (``flush`` waits for them) and runs the feedback hook after each call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from motadata_ai.domain.gateway.call import Call, provider_of
+from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
+from motadata_ai.domain.gateway.health import GatewayStats
+from motadata_ai.domain.gateway.steps.base import Clocks, NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.values import llm
+from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.usage import Outcome, UsageRecord
+from motadata_ai.ports.ledger import UsageLedgerPort
+from motadata_ai.ports.llm import ProviderBadRequest
+
+__all__ = ["FeedbackHook", "LedgerStep", "UsageRecorder", "outcome_of", "usage_record"]
+
+log = logging.getLogger("motadata_ai.gateway")
+T = TypeVar("T")
+FeedbackHook = Callable[[UsageRecord, "llm.ChatResponse | None"], "Awaitable[None] | None"]
+
+
+def outcome_of(error: BaseException, call: Call) -> Outcome:
+    """The ledger outcome of a call that raised ``error``."""
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, BudgetExceeded):
+        return "budget_exceeded"
+    if isinstance(error, CircuitOpen):
+        return "circuit_open"
+    if isinstance(error, GuardrailViolation):
+        return "blocked"
+    if isinstance(error, ValidationError | ProviderBadRequest) and not call.state.attempts:
+        return "invalid"  # refused before any provider call (an unknown model, a prompt too big)
+    return "error"
+
+
+def usage_record(
+    call: Call,
+    *,
+    now: float,
+    created_at: datetime,
+    response: llm.ChatResponse | llm.EmbeddingResponse | None = None,
+    error: BaseException | None = None,
+) -> UsageRecord:
+    """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
+
+    A cache or de-duplication hit costs nothing and records what it saved. The record carries
+    no request id or purpose yet (the ledger's schema has no column for them); they travel on
+    ``call.origin`` and the call's span.
+    """
+    source = call.state.source
+    if error is not None:
+        blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
+        charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
+        answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
+        usage = answer.usage if answer is not None else llm.Usage()
+        return UsageRecord.model_construct(
+            id=uuid.uuid4().hex,
+            tenant_id=call.tenant_id,
+            user_id=call.user_id,
+            operation=call.ledger_operation,
+            model=call.state.model or call.model,
+            provider=provider_of(call.state.model or call.model),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=answer.cost_usd if answer is not None else 0.0,
+            saved_usd=0.0,
+            latency_ms=(now - call.started) * 1000.0,
+            source=source if charged else "none",
+            outcome=outcome_of(error, call),
+            attempts=call.state.provider_attempts,
+            error=f"{type(error).__name__}: {error}"[:500],
+            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
+            created_at=created_at,
+        )
+    assert response is not None
+    paid = source == "provider"
+    chat = isinstance(response, llm.ChatResponse)
+    return UsageRecord.model_construct(
+        id=uuid.uuid4().hex,
+        tenant_id=call.tenant_id,
+        user_id=call.user_id,
+        operation=call.ledger_operation,
+        model=response.model,
+        provider=response.provider if isinstance(response, llm.ChatResponse) else provider_of(response.model),
+        input_tokens=response.usage.input_tokens if paid else 0,
+        output_tokens=response.usage.output_tokens if paid and chat else 0,
+        cost_usd=response.cost_usd if paid else 0.0,
+        saved_usd=0.0 if paid else response.cost_usd,
+        latency_ms=(now - call.started) * 1000.0,
+        source=source,
+        outcome="ok",
+        attempts=call.state.provider_attempts,
+        error=None,
+        response_id=response.id if isinstance(response, llm.ChatResponse) else None,
+        created_at=created_at,
+    )
+
+
+class UsageRecorder:
+    """Writes usage records to the ledger in batches on a background task; runs the feedback hook."""
+
+    def __init__(
+        self, ledger: UsageLedgerPort | None, *, feedback_hook: FeedbackHook | None, stats: GatewayStats
+    ) -> None:
+        self._ledger = ledger
+        self._hook = feedback_hook
+        self._stats = stats
+        self._pending: list[UsageRecord] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending(self) -> int:
+        """Records not written yet."""
+        return len(self._pending)
+
+    def record(self, record: UsageRecord, response: llm.ChatResponse | None) -> None:
+        """Queue ``record`` for the ledger and hand it (and the answer) to the feedback hook."""
+        if self._ledger is not None:
+            self._pending.append(record)
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.ensure_future(self._drain())
+        if self._hook is not None:
+            task = asyncio.ensure_future(self._run_hook(self._hook, record, response))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def flush(self) -> None:
+        """Wait until every pending record has been written (and every hook has run)."""
+        while self._pending or (self._writer is not None and not self._writer.done()):
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.ensure_future(self._drain())
+            await asyncio.shield(self._writer)
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def _drain(self) -> None:
+        assert self._ledger is not None
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._ledger.record_usage_many(batch)
+            except Exception as error:  # the ledger must not take calls down
+                self._stats.ledger_errors += 1
+                log.warning("usage ledger write of %d records failed: %s", len(batch), error)
+
+    @staticmethod
+    async def _run_hook(hook: FeedbackHook, record: UsageRecord, response: llm.ChatResponse | None) -> None:
+        try:
+            result = hook(record, response)
+            if result is not None:
+                await result
+        except Exception as error:
+            log.warning("feedback hook failed: %s", error)
+
+
+class LedgerStep(Step):
+    """Counts each call and records its usage, whatever its outcome."""
+
+    def __init__(
+        self,
+        recorder: UsageRecorder,
+        *,
+        clocks: Clocks,
+        stats: GatewayStats,
+    ) -> None:
+        self._recorder, self._clocks, self._stats = recorder, clocks, stats
+
+    async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
+        """Record the completion or its failure."""
+        response = await self._recorded(call, next(call, request))
+        self._recorder.record(self._record(call, response), response)
+        return response
+
+    async def embed(
+        self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
+    ) -> llm.EmbeddingResponse:
+        """Record the embedding call or its failure."""
+        response = await self._recorded(call, next(call, request))
+        self._recorder.record(self._record(call, response), None)
+        return response
+
+    async def stream(
+        self, call: Call, request: llm.ChatRequest, next: NextStream
+    ) -> AsyncIterator[llm.StreamChunk]:
+        """Record the stream's answer or its failure."""
+        self._stats.calls += 1
+        try:
+            async for chunk in next(call, request):
+                yield chunk
+        except BaseException as error:
+            self._failed(call, error)
+            raise
+        response = call.state.response
+        if response is not None:
+            self._recorder.record(self._record(call, response), response)
+
+    async def _recorded(self, call: Call, answer: Awaitable[T]) -> T:
+        """Count the call and await its answer; a failure is recorded before it goes on."""
+        self._stats.calls += 1
+        try:
+            return await answer
+        except BaseException as error:
+            self._failed(call, error)
+            raise
+
+    def _record(self, call: Call, response: llm.ChatResponse | llm.EmbeddingResponse) -> UsageRecord:
+        return usage_record(
+            call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), response=response
+        )
+
+    def _failed(self, call: Call, error: BaseException) -> None:
+        record = usage_record(call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), error=error)
+        self._recorder.record(record, None)

@@ -109,6 +109,10 @@ class MemoryStorePort(ABC):
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:
         """Delete the saved state; ``True`` when it existed."""
 
+    @abstractmethod
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Every checkpoint (paused or claimed) of the user's runs, oldest first."""
+
     # -- erasure --------------------------------------------------------------------------------
 
     @abstractmethod

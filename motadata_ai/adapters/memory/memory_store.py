@@ -149,6 +149,11 @@ class InMemoryMemoryStore(MemoryStorePort):
         """Drop the state."""
         return self._checkpoints.get(validate_tenant_id(tenant_id), {}).pop(checkpoint_id, None) is not None
 
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Oldest first."""
+        found = self._checkpoints.get(validate_tenant_id(tenant_id), {}).values()
+        return sorted((c for c in found if c.user_id == user_id), key=lambda c: (c.created_at, c.id))
+
     async def delete_user(self, tenant_id: str, user_id: str) -> int:
         """Erase the user's records, messages and checkpoints."""
         tenant = validate_tenant_id(tenant_id)

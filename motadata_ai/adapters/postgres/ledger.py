@@ -106,7 +106,8 @@ MIGRATIONS = [
             metadata jsonb NOT NULL DEFAULT '{}',
             trace_id text
         );
-        INSERT INTO motadata_audit_log (id, "timestamp", tenant_id, user_id, action, resource, result, metadata)
+        INSERT INTO motadata_audit_log
+                (id, "timestamp", tenant_id, user_id, action, resource, result, metadata)
             SELECT id, created_at, tenant_id, user_id, 'guardrail.' || kind, coalesce(model, ''),
                    CASE WHEN kind = 'guardrail_violation' THEN 'denied' ELSE 'success' END,
                    jsonb_build_object('stage', stage, 'level', level, 'model', model,
@@ -378,7 +379,10 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         """Delete the user's feedback rows."""
         tenant_id = _tenant_id(tenant)
         return await self._execute(
-            tenant_id, "DELETE FROM motadata_feedback WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+            tenant_id,
+            "DELETE FROM motadata_feedback WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
         )
 
     async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
@@ -407,7 +411,9 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                     _aware(cutoff),
                 )
                 status = await conn.execute(
-                    "DELETE FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2", tenant_id, _aware(cutoff)
+                    "DELETE FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2",
+                    tenant_id,
+                    _aware(cutoff),
                 )
         return int(status.rsplit(" ", 1)[-1])
 

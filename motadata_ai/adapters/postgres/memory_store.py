@@ -382,6 +382,18 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
         )
         return deleted > 0
 
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Oldest first."""
+        tenant = validate_tenant_id(tenant_id)
+        rows = await self._fetch(
+            tenant,
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM motadata_checkpoints WHERE tenant_id = $1 AND user_id = $2 "
+            "ORDER BY created_at, id",
+            tenant,
+            user_id,
+        )
+        return [_checkpoint(row) for row in rows]
+
     # -- erasure --------------------------------------------------------------------------------
 
     async def delete_user(self, tenant_id: str, user_id: str) -> int:

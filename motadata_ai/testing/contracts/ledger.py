@@ -236,7 +236,11 @@ class LedgerContract:
             tenant_id=self.a, user_id="alice", action="ml.predict", result="failure", timestamp=DAY2
         )
         third = AuditEvent(
-            tenant_id=self.a, user_id="bob", action="rag.ingest", result="denied", timestamp=DAY2 + timedelta(hours=1)
+            tenant_id=self.a,
+            user_id="bob",
+            action="rag.ingest",
+            result="denied",
+            timestamp=DAY2 + timedelta(hours=1),
         )
         await log.write_many([first, second, third])
         assert await log.events(tenant=self.a, user_id="bob") == [third, first]

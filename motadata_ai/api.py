@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.privacy.consent import Consent
+    from motadata_ai.domain.privacy.service import Privacy
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
@@ -71,6 +73,7 @@ class AI:
         self._ml_systems: dict[str, MLSystem] = {}
         self._models: Any = None
         self._unified: UnifiedQuery | None = None
+        self._consent: Consent | None = None
         self._warm_up: asyncio.Future[None] | None = None
 
     @property
@@ -88,9 +91,35 @@ class AI:
         """A resolved adapter by container name (``vector_store``, ``cache``, ``bus`` ...)."""
         return self._ports[name]
 
+    @property
+    def privacy(self) -> Privacy:
+        """Erase and export one user's data across every store (``erase_user``, ``export_user``)."""
+        return self._ports["privacy"]  # type: ignore[no-any-return]
+
+    @property
+    def consent(self) -> Consent:
+        """Per tenant, user and purpose: ``grant``, ``revoke``, ``check``."""
+        if self._consent is None:
+            from motadata_ai.domain.privacy.consent import Consent
+
+            self._consent = Consent(
+                self._ports["consent_store"], memory=self._ports["memory_store"], trail=self.audit_trail
+            )
+        return self._consent
+
+    @property
+    def audit_trail(self) -> Any:
+        """The buffered audit trail (``None`` with ``privacy.audit`` off); ``await
+        ai.audit_trail.flush()`` writes what is pending, ``ai.port("audit_log")`` reads it."""
+        return self._ports.get("audit_trail")
+
+    def _audited(self, use_case: Any) -> Any:
+        use_case.audit_trail = self.audit_trail
+        return use_case
+
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
         """The tenant's RAG system; ``options`` override the settings' defaults."""
-        return create_rag_system(
+        return self._audited(create_rag_system(
             tenant_id=tenant_id,
             gateway=self.gateway,
             vector_store=self._ports["vector_store"],
@@ -99,7 +128,7 @@ class AI:
             parser=self._ports["parser"],
             tokenizer=self._ports["tokenizer"],
             **options,
-        )
+        ))
 
     def agent(
         self,
@@ -118,7 +147,7 @@ class AI:
         chosen = list(tools) if tools is not None else list(self._ports["plugins"].tools().values())
         if knowledge:
             chosen.append(knowledge_search_tool(self.rag(tenant_id), top_k=self.settings.top_k))
-        return create_agent(
+        agent = self._audited(create_agent(
             agent_id=agent_id,
             name=name,
             gateway=self.gateway,
@@ -129,7 +158,10 @@ class AI:
             telemetry=self._ports["telemetry"],
             settings=self.settings,
             **options,
-        )
+        ))
+        if self.settings.privacy.memory_requires_consent and agent.memory is not None:
+            agent.memory.consent = self.consent.checker("memory")
+        return agent  # type: ignore[no-any-return]
 
     def _model_cache(self) -> Any:
         """One loaded-model LRU for every tenant, so ``max_memory_mb`` bounds this process."""
@@ -159,6 +191,7 @@ class AI:
             **({} if "max_memory_mb" in options else {"model_cache": self._model_cache()}),
             **options,
         )
+        self._audited(system)
         if not options:
             self._ml_systems[tenant_id] = system
         return system
@@ -207,6 +240,10 @@ _EAGER_PORTS = (
     "tokenizer",
     "parser",
     "gateway",
+    "consent_store",
+    "audit_log",
+    "audit_trail",
+    "privacy",
 )
 
 
@@ -351,6 +388,8 @@ async def connect(
         gateway = ports.get("gateway")
         if gateway is not None:
             await gateway.aclose()
+        if ports.get("audit_trail") is not None:  # every buffered audit event, before the pools go
+            await ports["audit_trail"].aclose()
             for name in ("llm", "embeddings"):
                 await (await _resolve(getattr(container, name)())).aclose()
         for adapter in plugin_adapters:

@@ -229,10 +229,51 @@ def _gateway(**ports: Any) -> Any:
     from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
     from motadata_ai.domain.gateway.service import Gateway
 
+    trail = ports.pop("audit_trail", None)
+    if trail is not None:  # one gateway.generate / gateway.embed audit event per call
+        ports.setdefault("feedback_hook", trail.gateway_call)
+
     if isinstance(ports.get("limits"), FallbackLimits) and ports.get("cache") is not None:
         # the cache and the limits share one Redis server: one circuit spares both the socket
         ports["cache"] = CircuitCache(ports["cache"], circuit=ports["limits"].circuit)
     return Gateway(**ports)
+
+
+def _current_trace_id() -> str | None:
+    """The trace id of the current OpenTelemetry span (for audit events), if any."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+async def _audit_trail(settings: Settings, audit_log: Any) -> AsyncIterator[Any]:
+    """The buffered audit trail over the audit log (``None`` when ``privacy.audit`` is off);
+    flushed on shutdown."""
+    if not settings.privacy.audit:
+        yield None
+        return
+    from motadata_ai.domain.privacy.audit import AuditTrail
+
+    trail = AuditTrail(audit_log, max_pending=settings.privacy.audit_max_pending, trace_id=_current_trace_id)
+    try:
+        yield trail
+    finally:
+        await trail.aclose()
+
+
+def _privacy(settings: Settings, gateway: Any, **stores: Any) -> Any:
+    """The privacy use-case over every store of the app."""
+    from motadata_ai.domain.privacy.service import Privacy
+
+    key = settings.privacy.pseudonym_key
+    return Privacy(
+        conversations=stores["documents"],
+        before_pseudonymising=(gateway.flush,),
+        forget_cached=gateway.forget_cached,
+        pseudonym_key=key.get_secret_value().encode() if key is not None else None,
+        **stores,
+    )
 
 
 def _instance(path: str, *args: Any, **kwargs: Any) -> Any:
@@ -374,6 +415,13 @@ class Container(containers.DeclarativeContainer):
         store_kind,
         database,
     )
+    consent_store = _store(
+        "motadata_ai.adapters.memory.consent.InMemoryConsentStore",
+        "motadata_ai.adapters.postgres.consent.PostgresConsentStore",
+        store_kind,
+        database,
+    )
+    audit_trail = providers.Resource(_audit_trail, settings, audit_log)
     artifacts = providers.Singleton(_artifacts, settings)
     trainers = providers.Singleton(_trainers)
 
@@ -388,4 +436,19 @@ class Container(containers.DeclarativeContainer):
         ledger=usage_ledger,
         audit=audit_log,
         telemetry=telemetry,
+        audit_trail=audit_trail,
+    )
+    privacy = providers.Singleton(
+        _privacy,
+        settings,
+        gateway,
+        documents=documents,
+        vectors=vector_store,
+        memory=memory_store,
+        cache=cache,
+        ledger=usage_ledger,
+        audit=audit_log,
+        trail=audit_trail,
+        predictions=prediction_log,
+        consents=consent_store,
     )

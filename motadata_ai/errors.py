@@ -14,6 +14,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
 
     MotadataError
     ├── UsageError                      developer mistake
+    │   ├── ConsentRequired             the user has not granted consent to ``purpose``
     │   ├── ConfigurationError          settings, unknown plugin/provider/estimator, bad tool or schema
     │   │   ├── InvalidResponseSchema
     │   │   ├── MiniLMUnavailable       the local embedding model's package is missing
@@ -53,6 +54,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
     │       ├── InvalidSubject
     │       ├── InvalidTenant
     │       ├── InvalidToolArguments  a model's tool arguments (told back to it)
+    │       ├── KeywordArgumentsRequired  positional arguments to a keywords-only call (also a TypeError)
     │       ├── MalformedMessage
     │       ├── SignatureViolation
     │       └── TemplateError
@@ -66,6 +68,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
         │   │   └── TaskBudgetExceeded  (also a BudgetExceeded)
         │   ├── DelegationFailed
         │   └── ToolRetriesExceeded
+        ├── ErasureIncomplete           erasing a user stopped at ``store``: run it again
         ├── ArtifactRefused             the artifact must not be loaded
         │   ├── ArtifactTampered
         │   └── UnsafeArtifact
@@ -95,6 +98,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
         └── <store>Error                one per store, each with its <store>Unavailable *
             ├── ArtifactStoreError      → ArtifactStoreUnavailable *
             ├── CacheError              → CacheUnavailable * → CacheBypassed (the cache's circuit is open)
+            ├── ConsentStoreError       → ConsentStoreUnavailable *
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── LedgerError             → LedgerUnavailable *
@@ -165,6 +169,9 @@ from motadata_ai.domain.values.agents import (
     ToolDefinitionError,
     ToolRetriesExceeded,
 )
+from motadata_ai.domain.values.consent import (
+    ConsentRequired,
+)
 from motadata_ai.domain.values.errors import (
     BudgetExceeded,
     ConfigurationError,
@@ -176,6 +183,9 @@ from motadata_ai.domain.values.errors import (
     UsageError,
     ValidationError,
 )
+from motadata_ai.domain.values.keywords import (
+    KeywordArgumentsRequired,
+)
 from motadata_ai.domain.values.ml import (
     DatasetInvalid,
     EmptyDataset,
@@ -186,6 +196,9 @@ from motadata_ai.domain.values.ml import (
     TooManyMissing,
     WrongType,
 )
+from motadata_ai.domain.values.privacy import (
+    ErasureIncomplete,
+)
 from motadata_ai.ports.bus import (
     BusError,
     BusTimeout,
@@ -194,6 +207,10 @@ from motadata_ai.ports.bus import (
 from motadata_ai.ports.cache import (
     CacheError,
     CacheUnavailable,
+)
+from motadata_ai.ports.consent import (
+    ConsentStoreError,
+    ConsentStoreUnavailable,
 )
 from motadata_ai.ports.documents import (
     DocumentNotFound,
@@ -283,6 +300,9 @@ __all__ = [
     "CacheUnavailable",
     "CircuitOpen",
     "ConfigurationError",
+    "ConsentRequired",
+    "ConsentStoreError",
+    "ConsentStoreUnavailable",
     "ContextWindowExceeded",
     "ContextWindowTooSmall",
     "DatasetInvalid",
@@ -297,6 +317,7 @@ __all__ = [
     "EmbeddedPostgresError",
     "EmptyDataset",
     "EmptyDocument",
+    "ErasureIncomplete",
     "ExperimentStoreError",
     "ExperimentStoreUnavailable",
     "ExtraColumns",
@@ -305,6 +326,7 @@ __all__ = [
     "InvalidSubject",
     "InvalidTenant",
     "InvalidToolArguments",
+    "KeywordArgumentsRequired",
     "KnowledgeBaseEmpty",
     "LedgerError",
     "LedgerUnavailable",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from motadata_ai.domain.privacy.config import PrivacyConfig
 from motadata_ai.domain.values.parsing import ParseOptions
 
 
@@ -124,6 +125,9 @@ class Settings(BaseSettings):
     # ML
     max_memory_mb: int = 2048
     enable_gpu: bool = False
+
+    # Privacy: audit trail, pseudonyms, consent, retention (MOTADATA_PRIVACY__AUDIT_MAX_PENDING, ...)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Audit, consent, retention")
 
     @property
     def artifacts_dir(self) -> Path:

@@ -176,14 +176,16 @@ class RedisCache(CachePort):
         return int(value)
 
     async def index_add(self, index: str, key: str, *, ttl: float | None = None) -> None:
-        """``SADD`` the key to the index set (and ``PEXPIRE`` it), in one round trip."""
+        """``SADD`` the key to the index set and extend its TTL to ``ttl`` (never shorten it), in
+        one round trip."""
         name, member = self.key(index), check_key(key)
         px = _ttl_ms(ttl)
         async with self.translate_errors("index_add", index):
             pipe = self._client.pipeline(transaction=False)
             pipe.sadd(name, member)
-            if px is not None:
-                pipe.pexpire(name, px)
+            if px is not None:  # the index lives as long as its longest-lived entry
+                pipe.pexpire(name, px, nx=True)
+                pipe.pexpire(name, px, gt=True)
             await pipe.execute()
 
     async def index_members(self, index: str) -> list[str]:

@@ -39,6 +39,7 @@ from motadata_ai.domain.guardrails.context import (
 )
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.memory.manager import MemoryManager
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
@@ -182,6 +183,7 @@ class Agent:
         self.tools = merged
         return list(merged.values())[-1]
 
+    @audit_action("agent.execute_task", resource=lambda agent, _a, _k: agent.agent_id)
     async def execute_task(
         self,
         task: str,
@@ -229,6 +231,7 @@ class Agent:
             message, user_id=user_id, conversation_id=conversation_id, history=history
         )
 
+    @audit_action("agent.approval", resource=lambda _, a, k: a[0] if a else k.get("task_id", ""))
     async def resume(
         self,
         task_id: str,
@@ -575,6 +578,7 @@ class Agent:
             ), None
         return await self._execute(tool, call, arguments, context)
 
+    @audit_action("agent.tool_call", resource=lambda _, a, _k: a[0].name)
     async def _execute(
         self, tool: Tool, call: ToolCall, arguments: dict[str, Any], context: ToolContext
     ) -> tuple[ToolCallRecord, Message]:
@@ -694,6 +698,8 @@ class Agent:
         self, state: RunState, answer: str | None, *, failure: str | None = None
     ) -> None:
         if self.memory is None or not state.user_id or not self.memory_config.remember_tasks:
+            return
+        if not await self.memory.may_remember(self.tenant, state.user_id):  # no consent to 'memory'
             return
         outcome = answer[:500] if answer is not None else f"failed ({failure})"
         tools = sorted({c.name for s in state.steps for c in s.tool_calls if c.status == "ok"})

@@ -51,6 +51,7 @@ from motadata_ai.domain.gateway.outcomes import breaker_verdict, is_caller_deadl
 from motadata_ai.domain.gateway.store_circuit import StoreCircuit
 from motadata_ai.domain.guardrails import LEVELS, ResponseSchema, check_input, check_output, compile_schema
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextGuard, ContextOrigin
+from motadata_ai.domain.privacy.cache_policy import cacheable, request_texts, user_index_key
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import NotFound, ServiceError, ValidationError
@@ -391,6 +392,7 @@ class Gateway:
         context: TenantContext,
     ) -> ChatResponse:
         prompt_tokens = self._check_context_window(request)
+        original = request
         request = await self._input_guardrails(request, context, level, policy)
         await self._check_budget(call.tenant_id, policy)
         estimate = prompt_tokens if prompt_tokens is not None else self._estimate_tokens(request)
@@ -408,8 +410,10 @@ class Gateway:
             response = await self._output_guardrails(
                 response, call, context, level, policy, response_schema, request
             )
-            if use_cache:
-                await self._cache_set(key, caching.encode_chat(response), ttl or policy.cache_ttl)
+            if use_cache and await self._cache_set(
+                key, caching.encode_chat(response), ttl or policy.cache_ttl,
+                call=call, level=level, texts=[*request_texts(original), response.text],
+            ):
                 if policy.semantic_cache:
                     await self._semantic_remember(
                         call.tenant_id, request, level, response_schema, key, policy
@@ -512,7 +516,10 @@ class Gateway:
                 checked = await self._output_guardrails(response, call, context, level, policy, None, request)
                 if use_cache:
                     chunks = pieces if checked.text == text else [checked.text]
-                    await self._cache_set(key, caching.encode_chat(checked, chunks), ttl or policy.cache_ttl)
+                    await self._cache_set(
+                        key, caching.encode_chat(checked, chunks), ttl or policy.cache_ttl,
+                        call=call, level=level, texts=[*request_texts(request), checked.text],
+                    )
                 await self._charge_tokens(call, policy, call.model, usage.output_tokens)
             except BaseException as error:
                 self._fail(call, span, error)
@@ -618,6 +625,7 @@ class Gateway:
                                 response.cost_usd,
                             ),
                             ttl or policy.cache_ttl,
+                            call=call, level=policy.validation_level, texts=inputs,
                         )
                     return response
 
@@ -721,6 +729,11 @@ class Gateway:
         if self._cache is None:
             return 0
         return await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
+
+    def forget_cached(self, tenant_id: str, cache_keys: Sequence[str]) -> int:
+        """Drop the prompt vectors of ``cache_keys`` from the tenant's semantic index (erasure of
+        a user's cached answers); return how many it held."""
+        return sum(self._semantic.forget(tenant_id, key) for key in cache_keys)
 
     async def aclose(self) -> None:
         """Write pending usage records; the ports themselves are closed by their owner."""
@@ -1049,15 +1062,24 @@ class Gateway:
             self.stats.cache_hits += 1
         return decoded
 
-    async def _cache_set(self, key: str, value: bytes, ttl: float) -> None:
+    async def _cache_set(
+        self, key: str, value: bytes, ttl: float, *, call: _Call, level: str, texts: Sequence[str | None]
+    ) -> bool:
+        """Store the entry unless it holds personal data the level keeps out of the shared cache
+        (:mod:`motadata_ai.domain.privacy.cache_policy`), listing it in the user's cache index."""
         assert self._cache is not None
+        if not cacheable(level, texts):
+            return False
         try:
             await self._cache.set(key, value, ttl=ttl)
+            if call.user_id:
+                await self._cache.index_add(user_index_key(call.tenant_id, call.user_id), key, ttl=ttl)
         except CacheBypassed:
             self.stats.cache_errors += 1
         except Exception as error:
             self.stats.cache_errors += 1
             log.warning("cache store failed (answer not cached): %s", error)
+        return True
 
     async def _semantic_vector(self, request: ChatRequest, policy: GatewayConfig) -> tuple[float, ...] | None:
         model = policy.semantic_cache_model or policy.default_embedding_model

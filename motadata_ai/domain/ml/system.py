@@ -28,6 +28,7 @@ from motadata_ai.domain.ml.dataset import (
 from motadata_ai.domain.ml.drift import build_profile, feature_drift
 from motadata_ai.domain.ml.metrics import argmax_labels, classification_metrics
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
@@ -188,6 +189,7 @@ class MLSystem:
         """Every estimator of every configured trainer, qualified as ``trainer:estimator``."""
         return tuple(f"{n}:{e}" for n, t in sorted(self._trainers.items()) for e in t.estimators())
 
+    @audit_action("ml.train", resource=lambda _, _a, k: k.get("model_name", ""))
     async def train(
         self,
         dataset: Dataset,
@@ -418,6 +420,7 @@ class MLSystem:
         self._aliases[key] = (now, resolved)
         return resolved
 
+    @audit_action("ml.promote", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def promote(self, model_name: str, version: int, alias: str = "champion") -> AliasChange:
         """Point ``alias`` at ``version`` atomically (``VersionNotFound`` when it does not exist)."""
         validate_model_name(model_name)
@@ -511,6 +514,7 @@ class MLSystem:
             probabilities={c: float(p) for c, p in zip(classes, probabilities, strict=True)},
         )
 
+    @audit_action("ml.predict", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def predict(
         self,
         model_name: str,
@@ -518,6 +522,7 @@ class MLSystem:
         *,
         version: int | None = None,
         alias: str = "champion",
+        user_id: str | None = None,
     ) -> Prediction:
         """Predict one record with a version (or the one ``alias`` points at).
 
@@ -543,9 +548,10 @@ class MLSystem:
             self._errors += 1
             raise
         self._predictions += 1
-        await self._sample([(normalised, prediction.label)], resolved)
+        await self._sample([(normalised, prediction.label)], resolved, user_id=user_id)
         return prediction
 
+    @audit_action("ml.predict", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def predict_batch(
         self,
         model_name: str,
@@ -554,6 +560,7 @@ class MLSystem:
         version: int | None = None,
         alias: str = "champion",
         chunk_size: int = 1000,
+        user_id: str | None = None,
     ) -> list[Prediction]:
         """Predict many records in chunks of ``chunk_size``; every record is checked against the
         signature before any is predicted (the error names the row). The cache is not consulted."""
@@ -573,10 +580,17 @@ class MLSystem:
             self._errors += 1
             raise
         self._predictions += len(predictions)
-        await self._sample([(r, p.label) for r, p in zip(normalised, predictions, strict=True)], resolved)
+        pairs = [(r, p.label) for r, p in zip(normalised, predictions, strict=True)]
+        await self._sample(pairs, resolved, user_id=user_id)
         return predictions
 
-    async def _sample(self, pairs: Sequence[tuple[dict[str, Any], str]], version: ModelVersion) -> None:
+    async def _sample(
+        self,
+        pairs: Sequence[tuple[dict[str, Any], str]],
+        version: ModelVersion,
+        *,
+        user_id: str | None = None,
+    ) -> None:
         if self._log is None or self._sample_rate <= 0:
             return
         now = self._now()
@@ -587,6 +601,7 @@ class MLSystem:
                 version=version.version,
                 inputs=inputs,
                 label=label,
+                user_id=user_id,
                 created_at=now,
             )
             for inputs, label in pairs

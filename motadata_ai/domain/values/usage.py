@@ -149,13 +149,13 @@ class AuditEvent(ValueModel):
     ``model``, ``reasons`` and ``details`` read them back.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, validate_default=True)
 
     id: str = Field(default_factory=_new_id)
     timestamp: datetime = Field(default_factory=_now)
     tenant_id: TenantId
     user_id: str | None = Field(None, max_length=256)
-    action: str
+    action: str = Field("", description="Required; a guardrail event built the short way sets it")
     resource: str = Field("", max_length=512)
     result: AuditResult = "success"
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -187,7 +187,7 @@ class AuditEvent(ValueModel):
         data.setdefault("result", _GUARDRAIL_RESULTS.get(str(kind), "success"))
         return data
 
-    @field_validator("action")
+    @field_validator("action", mode="after")
     @classmethod
     def _check_action(cls, value: str) -> str:
         if _ACTION.fullmatch(value) is None:

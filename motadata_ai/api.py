@@ -241,6 +241,7 @@ _EAGER_PORTS = (
     "parser",
     "gateway",
     "consent_store",
+    "usage_ledger",
     "audit_log",
     "audit_trail",
     "privacy",

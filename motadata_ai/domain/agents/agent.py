@@ -449,7 +449,7 @@ class Agent:
                 temperature=self.temperature,
             )
             started = time.perf_counter()
-            response = await self.gateway.generate(request, tenant=self.tenant)
+            response = await self.gateway.generate(request, tenant=TenantContext.of(self.tenant, state.user_id))
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage

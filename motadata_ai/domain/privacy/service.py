@@ -10,7 +10,9 @@ documents, chunks           every document the user owns, all versions, with its
                             transaction per document)
 conversation_turns          every RAG conversation turn of the user
 memory                      memories of every kind, agent session messages and checkpoints
-cache_entries               gateway answers and embeddings listed in the user's cache index
+cache_entries               gateway answers and embeddings listed in the user's cache index;
+                            when documents were erased, every cached gateway answer of the tenant
+                            (any may quote them)
 semantic_cache_entries      the prompt vectors of those answers in the semantic index
 prediction_log              sampled ML predictions made for the user
 consents                    the user's consent decisions
@@ -39,6 +41,7 @@ from typing import Any
 from motadata_ai.domain.privacy import cache_policy
 from motadata_ai.domain.privacy.audit import AuditTrail
 from motadata_ai.domain.privacy.pseudonyms import pseudonym, random_key
+from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.keywords import keywords_only
 from motadata_ai.domain.values.privacy import ErasureIncomplete, ErasureReport, UserExport
@@ -144,7 +147,8 @@ class Privacy:
             memory = self._memory
             await step("memory", lambda: _count("memory", memory.delete_user(tenant_id, user_id)))
         if self._cache is not None:
-            await step("cache", lambda: self._erase_cache(tenant_id, user_id))
+            quoted = counts.get("documents", 0) > 0
+            await step("cache", lambda: self._erase_cache(tenant_id, user_id, documents_erased=quoted))
         if self._predictions is not None:
             predictions = self._predictions
             await step(
@@ -185,12 +189,14 @@ class Privacy:
                     chunks += len(stored.chunk_ids)
         return {"documents": documents, "chunks": chunks}
 
-    async def _erase_cache(self, tenant_id: str, user_id: str) -> dict[str, int]:
+    async def _erase_cache(self, tenant_id: str, user_id: str, *, documents_erased: bool) -> dict[str, int]:
         assert self._cache is not None
         index = cache_policy.user_index_key(tenant_id, user_id)
         listed = await self._cache.index_members(index)
         forgotten = self._forget_cached(tenant_id, listed) if self._forget_cached and listed else 0
         deleted = await self._cache.delete_indexed(index)
+        if documents_erased:  # any cached answer of the tenant may quote the erased documents
+            deleted += await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
         return {"cache_entries": deleted, "semantic_cache_entries": forgotten}
 
     async def _erase_ledger(self, tenant_id: str, user_id: str, alias: str) -> dict[str, int]:

@@ -255,7 +255,7 @@ async def test_erasing_one_user_leaves_nothing_of_them_and_changes_nobody_else(
 
 
 async def test_bad_input_gets_typed_results(app: tuple[AI, Any, str]) -> None:
-    ai, database, _ = app
+    ai, _, _ = app
     await ai.rag("acme").ingest([Document(id="keep", text="Kept for alice.")], user_id="alice")
     unknown = await ai.privacy.erase_user(tenant_id="acme", user_id="nobody")
     assert unknown.total == 0

@@ -6,13 +6,13 @@ idempotent, and returns an :class:`ErasureReport` with a count per store:
 ==========================  =====================================================================
 step (report key)           what happens to the user's data
 ==========================  =====================================================================
+cache_entries               gateway answers and embeddings listed in the user's cache index;
+                            when the user owns documents, every cached gateway answer of the
+                            tenant (any may quote them)
 documents, chunks           every document the user owns, all versions, with its chunks (one
                             transaction per document)
 conversation_turns          every RAG conversation turn of the user
 memory                      memories of every kind, agent session messages and checkpoints
-cache_entries               gateway answers and embeddings listed in the user's cache index;
-                            when documents were erased, every cached gateway answer of the tenant
-                            (any may quote them)
 semantic_cache_entries      the prompt vectors of those answers in the semantic index
 prediction_log              sampled ML predictions made for the user
 consents                    the user's consent decisions
@@ -135,6 +135,8 @@ class Privacy:
                     completed=dict(counts),
                 ) from error
 
+        if self._cache is not None:  # first: whether the user still owns documents decides its scope
+            await step("cache", lambda: self._erase_cache(tenant, user_id))
         if self._documents is not None:
             await step("documents", lambda: self._erase_documents(tenant, user_id))
         if self._conversations is not None:
@@ -146,9 +148,6 @@ class Privacy:
         if self._memory is not None:
             memory = self._memory
             await step("memory", lambda: _count("memory", memory.delete_user(tenant_id, user_id)))
-        if self._cache is not None:
-            quoted = counts.get("documents", 0) > 0
-            await step("cache", lambda: self._erase_cache(tenant_id, user_id, documents_erased=quoted))
         if self._predictions is not None:
             predictions = self._predictions
             await step(
@@ -189,13 +188,17 @@ class Privacy:
                     chunks += len(stored.chunk_ids)
         return {"documents": documents, "chunks": chunks}
 
-    async def _erase_cache(self, tenant_id: str, user_id: str, *, documents_erased: bool) -> dict[str, int]:
+    async def _erase_cache(self, tenant: TenantContext, user_id: str) -> dict[str, int]:
         assert self._cache is not None
+        tenant_id = tenant.tenant_id
+        owns_documents = (
+            self._documents is not None and await self._documents.count(tenant, user_id=user_id) > 0
+        )
         index = cache_policy.user_index_key(tenant_id, user_id)
         listed = await self._cache.index_members(index)
         forgotten = self._forget_cached(tenant_id, listed) if self._forget_cached and listed else 0
         deleted = await self._cache.delete_indexed(index)
-        if documents_erased:  # any cached answer of the tenant may quote the erased documents
+        if owns_documents:  # any cached answer of the tenant may quote the documents erased next
             deleted += await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
         return {"cache_entries": deleted, "semantic_cache_entries": forgotten}
 
@@ -304,4 +307,3 @@ class Privacy:
 
 async def _count(name: str, counted: Awaitable[int]) -> dict[str, int]:
     return {name: await counted}
-

@@ -449,7 +449,8 @@ class Agent:
                 temperature=self.temperature,
             )
             started = time.perf_counter()
-            response = await self.gateway.generate(request, tenant=TenantContext.of(self.tenant, state.user_id))
+            caller = TenantContext.of(self.tenant, state.user_id)  # the cache lists answers per user
+            response = await self.gateway.generate(request, tenant=caller)
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage

@@ -131,5 +131,5 @@ async def test_the_pseudonym_is_keyed_stable_and_per_tenant() -> None:
 
 async def test_positional_arguments_are_refused() -> None:
     privacy = Stores(InMemoryCache()).privacy()
-    with pytest.raises(KeywordArgumentsRequired, match="tenant_id=..., user_id=..."):
+    with pytest.raises(KeywordArgumentsRequired, match=r"tenant_id=\.\.\., user_id=\.\.\."):
         await privacy.erase_user("bob", "acme")  # type: ignore[misc]

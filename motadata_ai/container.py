@@ -272,6 +272,7 @@ def _privacy(settings: Settings, gateway: Any, **stores: Any) -> Any:
         before_pseudonymising=(gateway.flush,),
         forget_cached=gateway.forget_cached,
         pseudonym_key=key.get_secret_value().encode() if key is not None else None,
+        retention=settings.privacy.retention_for,
         **stores,
     )
 

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-_AREAS = ("motadata_ai.cli.rag", "motadata_ai.cli.agents", "motadata_ai.cli.ml")
+_AREAS = ("motadata_ai.cli.rag", "motadata_ai.cli.agents", "motadata_ai.cli.ml", "motadata_ai.cli.privacy")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,6 +84,10 @@ class MemoryStorePort(ABC):
     async def delete_conversation(self, tenant_id: str, conversation_id: str) -> int:
         """Delete a conversation's messages; return how many."""
 
+    @abstractmethod
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Delete the tenant's session messages created before ``cutoff`` (retention)."""
+
     # -- checkpoints ----------------------------------------------------------------------------
 
     @abstractmethod

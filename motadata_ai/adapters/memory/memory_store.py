@@ -125,6 +125,14 @@ class InMemoryMemoryStore(MemoryStorePort):
         self._messages[tenant] = kept
         return len(before) - len(kept)
 
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Drop messages older than ``cutoff``."""
+        tenant = validate_tenant_id(tenant_id)
+        before = self._messages.get(tenant, [])
+        kept = [m for m in before if m.created_at >= cutoff]
+        self._messages[tenant] = kept
+        return len(before) - len(kept)
+
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store the state."""
         self._checkpoints[checkpoint.tenant_id][checkpoint.id] = checkpoint

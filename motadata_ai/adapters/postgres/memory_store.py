@@ -334,6 +334,16 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             conversation_id,
         )
 
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Delete messages older than ``cutoff``."""
+        tenant = validate_tenant_id(tenant_id)
+        return await self._execute(
+            tenant,
+            "DELETE FROM motadata_session_messages WHERE tenant_id = $1 AND created_at < $2",
+            tenant,
+            _aware(cutoff),
+        )
+
     # -- checkpoints ----------------------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:

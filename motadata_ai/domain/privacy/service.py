@@ -35,16 +35,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motadata_ai.domain.privacy import cache_policy
 from motadata_ai.domain.privacy.audit import AuditTrail
+from motadata_ai.domain.privacy.config import RetentionPolicy
 from motadata_ai.domain.privacy.pseudonyms import pseudonym, random_key
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.keywords import keywords_only
-from motadata_ai.domain.values.privacy import ErasureIncomplete, ErasureReport, UserExport
+from motadata_ai.domain.values.privacy import ErasureIncomplete, ErasureReport, RetentionReport, UserExport
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.consent import ConsentStorePort
@@ -89,6 +90,7 @@ class Privacy:
         before_pseudonymising: Sequence[Callable[[], Awaitable[None]]] = (),
         forget_cached: Callable[[str, Sequence[str]], int] | None = None,
         pseudonym_key: bytes | None = None,
+        retention: Callable[[str], RetentionPolicy] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._documents = documents
@@ -104,6 +106,7 @@ class Privacy:
         self._flushes = tuple(before_pseudonymising)
         self._forget_cached = forget_cached
         self._key = pseudonym_key or random_key()
+        self._retention = retention or (lambda _tenant: RetentionPolicy())
         self._clock = clock
 
     def pseudonym(self, *, tenant_id: str, user_id: str) -> str:
@@ -303,6 +306,48 @@ class Privacy:
                 metadata={"records": {name: len(rows) for name, rows in stores.items()}},
             )
         return export
+
+    # -- retention --------------------------------------------------------------------------------
+
+    @keywords_only
+    async def enforce_retention(self, *, tenant_id: str, now: datetime | None = None) -> RetentionReport:
+        """Delete what is past the tenant's retention periods (``privacy.retention`` or its entry
+        in ``privacy.tenant_retention``): RAG turns and session messages (``conversations_days``),
+        memories (``memories_days``), audit events (``audit_days``), usage records and their
+        feedback (``ledger_days``). Returns the counts; a period that is not set keeps its data."""
+        tenant_id = validate_tenant_id(tenant_id)
+        policy = self._retention(tenant_id)
+        moment = now or self._clock()
+        tenant = TenantContext(tenant_id=tenant_id)
+        counts: dict[str, int] = {}
+        cutoffs: dict[str, datetime] = {}
+
+        def cutoff(name: str, days: int | None) -> datetime | None:
+            if days is None:
+                return None
+            cutoffs[name] = moment - timedelta(days=days)
+            return cutoffs[name]
+
+        if (when := cutoff("conversations", policy.conversations_days)) is not None:
+            if self._conversations is not None:
+                counts["conversation_turns"] = await self._conversations.delete_turns_before(tenant, when)
+            if self._memory is not None:
+                counts["session_messages"] = await self._memory.delete_messages_before(tenant_id, when)
+        if (when := cutoff("memories", policy.memories_days)) is not None and self._memory is not None:
+            counts["memories"] = await self._memory.delete_older_than(tenant_id, when)
+        if (when := cutoff("ledger", policy.ledger_days)) is not None and self._ledger is not None:
+            for flush in self._flushes:
+                await flush()
+            counts["usage"] = await self._ledger.delete_usage_before(tenant=tenant_id, cutoff=when)
+        if (when := cutoff("audit", policy.audit_days)) is not None and self._audit is not None:
+            if self._trail is not None:
+                await self._trail.flush()
+            counts["audit"] = await self._audit.delete_before(tenant=tenant_id, cutoff=when)
+        if self._trail is not None:
+            await self._trail.record(
+                "privacy.retention", tenant_id=tenant_id, resource="tenant", metadata={"counts": counts}
+            )
+        return RetentionReport(tenant_id=tenant_id, counts=counts, cutoffs=cutoffs, enforced_at=moment)
 
 
 async def _count(name: str, counted: Awaitable[int]) -> dict[str, int]:

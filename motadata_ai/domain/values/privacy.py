@@ -11,7 +11,7 @@ from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.tenancy import TenantId
 
-__all__ = ["EXPORT_SCHEMA", "ErasureIncomplete", "ErasureReport", "UserExport"]
+__all__ = ["EXPORT_SCHEMA", "ErasureIncomplete", "ErasureReport", "RetentionReport", "UserExport"]
 
 EXPORT_SCHEMA = "motadata-ai.user-export/1"
 """The ``schema`` of :class:`UserExport` documents (see docs/privacy.md)."""
@@ -70,3 +70,18 @@ class UserExport(ValueModel):
     def to_json(self) -> str:
         """The export as one JSON document."""
         return self.model_dump_json(by_alias=True, indent=2)
+
+
+class RetentionReport(ValueModel):
+    """What enforcing a tenant's retention periods deleted, per kind of data.
+
+    Keys of ``counts``: ``conversation_turns``, ``session_messages``, ``memories``, ``audit``,
+    ``usage`` (each present only when that period is set).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: TenantId
+    counts: dict[str, int] = Field(default_factory=dict)
+    cutoffs: dict[str, datetime] = Field(default_factory=dict)
+    enforced_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -127,7 +127,7 @@ class AI:
             settings=self.settings,
             parser=self._ports["parser"],
             tokenizer=self._ports["tokenizer"],
-            **options,
+            **{"conversations": self._ports["conversations"], **options},
         ))
 
     def agent(
@@ -241,6 +241,8 @@ _EAGER_PORTS = (
     "parser",
     "gateway",
     "consent_store",
+    "conversations",
+    "encryption",
     "usage_ledger",
     "audit_log",
     "audit_trail",

@@ -268,13 +268,23 @@ def _privacy(settings: Settings, gateway: Any, **stores: Any) -> Any:
 
     key = settings.privacy.pseudonym_key
     return Privacy(
-        conversations=stores["documents"],
         before_pseudonymising=(gateway.flush,),
         forget_cached=gateway.forget_cached,
         pseudonym_key=key.get_secret_value().encode() if key is not None else None,
         retention=settings.privacy.retention_for,
         **stores,
     )
+
+
+def _envelope(settings: Settings, data_keys: Any) -> Any:
+    """Envelope encryption with the wrapping keys of ``privacy.encryption_keys`` (off, but able
+    to say that a key is missing, when none is set)."""
+    from motadata_ai.adapters.crypto.aesgcm import AesGcmCipher, SettingsKeyProvider
+    from motadata_ai.domain.privacy.encryption import Envelope
+
+    configured = {k: v.get_secret_value() for k, v in settings.privacy.encryption_keys.items()}
+    keys = SettingsKeyProvider(configured, current_id=settings.privacy.encryption_current_key)
+    return Envelope(keys=keys, data_keys=data_keys, cipher=AesGcmCipher(), enabled=bool(configured))
 
 
 def _instance(path: str, *args: Any, **kwargs: Any) -> Any:
@@ -380,7 +390,7 @@ class Container(containers.DeclarativeContainer):
         store_kind,
         database,
     )
-    memory_store = _store(
+    memory_store_plain = _store(
         "motadata_ai.adapters.memory.memory_store.InMemoryMemoryStore",
         "motadata_ai.adapters.postgres.memory_store.PostgresMemoryStore",
         store_kind,
@@ -423,6 +433,19 @@ class Container(containers.DeclarativeContainer):
         database,
     )
     audit_trail = providers.Resource(_audit_trail, settings, audit_log)
+    data_keys = _store(
+        "motadata_ai.adapters.memory.data_keys.InMemoryDataKeyStore",
+        "motadata_ai.adapters.postgres.data_keys.PostgresDataKeyStore",
+        store_kind,
+        database,
+    )
+    encryption = providers.Singleton(_envelope, settings, data_keys)
+    memory_store = providers.Singleton(
+        _instance, "motadata_ai.domain.privacy.encryption.EncryptedMemoryStore", memory_store_plain, encryption
+    )
+    conversations = providers.Singleton(
+        _instance, "motadata_ai.domain.privacy.encryption.EncryptedConversationStore", documents, encryption
+    )
     artifacts = providers.Singleton(_artifacts, settings)
     trainers = providers.Singleton(_trainers)
 
@@ -444,6 +467,7 @@ class Container(containers.DeclarativeContainer):
         settings,
         gateway,
         documents=documents,
+        conversations=conversations,
         vectors=vector_store,
         memory=memory_store,
         cache=cache,

@@ -32,6 +32,14 @@ class PrivacyConfig(BaseModel):
         description="Key of the keyed pseudonyms erased users get on kept records (unset: a random "
         "key per process, so pseudonyms link nothing across processes)",
     )
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Wrapping keys by id, each the base64 of 32 random bytes: {"k1": "..."}; with a key '
+        "set, memories, session messages, checkpoints and RAG turns are stored encrypted",
+    )
+    encryption_current_key: str | None = Field(
+        None, description="The id of the key that wraps new data keys and rotation targets (default: the last)"
+    )
     memory_requires_consent: bool = Field(
         False, description="Remember nothing about a user beyond the session without consent to 'memory'"
     )

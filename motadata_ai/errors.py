@@ -16,6 +16,8 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
     ├── UsageError                      developer mistake
     │   ├── ConsentRequired             the user has not granted consent to ``purpose``
     │   ├── ConfigurationError          settings, unknown plugin/provider/estimator, bad tool or schema
+    │   │   ├── EncryptionKeyError  a wrapping key is missing or wrong (``key_id``)
+    │   │   │   └── DecryptionFailed  encrypted data does not open with its key
     │   │   ├── InvalidResponseSchema
     │   │   ├── MiniLMUnavailable       the local embedding model's package is missing
     │   │   ├── ToolDefinitionError
@@ -99,6 +101,7 @@ so code branches on data rather than on messages. The HTTP edge maps them by bra
             ├── ArtifactStoreError      → ArtifactStoreUnavailable *
             ├── CacheError              → CacheUnavailable * → CacheBypassed (the cache's circuit is open)
             ├── ConsentStoreError       → ConsentStoreUnavailable *
+            ├── DataKeyStoreError       → DataKeyStoreUnavailable *
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── LedgerError             → LedgerUnavailable *
@@ -226,6 +229,12 @@ from motadata_ai.ports.documents import (
     UnsupportedDocumentType,
     VersionConflict,
 )
+from motadata_ai.ports.encryption import (
+    DataKeyStoreError,
+    DataKeyStoreUnavailable,
+    DecryptionFailed,
+    EncryptionKeyError,
+)
 from motadata_ai.ports.ledger import (
     LedgerError,
     LedgerUnavailable,
@@ -305,7 +314,10 @@ __all__ = [
     "ConsentStoreUnavailable",
     "ContextWindowExceeded",
     "ContextWindowTooSmall",
+    "DataKeyStoreError",
+    "DataKeyStoreUnavailable",
     "DatasetInvalid",
+    "DecryptionFailed",
     "DelegationFailed",
     "DimensionMismatch",
     "DocumentNotFound",
@@ -317,6 +329,7 @@ __all__ = [
     "EmbeddedPostgresError",
     "EmptyDataset",
     "EmptyDocument",
+    "EncryptionKeyError",
     "ErasureIncomplete",
     "ExperimentStoreError",
     "ExperimentStoreUnavailable",

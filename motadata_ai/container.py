@@ -441,7 +441,10 @@ class Container(containers.DeclarativeContainer):
     )
     encryption = providers.Singleton(_envelope, settings, data_keys)
     memory_store = providers.Singleton(
-        _instance, "motadata_ai.domain.privacy.encryption.EncryptedMemoryStore", memory_store_plain, encryption
+        _instance,
+        "motadata_ai.domain.privacy.encryption.EncryptedMemoryStore",
+        memory_store_plain,
+        encryption,
     )
     conversations = providers.Singleton(
         _instance, "motadata_ai.domain.privacy.encryption.EncryptedConversationStore", documents, encryption

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+
 import pytest
 
 from motadata_ai.adapters.crypto.aesgcm import AesGcmCipher, SettingsKeyProvider

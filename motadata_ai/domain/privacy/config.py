@@ -38,7 +38,7 @@ class PrivacyConfig(BaseModel):
         "set, memories, session messages, checkpoints and RAG turns are stored encrypted",
     )
     encryption_current_key: str | None = Field(
-        None, description="The id of the key that wraps new data keys and rotation targets (default: the last)"
+        None, description="Id of the key that wraps new data keys, and that rotation moves to (default: last)"
     )
     memory_requires_consent: bool = Field(
         False, description="Remember nothing about a user beyond the session without consent to 'memory'"

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.privacy.audit import AuditTrail
+    from motadata_ai.domain.privacy.consent import Consent
+    from motadata_ai.domain.privacy.service import Privacy
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
@@ -93,6 +96,22 @@ class AI:
     def port(self, name: str) -> Any:
         """A resolved adapter by container name (``vector_store``, ``cache``, ``bus`` ...)."""
         return self._ports[name]
+
+    @property
+    def privacy(self) -> Privacy:
+        """Erase and export one user's data across every store (``erase_user``, ``export_user``)."""
+        return self._ports["privacy"]  # type: ignore[no-any-return]
+
+    @property
+    def consent(self) -> Consent:
+        """Per tenant, user and purpose: ``grant``, ``revoke``, ``check``."""
+        return self._ports["consent"]  # type: ignore[no-any-return]
+
+    @property
+    def audit_trail(self) -> AuditTrail | None:
+        """The buffered audit trail (``None`` with ``privacy.audit`` off); ``await
+        ai.audit_trail.flush()`` writes what is pending, ``ai.port("audit_log")`` reads it."""
+        return self._ports.get("audit_trail")
 
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
         """The tenant's RAG system; ``options`` override ``settings.rag``."""
@@ -166,6 +185,14 @@ _EAGER_PORTS = (
     "use_cases",
     "limits",
     "api_keys",
+    "consent_store",
+    "consent",
+    "conversations",
+    "encryption",
+    "usage_ledger",
+    "audit_log",
+    "audit_trail",
+    "privacy",
 )
 
 
@@ -308,6 +335,8 @@ async def connect(
         gateway = ports.get("gateway")
         if gateway is not None:
             await gateway.aclose()
+        if ports.get("audit_trail") is not None:  # every buffered audit event, before the pools go
+            await ports["audit_trail"].aclose()
             for name in ("llm", "embeddings"):
                 await (await _resolve(getattr(container, name)())).aclose()
         for adapter in plugin_adapters:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from motadata_ai.settings import Settings
 
 if TYPE_CHECKING:
+    from motadata_ai.adapters.postgres.consent import PostgresConsentStore
+    from motadata_ai.adapters.postgres.data_keys import PostgresDataKeyStore
     from motadata_ai.adapters.postgres.database import PostgresDatabase
     from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
     from motadata_ai.adapters.postgres.keys import PostgresKeyStore
@@ -28,12 +30,19 @@ if TYPE_CHECKING:
         PostgresPredictionLog,
     )
     from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+    from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.serving import ModelLRU
+    from motadata_ai.domain.privacy.audit import AuditTrail
+    from motadata_ai.domain.privacy.consent import Consent
+    from motadata_ai.domain.privacy.encryption import Envelope
+    from motadata_ai.domain.privacy.service import Privacy
     from motadata_ai.plugins.manager import PluginManager
     from motadata_ai.ports.bus import BusPort
     from motadata_ai.ports.cache import CachePort
+    from motadata_ai.ports.consent import ConsentStorePort
     from motadata_ai.ports.documents import DocumentParserPort, DocumentStorePort
     from motadata_ai.ports.embedding import EmbeddingPort
+    from motadata_ai.ports.encryption import DataKeyStorePort
     from motadata_ai.ports.keys import KeyStorePort
     from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
     from motadata_ai.ports.limits import LimitsPort
@@ -446,3 +455,103 @@ def code_version() -> str:
     from motadata_ai.adapters.filesystem.code_version import detect_code_version
 
     return detect_code_version()
+
+
+# --- privacy: consent, data keys, encryption, the audit trail, the use-case ----------------------
+
+
+def memory_consent_store() -> ConsentStorePort:
+    """Consents in process."""
+    from motadata_ai.adapters.memory.consent import InMemoryConsentStore
+
+    return InMemoryConsentStore()
+
+
+def postgres_consent_store(database: PostgresDatabase) -> PostgresConsentStore:
+    """Consents on PostgreSQL."""
+    from motadata_ai.adapters.postgres.consent import PostgresConsentStore
+
+    return PostgresConsentStore(database)
+
+
+def memory_data_keys() -> DataKeyStorePort:
+    """Wrapped per-tenant data keys in process."""
+    from motadata_ai.adapters.memory.data_keys import InMemoryDataKeyStore
+
+    return InMemoryDataKeyStore()
+
+
+def postgres_data_keys(database: PostgresDatabase) -> PostgresDataKeyStore:
+    """Wrapped per-tenant data keys on PostgreSQL."""
+    from motadata_ai.adapters.postgres.data_keys import PostgresDataKeyStore
+
+    return PostgresDataKeyStore(database)
+
+
+def envelope(settings: Settings, data_keys: DataKeyStorePort) -> Envelope:
+    """Envelope encryption with the wrapping keys of ``privacy.encryption_keys`` (off, but able
+    to say that a key is missing, when none is set)."""
+    from motadata_ai.adapters.crypto.aesgcm import AesGcmCipher, SettingsKeyProvider
+    from motadata_ai.domain.privacy.encryption import Envelope
+
+    configured = {k: v.get_secret_value() for k, v in settings.privacy.encryption_keys.items()}
+    provider = SettingsKeyProvider(configured, current_id=settings.privacy.encryption_current_key)
+    return Envelope(keys=provider, data_keys=data_keys, cipher=AesGcmCipher(), enabled=bool(configured))
+
+
+def encrypted_memory_store(plain: MemoryStorePort, encryption: Envelope) -> MemoryStorePort:
+    """The memory store with memories, sessions and checkpoints encrypted (when a key is set)."""
+    from motadata_ai.domain.privacy.encryption import EncryptedMemoryStore
+
+    return EncryptedMemoryStore(plain, encryption)
+
+
+def encrypted_conversations(documents: Any, encryption: Envelope) -> Any:
+    """RAG conversation turns, encrypted (when a key is set), in the document store."""
+    from motadata_ai.domain.privacy.encryption import EncryptedConversationStore
+
+    return EncryptedConversationStore(documents, encryption)
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the current OpenTelemetry span (for audit events), if any."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+async def audit_trail(settings: Settings, audit_log: AuditLogPort) -> AsyncIterator[AuditTrail | None]:
+    """The buffered audit trail over the audit log (``None`` when ``privacy.audit`` is off);
+    flushed on shutdown."""
+    if not settings.privacy.audit:
+        yield None
+        return
+    from motadata_ai.domain.privacy.audit import AuditTrail
+
+    trail = AuditTrail(audit_log, max_pending=settings.privacy.audit_max_pending, trace_id=current_trace_id)
+    try:
+        yield trail
+    finally:
+        await trail.aclose()
+
+
+def consent(store: ConsentStorePort, memory: MemoryStorePort, trail: AuditTrail | None) -> Consent:
+    """Consent per tenant, user and purpose (revoking ``memory`` erases the user's memories)."""
+    from motadata_ai.domain.privacy.consent import Consent
+
+    return Consent(store, memory=memory, trail=trail)
+
+
+def privacy(settings: Settings, gateway: Gateway, **stores: Any) -> Privacy:
+    """The privacy use-case over every store of the app."""
+    from motadata_ai.domain.privacy.service import Privacy
+
+    key = settings.privacy.pseudonym_key
+    return Privacy(
+        before_pseudonymising=(gateway.flush,),
+        forget_cached=gateway.forget_cached,
+        pseudonym_key=key.get_secret_value().encode() if key is not None else None,
+        retention=settings.privacy.retention_for,
+        **stores,
+    )

@@ -77,9 +77,20 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     documents = _store(builders.memory_documents, builders.postgres_documents, store_kind, database)
-    memory_store = _store(builders.memory_memory_store, builders.postgres_memory_store, store_kind, database)
+    memory_store_plain = _store(
+        builders.memory_memory_store, builders.postgres_memory_store, store_kind, database
+    )
     usage_ledger = _store(builders.memory_usage_ledger, builders.postgres_usage_ledger, store_kind, database)
     audit_log = _store(builders.memory_audit_log, builders.postgres_audit_log, store_kind, database)
+    audit_trail = providers.Resource(builders.audit_trail, settings, audit_log)
+    data_keys = _store(builders.memory_data_keys, builders.postgres_data_keys, store_kind, database)
+    encryption = providers.Singleton(builders.envelope, settings, data_keys)
+    memory_store = providers.Singleton(builders.encrypted_memory_store, memory_store_plain, encryption)
+    conversations = providers.Singleton(builders.encrypted_conversations, documents, encryption)
+    consent_store = _store(
+        builders.memory_consent_store, builders.postgres_consent_store, store_kind, database
+    )
+    consent = providers.Singleton(builders.consent, consent_store, memory_store, audit_trail)
     model_registry = _store(
         builders.memory_model_registry, builders.postgres_model_registry, store_kind, database
     )
@@ -102,6 +113,22 @@ class Container(containers.DeclarativeContainer):
         ledger=usage_ledger,
         audit=audit_log,
         telemetry=telemetry,
+        audit_trail=audit_trail,
+    )
+    privacy = providers.Singleton(
+        builders.privacy,
+        settings,
+        gateway,
+        documents=documents,
+        conversations=conversations,
+        vectors=vector_store,
+        memory=memory_store,
+        cache=cache,
+        ledger=usage_ledger,
+        audit=audit_log,
+        trail=audit_trail,
+        predictions=prediction_log,
+        consents=consent_store,
     )
 
     use_cases = providers.Singleton(
@@ -124,4 +151,7 @@ class Container(containers.DeclarativeContainer):
         trainers=trainers.provider,
         model_cache=model_cache.provider,
         code_version=providers.Object(builders.code_version),
+        audit_trail=audit_trail,
+        conversations=conversations,
+        consent=consent,
     )

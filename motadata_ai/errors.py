@@ -16,7 +16,10 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
 
     MotadataError
     ├── UsageError                      developer mistake
+    │   ├── ConsentRequired             the user has not granted consent to ``purpose``
     │   ├── ConfigurationError          settings, unknown plugin/provider/estimator, bad tool or schema
+    │   │   ├── EncryptionKeyError  a wrapping key is missing or wrong (``key_id``)
+    │   │   │   └── DecryptionFailed  encrypted data does not open with its key
     │   │   ├── InvalidResponseSchema
     │   │   ├── MiniLMUnavailable       the local embedding model's package is missing
     │   │   ├── ToolDefinitionError
@@ -57,6 +60,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
     │       ├── InvalidSubject
     │       ├── InvalidTenant
     │       ├── InvalidToolArguments  a model's tool arguments (told back to it)
+    │       ├── KeywordArgumentsRequired  positional arguments to a keywords-only call (also a TypeError)
     │       ├── MalformedMessage
     │       ├── SignatureViolation
     │       └── TemplateError
@@ -70,6 +74,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
         │   │   └── TaskBudgetExceeded  (also a BudgetExceeded)
         │   ├── DelegationFailed
         │   └── ToolRetriesExceeded
+        ├── ErasureIncomplete           erasing a user stopped at ``store``: run it again
         ├── ArtifactRefused             the artifact must not be loaded
         │   ├── ArtifactTampered
         │   └── UnsafeArtifact
@@ -99,6 +104,8 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
         └── <store>Error                one per store, each with its <store>Unavailable *
             ├── ArtifactStoreError      → ArtifactStoreUnavailable *
             ├── CacheError              → CacheUnavailable * → CacheBypassed (the cache's circuit is open)
+            ├── ConsentStoreError       → ConsentStoreUnavailable *
+            ├── DataKeyStoreError       → DataKeyStoreUnavailable *
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── KeyStoreError           → KeyStoreUnavailable *
@@ -174,6 +181,9 @@ from motadata_ai.domain.values.api_keys import (
     InvalidAPIKey,
     TenantMismatch,
 )
+from motadata_ai.domain.values.consent import (
+    ConsentRequired,
+)
 from motadata_ai.domain.values.errors import (
     BudgetExceeded,
     ConfigurationError,
@@ -185,6 +195,9 @@ from motadata_ai.domain.values.errors import (
     UsageError,
     ValidationError,
 )
+from motadata_ai.domain.values.keywords import (
+    KeywordArgumentsRequired,
+)
 from motadata_ai.domain.values.ml import (
     DatasetInvalid,
     EmptyDataset,
@@ -195,6 +208,9 @@ from motadata_ai.domain.values.ml import (
     TooManyMissing,
     WrongType,
 )
+from motadata_ai.domain.values.privacy import (
+    ErasureIncomplete,
+)
 from motadata_ai.ports.bus import (
     BusError,
     BusTimeout,
@@ -203,6 +219,10 @@ from motadata_ai.ports.bus import (
 from motadata_ai.ports.cache import (
     CacheError,
     CacheUnavailable,
+)
+from motadata_ai.ports.consent import (
+    ConsentStoreError,
+    ConsentStoreUnavailable,
 )
 from motadata_ai.ports.documents import (
     DocumentNotFound,
@@ -217,6 +237,12 @@ from motadata_ai.ports.documents import (
     UnsafeDocumentPath,
     UnsupportedDocumentType,
     VersionConflict,
+)
+from motadata_ai.ports.encryption import (
+    DataKeyStoreError,
+    DataKeyStoreUnavailable,
+    DecryptionFailed,
+    EncryptionKeyError,
 )
 from motadata_ai.ports.keys import (
     KeyStoreError,
@@ -296,9 +322,15 @@ __all__ = [
     "CacheUnavailable",
     "CircuitOpen",
     "ConfigurationError",
+    "ConsentRequired",
+    "ConsentStoreError",
+    "ConsentStoreUnavailable",
     "ContextWindowExceeded",
     "ContextWindowTooSmall",
+    "DataKeyStoreError",
+    "DataKeyStoreUnavailable",
     "DatasetInvalid",
+    "DecryptionFailed",
     "DelegationFailed",
     "DimensionMismatch",
     "DocumentNotFound",
@@ -310,6 +342,8 @@ __all__ = [
     "EmbeddedPostgresError",
     "EmptyDataset",
     "EmptyDocument",
+    "EncryptionKeyError",
+    "ErasureIncomplete",
     "ExperimentStoreError",
     "ExperimentStoreUnavailable",
     "ExtraColumns",
@@ -321,6 +355,7 @@ __all__ = [
     "InvalidToolArguments",
     "KeyStoreError",
     "KeyStoreUnavailable",
+    "KeywordArgumentsRequired",
     "KnowledgeBaseEmpty",
     "LedgerError",
     "LedgerUnavailable",

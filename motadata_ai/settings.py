@@ -39,6 +39,7 @@ from pydantic_settings import (
 from motadata_ai.domain.agents.config import AgentConfig
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.ml.config import MLConfig
+from motadata_ai.domain.privacy.config import PrivacyConfig
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError
 from motadata_ai.domain.values.memory import MemoryConfig
@@ -48,7 +49,7 @@ __all__ = ["ENV_PREFIX", "FLAT_ALIASES", "Section", "Settings", "env_name"]
 ENV_PREFIX = "MOTADATA_"
 NESTED_DELIMITER = "__"
 
-Section = Literal["gateway", "rag", "agents", "memory", "ml"]
+Section = Literal["gateway", "rag", "agents", "memory", "ml", "privacy"]
 """The use-case sections of :class:`Settings`."""
 
 FLAT_ALIASES: dict[str, tuple[Section, str]] = {
@@ -234,6 +235,9 @@ class Settings(BaseSettings):
     agents: AgentConfig = Field(default_factory=AgentConfig, description="Agents' limits")
     memory: MemoryConfig = Field(default_factory=MemoryConfig, description="Agents' memory bounds")
     ml: MLConfig = Field(default_factory=MLConfig, description="The ML framework")
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="Audit, pseudonyms, encryption, consent, retention"
+    )
 
     @model_validator(mode="after")
     def _pool_bounds_in_order(self) -> Settings:
@@ -273,6 +277,9 @@ class Settings(BaseSettings):
             dotenv_settings,
             file_secret_settings,
         )
+
+    # Privacy: audit trail, pseudonyms, consent, retention (MOTADATA_PRIVACY__AUDIT_MAX_PENDING, ...)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Audit, consent, retention")
 
     @property
     def artifacts_dir(self) -> Path:

@@ -11,7 +11,7 @@ path builds a use-case the same way, from the same defaults.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.settings import Settings
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from motadata_ai.domain.ml.config import MLConfig
     from motadata_ai.domain.ml.serving import ModelLRU
     from motadata_ai.domain.ml.system import MLSystem
+    from motadata_ai.domain.privacy.audit import AuditTrail
+    from motadata_ai.domain.privacy.consent import Consent
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery
@@ -62,11 +64,16 @@ DEFAULT_AGENT_NAME = "ITSM assistant"
 """The name of the app's agent unless one is given."""
 
 
+UseCaseT = TypeVar("UseCaseT")
+
 def build_gateway(*, config: GatewayConfig, llm: LLMPort, embeddings: EmbeddingPort, **ports: Any) -> Gateway:
     """The gateway with ``config`` over ``llm`` and ``embeddings`` (and the optional ``ports``:
     ``cache``, ``limits``, ``ledger``, ``audit``, ``telemetry`` ...)."""
     from motadata_ai.domain.gateway.service import Gateway
 
+    trail = ports.pop("audit_trail", None)
+    if trail is not None:  # one gateway.generate / gateway.embed audit event per call
+        ports.setdefault("feedback_hook", trail.gateway_call)
     return Gateway(llm=llm, embeddings=embeddings, config=config, **ports)
 
 
@@ -191,6 +198,9 @@ class UseCases:
         trainers: Callable[[], dict[str, TrainerPort]],
         model_cache: Callable[[], ModelLRU[TrainedModel]],
         code_version: Callable[[], str],
+        audit_trail: AuditTrail | None = None,
+        conversations: Any = None,
+        consent: Consent | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = gateway
@@ -210,6 +220,9 @@ class UseCases:
         self._trainers = trainers  # built on first use: importing scikit-learn and PyTorch is slow
         self._model_cache = model_cache
         self._code_version = code_version
+        self.audit_trail = audit_trail
+        self.conversations = conversations
+        self.consent = consent
         self._ml_systems: dict[str, MLSystem] = {}
         self._unified: UnifiedQuery | None = None
 
@@ -217,7 +230,9 @@ class UseCases:
         """The tenant's RAG system; ``options`` override ``settings.rag`` (see :func:`build_rag_system`)."""
         options.setdefault("parser", self.parser)
         options.setdefault("telemetry", self.telemetry)
-        return build_rag_system(
+        if self.conversations is not None:
+            options.setdefault("conversations", self.conversations)
+        return self._audited(build_rag_system(
             config=self.settings.rag,
             tenant=tenant_id,
             gateway=self.gateway,
@@ -225,7 +240,12 @@ class UseCases:
             documents=self.documents,
             tokenizer=self.tokenizer,
             **options,
-        )
+        ))
+
+    def _audited(self, use_case: UseCaseT) -> UseCaseT:
+        """``use_case`` writing its audit events to this app's trail (when auditing is on)."""
+        use_case.audit_trail = self.audit_trail  # type: ignore[attr-defined]
+        return use_case
 
     def agent(
         self,
@@ -247,7 +267,7 @@ class UseCases:
         options.setdefault("memory", self.memory_store)
         options.setdefault("bus", self.bus)
         options.setdefault("telemetry", self.telemetry)
-        return build_agent(
+        agent = build_agent(
             config=self.settings.agents,
             memory_config=self.settings.memory,
             agent_id=agent_id,
@@ -257,6 +277,9 @@ class UseCases:
             tools=chosen,
             **options,
         )
+        if self.consent is not None and self.settings.privacy.memory_requires_consent and agent.memory:
+            agent.memory.consent = self.consent.checker("memory")
+        return self._audited(agent)
 
     def ml(self, tenant_id: str, **options: Any) -> MLSystem:
         """The tenant's ML system. Every tenant's system shares one loaded-model LRU bounded by
@@ -282,6 +305,7 @@ class UseCases:
             telemetry=self.telemetry,
             **options,
         )
+        self._audited(system)
         if keep:
             self._ml_systems[tenant_id] = system
         return system

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "ml": "motadata_ai.cli.ml:ml",
     "health": "motadata_ai.cli.health:health",
     "keys": "motadata_ai.cli.keys:keys",
+    "privacy": "motadata_ai.cli.privacy:privacy",
+    "maintenance": "motadata_ai.cli.privacy:maintenance",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 

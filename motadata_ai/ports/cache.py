@@ -8,6 +8,7 @@ Keys follow the one scheme of :mod:`motadata_ai.domain.values.keys`
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 
 from motadata_ai.domain.values import keys
@@ -88,6 +89,41 @@ class CachePort(HealthProbe):
         that is not a decimal integer raises :class:`CacheError`. ``get`` returns the counter as its
         decimal ASCII bytes (``b"3"``).
         """
+
+    # -- per-user indexes ---------------------------------------------------------------------
+    # An index is a set of keys stored under a key of its own (built with ``keys.tenant_key``):
+    # the gateway lists under ``{tenant}:gw:users:<user>`` each entry derived from that user's
+    # requests, so erasing a user deletes exactly those entries without scanning any tenant.
+    # The defaults keep the set as a JSON list read and written back (enough for one process);
+    # adapters shared between processes override both with atomic set operations.
+
+    async def index_add(self, index: str, key: str, *, ttl: float | None = None) -> None:
+        """Add ``key`` to the set stored at ``index``; ``ttl`` (re)sets the index's lifetime."""
+        check_key(key)
+        data = await self.get(index)
+        members = set(json.loads(data)) if data else set()
+        members.add(key)
+        await self.set(index, json.dumps(sorted(members)).encode(), ttl=check_ttl(ttl))
+
+    async def index_members(self, index: str) -> list[str]:
+        """The keys in the set at ``index``, sorted (empty when there is none)."""
+        data = await self.get(index)
+        return sorted(json.loads(data)) if data else []
+
+    async def delete_indexed(self, index: str) -> int:
+        """Delete every key listed at ``index`` and take them off it (a key added meanwhile
+        stays listed); return how many of the listed keys still existed."""
+        members = await self.index_members(index)
+        deleted = 0
+        for member in members:
+            deleted += await self.delete(member)
+        data = await self.get(index)
+        remaining = (set(json.loads(data)) if data else set()) - set(members)
+        if remaining:
+            await self.set(index, json.dumps(sorted(remaining)).encode())
+        else:
+            await self.delete(index)
+        return deleted
 
     async def ping(self) -> bool:
         """``True`` when the cache answers."""

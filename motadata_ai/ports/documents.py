@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from motadata_ai.domain.values.documents import ConversationTurn, Document, StoredDocument
@@ -184,6 +185,10 @@ class ConversationStorePort(ABC):
     @abstractmethod
     async def delete_user(self, tenant: TenantContext, user_id: str) -> int:
         """Delete every turn of ``user_id``; return how many."""
+
+    @abstractmethod
+    async def delete_turns_before(self, tenant: TenantContext, cutoff: datetime) -> int:
+        """Delete the tenant's turns created before ``cutoff`` (retention); return how many."""
 
 
 class DocumentParserPort(ABC):

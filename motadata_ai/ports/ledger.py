@@ -1,4 +1,4 @@
-"""UsageLedgerPort (usage, cost, feedback, budgets) and AuditLogPort (guardrail events).
+"""UsageLedgerPort (usage, cost, feedback, budgets) and AuditLogPort (the audit trail).
 
 Every query takes the tenant; one tenant never reads, counts or rates another tenant's records.
 """
@@ -14,6 +14,8 @@ from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
     AuditEvent,
     AuditKind,
+    AuditQuery,
+    AuditResult,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -85,6 +87,26 @@ class UsageLedgerPort(HealthProbe):
     async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
         """USD the tenant spent on provider calls since ``since`` (for budgets; naive means UTC)."""
 
+    # -- a user's data and retention -----------------------------------------------------------
+
+    @abstractmethod
+    async def user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> list[FeedbackRecord]:
+        """Every feedback record the user gave in the tenant, oldest first."""
+
+    @abstractmethod
+    async def delete_user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> int:
+        """Delete the user's feedback records (their comments are free text); return how many."""
+
+    @abstractmethod
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Replace ``user_id`` by ``pseudonym`` on the tenant's usage records (kept for billing);
+        return how many records changed."""
+
+    @abstractmethod
+    async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Delete the tenant's usage records created before ``cutoff`` (and their feedback);
+        return how many usage records went (retention)."""
+
     async def ping(self) -> bool:
         """``True`` when the store answers."""
         await self.spend(tenant="ping", since=datetime(2000, 1, 1, tzinfo=UTC))
@@ -95,17 +117,61 @@ class UsageLedgerPort(HealthProbe):
 
 
 class AuditLogPort(HealthProbe):
-    """Append-only guardrail events (violations, redactions, suspected injections) per tenant."""
+    """The append-only audit trail of every tenant (:class:`AuditEvent` in the fixed format).
+
+    Events are never updated or deleted, with two exceptions that belong to the privacy use-case:
+    :meth:`pseudonymise_user` (erasure) and :meth:`delete_before` (retention).
+    """
 
     @abstractmethod
     async def write(self, event: AuditEvent) -> None:
-        """Append one event."""
+        """Append one event (writing the same ``id`` twice keeps the first)."""
+
+    async def write_many(self, events: Sequence[AuditEvent]) -> None:
+        """Append several events (adapters may write them in one round trip)."""
+        for event in events:
+            await self.write(event)
 
     @abstractmethod
+    async def query(self, *, tenant: TenantContext | str, query: AuditQuery) -> list[AuditEvent]:
+        """The tenant's events selected by ``query``, newest first."""
+
     async def events(
-        self, *, tenant: TenantContext | str, kind: AuditKind | None = None, limit: int = 100
+        self,
+        *,
+        tenant: TenantContext | str,
+        kind: AuditKind | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+        action: str | None = None,
+        result: AuditResult | None = None,
     ) -> list[AuditEvent]:
-        """The tenant's latest events, newest first (optionally of one kind)."""
+        """The tenant's latest events, newest first, filtered by time (``since`` inclusive,
+        ``until`` exclusive), user, action (``kind`` is the guardrail action
+        ``guardrail.<kind>``) and result."""
+        if kind is not None:
+            action = f"guardrail.{kind}"
+        return await self.query(
+            tenant=tenant,
+            query=AuditQuery(
+                since=since, until=until, user_id=user_id, action=action, result=result, limit=limit
+            ),
+        )
+
+    @abstractmethod
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Replace ``user_id`` by ``pseudonym`` on the tenant's events; return how many changed."""
+
+    @abstractmethod
+    async def delete_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Delete the tenant's events older than ``cutoff`` (retention); return how many."""
+
+    async def ping(self) -> bool:
+        """``True`` when the store answers."""
+        await self.query(tenant="ping", query=AuditQuery(limit=1))
+        return True
 
     async def aclose(self) -> None:
         """Release connections."""

@@ -85,6 +85,10 @@ class MemoryStorePort(HealthProbe):
     async def delete_conversation(self, tenant_id: str, conversation_id: str) -> int:
         """Delete a conversation's messages; return how many."""
 
+    @abstractmethod
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Delete the tenant's session messages created before ``cutoff`` (retention)."""
+
     # -- checkpoints ----------------------------------------------------------------------------
 
     @abstractmethod
@@ -109,6 +113,10 @@ class MemoryStorePort(HealthProbe):
     @abstractmethod
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:
         """Delete the saved state; ``True`` when it existed."""
+
+    @abstractmethod
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Every checkpoint (paused or claimed) of the user's runs, oldest first."""
 
     # -- erasure --------------------------------------------------------------------------------
 

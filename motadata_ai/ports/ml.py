@@ -335,3 +335,11 @@ class PredictionLogPort(HealthProbe):
         self, tenant_id: str, model_name: str, *, version: int | None = None, limit: int = 1000
     ) -> list[PredictionLogEntry]:
         """The newest entries of the model (of one version when given), newest first."""
+
+    @abstractmethod
+    async def user_entries(self, tenant_id: str, user_id: str) -> list[PredictionLogEntry]:
+        """Every entry of predictions made for ``user_id``, oldest first."""
+
+    @abstractmethod
+    async def delete_user(self, tenant_id: str, user_id: str) -> int:
+        """Delete the entries of predictions made for ``user_id``; return how many."""

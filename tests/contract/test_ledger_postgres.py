@@ -29,3 +29,19 @@ class TestPostgresLedger(LedgerServerContract):
             f"postgresql://app:{SECRET}@127.0.0.1:1/motadata", lazy=True, connect_timeout=2
         )
         return PostgresUsageLedger(database)
+
+
+async def test_the_audit_table_refuses_updates_and_deletes(pg_isolated_database: PostgresDatabase) -> None:
+    import asyncpg
+
+    from motadata_ai.domain.values.usage import AuditEvent
+
+    log = PostgresAuditLog(pg_isolated_database)
+    await log.write(AuditEvent(tenant_id="acme", user_id="bob", action="rag.query"))
+    async with pg_isolated_database.pool.acquire() as conn:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE motadata_audit_log SET result = 'failure'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM motadata_audit_log")
+    (event,) = await log.events(tenant="acme")
+    assert event.result == "success"

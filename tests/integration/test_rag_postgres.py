@@ -136,8 +136,8 @@ async def test_user_erasure_on_postgres(pg_isolated_database: PostgresDatabase) 
     await rag.ingest([Document(id="a", text="alice's notes on printers")], user_id="alice")
     await rag.ingest([Document(id="b", text="bob's notes on printers")], user_id="bob")
     await rag.query("printers", conversation_id="c1", user_id="alice")
-    exported = await rag.export_user_documents("alice")
+    exported = await rag.export_user_documents(user_id="alice")
     assert [d.document_id for d in exported.documents] == ["a"] and len(exported.conversations) == 1
-    erased = await rag.delete_user_documents("alice")
+    erased = await rag.delete_user_documents(user_id="alice")
     assert erased.document_ids == ("a",) and erased.conversation_turns == 1
     assert [h.document_id for h in await rag.retrieve("printers")] == ["b"]

@@ -44,6 +44,7 @@ class InMemoryCache(InProcessProbe, CachePort):
         self._data: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._bytes = 0
         self.evictions = 0
+        self._indexes: dict[str, set[str]] = {}
 
     @property
     def size_bytes(self) -> int:
@@ -113,9 +114,28 @@ class InMemoryCache(InProcessProbe, CachePort):
         """Remove the key; ``True`` when it existed (and had not expired)."""
         return self._live(check_key(key)) is not None and self._remove(key)
 
+    async def index_add(self, index: str, key: str, *, ttl: float | None = None) -> None:
+        """Add to the index (indexes are kept apart from the entries: never evicted, no TTL; keys
+        whose entries are gone are pruned as the index grows)."""
+        members = self._indexes.setdefault(check_key(index), set())
+        members.add(check_key(key))
+        if len(members) > 64 and len(members) & (len(members) - 1) == 0:  # at each power of two
+            members.intersection_update(self._data)
+
+    async def index_members(self, index: str) -> list[str]:
+        """The indexed keys, sorted."""
+        return sorted(self._indexes.get(check_key(index), ()))
+
+    async def delete_indexed(self, index: str) -> int:
+        """Delete the indexed live entries and the index."""
+        members = self._indexes.pop(check_key(index), set())
+        return sum([await self.delete(member) for member in sorted(members)])
+
     async def delete_tenant(self, tenant_id: str, *, namespace: str | None = None) -> int:
         """Remove every live entry of ``tenant_id`` (of ``namespace`` only, when given); return how many."""
         prefix = keys.scope_prefix(tenant_id, namespace)
+        for index in [k for k in self._indexes if k.startswith(prefix)]:
+            del self._indexes[index]
         now = self._clock()
         removed = 0
         for key in [k for k in self._data if k.startswith(prefix)]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore, check_document_id, check_records
@@ -245,6 +246,16 @@ class InMemoryDocumentStore(InProcessProbe, DocumentStorePort, ConversationStore
         async with self._lock:
             turns = self._turns.get(tenant.tenant_id, [])
             kept = [t for t in turns if t.conversation_id != conversation_id]
+            self._turns[tenant.tenant_id] = kept
+            return len(turns) - len(kept)
+
+    async def delete_turns_before(self, tenant: TenantContext, cutoff: datetime) -> int:
+        """Delete turns older than ``cutoff``."""
+        tenant = TenantContext.of(tenant)
+        cutoff = cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=UTC)
+        async with self._lock:
+            turns = self._turns.get(tenant.tenant_id, [])
+            kept = [t for t in turns if t.created_at >= cutoff]
             self._turns[tenant.tenant_id] = kept
             return len(turns) - len(kept)
 

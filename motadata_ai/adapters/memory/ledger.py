@@ -10,7 +10,7 @@ from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
     AuditEvent,
-    AuditKind,
+    AuditQuery,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -128,24 +128,86 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
 
     async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
         """Provider cost since ``since`` (a naive time is taken as UTC)."""
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        since = _aware(since)
         return sum(r.cost_usd for r in self._records.get(_tenant_id(tenant), []) if r.created_at >= since)
+
+    async def user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> list[FeedbackRecord]:
+        """Oldest first."""
+        return [f for f in self._feedback.get(_tenant_id(tenant), []) if f.user_id == user_id]
+
+    async def delete_user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> int:
+        """Drop the user's feedback."""
+        kept = self._feedback.get(_tenant_id(tenant), [])
+        remaining = [f for f in kept if f.user_id != user_id]
+        if kept:
+            self._feedback[_tenant_id(tenant)] = remaining
+        return len(kept) - len(remaining)
+
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Rewrite the user id of the user's records."""
+        records = self._records.get(_tenant_id(tenant), [])
+        changed = 0
+        for index, record in enumerate(records):
+            if record.user_id == user_id:
+                records[index] = record.model_copy(update={"user_id": pseudonym})
+                changed += 1
+        return changed
+
+    async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Drop records (and their feedback) older than ``cutoff``."""
+        tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        records = self._records.get(tenant_id, [])
+        old = [r for r in records if r.created_at < cutoff]
+        if not old:
+            return 0
+        self._records[tenant_id] = [r for r in records if r.created_at >= cutoff]
+        gone = {r.response_id for r in old if r.response_id}
+        still = {r.response_id for r in self._records[tenant_id] if r.response_id}
+        self._responses[tenant_id] = still
+        self._feedback[tenant_id] = [
+            f for f in self._feedback.get(tenant_id, []) if f.response_id not in gone - still
+        ]
+        return len(old)
 
 
 class InMemoryAuditLog(InProcessProbe, AuditLogPort):
-    """Guardrail events in per-tenant lists."""
+    """The audit trail in per-tenant lists (append-only but for erasure and retention)."""
 
     def __init__(self) -> None:
         self._events: dict[str, list[AuditEvent]] = defaultdict(list)
+        self._ids: set[str] = set()
 
     async def write(self, event: AuditEvent) -> None:
-        """Append one event."""
+        """Append one event (a repeated id is ignored)."""
+        if event.id in self._ids:
+            return
+        self._ids.add(event.id)
         self._events[event.tenant_id].append(event)
 
-    async def events(
-        self, *, tenant: TenantContext | str, kind: AuditKind | None = None, limit: int = 100
-    ) -> list[AuditEvent]:
+    async def query(self, *, tenant: TenantContext | str, query: AuditQuery) -> list[AuditEvent]:
         """Newest first."""
-        events = [e for e in self._events.get(_tenant_id(tenant), []) if kind is None or e.kind == kind]
-        return sorted(events, key=lambda e: e.created_at, reverse=True)[: max(0, limit)]
+        events = [e for e in self._events.get(_tenant_id(tenant), []) if query.matches(e)]
+        return sorted(events, key=lambda e: (e.timestamp, e.id), reverse=True)[: query.limit]
+
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Rewrite the user id of the user's events."""
+        events = self._events.get(_tenant_id(tenant), [])
+        changed = 0
+        for index, event in enumerate(events):
+            if event.user_id == user_id:
+                events[index] = event.model_copy(update={"user_id": pseudonym})
+                changed += 1
+        return changed
+
+    async def delete_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Drop events older than ``cutoff``."""
+        tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        events = self._events.get(tenant_id, [])
+        kept = [e for e in events if e.timestamp >= cutoff]
+        if len(kept) != len(events):
+            self._events[tenant_id] = kept
+        return len(events) - len(kept)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

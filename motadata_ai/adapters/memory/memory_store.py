@@ -126,6 +126,14 @@ class InMemoryMemoryStore(InProcessProbe, MemoryStorePort):
         self._messages[tenant] = kept
         return len(before) - len(kept)
 
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Drop messages older than ``cutoff``."""
+        tenant = validate_tenant_id(tenant_id)
+        before = self._messages.get(tenant, [])
+        kept = [m for m in before if m.created_at >= cutoff]
+        self._messages[tenant] = kept
+        return len(before) - len(kept)
+
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store the state."""
         self._checkpoints[checkpoint.tenant_id][checkpoint.id] = checkpoint
@@ -149,6 +157,11 @@ class InMemoryMemoryStore(InProcessProbe, MemoryStorePort):
     async def delete_checkpoint(self, tenant_id: str, checkpoint_id: str) -> bool:
         """Drop the state."""
         return self._checkpoints.get(validate_tenant_id(tenant_id), {}).pop(checkpoint_id, None) is not None
+
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Oldest first."""
+        found = self._checkpoints.get(validate_tenant_id(tenant_id), {}).values()
+        return sorted((c for c in found if c.user_id == user_id), key=lambda c: (c.created_at, c.id))
 
     async def delete_user(self, tenant_id: str, user_id: str) -> int:
         """Erase the user's records, messages and checkpoints."""

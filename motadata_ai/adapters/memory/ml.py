@@ -229,3 +229,22 @@ class InMemoryPredictionLog(InProcessProbe, PredictionLogPort):
         log = self._entries.get((validate_tenant_id(tenant_id), model_name), deque())
         out = [e for e in reversed(log) if version is None or e.version == version]
         return out[:limit]
+
+    async def user_entries(self, tenant_id: str, user_id: str) -> list[PredictionLogEntry]:
+        """Oldest first."""
+        tenant = validate_tenant_id(tenant_id)
+        logs = [log for (t, _), log in self._entries.items() if t == tenant]
+        found = [e for log in logs for e in log if e.user_id == user_id]
+        return sorted(found, key=lambda e: e.created_at)
+
+    async def delete_user(self, tenant_id: str, user_id: str) -> int:
+        """Drop the user's entries."""
+        tenant = validate_tenant_id(tenant_id)
+        deleted = 0
+        for (t, model), log in list(self._entries.items()):
+            if t != tenant:
+                continue
+            kept = deque((e for e in log if e.user_id != user_id), maxlen=log.maxlen)
+            deleted += len(log) - len(kept)
+            self._entries[(t, model)] = kept
+        return deleted

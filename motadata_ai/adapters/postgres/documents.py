@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -452,6 +453,17 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
             "DELETE FROM motadata_conversation_turns WHERE tenant_id = $1 AND conversation_id = $2",
             tenant.tenant_id,
             conversation_id,
+        )
+        return int(status.split()[-1])
+
+    async def delete_turns_before(self, tenant: TenantContext, cutoff: datetime) -> int:
+        """Delete turns older than ``cutoff``."""
+        tenant = TenantContext.of(tenant)
+        status = await self._execute(
+            tenant,
+            "DELETE FROM motadata_conversation_turns WHERE tenant_id = $1 AND created_at < $2",
+            tenant.tenant_id,
+            cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=UTC),
         )
         return int(status.split()[-1])
 

@@ -5,7 +5,12 @@ Tables (component ``ledger`` of :meth:`PostgresDatabase.apply_migrations`):
 * ``motadata_usage`` — one row per gateway call, indexed by ``(tenant_id, created_at)`` and by
   ``(tenant_id, response_id)``;
 * ``motadata_feedback`` — ratings against responses;
-* ``motadata_audit_events`` — guardrail violations, redactions and suspected injections.
+* ``motadata_audit_log`` — the audit trail (:class:`AuditEvent`: timestamp, tenant, user, action,
+  resource, result, metadata, trace id), indexed by ``(tenant_id, timestamp)``, ``(tenant_id,
+  user_id)`` and ``(tenant_id, action)``. A trigger refuses every ``UPDATE`` and ``DELETE`` unless
+  the transaction sets ``motadata.audit_maintenance`` to ``on``, which only
+  :meth:`PostgresAuditLog.pseudonymise_user` (erasure) and :meth:`PostgresAuditLog.delete_before`
+  (retention) do. Migration 2 moved the guardrail events of ``motadata_audit_events`` into it.
 
 Every statement filters on ``tenant_id``; days are UTC calendar days.
 """
@@ -22,7 +27,7 @@ from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
     AuditEvent,
-    AuditKind,
+    AuditQuery,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -86,7 +91,60 @@ MIGRATIONS = [
             ON motadata_audit_events (tenant_id, created_at DESC);
         """,
     ),
+    (
+        2,
+        "audit trail in the fixed format, append-only; per-user indexes",
+        """
+        CREATE TABLE IF NOT EXISTS motadata_audit_log (
+            id text PRIMARY KEY,
+            "timestamp" timestamptz NOT NULL,
+            tenant_id text NOT NULL,
+            user_id text,
+            action text NOT NULL,
+            resource text NOT NULL DEFAULT '',
+            result text NOT NULL CHECK (result IN ('success', 'failure', 'denied')),
+            metadata jsonb NOT NULL DEFAULT '{}',
+            trace_id text
+        );
+        INSERT INTO motadata_audit_log
+                (id, "timestamp", tenant_id, user_id, action, resource, result, metadata)
+            SELECT id, created_at, tenant_id, user_id, 'guardrail.' || kind, coalesce(model, ''),
+                   CASE WHEN kind = 'guardrail_violation' THEN 'denied' ELSE 'success' END,
+                   jsonb_build_object('stage', stage, 'level', level, 'model', model,
+                                      'reasons', to_jsonb(reasons), 'details', details)
+            FROM motadata_audit_events
+            ON CONFLICT (id) DO NOTHING;
+        DROP TABLE motadata_audit_events;
+        CREATE INDEX IF NOT EXISTS motadata_audit_log_tenant_time
+            ON motadata_audit_log (tenant_id, "timestamp" DESC);
+        CREATE INDEX IF NOT EXISTS motadata_audit_log_tenant_user
+            ON motadata_audit_log (tenant_id, user_id) WHERE user_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS motadata_audit_log_tenant_action
+            ON motadata_audit_log (tenant_id, action, "timestamp" DESC);
+        CREATE OR REPLACE FUNCTION motadata_audit_append_only() RETURNS trigger AS $$
+        BEGIN
+            IF current_setting('motadata.audit_maintenance', true) IS DISTINCT FROM 'on' THEN
+                RAISE EXCEPTION 'motadata_audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'DELETE' THEN
+                RETURN OLD;
+            END IF;
+            RETURN NEW;
+        END
+        $$ LANGUAGE plpgsql;
+        DROP TRIGGER IF EXISTS motadata_audit_log_append_only ON motadata_audit_log;
+        CREATE TRIGGER motadata_audit_log_append_only BEFORE UPDATE OR DELETE ON motadata_audit_log
+            FOR EACH ROW EXECUTE FUNCTION motadata_audit_append_only();
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_user
+            ON motadata_usage (tenant_id, user_id) WHERE user_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS motadata_feedback_tenant_user
+            ON motadata_feedback (tenant_id, user_id) WHERE user_id IS NOT NULL;
+        """,
+    ),
 ]
+
+_AUDIT_COLUMNS = 'id, "timestamp", tenant_id, user_id, action, resource, result, metadata, trace_id'
+
 
 _USAGE_COLUMNS = (
     "id, tenant_id, user_id, operation, model, provider, input_tokens, output_tokens, cost_usd, saved_usd, "
@@ -298,6 +356,67 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         )
         return float(rows[0]["spent"])
 
+    async def user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> list[FeedbackRecord]:
+        """Oldest first."""
+        tenant_id = _tenant_id(tenant)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT id, tenant_id, response_id, user_id, rating, comment, created_at FROM motadata_feedback "
+            "WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at, id",
+            tenant_id,
+            user_id,
+        )
+        return [FeedbackRecord(**dict(row)) for row in rows]
+
+    async def _execute(self, tenant_id: str, statement: str, *args: Any) -> int:
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
+            async with self._db.pool.acquire() as conn:
+                status = await conn.execute(statement, *args)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def delete_user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> int:
+        """Delete the user's feedback rows."""
+        tenant_id = _tenant_id(tenant)
+        return await self._execute(
+            tenant_id,
+            "DELETE FROM motadata_feedback WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+        )
+
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Rewrite ``user_id`` on the tenant's usage rows."""
+        tenant_id = _tenant_id(tenant)
+        return await self._execute(
+            tenant_id,
+            "UPDATE motadata_usage SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+            pseudonym,
+        )
+
+    async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Delete old usage rows and the feedback on their responses, in one transaction."""
+        tenant_id = _tenant_id(tenant)
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
+            async with self._db.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "DELETE FROM motadata_feedback f WHERE f.tenant_id = $1 AND f.response_id IN "
+                    "(SELECT response_id FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2 "
+                    "AND response_id IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM motadata_usage u "
+                    "WHERE u.tenant_id = $1 AND u.response_id = f.response_id AND u.created_at >= $2)",
+                    tenant_id,
+                    _aware(cutoff),
+                )
+                status = await conn.execute(
+                    "DELETE FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2",
+                    tenant_id,
+                    _aware(cutoff),
+                )
+        return int(status.rsplit(" ", 1)[-1])
+
     async def ping(self) -> bool:
         """``True`` when PostgreSQL answers."""
         with self._db.translate_errors(LedgerUnavailable, LedgerError):
@@ -305,50 +424,92 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                 return bool(await conn.fetchval("SELECT 1") == 1)
 
 
+def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        event.id,
+        _aware(event.timestamp),
+        event.tenant_id,
+        event.user_id,
+        event.action,
+        event.resource,
+        event.result,
+        json.dumps(event.metadata, default=str),
+        event.trace_id,
+    )
+
+
 class PostgresAuditLog(_Tables, AuditLogPort):
-    """The audit log on a :class:`PostgresDatabase` (its pool is shared, not owned)."""
+    """The audit trail on a :class:`PostgresDatabase` (its pool is shared, not owned)."""
 
     async def write(self, event: AuditEvent) -> None:
         """Insert one event."""
+        await self.write_many([event])
+
+    async def write_many(self, events: Sequence[AuditEvent]) -> None:
+        """Insert several events in one round trip (existing ids are left as they are)."""
+        if not events:
+            return
         await self.setup()
-        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=event.tenant_id):
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=events[0].tenant_id):
             async with self._db.pool.acquire() as conn:
-                await conn.execute(
-                    "INSERT INTO motadata_audit_events "
-                    "(id, tenant_id, user_id, kind, stage, level, model, reasons, details, created_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (id) DO NOTHING",
-                    event.id,
-                    event.tenant_id,
-                    event.user_id,
-                    event.kind,
-                    event.stage,
-                    event.level,
-                    event.model,
-                    list(event.reasons),
-                    json.dumps(event.details),
-                    _aware(event.created_at),
+                await conn.executemany(
+                    f"INSERT INTO motadata_audit_log ({_AUDIT_COLUMNS}) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT (id) DO NOTHING",
+                    [_audit_row(e) for e in events],
                 )
 
-    async def events(
-        self, *, tenant: TenantContext | str, kind: AuditKind | None = None, limit: int = 100
-    ) -> list[AuditEvent]:
+    async def query(self, *, tenant: TenantContext | str, query: AuditQuery) -> list[AuditEvent]:
         """Newest first."""
         tenant_id = _tenant_id(tenant)
         await self.setup()
-        kind_clause = " AND kind = $3" if kind is not None else ""
-        args: list[Any] = [tenant_id, max(0, limit)] + ([kind] if kind is not None else [])
+        clauses: list[str] = []
+        args: list[Any] = [tenant_id, query.limit]
+        for column, operator, value in (
+            ('"timestamp"', ">=", _aware(query.since) if query.since else None),
+            ('"timestamp"', "<", _aware(query.until) if query.until else None),
+            ("user_id", "=", query.user_id),
+            ("action", "=", query.action),
+            ("result", "=", query.result),
+        ):
+            if value is not None:
+                args.append(value)
+                clauses.append(f" AND {column} {operator} ${len(args)}")
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
             async with self._db.pool.acquire() as conn:
                 rows = await conn.fetch(
-                    "SELECT id, tenant_id, user_id, kind, stage, level, model, reasons, "
-                    "details::text AS details, "
-                    f"created_at FROM motadata_audit_events WHERE tenant_id = $1{kind_clause} "
-                    "ORDER BY created_at DESC, id LIMIT $2",
+                    f"SELECT {_AUDIT_COLUMNS.replace('metadata', 'metadata::text AS metadata')} "
+                    f"FROM motadata_audit_log WHERE tenant_id = $1{''.join(clauses)} "
+                    'ORDER BY "timestamp" DESC, id DESC LIMIT $2',
                     *args,
                 )
-        return [
-            AuditEvent(
-                **{**dict(row), "reasons": tuple(row["reasons"]), "details": json.loads(row["details"])}
-            )
-            for row in rows
-        ]
+        return [AuditEvent(**{**dict(row), "metadata": json.loads(row["metadata"])}) for row in rows]
+
+    async def _maintain(self, tenant_id: str, statement: str, *args: Any) -> int:
+        """Run one of the two statements the append-only trigger lets through."""
+        await self.setup()
+        with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=tenant_id):
+            async with self._db.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT set_config('motadata.audit_maintenance', 'on', true)")
+                status = await conn.execute(statement, *args)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
+        """Rewrite ``user_id`` on the tenant's events (nothing else of an event ever changes)."""
+        tenant_id = _tenant_id(tenant)
+        return await self._maintain(
+            tenant_id,
+            "UPDATE motadata_audit_log SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+            pseudonym,
+        )
+
+    async def delete_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
+        """Delete the tenant's events older than ``cutoff``."""
+        tenant_id = _tenant_id(tenant)
+        return await self._maintain(
+            tenant_id,
+            'DELETE FROM motadata_audit_log WHERE tenant_id = $1 AND "timestamp" < $2',
+            tenant_id,
+            _aware(cutoff),
+        )

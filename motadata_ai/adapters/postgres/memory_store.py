@@ -334,6 +334,16 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             conversation_id,
         )
 
+    async def delete_messages_before(self, tenant_id: str, cutoff: datetime) -> int:
+        """Delete messages older than ``cutoff``."""
+        tenant = validate_tenant_id(tenant_id)
+        return await self._execute(
+            tenant,
+            "DELETE FROM motadata_session_messages WHERE tenant_id = $1 AND created_at < $2",
+            tenant,
+            _aware(cutoff),
+        )
+
     # -- checkpoints ----------------------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -381,6 +391,18 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             tenant, "DELETE FROM motadata_checkpoints WHERE tenant_id = $1 AND id = $2", tenant, checkpoint_id
         )
         return deleted > 0
+
+    async def user_checkpoints(self, tenant_id: str, user_id: str) -> list[Checkpoint]:
+        """Oldest first."""
+        tenant = validate_tenant_id(tenant_id)
+        rows = await self._fetch(
+            tenant,
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM motadata_checkpoints WHERE tenant_id = $1 AND user_id = $2 "
+            "ORDER BY created_at, id",
+            tenant,
+            user_id,
+        )
+        return [_checkpoint(row) for row in rows]
 
     # -- erasure --------------------------------------------------------------------------------
 

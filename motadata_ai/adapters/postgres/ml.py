@@ -86,6 +86,15 @@ ML_MIGRATIONS = [
             ON ml_prediction_log (tenant_id, model_name, id DESC);
         """,
     ),
+    (
+        2,
+        "the user a prediction was made for (erasure, export)",
+        """
+        ALTER TABLE ml_prediction_log ADD COLUMN IF NOT EXISTS user_id text;
+        CREATE INDEX IF NOT EXISTS ml_prediction_log_user
+            ON ml_prediction_log (tenant_id, user_id) WHERE user_id IS NOT NULL;
+        """,
+    ),
 ]
 
 
@@ -374,10 +383,18 @@ class PostgresPredictionLog(_MigratedStore, PredictionLogPort):
             async with self._db.pool.acquire() as conn, conn.transaction():
                 await conn.executemany(
                     "INSERT INTO ml_prediction_log"
-                    " (tenant_id, model_name, version, label, inputs, created_at)"
-                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+                    " (tenant_id, model_name, version, label, inputs, created_at, user_id)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)",
                     [
-                        (e.tenant_id, e.model_name, e.version, e.label, json.dumps(e.inputs), e.created_at)
+                        (
+                            e.tenant_id,
+                            e.model_name,
+                            e.version,
+                            e.label,
+                            json.dumps(e.inputs),
+                            e.created_at,
+                            e.user_id,
+                        )
                         for e in entries
                     ],
                 )
@@ -400,7 +417,7 @@ class PostgresPredictionLog(_MigratedStore, PredictionLogPort):
             await self.setup()
             async with self._db.pool.acquire() as conn:
                 rows = await conn.fetch(
-                    "SELECT model_name, version, label, inputs, created_at FROM ml_prediction_log"
+                    "SELECT model_name, version, label, inputs, created_at, user_id FROM ml_prediction_log"
                     " WHERE tenant_id = $1 AND model_name = $2 AND ($3::integer IS NULL OR version = $3)"
                     " ORDER BY id DESC LIMIT $4",
                     tenant_id,
@@ -416,6 +433,35 @@ class PostgresPredictionLog(_MigratedStore, PredictionLogPort):
                 label=r["label"],
                 inputs=json.loads(r["inputs"]),
                 created_at=r["created_at"],
+                user_id=r["user_id"],
             )
             for r in rows
         ]
+
+    async def user_entries(self, tenant_id: str, user_id: str) -> list[PredictionLogEntry]:
+        """Oldest first."""
+        tenant_id = validate_tenant_id(tenant_id)
+        with self._db.translate_errors(PredictionLogUnavailable, PredictionLogError, tenant_id=tenant_id):
+            await self.setup()
+            async with self._db.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    "SELECT model_name, version, label, inputs, created_at, user_id FROM ml_prediction_log"
+                    " WHERE tenant_id = $1 AND user_id = $2 ORDER BY id",
+                    tenant_id,
+                    user_id,
+                )
+        return [
+            PredictionLogEntry(tenant_id=tenant_id, **{**dict(r), "inputs": json.loads(r["inputs"])})
+            for r in rows
+        ]
+
+    async def delete_user(self, tenant_id: str, user_id: str) -> int:
+        """Delete the user's rows."""
+        tenant_id = validate_tenant_id(tenant_id)
+        with self._db.translate_errors(PredictionLogUnavailable, PredictionLogError, tenant_id=tenant_id):
+            await self.setup()
+            async with self._db.pool.acquire() as conn:
+                status = await conn.execute(
+                    "DELETE FROM ml_prediction_log WHERE tenant_id = $1 AND user_id = $2", tenant_id, user_id
+                )
+        return int(status.rsplit(" ", 1)[-1])

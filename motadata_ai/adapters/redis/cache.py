@@ -177,6 +177,39 @@ class RedisCache(CachePort):
             value: Any = await self._incr(keys=[name], args=[amount, px])
         return int(value)
 
+    async def index_add(self, index: str, key: str, *, ttl: float | None = None) -> None:
+        """``SADD`` the key to the index set and extend its TTL to ``ttl`` (never shorten it), in
+        one round trip."""
+        name, member = self.key(index), check_key(key)
+        px = _ttl_ms(ttl)
+        async with self.translate_errors("index_add", index):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.sadd(name, member)
+            if px is not None:  # the index lives as long as its longest-lived entry
+                pipe.pexpire(name, px, nx=True)
+                pipe.pexpire(name, px, gt=True)
+            await pipe.execute()
+
+    async def index_members(self, index: str) -> list[str]:
+        """``SMEMBERS`` of the index set, sorted."""
+        name = self.key(index)
+        async with self.translate_errors("index_members", index):
+            members: Any = await self._client.smembers(name)
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    async def delete_indexed(self, index: str) -> int:
+        """``UNLINK`` the listed keys and ``SREM`` them from the set (members added meanwhile stay)."""
+        members = await self.index_members(index)
+        if not members:
+            return 0
+        name = self.key(index)
+        async with self.translate_errors("delete_indexed", index):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.unlink(*(self.key(m) for m in members))
+            pipe.srem(name, *members)
+            removed, _ = await pipe.execute()
+        return int(removed)
+
     async def ping(self) -> bool:
         """``True`` when the server answers; :class:`CacheUnavailable` when it cannot be reached."""
         async with self.translate_errors("ping"):

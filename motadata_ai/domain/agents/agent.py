@@ -33,6 +33,7 @@ from motadata_ai.domain.agents.tool_calls import ToolCalls
 from motadata_ai.domain.agents.tools import Tool, ToolLike, build_toolset
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.memory.manager import MemoryManager
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
@@ -153,6 +154,7 @@ class Agent:
         self.tools = merged
         return list(merged.values())[-1]
 
+    @audit_action("agent.execute_task", resource=lambda agent, _a, _k: agent.agent_id)
     async def execute_task(
         self,
         task: str,
@@ -210,6 +212,7 @@ class Agent:
             message, user_id=user_id, conversation_id=conversation_id, history=history
         )
 
+    @audit_action("agent.approval", resource=lambda _, a, k: a[0] if a else k.get("task_id", ""))
     async def resume(
         self,
         task_id: str,

@@ -28,6 +28,7 @@ from motadata_ai.domain.values.agents import (
     ToolRetriesExceeded,
 )
 from motadata_ai.domain.values.llm import ChatRequest
+from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.telemetry import SpanHandle
 
 if TYPE_CHECKING:
@@ -188,7 +189,8 @@ class TaskRun:
             if state.iterations > first:  # each further step of the task is one more request
                 await agent.gateway.admit(agent.tenant, operation="agent.step")
             started = time.perf_counter()
-            response = await agent.gateway.generate(request, tenant=agent.tenant, purpose="agent_step")
+            caller = TenantContext.of(agent.tenant, state.user_id)  # the cache lists answers per user
+            response = await agent.gateway.generate(request, tenant=caller, purpose="agent_step")
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage
@@ -329,6 +331,8 @@ class TaskRun:
     async def _remember_outcome(self, answer: str | None, *, failure: str | None = None) -> None:
         agent, state = self.agent, self.state
         if agent.memory is None or not state.user_id or not agent.memory_config.remember_tasks:
+            return
+        if not await agent.memory.may_remember(agent.tenant, state.user_id):  # no consent to 'memory'
             return
         outcome = answer[:500] if answer is not None else f"failed ({failure})"
         tools = sorted({c.name for s in state.steps for c in s.tool_calls if c.status == "ok"})

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from motadata_ai.domain.agents.tools import InvalidToolArguments, Tool, ToolContext, render_result
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, fenced
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.values.agents import ToolCallRecord
 from motadata_ai.domain.values.llm import Message, ToolCall
+from motadata_ai.domain.values.tenancy import TenantContext
 
 if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
@@ -37,6 +39,16 @@ class ToolCalls:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+
+    @property
+    def tenant(self) -> TenantContext:
+        """The agent's tenant (the audit records tool calls under it)."""
+        return self.agent.tenant
+
+    @property
+    def audit_trail(self) -> Any:
+        """The agent's audit trail, when it has one."""
+        return getattr(self.agent, "audit_trail", None)
 
     async def run_all(self, calls: Sequence[ToolCall], context: ToolContext) -> list[CallOutcome]:
         """Run ``calls`` concurrently; the outcomes in the calls' order."""
@@ -75,6 +87,7 @@ class ToolCalls:
             ), None
         return await self._execute(tool, call, arguments, context)
 
+    @audit_action("agent.tool_call", resource=lambda _, a, _k: a[0].name)
     async def _execute(
         self, tool: Tool, call: ToolCall, arguments: dict[str, Any], context: ToolContext
     ) -> tuple[ToolCallRecord, Message]:

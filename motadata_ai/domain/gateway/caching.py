@@ -179,6 +179,6 @@ class SemanticIndex:
             entries.move_to_end(best_key)
         return best_key
 
-    def forget(self, tenant_id: str, key: str) -> None:
+    def forget(self, tenant_id: str, key: str) -> bool:
         """Drop one entry (its answer is gone)."""
-        self._tenants.get(tenant_id, OrderedDict()).pop(key, None)
+        return self._tenants.get(tenant_id, OrderedDict()).pop(key, None) is not None

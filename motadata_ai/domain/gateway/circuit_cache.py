@@ -83,6 +83,18 @@ class CircuitCache(CachePort, CircuitGuarded):
         """Count on the primary; :class:`CacheBypassed` while the circuit is open."""
         return await self._through("incr", key, lambda: self._primary.incr(key, amount=amount, ttl=ttl))
 
+    async def index_add(self, index: str, key: str, *, ttl: float | None = None) -> None:
+        """Index on the primary; :class:`CacheBypassed` while the circuit is open."""
+        await self._through("index_add", index, lambda: self._primary.index_add(index, key, ttl=ttl))
+
+    async def index_members(self, index: str) -> list[str]:
+        """The primary's index; :class:`CacheBypassed` while the circuit is open."""
+        return await self._through("index_members", index, lambda: self._primary.index_members(index))
+
+    async def delete_indexed(self, index: str) -> int:
+        """Erase on the primary; :class:`CacheBypassed` while the circuit is open (nothing erased)."""
+        return await self._through("delete_indexed", index, lambda: self._primary.delete_indexed(index))
+
     async def ping(self) -> bool:
         """Ask the primary whatever the circuit's state; its answer moves the circuit."""
         return await self._ping_through(self._primary.ping)

@@ -141,11 +141,13 @@ class Gateway:
         if telemetry is not None:
             steps.append(TelemetryStep(telemetry, clock=clock))
         steps.append(LedgerStep(self._recorder, clocks=clocks, stats=self._stats))
+        self._cache_step: CacheStep | None = None
         if cache is not None:
             max_entries = self.config.semantic_cache_max_entries
-            steps.append(
-                CacheStep(cache, embeddings=embeddings, stats=self._stats, semantic_max_entries=max_entries)
+            self._cache_step = CacheStep(
+                cache, embeddings=embeddings, stats=self._stats, semantic_max_entries=max_entries
             )
+            steps.append(self._cache_step)
         steps += [
             ContextWindow(llm),
             InputGuardrails(self._audit),
@@ -365,6 +367,13 @@ class Gateway:
         if self._cache is None:
             return 0
         return await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
+
+    def forget_cached(self, tenant_id: str, cache_keys: Sequence[str]) -> int:
+        """Drop the prompt vectors of ``cache_keys`` from the tenant's semantic index (erasure of
+        a user's cached answers); return how many it held."""
+        if self._cache_step is None:
+            return 0
+        return sum(self._cache_step.semantic.forget(tenant_id, key) for key in cache_keys)
 
     async def aclose(self) -> None:
         """Write pending usage records; the ports themselves are closed by their owner."""

@@ -13,7 +13,7 @@ before clean-up ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,9 @@ from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.calls import Purpose
+from motadata_ai.domain.values.consent import ConsentRequired
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.keywords import keywords_only
 from motadata_ai.domain.values.llm import Message
 from motadata_ai.domain.values.memory import (
     MEMORY_KINDS,
@@ -44,6 +46,10 @@ Embedder = GatewayPort
 """What memory needs from the gateway (embeddings): the one :class:`GatewayPort`."""
 ContextScreen = GatewayPort
 """What quoting memories needs (``guard_context``): the one :class:`GatewayPort`."""
+
+
+ConsentCheck = Callable[[str, str], Awaitable[bool]]
+"""``(tenant_id, user_id) -> consents to memory?``"""
 
 
 def _utcnow() -> datetime:
@@ -98,6 +104,13 @@ class MemoryManager:
         self.redact = redact
         self.embedding_model = embedding_model
         self.buffer = ShortTermBuffer(max_tokens=self.config.short_term_max_tokens, counter=counter)
+        self.consent: ConsentCheck | None = None
+        """When set, nothing is remembered about a user beyond the session without their consent
+        to ``memory`` (``remember`` raises :class:`ConsentRequired`)."""
+
+    async def may_remember(self, tenant: TenantContext | str, user_id: str) -> bool:
+        """Whether memories of the user may be stored (consent to ``memory``, when required)."""
+        return self.consent is None or bool(await self.consent(_tenant_id(tenant), user_id))
 
     async def _embed(
         self, tenant: TenantContext | str, texts: Sequence[str], *, purpose: Purpose
@@ -135,6 +148,13 @@ class MemoryManager:
         check_text(content, "content")
         if not 0.0 <= importance <= 1.0:
             raise ValidationError(f"importance must be within 0..1, got {importance}", field="importance")
+        if not await self.may_remember(tenant_id, user_id):
+            raise ConsentRequired(
+                f"user {user_id!r} of tenant {tenant_id} has not consented to 'memory': nothing remembered",
+                tenant_id=tenant_id,
+                user_id=user_id,
+                purpose="memory",
+            )
         if self.redact is not None:
             content = self.redact(content)
         with self.telemetry.span(
@@ -323,9 +343,11 @@ class MemoryManager:
 
     # -- a user's data ------------------------------------------------------------------------
 
-    async def export_user_data(self, tenant: TenantContext | str, user_id: str) -> UserDataExport:
-        """Every memory and conversation message of the user in the tenant."""
-        tenant_id = _tenant_id(tenant)
+    @keywords_only
+    async def export_user_data(self, *, tenant_id: TenantContext | str, user_id: str) -> UserDataExport:
+        """Every memory and conversation message of the user in the tenant (keywords only; the
+        memory part of ``ai.privacy.export_user``)."""
+        tenant_id = _tenant_id(tenant_id)
         with self.telemetry.span("memory export", attributes=self._attributes("memory.export", tenant_id)):
             return UserDataExport(
                 tenant_id=tenant_id,
@@ -335,9 +357,11 @@ class MemoryManager:
                 exported_at=self.clock(),
             )
 
-    async def delete_user_data(self, tenant: TenantContext | str, user_id: str) -> int:
-        """Erase every memory, message and paused run of the user in the tenant; return the count."""
-        tenant_id = _tenant_id(tenant)
+    @keywords_only
+    async def delete_user_data(self, *, tenant_id: TenantContext | str, user_id: str) -> int:
+        """Erase every memory, message and paused run of the user in the tenant; return the count
+        (keywords only; the memory part of ``ai.privacy.erase_user``)."""
+        tenant_id = _tenant_id(tenant_id)
         if not user_id:
             raise ValidationError("user_id must not be empty", field="user_id")
         with self.telemetry.span(

@@ -84,7 +84,13 @@ class Predictor:
         )
 
     async def predict(
-        self, model_name: str, record: Mapping[str, Any], *, version: int | None, alias: str
+        self,
+        model_name: str,
+        record: Mapping[str, Any],
+        *,
+        version: int | None,
+        alias: str,
+        user_id: str | None = None,
     ) -> Prediction:
         """Predict one record (see :meth:`MLSystem.predict`)."""
         try:
@@ -106,7 +112,7 @@ class Predictor:
             self.errors += 1
             raise
         self.predictions += 1
-        await self._sample([(normalised, prediction.label)], resolved)
+        await self._sample([(normalised, prediction.label)], resolved, user_id=user_id)
         return prediction
 
     async def predict_batch(
@@ -117,6 +123,7 @@ class Predictor:
         version: int | None,
         alias: str,
         chunk_size: int,
+        user_id: str | None = None,
     ) -> list[Prediction]:
         """Predict many records in chunks (see :meth:`MLSystem.predict_batch`)."""
         if chunk_size < 1:
@@ -135,10 +142,17 @@ class Predictor:
             self.errors += 1
             raise
         self.predictions += len(predictions)
-        await self._sample([(r, p.label) for r, p in zip(normalised, predictions, strict=True)], resolved)
+        pairs = [(r, p.label) for r, p in zip(normalised, predictions, strict=True)]
+        await self._sample(pairs, resolved, user_id=user_id)
         return predictions
 
-    async def _sample(self, pairs: Sequence[tuple[dict[str, Any], str]], version: ModelVersion) -> None:
+    async def _sample(
+        self,
+        pairs: Sequence[tuple[dict[str, Any], str]],
+        version: ModelVersion,
+        *,
+        user_id: str | None = None,
+    ) -> None:
         if self.log is None or self.sample_rate <= 0:
             return
         now = self._now()
@@ -149,6 +163,7 @@ class Predictor:
                 version=version.version,
                 inputs=inputs,
                 label=label,
+                user_id=user_id,
                 created_at=now,
             )
             for inputs, label in pairs

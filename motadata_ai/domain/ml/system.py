@@ -26,6 +26,7 @@ from motadata_ai.domain.ml.predictions import Predictor
 from motadata_ai.domain.ml.serving import ModelLRU
 from motadata_ai.domain.ml.training import TrainerSet, Training
 from motadata_ai.domain.ml.versions import VersionResolver
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import (
     AliasChange,
@@ -161,6 +162,7 @@ class MLSystem:
         """Every estimator of every configured trainer, qualified as ``trainer:estimator``."""
         return self._trainers.estimators()
 
+    @audit_action("ml.train", resource=lambda _, _a, k: k.get("model_name", ""))
     async def train(
         self,
         dataset: Dataset,
@@ -247,6 +249,7 @@ class MLSystem:
         """The version asked for, or the one ``alias`` points at."""
         return await self._versions.get(model_name, version=version, alias=alias)
 
+    @audit_action("ml.promote", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def promote(self, model_name: str, version: int, alias: str = "champion") -> AliasChange:
         """Point ``alias`` at ``version`` atomically (``VersionNotFound`` when it does not exist)."""
         validate_model_name(model_name)
@@ -278,6 +281,7 @@ class MLSystem:
         """Drop a model (one version or all) from memory; return how many were dropped."""
         return self._loaded.discard(self.tenant_id, model_name, version)
 
+    @audit_action("ml.predict", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def predict(
         self,
         model_name: str,
@@ -285,14 +289,18 @@ class MLSystem:
         *,
         version: int | None = None,
         alias: str = "champion",
+        user_id: str | None = None,
     ) -> Prediction:
         """Predict one record with a version (or the one ``alias`` points at).
 
         The record must hold every feature of the signature (``None`` for missing) and nothing else.
         Answers come from the prediction cache when enabled.
         """
-        return await self._predictor.predict(model_name, record, version=version, alias=alias)
+        return await self._predictor.predict(
+            model_name, record, version=version, alias=alias, user_id=user_id
+        )
 
+    @audit_action("ml.predict", resource=lambda _, a, k: a[0] if a else k.get("model_name", ""))
     async def predict_batch(
         self,
         model_name: str,
@@ -301,11 +309,12 @@ class MLSystem:
         version: int | None = None,
         alias: str = "champion",
         chunk_size: int = 1000,
+        user_id: str | None = None,
     ) -> list[Prediction]:
         """Predict many records in chunks of ``chunk_size``; every record is checked against the
         signature before any is predicted (the error names the row). The cache is not consulted."""
         return await self._predictor.predict_batch(
-            model_name, records, version=version, alias=alias, chunk_size=chunk_size
+            model_name, records, version=version, alias=alias, chunk_size=chunk_size, user_id=user_id
         )
 
     async def prediction_log(

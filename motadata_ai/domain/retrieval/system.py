@@ -25,6 +25,7 @@ from typing import Any
 
 from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
+from motadata_ai.domain.privacy.audit import audit_action
 from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER
 from motadata_ai.domain.retrieval.checks import check_conversation_id, check_positive, check_search
 from motadata_ai.domain.retrieval.chunking import Chunker
@@ -53,6 +54,7 @@ from motadata_ai.domain.values.documents import (
     UserDocumentsExport,
 )
 from motadata_ai.domain.values.errors import ConfigurationError, NotFound, ValidationError
+from motadata_ai.domain.values.keywords import keywords_only
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse
 from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -212,6 +214,7 @@ class RAGSystem:
         """The settings that decide stored chunks; part of every content hash."""
         return self._ingestion.settings
 
+    @audit_action("rag.ingest", summary=lambda r: {"documents": len(r.documents), "chunks": r.chunks})
     async def ingest(
         self,
         source: IngestSource,
@@ -278,6 +281,7 @@ class RAGSystem:
 
     # -- answering -----------------------------------------------------------------------------------
 
+    @audit_action("rag.query", summary=lambda r: {"sources": len(r.sources), "mode": r.mode})
     async def query(
         self,
         question: str,
@@ -413,6 +417,7 @@ class RAGSystem:
         """How many documents the tenant (or ``user_id``) has."""
         return await self._documents.count(self.tenant, user_id=user_id)
 
+    @audit_action("rag.delete", resource=lambda _, a, k: a[0] if a else k.get("document_id", ""))
     async def delete_document(self, document_id: str) -> bool:
         """Delete a document's chunks and every version in one transaction; ``False`` if none existed."""
         if not isinstance(document_id, str) or not document_id:
@@ -428,10 +433,13 @@ class RAGSystem:
                 field="tenant_id",
             )
 
+    @keywords_only
+    @audit_action("rag.delete", resource=lambda *_: "user", summary=lambda r: {"docs": len(r.document_ids)})
     async def delete_user_documents(
-        self, user_id: str, tenant_id: str | None = None
+        self, *, user_id: str, tenant_id: str | None = None
     ) -> UserDocumentsDeletion:
-        """Erase every document (with its chunks) and conversation turn of ``user_id``."""
+        """Erase every document (with its chunks) and conversation turn of ``user_id`` (keywords
+        only). This is the RAG part of ``ai.privacy.erase_user``, which erases every store."""
         self._check_user(user_id, tenant_id)
         deleted: list[str] = []
         chunks = 0
@@ -453,8 +461,12 @@ class RAGSystem:
             conversation_turns=turns,
         )
 
-    async def export_user_documents(self, user_id: str, tenant_id: str | None = None) -> UserDocumentsExport:
-        """Every stored version of ``user_id``'s documents and all of their conversation turns."""
+    @keywords_only
+    async def export_user_documents(
+        self, *, user_id: str, tenant_id: str | None = None
+    ) -> UserDocumentsExport:
+        """Every stored version of ``user_id``'s documents and all of their conversation turns
+        (keywords only; the RAG part of ``ai.privacy.export_user``)."""
         self._check_user(user_id, tenant_id)
         documents: list[StoredDocument] = []
         offset = 0

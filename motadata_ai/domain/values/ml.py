@@ -370,6 +370,7 @@ class PredictionLogEntry(ValueModel):
     version: int
     inputs: dict[str, Any]
     label: str
+    user_id: str | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from motadata_ai.domain.values.base import ValueModel
 from motadata_ai.domain.values.tenancy import TenantId
@@ -118,20 +119,142 @@ class ModelPrice(ValueModel):
 
 
 AuditKind = Literal["guardrail_violation", "pii_redacted", "injection_suspected"]
+"""The guardrail events (each the action ``guardrail.<kind>``)."""
+
+AuditResult = Literal["success", "failure", "denied"]
+"""How an audited operation ended: done, failed, or refused (a guardrail, a missing consent ...)."""
+
+AUDIT_ACTION_PATTERN = r"[a-z][a-z0-9_]{0,31}(?:\.[a-z][a-z0-9_]{0,31}){1,3}"
+"""An audit action: dotted lower-case words, ``<area>.<operation>`` (``rag.query``, ``ml.predict``)."""
+
+_ACTION = re.compile(AUDIT_ACTION_PATTERN)
+_GUARDRAIL_RESULTS: dict[str, AuditResult] = {
+    "guardrail_violation": "denied",
+    "pii_redacted": "success",
+    "injection_suspected": "success",
+}
 
 
 class AuditEvent(ValueModel):
-    """A guardrail event of one tenant: what was found or blocked (never the sensitive text itself)."""
+    """One audited operation of one tenant, in the fixed format of the audit trail.
+
+    ``timestamp``, ``tenant_id``, ``user_id``, ``action`` (``rag.query``, ``ml.predict``,
+    ``guardrail.pii_redacted`` ...), ``resource`` (what it acted on: a model, a document id ...),
+    ``result`` (``success``/``failure``/``denied``), ``metadata`` (counts, kinds, error types:
+    never prompt text or personal data) and the ``trace_id`` of the request.
+
+    A guardrail event may still be built the short way (``AuditEvent(tenant_id=..., kind=...,
+    stage=..., level=..., model=..., reasons=..., details=...)``): the kind becomes the action
+    ``guardrail.<kind>`` and the rest goes into ``metadata``; ``kind``, ``stage``, ``level``,
+    ``model``, ``reasons`` and ``details`` read them back.
+    """
+
+    model_config = ConfigDict(frozen=True, validate_default=True)
+
+    id: str = Field(default_factory=_new_id)
+    timestamp: datetime = Field(default_factory=_now)
+    tenant_id: TenantId
+    user_id: str | None = Field(None, max_length=256)
+    action: str = Field("", description="Required; a guardrail event built the short way sets it")
+    resource: str = Field("", max_length=512)
+    result: AuditResult = "success"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    trace_id: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _guardrail_shorthand(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "kind" not in data:
+            return data
+        data = dict(data)
+        kind = data.pop("kind")
+        metadata = dict(data.get("metadata") or {})
+        details = data.pop("details", None) or {}
+        metadata.update(
+            {
+                "stage": data.pop("stage", "input"),
+                "level": data.pop("level", "medium"),
+                "model": data.pop("model", None),
+                "reasons": list(data.pop("reasons", ()) or ()),
+                "details": dict(details),
+            }
+        )
+        if "created_at" in data:
+            data["timestamp"] = data.pop("created_at")
+        data["metadata"] = metadata
+        data["action"] = f"guardrail.{kind}"
+        data.setdefault("resource", metadata["model"] or "")
+        data.setdefault("result", _GUARDRAIL_RESULTS.get(str(kind), "success"))
+        return data
+
+    @field_validator("action", mode="after")
+    @classmethod
+    def _check_action(cls, value: str) -> str:
+        if _ACTION.fullmatch(value) is None:
+            raise ValueError(f"action {value!r:.60} must look like 'rag.query' ({AUDIT_ACTION_PATTERN})")
+        return value
+
+    @property
+    def created_at(self) -> datetime:
+        """The same as ``timestamp``."""
+        return self.timestamp
+
+    @property
+    def kind(self) -> str | None:
+        """The guardrail kind of a ``guardrail.*`` event, else ``None``."""
+        area, _, rest = self.action.partition(".")
+        return rest if area == "guardrail" else None
+
+    @property
+    def stage(self) -> str | None:
+        """A guardrail event's stage (``input``/``output``)."""
+        return self.metadata.get("stage")
+
+    @property
+    def level(self) -> str | None:
+        """A guardrail event's level."""
+        return self.metadata.get("level")
+
+    @property
+    def model(self) -> str | None:
+        """A guardrail event's model."""
+        return self.metadata.get("model")
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """A guardrail event's reasons."""
+        return tuple(self.metadata.get("reasons") or ())
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """A guardrail event's details."""
+        return dict(self.metadata.get("details") or {})
+
+
+class AuditQuery(ValueModel):
+    """Which of a tenant's audit events to read: a time range (``since`` inclusive, ``until``
+    exclusive), one user, one action, one result; newest first, at most ``limit``."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(default_factory=_new_id)
-    tenant_id: TenantId
+    since: datetime | None = None
+    until: datetime | None = None
     user_id: str | None = None
-    kind: AuditKind
-    stage: Literal["input", "output"] = "input"
-    level: str = "medium"
-    model: str | None = None
-    reasons: tuple[str, ...] = ()
-    details: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=_now)
+    action: str | None = None
+    result: AuditResult | None = None
+    limit: int = Field(100, ge=0, le=100_000)
+
+    def matches(self, event: AuditEvent) -> bool:
+        """Whether ``event`` is selected (for stores that filter in process)."""
+        stamp = event.timestamp
+        return (
+            (self.since is None or stamp >= _aware(self.since))
+            and (self.until is None or stamp < _aware(self.until))
+            and (self.user_id is None or event.user_id == self.user_id)
+            and (self.action is None or event.action == self.action)
+            and (self.result is None or event.result == self.result)
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

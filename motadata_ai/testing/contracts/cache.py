@@ -138,6 +138,26 @@ class CacheContract:
         assert await cache.get(key("conv", "1", tenant="tenant-ab", namespace="conv")) == b"keep"
         assert await cache.get(key("conv", "1", tenant=B, namespace="conv")) == b"keep"
 
+    async def test_an_index_lists_keys_and_deletes_exactly_them(self) -> None:
+        cache = await self.cache()
+        index = key("users", "bob")
+        for i in range(3):
+            await cache.set(key("answer", str(i)), b"bob's")
+            await cache.index_add(index, key("answer", str(i)), ttl=60)
+        await cache.index_add(index, key("answer", "0"))  # a set: listed once
+        await cache.index_add(index, key("expired"))  # listed, but no longer stored
+        await cache.set(key("answer", "alice"), b"alice's")
+        await cache.set(key("answer", "0", tenant=B), b"b's")
+        listed = [*(key("answer", str(i)) for i in range(3)), key("expired")]
+        assert await cache.index_members(index) == sorted(listed)
+        assert await cache.delete_indexed(index) == 3
+        assert [await cache.get(key("answer", str(i))) for i in range(3)] == [None, None, None]
+        assert await cache.index_members(index) == []
+        assert await cache.delete_indexed(index) == 0
+        assert await cache.get(key("answer", "alice")) == b"alice's"
+        assert await cache.get(key("answer", "0", tenant=B)) == b"b's"
+        assert await cache.index_members(key("users", "nobody")) == []
+
     async def test_tenant_deletion_never_touches_another_tenant(self) -> None:
         cache = await self.cache()
         await cache.set(key("x"), b"a")

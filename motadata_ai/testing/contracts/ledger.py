@@ -213,6 +213,97 @@ class LedgerContract:
     async def test_health_probe_answers(self) -> None:
         await assert_probe_answers(await self.make_ledger())
         await assert_probe_answers(await self.make_audit())
+    async def test_audit_events_keep_the_fixed_format(self) -> None:
+        log = await self.audit()
+        event = AuditEvent(
+            tenant_id=self.a,
+            user_id="bob",
+            action="rag.query",
+            resource="kb",
+            result="success",
+            metadata={"passages": 3, "mode": "hybrid"},
+            trace_id="0af7651916cd43dd8448eb211c80319c",
+            timestamp=DAY1,
+        )
+        await log.write(event)
+        await log.write(event)  # the same id twice is one event
+        (stored,) = await log.events(tenant=self.a)
+        assert stored == event
+        assert stored.model_dump().keys() >= {
+            "timestamp", "tenant_id", "user_id", "action", "resource", "result", "metadata", "trace_id"
+        }
+
+    async def test_audit_query_by_time_user_action_and_result(self) -> None:
+        log = await self.audit()
+        first = AuditEvent(tenant_id=self.a, user_id="bob", action="rag.query", timestamp=DAY1)
+        second = AuditEvent(
+            tenant_id=self.a, user_id="alice", action="ml.predict", result="failure", timestamp=DAY2
+        )
+        third = AuditEvent(
+            tenant_id=self.a,
+            user_id="bob",
+            action="rag.ingest",
+            result="denied",
+            timestamp=DAY2 + timedelta(hours=1),
+        )
+        await log.write_many([first, second, third])
+        assert await log.events(tenant=self.a, user_id="bob") == [third, first]
+        assert await log.events(tenant=self.a, action="ml.predict") == [second]
+        assert await log.events(tenant=self.a, result="denied") == [third]
+        assert await log.events(tenant=self.a, since=DAY2) == [third, second]
+        assert await log.events(tenant=self.a, until=DAY2) == [first]
+        assert await log.events(tenant=self.a, since=DAY2, until=DAY2 + timedelta(minutes=1)) == [second]
+        assert await log.events(tenant=self.b, user_id="bob") == []
+
+    async def test_audit_pseudonymise_and_retention_touch_only_what_they_name(self) -> None:
+        log = await self.audit()
+        bob = AuditEvent(tenant_id=self.a, user_id="bob", action="rag.query", timestamp=DAY2)
+        old = AuditEvent(tenant_id=self.a, user_id="alice", action="rag.query", timestamp=DAY1)
+        other = AuditEvent(tenant_id=self.b, user_id="bob", action="rag.query", timestamp=DAY1)
+        await log.write_many([bob, old, other])
+        assert await log.pseudonymise_user(tenant=self.a, user_id="bob", pseudonym="anon-1") == 1
+        assert await log.pseudonymise_user(tenant=self.a, user_id="bob", pseudonym="anon-1") == 0
+        (renamed,) = await log.events(tenant=self.a, user_id="anon-1")
+        assert renamed == bob.model_copy(update={"user_id": "anon-1"})
+        assert await log.events(tenant=self.a, user_id="bob") == []
+        assert await log.events(tenant=self.b) == [other]
+        assert await log.delete_before(tenant=self.a, cutoff=DAY2) == 1
+        assert [e.id for e in await log.events(tenant=self.a)] == [bob.id]
+        assert await log.events(tenant=self.b) == [other]
+
+    async def test_user_feedback_erasure_and_usage_pseudonyms(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage_many(
+            [
+                usage(self.a, user_id="bob", response_id="r1"),
+                usage(self.a, user_id="alice", response_id="r2"),
+                usage(self.b, user_id="bob", response_id="r1"),
+            ]
+        )
+        mine = FeedbackRecord(tenant_id=self.a, response_id="r1", user_id="bob", rating=2, comment="bob@x.io")
+        theirs = FeedbackRecord(tenant_id=self.a, response_id="r2", user_id="alice", rating=4)
+        await ledger.record_feedback(mine)
+        await ledger.record_feedback(theirs)
+        assert await ledger.user_feedback(tenant=self.a, user_id="bob") == [mine]
+        assert await ledger.delete_user_feedback(tenant=self.a, user_id="bob") == 1
+        assert await ledger.user_feedback(tenant=self.a, user_id="bob") == []
+        assert await ledger.user_feedback(tenant=self.a, user_id="alice") == [theirs]
+        assert await ledger.pseudonymise_user(tenant=self.a, user_id="bob", pseudonym="anon-1") == 1
+        assert await ledger.usage_records(tenant=self.a, user_id="bob") == []
+        (kept,) = await ledger.usage_records(tenant=self.a, user_id="anon-1")
+        assert kept.cost_usd == pytest.approx(0.01)  # kept for billing
+        assert len(await ledger.usage_records(tenant=self.b, user_id="bob")) == 1
+
+    async def test_usage_retention_deletes_old_records_only(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage_many(
+            [usage(self.a, response_id="old"), usage(self.a, created_at=DAY2), usage(self.b)]
+        )
+        await ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id="old", rating=3))
+        assert await ledger.delete_usage_before(tenant=self.a, cutoff=DAY2) == 1
+        assert [r.created_at for r in await ledger.usage_records(tenant=self.a)] == [DAY2]
+        assert await ledger.feedback(tenant=self.a, response_id="old") == []
+        assert len(await ledger.usage_records(tenant=self.b)) == 1
 
 
 class LedgerServerContract(LedgerContract):

@@ -249,7 +249,12 @@ class MemoryStoreContract:
             [message("acme", "c", "hi", user="alice"), message("acme", "d", "yo", user="bob", offset=1)],
         )
         await store.save_checkpoint(Checkpoint(tenant_id="acme", id="t", user_id="alice", state={}))
+        await store.save_checkpoint(Checkpoint(tenant_id="acme", id="u", user_id="bob", state={}))
+        assert [c.id for c in await store.user_checkpoints("acme", "alice")] == ["t"]
+        assert await store.user_checkpoints("globex", "alice") == []
         assert await store.delete_user("acme", "alice") == 3
+        assert await store.user_checkpoints("acme", "alice") == []
+        assert [c.id for c in await store.user_checkpoints("acme", "bob")] == ["u"]
         assert [r.id for r in await store.list_records("acme")] == ["b1"]
         assert [m.content for m in await store.load_messages("acme", "d")] == ["yo"]
         assert await store.load_checkpoint("acme", "t") is None

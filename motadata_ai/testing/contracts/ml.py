@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -389,6 +390,18 @@ class PredictionLogContract:
 
     async def test_health_probe_answers(self) -> None:
         await assert_probe_answers(await self.make_log())
+    async def test_a_users_entries_are_exported_and_erased_alone(self) -> None:
+        log = await self.make_log()
+        user = f"bob-{uuid.uuid4().hex[:8]}"
+        mine = [self.entry(n=n).model_copy(update={"user_id": user}) for n in (0, 1)]
+        other_tenant = self.entry(tenant_id=TENANT_B, n=2).model_copy(update={"user_id": user})
+        await log.append([*mine, self.entry(n=3), other_tenant])
+        assert await log.user_entries(TENANT_A, user) == mine
+        assert await log.delete_user(TENANT_A, user) == 2
+        assert await log.delete_user(TENANT_A, user) == 0
+        assert await log.user_entries(TENANT_A, user) == []
+        assert self.entry(n=3) in await log.recent(TENANT_A, "priority")
+        assert await log.user_entries(TENANT_B, user) == [other_tenant]
 
 
 class ModelRegistryServerContract(ModelRegistryContract):

@@ -15,6 +15,7 @@ import pytest
 from motadata_ai.domain.agents.config import AgentConfig
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.ml.config import MLConfig
+from motadata_ai.domain.privacy.config import PrivacyConfig
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.values.agents import BudgetLimit
 from motadata_ai.domain.values.errors import ConfigurationError
@@ -29,6 +30,7 @@ SECTIONS: dict[str, type[pydantic.BaseModel]] = {
     "agents": AgentConfig,
     "memory": MemoryConfig,
     "ml": MLConfig,
+    "privacy": PrivacyConfig,
 }
 
 

@@ -120,13 +120,27 @@ async def test_export_and_delete_user_data_leave_others_untouched() -> None:
     await memory.remember("acme", "bob", "bob likes light mode")
     await memory.remember("globex", "alice", "other tenant's alice")
     await memory.append_turn("acme", "c1", user_id="alice", question="hi", answer="hello")
-    exported = await memory.export_user_data("acme", "alice")
+    exported = await memory.export_user_data(tenant_id="acme", user_id="alice")
     assert [m.content for m in exported.memories] == ["alice likes dark mode"]
     assert [m.content for m in exported.messages] == ["hi", "hello"]
-    assert await memory.delete_user_data("acme", "alice") == 3
-    assert (await memory.export_user_data("acme", "alice")).memories == ()
+    assert await memory.delete_user_data(tenant_id="acme", user_id="alice") == 3
+    assert (await memory.export_user_data(tenant_id="acme", user_id="alice")).memories == ()
     assert len(await memory.store.list_records("acme", user_id="bob")) == 1
     assert len(await memory.store.list_records("globex", user_id="alice")) == 1
+
+
+async def test_user_data_calls_refuse_positional_arguments_that_could_be_swapped() -> None:
+    from motadata_ai.errors import KeywordArgumentsRequired
+
+    memory = make_memory(FakeClock())
+    await memory.remember("acme", "bob", "bob likes light mode")
+    # the design document's order (user, tenant): it must not silently erase nothing
+    with pytest.raises(KeywordArgumentsRequired) as caught:
+        await memory.delete_user_data("bob", "acme")
+    assert isinstance(caught.value, TypeError) and "tenant_id=" in str(caught.value)
+    with pytest.raises(KeywordArgumentsRequired):
+        await memory.export_user_data("bob", "acme")
+    assert len(await memory.store.list_records("acme", user_id="bob")) == 1
 
 
 async def test_bad_input_is_rejected_with_typed_errors() -> None:

@@ -302,6 +302,24 @@ async def test_prediction_cache_is_keyed_by_tenant_version_and_input(
     assert not (await other.predict("m", RECORD)).cached
 
 
+async def test_the_prediction_cache_holds_a_hash_of_the_record_never_the_record(
+    make_system: MakeSystem, dataset: Dataset, stores: Any
+) -> None:
+    cache = InMemoryCache()
+    ml = make_system(cache=cache, log_sample_rate=1.0)
+    await ml.train(dataset, model_name="m")
+    await ml.promote("m", 1)
+    secret = "outage reported by bob@example.com"
+    await ml.predict("m", RECORD | {"summary": secret}, user_id="bob")
+    assert (await ml.predict("m", RECORD | {"summary": secret}, user_id="bob")).cached
+    stored = [(key, value) for key, (value, _) in cache._data.items()]
+    assert stored and all("bob" not in key and b"bob@example.com" not in value for key, value in stored)
+    # the sampled prediction log keeps the record for drift monitoring, under the user, so that
+    # erasing the user removes it
+    (entry, *_) = await stores.log.user_entries("tenant-a", "bob")
+    assert entry.inputs["summary"] == secret
+
+
 async def test_batch_prediction_matches_single_predictions(make_system: MakeSystem, dataset: Dataset) -> None:
     ml = make_system()
     await ml.train(

@@ -359,16 +359,28 @@ async def test_user_export_and_erasure() -> None:
     await rag.ingest([Document(id="mine", text=PASSWORD + " v2")], user_id="alice")
     await rag.ingest([Document(id="theirs", text=VPN)], user_id="bob")
     await rag.query("reset password", conversation_id="c", user_id="alice")
-    exported = await rag.export_user_documents("alice")
+    exported = await rag.export_user_documents(user_id="alice")
     assert [(d.document_id, d.version) for d in exported.documents] == [("mine", 1), ("mine", 2)]
     assert len(exported.conversations) == 1
-    erased = await rag.delete_user_documents("alice")
+    erased = await rag.delete_user_documents(user_id="alice")
     assert erased.document_ids == ("mine",) and erased.chunks == 1 and erased.conversation_turns == 1
     remaining = await rag.list_documents()
     assert [d.document_id for d in remaining] == ["theirs"]
     assert [h.document_id for h in await rag.retrieve("password")] == ["theirs"]
     with pytest.raises(ValidationError):
-        await rag.delete_user_documents("alice", tenant_id="other")
+        await rag.delete_user_documents(user_id="alice", tenant_id="other")
+
+
+async def test_user_erasure_refuses_positional_arguments() -> None:
+    from motadata_ai.errors import KeywordArgumentsRequired
+
+    rag, _ = make()
+    await rag.ingest([Document(id="theirs", text=VPN)], user_id="bob")
+    with pytest.raises(KeywordArgumentsRequired):
+        await rag.delete_user_documents("bob", "acme")
+    with pytest.raises(KeywordArgumentsRequired):
+        await rag.export_user_documents("bob")
+    assert [d.document_id for d in await rag.list_documents()] == ["theirs"]
 
 
 async def test_delete_document() -> None:

@@ -3,19 +3,23 @@ answered; fail open (a cache that fails or whose circuit is open is a miss, neve
 
 Runs before every other policy, so a hit takes no rate-limit token, no budget and no guardrail
 work. Only the call that reached the provider stores (a de-duplicated follower's source is
-``dedup``); errors and blocked answers never get here, so they are never cached.
+``dedup``); errors and blocked answers never get here, so they are never cached. An answer whose
+request or text holds personal data is not stored at the ``strict`` and ``medium`` levels
+(:mod:`motadata_ai.domain.privacy.cache_policy`); a stored entry of a known user is listed in
+that user's cache index, so erasing the user needs no scan.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from motadata_ai.domain.gateway import caching
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.circuit_cache import CacheBypassed
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
+from motadata_ai.domain.privacy.cache_policy import cacheable, request_texts, user_index_key
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.ports.cache import CachePort
@@ -52,8 +56,8 @@ class CacheStep(Step):
                 return found[0]
         response = await next(call, request)
         if call.state.source == "provider":
-            await self._set(call, caching.encode_chat(response))
-            if call.policy.semantic_cache:
+            texts = [*request_texts(request), response.text]
+            if await self._set(call, caching.encode_chat(response), texts) and call.policy.semantic_cache:
                 await self._semantic_remember(call, request)
         return response
 
@@ -81,7 +85,8 @@ class CacheStep(Step):
         checked = call.state.response
         if checked is not None:
             stored = pieces if checked.text == "".join(pieces) else [checked.text]
-            await self._set(call, caching.encode_chat(checked, stored))
+            texts = [*request_texts(request), checked.text]
+            await self._set(call, caching.encode_chat(checked, stored), texts)
 
     async def embed(
         self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed
@@ -107,7 +112,7 @@ class CacheStep(Step):
             encoded = caching.encode_embeddings(
                 response.vectors, response.model, response.usage.input_tokens, response.cost_usd
             )
-            await self._set(call, encoded)
+            await self._set(call, encoded, request.inputs)
         return response
 
     # -- the store, failing open ---------------------------------------------------------------
@@ -133,14 +138,22 @@ class CacheStep(Step):
             self._stats.cache_hits += 1
         return decoded
 
-    async def _set(self, call: Call, value: bytes) -> None:
+    async def _set(self, call: Call, value: bytes, texts: Sequence[str | None]) -> bool:
+        """Store the entry unless its texts hold personal data the level keeps out of the shared
+        cache; ``False`` when it was kept out."""
+        if not cacheable(call.level, texts):
+            return False
+        ttl = call.options.ttl or call.policy.cache_ttl
         try:
-            await self._cache.set(call.key, value, ttl=call.options.ttl or call.policy.cache_ttl)
+            await self._cache.set(call.key, value, ttl=ttl)
+            if call.user_id:
+                await self._cache.index_add(user_index_key(call.tenant_id, call.user_id), call.key, ttl=ttl)
         except CacheBypassed:
             self._stats.cache_errors += 1
         except Exception as error:
             self._stats.cache_errors += 1
             log.warning("cache store failed (answer not cached): %s", error)
+        return True
 
     # -- the semantic index --------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Encryption adapters on the ``cryptography`` package."""

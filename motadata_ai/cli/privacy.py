@@ -1,0 +1,95 @@
+"""``motadata-ai privacy export|erase`` and ``motadata-ai maintenance``: a user's data across
+every store, and the retention periods.
+
+``privacy export --tenant T --user U [--output FILE]`` writes one JSON document (schema
+``motadata-ai.user-export/1``, see docs/privacy.md) to ``FILE`` or standard output;
+``privacy erase --tenant T --user U`` erases the user everywhere and prints the counts per store;
+``maintenance [--tenant T ...]`` deletes what is past each tenant's retention periods (default:
+the tenants named in ``MOTADATA_PRIVACY__TENANT_RETENTION``, and ``default``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+__all__ = ["maintenance", "privacy"]
+
+T = TypeVar("T")
+
+
+def _with_ai(work: Callable[[Any], Awaitable[T]]) -> T:
+    async def main() -> T:
+        from motadata_ai.api import connect
+
+        async with connect(warm_up=False) as ai:
+            return await work(ai)
+
+    return asyncio.run(main())
+
+
+_TENANT = click.option("--tenant", required=True, help="Tenant id of the user (e.g. acme).")
+_USER = click.option("--user", required=True, help="User id whose data is exported or erased.")
+
+
+@click.group(name="privacy")
+def privacy() -> None:
+    """Export or erase one user's data in every store."""
+
+
+@privacy.command(name="export")
+@_TENANT
+@_USER
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
+def export(tenant: str, user: str, output: Path | None) -> None:
+    """Write everything held about a user as one JSON document."""
+    document = _with_ai(lambda ai: _export(ai, tenant, user))
+    if output is None:
+        click.echo(document)
+    else:
+        output.write_text(document + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+async def _export(ai: Any, tenant: str, user: str) -> str:
+    return str((await ai.privacy.export_user(tenant_id=tenant, user_id=user)).to_json())
+
+
+@privacy.command(name="erase")
+@_TENANT
+@_USER
+def erase(tenant: str, user: str) -> None:
+    """Erase a user's data in every store (usage and audit records kept, pseudonymised)."""
+    report = _with_ai(lambda ai: ai.privacy.erase_user(tenant_id=tenant, user_id=user))
+    click.echo(
+        json.dumps({"tenant_id": report.tenant_id, "pseudonym": report.pseudonym, "counts": report.counts})
+    )
+
+
+@click.command(name="maintenance")
+@click.option(
+    "--tenant",
+    "tenants",
+    multiple=True,
+    help="Tenant id (repeatable; default: the configured ones and 'default').",
+)
+def maintenance(tenants: tuple[str, ...]) -> None:
+    """Delete what is past the retention periods and print the counts per tenant."""
+
+    async def enforce(ai: Any) -> list[Any]:
+        chosen = list(tenants) or sorted({"default", *ai.settings.privacy.tenant_retention})
+        return [await ai.privacy.enforce_retention(tenant_id=t) for t in chosen]
+
+    for report in _with_ai(enforce):
+        click.echo(json.dumps({"tenant_id": report.tenant_id, "deleted": report.counts}))

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL + pgvector DSN (services profile)")
     postgres_pool_min: int = 1
     postgres_pool_max: int = 10
-    redis_url: SecretStr | None = Field(None, description="Redis/Valkey URL for cache, limits, breaker state")
+    redis_url: SecretStr | None = Field(
+        None, description="Redis/Valkey URL for cache, limits, breaker state; a Redis Cluster is "
+        "redis+cluster://host:port,host:port,... (any reachable node; the others are discovered)"
+    )
     redis_timeout: float = Field(
         0.25, gt=0, le=60, description="Seconds a Redis command or connect may take before the store's "
         "circuit opens (callers then answer locally, without the socket, for a short, growing interval)"

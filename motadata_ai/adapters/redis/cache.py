@@ -21,10 +21,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from motadata_ai.adapters.redis._common import (
     DEFAULT_TIMEOUT,
+    LuaScript,
+    RedisClient,
     check_namespace,
     client_from_url,
     translated,
@@ -64,12 +66,12 @@ class RedisCache(CachePort):
     Close it with :meth:`aclose`.
     """
 
-    def __init__(self, client: aioredis.Redis, *, address: str, namespace: str = "motadata") -> None:
+    def __init__(self, client: RedisClient, *, address: str, namespace: str = "motadata") -> None:
         self._client = client
         self._address = mask_url(address)
         self._namespace = check_namespace(namespace, "cache")
         self._prefix = f"{namespace}:"
-        self._incr = client.register_script(_INCR_SCRIPT)
+        self._incr = LuaScript(client, _INCR_SCRIPT)
 
     @classmethod
     def from_url(
@@ -82,7 +84,8 @@ class RedisCache(CachePort):
         retries: int = 1,
         max_connections: int = 50,
     ) -> RedisCache:
-        """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+        """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``), or on the
+        Redis Cluster a ``redis+cluster://host:port,...`` URL names.
 
         ``connect_timeout`` (default: ``timeout``) and ``timeout`` (default 0.25) bound connecting
         and each command (seconds): short, since callers fail open and put the cache behind a
@@ -105,8 +108,9 @@ class RedisCache(CachePort):
         return cls(client, address=url, namespace=namespace)
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The underlying ``redis.asyncio.Redis`` (shared pool) for other Redis-backed adapters.
+    def client(self) -> RedisClient:
+        """The underlying ``redis.asyncio.Redis`` or ``RedisCluster`` (shared pool) for other
+        Redis-backed adapters.
 
         Build keys with :meth:`key` and wrap calls in :meth:`translate_errors` so that no redis-py
         exception escapes an adapter.
@@ -183,4 +187,7 @@ class RedisCache(CachePort):
     async def aclose(self) -> None:
         """Close the connection pool."""
         async with self.translate_errors("close"):
-            await self._client.aclose(close_connection_pool=True)
+            if isinstance(self._client, RedisCluster):
+                await self._client.aclose()
+            else:
+                await self._client.aclose(close_connection_pool=True)

@@ -91,7 +91,7 @@ async def _nats_bus(settings: Settings) -> AsyncIterator[Any]:
     from motadata_ai.adapters.nats.bus import NatsBus
 
     assert settings.nats_url is not None
-    bus = await NatsBus.connect(settings.nats_url.get_secret_value())
+    bus = await NatsBus.connect(settings.nats_url.get_secret_value(), replicas=settings.nats_replicas)
     try:
         yield bus
     finally:

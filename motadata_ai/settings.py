@@ -46,7 +46,12 @@ class Settings(BaseSettings):
         0.25, gt=0, le=60, description="Seconds a Redis command or connect may take before the store's "
         "circuit opens (callers then answer locally, without the socket, for a short, growing interval)"
     )
-    nats_url: SecretStr | None = Field(None, description="NATS URL with JetStream for the bus")
+    nats_url: SecretStr | None = Field(
+        None, description="NATS URL with JetStream for the bus; a cluster is a comma-separated list"
+    )
+    nats_replicas: int = Field(
+        1, ge=1, le=5, description="Replicas of the JetStream streams (1 on a single server, 3 on a cluster)"
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP/HTTP collector endpoint"
     )

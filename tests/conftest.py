@@ -13,5 +13,6 @@ pytest_plugins = [
     "motadata_ai.testing.servers.redis",
     "motadata_ai.testing.servers.redis_cluster",
     "motadata_ai.testing.servers.nats",
+    "motadata_ai.testing.servers.nats_cluster",
     "motadata_ai.testing.servers.openai",
 ]

@@ -363,6 +363,8 @@ class NatsBus(BusPort):
         max_age: float = 7 * 24 * 3600.0,
         max_messages: int = -1,
         storage: str = "file",
+        replicas: int = 1,
+        retention: str = "limits",
         connect_timeout: float = 2.0,
         connect_attempts: int = 2,
         reconnect_time_wait: float = 0.5,
@@ -381,6 +383,11 @@ class NatsBus(BusPort):
         """Connect to ``url`` (``nats://[user:password@]host:port``, comma-separated for a cluster)
         and make sure the stream exists with these settings.
 
+        ``replicas`` is the stream's replica count (1 on a single server, 3 on a cluster: the
+        stream and its durable consumers then survive the loss of a node); ``retention`` is
+        ``"limits"`` (kept by age and count, every consumer sees every message) or ``"workqueue"``
+        (a message is removed once acknowledged: a job queue shared by workers).
+
         Raises :class:`BusUnavailable` (masked address) when no server answers within
         ``connect_attempts`` tries, :class:`ConfigurationError` when the stream cannot be created
         as asked (for example another stream already captures these subjects).
@@ -388,6 +395,14 @@ class NatsBus(BusPort):
         address = ", ".join(mask_url(part.strip()) for part in url.split(","))
         if storage not in ("file", "memory"):
             raise ConfigurationError(f"storage must be 'file' or 'memory', got {storage!r}", field="storage")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 5:
+            raise ConfigurationError(
+                f"replicas must be an integer from 1 to 5, got {replicas!r}", field="replicas"
+            )
+        if retention not in ("limits", "workqueue"):
+            raise ConfigurationError(
+                f"retention must be 'limits' or 'workqueue', got {retention!r}", field="retention"
+            )
         patterns = tuple(validate_subject(s, allow_wildcards=True) for s in subjects)
         if not patterns:
             raise ConfigurationError("the bus stream needs at least one subject", field="subjects")
@@ -445,8 +460,9 @@ class NatsBus(BusPort):
         config = StreamConfig(
             name=stream,
             subjects=list(patterns),
-            retention=RetentionPolicy.LIMITS,
+            retention=RetentionPolicy.LIMITS if retention == "limits" else RetentionPolicy.WORK_QUEUE,
             discard=DiscardPolicy.OLD,
+            num_replicas=replicas,
             storage=StorageType.FILE if storage == "file" else StorageType.MEMORY,
             duplicate_window=duplicate_window,
             max_age=max_age,

@@ -62,7 +62,9 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         dsn = settings.postgres_dsn.get_secret_value()
     try:
         database = await PostgresDatabase.connect(
-            dsn, min_size=settings.postgres_pool_min, max_size=settings.postgres_pool_max
+            dsn, min_size=settings.postgres_pool_min, max_size=settings.postgres_pool_max,
+            read_dsns=[d.get_secret_value() for d in settings.postgres_read_dsns] if server is None else (),
+            max_replica_lag=settings.postgres_max_replica_lag,
         )
     except BaseException:
         if server is not None:

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
 
     # Stores and services
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL + pgvector DSN (services profile)")
+    postgres_read_dsns: list[SecretStr] = Field(
+        default_factory=list, description="Streaming replicas for searches, lists and registry reads "
+        "(JSON list); writes and a caller's reads right after its own writes stay on the primary"
+    )
+    postgres_max_replica_lag: float = Field(
+        5.0, gt=0, description="Seconds a replica may lag before reads skip it"
+    )
     postgres_pool_min: int = 1
     postgres_pool_max: int = 10
     redis_url: SecretStr | None = Field(

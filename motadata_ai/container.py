@@ -82,7 +82,13 @@ async def _redis_cache(settings: Settings) -> AsyncIterator[Any]:
     from motadata_ai.adapters.redis.cache import RedisCache
 
     assert settings.redis_url is not None
-    cache = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    cache: Any = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    if settings.cache_l1:
+        from motadata_ai.adapters.memory.cache import InMemoryCache
+        from motadata_ai.adapters.tiered import RedisInvalidations, TieredCache
+
+        l1 = InMemoryCache(max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
+        cache = TieredCache(cache, l1=l1, l1_ttl=settings.cache_l1_ttl, channel=RedisInvalidations(cache))
     try:
         yield cache
     finally:
@@ -119,7 +125,8 @@ def _limits(settings: Settings, cache: Any) -> Any:
         from motadata_ai.adapters.redis.limits import RedisLimits
         from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 
-        redis = RedisLimits(cache.client, address=cache.address)
+        shared = getattr(cache, "l2", cache)  # a tiered cache's Redis tier
+        redis = RedisLimits(shared.client, address=shared.address)
         return FallbackLimits(redis, policy=settings.limits_failure_policy)
     from motadata_ai.adapters.memory.limits import InMemoryLimits
 

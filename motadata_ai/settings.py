@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     cache_ttl: float = 3600.0
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 64 * 1024 * 1024
+    cache_l1: bool = Field(
+        False, description="With Redis: an in-process L1 (bounded by cache_max_entries/_bytes) in front "
+        "of it, invalidated on every instance by Redis pub/sub"
+    )
+    cache_l1_ttl: float = Field(5.0, gt=0, description="Seconds an entry may live in the in-process L1")
     requests_per_minute: int = 60
     burst_size: int = 10
     tokens_per_minute: int | None = None

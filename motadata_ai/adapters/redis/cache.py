@@ -29,7 +29,9 @@ from motadata_ai.adapters.redis._common import (
     RedisClient,
     check_namespace,
     client_from_url,
+    glob_prefix,
     translated,
+    unlink_matching,
     unlink_prefix,
 )
 from motadata_ai.domain.values import keys
@@ -168,6 +170,14 @@ class RedisCache(CachePort):
         prefix = keys.scope_prefix(tenant_id, namespace)
         async with self.translate_errors("delete_tenant", prefix):
             return await unlink_prefix(self._client, self._prefix + prefix)
+
+    async def delete_matching(self, tenant_id: str, pattern: str, *, namespace: str) -> int:
+        """Remove the keys of ``tenant_id`` in ``namespace`` matching the glob ``pattern``
+        (:func:`keys.match_pattern`) with ``SCAN MATCH`` + batched ``UNLINK``; return how many."""
+        glob = keys.match_pattern(tenant_id, namespace, pattern)
+        fixed = glob_prefix(self._prefix + keys.scope_prefix(tenant_id, namespace))[:-1]  # escaped, no '*'
+        async with self.translate_errors("delete_matching", glob):
+            return await unlink_matching(self._client, fixed + pattern)
 
     async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
         """Atomically add ``amount`` (creating the key at 0, with ``ttl``) and return the new value."""

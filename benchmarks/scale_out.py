@@ -406,14 +406,16 @@ async def main() -> None:
             figures[f"gateway_rps_{processes}"] = result["rps"]
             figures[f"gateway_p95_ms_{processes}"] = result["p95_ms"]
             print(
-                f"gateway  {processes} process(es): {result['rps']:8.1f} calls/s  p95 {result['p95_ms']:6.1f} ms"
+                f"gateway  {processes} process(es): {result['rps']:8.1f} calls/s"
+                f"  p95 {result['p95_ms']:6.1f} ms"
                 f"  ({result['calls']:.0f} calls, model latency {args.latency * 1000:.0f} ms)",
                 flush=True,
             )
         figures.update(await tiers(cluster.url, 2000))
         print(
-            f"tiers    L1 hit p50 {figures['l1_hit_p50_ms']:.3f} ms  p95 {figures['l1_hit_p95_ms']:.3f} ms  |  "
-            f"L2 (Redis Cluster) hit p50 {figures['l2_hit_p50_ms']:.3f} ms  p95 {figures['l2_hit_p95_ms']:.3f} ms",
+            f"tiers    L1 hit p50 {figures['l1_hit_p50_ms']:.3f} ms"
+            f"  p95 {figures['l1_hit_p95_ms']:.3f} ms  |  L2 (Redis Cluster) hit"
+            f" p50 {figures['l2_hit_p50_ms']:.3f} ms  p95 {figures['l2_hit_p95_ms']:.3f} ms",
             flush=True,
         )
     finally:

@@ -134,7 +134,9 @@ class _NatsSubscription(Subscription):
 
     async def _create(self) -> None:
         bus = self._bus
-        durable = self._name is not None
+        # ``self._name`` is set for an ephemeral consumer too once it exists: whether the
+        # consumer is durable comes from the subscription, not from that name
+        durable = self._durable is not None
         name = self._name or bus._nc._nuid.next().decode()
         config = ConsumerConfig(
             name=name,
@@ -147,12 +149,24 @@ class _NatsSubscription(Subscription):
             max_ack_pending=max(1000, self._concurrency * 4),
             inactive_threshold=None if durable else bus._ephemeral_inactive,
         )
-        await bus._js.add_consumer(bus._stream, config=config)
+        if durable or not await self._exists(name):
+            # an existing ephemeral consumer is bound again as it is: its "new messages" start
+            # was fixed when it was created (JetStream refuses to "update" a deliver policy)
+            await bus._js.add_consumer(bus._stream, config=config)
         self._psub = await bus._js.pull_subscribe_bind(
             durable=name if durable else None, stream=bus._stream, name=None if durable else name
         )
         if not durable:
             self._name = name
+
+    async def _exists(self, name: str) -> bool:
+        if self._name is None:  # never created yet
+            return False
+        try:
+            await self._bus._js.consumer_info(self._bus._stream, name)
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     async def start(self) -> None:
         async with self._bus._translate("subscribe", subject=self._subject):

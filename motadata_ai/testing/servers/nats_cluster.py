@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,10 +93,47 @@ class NatsCluster:
                 )
                 for node in self.nodes
             ):
+                self._wait_usable(deadline)
                 return self
             time.sleep(0.05)
         logs = "\n".join(f"--- {node.server_name}\n{node.log_tail()[-800:]}" for node in self.nodes)
         raise RuntimeError(f"the NATS cluster elected no JetStream leader in {timeout:.0f} s:\n{logs}")
+
+    def _wait_usable(self, deadline: float) -> None:
+        """Create, use and delete a 3-replica probe stream until that works: a meta leader alone
+        does not mean every peer is current yet, and the first tests would pay for it."""
+        errors: list[BaseException] = []
+        thread = threading.Thread(target=lambda: asyncio.run(self._probe(deadline, errors)))
+        thread.start()
+        thread.join()
+        if errors:
+            raise RuntimeError(f"the NATS cluster did not accept a replicated stream: {errors[-1]!r}")
+
+    async def _probe(self, deadline: float, errors: list[BaseException]) -> None:
+        import nats
+        from nats.js.api import StreamConfig
+
+        while True:
+            try:
+                nc = await nats.connect(self.url.split(","), connect_timeout=2)
+                try:
+                    js = nc.jetstream(timeout=2)
+                    await js.add_stream(
+                        StreamConfig(name="PROBE", subjects=["probe.>"], num_replicas=len(self.nodes))
+                    )
+                    psub = await js.pull_subscribe("probe.x", durable="probe")
+                    await js.publish("probe.x", b"1")
+                    messages = await psub.fetch(1, timeout=2)
+                    await messages[0].ack()
+                    await js.delete_stream("PROBE")
+                    return
+                finally:
+                    await nc.close()
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    errors.append(error)
+                    return
+                await asyncio.sleep(0.2)
 
     def remove(self) -> None:
         """Stop every node and delete the cluster's directory."""

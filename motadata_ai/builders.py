@@ -118,7 +118,11 @@ async def database(
         dsn = settings.postgres_dsn.get_secret_value()
     try:
         pool = await PostgresDatabase.connect(
-            dsn, min_size=settings.postgres_pool_min, max_size=settings.postgres_pool_max
+            dsn,
+            min_size=settings.postgres_pool_min,
+            max_size=settings.postgres_pool_max,
+            read_dsns=[d.get_secret_value() for d in settings.postgres_read_dsns] if server is None else (),
+            max_replica_lag=settings.postgres_max_replica_lag,
         )
     except BaseException:
         if server is not None:
@@ -134,11 +138,18 @@ async def database(
 
 
 async def redis_cache(settings: Settings) -> AsyncIterator[CachePort]:
-    """The Redis/Valkey cache at ``redis_url``, closed on shutdown."""
+    """The Redis/Valkey cache (or Redis Cluster) at ``redis_url``, behind an in-process L1 with
+    ``cache_l1`` (invalidated on every instance by Redis pub/sub); closed on shutdown."""
     from motadata_ai.adapters.redis.cache import RedisCache
 
     assert settings.redis_url is not None
-    cache = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    cache: Any = RedisCache.from_url(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    if settings.cache_l1:
+        from motadata_ai.adapters.memory.cache import InMemoryCache
+        from motadata_ai.adapters.tiered import RedisInvalidations, TieredCache
+
+        l1 = InMemoryCache(max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
+        cache = TieredCache(cache, l1=l1, l1_ttl=settings.cache_l1_ttl, channel=RedisInvalidations(cache))
     try:
         yield cache
     finally:
@@ -150,7 +161,9 @@ async def nats_bus(settings: Settings, telemetry: TelemetryPort | None = None) -
     from motadata_ai.adapters.nats.bus import NatsBus
 
     assert settings.nats_url is not None
-    bus = await NatsBus.connect(settings.nats_url.get_secret_value(), telemetry=telemetry)
+    bus = await NatsBus.connect(
+        settings.nats_url.get_secret_value(), telemetry=telemetry, replicas=settings.nats_replicas
+    )
     try:
         yield bus
     finally:
@@ -178,7 +191,8 @@ def limits(settings: Settings, cache: Any) -> LimitsPort:
         from motadata_ai.adapters.redis.limits import RedisLimits
         from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 
-        redis = RedisLimits(cache.client, address=cache.address)
+        shared = getattr(cache, "l2", cache)  # a tiered cache's Redis tier
+        redis = RedisLimits(shared.client, address=shared.address)
         return FallbackLimits(redis, policy=settings.gateway.limits_failure_policy)
     from motadata_ai.adapters.memory.limits import InMemoryLimits
 

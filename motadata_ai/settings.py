@@ -180,9 +180,22 @@ class Settings(BaseSettings):
 
     # Stores and services
     postgres_dsn: SecretStr | None = Field(None, description="PostgreSQL + pgvector DSN (services profile)")
+    postgres_read_dsns: list[SecretStr] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Streaming replicas for searches, lists and registry reads (JSON list); writes "
+        "and a caller's reads right after its own writes stay on the primary",
+    )
+    postgres_max_replica_lag: float = Field(
+        5.0, gt=0, le=3600, description="Seconds a replica may lag before reads skip it"
+    )
     postgres_pool_min: int = Field(1, ge=0, le=1000, description="Connections the pool keeps open")
     postgres_pool_max: int = Field(10, ge=1, le=1000, description="Connections the pool opens at most")
-    redis_url: SecretStr | None = Field(None, description="Redis/Valkey URL for cache, limits, breaker state")
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis/Valkey URL for cache, limits, breaker state; a Redis Cluster is "
+        "redis+cluster://host:port,host:port,... (any reachable node; the others are discovered)",
+    )
     redis_timeout: float = Field(
         0.25,
         gt=0,
@@ -190,7 +203,12 @@ class Settings(BaseSettings):
         description="Seconds a Redis command or connect may take before the store's "
         "circuit opens (callers then answer locally, without the socket, for a short, growing interval)",
     )
-    nats_url: SecretStr | None = Field(None, description="NATS URL with JetStream for the bus")
+    nats_url: SecretStr | None = Field(
+        None, description="NATS URL with JetStream for the bus; a cluster is a comma-separated list"
+    )
+    nats_replicas: int = Field(
+        1, ge=1, le=5, description="Replicas of the JetStream streams (1 on a single server, 3 on a cluster)"
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP/HTTP collector endpoint"
     )
@@ -216,6 +234,14 @@ class Settings(BaseSettings):
     # In-process cache (the memory cache adapter)
     cache_max_entries: int = Field(10_000, ge=1, le=100_000_000, description="Entries the LRU keeps")
     cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1, le=2**40, description="Bytes the LRU keeps")
+    cache_l1: bool = Field(
+        False,
+        description="With Redis: an in-process L1 (bounded by cache_max_entries/_bytes) in front "
+        "of it, invalidated on every instance by Redis pub/sub",
+    )
+    cache_l1_ttl: float = Field(
+        5.0, gt=0, le=3600, description="Seconds an entry may live in the in-process L1"
+    )
 
     # Vector store (PostgreSQL + pgvector)
     vector_storage: Literal["vector", "halfvec"] = Field("vector", description="halfvec halves storage")
@@ -347,7 +373,7 @@ def _variable_of(path: tuple[str, ...]) -> str | None:
     return None
 
 
-_SECRET_FIELDS = frozenset({"postgres_dsn", "redis_url", "nats_url", "llm_api_key"})
+_SECRET_FIELDS = frozenset({"postgres_dsn", "postgres_read_dsns", "redis_url", "nats_url", "llm_api_key"})
 
 
 def _shown(path: tuple[str, ...], value: Any) -> str:

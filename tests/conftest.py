@@ -11,6 +11,8 @@ os.environ.setdefault("MOTADATA_ALLOW_MODEL_REQUESTS", "false")
 pytest_plugins = [
     "motadata_ai.testing.servers.postgres",
     "motadata_ai.testing.servers.redis",
+    "motadata_ai.testing.servers.redis_cluster",
     "motadata_ai.testing.servers.nats",
+    "motadata_ai.testing.servers.nats_cluster",
     "motadata_ai.testing.servers.openai",
 ]

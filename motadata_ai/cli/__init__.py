@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "keys": "motadata_ai.cli.keys:keys",
     "privacy": "motadata_ai.cli.privacy:privacy",
     "maintenance": "motadata_ai.cli.privacy:maintenance",
+    "cache": "motadata_ai.cli.cache:cache",
+    "worker": "motadata_ai.cli.worker:worker",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 

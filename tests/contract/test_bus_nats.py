@@ -44,6 +44,49 @@ class TestNatsBus(BusServerContract):
         return await NatsBus.connect(f"nats://app:{SECRET}@127.0.0.1:1", connect_timeout=1.0)
 
 
+class TestNatsClusterBus(BusServerContract):
+    """The same contract on a 3-node NATS cluster, every stream replicated three times."""
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _server(self, nats_cluster_url: str) -> AsyncIterator[None]:
+        self.url = nats_cluster_url
+        self._streams: list[str] = []
+        yield
+        nc = await nats.connect(nats_cluster_url.split(","))
+        try:
+            js = nc.jetstream()
+            for stream in self._streams:
+                try:
+                    await js.delete_stream(stream)
+                except nats.js.errors.NotFoundError:
+                    pass
+        finally:
+            await nc.close()
+
+    async def make_bus(self, subjects: tuple[str, ...]) -> BusPort:
+        stream = f"C_{subjects[0].split('.')[0]}_{len(self._streams)}"
+        self._streams.append(stream)
+        return await NatsBus.connect(
+            self.url, stream=stream, subjects=subjects, poll_interval=0.2, replicas=3
+        )
+
+    async def make_unreachable_bus(self) -> BusPort | None:
+        return await NatsBus.connect(
+            f"nats://app:{SECRET}@127.0.0.1:1,nats://127.0.0.1:2", connect_timeout=1.0, replicas=3
+        )
+
+    async def test_streams_are_replicated_on_three_nodes(self) -> None:
+        bus = await self.make_bus(("replicated.>",))
+        try:
+            assert isinstance(bus, NatsBus)
+            info = await bus.client.jetstream().stream_info(self._streams[-1])
+            assert info.config.num_replicas == 3
+            assert info.cluster is not None and info.cluster.leader is not None
+            assert len(info.cluster.replicas or []) == 2
+        finally:
+            await bus.aclose()
+
+
 class TestNatsBusSpecifics:
     async def test_slow_handler_is_not_redelivered_while_it_runs(self, nats_url: str) -> None:
         bus = await NatsBus.connect(
@@ -84,6 +127,11 @@ class TestNatsBusSpecifics:
 
 
 class TestNatsBusSetup:
+    async def test_bad_replicas_and_retention_are_configuration_errors(self, nats_url: str) -> None:
+        for options in ({"replicas": 0}, {"replicas": "3"}, {"replicas": True}, {"retention": "interest"}):
+            with pytest.raises(ConfigurationError):
+                await NatsBus.connect(nats_url, stream="BAD_OPTIONS", subjects=("badopt.>",), **options)
+
     async def test_overlapping_stream_subjects_are_a_configuration_error(self, nats_url: str) -> None:
         first = await NatsBus.connect(nats_url, stream="OVERLAP_ONE", subjects=("overlap.>",))
         try:

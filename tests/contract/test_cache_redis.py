@@ -36,6 +36,22 @@ class TestRedisCache(CacheServerContract):
         return RedisCache.from_url(f"redis://app:{SECRET}@127.0.0.1:1/0", connect_timeout=1.0, retries=0)
 
 
+class TestRedisClusterCache(CacheServerContract):
+    """The same contract on a 3-master Valkey Cluster (``redis+cluster://`` URL)."""
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _server(self, redis_cluster_url: str) -> None:
+        self.url = redis_cluster_url
+
+    async def make_cache(self) -> CachePort:
+        return RedisCache.from_url(self.url, namespace=f"test-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
+
+    async def make_unreachable_cache(self) -> CachePort | None:
+        return RedisCache.from_url(
+            f"redis+cluster://app:{SECRET}@127.0.0.1:1,127.0.0.1:2", connect_timeout=1.0, retries=0
+        )
+
+
 class TestRedisCacheSpecifics:
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _server(self, redis_url: str) -> None:

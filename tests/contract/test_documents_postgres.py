@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import pytest_asyncio
 
@@ -10,6 +12,7 @@ from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.testing.contracts.documents import A, DocumentStoreServerContract, chunks_of, doc
+from motadata_ai.testing.servers.postgres import ReplicatedPostgres, replicated_isolated_database
 
 pytestmark = pytest.mark.postgres
 
@@ -47,3 +50,15 @@ class TestPostgresDocumentStore(DocumentStoreServerContract):
             "postgresql://app:s3cret@127.0.0.1:1/motadata", lazy=True, connect_timeout=2
         )
         return PostgresDocumentStore(database)
+
+
+class TestPostgresDocumentStoreOnReadReplica(TestPostgresDocumentStore):
+    """The document store contract with lists and counts on a streaming replica."""
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _database(self, pg_replicated: ReplicatedPostgres) -> AsyncIterator[None]:  # type: ignore[override]
+        async with replicated_isolated_database(
+            pg_replicated.primary.url, [r.url for r in pg_replicated.replicas]
+        ) as database:
+            self.database = database
+            yield

@@ -32,6 +32,20 @@ class TestRedisLimits(LimitsServerContract):
         return RedisLimits.from_url(f"redis://app:{SECRET}@127.0.0.1:1/0", connect_timeout=0.5)
 
 
+class TestRedisClusterLimits(LimitsServerContract):
+    """The same contract on a 3-master Valkey Cluster (``redis+cluster://`` URL)."""
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _server(self, redis_cluster_url: str) -> None:
+        self.url = redis_cluster_url
+
+    async def make_limits(self) -> LimitsPort:
+        return RedisLimits.from_url(self.url, namespace=f"test-{uuid.uuid4().hex}", timeout=LIVE_TIMEOUT)
+
+    async def make_unreachable_limits(self) -> LimitsPort | None:
+        return RedisLimits.from_url(f"redis+cluster://app:{SECRET}@127.0.0.1:1", connect_timeout=0.5)
+
+
 class TestRedisLimitsSharing:
     @pytest_asyncio.fixture(autouse=True, loop_scope="session")
     async def _server(self, redis_url: str) -> None:

@@ -27,7 +27,11 @@ from motadata_ai.testing.contracts.ml import (
     ModelRegistryServerContract,
     PredictionLogContract,
 )
-from motadata_ai.testing.servers.postgres import isolated_database
+from motadata_ai.testing.servers.postgres import (
+    ReplicatedPostgres,
+    isolated_database,
+    replicated_isolated_database,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -88,3 +92,21 @@ class TestPostgresPredictionLog(_PostgresStores, PredictionLogContract):
         await log.append([self.entry(n=i) for i in range(5)])
         await log.append([self.entry(n=5)])
         assert [e.inputs["hour"] for e in await log.recent("tenant-a", "priority")] == [5.0, 4.0, 3.0]
+
+
+class TestPostgresModelRegistryOnReadReplica(TestPostgresModelRegistry):
+    """The registry contract with reads on a streaming replica: an alias read right after a
+    promote, by the same caller, sees the promote (read-your-writes on the primary)."""
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _databases(self, pg_replicated: ReplicatedPostgres) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            self._stack = stack
+            self._replicated = pg_replicated
+            yield
+
+    async def database(self) -> PostgresDatabase:
+        replicas = [r.url for r in self._replicated.replicas]
+        return await self._stack.enter_async_context(
+            replicated_isolated_database(self._replicated.primary.url, replicas)
+        )

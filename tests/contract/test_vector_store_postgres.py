@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import pytest_asyncio
 
@@ -9,6 +11,7 @@ from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.ports.vector_store import VectorStorePort
 from motadata_ai.testing.contracts.vector_store import VectorStoreServerContract
+from motadata_ai.testing.servers.postgres import ReplicatedPostgres, replicated_isolated_database
 
 pytestmark = pytest.mark.postgres
 
@@ -46,3 +49,17 @@ class TestPgVectorStoreHalfvec(_PgContract):
     """halfvec storage, promoted tenants."""
 
     store_options = {"storage": "halfvec", "exact_search_below": 2}
+
+
+class TestPgVectorStoreReadReplica(_PgContract):
+    """Reads on a streaming replica (writes and read-your-writes on the primary), promoted tenants."""
+
+    store_options = {"exact_search_below": 2}
+
+    @pytest_asyncio.fixture(autouse=True, loop_scope="session")
+    async def _database(self, pg_replicated: ReplicatedPostgres) -> AsyncIterator[None]:
+        async with replicated_isolated_database(
+            pg_replicated.primary.url, [r.url for r in pg_replicated.replicas]
+        ) as database:
+            self.database = database
+            yield

@@ -6,6 +6,7 @@ so ``incr`` is atomic with respect to other coroutines on the same event loop.
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -139,6 +140,19 @@ class InMemoryCache(InProcessProbe, CachePort):
         now = self._clock()
         removed = 0
         for key in [k for k in self._data if k.startswith(prefix)]:
+            expires = self._data[key][1]
+            self._remove(key)
+            if expires is None or now < expires:
+                removed += 1
+        return removed
+
+    async def delete_matching(self, tenant_id: str, pattern: str, *, namespace: str) -> int:
+        """Remove the live entries of ``tenant_id`` in ``namespace`` whose key matches the glob
+        ``pattern`` (:func:`keys.match_pattern`); return how many."""
+        glob = keys.match_pattern(tenant_id, namespace, pattern)
+        now = self._clock()
+        removed = 0
+        for key in [k for k in self._data if fnmatch.fnmatchcase(k, glob)]:
             expires = self._data[key][1]
             self._remove(key)
             if expires is None or now < expires:

@@ -138,7 +138,9 @@ class _NatsSubscription(Subscription):
 
     async def _create(self) -> None:
         bus = self._bus
-        durable = self._name is not None
+        # ``self._name`` is set for an ephemeral consumer too once it exists: whether the
+        # consumer is durable comes from the subscription, not from that name
+        durable = self._durable is not None
         name = self._name or bus._nc._nuid.next().decode()
         config = ConsumerConfig(
             name=name,
@@ -151,12 +153,24 @@ class _NatsSubscription(Subscription):
             max_ack_pending=max(1000, self._concurrency * 4),
             inactive_threshold=None if durable else bus._ephemeral_inactive,
         )
-        await bus._js.add_consumer(bus._stream, config=config)
+        if durable or not await self._exists(name):
+            # an existing ephemeral consumer is bound again as it is: its "new messages" start
+            # was fixed when it was created (JetStream refuses to "update" a deliver policy)
+            await bus._js.add_consumer(bus._stream, config=config)
         self._psub = await bus._js.pull_subscribe_bind(
             durable=name if durable else None, stream=bus._stream, name=None if durable else name
         )
         if not durable:
             self._name = name
+
+    async def _exists(self, name: str) -> bool:
+        if self._name is None:  # never created yet
+            return False
+        try:
+            await self._bus._js.consumer_info(self._bus._stream, name)
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     async def start(self) -> None:
         async with self._bus._translate("subscribe", subject=self._subject):
@@ -371,6 +385,8 @@ class NatsBus(BusPort):
         max_age: float = 7 * 24 * 3600.0,
         max_messages: int = -1,
         storage: str = "file",
+        replicas: int = 1,
+        retention: str = "limits",
         connect_timeout: float = 2.0,
         connect_attempts: int = 2,
         reconnect_time_wait: float = 0.5,
@@ -390,6 +406,11 @@ class NatsBus(BusPort):
         """Connect to ``url`` (``nats://[user:password@]host:port``, comma-separated for a cluster)
         and make sure the stream exists with these settings.
 
+        ``replicas`` is the stream's replica count (1 on a single server, 3 on a cluster: the
+        stream and its durable consumers then survive the loss of a node); ``retention`` is
+        ``"limits"`` (kept by age and count, every consumer sees every message) or ``"workqueue"``
+        (a message is removed once acknowledged: a job queue shared by workers).
+
         Raises :class:`BusUnavailable` (masked address) when no server answers within
         ``connect_attempts`` tries, :class:`ConfigurationError` when the stream cannot be created
         as asked (for example another stream already captures these subjects).
@@ -397,6 +418,14 @@ class NatsBus(BusPort):
         address = ", ".join(mask_url(part.strip()) for part in url.split(","))
         if storage not in ("file", "memory"):
             raise ConfigurationError(f"storage must be 'file' or 'memory', got {storage!r}", field="storage")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 5:
+            raise ConfigurationError(
+                f"replicas must be an integer from 1 to 5, got {replicas!r}", field="replicas"
+            )
+        if retention not in ("limits", "workqueue"):
+            raise ConfigurationError(
+                f"retention must be 'limits' or 'workqueue', got {retention!r}", field="retention"
+            )
         patterns = tuple(validate_subject(s, allow_wildcards=True) for s in subjects)
         if not patterns:
             raise ConfigurationError("the bus stream needs at least one subject", field="subjects")
@@ -455,8 +484,9 @@ class NatsBus(BusPort):
         config = StreamConfig(
             name=stream,
             subjects=list(patterns),
-            retention=RetentionPolicy.LIMITS,
+            retention=RetentionPolicy.LIMITS if retention == "limits" else RetentionPolicy.WORK_QUEUE,
             discard=DiscardPolicy.OLD,
+            num_replicas=replicas,
             storage=StorageType.FILE if storage == "file" else StorageType.MEMORY,
             duplicate_window=duplicate_window,
             max_age=max_age,

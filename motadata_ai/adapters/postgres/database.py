@@ -34,6 +34,10 @@ Usage by a store adapter (documents, memory, model registry, usage ledger, vecto
   error becomes ``failure(...)``. No asyncpg exception type leaves a store.
 - ``address`` is the DSN with its password masked, for errors and logs.
 - Connection failures at ``connect`` raise :class:`PostgresUnavailable` (a ``StoreUnavailable``).
+- ``read_dsns`` at ``connect`` adds streaming replicas: ``read(fn, tenant_id=...)`` runs a read on
+  one (:mod:`motadata_ai.adapters.postgres.replicas` says which, and when the primary instead), and
+  ``record_write(tenant_id)`` after a committed write keeps that tenant's reads on the primary
+  until a replica has replayed it. Without replicas both go to the primary's pool.
 - :class:`MigratedStore` is the base of a store whose tables come from one migration component:
   ``setup()`` applies the migrations once (under a lock, on first use), with errors translated to
   the store's port errors.
@@ -43,9 +47,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any, ClassVar, TypeVar
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -54,6 +58,7 @@ from motadata_ai.adapters.postgres._health import probe_database
 from motadata_ai.adapters.postgres._tracing import QueryTracer
 from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
 from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
+from motadata_ai.adapters.postgres.replicas import ReplicaRouter
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import (
     ConfigurationError,
@@ -81,6 +86,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 _VECTOR_LOCK = "motadata_ai.create_extension_vector"
+T = TypeVar("T")
 
 
 async def _prepare_connection(conn: asyncpg.Connection, tracer: QueryTracer | None = None) -> None:
@@ -107,6 +113,7 @@ class PostgresDatabase:
         self._address = address
         self._closed = False
         self._tracer = tracer
+        self._router: ReplicaRouter | None = None
 
     def instrument(self, telemetry: TelemetryPort | None) -> None:
         """Record a database span for every query from now on (see
@@ -124,8 +131,15 @@ class PostgresDatabase:
         lazy: bool = False,
         connect_timeout: float = 10.0,
         server_settings: dict[str, str] | None = None,
+        read_dsns: Sequence[str] = (),
+        max_replica_lag: float = 5.0,
     ) -> PostgresDatabase:
-        """Open a pool to ``dsn``; raise :class:`PostgresUnavailable` naming the masked address."""
+        """Open a pool to ``dsn``; raise :class:`PostgresUnavailable` naming the masked address.
+
+        ``read_dsns`` name streaming replicas for reads (pools opened lazily, so a replica that is
+        down at start costs nothing: reads go to the primary until it answers); a replica more
+        than ``max_replica_lag`` seconds behind is skipped.
+        """
         if not isinstance(dsn, str) or not dsn:
             raise ConfigurationError("a PostgreSQL DSN (postgresql://...) is required", field="postgres_dsn")
         if min_size < 0 or max_size < 1 or min_size > max_size:
@@ -161,7 +175,44 @@ class PostgresDatabase:
                 f"cannot connect to PostgreSQL at {address}: {type(exc).__name__}: {exc}", address=address
             ) from exc
         assert pool is not None
-        return cls(pool, address=address, tracer=tracer)
+        database = cls(pool, address=address, tracer=tracer)
+        if read_dsns:
+            replicas = [
+                await cls.connect(
+                    read_dsn, min_size=min_size, max_size=max_size, lazy=True,
+                    connect_timeout=min(connect_timeout, 2.0), server_settings=server_settings,
+                )
+                for read_dsn in read_dsns
+            ]
+            database._router = ReplicaRouter(database, replicas, max_lag=max_replica_lag)
+        return database
+
+    @property
+    def replicas(self) -> ReplicaRouter | None:
+        """The read-replica router, when ``read_dsns`` were given."""
+        return self._router
+
+    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, tenant_id: str | None) -> T:
+        """Run the read ``fn(connection)``: on a replica when one is eligible for ``tenant_id``
+        (see :mod:`~motadata_ai.adapters.postgres.replicas`), else on the primary. ``fn`` may run
+        twice (again on the primary after its replica failed), so it must only read."""
+        if self._router is not None:
+            return await self._router.read(fn, tenant_id=tenant_id)
+        async with self._pool.acquire() as conn:
+            return await fn(conn)
+
+    @asynccontextmanager
+    async def writing(self, tenant_id: str | None) -> AsyncIterator[None]:
+        """Around a write of ``tenant_id``: :meth:`record_write` once the block has completed
+        (after its transaction committed, when the transaction is opened inside the block)."""
+        yield
+        await self.record_write(tenant_id)
+
+    async def record_write(self, tenant_id: str | None) -> None:
+        """After a committed write of ``tenant_id`` (``None``: a schema change): keep its reads on
+        the primary until a replica has replayed the write (nothing to do without replicas)."""
+        if self._router is not None:
+            await self._router.record_write(tenant_id)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -184,6 +235,8 @@ class PostgresDatabase:
         """Close every pooled connection (idempotent)."""
         if not self._closed:
             self._closed = True
+            if self._router is not None:
+                await self._router.close()
             try:
                 await asyncio.wait_for(self._pool.close(), timeout=10)
             except (TimeoutError, OSError):
@@ -193,7 +246,9 @@ class PostgresDatabase:
         """Apply the component's pending ``(version, name, sql)`` migrations; return those applied now."""
         with self.translate_errors(PostgresUnavailable, PostgresError, component=component):
             async with self._pool.acquire() as conn:
-                return await apply_migrations(conn, component, migrations)
+                applied = await apply_migrations(conn, component, migrations)
+            await self.record_write(None)  # reads on replicas wait until they have the tables
+            return applied
 
     @contextmanager
     def translate_errors(

@@ -178,6 +178,14 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
             async with self._db.pool.acquire() as conn:
                 return list(await conn.fetch(sql, *args))
 
+    async def _read(self, tenant: TenantContext, sql: str, *args: Any) -> list[Any]:
+        """Like :meth:`_fetch`, on a read replica when one has replayed this tenant's writes."""
+        await self.setup()
+        with self._db.translate_errors(
+            DocumentStoreUnavailable, DocumentStoreError, tenant_id=tenant.tenant_id
+        ):
+            return list(await self._db.read(lambda conn: conn.fetch(sql, *args), tenant_id=tenant.tenant_id))
+
     async def _execute(self, tenant: TenantContext, sql: str, *args: Any) -> str:
         await self.setup()
         with self._db.translate_errors(
@@ -340,7 +348,7 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
         """Current versions by document id."""
         tenant = TenantContext.of(tenant)
         check_limit(limit, offset)
-        rows = await self._fetch(
+        rows = await self._read(
             tenant,
             f"SELECT {', '.join('v.' + c.strip() for c in _VERSION_COLUMNS.split(','))} "
             "FROM motadata_documents d JOIN motadata_document_versions v "
@@ -358,7 +366,7 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
     async def count(self, tenant: TenantContext, *, user_id: str | None = None) -> int:
         """How many documents the tenant (or user) has."""
         tenant = TenantContext.of(tenant)
-        rows = await self._fetch(
+        rows = await self._read(
             tenant,
             "SELECT count(*) AS n FROM motadata_documents "
             "WHERE tenant_id = $1 AND ($2::text IS NULL OR user_id = $2)",

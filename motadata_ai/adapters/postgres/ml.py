@@ -115,7 +115,8 @@ class PostgresModelRegistry(_MigratedStore, ModelRegistryPort):
         """Number and insert under the model's advisory lock."""
         with self._errors(tenant_id=version.tenant_id, model=version.model_name):
             await self.setup()
-            async with self._db.pool.acquire() as conn, conn.transaction():
+            writing = self._db.writing(version.tenant_id)
+            async with writing, self._db.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
                     version.tenant_id,
@@ -175,49 +176,58 @@ class PostgresModelRegistry(_MigratedStore, ModelRegistryPort):
         tenant_id = validate_tenant_id(tenant_id)
         with self._errors(tenant_id=tenant_id, model=model_name):
             await self.setup()
-            async with self._db.pool.acquire() as conn:
-                return await self._version(conn, tenant_id, model_name, version)
+            return await self._db.read(
+                lambda conn: self._version(conn, tenant_id, model_name, version), tenant_id=tenant_id
+            )
 
     async def resolve_alias(self, tenant_id: str, model_name: str, alias: str) -> ModelVersion:
         """The newest history row's version."""
         tenant_id = validate_tenant_id(tenant_id)
         with self._errors(tenant_id=tenant_id, model=model_name):
             await self.setup()
-            async with self._db.pool.acquire() as conn:
-                body = await conn.fetchval(
-                    "SELECT v.body FROM ml_alias_history h JOIN ml_model_versions v"
-                    " USING (tenant_id, model_name, version)"
-                    " WHERE h.tenant_id = $1 AND h.model_name = $2 AND h.alias = $3"
-                    " ORDER BY h.id DESC LIMIT 1",
-                    tenant_id,
-                    model_name,
-                    alias,
-                )
-                if body is None:
-                    await self._exists(conn, tenant_id, model_name)
-                    raise AliasNotFound(
-                        f"alias {alias!r} is not set on model {model_name!r}; promote a version first",
-                        tenant_id=tenant_id,
-                        model=model_name,
-                        alias=alias,
-                    )
-                return ModelVersion.model_validate_json(body)
+            return await self._db.read(
+                lambda conn: self._resolve(conn, tenant_id, model_name, alias), tenant_id=tenant_id
+            )
+
+    async def _resolve(self, conn: Any, tenant_id: str, model_name: str, alias: str) -> ModelVersion:
+        body = await conn.fetchval(
+            "SELECT v.body FROM ml_alias_history h JOIN ml_model_versions v"
+            " USING (tenant_id, model_name, version)"
+            " WHERE h.tenant_id = $1 AND h.model_name = $2 AND h.alias = $3"
+            " ORDER BY h.id DESC LIMIT 1",
+            tenant_id,
+            model_name,
+            alias,
+        )
+        if body is None:
+            await self._exists(conn, tenant_id, model_name)
+            raise AliasNotFound(
+                f"alias {alias!r} is not set on model {model_name!r}; promote a version first",
+                tenant_id=tenant_id,
+                model=model_name,
+                alias=alias,
+            )
+        return ModelVersion.model_validate_json(body)
 
     async def list_versions(self, tenant_id: str, model_name: str) -> list[ModelVersion]:
         """Oldest first."""
         tenant_id = validate_tenant_id(tenant_id)
         with self._errors(tenant_id=tenant_id, model=model_name):
             await self.setup()
-            async with self._db.pool.acquire() as conn:
-                rows = await conn.fetch(
-                    "SELECT body FROM ml_model_versions WHERE tenant_id = $1 AND model_name = $2"
-                    " ORDER BY version",
-                    tenant_id,
-                    model_name,
-                )
-                if not rows:
-                    await self._exists(conn, tenant_id, model_name)
-                return [ModelVersion.model_validate_json(r["body"]) for r in rows]
+            return await self._db.read(
+                lambda conn: self._versions(conn, tenant_id, model_name), tenant_id=tenant_id
+            )
+
+    async def _versions(self, conn: Any, tenant_id: str, model_name: str) -> list[ModelVersion]:
+        rows = await conn.fetch(
+            "SELECT body FROM ml_model_versions WHERE tenant_id = $1 AND model_name = $2"
+            " ORDER BY version",
+            tenant_id,
+            model_name,
+        )
+        if not rows:
+            await self._exists(conn, tenant_id, model_name)
+        return [ModelVersion.model_validate_json(r["body"]) for r in rows]
 
     async def list_models(self, tenant_id: str) -> list[ModelSummary]:
         """Names with latest version, count and current aliases."""
@@ -253,7 +263,7 @@ class PostgresModelRegistry(_MigratedStore, ModelRegistryPort):
         tenant_id = validate_tenant_id(tenant_id)
         with self._errors(tenant_id=tenant_id, model=model_name, alias=alias):
             await self.setup()
-            async with self._db.pool.acquire() as conn, conn.transaction():
+            async with self._db.writing(tenant_id), self._db.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", tenant_id, model_name
                 )
@@ -281,7 +291,7 @@ class PostgresModelRegistry(_MigratedStore, ModelRegistryPort):
         tenant_id = validate_tenant_id(tenant_id)
         with self._errors(tenant_id=tenant_id, model=model_name, alias=alias):
             await self.setup()
-            async with self._db.pool.acquire() as conn, conn.transaction():
+            async with self._db.writing(tenant_id), self._db.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", tenant_id, model_name
                 )

@@ -660,6 +660,7 @@ class PgVectorStore(VectorStorePort):
                     # another transaction inserted one of these ids meanwhile: upsert again over it
                     if attempt == _UPSERT_ATTEMPTS:
                         raise
+            await self.database.record_write(tenant.tenant_id)
         await self._maybe_promote(tenant)
         return len(batch)
 
@@ -719,6 +720,8 @@ class PgVectorStore(VectorStorePort):
         is left for the next write (or :meth:`reorganize`) to retry.
         """
         try:
+            with self._errors(tenant):
+                await self.database.record_write(tenant.tenant_id)
             await self._maybe_promote(tenant)
         except VectorStoreError:
             return
@@ -750,6 +753,7 @@ class PgVectorStore(VectorStorePort):
                 )
                 deleted = delta.add(removed, -1)
                 await self._apply_delta(conn, tenant.tenant_id, delta)
+            await self.database.record_write(tenant.tenant_id)
         return deleted
 
     # -- reads ------------------------------------------------------------------------------------
@@ -842,10 +846,13 @@ class PgVectorStore(VectorStorePort):
             "SELECT * FROM nearest ORDER BY distance, id"
         )
         await self._ensure_ready()
+
+        async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            await conn.execute(settings)
+            return list(await conn.fetch(sql, *args))
+
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn:
-                await conn.execute(settings)
-                rows = await conn.fetch(sql, *args)
+            rows = await self.database.read(search, tenant_id=tenant.tenant_id)
         hits = []
         for row in rows:
             distance = row["distance"]
@@ -869,14 +876,15 @@ class PgVectorStore(VectorStorePort):
             return []
         wanted = check_filters(filters)
         await self._ensure_ready()
+        where, args = self._where(tenant, wanted)
+        args += [query, top_k]
+
+        async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            await conn.execute(_search_settings(ef_search=self.ef_search, iterative=False, index_scans=True))
+            return list(await conn.fetch(self._bm25_sql(where, len(args) - 1), *args))
+
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn:
-                await conn.execute(
-                    _search_settings(ef_search=self.ef_search, iterative=False, index_scans=True)
-                )
-                where, args = self._where(tenant, wanted)
-                args += [query, top_k]
-                rows = await conn.fetch(self._bm25_sql(where, len(args) - 1), *args)
+            rows = await self.database.read(search, tenant_id=tenant.tenant_id)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
 
     def _bm25_sql(self, where: str, first: int) -> str:
@@ -913,9 +921,10 @@ class PgVectorStore(VectorStorePort):
         tenant = TenantContext.of(tenant)
         where, args = self._where(tenant, check_filters(filters))
         await self._ensure_ready()
+        sql = f"SELECT count(*) FROM {self.table} WHERE {where}"
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn:
-                return int(await conn.fetchval(f"SELECT count(*) FROM {self.table} WHERE {where}", *args))
+            found = await self.database.read(lambda c: c.fetchval(sql, *args), tenant_id=tenant.tenant_id)
+        return int(found)
 
     async def get(self, tenant: TenantContext, ids: Sequence[str]) -> list[VectorRecord]:
         """The tenant's records with these ids, in the order asked (missing ids are left out)."""
@@ -924,13 +933,11 @@ class PgVectorStore(VectorStorePort):
         if not ids:
             return []
         await self._ensure_ready()
+        sql = f"SELECT {_SELECT} FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[])"
         with self._errors(tenant):
-            async with self.database.pool.acquire() as conn:
-                rows = await conn.fetch(
-                    f"SELECT {_SELECT} FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[])",
-                    tenant.tenant_id,
-                    list(ids),
-                )
+            rows = await self.database.read(
+                lambda conn: conn.fetch(sql, tenant.tenant_id, list(ids)), tenant_id=tenant.tenant_id
+            )
         by_id = {r["id"]: self._record(r) for r in rows}
         seen: set[str] = set()
         found = []

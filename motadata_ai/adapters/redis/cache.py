@@ -22,13 +22,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from motadata_ai.adapters.redis._common import (
     DEFAULT_TIMEOUT,
+    LuaScript,
+    RedisClient,
     check_namespace,
     client_from_url,
+    glob_prefix,
     translated,
+    unlink_matching,
     unlink_prefix,
 )
 from motadata_ai.domain.values import keys
@@ -66,12 +70,12 @@ class RedisCache(CachePort):
     Close it with :meth:`aclose`.
     """
 
-    def __init__(self, client: aioredis.Redis, *, address: str, namespace: str = "motadata") -> None:
+    def __init__(self, client: RedisClient, *, address: str, namespace: str = "motadata") -> None:
         self._client = client
         self._address = mask_url(address)
         self._namespace = check_namespace(namespace, "cache")
         self._prefix = f"{namespace}:"
-        self._incr = client.register_script(_INCR_SCRIPT)
+        self._incr = LuaScript(client, _INCR_SCRIPT)
 
     @classmethod
     def from_url(
@@ -84,7 +88,8 @@ class RedisCache(CachePort):
         retries: int = 1,
         max_connections: int = 50,
     ) -> RedisCache:
-        """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+        """A cache on the server at ``url`` (``redis://``, ``rediss://`` or ``unix://``), or on the
+        Redis Cluster a ``redis+cluster://host:port,...`` URL names.
 
         ``connect_timeout`` (default: ``timeout``) and ``timeout`` (default 0.25) bound connecting
         and each command (seconds): short, since callers fail open and put the cache behind a
@@ -107,8 +112,9 @@ class RedisCache(CachePort):
         return cls(client, address=url, namespace=namespace)
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The underlying ``redis.asyncio.Redis`` (shared pool) for other Redis-backed adapters.
+    def client(self) -> RedisClient:
+        """The underlying ``redis.asyncio.Redis`` or ``RedisCluster`` (shared pool) for other
+        Redis-backed adapters.
 
         Build keys with :meth:`key` and wrap calls in :meth:`translate_errors` so that no redis-py
         exception escapes an adapter.
@@ -167,6 +173,14 @@ class RedisCache(CachePort):
         async with self.translate_errors("delete_tenant", prefix):
             return await unlink_prefix(self._client, self._prefix + prefix)
 
+    async def delete_matching(self, tenant_id: str, pattern: str, *, namespace: str) -> int:
+        """Remove the keys of ``tenant_id`` in ``namespace`` matching the glob ``pattern``
+        (:func:`keys.match_pattern`) with ``SCAN MATCH`` + batched ``UNLINK``; return how many."""
+        glob = keys.match_pattern(tenant_id, namespace, pattern)
+        fixed = glob_prefix(self._prefix + keys.scope_prefix(tenant_id, namespace))[:-1]  # escaped, no '*'
+        async with self.translate_errors("delete_matching", glob):
+            return await unlink_matching(self._client, fixed + pattern)
+
     async def incr(self, key: str, *, amount: int = 1, ttl: float | None = None) -> int:
         """Atomically add ``amount`` (creating the key at 0, with ``ttl``) and return the new value."""
         name = self.key(key)
@@ -203,11 +217,9 @@ class RedisCache(CachePort):
         if not members:
             return 0
         name = self.key(index)
-        async with self.translate_errors("delete_indexed", index):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.unlink(*(self.key(m) for m in members))
-            pipe.srem(name, *members)
-            removed, _ = await pipe.execute()
+        async with self.translate_errors("delete_indexed", index):  # two commands: a cluster splits pipelines
+            removed: Any = await self._client.unlink(*(self.key(m) for m in members))
+            await self._client.srem(name, *members)
         return int(removed)
 
     async def ping(self) -> bool:
@@ -234,4 +246,7 @@ class RedisCache(CachePort):
     async def aclose(self) -> None:
         """Close the connection pool."""
         async with self.translate_errors("close"):
-            await self._client.aclose(close_connection_pool=True)
+            if isinstance(self._client, RedisCluster):
+                await self._client.aclose()
+            else:
+                await self._client.aclose(close_connection_pool=True)

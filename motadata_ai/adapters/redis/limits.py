@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from motadata_ai.adapters.redis._common import (
     DEFAULT_TIMEOUT,
+    LuaScript,
+    RedisClient,
     check_namespace,
     client_from_url,
     glob_prefix,
@@ -181,15 +181,15 @@ class RedisLimits(LimitsPort):
     """
 
     def __init__(
-        self, client: aioredis.Redis, *, address: str, namespace: str = "motadata", owns_client: bool = False
+        self, client: RedisClient, *, address: str, namespace: str = "motadata", owns_client: bool = False
     ) -> None:
         self._client = client
         self._address = mask_url(address)
         self._namespace = check_namespace(namespace, "limits")
         self._owns_client = owns_client
-        self._take = client.register_script(_TAKE)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._record = client.register_script(_RECORD)
+        self._take = LuaScript(client, _TAKE)
+        self._acquire = LuaScript(client, _ACQUIRE)
+        self._record = LuaScript(client, _RECORD)
 
     @classmethod
     def from_url(

@@ -21,7 +21,7 @@ when that exists.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal, overload
 
 from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
@@ -32,6 +32,7 @@ from motadata_ai.domain.retrieval.chunking import Chunker
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.retrieval.gateway import GatewayLike
 from motadata_ai.domain.retrieval.ingestion import ProgressCallback
+from motadata_ai.domain.retrieval.jobs import IngestJobHandle, IngestJobQueue
 from motadata_ai.domain.retrieval.loading import IngestSource
 from motadata_ai.domain.retrieval.reranking import LLMReranker, Reranker, ScoreFusionReranker
 from motadata_ai.domain.retrieval.rewriting import KeywordQueryRewriter, LLMQueryRewriter
@@ -84,6 +85,13 @@ class KnowledgeBaseEmpty(NotFound):
     """The tenant has no documents yet (``tenant_id``): ingest some before asking."""
 
 
+
+def _ingest_summary(result: IngestReport | IngestJobHandle) -> dict[str, Any]:
+    """The audit metadata of an ingest: counts, or that it was queued."""
+    if isinstance(result, IngestReport):
+        return {"documents": len(result.documents), "chunks": result.chunks}
+    return {"background": True}
+
 class RAGSystem:
     """Retrieval-augmented generation over one tenant's knowledge (see the module doc).
 
@@ -108,8 +116,10 @@ class RAGSystem:
         reranker: Reranker | None = None,
         query_rewriter: KeywordQueryRewriter | LLMQueryRewriter | None = None,
         telemetry: TelemetryPort | None = None,
+        jobs: IngestJobQueue | None = None,
     ) -> None:
         self.tenant = TenantContext.of(tenant)
+        self._jobs = jobs
         if config is None:
             config = RAGConfig()
         elif not isinstance(config, RAGConfig):
@@ -214,7 +224,7 @@ class RAGSystem:
         """The settings that decide stored chunks; part of every content hash."""
         return self._ingestion.settings
 
-    @audit_action("rag.ingest", summary=lambda r: {"documents": len(r.documents), "chunks": r.chunks})
+    @overload
     async def ingest(
         self,
         source: IngestSource,
@@ -223,8 +233,39 @@ class RAGSystem:
         metadata: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
         parsing: ParseOptions | None = None,
-    ) -> IngestReport:
+        background: Literal[False] = False,
+    ) -> IngestReport: ...
+
+    @overload
+    async def ingest(
+        self,
+        source: IngestSource,
+        *,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        parsing: ParseOptions | None = None,
+        background: Literal[True],
+    ) -> IngestJobHandle: ...
+
+    @audit_action("rag.ingest", summary=_ingest_summary)
+    async def ingest(
+        self,
+        source: IngestSource,
+        *,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        parsing: ParseOptions | None = None,
+        background: bool = False,
+    ) -> IngestReport | IngestJobHandle:
         """Ingest a file, a directory, a :class:`Document`, or a list of them.
+
+        ``background=True`` enqueues the work for the ingestion workers (``motadata-ai worker``,
+        :mod:`~motadata_ai.domain.retrieval.jobs`) and returns at once an
+        :class:`~motadata_ai.domain.retrieval.jobs.IngestJobHandle` (``progress``,
+        ``await handle.result()``); paths must be readable by the workers. It needs a job queue
+        (``jobs=``), which the SDK builds on a NATS bus.
 
         A single file or document that cannot be ingested raises its
         :class:`~motadata_ai.ports.documents.DocumentRejected` (naming it); in a directory or a
@@ -240,6 +281,12 @@ class RAGSystem:
         stores its content, an identical one then reports ``unchanged``, a different one
         becomes the next version (``updated``); vectors are never recomputed for the retry.
         """
+        if background:
+            if self._jobs is None:
+                raise ConfigurationError(
+                    "background ingestion needs the ingestion job queue (MOTADATA_NATS_URL)", field="jobs"
+                )
+            return await self._jobs.submit(self.tenant, source, user_id=user_id, metadata=metadata)
         with self._telemetry.span("rag.ingest", attributes=tenant_attributes(self.tenant)) as span:
             report = await self._ingestion.ingest(
                 source, user_id=user_id, metadata=metadata, progress=progress, parsing=parsing

@@ -36,6 +36,7 @@ __all__ = [
     "SHARED_SCOPE",
     "ParsedKey",
     "check_key",
+    "match_pattern",
     "parse_key",
     "scope_prefix",
     "shared_key",
@@ -55,6 +56,7 @@ SHARED_SCOPE = "~"
 """The scope of state every tenant shares; ``~`` is outside the tenant alphabet."""
 
 _NAMESPACE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_PATTERN = re.compile(r"[A-Za-z0-9_.~%:*?-]{1,512}")
 _KEY = re.compile(
     r"\{(?P<scope>~|" + TENANT_ID_PATTERN + r")\}"
     r":(?P<namespace>[a-z][a-z0-9_]{0,31})"
@@ -113,6 +115,22 @@ def scope_prefix(tenant_id: str | None, namespace: str | None = None) -> str:
     scope = SHARED_SCOPE if tenant_id is None else validate_tenant_id(tenant_id)
     prefix = "{" + scope + "}:"
     return prefix if namespace is None else prefix + _namespace(namespace) + ":"
+
+
+def match_pattern(tenant_id: str, namespace: str, pattern: object) -> str:
+    """A glob over one tenant's keys in ``namespace``: ``{tenant}:ns:<pattern>``, where
+    ``pattern`` matches the escaped segments with ``*`` (any run) and ``?`` (one character).
+
+    Only the key alphabet and those two wildcards are allowed (no ``[``, braces or backslashes),
+    so the glob can never reach past the tenant's own prefix; anything else is a
+    :class:`ValidationError`.
+    """
+    if not isinstance(pattern, str) or _PATTERN.fullmatch(pattern) is None:
+        raise ValidationError(
+            f"key pattern {pattern!r:.60} must be 1-512 characters of escaped key segments, ':', '*' and '?'",
+            field="pattern",
+        )
+    return scope_prefix(tenant_id, namespace) + pattern
 
 
 def check_key(key: object, *, namespace: str | None = None, field: str = "key") -> str:

@@ -9,6 +9,8 @@
 - :func:`isolated_database` is the same as an async context manager, for use outside fixtures.
 - :class:`PostgresServer` / ``postgres_server_factory`` (function): a private server that a fault
   test can kill -9 and restart on the same data directory.
+- ``pg_replicated`` (session) / ``pg_replicated_factory`` (function): a :class:`ReplicatedPostgres`,
+  a primary plus a hot-standby streaming replica made with ``pg_basebackup`` on loopback.
 """
 
 from __future__ import annotations
@@ -34,12 +36,17 @@ from motadata_ai.adapters.postgres.embedded import _ensure_runtime_dir, start_em
 from motadata_ai.testing.servers.process import ServerProcess, server_factory
 
 __all__ = [
+    "PostgresReplica",
     "PostgresServer",
+    "ReplicatedPostgres",
     "isolated_database",
     "pg_database",
     "pg_isolated_database",
+    "pg_replicated",
+    "pg_replicated_factory",
     "postgres_dsn",
     "postgres_server_factory",
+    "replicated_isolated_database",
 ]
 
 DSN_ENV = "MOTADATA_TEST_POSTGRES_DSN"
@@ -83,6 +90,32 @@ async def isolated_database(dsn: str, *, max_size: int = 4) -> AsyncIterator[Pos
             dsn, min_size=1, max_size=max_size, server_settings={"search_path": f"{schema},public"}
         )
         try:
+            yield database
+        finally:
+            await database.close()
+            async with admin.pool.acquire() as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def replicated_isolated_database(
+    primary_dsn: str, replica_dsns: list[str], *, max_size: int = 4, max_replica_lag: float = 5.0
+) -> AsyncIterator[PostgresDatabase]:
+    """Like :func:`isolated_database`, on a primary whose reads go to ``replica_dsns`` (streaming
+    replicas of it: the new schema reaches them by replication)."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await PostgresDatabase.connect(primary_dsn, min_size=1, max_size=1)
+    try:
+        async with admin.pool.acquire() as conn:
+            await conn.execute(f"CREATE SCHEMA {schema}")
+        database = await PostgresDatabase.connect(
+            primary_dsn, min_size=1, max_size=max_size, server_settings={"search_path": f"{schema},public"},
+            read_dsns=replica_dsns, max_replica_lag=max_replica_lag,
+        )  # fmt: skip
+        try:
+            await database.record_write(None)  # the schema itself
             yield database
         finally:
             await database.close()
@@ -219,3 +252,89 @@ class PostgresServer(ServerProcess):
 def postgres_server_factory() -> Iterator[Callable[[], PostgresServer]]:
     """``factory()`` starts a private :class:`PostgresServer` for this test; all are removed after."""
     yield from server_factory(PostgresServer)
+
+
+class PostgresReplica(PostgresServer):
+    """A hot-standby streaming replica of ``primary``, its data directory made with the embedded
+    binaries' ``pg_basebackup -R`` (so it follows the primary over loopback replication)."""
+
+    name = "PostgreSQL replica"
+    directory_prefix = "motadata-test-pg-replica-"
+
+    def __init__(self, primary: PostgresServer, directory: str | Path | None = None) -> None:
+        super().__init__(directory)
+        self.primary = primary
+
+    def initialise(self) -> None:
+        """``pg_basebackup`` the primary into the data directory unless it holds a cluster already."""
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        if self._account is not None:
+            self.directory.chmod(0o755)
+            os.chown(self.socket_dir, *self._account)
+            os.chown(self.directory, *self._account)
+        command = [str(self.bin_dir / "pg_basebackup"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+                   "-p", str(self.primary.port), "-U", "postgres", "-R", "-X", "stream", "--no-sync",
+                   "-c", "fast"]  # fmt: skip
+        with open(self.directory / "basebackup.log", "ab") as log:
+            subprocess.run(
+                self._as_server_user(command),
+                check=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+                timeout=120,
+            )
+
+    def ready(self, log_offset: int) -> bool:
+        """The log of this start says the standby accepts read-only connections."""
+        return self.log_contains(b"ready to accept read-only connections", log_offset)
+
+
+class ReplicatedPostgres:
+    """A primary :class:`PostgresServer` and ``replicas`` streaming :class:`PostgresReplica` s."""
+
+    def __init__(self, *, replicas: int = 1) -> None:
+        self.primary = PostgresServer()
+        self.replicas = [PostgresReplica(self.primary) for _ in range(replicas)]
+
+    def start(self) -> ReplicatedPostgres:
+        """Start the primary, then each replica from a base backup of it."""
+        self.primary.start()
+        for replica in self.replicas:
+            replica.start()
+        return self
+
+    def remove(self) -> None:
+        """Stop every server and delete their directories."""
+        for server in (*self.replicas, self.primary):
+            server.remove()
+
+
+@pytest.fixture(scope="session")
+def pg_replicated() -> Iterator[ReplicatedPostgres]:
+    """A PostgreSQL primary with one streaming replica, for the whole session."""
+    servers = ReplicatedPostgres().start()
+    try:
+        yield servers
+    finally:
+        servers.remove()
+
+
+@pytest.fixture
+def pg_replicated_factory() -> Iterator[Callable[[], ReplicatedPostgres]]:
+    """``factory()`` starts a private primary + replica for a test that stops one; removed after."""
+    made: list[ReplicatedPostgres] = []
+
+    def factory() -> ReplicatedPostgres:
+        servers = ReplicatedPostgres()
+        made.append(servers)
+        return servers.start()
+
+    try:
+        yield factory
+    finally:
+        for servers in made:
+            servers.remove()

@@ -1,0 +1,123 @@
+"""``motadata-ai cache``: warm the gateway's response cache and invalidate entries of a tenant.
+
+* ``cache warm --tenant T --prompts FILE [--model M] [--concurrency N]`` sends each prompt of
+  ``FILE`` (one per line; blank lines and ``#`` comments skipped) through the gateway, so the
+  answers are in the shared cache (L2, and this process's L1) before users ask;
+* ``cache invalidate --tenant T (--pattern P | --all) [--namespace gw]`` removes the tenant's
+  entries matching a glob over the escaped key segments (``chat:*``), or all of the namespace,
+  on every tier and every instance (the tiered cache broadcasts the change).
+
+A ``click.Group`` named ``cache``; the root command adds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["cache"]
+
+
+def read_prompts(path: Path) -> list[str]:
+    """The prompts of a file: one per line, blank lines and ``#`` comments skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+async def warm(
+    ai: Any, *, tenant: str, prompts: list[str], model: str | None, concurrency: int
+) -> dict[str, int]:
+    """Send every prompt through ``ai.gateway`` (at most ``concurrency`` at once); count the
+    answers that came from the provider (now cached) and those already cached."""
+    from motadata_ai.domain.values.llm import ChatRequest, Message
+
+    chosen = model or ai.settings.gateway.default_model
+    counts = {"answered": 0, "already_cached": 0}
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(prompt: str) -> None:
+        request = ChatRequest(model=chosen, messages=(Message(role="user", content=prompt),))
+        async with gate:
+            response = await ai.gateway.generate(request, tenant=tenant)
+        counts["already_cached" if response.cached else "answered"] += 1
+
+    await asyncio.gather(*(one(p) for p in prompts))
+    return counts
+
+
+@click.group(name="cache")
+def cache() -> None:
+    """Warm and invalidate the gateway's response cache."""
+
+
+@cache.command(name="warm")
+@click.option("--tenant", required=True, help="Tenant whose cache is warmed.")
+@click.option(
+    "--prompts", "prompts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File with one prompt per line.",
+)  # fmt: skip
+@click.option("--model", default=None, help="Chat model (default: MOTADATA_LLM_MODEL).")
+@click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Prompts answered at once."
+)
+def warm_command(tenant: str, prompts_file: Path, model: str | None, concurrency: int) -> None:
+    """Answer each prompt of a file once, so the answers are cached for every instance."""
+    prompts = read_prompts(prompts_file)
+    if not prompts:
+        raise click.UsageError(f"{prompts_file} holds no prompt")
+
+    async def run() -> dict[str, int]:
+        import motadata_ai
+
+        async with motadata_ai.connect(warm_up=False) as ai:
+            return await warm(ai, tenant=tenant, prompts=prompts, model=model, concurrency=concurrency)
+
+    counts = asyncio.run(run())
+    click.echo(
+        f"tenant {tenant}: {len(prompts)} prompts warmed, {counts['answered']} answered and cached, "
+        f"{counts['already_cached']} already cached"
+    )
+
+
+@cache.command(name="invalidate")
+@click.option("--tenant", required=True, help="Tenant whose entries are removed.")
+@click.option(
+    "--pattern", default=None, help="Glob over the key segments after the namespace, e.g. 'chat:*'."
+)
+@click.option("--all", "everything", is_flag=True, help="Every entry of the namespace.")
+@click.option(
+    "--namespace",
+    default="gw",
+    show_default=True,
+    help="Key namespace (gw: gateway answers, ml: predictions).",
+)
+def invalidate_command(tenant: str, pattern: str | None, everything: bool, namespace: str) -> None:
+    """Remove a tenant's cache entries on every tier and instance."""
+    if (pattern is None) == (not everything):
+        raise click.UsageError("give exactly one of --pattern and --all")
+
+    async def run() -> int:
+        import motadata_ai
+
+        async with motadata_ai.connect(warm_up=False) as ai:
+            store = ai.port("cache")
+            store = getattr(store, "primary", store)  # behind the gateway's circuit
+            if everything:
+                return int(await store.delete_tenant(tenant, namespace=namespace))
+            matching = getattr(store, "delete_matching", None)
+            if matching is None:
+                raise click.UsageError(
+                    f"the configured cache ({type(store).__name__}) cannot delete by pattern"
+                )
+            return int(await matching(tenant, pattern, namespace=namespace))
+
+    from motadata_ai.domain.values.errors import ValidationError
+
+    try:
+        removed = asyncio.run(run())
+    except ValidationError as e:
+        raise click.UsageError(str(e)) from e
+    click.echo(f"tenant {tenant}: {removed} cache entries removed")

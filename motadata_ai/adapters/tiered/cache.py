@@ -22,8 +22,8 @@ from typing import Any
 from motadata_ai.adapters.memory.cache import InMemoryCache
 from motadata_ai.adapters.tiered.invalidation import Invalidation, InvalidationChannel
 from motadata_ai.domain.values import keys
-from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.ports.cache import CachePort, check_key, check_ttl
 
 __all__ = ["TierStats", "TieredCache"]

@@ -294,7 +294,8 @@ async def test_bulk_load_rebuilds_indexes_even_when_the_load_fails(
 
 
 async def recomputed_statistics(database: PostgresDatabase, table: str = "motadata_chunks") -> Any:
-    """(maintained, recomputed from the chunks) per-tenant chunk counts, lengths and term frequencies."""
+    """(maintained, recomputed from the chunks) per-tenant chunk counts, lengths, term frequencies
+    and keyword postings (term, chunk, term frequency, chunk length)."""
     async with database.pool.acquire() as conn:
         kept = await conn.fetch(
             f"SELECT tenant_id, chunks, total_length FROM {table}_kw_stats WHERE chunks > 0 ORDER BY 1"
@@ -308,9 +309,16 @@ async def recomputed_statistics(database: PostgresDatabase, table: str = "motada
             f"SELECT t.tenant_id, u.lexeme AS term, count(*) AS df FROM {table} t, unnest(t.tsv) u "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         )
+        kept_postings = await conn.fetch(
+            f"SELECT tenant_id, term, id, tf, len FROM {table}_kw_postings ORDER BY 1, 2, 3"
+        )
+        fresh_postings = await conn.fetch(
+            "SELECT t.tenant_id, u.lexeme AS term, t.id, cardinality(u.positions) AS tf, "
+            f"length(t.tsv) AS len FROM {table} t, unnest(t.tsv) u ORDER BY 1, 2, 3"
+        )
     return (
-        ([tuple(r) for r in kept], [tuple(r) for r in kept_terms]),
-        ([tuple(r) for r in fresh], [tuple(r) for r in fresh_terms]),
+        ([tuple(r) for r in kept], [tuple(r) for r in kept_terms], [tuple(r) for r in kept_postings]),
+        ([tuple(r) for r in fresh], [tuple(r) for r in fresh_terms], [tuple(r) for r in fresh_postings]),
     )
 
 
@@ -413,3 +421,36 @@ async def test_the_statistics_migration_backfills_an_existing_table(
     assert kept == fresh
     assert [row[:2] for row in kept[0]] == [("acme", 2), ("globex", 1)]
     assert ("acme", "vpn", 2) in kept[1]
+
+
+def _chunk_rows_read(plan: Any, table: str) -> int:
+    """Rows the plan's scans of the chunk table (or its partitions) returned, over every loop."""
+    name = str(plan.get("Relation Name", ""))
+    read = (
+        int(plan["Actual Rows"] * plan["Actual Loops"])
+        if name.startswith(table) and not name.startswith(f"{table}_kw")
+        else 0
+    )
+    return read + sum(_chunk_rows_read(child, table) for child in plan.get("Plans", []))
+
+
+async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """BM25 comes from the maintained statistics and postings: a query whose terms all 60 chunks
+    hold reads only the ``top_k`` chunks it returns from the chunk table."""
+    import json
+
+    store = await make(pg_isolated_database)
+    batch = [
+        r.model_copy(update={"text": f"printer toner {i} " + "jam " * (i % 4)})
+        for i, r in enumerate(records(A, 60))
+    ]
+    await store.upsert(A, batch)
+    hits = await store.keyword_search(A, "printer jam", top_k=3)
+    assert [h.record.id for h in hits] == ["r11", "r15", "r19"]  # three "jam"s, shortest first by id
+    where, args = store._where(A, {})
+    sql = store._bm25_sql(where, len(args) + 1, filtered=False)
+    async with pg_isolated_database.pool.acquire() as conn:
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, "printer jam", 3)
+    assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3

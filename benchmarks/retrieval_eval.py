@@ -63,7 +63,12 @@ from motadata_ai.domain.gateway.service import Gateway  # noqa: E402
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem  # noqa: E402
 from motadata_ai.domain.retrieval.scoring import relevance  # noqa: E402
 from motadata_ai.domain.values.documents import Document  # noqa: E402
-from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage  # noqa: E402
+from motadata_ai.domain.values.llm import (  # noqa: E402
+    EXTRACTIVE_CAPABILITIES,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
 from motadata_ai.domain.values.tenancy import TenantContext  # noqa: E402
 from motadata_ai.ports.embedding import EmbeddingPort  # noqa: E402
 
@@ -272,7 +277,7 @@ async def main() -> None:
     try:
         tokenizer = default_tokenizer()
         gateway = Gateway(
-            llm=FunctionLLM(lambda request: "unused"),
+            llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
             embeddings=MiniLMEmbeddings(),
             cache=InMemoryCache(max_entries=50_000, max_bytes=512 * 1024 * 1024),
             config=GatewayConfig(
@@ -361,7 +366,7 @@ async def main() -> None:
         # latency with the query embedding included: a gateway without a cache
         uncached = RAGSystem(
             gateway=Gateway(
-                llm=FunctionLLM(lambda request: "unused"),
+                llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
                 embeddings=MiniLMEmbeddings(),
                 config=GatewayConfig(
                     default_embedding_model=EMBEDDING_MODEL, requests_per_minute=0, max_retries=0

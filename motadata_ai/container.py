@@ -265,11 +265,13 @@ def _artifacts(settings: Settings) -> Any:
     )
 
 
-def _trainers() -> dict[str, Any]:
+def _trainers(settings: Settings) -> dict[str, Any]:
+    from motadata_ai.adapters.sklearn.skops_import import estimator_cache_dir
     from motadata_ai.adapters.sklearn.trainer import SklearnTrainer
     from motadata_ai.adapters.torch.trainer import TorchTrainer
 
-    return {"sklearn": SklearnTrainer(), "torch": TorchTrainer()}
+    cache_dir = estimator_cache_dir(settings.data_dir)
+    return {"sklearn": SklearnTrainer(cache_dir=cache_dir), "torch": TorchTrainer()}
 
 
 def _tokenizer() -> Any:
@@ -375,7 +377,7 @@ class Container(containers.DeclarativeContainer):
         database,
     )
     artifacts = providers.Singleton(_artifacts, settings)
-    trainers = providers.Singleton(_trainers)
+    trainers = providers.Singleton(_trainers, settings)
 
     gateway_config = providers.Singleton(_gateway_config, settings)
     gateway = providers.Singleton(

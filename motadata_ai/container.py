@@ -47,6 +47,7 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         yield None
         return
     from motadata_ai.adapters.postgres.database import PostgresDatabase
+    from motadata_ai.adapters.postgres.search_settings import search_session_settings
     from motadata_ai.domain.values.errors import ConfigurationError
 
     server = None
@@ -62,7 +63,11 @@ async def _database(settings: Settings) -> AsyncIterator[Any]:
         dsn = settings.postgres_dsn.get_secret_value()
     try:
         database = await PostgresDatabase.connect(
-            dsn, min_size=settings.postgres_pool_min, max_size=settings.postgres_pool_max
+            dsn,
+            min_size=settings.postgres_pool_min,
+            max_size=settings.postgres_pool_max,
+            # a search whose settings are the connections' defaults sends no SET first
+            server_settings=search_session_settings(ef_search=settings.hnsw_ef_search),
         )
     except BaseException:
         if server is not None:

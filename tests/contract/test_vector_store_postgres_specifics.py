@@ -454,3 +454,72 @@ async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
     async with pg_isolated_database.pool.acquire() as conn:
         plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, "printer jam", 3)
     assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3
+
+
+class _Statements:
+    """The statements the one connection of a pool runs (asyncpg's query logger)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, record: Any) -> None:
+        self.seen.append(record.query)
+
+    def sets(self) -> list[str]:
+        return [q for q in self.seen if q.lstrip().upper().startswith("SET ")]
+
+
+async def _one_connection_pool(
+    postgres_dsn: str, schema_pool: PostgresDatabase, **settings: str
+) -> tuple[PostgresDatabase, _Statements]:
+    async with schema_pool.pool.acquire() as conn:
+        search_path = await conn.fetchval("SHOW search_path")
+    database = await PostgresDatabase.connect(
+        postgres_dsn, min_size=1, max_size=1, server_settings={"search_path": search_path, **settings}
+    )
+    statements = _Statements()
+    async with database.pool.acquire() as conn:
+        conn.add_query_logger(statements)
+    return database, statements
+
+
+async def test_a_search_with_the_connections_default_settings_sends_no_set_first(
+    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+) -> None:
+    from motadata_ai.adapters.postgres.search_settings import search_session_settings
+
+    database, statements = await _one_connection_pool(
+        postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=100)
+    )
+    try:
+        store = await make(database)
+        await store.upsert(A, records(A, 12))
+        statements.seen.clear()
+        dense = await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)
+        keyword = await store.keyword_search(A, "chunk number 3", top_k=3)
+        assert len(dense) == 3 and keyword[0].record.id == "r3"
+        assert statements.sets() == []  # one round trip per search
+        filtered = await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3, filters={"n": 1})
+        assert {h.record.metadata["n"] for h in filtered} == {1}
+        assert statements.sets() == [
+            "SET plan_cache_mode = 'force_custom_plan'; SET hnsw.ef_search = '100'; "
+            "SET hnsw.iterative_scan = 'relaxed_order'; SET enable_indexscan = 'on'"
+        ]
+        async with database.pool.acquire() as conn:  # released: back to the session defaults
+            assert await conn.fetchval("SELECT current_setting('hnsw.iterative_scan')") == "off"
+    finally:
+        await database.close()
+
+
+async def test_a_pool_without_the_search_defaults_gets_them_set_per_search(
+    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+) -> None:
+    database, statements = await _one_connection_pool(postgres_dsn, pg_isolated_database)
+    try:
+        store = await make(database)
+        await store.upsert(A, records(A, 12))
+        statements.seen.clear()
+        assert len(await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)) == 3
+        assert [s.split(";")[0] for s in statements.sets()] == ["SET plan_cache_mode = 'force_custom_plan'"]
+    finally:
+        await database.close()

@@ -61,6 +61,7 @@ from motadata_ai.adapters.memory.vector_store import (
 )
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
+from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord
@@ -230,15 +231,8 @@ class _KeywordDelta:
         self.terms.update(other.terms)
 
 
-def _search_settings(*, ef_search: int, iterative: bool, index_scans: bool) -> str:
-    # force_custom_plan: plan with the actual tenant id, so PostgreSQL prunes to the tenant's
-    # partition at plan time and costs that partition's own HNSW index.
-    return (
-        "SET plan_cache_mode = force_custom_plan; "
-        f"SET hnsw.ef_search = {int(ef_search)}; "
-        f"SET hnsw.iterative_scan = {'relaxed_order' if iterative else 'off'}; "
-        f"SET enable_indexscan = {'on' if index_scans else 'off'}"
-    )
+def _set_statement(settings: dict[str, str]) -> str:
+    return "; ".join(f"SET {name} = '{value}'" for name, value in settings.items())
 
 
 def _quote_literal(tenant_id: str) -> str:
@@ -315,6 +309,7 @@ class PgVectorStore(VectorStorePort):
         self.exact_search_below = exact_search_below
         self.auto_promote = auto_promote
         self._ready = False
+        self._session: dict[str, str] = {}
         self._promoted: set[str] = set()
         self._deferred = 0
         self._rebuild = 0
@@ -355,10 +350,31 @@ class PgVectorStore(VectorStorePort):
                 actual=stored,
             )
         self._promoted = {r["tenant_id"] for r in promoted}
+        self._session = await self._session_defaults()
         self._ready = True
         for row in promoted:
             if not row["indexed"]:
                 await self._build_index(row["tenant_id"])
+
+    async def _session_defaults(self) -> dict[str, str]:
+        # what a pooled connection starts with (the pool resets it to these on release)
+        names = list(search_session_settings(ef_search=self.ef_search))
+        with self._errors():
+            async with self.database.pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    "SELECT " + ", ".join(f"current_setting(${i}, true)" for i in range(1, len(names) + 1)),
+                    *names,
+                )
+        return {name: row[i] for i, name in enumerate(names) if row[i] is not None}
+
+    async def _apply_search_settings(self, conn: asyncpg.Connection, settings: dict[str, str]) -> None:
+        """Set ``settings`` on ``conn`` for one search, unless they are its session defaults already.
+
+        Set per search, in one round trip, and cleared by the pool's ``RESET ALL`` on release: the
+        per-query scope of ``SET LOCAL`` without the two round trips of ``BEGIN``/``COMMIT``.
+        """
+        if settings != self._session:
+            await conn.execute(_set_statement(settings))
 
     async def _ensure_ready(self) -> None:
         if not self._ready:
@@ -864,10 +880,7 @@ class PgVectorStore(VectorStorePort):
         args.append(query)
         qv = f"${len(args)}::{self.storage}"
         args.append(top_k)
-        # Session settings, sent in one round trip with every search (so no search depends on
-        # another's) and cleared by the pool's RESET ALL when the connection is released: the
-        # per-query scope of SET LOCAL without the two extra round trips of BEGIN/COMMIT.
-        settings = _search_settings(
+        settings = search_session_settings(
             ef_search=max(self.ef_search, top_k),
             iterative=bool(wanted) and not exact,
             index_scans=not exact,
@@ -880,7 +893,7 @@ class PgVectorStore(VectorStorePort):
         await self._ensure_ready()
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
-                await conn.execute(settings)
+                await self._apply_search_settings(conn, settings)
                 rows = await conn.fetch(sql, *args)
         hits = []
         for row in rows:
@@ -907,9 +920,7 @@ class PgVectorStore(VectorStorePort):
         await self._ensure_ready()
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
-                await conn.execute(
-                    _search_settings(ef_search=self.ef_search, iterative=False, index_scans=True)
-                )
+                await self._apply_search_settings(conn, search_session_settings(ef_search=self.ef_search))
                 where, args = self._where(tenant, wanted)
                 args += [query, top_k]
                 rows = await conn.fetch(self._bm25_sql(where, len(args) - 1, filtered=bool(wanted)), *args)

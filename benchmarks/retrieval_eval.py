@@ -56,6 +56,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore  # noqa
 from motadata_ai.adapters.postgres.database import PostgresDatabase  # noqa: E402
 from motadata_ai.adapters.postgres.documents import PostgresDocumentStore  # noqa: E402
 from motadata_ai.adapters.postgres.embedded import start_embedded_postgres  # noqa: E402
+from motadata_ai.adapters.postgres.search_settings import search_session_settings  # noqa: E402
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore  # noqa: E402
 from motadata_ai.adapters.tokenizer import default_tokenizer  # noqa: E402
 from motadata_ai.domain.gateway.config import GatewayConfig  # noqa: E402
@@ -273,7 +274,10 @@ async def main() -> None:
 
     workdir = tempfile.mkdtemp(prefix="motadata-retrieval-eval-")
     server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
-    database = await PostgresDatabase.connect(server.dsn, min_size=1, max_size=4)
+    # opened as the container opens it: the search settings are the connections' defaults
+    database = await PostgresDatabase.connect(
+        server.dsn, min_size=1, max_size=4, server_settings=search_session_settings(ef_search=100)
+    )
     try:
         tokenizer = default_tokenizer()
         gateway = Gateway(

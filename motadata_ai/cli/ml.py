@@ -96,7 +96,7 @@ def register(subparsers: Any) -> None:
     predict.add_argument("--version", type=int, default=None)
     predict.add_argument("--alias", default="champion")
     _common(predict)
-    predict.set_defaults(func=_runner(_predict, loads_model=True), command=_predict)
+    predict.set_defaults(func=_runner(_predict), command=_predict)
 
     ml.set_defaults(func=lambda args: (ml.print_help(), 2)[1])
 
@@ -119,11 +119,8 @@ async def open_ml(tenant: str, status: Any = None) -> AsyncIterator[Any]:
         yield system
 
 
-def _runner(command: Any, *, loads_model: bool = False) -> Any:
+def _runner(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
-        if loads_model:  # skops and scikit-learn import while the database starts
-            _import_model_libraries()
-
         async def go() -> int:
             from motadata_ai.cli._startup import status_printer
 
@@ -134,17 +131,6 @@ def _runner(command: Any, *, loads_model: bool = False) -> Any:
         return asyncio.run(go())
 
     return run
-
-
-def _import_model_libraries() -> None:
-    """Start the imports a scikit-learn model's load needs on a background thread."""
-    try:
-        from motadata_ai.adapters.sklearn.skops_import import estimator_cache_dir, import_in_background
-        from motadata_ai.settings import Settings
-
-        import_in_background(estimator_cache_dir(Settings().data_dir))
-    except Exception:  # settings errors are reported by connect(), just after
-        pass
 
 
 def parse_features(text: str) -> list[tuple[str, str]]:

@@ -187,22 +187,3 @@ def import_skops_io(cache_dir: Path | None = None) -> ModuleType:
 def estimator_cache_dir(data_dir: Path) -> Path:
     """The cache directory of the estimator names under the SDK's data directory."""
     return data_dir / "cache"
-
-
-def import_in_background(cache_dir: Path | None) -> threading.Thread:
-    """Start importing ``skops.io`` and pandas (what loading a model needs) on a daemon thread.
-
-    For a command that will load a model after start-up work of its own (the embedded database,
-    migrations): the imports overlap that work. A failure is left for the load to report.
-    """
-
-    def load() -> None:
-        try:
-            import_skops_io(cache_dir)
-            import pandas  # noqa: F401  (the model's input frame)
-        except Exception:  # the load that needs the module raises it properly
-            pass
-
-    thread = threading.Thread(target=load, name="motadata-ai-sklearn-import", daemon=True)
-    thread.start()
-    return thread

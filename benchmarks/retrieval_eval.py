@@ -56,6 +56,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore  # noqa
 from motadata_ai.adapters.postgres.database import PostgresDatabase  # noqa: E402
 from motadata_ai.adapters.postgres.documents import PostgresDocumentStore  # noqa: E402
 from motadata_ai.adapters.postgres.embedded import start_embedded_postgres  # noqa: E402
+from motadata_ai.adapters.postgres.search_settings import search_session_settings  # noqa: E402
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore  # noqa: E402
 from motadata_ai.adapters.tokenizer import default_tokenizer  # noqa: E402
 from motadata_ai.domain.gateway.config import GatewayConfig  # noqa: E402
@@ -63,7 +64,12 @@ from motadata_ai.domain.gateway.service import Gateway  # noqa: E402
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem  # noqa: E402
 from motadata_ai.domain.retrieval.scoring import relevance  # noqa: E402
 from motadata_ai.domain.values.documents import Document  # noqa: E402
-from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage  # noqa: E402
+from motadata_ai.domain.values.llm import (  # noqa: E402
+    EXTRACTIVE_CAPABILITIES,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
 from motadata_ai.domain.values.tenancy import TenantContext  # noqa: E402
 from motadata_ai.ports.embedding import EmbeddingPort  # noqa: E402
 
@@ -268,11 +274,14 @@ async def main() -> None:
 
     workdir = tempfile.mkdtemp(prefix="motadata-retrieval-eval-")
     server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
-    database = await PostgresDatabase.connect(server.dsn, min_size=1, max_size=4)
+    # opened as the container opens it: the search settings are the connections' defaults
+    database = await PostgresDatabase.connect(
+        server.dsn, min_size=1, max_size=4, server_settings=search_session_settings(ef_search=100)
+    )
     try:
         tokenizer = default_tokenizer()
         gateway = Gateway(
-            llm=FunctionLLM(lambda request: "unused"),
+            llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
             embeddings=MiniLMEmbeddings(),
             cache=InMemoryCache(max_entries=50_000, max_bytes=512 * 1024 * 1024),
             config=GatewayConfig(
@@ -361,7 +370,7 @@ async def main() -> None:
         # latency with the query embedding included: a gateway without a cache
         uncached = RAGSystem(
             gateway=Gateway(
-                llm=FunctionLLM(lambda request: "unused"),
+                llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
                 embeddings=MiniLMEmbeddings(),
                 config=GatewayConfig(
                     default_embedding_model=EMBEDDING_MODEL, requests_per_minute=0, max_retries=0

@@ -335,7 +335,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         async with database.pool.acquire() as conn:
             await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-            for suffix in ("_tenants", "_kw_stats", "_kw_terms"):
+            for suffix in ("_tenants", "_kw_stats", "_kw_terms", "_kw_postings"):
                 await conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             await conn.execute("DELETE FROM schema_migrations WHERE component = $1", f"vectors.{table}")
         await database.close()
@@ -504,7 +504,7 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
     finally:
         async with database.pool.acquire() as conn:
             await conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-            for suffix in ("_tenants", "_kw_stats", "_kw_terms"):
+            for suffix in ("_tenants", "_kw_stats", "_kw_terms", "_kw_postings"):
                 await conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             await conn.execute(f"DROP FUNCTION IF EXISTS {table}_search_text(text)")
             await conn.execute("DELETE FROM schema_migrations WHERE component = $1", f"vectors.{table}")

@@ -99,6 +99,7 @@ async def database(
         yield None
         return
     from motadata_ai.adapters.postgres.database import PostgresDatabase
+    from motadata_ai.adapters.postgres.search_settings import search_session_settings
     from motadata_ai.domain.values.errors import ConfigurationError
 
     server = None
@@ -123,6 +124,8 @@ async def database(
             max_size=settings.postgres_pool_max,
             read_dsns=[d.get_secret_value() for d in settings.postgres_read_dsns] if server is None else (),
             max_replica_lag=settings.postgres_max_replica_lag,
+            # a search whose settings are the connections' defaults sends no SET first
+            server_settings=search_session_settings(ef_search=settings.hnsw_ef_search),
         )
     except BaseException:
         if server is not None:
@@ -449,12 +452,15 @@ def artifacts(settings: Settings) -> ArtifactStorePort:
     return FilesystemArtifactStore(settings.artifacts_dir)
 
 
-def trainers() -> dict[str, TrainerPort]:
-    """The scikit-learn and PyTorch trainers."""
+def trainers(settings: Settings) -> dict[str, TrainerPort]:
+    """The scikit-learn and PyTorch trainers (skops' trusted-type names cached under the data
+    directory, so loading a model skips scikit-learn's estimator scan)."""
+    from motadata_ai.adapters.sklearn.skops_import import estimator_cache_dir
     from motadata_ai.adapters.sklearn.trainer import SklearnTrainer
     from motadata_ai.adapters.torch.trainer import TorchTrainer
 
-    return {"sklearn": SklearnTrainer(), "torch": TorchTrainer()}
+    cache_dir = estimator_cache_dir(settings.data_dir)
+    return {"sklearn": SklearnTrainer(cache_dir=cache_dir), "torch": TorchTrainer()}
 
 
 def model_cache(settings: Settings) -> ModelLRU[TrainedModel]:

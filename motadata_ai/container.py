@@ -100,7 +100,7 @@ class Container(containers.DeclarativeContainer):
     )
     api_keys = _store(builders.memory_api_keys, builders.postgres_api_keys, store_kind, database)
     artifacts = providers.Singleton(builders.artifacts, settings)
-    trainers = providers.Singleton(builders.trainers)
+    trainers = providers.Singleton(builders.trainers, settings)
     model_cache = providers.Singleton(builders.model_cache, settings)
 
     gateway = providers.Singleton(

@@ -112,6 +112,7 @@ async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from motadata_ai.api import connect
+    from motadata_ai.cli._serve_warm_up import warm_up_app
     from motadata_ai.cli._startup import status_printer
     from motadata_ai.domain.access import VirtualKeys
     from motadata_ai.domain.values.errors import ConfigurationError
@@ -123,9 +124,9 @@ async def _serve(args: argparse.Namespace) -> int:
     # connect() returns once the models are loaded: uvicorn starts (and /ready answers) after
     async with connect(status=status_printer(args)) as ai:
         keys = None if no_auth else VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"))
-        config = uvicorn.Config(
-            create_app(ai, keys=keys, prefix=args.prefix), host=args.host, port=args.port, log_level="info"
-        )
+        app = create_app(ai, keys=keys, prefix=args.prefix)
+        await warm_up_app(app, ai, prefix=args.prefix)  # the first request as fast as the next
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
         await uvicorn.Server(config).serve()
     return 0
 

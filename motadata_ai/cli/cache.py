@@ -61,7 +61,11 @@ def cache() -> None:
 )  # fmt: skip
 @click.option("--model", default=None, help="Chat model (default: MOTADATA_LLM_MODEL).")
 @click.option(
-    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 64), help="Prompts answered at once."
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Prompts answered at once.",
 )
 def warm_command(tenant: str, prompts_file: Path, model: str | None, concurrency: int) -> None:
     """Answer each prompt of a file once, so the answers are cached for every instance."""

@@ -294,7 +294,8 @@ async def test_bulk_load_rebuilds_indexes_even_when_the_load_fails(
 
 
 async def recomputed_statistics(database: PostgresDatabase, table: str = "motadata_chunks") -> Any:
-    """(maintained, recomputed from the chunks) per-tenant chunk counts, lengths and term frequencies."""
+    """(maintained, recomputed from the chunks) per-tenant chunk counts, lengths, term frequencies
+    and keyword postings (term, chunk, term frequency, chunk length)."""
     async with database.pool.acquire() as conn:
         kept = await conn.fetch(
             f"SELECT tenant_id, chunks, total_length FROM {table}_kw_stats WHERE chunks > 0 ORDER BY 1"
@@ -308,9 +309,16 @@ async def recomputed_statistics(database: PostgresDatabase, table: str = "motada
             f"SELECT t.tenant_id, u.lexeme AS term, count(*) AS df FROM {table} t, unnest(t.tsv) u "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         )
+        kept_postings = await conn.fetch(
+            f"SELECT tenant_id, term, id, tf, len FROM {table}_kw_postings ORDER BY 1, 2, 3"
+        )
+        fresh_postings = await conn.fetch(
+            "SELECT t.tenant_id, u.lexeme AS term, t.id, cardinality(u.positions) AS tf, "
+            f"length(t.tsv) AS len FROM {table} t, unnest(t.tsv) u ORDER BY 1, 2, 3"
+        )
     return (
-        ([tuple(r) for r in kept], [tuple(r) for r in kept_terms]),
-        ([tuple(r) for r in fresh], [tuple(r) for r in fresh_terms]),
+        ([tuple(r) for r in kept], [tuple(r) for r in kept_terms], [tuple(r) for r in kept_postings]),
+        ([tuple(r) for r in fresh], [tuple(r) for r in fresh_terms], [tuple(r) for r in fresh_postings]),
     )
 
 
@@ -413,3 +421,105 @@ async def test_the_statistics_migration_backfills_an_existing_table(
     assert kept == fresh
     assert [row[:2] for row in kept[0]] == [("acme", 2), ("globex", 1)]
     assert ("acme", "vpn", 2) in kept[1]
+
+
+def _chunk_rows_read(plan: Any, table: str) -> int:
+    """Rows the plan's scans of the chunk table (or its partitions) returned, over every loop."""
+    name = str(plan.get("Relation Name", ""))
+    read = (
+        int(plan["Actual Rows"] * plan["Actual Loops"])
+        if name.startswith(table) and not name.startswith(f"{table}_kw")
+        else 0
+    )
+    return read + sum(_chunk_rows_read(child, table) for child in plan.get("Plans", []))
+
+
+async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """BM25 comes from the maintained statistics and postings: a query whose terms all 60 chunks
+    hold reads only the ``top_k`` chunks it returns from the chunk table."""
+    import json
+
+    store = await make(pg_isolated_database)
+    batch = [
+        r.model_copy(update={"text": f"printer toner {i} " + "jam " * (i % 4)})
+        for i, r in enumerate(records(A, 60))
+    ]
+    await store.upsert(A, batch)
+    hits = await store.keyword_search(A, "printer jam", top_k=3)
+    assert [h.record.id for h in hits] == ["r11", "r15", "r19"]  # three "jam"s, shortest first by id
+    where, args = store._where(A, {})
+    sql = store._bm25_sql(where, len(args) + 1, filtered=False)
+    async with pg_isolated_database.pool.acquire() as conn:
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, "printer jam", 3)
+    assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3
+
+
+class _Statements:
+    """The statements the one connection of a pool runs (asyncpg's query logger)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, record: Any) -> None:
+        self.seen.append(record.query)
+
+    def sets(self) -> list[str]:
+        return [q for q in self.seen if q.lstrip().upper().startswith("SET ")]
+
+
+async def _one_connection_pool(
+    postgres_dsn: str, schema_pool: PostgresDatabase, **settings: str
+) -> tuple[PostgresDatabase, _Statements]:
+    async with schema_pool.pool.acquire() as conn:
+        search_path = await conn.fetchval("SHOW search_path")
+    database = await PostgresDatabase.connect(
+        postgres_dsn, min_size=1, max_size=1, server_settings={"search_path": search_path, **settings}
+    )
+    statements = _Statements()
+    async with database.pool.acquire() as conn:
+        conn.add_query_logger(statements)
+    return database, statements
+
+
+async def test_a_search_with_the_connections_default_settings_sends_no_set_first(
+    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+) -> None:
+    from motadata_ai.adapters.postgres.search_settings import search_session_settings
+
+    database, statements = await _one_connection_pool(
+        postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=100)
+    )
+    try:
+        store = await make(database)
+        await store.upsert(A, records(A, 12))
+        statements.seen.clear()
+        dense = await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)
+        keyword = await store.keyword_search(A, "chunk number 3", top_k=3)
+        assert len(dense) == 3 and keyword[0].record.id == "r3"
+        assert statements.sets() == []  # one round trip per search
+        filtered = await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3, filters={"n": 1})
+        assert {h.record.metadata["n"] for h in filtered} == {1}
+        assert statements.sets() == [
+            "SET plan_cache_mode = 'force_custom_plan'; SET hnsw.ef_search = '100'; "
+            "SET hnsw.iterative_scan = 'relaxed_order'; SET enable_indexscan = 'on'"
+        ]
+        async with database.pool.acquire() as conn:  # released: back to the session defaults
+            assert await conn.fetchval("SELECT current_setting('hnsw.iterative_scan')") == "off"
+    finally:
+        await database.close()
+
+
+async def test_a_pool_without_the_search_defaults_gets_them_set_per_search(
+    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+) -> None:
+    database, statements = await _one_connection_pool(postgres_dsn, pg_isolated_database)
+    try:
+        store = await make(database)
+        await store.upsert(A, records(A, 12))
+        statements.seen.clear()
+        assert len(await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)) == 3
+        assert [s.split(";")[0] for s in statements.sets()] == ["SET plan_cache_mode = 'force_custom_plan'"]
+    finally:
+        await database.close()

@@ -117,11 +117,20 @@ async def test_concurrent_writers_keep_the_keyword_statistics_exact(database: Po
             "SELECT t.tenant_id, u.lexeme AS term, count(*) AS df FROM motadata_chunks t, unnest(t.tsv) u "
             "GROUP BY 1, 2 ORDER BY 1, 2"
         )
+        kept_postings = await conn.fetch(
+            "SELECT tenant_id, term, id, tf, len FROM motadata_chunks_kw_postings ORDER BY 1, 2, 3"
+        )
+        fresh_postings = await conn.fetch(
+            "SELECT t.tenant_id, u.lexeme, t.id, cardinality(u.positions), length(t.tsv) "
+            "FROM motadata_chunks t, unnest(t.tsv) u ORDER BY 1, 2, 3"
+        )
         rows = await conn.fetch(
             "SELECT id, document_id, text, embedding FROM motadata_chunks WHERE tenant_id = $1", "acme"
         )
     assert [tuple(r) for r in kept] == [tuple(r) for r in fresh]
     assert [tuple(r) for r in kept_terms] == [tuple(r) for r in fresh_terms]
+    assert [tuple(r) for r in kept_postings] == [tuple(r) for r in fresh_postings]
+    assert len(kept_postings) > 0
     assert len(rows) > 0
 
     # the same chunks loaded in one go into a fresh tenant rank and score alike

@@ -23,8 +23,10 @@ Tenant layout (see docs/vector_store.md for the measurements behind it):
   query terms are OR-ed (``plainto_tsquery`` with ``&`` turned into ``|``) and matches are ranked by
   BM25 computed in SQL (``ts_rank_cd`` has no inverse document frequency: on Cranfield its nDCG@10
   is 0.24 against 0.37 for BM25) from statistics maintained with every chunk write, in its
-  transaction: ``<table>_kw_stats`` (per tenant: chunks, total length) and ``<table>_kw_terms``
-  (per tenant and lexeme: document frequency).
+  transaction: ``<table>_kw_stats`` (per tenant: chunks, total length), ``<table>_kw_terms``
+  (per tenant and lexeme: document frequency) and ``<table>_kw_postings`` (per tenant, lexeme and
+  chunk: term frequency and chunk length), so a query reads its terms' postings and the ``top_k``
+  chunks it returns, never every chunk that matches.
 - Writes stage rows with binary COPY into a temporary table and upsert from it in one statement.
   A document's chunks are written by :meth:`PostgresDocumentStore.write_version
   <motadata_ai.adapters.postgres.documents.PostgresDocumentStore.write_version>` inside the same
@@ -59,6 +61,7 @@ from motadata_ai.adapters.memory.vector_store import (
 )
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
+from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -148,6 +151,23 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
                 SELECT t.tenant_id, u.lexeme, count(*) FROM {table} t, unnest(t.tsv) u GROUP BY 1, 2;
             """,
         ),
+        (
+            4,
+            "keyword postings maintained with the chunk writes",
+            f"""
+            CREATE TABLE {table}_kw_postings (
+                tenant_id text    NOT NULL,
+                term      text    NOT NULL,
+                id        text    NOT NULL,
+                tf        integer NOT NULL,
+                len       integer NOT NULL,
+                PRIMARY KEY (tenant_id, term, id)
+            );
+            INSERT INTO {table}_kw_postings (tenant_id, term, id, tf, len)
+                SELECT t.tenant_id, u.lexeme, t.id, cardinality(u.positions), length(t.tsv)
+                FROM {table} t, unnest(t.tsv) u;
+            """,
+        ),
     ]
 
 
@@ -212,15 +232,8 @@ class _KeywordDelta:
         self.terms.update(other.terms)
 
 
-def _search_settings(*, ef_search: int, iterative: bool, index_scans: bool) -> str:
-    # force_custom_plan: plan with the actual tenant id, so PostgreSQL prunes to the tenant's
-    # partition at plan time and costs that partition's own HNSW index.
-    return (
-        "SET plan_cache_mode = force_custom_plan; "
-        f"SET hnsw.ef_search = {int(ef_search)}; "
-        f"SET hnsw.iterative_scan = {'relaxed_order' if iterative else 'off'}; "
-        f"SET enable_indexscan = {'on' if index_scans else 'off'}"
-    )
+def _set_statement(settings: dict[str, str]) -> str:
+    return "; ".join(f"SET {name} = '{value}'" for name, value in settings.items())
 
 
 def _quote_literal(tenant_id: str) -> str:
@@ -297,6 +310,7 @@ class PgVectorStore(VectorStorePort):
         self.exact_search_below = exact_search_below
         self.auto_promote = auto_promote
         self._ready = False
+        self._session: dict[str, str] = {}
         self._promoted: set[str] = set()
         self._deferred = 0
         self._rebuild = 0
@@ -342,10 +356,31 @@ class PgVectorStore(VectorStorePort):
                 actual=stored,
             )
         self._promoted = {r["tenant_id"] for r in promoted}
+        self._session = await self._session_defaults()
         self._ready = True
         for row in promoted:
             if not row["indexed"]:
                 await self._build_index(row["tenant_id"])
+
+    async def _session_defaults(self) -> dict[str, str]:
+        # what a pooled connection starts with (the pool resets it to these on release)
+        names = list(search_session_settings(ef_search=self.ef_search))
+        with self._errors():
+            async with self.database.pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    "SELECT " + ", ".join(f"current_setting(${i}, true)" for i in range(1, len(names) + 1)),
+                    *names,
+                )
+        return {name: row[i] for i, name in enumerate(names) if row[i] is not None}
+
+    async def _apply_search_settings(self, conn: asyncpg.Connection, settings: dict[str, str]) -> None:
+        """Set ``settings`` on ``conn`` for one search, unless they are its session defaults already.
+
+        Set per search, in one round trip, and cleared by the pool's ``RESET ALL`` on release: the
+        per-query scope of ``SET LOCAL`` without the two round trips of ``BEGIN``/``COMMIT``.
+        """
+        if settings != self._session:
+            await conn.execute(_set_statement(settings))
 
     async def _ensure_ready(self) -> None:
         if not self._ready:
@@ -563,7 +598,8 @@ class PgVectorStore(VectorStorePort):
         written = await conn.fetch(
             self._changed_sql(
                 f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
-                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id, tsv",
+                "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id, tsv",
+                added=True,
                 with_ids=True,
             )
         )
@@ -574,7 +610,9 @@ class PgVectorStore(VectorStorePort):
             # by tenant and id list (one tenant per batch): pruned to its partition, primary key
             replaced = await conn.fetch(
                 self._changed_sql(
-                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[]) RETURNING tsv"
+                    f"DELETE FROM {self.table} WHERE tenant_id = $1 AND id = ANY($2::text[]) "
+                    "RETURNING tenant_id, id, tsv",
+                    added=False,
                 ),
                 batch[0].tenant_id,
                 stored,
@@ -583,22 +621,35 @@ class PgVectorStore(VectorStorePort):
             again = await conn.fetch(
                 self._changed_sql(
                     f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM {self._stage} "
-                    "WHERE id = ANY($1::text[]) RETURNING tsv"
+                    "WHERE id = ANY($1::text[]) RETURNING tenant_id, id, tsv",
+                    added=True,
                 ),
                 stored,
             )
             delta.add(again, 1)
         return delta
 
-    @staticmethod
-    def _changed_sql(statement: str, *, with_ids: bool = False) -> str:
-        # The statistics change of a DELETE/INSERT ... RETURNING tsv, in the statement's round trip:
-        # one row first (term NULL) with the chunk count and total length (and, ``with_ids``, the
-        # ids written: the statement then returns id too), then one row per lexeme with the number
-        # of chunks holding it.
+    def _changed_sql(self, statement: str, *, added: bool, with_ids: bool = False) -> str:
+        # The keyword statistics change of an INSERT/DELETE ... RETURNING tenant_id, id, tsv, in the
+        # statement's round trip: its postings are added (``added``) or removed in the same
+        # statement, and it returns one row first (term NULL) with the chunk count and total length
+        # (and, ``with_ids``, the ids written: the statement then returns id too), then one row per
+        # lexeme with the number of chunks holding it.
         ids = "array_agg(id)" if with_ids else "NULL::text[]"
+        postings = f"{self.table}_kw_postings"
+        if added:
+            posting = (
+                f"INSERT INTO {postings} (tenant_id, term, id, tf, len) "
+                "SELECT c.tenant_id, u.lexeme, c.id, cardinality(u.positions), length(c.tsv) "
+                "FROM changed c, unnest(c.tsv) u"
+            )
+        else:
+            posting = (
+                f"DELETE FROM {postings} p USING changed c, unnest(c.tsv) u "
+                "WHERE p.tenant_id = c.tenant_id AND p.term = u.lexeme AND p.id = c.id"
+            )
         return (
-            f"WITH changed AS ({statement}) "
+            f"WITH changed AS ({statement}), posted AS ({posting}) "
             "SELECT * FROM (SELECT NULL::text AS term, count(*) AS n, coalesce(sum(length(tsv)), 0) AS len, "
             f"{ids} AS ids FROM changed) AS totals "
             "UNION ALL SELECT u.lexeme, count(*), 0, NULL "
@@ -683,7 +734,9 @@ class PgVectorStore(VectorStorePort):
         delta = _KeywordDelta()
         removed = await conn.fetch(
             self._changed_sql(
-                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 RETURNING tsv"
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 "
+                "RETURNING tenant_id, id, tsv",
+                added=False,
             ),
             staged.tenant.tenant_id,
             staged.document_id,
@@ -704,7 +757,9 @@ class PgVectorStore(VectorStorePort):
         delta = _KeywordDelta()
         removed = await conn.fetch(
             self._changed_sql(
-                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 RETURNING tsv"
+                f"DELETE FROM {self.table} WHERE tenant_id = $1 AND document_id = $2 "
+                "RETURNING tenant_id, id, tsv",
+                added=False,
             ),
             tenant.tenant_id,
             document_id,
@@ -749,7 +804,10 @@ class PgVectorStore(VectorStorePort):
             async with self.database.pool.acquire() as conn, conn.transaction():
                 delta = _KeywordDelta()
                 removed = await conn.fetch(
-                    self._changed_sql(f"DELETE FROM {self.table} WHERE {where} RETURNING tsv"), *args
+                    self._changed_sql(
+                        f"DELETE FROM {self.table} WHERE {where} RETURNING tenant_id, id, tsv", added=False
+                    ),
+                    *args,
                 )
                 deleted = delta.add(removed, -1)
                 await self._apply_delta(conn, tenant.tenant_id, delta)
@@ -832,10 +890,7 @@ class PgVectorStore(VectorStorePort):
         args.append(query)
         qv = f"${len(args)}::{self.storage}"
         args.append(top_k)
-        # Session settings, sent in one round trip with every search (so no search depends on
-        # another's) and cleared by the pool's RESET ALL when the connection is released: the
-        # per-query scope of SET LOCAL without the two extra round trips of BEGIN/COMMIT.
-        settings = _search_settings(
+        settings = search_session_settings(
             ef_search=max(self.ef_search, top_k),
             iterative=bool(wanted) and not exact,
             index_scans=not exact,
@@ -848,7 +903,7 @@ class PgVectorStore(VectorStorePort):
         await self._ensure_ready()
 
         async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-            await conn.execute(settings)
+            await self._apply_search_settings(conn, settings)
             return list(await conn.fetch(sql, *args))
 
         with self._errors(tenant):
@@ -880,40 +935,44 @@ class PgVectorStore(VectorStorePort):
         args += [query, top_k]
 
         async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-            await conn.execute(_search_settings(ef_search=self.ef_search, iterative=False, index_scans=True))
-            return list(await conn.fetch(self._bm25_sql(where, len(args) - 1), *args))
+            await self._apply_search_settings(conn, search_session_settings(ef_search=self.ef_search))
+            return list(await conn.fetch(self._bm25_sql(where, len(args) - 1, filtered=bool(wanted)), *args))
 
         with self._errors(tenant):
             rows = await self.database.read(search, tenant_id=tenant.tenant_id)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
 
-    def _bm25_sql(self, where: str, first: int) -> str:
+    def _bm25_sql(self, where: str, first: int, *, filtered: bool) -> str:
         # $first: query text, then top_k. BM25 (k1=1.2, b=0.75; length = distinct lexemes) from the
-        # tenant's maintained statistics (chunk count, total length, per-term document frequency,
-        # all kept in the chunk writes' transactions) and one pass over the tenant's chunks matching
-        # any query term (GIN index): unnest their lexemes once, keep the query terms with their
-        # frequencies. Document frequencies count the whole tenant, filters or not.
+        # tenant's maintained statistics, all kept in the chunk writes' transactions: chunk count
+        # and total length, per-term document frequency, and the postings (term, chunk, term
+        # frequency, chunk length) of the query's terms, read through their primary key, so a
+        # query costs its terms' postings and never reads the tenant's chunks; only the ``top_k``
+        # best are fetched. Scores equal to 9 decimals (the sum's order moves the last bits) rank by
+        # id. With metadata filters (``filtered``) the postings are kept to the
+        # chunks matching ``where``. Document frequencies count the whole tenant, filters or not.
         q, top_k = f"${first}", f"${first + 1}"
         search = f"{self.table}_search_text"
         columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
+        matching = f"AND p.id IN (SELECT id FROM {self.table} WHERE {where}) " if filtered else ""
         return (
-            f"WITH q AS (SELECT replace(plainto_tsquery('english', {search}({q}))::text, ' & ', ' | ')"
-            "::tsquery AS query), "
-            f"terms AS (SELECT DISTINCT lexeme AS term FROM unnest(to_tsvector('english', {search}({q})))), "
+            "WITH terms AS (SELECT DISTINCT lexeme AS term "
+            f"FROM unnest(to_tsvector('english', {search}({q})))), "
             "st AS (SELECT chunks::float8 AS n_docs, "
             "coalesce((nullif(total_length, 0)::numeric / nullif(chunks, 0))::float8, 1.0) AS avg_len "
             f"FROM {self.table}_kw_stats WHERE tenant_id = $1 AND chunks > 0), "
-            f"df AS (SELECT term, df AS n FROM {self.table}_kw_terms "
-            "WHERE tenant_id = $1 AND term IN (SELECT term FROM terms)), "
-            "m AS MATERIALIZED (SELECT t.id, length(t.tsv) AS len, u.lexeme AS term, "
-            f"cardinality(u.positions) AS tf FROM {self.table} t, q, unnest(t.tsv) u "
-            f"WHERE {where} AND t.tsv @@ q.query AND u.lexeme IN (SELECT term FROM terms)), "
-            "scored AS (SELECT m.id, sum(ln(1 + (st.n_docs - df.n + 0.5) / (df.n + 0.5)) * m.tf * 2.2 "
-            "/ (m.tf + 1.2 * (0.25 + 0.75 * m.len / st.avg_len))) AS score FROM m JOIN df USING (term), st "
-            f"GROUP BY m.id ORDER BY score DESC, m.id LIMIT {top_k}) "
+            "w AS MATERIALIZED (SELECT k.term, ln(1 + (st.n_docs - k.df + 0.5) / (k.df + 0.5)) AS idf "
+            f"FROM {self.table}_kw_terms k, st "
+            "WHERE k.tenant_id = $1 AND k.term IN (SELECT term FROM terms)), "
+            "summed AS (SELECT p.id, sum(w.idf * p.tf * 2.2 "
+            "/ (p.tf + 1.2 * (0.25 + 0.75 * p.len / st.avg_len))) AS score "
+            f"FROM w JOIN {self.table}_kw_postings p ON p.tenant_id = $1 AND p.term = w.term, st "
+            f"WHERE true {matching}GROUP BY p.id), "
+            "scored AS (SELECT id, score FROM summed "
+            f"ORDER BY round(score::numeric, 9) DESC, id LIMIT {top_k}) "
             f"SELECT {columns}, s.score FROM scored s "
             f"JOIN {self.table} c ON c.tenant_id = $1 AND c.id = s.id "
-            "ORDER BY s.score DESC, c.id"
+            "ORDER BY round(s.score::numeric, 9) DESC, c.id"
         )
 
     async def count(self, tenant: TenantContext, *, filters: MetadataFilter | None = None) -> int:

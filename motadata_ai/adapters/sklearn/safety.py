@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from motadata_ai.ports.ml import ArtifactRefused, UnsafeArtifact
@@ -96,15 +97,18 @@ def declared_types(data: bytes) -> set[str]:
     return found
 
 
-def safe_loads(data: bytes) -> Any:
+def safe_loads(data: bytes, *, cache_dir: Path | None = None) -> Any:
     """Load a skops artifact after checking every type it declares is trusted.
+
+    ``cache_dir``: where :func:`~motadata_ai.adapters.sklearn.skops_import.import_skops_io` keeps
+    scikit-learn's estimator names (``None``: scan them on each cold import).
 
     Raises :class:`UnsafeArtifact` naming the untrusted types, :class:`ArtifactRefused` when the
     bytes are no skops file.
     """
     from motadata_ai.adapters.sklearn.skops_import import import_skops_io
 
-    sio = import_skops_io()
+    sio = import_skops_io(cache_dir)
     untrusted = sorted(declared_types(data) - TRUSTED_TYPES)
     if untrusted:
         raise UnsafeArtifact(

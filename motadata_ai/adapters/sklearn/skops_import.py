@@ -12,19 +12,32 @@ descend into the packages ``all_estimators`` skips anyway: those with a private 
 a part it ignores (``tests``, ``externals``, ...). Every module name ``all_estimators`` keeps
 lies outside them, so it imports the same public modules and returns the same estimators, and
 skops trusts the same types; only the imports it never needed are left out.
+
+Given a cache directory, the first import also keeps the ``(name, module, class)`` of every
+estimator ``all_estimators`` found in a file named after the scikit-learn and skops versions;
+later imports answer skops' one ``all_estimators()`` call from that file (skops only reads each
+class's module and name), so a cold ``ml predict`` imports neither the public scikit-learn modules
+its model does not use nor their dependencies. A missing, unreadable or malformed file (every
+name is checked whole) means the scan runs again.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import pkgutil
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 _FALLBACK_IGNORED = frozenset({"tests", "externals", "setup", "conftest", "experimental", "estimator_checks"})
 _lock = threading.Lock()
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODULE = re.compile(r"sklearn(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
 def _ignored_parts() -> frozenset[str]:
@@ -86,17 +99,91 @@ def _walk(
         yield from _walk(inner, info.name + ".", onerror, ignored, seen)
 
 
-def import_skops_io() -> ModuleType:
-    """``skops.io``, imported without the scikit-learn packages its trusted-type scan never uses."""
+def _versions_key() -> str:
+    from importlib.metadata import version
+
+    return f"sklearn-{version('scikit-learn')}-skops-{version('skops')}"
+
+
+def estimator_names_file(cache_dir: Path) -> Path:
+    """Where the estimator names of this scikit-learn and skops are kept in ``cache_dir``."""
+    return cache_dir / f"skops-estimators-{_versions_key()}.json"
+
+
+def _read_names(path: Path) -> list[tuple[str, str, str]] | None:
+    """The cached ``(name, module, class)`` triples, or ``None`` when absent or not well formed."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entries, list) or not entries:
+        return None
+    triples = []
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 3 and all(isinstance(p, str) for p in entry)):
+            return None
+        name, module, qualname = entry
+        if not (_NAME.fullmatch(name) and _MODULE.fullmatch(module) and _NAME.fullmatch(qualname)):
+            return None
+        triples.append((name, module, qualname))
+    return triples
+
+
+def _write_names(path: Path, estimators: list[tuple[str, type]]) -> None:
+    entries = [[name, cls.__module__, cls.__name__] for name, cls in estimators]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(entries), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:
+        return  # a read-only cache only costs the scan next time
+
+
+def _stand_ins(triples: list[tuple[str, str, str]]) -> list[tuple[str, type]]:
+    # skops reads only each class's module and name (``get_type_name``) from ``all_estimators``
+    return [(name, type(qualname, (), {"__module__": module})) for name, module, qualname in triples]
+
+
+def import_skops_io(cache_dir: Path | None = None) -> ModuleType:
+    """``skops.io``, imported without the scikit-learn packages its trusted-type scan never uses.
+
+    With ``cache_dir``, the names ``all_estimators`` returns are kept there (one file per
+    scikit-learn and skops version) after the first scan, and later imports build skops' trusted
+    type names from that file instead of importing every public scikit-learn module.
+    """
     loaded = sys.modules.get("skops.io")
     if loaded is not None:
         return loaded
     with _lock:
-        original: Any = pkgutil.walk_packages
-        pkgutil.walk_packages = pruned_walk(original, _ignored_parts())
+        import sklearn.utils
+
+        cached = _read_names(estimator_names_file(cache_dir)) if cache_dir is not None else None
+        original_all: Any = sklearn.utils.all_estimators
+        scanned: list[tuple[str, type]] = []
+
+        def all_estimators(type_filter: Any = None) -> list[tuple[str, type]]:
+            if type_filter is None and cached is not None:
+                return _stand_ins(cached)
+            found: list[tuple[str, type]] = original_all(type_filter)
+            if type_filter is None:
+                scanned[:] = found
+            return found
+
+        original_walk: Any = pkgutil.walk_packages
+        pkgutil.walk_packages = pruned_walk(original_walk, _ignored_parts())
+        sklearn.utils.all_estimators = all_estimators
         try:
             import skops.io
         finally:
-            pkgutil.walk_packages = original
+            pkgutil.walk_packages = original_walk
+            sklearn.utils.all_estimators = original_all
+        if cache_dir is not None and cached is None and scanned:
+            _write_names(estimator_names_file(cache_dir), scanned)
     module: ModuleType = skops.io
     return module
+
+
+def estimator_cache_dir(data_dir: Path) -> Path:
+    """The cache directory of the estimator names under the SDK's data directory."""
+    return data_dir / "cache"

@@ -14,6 +14,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -233,13 +234,18 @@ class SklearnModel(TrainedModel):
 
 
 class SklearnTrainer(TrainerPort):
-    """scikit-learn estimators by name over one preprocessing pipeline; skops artifacts."""
+    """scikit-learn estimators by name over one preprocessing pipeline; skops artifacts.
+
+    ``cache_dir``: where scikit-learn's estimator names are kept for skops' next cold import
+    (see :mod:`~motadata_ai.adapters.sklearn.skops_import`; ``None``: no cache).
+    """
 
     name = "sklearn"
     artifact_format = "skops"
 
-    def __init__(self, *, text_max_features: int = 5000) -> None:
+    def __init__(self, *, text_max_features: int = 5000, cache_dir: Path | None = None) -> None:
         self.text_max_features = text_max_features
+        self.cache_dir = cache_dir
 
     def estimators(self) -> tuple[str, ...]:
         """``logistic_regression``, ``random_forest``, ``extra_trees``, ``gradient_boosting``,
@@ -322,7 +328,7 @@ class SklearnTrainer(TrainerPort):
             raise ValidationError("the scikit-learn trainer serialises only its own models", field="model")
         from motadata_ai.adapters.sklearn.skops_import import import_skops_io
 
-        sio = import_skops_io()
+        sio = import_skops_io(self.cache_dir)
         payload = {"pipeline": model.pipeline, "features": [[f.name, f.type] for f in model.features]}
         data: bytes = await asyncio.to_thread(sio.dumps, payload)
         return data
@@ -332,7 +338,7 @@ class SklearnTrainer(TrainerPort):
         return await asyncio.to_thread(self._loads_sync, data)
 
     def _loads_sync(self, data: bytes) -> TrainedModel:
-        payload = safe_loads(data)
+        payload = safe_loads(data, cache_dir=self.cache_dir)
         try:
             features = [FeatureSpec(name=name, type=kind) for name, kind in payload["features"]]
             return SklearnModel(payload["pipeline"], features)

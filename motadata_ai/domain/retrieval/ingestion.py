@@ -4,7 +4,10 @@
 yields checked Documents; a document whose content hash matches its stored version is left alone;
 a changed one is chunked into a new version; pending versions are embedded in batches through the
 gateway and each is written with :meth:`DocumentStorePort.write_version` (row, version and chunks
-in one transaction, serialised per document, version compare-and-set). A lost race is settled
+in one transaction, serialised per document, version compare-and-set). The three steps overlap
+(:mod:`~motadata_ai.domain.retrieval.stages`): while one window of versions is embedded, the next
+is loaded and chunked and the last one written, with at most :data:`WINDOWS_AHEAD` windows
+waiting between two steps, so the model never waits on parsing or the database. A lost race is settled
 without re-embedding: the same content is ``unchanged``, other content becomes the next version.
 The counts of a run (documents, failures, chunks, the embedding usage) live in one small
 :class:`IngestRun` that ends as the :class:`IngestReport`.
@@ -12,6 +15,7 @@ The counts of a run (documents, failures, chunks, the embedding usage) live in o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +23,8 @@ from typing import Any
 from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
 from motadata_ai.domain.retrieval.gateway import GatewayLike
 from motadata_ai.domain.retrieval.hashing import chunk_id, content_hash, normalise_text
-from motadata_ai.domain.retrieval.loading import DocumentLoader, IngestSource
+from motadata_ai.domain.retrieval.loading import DocumentLoader, IngestSource, Item
+from motadata_ai.domain.retrieval.stages import Handoff, run_stages
 from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
 from motadata_ai.domain.values.documents import (
     Document,
@@ -37,6 +42,12 @@ from motadata_ai.ports.vector_store import VectorStorePort
 
 MAX_WRITE_ATTEMPTS = 16
 """How often one ingest re-bases its version on a concurrent writer's before it reports the conflict."""
+
+WINDOW_CALLS = 4
+"""Embedding calls' worth of chunks per window: a window's texts are sorted by length together, so
+each call holds texts of similar length, and the first step hands the next steps whole windows."""
+WINDOWS_AHEAD = 2
+"""Windows waiting between two steps at most (then the step before waits: back-pressure)."""
 
 ProgressCallback = Callable[[int, int, str], None]
 """``progress(done, total, source)``: called once before ingesting (done=0) and after each source."""
@@ -168,18 +179,51 @@ class Ingestion:
         run = IngestRun(total=len(items), single=await self.loader.is_single(source), progress=progress)
         if progress:
             progress(0, run.total, "")
-        pending: list[Prepared] = []
         options = self.parsing if parsing is None else parse_options(parsing)
+        to_embed: Handoff[list[Prepared]] = Handoff(WINDOWS_AHEAD)
+        to_write: Handoff[EmbeddedBatch] = Handoff(WINDOWS_AHEAD)
+        in_flight: dict[str, asyncio.Event] = {}
+        await run_stages(
+            self._prepare_all(
+                items, run, to_embed, in_flight, user_id=user_id, metadata=metadata, parsing=options
+            ),
+            self._embed_all(to_embed, to_write),
+            self._write_all(to_write, run, in_flight),
+        )
+        return run.report(self.tenant.tenant_id)
+
+    async def _prepare_all(
+        self,
+        items: list[Item],
+        run: IngestRun,
+        out: Handoff[list[Prepared]],
+        in_flight: dict[str, asyncio.Event],
+        *,
+        user_id: str | None,
+        metadata: dict[str, Any] | None,
+        parsing: ParseOptions,
+    ) -> None:
+        """The first step: load, check and chunk each source; hand windows of changed versions on.
+
+        An unchanged document is recorded at once. A document already on its way through the
+        later steps is prepared only once that version is written (one version of a document at a
+        time): the window holding it is handed on first.
+        """
+        window: list[Prepared] = []
+        chunks = 0
         async for name, document, more in self.loader.load_each(
-            items, user_id=user_id, metadata=metadata, parsing=options
+            items, user_id=user_id, metadata=metadata, parsing=parsing
         ):
             run.total += more
             try:
                 if isinstance(document, MotadataError):
                     raise document
-                if any(p.document.id == document.id for p in pending):
-                    await self._flush(pending, run)  # one version of a document at a time
-                    pending = []
+                earlier = in_flight.get(document.id)
+                if earlier is not None:
+                    if any(p.document.id == document.id for p in window):
+                        await out.put(window)
+                        window, chunks = [], 0
+                    await earlier.wait()
                 prepared = await self._prepare(document)
             except MotadataError as error:
                 if run.single or not isinstance(error, DocumentRejected | NotFound):
@@ -189,30 +233,44 @@ class Ingestion:
             if isinstance(prepared, StoredDocument):  # the stored version already has this content
                 run.stored(name, prepared, "unchanged")
                 continue
-            pending.append(prepared)
-            if sum(len(p.chunks) for p in pending) >= self.embed_batch_size:
-                await self._flush(pending, run)
-                pending = []
-        await self._flush(pending, run)
-        return run.report(self.tenant.tenant_id)
+            in_flight[document.id] = asyncio.Event()
+            window.append(prepared)
+            chunks += len(prepared.chunks)
+            if chunks >= self.embed_batch_size * WINDOW_CALLS:
+                await out.put(window)
+                window, chunks = [], 0
+        if window:
+            await out.put(window)
+        await out.close()
 
-    async def _flush(self, pending: list[Prepared], run: IngestRun) -> None:
-        """Embed and write the pending versions, recording each outcome in ``run``."""
-        if not pending:
-            return
-        embedded = await self._embed(pending)
-        run.usage = run.usage + embedded.usage
-        outcomes = [(p, embedded.error or await self._write(p)) for p in embedded.batch]
-        for prepared, error in outcomes:  # every version is written before a single source raises
-            name = prepared.document.source or prepared.document.id
-            if error is None:
-                if not prepared.unchanged:
-                    run.chunks += len(prepared.chunks)
-                run.stored(name, prepared.stored, prepared.action)
-            elif run.single:
-                raise error
-            else:
-                run.failed(name, error)
+    async def _embed_all(self, windows: Handoff[list[Prepared]], out: Handoff[EmbeddedBatch]) -> None:
+        """The second step: embed each window (while the first prepares the next and the third
+        writes the last)."""
+        async for window in windows:
+            await out.put(await self._embed(window))
+        await out.close()
+
+    async def _write_all(
+        self, batches: Handoff[EmbeddedBatch], run: IngestRun, in_flight: dict[str, asyncio.Event]
+    ) -> None:
+        """The last step: write each embedded version (one transaction each) and record its outcome."""
+        async for embedded in batches:
+            run.usage = run.usage + embedded.usage
+            outcomes = [(p, embedded.error or await self._write(p)) for p in embedded.batch]
+            for prepared, _ in outcomes:  # a later version of the same document may be prepared now
+                done = in_flight.pop(prepared.document.id, None)
+                if done is not None:
+                    done.set()
+            for prepared, error in outcomes:  # every version is written before a single source raises
+                name = prepared.document.source or prepared.document.id
+                if error is None:
+                    if not prepared.unchanged:
+                        run.chunks += len(prepared.chunks)
+                    run.stored(name, prepared.stored, prepared.action)
+                elif run.single:
+                    raise error
+                else:
+                    run.failed(name, error)
 
     async def _prepare(self, document: Document) -> Prepared | StoredDocument:
         """The document's next version, chunked; the stored version itself when it has this
@@ -247,13 +305,19 @@ class Ingestion:
         return tuple(chunk_id(self.tenant.tenant_id, document_id, version, c.index) for c in chunks)
 
     async def _embed(self, batch: list[Prepared]) -> EmbeddedBatch:
-        """Every chunk of ``batch`` embedded, ``embed_batch_size`` texts a call; a failure fails the batch."""
+        """Every chunk of ``batch`` embedded, ``embed_batch_size`` texts a call; a failure fails the batch.
+
+        The texts are sorted by length first, so each call holds texts of similar length (a
+        model pads a call to its longest text); the vectors are put back in the chunks' order.
+        """
         texts = [embedding_text(p.stored.title, c) for p in batch for c in p.chunks]
-        vectors: list[tuple[float, ...]] = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[tuple[float, ...]] = [()] * len(texts)
         usage = NO_USAGE
         try:
-            for start in range(0, len(texts), self.embed_batch_size):
-                part = texts[start : start + self.embed_batch_size]
+            for start in range(0, len(order), self.embed_batch_size):
+                chosen = order[start : start + self.embed_batch_size]
+                part = [texts[i] for i in chosen]
                 # bulk ingestion waits for the tenant's rate limit instead of failing half-way
                 response = await self._gateway.embed(
                     part, tenant=self.tenant, model=self.embedding_model, wait=True, purpose="ingestion"
@@ -265,7 +329,8 @@ class Ingestion:
                         field="embeddings",
                         model=self.embedding_model,
                     )
-                vectors.extend(response.vectors)
+                for index, vector in zip(chosen, response.vectors, strict=True):
+                    vectors[index] = vector
                 usage = usage + ModelUsage.of_embedding(response)
         except MotadataError as error:
             return EmbeddedBatch(batch=batch, usage=usage, error=error)

@@ -8,23 +8,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from motadata_ai.adapters.sklearn.skops_import import skipped_by_all_estimators
+from motadata_ai.adapters.sklearn.skops_import import estimator_names_file, skipped_by_all_estimators
 
 pytestmark = pytest.mark.slow
 
 PROBE = """
 import json, sys
+from pathlib import Path
 if sys.argv[1] == "pruned":
     from motadata_ai.adapters.sklearn.skops_import import import_skops_io
     import_skops_io()
+elif sys.argv[1] == "cached":
+    from motadata_ai.adapters.sklearn.skops_import import import_skops_io
+    import_skops_io(Path(sys.argv[2]))
 else:
     import skops.io
 from skops.io import _trusted_types as tt
 found = {
     "torch": "torch" in sys.modules,
+    "public_modules": sorted(
+        m for m in ("sklearn.mixture", "sklearn.naive_bayes", "sklearn.neural_network") if m in sys.modules
+    ),
     "sklearn_tests": sorted(m for m in sys.modules if m.startswith("sklearn.") and ".tests" in m),
     "names": {k: sorted(v) for k, v in vars(tt).items() if k.endswith("_TYPE_NAMES")},
 }
@@ -34,9 +42,9 @@ print(json.dumps(found))
 """
 
 
-def probe(mode: str) -> dict[str, object]:
+def probe(mode: str, *extra: str) -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-c", PROBE, mode, *extra], capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
     loaded: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -50,6 +58,40 @@ def test_skops_trusts_the_same_types_without_importing_torch_or_the_test_package
     assert pruned["torch"] is False and pruned["sklearn_tests"] == []
     assert pruned["names"] == plain["names"] and plain["names"]
     assert pruned["estimators"] == plain["estimators"] and len(plain["estimators"]) > 100
+
+
+@pytest.fixture(scope="module")
+def plain() -> dict[str, object]:
+    """What a plain ``import skops.io`` trusts (and ``all_estimators`` finds)."""
+    return probe("plain")
+
+
+def test_cached_estimator_names_give_skops_the_same_types_without_the_scan(
+    tmp_path: Path, plain: dict[str, object]
+) -> None:
+    first = probe("cached", str(tmp_path))  # scans, and keeps the names
+    assert [p.name for p in tmp_path.iterdir()] == [estimator_names_file(tmp_path).name]
+    again = probe("cached", str(tmp_path))  # answers skops' all_estimators() from the file
+    assert first["names"] == plain["names"] and again["names"] == plain["names"]
+    assert first["public_modules"] == ["sklearn.mixture", "sklearn.naive_bayes", "sklearn.neural_network"]
+    assert again["public_modules"] == [] and again["torch"] is False
+    assert again["estimators"] == plain["estimators"]  # a later all_estimators() is the real one
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '[["Evil", "os", "system"]]',
+        "not json",
+    ],
+)
+def test_a_malformed_names_file_means_the_scan_runs_again(
+    tmp_path: Path, content: str, plain: dict[str, object]
+) -> None:
+    estimator_names_file(tmp_path).write_text(content)
+    cached = probe("cached", str(tmp_path))
+    assert cached["names"] == plain["names"]
+    assert cached["public_modules"] == ["sklearn.mixture", "sklearn.naive_bayes", "sklearn.neural_network"]
 
 
 @pytest.mark.parametrize(

@@ -63,9 +63,9 @@ async def test_the_warm_up_builds_the_first_request_work_and_reaches_no_tenant(t
         await ai.rag("acme").ingest([document])
         target = _Counting(ai)
         app = create_app(target)
-        assert app.middleware_stack is None and ai._unified is None  # built by the first request
+        assert app.middleware_stack is None and ai.use_cases._unified is None  # built by the first request
         await warm_up_app(app, target)
-        assert app.middleware_stack is not None and ai._unified is not None
+        assert app.middleware_stack is not None and ai.use_cases._unified is not None
         assert target.queries == 0
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             body = {"query": "reset password", "tenant_id": "acme", "mode": "rag"}

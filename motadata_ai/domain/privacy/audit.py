@@ -122,8 +122,20 @@ class AuditTrail:
                     error,
                 )
         self._pending.append(event)
-        if not self._closed and (self._writer is None or self._writer.done()):
+        if not self._closed and not self._writer_running():
             self._writer = asyncio.ensure_future(self._background_flush())
+
+    def _writer_running(self) -> bool:
+        """Whether a background write is under way on this event loop. A writer left on another
+        loop (an app used from several loops) is dropped with its lock: its events are removed
+        from the buffer only once written, so nothing is lost, and a repeated id is kept once."""
+        writer = self._writer
+        if writer is None or writer.done():
+            return False
+        if writer.get_loop() is not asyncio.get_running_loop():
+            self._writer, self._lock = None, asyncio.Lock()
+            return False
+        return True
 
     async def _background_flush(self) -> None:
         try:
@@ -142,8 +154,8 @@ class AuditTrail:
     async def aclose(self) -> None:
         """Write what is pending and stop the background writer."""
         self._closed = True
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        if self._writer_running():
+            await asyncio.gather(self._writer, return_exceptions=True)  # type: ignore[arg-type]
         await self.flush()
 
     @asynccontextmanager

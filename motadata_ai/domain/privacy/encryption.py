@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from motadata_ai.domain.values.documents import ConversationTurn
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.memory import (
     Checkpoint,
     CheckpointClaim,
@@ -147,6 +148,15 @@ class EncryptedMemoryStore(MemoryStorePort):
     def __init__(self, inner: MemoryStorePort, envelope: Envelope) -> None:
         self.inner = inner
         self.envelope = envelope
+
+    @property
+    def database(self) -> Any:
+        """The inner store's database, when it has one (health probes it once per server)."""
+        return getattr(self.inner, "database", None)
+
+    async def health(self) -> ComponentHealth:
+        """The inner store's health: encryption adds no server of its own."""
+        return await self.inner.health()
 
     async def _record_in(self, record: MemoryRecord) -> MemoryRecord:
         return record.model_copy(

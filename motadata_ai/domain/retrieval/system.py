@@ -12,10 +12,11 @@ A thin facade over three collaborators, each in its own module, configured by on
 
 Every model call goes through the gateway, and each collaborator returns what its own calls
 spent with its result: a query's usage is the sum of its rewrite's, its search's and its
-answer's, so concurrent queries never count each other's tokens. Listing, deleting, and a
-user's erase and export stay here for now: they are the reason this module is a little over
-400 lines, and the erase/export part (about 80 lines) moves to the cross-store privacy use-case
-when that exists.
+answer's, so concurrent queries never count each other's tokens. The facade is about 550 lines
+because it also holds listing and deleting, the per-user document erase and export that the
+cross-store privacy use-case (:mod:`motadata_ai.domain.privacy`) calls, the typed overloads of
+``ingest`` (in the caller, or queued for the ingestion workers), and the query's span and
+metrics; each of those is a few dozen lines of delegation.
 """
 
 from __future__ import annotations

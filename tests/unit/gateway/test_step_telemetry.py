@@ -35,3 +35,20 @@ async def test_telemetry_follows_the_genai_conventions(make_rig: RigFactory) -> 
     }
     assert token_types == {"input", "output"}
     assert rig.telemetry.counters["motadata.gateway.cache.hits"] == 1
+
+
+async def test_model_calls_are_client_spans_with_the_request_parameters_and_the_user(
+    make_rig: RigFactory,
+) -> None:
+    rig = make_rig()
+    await rig.gateway.generate(
+        ask("hello", max_tokens=64, temperature=0.2), tenant="acme", user_id="u-7"
+    )
+    await rig.gateway.generate(ask("plain"), tenant="acme")
+    await rig.gateway.embed(["x"], tenant="acme")
+    tuned, plain, embed = rig.telemetry.spans
+    assert [span.kind for span in (tuned, plain, embed)] == ["client", "client", "client"]
+    assert tuned.attributes["gen_ai.request.max_tokens"] == 64
+    assert tuned.attributes["gen_ai.request.temperature"] == 0.2
+    assert tuned.attributes["enduser.id"] == "u-7"
+    assert "gen_ai.request.max_tokens" not in plain.attributes and "enduser.id" not in plain.attributes

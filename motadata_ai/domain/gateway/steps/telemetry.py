@@ -16,7 +16,7 @@ from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.gateway.steps.ledger import outcome_of
 from motadata_ai.domain.values import llm
-from motadata_ai.ports.telemetry import SpanHandle, TelemetryPort
+from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, AttributeValue, SpanHandle, TelemetryPort
 
 __all__ = ["TelemetryStep"]
 
@@ -32,7 +32,7 @@ class TelemetryStep(Step):
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Trace one completion."""
-        with self._span(call, "chat") as span:
+        with self._span(call, "chat", request) as span:
             response = await self._traced(call, span, next(call, request))
             self._chat(call, span, response)
             return response
@@ -53,7 +53,7 @@ class TelemetryStep(Step):
         self, call: Call, request: llm.ChatRequest, next: NextStream
     ) -> AsyncIterator[llm.StreamChunk]:
         """Trace one stream (``gen_ai.request.stream``)."""
-        with self._span(call, "chat") as span:
+        with self._span(call, "chat", request) as span:
             span.set_attribute("gen_ai.request.stream", True)
             try:
                 async for chunk in next(call, request):
@@ -71,20 +71,28 @@ class TelemetryStep(Step):
             self._failed(call, span, error)
             raise
 
-    def _span(self, call: Call, operation: str) -> Any:
+    def _span(self, call: Call, operation: str, request: llm.ChatRequest | None = None) -> Any:
         origin = call.origin
-        return self._telemetry.span(
-            f"{operation} {call.model}",
-            attributes={
-                "gen_ai.operation.name": operation,
-                "gen_ai.request.model": call.model,
-                "gen_ai.provider.name": provider_of(call.model) or "unknown",
-                "motadata.tenant.id": call.tenant_id,
-                "motadata.request.id": origin.request_id,
-                "motadata.request.operation": origin.operation,
-                "motadata.gateway.purpose": call.purpose,
-            },
-        )
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": call.model,
+            "gen_ai.provider.name": provider_of(call.model) or "unknown",
+            TENANT_ATTRIBUTE: call.tenant_id,
+            "motadata.request.id": origin.request_id,
+            "motadata.request.operation": origin.operation,
+            "motadata.gateway.purpose": call.purpose,
+        }
+        if call.user_id:
+            attributes["enduser.id"] = call.user_id
+        if request is not None:  # the request parameters the GenAI conventions name, when set
+            for name, value in (
+                ("gen_ai.request.max_tokens", request.max_tokens),
+                ("gen_ai.request.temperature", request.temperature),
+                ("gen_ai.request.top_p", request.top_p),
+            ):
+                if value is not None:
+                    attributes[name] = value
+        return self._telemetry.span(f"{operation} {call.model}", attributes=attributes, kind="client")
 
     def _chat(self, call: Call, span: SpanHandle, response: llm.ChatResponse) -> None:
         source = call.state.source
@@ -115,7 +123,7 @@ class TelemetryStep(Step):
             "gen_ai.request.model": call.model,
             "gen_ai.response.model": model,
             "gen_ai.provider.name": provider_of(model) or "unknown",
-            "motadata.tenant.id": call.tenant_id,
+            TENANT_ATTRIBUTE: call.tenant_id,
             "motadata.cache.hit": hit,
         }
         if error is not None:
@@ -136,5 +144,5 @@ class TelemetryStep(Step):
         telemetry.add_counter(
             "motadata.gateway.cache.hits" if hit else "motadata.gateway.cache.misses",
             1,
-            attributes={"motadata.tenant.id": call.tenant_id},
+            attributes={TENANT_ATTRIBUTE: call.tenant_id},
         )

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from motadata_ai.testing.servers.nats import NatsServer
-from motadata_ai.testing.servers.process import free_port
+from motadata_ai.testing.servers.process import free_port, server_factory, session_url
 
 __all__ = ["NatsCluster", "NatsClusterNode", "nats_cluster_factory", "nats_cluster_url"]
 
@@ -145,29 +145,10 @@ class NatsCluster:
 @pytest.fixture(scope="session")
 def nats_cluster_url() -> Iterator[str]:
     """URL (every node, comma-separated) of a real 3-node NATS JetStream cluster for the session."""
-    configured = os.environ.get(URL_ENV)
-    if configured:
-        yield configured
-        return
-    cluster = NatsCluster().start()
-    try:
-        yield cluster.url
-    finally:
-        cluster.remove()
+    yield from session_url(URL_ENV, NatsCluster)
 
 
 @pytest.fixture
 def nats_cluster_factory() -> Iterator[Callable[[], NatsCluster]]:
     """``factory()`` forms a private 3-node NATS cluster for one test; all are removed afterwards."""
-    clusters: list[NatsCluster] = []
-
-    def factory() -> NatsCluster:
-        cluster = NatsCluster()
-        clusters.append(cluster)
-        return cluster.start()
-
-    try:
-        yield factory
-    finally:
-        for cluster in clusters:
-            cluster.remove()
+    yield from server_factory(NatsCluster)

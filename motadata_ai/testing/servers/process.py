@@ -19,7 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Protocol, Self, TypeVar
 
 __all__ = ["ServerProcess", "free_port", "server_factory", "session_url"]
 
@@ -160,10 +160,24 @@ class ServerProcess(ABC):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-S = TypeVar("S", bound=ServerProcess)
+class Startable(Protocol):
+    """A server or a cluster of them: started, reached by ``url``, removed with its files."""
+
+    @property
+    def url(self) -> str:
+        """Where clients connect."""
+
+    def start(self) -> Self:
+        """Start and wait until it answers."""
+
+    def remove(self) -> None:
+        """Stop and delete its files."""
 
 
-def session_url(url_env: str, server_type: Callable[[], ServerProcess]) -> Iterator[str]:
+S = TypeVar("S", bound=Startable)
+
+
+def session_url(url_env: str, server_type: Callable[[], Startable]) -> Iterator[str]:
     """Body of a session fixture: ``$url_env`` when set, else a started server's URL (removed after)."""
     configured = os.environ.get(url_env)
     if configured:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -24,7 +23,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from motadata_ai.testing.servers.process import free_port
+from motadata_ai.testing.servers.process import free_port, server_factory, session_url
 from motadata_ai.testing.servers.redis import ValkeyServer
 
 __all__ = ["ClusterNode", "ValkeyCluster", "redis_cluster_factory", "redis_cluster_url"]
@@ -173,29 +172,10 @@ class ValkeyCluster:
 @pytest.fixture(scope="session")
 def redis_cluster_url() -> Iterator[str]:
     """URL of a real 3-master Valkey Cluster (with replicas) for the whole test session."""
-    configured = os.environ.get(URL_ENV)
-    if configured:
-        yield configured
-        return
-    cluster = ValkeyCluster().start()
-    try:
-        yield cluster.url
-    finally:
-        cluster.remove()
+    yield from session_url(URL_ENV, ValkeyCluster)
 
 
 @pytest.fixture
 def redis_cluster_factory() -> Iterator[Callable[[], ValkeyCluster]]:
     """``factory()`` forms a private Valkey Cluster for one test; all are removed afterwards."""
-    clusters: list[ValkeyCluster] = []
-
-    def factory() -> ValkeyCluster:
-        cluster = ValkeyCluster()
-        clusters.append(cluster)
-        return cluster.start()
-
-    try:
-        yield factory
-    finally:
-        for cluster in clusters:
-            cluster.remove()
+    yield from server_factory(ValkeyCluster)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.privacy.consent import Consent
     from motadata_ai.domain.privacy.encryption import Envelope
     from motadata_ai.domain.privacy.service import Privacy
+    from motadata_ai.domain.retrieval.jobs import IngestJobQueue
     from motadata_ai.plugins.manager import PluginManager
     from motadata_ai.ports.bus import BusPort
     from motadata_ai.ports.cache import CachePort
@@ -575,3 +576,20 @@ def privacy(settings: Settings, gateway: Gateway, **stores: Any) -> Privacy:
         retention=settings.privacy.retention_for,
         **stores,
     )
+
+
+async def ingest_jobs(settings: Settings, bus: BusPort) -> AsyncIterator[IngestJobQueue | None]:
+    """The queue of background ingestion jobs on a JetStream work-queue stream (``None`` without
+    NATS: ``rag.ingest(..., background=True)`` then says it needs it); closed on shutdown."""
+    if bus_kind(settings) != "nats":
+        yield None
+        return
+    from motadata_ai.adapters.nats.ingest_jobs import connect_jobs_bus
+    from motadata_ai.domain.retrieval.jobs import IngestJobQueue
+
+    assert settings.nats_url is not None
+    jobs = await connect_jobs_bus(settings.nats_url.get_secret_value(), replicas=settings.nats_replicas)
+    try:
+        yield IngestJobQueue(jobs, events=bus)
+    finally:
+        await jobs.aclose()

@@ -63,6 +63,7 @@ class Container(containers.DeclarativeContainer):
         nats=providers.Resource(builders.nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(builders.limits, settings, cache)
+    ingest_jobs = providers.Resource(builders.ingest_jobs, settings, bus)
     plugins = providers.Singleton(builders.plugins, settings)
     llm = providers.Singleton(builders.llm, settings, plugins)
     embeddings = providers.Singleton(builders.embeddings, settings, plugins)
@@ -154,4 +155,5 @@ class Container(containers.DeclarativeContainer):
         audit_trail=audit_trail,
         conversations=conversations,
         consent=consent,
+        ingest_jobs=ingest_jobs,
     )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.privacy.audit import AuditTrail
     from motadata_ai.domain.privacy.consent import Consent
     from motadata_ai.domain.retrieval.config import RAGConfig
+    from motadata_ai.domain.retrieval.jobs import IngestJobQueue
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery
     from motadata_ai.domain.values.memory import MemoryConfig
@@ -201,6 +202,7 @@ class UseCases:
         audit_trail: AuditTrail | None = None,
         conversations: Any = None,
         consent: Consent | None = None,
+        ingest_jobs: IngestJobQueue | None = None,
     ) -> None:
         self.settings = settings
         self.gateway = gateway
@@ -223,6 +225,7 @@ class UseCases:
         self.audit_trail = audit_trail
         self.conversations = conversations
         self.consent = consent
+        self.ingest_jobs = ingest_jobs
         self._ml_systems: dict[str, MLSystem] = {}
         self._unified: UnifiedQuery | None = None
 
@@ -232,6 +235,8 @@ class UseCases:
         options.setdefault("telemetry", self.telemetry)
         if self.conversations is not None:
             options.setdefault("conversations", self.conversations)
+        if self.ingest_jobs is not None:
+            options.setdefault("jobs", self.ingest_jobs)
         return self._audited(build_rag_system(
             config=self.settings.rag,
             tenant=tenant_id,

@@ -35,6 +35,7 @@ ASK_MODES = ("hybrid", "dense", "keyword", "rag", *UNIFIED_MODES)
 Examples:
   motadata-ai ingest examples/knowledge_base
   motadata-ai ingest ./kb --tenant acme --user alice --json
+  motadata-ai ingest /shared/kb --background     # queued for `motadata-ai worker` (NATS)
 
 \b
 Exit code 1 when some files failed (the others are ingested; each failure is listed).
@@ -44,6 +45,12 @@ MOTADATA_PARSING__TIMEOUT_SECONDS, MOTADATA_EMBEDDING_MODEL.""",
 @click.argument("path", metavar="PATH")
 @click.option("--user", default=None, metavar="USER", help="Owner of the documents (for export and erasure).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on standard error.")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Queue the work for the ingestion workers (`motadata-ai worker`, needs MOTADATA_NATS_URL) "
+    "and print the job id; the path must be readable by the workers.",
+)
 @global_options()
 @click.pass_context
 def ingest(ctx: click.Context, /, **_: Any) -> int:
@@ -125,6 +132,11 @@ async def _ingest(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
             bar.set_postfix_str(source.rsplit("/", 1)[-1][-30:], refresh=False)
 
+    if getattr(args, "background", False):
+        async with connect(warm_up=False, status=status_printer(args)) as ai:
+            handle = await ai.rag(args.tenant).ingest(args.path, user_id=args.user, background=True)
+        print(json.dumps({"job_id": handle.job_id}) if args.json else f"queued ingestion job {handle.job_id}")
+        return 0
     async with connect(warm_up=("embeddings",), status=status_printer(args)) as ai:
         rag = await _rag_system(ai, args.tenant)
         try:

@@ -231,3 +231,28 @@ async def test_the_builtin_litellm_embeddings_adapter_can_be_selected(tmp_path: 
     container = Container(settings=settings)
     async with connect(container=container, warm_up=False):
         assert isinstance(container.embeddings(), LiteLLMEmbeddings)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.nats
+async def test_background_ingest_through_the_connected_app_reaches_a_worker(
+    services_container: Container, nats_url: str
+) -> None:
+    from motadata_ai.adapters.nats.ingest_jobs import connect_jobs_bus
+    from motadata_ai.domain.retrieval.jobs import IngestWorker
+
+    async with connect(container=services_container) as ai:
+        worker_bus = await connect_jobs_bus(nats_url)
+        worker = await IngestWorker(worker_bus, ai.rag, events=ai.port("bus"), name="w1").start()
+        try:
+            handle = await ai.rag("acme").ingest(
+                Document(id="vpn", title="VPN", text="Reconnect the VPN client after a password change."),
+                background=True,
+            )
+            report = await handle.result(timeout=60)
+        finally:
+            await worker.stop()
+            await worker_bus.aclose()
+        assert (report.tenant_id, report.created, report.failures) == ("acme", 1, ())
+        assert await ai.rag("acme").count_documents() == 1

@@ -7,6 +7,7 @@ Commands that run use the ``memory`` profile (everything in process), so no serv
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -190,3 +191,13 @@ def test_usage_input_and_runtime_failures_have_distinct_exit_codes(
     code, _, err = outcome(["ml", "list"], capsys)  # the database does not answer
     assert code == EXIT_FAILURE
     assert err.startswith("error: ") and "secret" not in err
+
+
+def test_background_ingest_without_nats_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOTADATA_PROFILE", "memory")
+    monkeypatch.setenv("MOTADATA_DATA_DIR", str(tmp_path))
+    code, out, err = outcome(["ingest", str(tmp_path), "--background"], capsys)
+    assert code == EXIT_CONFIGURATION and out == ""
+    assert "MOTADATA_NATS_URL" in err

@@ -17,6 +17,7 @@ or personal data.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -123,7 +124,9 @@ class AuditTrail:
                 )
         self._pending.append(event)
         if not self._closed and not self._writer_running():
-            self._writer = asyncio.ensure_future(self._background_flush())
+            # in a context of its own: the write belongs to no caller's trace (nor its spans to it)
+            loop = asyncio.get_running_loop()
+            self._writer = loop.create_task(self._background_flush(), context=contextvars.Context())
 
     def _writer_running(self) -> bool:
         """Whether a background write is under way on this event loop. A writer left on another

@@ -26,6 +26,7 @@ class GlobalOptions:
     tenant: str = "default"
     json: bool = False
     verbose: bool = False
+    tenant_given: bool = False
 
 
 def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -34,6 +35,8 @@ def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
             return value
         options = ctx.ensure_object(GlobalOptions)
         setattr(options, field, value)
+        if field == "tenant":
+            options.tenant_given = True
         if field == "verbose":
             logging.getLogger().setLevel(logging.INFO)
         return value
@@ -76,6 +79,21 @@ def global_options(*, root: bool = False) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+def required_tenant(help: str) -> Callable[[F], F]:
+    """A ``--tenant`` a command cannot do without (keys, a user's data): given on the command or
+    anywhere before it on the line (``motadata-ai --tenant acme keys list``), never defaulted."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+        if value is not None:
+            return value
+        options = options_of(ctx)
+        if options.tenant_given:
+            return options.tenant
+        raise click.MissingParameter(ctx=ctx, param=param)
+
+    return click.option("--tenant", default=None, callback=callback, help=help)
 
 
 def options_of(ctx: click.Context) -> GlobalOptions:

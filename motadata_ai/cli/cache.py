@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from motadata_ai.cli._group import required_tenant
+
 __all__ = ["cache"]
 
 
@@ -54,7 +56,7 @@ def cache() -> None:
 
 
 @cache.command(name="warm")
-@click.option("--tenant", required=True, help="Tenant whose cache is warmed.")
+@required_tenant("Tenant whose cache is warmed.")
 @click.option(
     "--prompts", "prompts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File with one prompt per line.",
@@ -87,7 +89,7 @@ def warm_command(tenant: str, prompts_file: Path, model: str | None, concurrency
 
 
 @cache.command(name="invalidate")
-@click.option("--tenant", required=True, help="Tenant whose entries are removed.")
+@required_tenant("Tenant whose entries are removed.")
 @click.option(
     "--pattern", default=None, help="Glob over the key segments after the namespace, e.g. 'chat:*'."
 )

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import click
 
+from motadata_ai.cli._group import required_tenant
+
 __all__ = ["keys"]
 
 T = TypeVar("T")
@@ -40,7 +42,7 @@ def _row(key: Any) -> dict[str, Any]:
     return key.model_dump(mode="json", exclude={"secret_hash"})
 
 
-_TENANT = click.option("--tenant", required=True, help="Tenant id the key speaks for (e.g. acme).")
+_TENANT = required_tenant("Tenant id the key speaks for (e.g. acme).")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 

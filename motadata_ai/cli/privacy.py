@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
+from motadata_ai.cli._group import required_tenant
+
 __all__ = ["maintenance", "privacy"]
 
 T = TypeVar("T")
@@ -33,7 +35,7 @@ def _with_ai(work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-_TENANT = click.option("--tenant", required=True, help="Tenant id of the user (e.g. acme).")
+_TENANT = required_tenant("Tenant id of the user (e.g. acme).")
 _USER = click.option("--user", required=True, help="User id whose data is exported or erased.")
 
 

@@ -201,3 +201,14 @@ def test_background_ingest_without_nats_is_a_configuration_error(
     code, out, err = outcome(["ingest", str(tmp_path), "--background"], capsys)
     assert code == EXIT_CONFIGURATION and out == ""
     assert "MOTADATA_NATS_URL" in err
+
+
+def test_a_command_that_needs_a_tenant_takes_the_global_one_and_refuses_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOTADATA_PROFILE", "memory")
+    monkeypatch.setenv("MOTADATA_DATA_DIR", str(tmp_path))
+    code, out, _ = outcome(["--tenant", "acme", "keys", "list", "--json"], capsys)
+    assert code == EXIT_OK and out.strip() == "[]"
+    code, _, err = outcome(["keys", "list"], capsys)
+    assert code == EXIT_USAGE and "--tenant" in err

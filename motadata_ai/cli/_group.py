@@ -9,13 +9,14 @@ import asyncio
 import difflib
 import importlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,6 +80,19 @@ def global_options(*, root: bool = False) -> Callable[[F], F]:
         return function
 
     return decorate
+
+
+def with_app(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(ai)`` on a fresh event loop against the connected SDK (no model warm-up): the
+    body of the commands that only read or change stores (keys, privacy, cache)."""
+
+    async def main() -> T:
+        from motadata_ai.api import connect
+
+        async with connect(warm_up=False) as ai:
+            return await work(ai)
+
+    return asyncio.run(main())
 
 
 def required_tenant(help: str) -> Callable[[F], F]:

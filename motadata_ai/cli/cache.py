@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from motadata_ai.cli._group import required_tenant
+from motadata_ai.cli._group import required_tenant, with_app
 
 __all__ = ["cache"]
 
@@ -75,13 +75,9 @@ def warm_command(tenant: str, prompts_file: Path, model: str | None, concurrency
     if not prompts:
         raise click.UsageError(f"{prompts_file} holds no prompt")
 
-    async def run() -> dict[str, int]:
-        import motadata_ai
-
-        async with motadata_ai.connect(warm_up=False) as ai:
-            return await warm(ai, tenant=tenant, prompts=prompts, model=model, concurrency=concurrency)
-
-    counts = asyncio.run(run())
+    counts = with_app(
+        lambda ai: warm(ai, tenant=tenant, prompts=prompts, model=model, concurrency=concurrency)
+    )
     click.echo(
         f"tenant {tenant}: {len(prompts)} prompts warmed, {counts['answered']} answered and cached, "
         f"{counts['already_cached']} already cached"
@@ -105,25 +101,20 @@ def invalidate_command(tenant: str, pattern: str | None, everything: bool, names
     if (pattern is None) == (not everything):
         raise click.UsageError("give exactly one of --pattern and --all")
 
-    async def run() -> int:
-        import motadata_ai
-
-        async with motadata_ai.connect(warm_up=False) as ai:
-            store = ai.port("cache")
-            store = getattr(store, "primary", store)  # behind the gateway's circuit
-            if everything:
-                return int(await store.delete_tenant(tenant, namespace=namespace))
-            matching = getattr(store, "delete_matching", None)
-            if matching is None:
-                raise click.UsageError(
-                    f"the configured cache ({type(store).__name__}) cannot delete by pattern"
-                )
-            return int(await matching(tenant, pattern, namespace=namespace))
+    async def run(ai: Any) -> int:
+        store = ai.port("cache")
+        store = getattr(store, "primary", store)  # behind the gateway's circuit
+        if everything:
+            return int(await store.delete_tenant(tenant, namespace=namespace))
+        matching = getattr(store, "delete_matching", None)
+        if matching is None:
+            raise click.UsageError(f"the configured cache ({type(store).__name__}) cannot delete by pattern")
+        return int(await matching(tenant, pattern, namespace=namespace))
 
     from motadata_ai.domain.values.errors import ValidationError
 
     try:
-        removed = asyncio.run(run())
+        removed = with_app(run)
     except ValidationError as e:
         raise click.UsageError(str(e)) from e
     click.echo(f"tenant {tenant}: {removed} cache entries removed")

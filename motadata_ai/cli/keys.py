@@ -13,14 +13,13 @@ Examples::
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
 
-from motadata_ai.cli._group import required_tenant
+from motadata_ai.cli._group import required_tenant, with_app
 
 __all__ = ["keys"]
 
@@ -28,14 +27,10 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
-    async def main() -> T:
-        from motadata_ai.api import connect
-        from motadata_ai.domain.access import VirtualKeys
+    """``work(keys)`` over the app's key store and limits."""
+    from motadata_ai.domain.access import VirtualKeys
 
-        async with connect(warm_up=False) as ai:
-            return await work(VirtualKeys(ai.port("api_keys"), limits=ai.port("limits")))
-
-    return asyncio.run(main())
+    return with_app(lambda ai: work(VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"))))
 
 
 def _row(key: Any) -> dict[str, Any]:

@@ -10,29 +10,17 @@ the tenants named in ``MOTADATA_PRIVACY__TENANT_RETENTION``, and ``default``).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from motadata_ai.cli._group import required_tenant
+from motadata_ai.cli._group import required_tenant, with_app
 
 __all__ = ["maintenance", "privacy"]
 
 T = TypeVar("T")
-
-
-def _with_ai(work: Callable[[Any], Awaitable[T]]) -> T:
-    async def main() -> T:
-        from motadata_ai.api import connect
-
-        async with connect(warm_up=False) as ai:
-            return await work(ai)
-
-    return asyncio.run(main())
 
 
 _TENANT = required_tenant("Tenant id of the user (e.g. acme).")
@@ -56,7 +44,7 @@ def privacy() -> None:
 )
 def export(tenant: str, user: str, output: Path | None) -> None:
     """Write everything held about a user as one JSON document."""
-    document = _with_ai(lambda ai: _export(ai, tenant, user))
+    document = with_app(lambda ai: _export(ai, tenant, user))
     if output is None:
         click.echo(document)
     else:
@@ -73,7 +61,7 @@ async def _export(ai: Any, tenant: str, user: str) -> str:
 @_USER
 def erase(tenant: str, user: str) -> None:
     """Erase a user's data in every store (usage and audit records kept, pseudonymised)."""
-    report = _with_ai(lambda ai: ai.privacy.erase_user(tenant_id=tenant, user_id=user))
+    report = with_app(lambda ai: ai.privacy.erase_user(tenant_id=tenant, user_id=user))
     click.echo(
         json.dumps({"tenant_id": report.tenant_id, "pseudonym": report.pseudonym, "counts": report.counts})
     )
@@ -93,5 +81,5 @@ def maintenance(tenants: tuple[str, ...]) -> None:
         chosen = list(tenants) or sorted({"default", *ai.settings.privacy.tenant_retention})
         return [await ai.privacy.enforce_retention(tenant_id=t) for t in chosen]
 
-    for report in _with_ai(enforce):
+    for report in with_app(enforce):
         click.echo(json.dumps({"tenant_id": report.tenant_id, "deleted": report.counts}))

@@ -68,6 +68,10 @@ class ModelLRU(Generic[M]):
         """Drop every model."""
         self._entries.clear()
 
+    def __len__(self) -> int:
+        """How many models are loaded."""
+        return len(self._entries)
+
     @property
     def used_bytes(self) -> int:
         """The summed measured size of the loaded models (every tenant's)."""

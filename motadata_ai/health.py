@@ -123,7 +123,7 @@ def _ml_serving(ai: AI) -> ComponentHealth:
     cache = ai.use_cases.model_cache
     details: dict[str, Any] = {
         "max_memory_mb": float(ai.settings.ml.max_memory_mb),
-        "loaded_models": len(cache),
+        "loaded_models": cache.loaded_count,
         "memory_used_mb": cache.used_bytes / (1024 * 1024),
         "evictions": cache.evictions,
     }

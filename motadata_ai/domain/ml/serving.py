@@ -68,7 +68,8 @@ class ModelLRU(Generic[M]):
         """Drop every model."""
         self._entries.clear()
 
-    def __len__(self) -> int:
+    @property
+    def loaded_count(self) -> int:
         """How many models are loaded."""
         return len(self._entries)
 

@@ -147,11 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from motadata_ai.adapters.otel.logs import configure_logging
-
-    configure_logging()  # -v raises the level to INFO (cli/_group.py)
     from motadata_ai.domain.values.errors import MotadataError
 
     try:
+        configure_logging()  # the log_* settings; -v raises the level to INFO (cli/_group.py)
         result: Any = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="motadata-ai",

@@ -26,6 +26,8 @@ _SHOWN_DETAILS = (
     "breakers",
     "stores",
     "loaded_models",
+    "loaded",
+    "circuit",
 )
 
 

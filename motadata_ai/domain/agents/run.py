@@ -66,7 +66,9 @@ class TaskRun:
             started = time.perf_counter()
             deadline = asyncio.timeout(max(agent.timeout - state.elapsed_s, 0.0))
             try:
-                async with deadline, agent.gateway.request(agent.tenant, operation="agent.execute_task"):
+                async with deadline, agent.gateway.request(
+                    agent.tenant, operation="agent.execute_task", conversation_id=state.conversation_id
+                ):
                     if recall:
                         await self._recall()
                     if decisions is not None:

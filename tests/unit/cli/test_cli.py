@@ -122,6 +122,8 @@ def test_registering_a_command_module_is_one_entry() -> None:
         ("MOTADATA_TOP_K", "abc", "MOTADATA_TOP_K='abc'"),
         ("MOTADATA_FALLBACK_MODELS", "[broken", "MOTADATA_FALLBACK_MODELS='[broken'"),
         ("MOTADATA_PARSING__TIMEOUT_SECONDS", "soon", "MOTADATA_PARSING__TIMEOUT_SECONDS='soon'"),
+        ("MOTADATA_LOG_FORMAT", "yaml", "MOTADATA_LOG_FORMAT='yaml'"),
+        ("MOTADATA_LOG_LEVEL", "LOUD", "MOTADATA_LOG_LEVEL='LOUD'"),
     ],
 )
 def test_a_bad_setting_is_one_line_with_the_configuration_exit_code(

@@ -155,3 +155,4 @@ def test_the_health_command_prints_the_report(tmp_path: Any, monkeypatch: pytest
     first, *rest = as_text.stdout.splitlines()
     assert first == "status ok · ready yes · profile memory"
     assert {line.split()[0] for line in rest} == EVERY_COMPONENT
+

@@ -139,7 +139,7 @@ class Gateway:
         clocks = Clocks(clock, wall_clock)
         steps: list[Step] = [Validate(has_cache=cache is not None)]
         if telemetry is not None:
-            steps.append(TelemetryStep(telemetry, clock=clock))
+            steps.append(TelemetryStep(telemetry, clock=clock, llm=llm, embeddings=embeddings))
         steps.append(LedgerStep(self._recorder, clocks=clocks, stats=self._stats))
         self._cache_step: CacheStep | None = None
         if cache is not None:
@@ -212,14 +212,20 @@ class Gateway:
     # ------------------------------------------------------------------ requests and calls
 
     def request(
-        self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None
+        self,
+        tenant: TenantContext | str,
+        *,
+        operation: str,
+        wait: bool | None = None,
+        conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
         tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
-        request of the same tenant, it joins that one and spends nothing."""
+        request of the same tenant, it joins that one and spends nothing. ``conversation_id`` names
+        the conversation the request is a turn of (its calls' spans carry it)."""
         tenant_id = self._context(tenant).tenant_id
-        return self._requests.open(tenant_id, self._policy(tenant_id), operation, wait)
+        return self._requests.open(tenant_id, self._policy(tenant_id), operation, wait, conversation_id)
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like

@@ -392,7 +392,11 @@ class RAGSystem:
                     tenant_id=self.tenant.tenant_id,
                 )
             answer = await self._answerer.answer(
-                question, found.sources, flagged=found.flagged, history=history
+                question,
+                found.sources,
+                flagged=found.flagged,
+                history=history,
+                user_id=user_id or self.tenant.user_id,
             )
             usage = rewritten.usage + found.usage + answer.usage
             if self._remembers(conversation_id):

@@ -296,6 +296,13 @@ class UseCases:
             return self._ml_systems[tenant_id]
         if "max_memory_mb" not in options:
             options.setdefault("model_cache", self._model_cache())
+        if self.consent is not None and "training_consent" not in options:
+            from motadata_ai.domain.privacy.training_consent import TrainingConsent
+
+            options["training_consent"] = TrainingConsent(
+                self.consent.checker("training"),  # type: ignore[arg-type]
+                without_consent=self.settings.privacy.training_without_consent,
+            )
         system = build_ml_system(
             config=self.settings.ml,
             tenant=tenant_id,

@@ -27,6 +27,7 @@ from motadata_ai.domain.ml.serving import ModelLRU
 from motadata_ai.domain.ml.training import TrainerSet, Training
 from motadata_ai.domain.ml.versions import VersionResolver
 from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.training_consent import TrainingConsent
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import (
     AliasChange,
@@ -74,6 +75,8 @@ class MLSystem:
     (a :class:`ModelLRU`) may be shared by every tenant's system of a process, so that
     ``max_memory_mb`` bounds the process; without it the system keeps its own. The tunables are
     ``config`` (an :class:`MLConfig`) with any of its fields given as keywords on top.
+    ``training_consent`` (a :class:`TrainingConsent`, which an app always passes) drops or refuses
+    the rows of users without consent to ``training`` in a dataset with a ``user_column``.
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class MLSystem:
         timer: Callable[[], float] = time.perf_counter,
         rng: random.Random | None = None,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        training_consent: TrainingConsent | None = None,
         **options: Unpack[MLOptions],
     ) -> None:
         trainer_set = TrainerSet(trainers)
@@ -141,6 +145,7 @@ class MLSystem:
             clock=clock,
             timer=timer,
             id_factory=id_factory,
+            consent=training_consent,
         )
         self._predictor = Predictor(
             tenant_id=self.tenant_id,

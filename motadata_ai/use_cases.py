@@ -19,7 +19,7 @@ from motadata_ai.settings import Settings
 if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.agents.config import AgentConfig
-    from motadata_ai.domain.gateway.config import GatewayConfig
+    from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.config import MLConfig
     from motadata_ai.domain.ml.serving import ModelLRU
@@ -246,6 +246,27 @@ class UseCases:
             tokenizer=self.tokenizer,
             **options,
         ))
+
+    async def set_tenant_policy(
+        self, *, tenant_id: str, policy: TenantPolicy | None, user_id: str | None = None
+    ) -> None:
+        """Override (with ``None``: reset) the tenant's gateway policy at run time, recording one
+        ``config.tenant_policy`` audit event: resource the tenant, metadata the names of the fields
+        that changed (never their values) and whether the policy was reset."""
+        from motadata_ai.domain.privacy.audit import audited, changed_fields
+
+        tenant_id = validate_tenant_id(tenant_id)
+        before = self.gateway.config.tenants.get(tenant_id)
+        metadata = {"fields": changed_fields(before, policy), "reset": policy is None}
+        async with audited(
+            self.audit_trail,
+            "config.tenant_policy",
+            tenant_id=tenant_id,
+            user_id=user_id,
+            resource=tenant_id,
+            metadata=metadata,
+        ):
+            self.gateway.set_tenant_policy(tenant_id, policy)
 
     def _audited(self, use_case: UseCaseT) -> UseCaseT:
         """``use_case`` writing its audit events to this app's trail (when auditing is on)."""

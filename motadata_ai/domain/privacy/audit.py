@@ -25,11 +25,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from motadata_ai.domain.values.errors import BudgetExceeded
 from motadata_ai.domain.values.usage import AuditEvent, AuditResult, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort
 
-__all__ = ["DENIALS", "AuditTrail", "audit_action", "audited"]
+__all__ = ["DENIALS", "AuditTrail", "audit_action", "audited", "changed_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +238,17 @@ async def audited(
         action, tenant_id=tenant_id, user_id=user_id, resource=resource, metadata=metadata
     ) as meta:
         yield meta
+
+
+def changed_fields(before: BaseModel | None, after: BaseModel | None) -> list[str]:
+    """The names (never the values: some may be secrets) of the fields whose value differs between
+    two versions of one configuration model, sorted; ``None`` stands for every field unset."""
+    version = after if after is not None else before
+    if version is None:
+        return []
+    old = before.model_dump() if before is not None else {}
+    new = after.model_dump() if after is not None else {}
+    return sorted(name for name in type(version).model_fields if old.get(name) != new.get(name))
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

@@ -26,7 +26,7 @@ from motadata_ai.domain.ml.predictions import Predictor
 from motadata_ai.domain.ml.serving import ModelLRU
 from motadata_ai.domain.ml.training import TrainerSet, Training
 from motadata_ai.domain.ml.versions import VersionResolver
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.privacy.training_consent import TrainingConsent
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import (
@@ -98,8 +98,11 @@ class MLSystem:
         rng: random.Random | None = None,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
         training_consent: TrainingConsent | None = None,
+        audit_trail: AuditTrail | None = None,
         **options: Unpack[MLOptions],
     ) -> None:
+        self.audit_trail = audit_trail
+        """Where training, promotion and prediction record their audit events (``None``: not audited)."""
         trainer_set = TrainerSet(trainers)
         self.config = config = (config or MLConfig()).with_options(options)
         max_memory_mb = config.max_memory_mb

@@ -266,11 +266,13 @@ def audit_action(
     *,
     resource: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str] | None = None,
     summary: Callable[[Any], Mapping[str, Any]] | None = None,
+    user: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str | None] | None = None,
 ) -> Callable[[F], F]:
     """Decorate a use-case's async method so that each call records one ``action`` event on the
     owner's ``audit_trail`` (when it has one). The tenant comes from the owner's ``tenant`` (or
-    ``tenant_id``), the user from the call's ``user_id`` keyword or the tenant context;
-    ``resource(owner, args, kwargs)`` names what was acted on and ``summary(result)`` adds metadata."""
+    ``tenant_id``), the user from ``user(owner, args, kwargs)`` when given, else the call's
+    ``user_id`` keyword or the tenant context; ``resource(owner, args, kwargs)`` names what was
+    acted on and ``summary(result)`` adds metadata."""
 
     def decorate(method: F) -> F:
         @functools.wraps(method)
@@ -279,6 +281,11 @@ def audit_action(
             if trail is None:
                 return await method(self, *args, **kwargs)
             tenant_id, user_id = _tenant_and_user(self, kwargs)
+            if user is not None:
+                try:
+                    user_id = user(self, args, kwargs) or user_id
+                except Exception:  # a bad argument fails in the method itself, audited below
+                    pass
             named = ""
             if resource is not None:
                 try:

@@ -1,5 +1,6 @@
 """Per-tenant configuration is audited: setting or resetting a tenant's gateway policy through the
-app writes one ``config.tenant_policy`` event naming the fields changed, never their values."""
+app writes one ``config.tenant_policy`` event naming the fields changed, never their values; creating
+or revoking a tenant's API key writes one ``config.api_key`` event, never the secret."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import pytest_asyncio
 from dependency_injector import providers
 
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
+from motadata_ai.adapters.memory.keys import InMemoryKeyStore
+from motadata_ai.adapters.memory.ledger import InMemoryAuditLog
 from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.api import AI, connect
 from motadata_ai.container import Container
+from motadata_ai.domain.access import VirtualKeys
 from motadata_ai.domain.gateway.config import TenantPolicy
-from motadata_ai.domain.privacy.audit import changed_fields
-from motadata_ai.errors import ValidationError
+from motadata_ai.domain.privacy.audit import AuditTrail, changed_fields
+from motadata_ai.errors import NotFound, ValidationError
 from motadata_ai.settings import Settings
 
 
@@ -87,3 +91,21 @@ def test_changed_fields_names_fields_only() -> None:
     assert changed_fields(before, after) == ["enable_caching", "max_retries"]
     assert changed_fields(None, None) == []
     assert changed_fields(before, None) == ["burst_size", "max_retries"]
+
+
+async def test_creating_and_revoking_an_api_key_is_audited_without_the_secret() -> None:
+    log = InMemoryAuditLog()
+    trail = AuditTrail(log)
+    keys = VirtualKeys(InMemoryKeyStore(), audit_trail=trail)
+    issued = await keys.create("acme", user_id="admin", allowed_models=["gpt-x"], budget_usd=5.0)
+    await keys.revoke("acme", issued.key.id)
+    with pytest.raises(NotFound):
+        await keys.revoke("acme", issued.key.id)
+    await trail.flush()
+    created, revoked, refused = reversed(await log.events(tenant="acme", action="config.api_key"))
+    assert (created.resource, created.user_id, created.result) == (issued.key.id, "admin", "success")
+    assert created.metadata == {"operation": "create", "fields": ["allowed_models", "budget_usd"]}
+    assert (revoked.metadata, revoked.result) == ({"operation": "revoke"}, "success")
+    assert (refused.result, refused.metadata["error"]) == ("failure", "NotFound")
+    for event in (created, revoked, refused):
+        assert issued.token not in event.model_dump_json() and "gpt-x" not in event.model_dump_json()

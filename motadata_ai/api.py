@@ -28,6 +28,7 @@ from motadata_ai.use_cases import DEFAULT_AGENT_ID, DEFAULT_AGENT_NAME
 if TYPE_CHECKING:
     from motadata_ai.container import Container
     from motadata_ai.domain.agents.agent import Agent
+    from motadata_ai.domain.gateway.config import TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.system import MLSystem
     from motadata_ai.domain.privacy.audit import AuditTrail
@@ -112,6 +113,13 @@ class AI:
         """The buffered audit trail (``None`` with ``privacy.audit`` off); ``await
         ai.audit_trail.flush()`` writes what is pending, ``ai.port("audit_log")`` reads it."""
         return self._ports.get("audit_trail")
+
+    async def set_tenant_policy(
+        self, *, tenant_id: str, policy: TenantPolicy | None, user_id: str | None = None
+    ) -> None:
+        """Override (with ``None``: reset) one tenant's gateway policy, audited as
+        ``config.tenant_policy`` (``user_id``: who changed it)."""
+        await self.use_cases.set_tenant_policy(tenant_id=tenant_id, policy=policy, user_id=user_id)
 
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
         """The tenant's RAG system; ``options`` override ``settings.rag``."""

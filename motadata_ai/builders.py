@@ -565,12 +565,22 @@ def consent(store: ConsentStorePort, memory: MemoryStorePort, trail: AuditTrail 
     return Consent(store, memory=memory, trail=trail)
 
 
-def privacy(settings: Settings, gateway: Gateway, **stores: Any) -> Privacy:
-    """The privacy use-case over every store of the app."""
+def privacy(
+    settings: Settings,
+    gateway: Gateway,
+    *,
+    bus: BusPort | None = None,
+    ingest_jobs: IngestJobQueue | None = None,
+    **stores: Any,
+) -> Privacy:
+    """The privacy use-case over every store of the app (the buses: the app's and the ingestion
+    jobs', whose retained messages of a user erasure purges)."""
     from motadata_ai.domain.privacy.service import Privacy
 
     key = settings.privacy.pseudonym_key
+    buses = [b for b in (bus, ingest_jobs.jobs_bus if ingest_jobs is not None else None) if b is not None]
     return Privacy(
+        buses=buses,
         before_pseudonymising=(gateway.flush,),
         forget_cached=gateway.forget_cached,
         pseudonym_key=key.get_secret_value().encode() if key is not None else None,

@@ -130,6 +130,8 @@ class Container(containers.DeclarativeContainer):
         trail=audit_trail,
         predictions=prediction_log,
         consents=consent_store,
+        bus=bus,
+        ingest_jobs=ingest_jobs,
     )
 
     use_cases = providers.Singleton(

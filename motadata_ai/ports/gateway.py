@@ -66,9 +66,16 @@ class GatewayPort(Protocol):
         ...
 
     async def generate(
-        self, request: ChatRequest, *, tenant: TenantContext | str, purpose: Purpose | None = None
+        self,
+        request: ChatRequest,
+        *,
+        tenant: TenantContext | str,
+        purpose: Purpose | None = None,
+        user_id: str | None = None,
+        cache_per_user: bool = False,
     ) -> ChatResponse:
-        """Run one completion for ``tenant``; ``purpose`` says why (inside a request)."""
+        """Run one completion for ``tenant``; ``purpose`` says why (inside a request), ``user_id``
+        for whom; with ``cache_per_user`` the answer is cached for that user only."""
         ...
 
     def stream(

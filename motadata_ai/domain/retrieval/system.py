@@ -26,7 +26,7 @@ from typing import Any, Literal, overload
 
 from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER
 from motadata_ai.domain.retrieval.checks import check_conversation_id, check_positive, check_search
 from motadata_ai.domain.retrieval.chunking import Chunker
@@ -118,8 +118,11 @@ class RAGSystem:
         query_rewriter: KeywordQueryRewriter | LLMQueryRewriter | None = None,
         telemetry: TelemetryPort | None = None,
         jobs: IngestJobQueue | None = None,
+        audit_trail: AuditTrail | None = None,
     ) -> None:
         self.tenant = TenantContext.of(tenant)
+        self.audit_trail = audit_trail
+        """Where ingest, query and delete record their audit events (``None``: not audited)."""
         self._jobs = jobs
         if config is None:
             config = RAGConfig()
@@ -392,7 +395,11 @@ class RAGSystem:
                     tenant_id=self.tenant.tenant_id,
                 )
             answer = await self._answerer.answer(
-                question, found.sources, flagged=found.flagged, history=history
+                question,
+                found.sources,
+                flagged=found.flagged,
+                history=history,
+                user_id=user_id or self.tenant.user_id,
             )
             usage = rewritten.usage + found.usage + answer.usage
             if self._remembers(conversation_id):

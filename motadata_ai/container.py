@@ -132,6 +132,8 @@ class Container(containers.DeclarativeContainer):
         consents=consent_store,
     )
 
+    usage = providers.Singleton(builders.usage, gateway, usage_ledger, llm)
+
     use_cases = providers.Singleton(
         UseCases,
         settings=settings,

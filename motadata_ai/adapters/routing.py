@@ -121,6 +121,10 @@ class ModelRoutedChat(LLMPort):
         """The routed adapter's answer."""
         return self.routes.for_model(model).cost_usd(model, input_tokens, output_tokens)
 
+    def canonical_model(self, model: str) -> str:
+        """The routed adapter's answer."""
+        return self.routes.for_model(model).canonical_model(model)
+
     async def prepare(self, models: Iterable[str]) -> None:
         """Build and warm up the adapters of ``models`` on a worker thread."""
         await asyncio.to_thread(self.routes.warm_up, list(models))

@@ -21,7 +21,7 @@ from motadata_ai.adapters.litellm._runtime import (
 )
 from motadata_ai.adapters.litellm.errors import translate_error
 from motadata_ai.domain.values.errors import ConfigurationError
-from motadata_ai.ports.llm import ProviderError, ProviderTimeout
+from motadata_ai.ports.llm import ProviderError, ProviderTimeout, qualified_model
 
 ALLOW_MODEL_REQUESTS_ENV = "MOTADATA_ALLOW_MODEL_REQUESTS"
 """Set to ``false`` (as the test suite does) to refuse any call that would leave this machine:
@@ -198,6 +198,11 @@ class LiteLLMAdapter:
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
         return kwargs
+
+    def canonical_model(self, model: str) -> str:
+        """``model`` qualified with the provider LiteLLM resolves it to (``gpt-4o-mini`` ->
+        ``openai/gpt-4o-mini``; a bare name stays bare until LiteLLM is loaded)."""
+        return qualified_model(model, provider_of(model))
 
     def warm_up(self) -> None:
         """Import and configure LiteLLM (blocking: ``connect()`` runs it on a worker thread)."""

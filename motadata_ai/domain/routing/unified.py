@@ -69,7 +69,11 @@ class TaskRunner(Protocol):
 
 
 class UnifiedResponse(BaseModel):
-    """The answer to a unified query with everything that produced it."""
+    """The answer to a unified query with everything that produced it.
+
+    ``input_tokens``, ``output_tokens`` and ``cost_usd`` sum the usage records of every call of
+    the query (routing, agent and RAG), which share ``request_id``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -91,6 +95,7 @@ class UnifiedResponse(BaseModel):
     rag: RAGResponse | None = None
     errors: tuple[str, ...] = ()
     duration_ms: float = 0.0
+    request_id: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -240,8 +245,12 @@ class UnifiedQuery:
         if self.gateway is None:
             return await self._query(query, tenant_id, user_id, conversation_id, mode)
         # one unified query is one request: the classifier, RAG and agent calls are made on its behalf
-        async with self.gateway.request(tenant_id, operation="unified_query"):
-            return await self._query(query, tenant_id, user_id, conversation_id, mode)
+        async with self.gateway.request(tenant_id, operation="unified_query", user_id=user_id) as origin:
+            result = await self._query(query, tenant_id, user_id, conversation_id, mode)
+        if origin.usage is None:
+            return result
+        # its cost is the sum of its calls' records (a failed path of ``both`` included)
+        return result.model_copy(update={**origin.usage.totals(), "request_id": origin.request_id})
 
     async def _query(
         self, query: str, tenant_id: str, user_id: str | None, conversation_id: str | None, mode: QueryMode

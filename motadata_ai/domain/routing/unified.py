@@ -249,8 +249,15 @@ class UnifiedQuery:
             result = await self._query(query, tenant_id, user_id, conversation_id, mode)
         if origin.usage is None:
             return result
-        # its cost is the sum of its calls' records (a failed path of ``both`` included)
-        return result.model_copy(update={**origin.usage.totals(), "request_id": origin.request_id})
+        # its cost is the sum of its calls' records (a failed path of ``both`` included), plus what a
+        # part that ran outside this request (a remote agent) reported
+        totals = origin.usage.totals()
+        for part in (result.agent, result.rag):
+            if part is not None and part.request_id != origin.request_id:
+                totals["input_tokens"] += part.input_tokens
+                totals["output_tokens"] += part.output_tokens
+                totals["cost_usd"] += part.cost_usd
+        return result.model_copy(update={**totals, "request_id": origin.request_id})
 
     async def _query(
         self, query: str, tenant_id: str, user_id: str | None, conversation_id: str | None, mode: QueryMode

@@ -122,7 +122,10 @@ class ModelRoutedChat(LLMPort):
         return self.routes.for_model(model).cost_usd(model, input_tokens, output_tokens)
 
     def canonical_model(self, model: str) -> str:
-        """The routed adapter's answer."""
+        """A prefixed name as it is (no adapter is built to name it); a bare one as the default
+        adapter qualifies it."""
+        if prefix_of(model):
+            return model
         return self.routes.for_model(model).canonical_model(model)
 
     async def prepare(self, models: Iterable[str]) -> None:

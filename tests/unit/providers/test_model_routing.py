@@ -89,3 +89,22 @@ def test_the_builtin_plugin_serves_local_models_in_process() -> None:
     manager = PluginManager(allow=["builtin"]).load()
     assert isinstance(manager.model_adapters("llm")["local"](), LocalChat)
     assert isinstance(manager.model_adapters("embeddings")["local"](), LocalEmbeddings)
+
+
+def test_canonical_names_build_no_adapter_for_a_prefixed_name() -> None:
+    built: list[str] = []
+
+    class Qualifying(FunctionLLM):
+        def canonical_model(self, model: str) -> str:
+            return f"openai/{model}"
+
+    def make(name: str) -> FunctionLLM:
+        built.append(name)
+        return Qualifying(lambda request: name)
+
+    port = ModelRoutedChat({"local": lambda: make("local")}, default=lambda: make("default"))
+    assert port.canonical_model("local/all-minilm-l6-v2") == "local/all-minilm-l6-v2"
+    assert port.canonical_model("anthropic/claude-3-haiku") == "anthropic/claude-3-haiku"
+    assert built == []
+    assert port.canonical_model("gpt-4o-mini") == "openai/gpt-4o-mini"
+    assert built == ["default"]

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -74,6 +75,41 @@ def test_usage_prints_the_report_as_json_csv_and_a_table(
     assert table.exit_code == 0, table.output
     assert "2030-03-01" in table.output and "2030-03-02" in table.output
     assert table.output.strip().splitlines()[-1].split()[:2] == ["TOTAL", "5"]
+
+
+async def _write_repeats(postgres_dsn: str, tenant: str) -> None:
+    from motadata_ai.adapters.postgres.database import PostgresDatabase
+    from motadata_ai.adapters.postgres.ledger import PostgresUsageLedger
+    from motadata_ai.domain.values.usage import UsageRecord
+
+    database = await PostgresDatabase.connect(postgres_dsn)
+    try:
+        await PostgresUsageLedger(database).record_usage_many(
+            [
+                UsageRecord(tenant_id=tenant, model="openai/gpt-4o-mini", fingerprint="f" * 32, cost_usd=0.01,
+                            created_at=datetime(2030, 3, 1, hour, tzinfo=UTC))
+                for hour in (1, 2, 3, 4)
+            ]
+        )  # fmt: skip
+    finally:
+        await database.close()
+
+
+def test_usage_prints_recommendations_with_their_figures(postgres_dsn: str, redis_url: str) -> None:
+    tenant = f"usage-r-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_write_repeats(postgres_dsn, tenant))
+    runner = CliRunner()
+    arguments = ["usage", "--tenant", tenant, *PERIOD, "--recommendations"]
+    as_json = runner.invoke(cli, [*arguments, "--json"], env=env(postgres_dsn, redis_url))
+    assert as_json.exit_code == 0, as_json.output
+    (recommendation,) = json.loads(as_json.output)["recommendations"]
+    assert recommendation["kind"] == "longer_cache_ttl" and recommendation["figure"] == 4.0
+    assert recommendation["estimated_savings_usd"] == pytest.approx(0.03)
+    text = runner.invoke(cli, arguments, env=env(postgres_dsn, redis_url))
+    assert (
+        text.exit_code == 0
+        and "* longer_cache_ttl: 1 request(s) were paid at the provider 4 times" in text.output
+    )
 
 
 def test_usage_refuses_bad_arguments(postgres_dsn: str, redis_url: str) -> None:

@@ -379,6 +379,9 @@ def usage(gateway: Gateway, ledger: UsageLedgerPort, llm: LLMPort) -> UsageServi
     from motadata_ai.domain.usage.service import UsageService
 
     def price_of(model: str) -> float:  # a reference call: 1,000 tokens in and 1,000 out
+        custom = gateway.config.model_prices.get(model)
+        if custom is not None:
+            return custom.cost(1000, 1000)
         try:
             return llm.cost_usd(model, 1000, 1000)
         except Exception:  # an unknown model has no price

@@ -28,6 +28,7 @@ from motadata_ai.errors import ValidationError
 from motadata_ai.settings import Settings
 
 MODEL = "function/scripted"
+CHEAP = "function/cheaper"
 TENANT = "acme"
 
 
@@ -60,7 +61,11 @@ async def ai(tmp_path: Any) -> AsyncIterator[AI]:
         similarity_threshold=0.0,
         gateway={
             "default_model": MODEL,
-            "model_prices": {MODEL: {"input_per_token": 1e-6, "output_per_token": 2e-6}},
+            "model_prices": {
+                MODEL: {"input_per_token": 1e-6, "output_per_token": 2e-6},
+                CHEAP: {"input_per_token": 1e-7, "output_per_token": 2e-7},
+            },
+            "fallback_models": [CHEAP],
         },
     )
     container = Container(settings=settings)
@@ -143,6 +148,13 @@ async def test_reports_and_recommendations_are_reachable_from_the_app(ai: AI) ->
     by_model = await ai.usage.report(tenant_id=TENANT, group_by="model")
     assert MODEL in {row.key for row in by_model.rows}
     assert by_model.total.calls == sum(row.calls for row in by_model.rows)
+    (fallback,) = [
+        r for r in await ai.usage.recommendations(tenant_id=TENANT) if r.kind == "cheaper_fallback"
+    ]
+    assert fallback.details["model"] == MODEL and fallback.details["fallback"] == CHEAP
+    assert fallback.figure == pytest.approx(1.0) and fallback.details["fallback_price_usd"] == pytest.approx(
+        3e-4
+    )
     assert ai.usage.ledger is ai.port("usage_ledger")
     with pytest.raises(ValidationError):
         await ai.usage.report(tenant_id=TENANT, group_by="tenant")

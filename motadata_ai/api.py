@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+    from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.domain.values.health import HealthReport
     from motadata_ai.use_cases import UseCases
 
@@ -102,6 +103,12 @@ class AI:
     def privacy(self) -> Privacy:
         """Erase and export one user's data across every store (``erase_user``, ``export_user``)."""
         return self._ports["privacy"]  # type: ignore[no-any-return]
+
+    @property
+    def usage(self) -> UsageService:
+        """LLMOps over the usage ledger: ``report(tenant_id=..., since=..., until=...,
+        group_by=...)``, ``recommendations(tenant_id=...)``, ``records(...)`` and ``ledger``."""
+        return self._ports["usage"]  # type: ignore[no-any-return]
 
     @property
     def consent(self) -> Consent:
@@ -201,6 +208,7 @@ _EAGER_PORTS = (
     "audit_log",
     "audit_trail",
     "privacy",
+    "usage",
 )
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.privacy.encryption import Envelope
     from motadata_ai.domain.privacy.service import Privacy
     from motadata_ai.domain.retrieval.jobs import IngestJobQueue
+    from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.plugins.manager import PluginManager
     from motadata_ai.ports.bus import BusPort
     from motadata_ai.ports.cache import CachePort
@@ -371,6 +372,28 @@ def postgres_usage_ledger(database: PostgresDatabase) -> PostgresUsageLedger:
     from motadata_ai.adapters.postgres.ledger import PostgresUsageLedger
 
     return PostgresUsageLedger(database)
+
+
+def usage(gateway: Gateway, ledger: UsageLedgerPort, llm: LLMPort) -> UsageService:
+    """The usage use-case (``ai.usage``): reports and recommendations over the ledger, with the
+    gateway's pending records flushed first, the tenants' fallback models and the models' prices."""
+    from motadata_ai.domain.usage.service import UsageService
+
+    def price_of(model: str) -> float:  # a reference call: 1,000 tokens in and 1,000 out
+        custom = gateway.config.model_prices.get(model)
+        if custom is not None:
+            return custom.cost(1000, 1000)
+        try:
+            return llm.cost_usd(model, 1000, 1000)
+        except Exception:  # an unknown model has no price
+            return 0.0
+
+    return UsageService(
+        ledger,
+        flush=gateway.flush,
+        fallbacks_of=lambda tenant_id: gateway.policy(tenant_id).fallback_models,
+        price_of=price_of,
+    )
 
 
 def memory_audit_log() -> AuditLogPort:

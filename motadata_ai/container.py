@@ -134,6 +134,8 @@ class Container(containers.DeclarativeContainer):
         ingest_jobs=ingest_jobs,
     )
 
+    usage = providers.Singleton(builders.usage, gateway, usage_ledger, llm)
+
     use_cases = providers.Singleton(
         UseCases,
         settings=settings,

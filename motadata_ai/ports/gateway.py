@@ -55,10 +55,12 @@ class GatewayPort(Protocol):
         *,
         operation: str,
         wait: bool | None = None,
+        user_id: str | None = None,
         conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """One user request of ``tenant``: spends one request at its start; calls inside it spend
-        none; ``conversation_id`` names the conversation it is a turn of."""
+        """One user request of ``tenant`` (for ``user_id``): spends one request at its start;
+        calls inside it spend none, are attributed to its user and add to its ``usage``;
+        ``conversation_id`` names the conversation it is a turn of."""
         ...
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:

@@ -27,6 +27,7 @@ from motadata_ai.domain.agents.tools import Tool, ToolContext
 from motadata_ai.domain.bus.subjects import agent_pattern, agent_subject
 from motadata_ai.domain.values.agents import AgentError, AgentTask, BudgetLimit, DelegationFailed
 from motadata_ai.domain.values.bus import Envelope
+from motadata_ai.domain.values.calls import current_origin
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.bus import BusError, BusPort, BusTimeout, Subscription
@@ -268,6 +269,13 @@ class RemoteAgent:
         return result
 
 
+def _counted_already(task: AgentTask) -> bool:
+    """Whether ``task`` ran inside the running request (an in-process worker joins it): its
+    calls are then in that request's usage already."""
+    origin = current_origin()
+    return origin is not None and task.request_id == origin.request_id
+
+
 def delegate_tool(
     worker: Worker,
     *,
@@ -284,7 +292,7 @@ def delegate_tool(
         try:
             result = await worker.execute_task(task, user_id=ctx.user_id, budget=ctx.budget)
         except AgentError as e:
-            if e.task is not None:
+            if e.task is not None and not _counted_already(e.task):
                 ctx.record_delegated_usage(
                     input_tokens=e.task.input_tokens,
                     output_tokens=e.task.output_tokens,
@@ -292,10 +300,11 @@ def delegate_tool(
                 )
             raise
         # The worker charged the shared ledger (a remote one through RemoteAgent); count its usage
-        # into the caller's task totals.
-        ctx.record_delegated_usage(
-            input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=result.cost_usd
-        )
+        # into the caller's task totals, unless its calls were made inside the caller's request.
+        if not _counted_already(result):
+            ctx.record_delegated_usage(
+                input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=result.cost_usd
+            )
         if result.status == "awaiting_approval":
             return f"Agent {worker.name!r} is waiting for a human approval (task {result.id})."
         return result.answer or ""

@@ -140,7 +140,9 @@ class Gateway:
         steps: list[Step] = [Validate(has_cache=cache is not None)]
         if telemetry is not None:
             steps.append(TelemetryStep(telemetry, clock=clock, llm=llm, embeddings=embeddings))
-        steps.append(LedgerStep(self._recorder, clocks=clocks, stats=self._stats))
+        steps.append(
+            LedgerStep(self._recorder, clocks=clocks, stats=self._stats, canonical=llm.canonical_model)
+        )
         self._cache_step: CacheStep | None = None
         if cache is not None:
             max_entries = self.config.semantic_cache_max_entries
@@ -218,14 +220,21 @@ class Gateway:
         operation: str,
         wait: bool | None = None,
         conversation_id: str | None = None,
+        user_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
         tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
         request of the same tenant, it joins that one and spends nothing. ``conversation_id`` names
-        the conversation the request is a turn of (its calls' spans carry it)."""
-        tenant_id = self._context(tenant).tenant_id
-        return self._requests.open(tenant_id, self._policy(tenant_id), operation, wait, conversation_id)
+        the conversation the request is a turn of (its calls' spans carry it).
+
+        The calls inside are attributed to ``user_id`` (default: the tenant context's user) unless
+        a call names its own; the origin's ``usage`` sums their records (the request's cost)."""
+        context = self._context(tenant, user_id)
+        tenant_id = context.tenant_id
+        return self._requests.open(
+            tenant_id, self._policy(tenant_id), operation, wait, context.user_id, conversation_id
+        )
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like
@@ -293,6 +302,8 @@ class Gateway:
         origin, purpose, internal = self._requests.origin_of(
             tenant_id, kind, keywords.get("origin"), keywords.get("purpose")
         )
+        if context.user_id is None and origin.user_id is not None and origin.tenant_id == tenant_id:
+            context = self._context(context, origin.user_id)  # the request's user makes this call
         return Call(context, kind, self._policy(tenant_id), origin, purpose, internal, self._clock(), options)
 
     # ------------------------------------------------------------------ guarding, feedback, upkeep

@@ -347,14 +347,18 @@ class RAGSystem:
 
         With ``conversation_id`` (and memory on) the earlier turns feed the rewrite and the prompt,
         and this turn is stored. Raises :class:`KnowledgeBaseEmpty` when the tenant has no documents.
-        The tokens and cost reported are those of this query's own calls (rewrite, query
-        embedding, re-ranking, answer). One query is one request of the tenant's rate limit: its
+        The tokens and cost reported are the sums of the usage records of this query's own calls
+        (rewrite, query embedding, re-ranking, answer), attributed to ``user_id``. One query is one
+        request of the tenant's rate limit: its
         calls are made on its behalf.
         """
         check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
         check_conversation_id(conversation_id)  # bad input is refused before it spends a request
-        async with self._gateway.request(self.tenant, operation="rag.query", conversation_id=conversation_id):
-            return await self._query(
+        user = user_id or self.tenant.user_id
+        async with self._gateway.request(
+            self.tenant, operation="rag.query", user_id=user, conversation_id=conversation_id
+        ) as origin:
+            response = await self._query(
                 question,
                 conversation_id=conversation_id,
                 user_id=user_id,
@@ -362,6 +366,9 @@ class RAGSystem:
                 mode=mode,
                 filters=filters,
             )
+        if origin.usage is None:
+            return response
+        return response.model_copy(update={**origin.usage.totals(), "request_id": origin.request_id})
 
     async def _query(
         self,

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from motadata_ai.container import Container
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.gateway.service import Gateway
+    from motadata_ai.domain.llmops.budgets import Budgets
+    from motadata_ai.domain.llmops.experiments import Experiments
     from motadata_ai.domain.ml.system import MLSystem
     from motadata_ai.domain.privacy.audit import AuditTrail
     from motadata_ai.domain.privacy.consent import Consent
@@ -101,6 +103,17 @@ class AI:
     def privacy(self) -> Privacy:
         """Erase and export one user's data across every store (``erase_user``, ``export_user``)."""
         return self._ports["privacy"]  # type: ignore[no-any-return]
+
+    @property
+    def budgets(self) -> Budgets:
+        """Tenants' budgets and their alerts: ``set``, ``get``, ``alerts``, ``on_alert``."""
+        return self._ports["budgets"]  # type: ignore[no-any-return]
+
+    @property
+    def experiments(self) -> Experiments:
+        """A/B experiments of models and prompt versions: ``set``, ``get``, ``remove``, ``compare``;
+        ``ai.experiments.prompts`` is the prompt registry."""
+        return self._ports["experiments"]  # type: ignore[no-any-return]
 
     @property
     def consent(self) -> Consent:
@@ -193,6 +206,8 @@ _EAGER_PORTS = (
     "audit_log",
     "audit_trail",
     "privacy",
+    "budgets",
+    "experiments",
 )
 
 

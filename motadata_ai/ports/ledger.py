@@ -15,7 +15,9 @@ from motadata_ai.domain.values.usage import (
     AuditEvent,
     AuditKind,
     AuditQuery,
+    ArmSummary,
     AuditResult,
+    BudgetAlert,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -84,8 +86,42 @@ class UsageLedgerPort(HealthProbe):
         """How many calls the cache or de-duplication answered and what that saved."""
 
     @abstractmethod
-    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
-        """USD the tenant spent on provider calls since ``since`` (for budgets; naive means UTC)."""
+    async def spend(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime,
+        user_id: str | None = None,
+        model: str | None = None,
+    ) -> float:
+        """USD the tenant spent on provider calls since ``since`` (for budgets; naive means UTC),
+        of one user and/or one model when given."""
+
+    # -- budget alerts and experiments ---------------------------------------------------------
+
+    @abstractmethod
+    async def claim_budget_alert(self, alert: BudgetAlert) -> bool:
+        """Store ``alert`` unless one with its identity (tenant, budget, period start, threshold)
+        is stored already; ``True`` for the one caller that stored it, across every instance."""
+
+    @abstractmethod
+    async def budget_alerts(
+        self, *, tenant: TenantContext | str, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """The tenant's claimed alerts (created at or after ``since``), newest first."""
+
+    @abstractmethod
+    async def experiment_arms(
+        self,
+        *,
+        tenant: TenantContext | str,
+        experiment: str,
+        since: datetime,
+        until: datetime | None = None,
+    ) -> list[ArmSummary]:
+        """Per arm of ``experiment`` (champion first; arms without calls left out): calls, cost,
+        p50/p95 latency, errors, and the feedback given on its responses, over the records
+        created in ``[since, until)``."""
 
     # -- a user's data and retention -----------------------------------------------------------
 

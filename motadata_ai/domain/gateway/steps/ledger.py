@@ -85,6 +85,8 @@ def usage_record(
             error=f"{type(error).__name__}: {error}"[:500],
             response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
             created_at=created_at,
+            experiment=call.state.experiment,
+            arm=call.state.arm,
         )
     assert response is not None
     paid = source == "provider"
@@ -107,6 +109,8 @@ def usage_record(
         error=None,
         response_id=response.id if isinstance(response, llm.ChatResponse) else None,
         created_at=created_at,
+        experiment=call.state.experiment,
+        arm=call.state.arm,
     )
 
 

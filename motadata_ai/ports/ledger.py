@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
+    ArmSummary,
     AuditEvent,
     AuditKind,
     AuditQuery,
-    ArmSummary,
     AuditResult,
     BudgetAlert,
     CacheSavings,

@@ -9,6 +9,7 @@ threshold, so each threshold reaches the callbacks, the bus and the ledger exact
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from motadata_ai.adapters.memory.bus import InMemoryBus

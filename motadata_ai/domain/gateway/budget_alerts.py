@@ -55,7 +55,7 @@ class BudgetAlerts:
         self.ledger, self.bus, self.audit, self.telemetry = ledger, bus, audit, telemetry
         self._callbacks: list[AlertCallback] = []
         self._local_claims: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         self.sent = 0
 
     def on_alert(self, callback: AlertCallback) -> Callable[[], None]:
@@ -91,7 +91,11 @@ class BudgetAlerts:
         if self.telemetry is not None:
             self.telemetry.add_counter(
                 ALERT_METRIC,
-                attributes={TENANT_ATTRIBUTE: alert.tenant_id, "period": alert.period, "threshold": alert.threshold},
+                attributes={
+                    TENANT_ATTRIBUTE: alert.tenant_id,
+                    "period": alert.period,
+                    "threshold": alert.threshold,
+                },
             )
         return True
 

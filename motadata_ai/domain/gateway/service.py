@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
+from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.call import (
     Call,
     CallKind,
@@ -29,7 +30,6 @@ from motadata_ai.domain.gateway.call import (
     GenerateKeywords,
     StreamKeywords,
 )
-from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.circuit_cache import CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits

@@ -28,7 +28,9 @@ from motadata_ai.ports.ledger import UsageLedgerPort
 __all__ = ["Experiments", "known_models"]
 
 
-def known_models(policy: GatewayConfig, priced: Callable[[str], bool] = lambda _: False) -> Callable[[str], bool]:
+def known_models(
+    policy: GatewayConfig, priced: Callable[[str], bool] = lambda _: False
+) -> Callable[[str], bool]:
     """Whether a model is one the gateway knows for ``policy``: in its ``allowed_models`` when
     that is set; else its default or fallback model, a model of ``model_prices``, or one the LLM
     port has a price for (``priced``)."""
@@ -59,11 +61,13 @@ class Experiments:
         """Check the models of every experiment the configuration sets (at start-up; prompt
         versions are checked when :meth:`set` defines an experiment, or on its first call)."""
         config = self.gateway.config
-        for tenant_id, policy in [("*", config), *config.tenants.items()]:
+        for experiment in config.experiments:
+            if experiment.kind == "model":
+                self._check_models(experiment, config, "*")
+        for tenant_id, policy in config.tenants.items():
             for experiment in policy.experiments or ():
-                effective = config if tenant_id == "*" else config.for_tenant(tenant_id)
                 if experiment.kind == "model":
-                    self._check_models(experiment, effective, tenant_id)
+                    self._check_models(experiment, config.for_tenant(tenant_id), tenant_id)
 
     def set(self, tenant_id: str, experiment: Experiment | dict[str, Any]) -> Experiment:
         """Define (or replace, by name) one of the tenant's experiments, its arms checked first."""
@@ -136,7 +140,10 @@ class Experiments:
 
     def _check_models(self, experiment: Experiment, policy: GatewayConfig, tenant_id: str) -> None:
         knows = known_models(policy, self._priced)
-        for arm, model in (("champion", experiment.champion_model), ("challenger", experiment.challenger_model)):
+        for arm, model in (
+            ("champion", experiment.champion_model),
+            ("challenger", experiment.challenger_model),
+        ):
             if model is None or not knows(model):
                 raise ConfigurationError(
                     f"experiment {experiment.name!r} of tenant {tenant_id}: the {arm} names model "

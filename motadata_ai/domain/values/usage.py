@@ -54,7 +54,7 @@ class UsageRecord(ValueModel):
     error: str | None = None
     response_id: str | None = None
     created_at: datetime = Field(default_factory=_now)
-    experiment: str | None = Field(None, max_length=64, description="The A/B experiment the call took part in")
+    experiment: str | None = Field(None, max_length=64, description="The A/B experiment of the call")
     arm: Arm | None = Field(None, description="Its arm in that experiment")
 
     @property

@@ -170,7 +170,8 @@ class LedgerContract:
         )
         since = DAY1 - timedelta(hours=1)
         assert await ledger.spend(tenant=self.a, since=since, user_id="bob") == pytest.approx(3.0)
-        assert await ledger.spend(tenant=self.a, since=since, model="openai/gpt-4o-mini") == pytest.approx(5.0)
+        by_model = await ledger.spend(tenant=self.a, since=since, model="openai/gpt-4o-mini")
+        assert by_model == pytest.approx(5.0)
         assert await ledger.spend(
             tenant=self.a, since=since, user_id="bob", model="anthropic/claude"
         ) == pytest.approx(2.0)
@@ -212,7 +213,9 @@ class LedgerContract:
     async def test_experiment_arms_from_hand_computed_figures(self) -> None:
         ledger = await self.ledger()
         champion = [
-            usage(self.a, experiment="x", arm="champion", latency_ms=ms, cost_usd=0.5, response_id=f"c{ms:.0f}")
+            usage(
+                self.a, experiment="x", arm="champion", latency_ms=ms, cost_usd=0.5, response_id=f"c{ms:.0f}"
+            )
             for ms in (10.0, 20.0, 30.0, 40.0)
         ]
         challenger = [
@@ -235,7 +238,8 @@ class LedgerContract:
         ]
         await ledger.record_usage_many([*champion, *challenger, *unrelated])
         for response, rating in (("c10", 5), ("c20", 3), ("h1", 2)):
-            await ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id=response, rating=rating))
+            rated = FeedbackRecord(tenant_id=self.a, response_id=response, rating=rating)
+            await ledger.record_feedback(rated)
         arms = await ledger.experiment_arms(tenant=self.a, experiment="x", since=DAY1 - timedelta(hours=1))
         assert [a.arm for a in arms] == ["champion", "challenger"]
         mine, theirs = arms

@@ -78,7 +78,9 @@ async def spend(rig: Rig, calls: int, *, prefix: str, **options: object) -> None
 
 async def test_each_threshold_fires_once_per_period_and_again_in_the_next(make_rig: RigFactory) -> None:
     wall = WallClock(NOON)
-    rig = make_rig(lambda r: "ok", model_prices=PRICE, requests_per_minute=None, daily_budget_usd=1.0, wall_clock=wall)
+    rig = make_rig(
+        lambda r: "ok", model_prices=PRICE, requests_per_minute=None, daily_budget_usd=1.0, wall_clock=wall
+    )
     bus = InMemoryBus()
     published: list[Envelope] = []
 
@@ -181,5 +183,7 @@ async def test_a_model_budget_counts_only_that_models_calls(make_rig: RigFactory
     await rig.gateway.generate(ask("two", model="test/other"), tenant="acme")
     with pytest.raises(BudgetExceeded) as caught:
         await rig.gateway.generate(ask("three", model="test/other"), tenant="acme")
-    assert caught.value.budget == "model:test/other" and "model:test/other of tenant acme" in str(caught.value)
+    assert caught.value.budget == "model:test/other" and "model:test/other of tenant acme" in str(
+        caught.value
+    )
     await rig.gateway.generate(ask("still fine"), tenant="acme")  # the default model is not limited

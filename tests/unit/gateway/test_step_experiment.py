@@ -20,9 +20,7 @@ MODELS = Experiment(name="cheaper", champion_model="test/model", challenger_mode
 
 
 def rig_with(make_rig: RigFactory, *experiments: Experiment) -> Rig:
-    return make_rig(
-        lambda r: "ok", experiments=experiments, requests_per_minute=None, enable_caching=False
-    )
+    return make_rig(lambda r: "ok", experiments=experiments, requests_per_minute=None, enable_caching=False)
 
 
 async def test_a_model_split_by_request_gives_the_challenger_its_share(make_rig: RigFactory) -> None:

@@ -45,8 +45,16 @@ def ask(text: str) -> ChatRequest:
 async def test_many_requests_split_within_tolerance_and_the_report_shows_each_arms_feedback() -> None:
     ledger = InMemoryUsageLedger()
     gateway, experiments = build(ledger)
-    experiments.set("acme", {"name": "cheap", "champion_model": "test/model", "challenger_model": "test/cheap",
-                             "share": 0.25, "split_by": "request"})
+    experiments.set(
+        "acme",
+        {
+            "name": "cheap",
+            "champion_model": "test/model",
+            "challenger_model": "test/cheap",
+            "share": 0.25,
+            "split_by": "request",
+        },
+    )
     total = 1200
     arms: dict[str, list[str]] = {"test/model": [], "test/cheap": []}
     for n in range(total):
@@ -61,7 +69,10 @@ async def test_many_requests_split_within_tolerance_and_the_report_shows_each_ar
     report = await experiments.compare(tenant_id="acme", experiment="cheap", since=NOON - timedelta(hours=1))
     champion, challenger = report.arms
     assert (champion.arm, champion.variant, challenger.arm, challenger.variant) == (
-        "champion", "test/model", "challenger", "test/cheap"
+        "champion",
+        "test/model",
+        "challenger",
+        "test/cheap",
     )
     assert champion.calls == len(arms["test/model"]) and challenger.calls == len(arms["test/cheap"])
     assert (champion.feedback_count, champion.mean_rating) == (10, pytest.approx(4.0))
@@ -72,17 +83,21 @@ async def test_many_requests_split_within_tolerance_and_the_report_shows_each_ar
 
 
 async def test_an_arm_naming_an_unknown_model_or_prompt_version_is_refused_at_configuration() -> None:
-    gateway, experiments = build(InMemoryUsageLedger())
+    _, experiments = build(InMemoryUsageLedger())
     with pytest.raises(ConfigurationError, match="test/unknown"):
-        experiments.set("acme", Experiment(name="x", champion_model="test/model", challenger_model="test/unknown"))
+        experiments.set(
+            "acme", Experiment(name="x", champion_model="test/model", challenger_model="test/unknown")
+        )
     experiments.prompts.register("triage", "v1 {{ ticket }}")
     with pytest.raises(ConfigurationError, match="version 2"):
         experiments.set(
             "acme", Experiment(name="p", template="triage", champion_version=1, challenger_version=2)
         )
     with pytest.raises(ConfigurationError, match="share"):
-        experiments.set("acme", {"name": "s", "champion_model": "test/model", "challenger_model": "test/cheap",
-                                 "share": 1.5})
+        experiments.set(
+            "acme",
+            {"name": "s", "champion_model": "test/model", "challenger_model": "test/cheap", "share": 1.5},
+        )
     with pytest.raises(ValidationError):
         Experiment(name="nan", champion_model="test/model", challenger_model="test/cheap", share=float("nan"))
     with pytest.raises(ValidationError):
@@ -97,7 +112,9 @@ async def test_configured_experiments_are_checked_at_start_up() -> None:
     with pytest.raises(ConfigurationError, match="test/nowhere"):
         build(InMemoryUsageLedger(), experiments=(unknown,))[1].check_configured()
     allowed = GatewayConfig(allowed_models=("test/model", "test/nowhere"), experiments=(unknown,))
-    gateway = Gateway(llm=FunctionLLM(lambda r: "ok"), embeddings=HashEmbeddings(dimensions=8), config=allowed)
+    gateway = Gateway(
+        llm=FunctionLLM(lambda r: "ok"), embeddings=HashEmbeddings(dimensions=8), config=allowed
+    )
     Experiments(gateway).check_configured()  # an allowed model is a known one
 
 

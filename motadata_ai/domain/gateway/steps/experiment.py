@@ -72,7 +72,9 @@ class ExperimentStep(Step):
             return model == experiment.champion_model
         return prompt is not None and prompt.version is None and prompt.template == experiment.template
 
-    def _with_prompt(self, request: llm.ChatRequest, prompt: PromptRef, version: int | None) -> llm.ChatRequest:
+    def _with_prompt(
+        self, request: llm.ChatRequest, prompt: PromptRef, version: int | None
+    ) -> llm.ChatRequest:
         if self.prompts is None:
             raise ConfigurationError(
                 f"the call names prompt template {prompt.template!r} but the gateway has no prompt registry",

@@ -112,8 +112,9 @@ class AI:
     @property
     def experiments(self) -> Experiments:
         """A/B experiments of models and prompt versions: ``set``, ``get``, ``remove``, ``compare``;
-        ``ai.experiments.prompts`` is the prompt registry."""
-        return self._ports["experiments"]  # type: ignore[no-any-return]
+        ``ai.experiments.prompts`` is the prompt registry (``ai.port("experiments")`` is the ML
+        training-run store)."""
+        return self._ports["ab_experiments"]  # type: ignore[no-any-return]
 
     @property
     def consent(self) -> Consent:
@@ -207,7 +208,7 @@ _EAGER_PORTS = (
     "audit_trail",
     "privacy",
     "budgets",
-    "experiments",
+    "ab_experiments",
 )
 
 

@@ -121,7 +121,7 @@ class Container(containers.DeclarativeContainer):
         prompts=prompts,
     )
     budgets = providers.Singleton(build_budgets, gateway=gateway, ledger=usage_ledger)
-    experiments = providers.Singleton(build_experiments, gateway=gateway, ledger=usage_ledger, llm=llm)
+    ab_experiments = providers.Singleton(build_experiments, gateway=gateway, ledger=usage_ledger, llm=llm)
     privacy = providers.Singleton(
         builders.privacy,
         settings,

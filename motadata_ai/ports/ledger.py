@@ -140,8 +140,8 @@ class UsageLedgerPort(HealthProbe):
 
     @abstractmethod
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
-        """Delete the tenant's usage records created before ``cutoff`` (and their feedback);
-        return how many usage records went (retention)."""
+        """Delete the tenant's usage records created before ``cutoff`` (and their feedback, and
+        the budget alerts raised before it); return how many usage records went (retention)."""
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""

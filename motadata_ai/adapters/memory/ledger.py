@@ -238,6 +238,9 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
         """Drop records (and their feedback) older than ``cutoff``."""
         tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        for key, alert in list(self._alerts.items()):
+            if alert.tenant_id == tenant_id and alert.created_at < cutoff:
+                del self._alerts[key]
         records = self._records.get(tenant_id, [])
         old = [r for r in records if r.created_at < cutoff]
         if not old:

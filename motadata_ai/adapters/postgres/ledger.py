@@ -552,6 +552,11 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                     tenant_id,
                     _aware(cutoff),
                 )
+                await conn.execute(
+                    "DELETE FROM motadata_budget_alerts WHERE tenant_id = $1 AND created_at < $2",
+                    tenant_id,
+                    _aware(cutoff),
+                )
         return int(status.rsplit(" ", 1)[-1])
 
     async def ping(self) -> bool:

@@ -383,7 +383,10 @@ class LedgerContract:
         assert await ledger.delete_user_feedback(tenant=self.a, user_id="bob") == 1
         assert await ledger.user_feedback(tenant=self.a, user_id="bob") == []
         assert await ledger.user_feedback(tenant=self.a, user_id="alice") == [theirs]
+        await ledger.claim_budget_alert(self.alert(self.a, budget="user:bob", user_id="bob"))
         assert await ledger.pseudonymise_user(tenant=self.a, user_id="bob", pseudonym="anon-1") == 1
+        (alert,) = await ledger.budget_alerts(tenant=self.a)
+        assert (alert.budget, alert.user_id) == ("user:anon-1", "anon-1")
         assert await ledger.usage_records(tenant=self.a, user_id="bob") == []
         (kept,) = await ledger.usage_records(tenant=self.a, user_id="anon-1")
         assert kept.cost_usd == pytest.approx(0.01)  # kept for billing
@@ -395,7 +398,12 @@ class LedgerContract:
             [usage(self.a, response_id="old"), usage(self.a, created_at=DAY2), usage(self.b)]
         )
         await ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id="old", rating=3))
+        old_alert, new_alert = self.alert(self.a), self.alert(self.a, threshold=0.8, created_at=DAY2)
+        for alert in (old_alert, new_alert, self.alert(self.b)):
+            await ledger.claim_budget_alert(alert)
         assert await ledger.delete_usage_before(tenant=self.a, cutoff=DAY2) == 1
+        assert await ledger.budget_alerts(tenant=self.a) == [new_alert]
+        assert len(await ledger.budget_alerts(tenant=self.b)) == 1
         assert [r.created_at for r in await ledger.usage_records(tenant=self.a)] == [DAY2]
         assert await ledger.feedback(tenant=self.a, response_id="old") == []
         assert len(await ledger.usage_records(tenant=self.b)) == 1

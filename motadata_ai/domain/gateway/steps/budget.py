@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.budgets import BudgetRule, budgets_of, period_start, usd
@@ -34,6 +35,9 @@ from motadata_ai.ports.ledger import UsageLedgerPort
 __all__ = ["BudgetStep"]
 
 log = logging.getLogger("motadata_ai.gateway")
+
+
+_Named = tuple[tuple[BudgetRule, str], ...]
 
 
 @dataclass(slots=True)
@@ -61,6 +65,8 @@ class BudgetStep(Step):
         self._ledger, self._flush, self._clocks, self._stats = ledger, flush, clocks, stats
         self.alerts = alerts or BudgetAlerts(ledger=ledger)
         self._tallies: dict[tuple[str, str, str], _Tally] = {}  # (tenant, budget, period) -> tally
+        # (policy, user, model) -> the budgets that apply, named (checked on every call)
+        self._matched: dict[tuple[int, str | None, str], tuple[GatewayConfig, _Named]] = {}
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Check the budgets, complete, and add what the answer cost."""
@@ -100,14 +106,13 @@ class BudgetStep(Step):
         self, tenant_id: str, policy: GatewayConfig, *, user_id: str | None = None, model: str = ""
     ) -> None:
         """Raise :class:`BudgetExceeded` when a hard budget of the call is spent for its period."""
-        rules = budgets_of(policy)
-        if not rules:
+        matched = self._budgets(policy, user_id, model)
+        if not matched:
             return
-        for rule in rules:
-            if not rule.applies(user_id, model):
-                continue
-            key = rule.key(user_id)
-            spent = await self._spent(tenant_id, rule, key, user_id, policy)
+        now = self._clocks.wall()
+        starts = {period: period_start(period, now) for period in ("daily", "monthly")}
+        for rule, key in matched:
+            spent = await self._spent(tenant_id, rule, key, user_id, policy, starts[rule.period])
             if rule.hard_stop and spent >= rule.limit_usd:
                 who = f"tenant {tenant_id}" if key == "tenant" else f"{key} of tenant {tenant_id}"
                 raise BudgetExceeded(
@@ -128,19 +133,24 @@ class BudgetStep(Step):
     def _charged(self, call: Call, cost: float) -> None:
         if cost <= 0 or call.state.source != "provider":
             return
-        rules = budgets_of(call.policy)
-        if not rules:
-            return
         tenant_id, user_id = call.tenant_id, call.user_id
-        model = call.model
-        for rule in rules:
-            if not rule.applies(user_id, model):
-                continue
-            key = rule.key(user_id)
+        for rule, key in self._budgets(call.policy, user_id, call.model):
             tally = self._tallies.get((tenant_id, key, rule.period))
             if tally is not None:
                 tally.spent += cost
                 self._alert_if_crossed(tenant_id, rule, key, user_id, tally)
+
+    def _budgets(self, policy: GatewayConfig, user_id: str | None, model: str) -> _Named:
+        """The budgets of ``policy`` a call of ``user_id`` to ``model`` counts against, named."""
+        cache_key = (id(policy), user_id, model)
+        cached = self._matched.get(cache_key)
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+        matched = tuple((r, r.key(user_id)) for r in budgets_of(policy) if r.applies(user_id, model))
+        if len(self._matched) > 10_000:
+            self._matched.clear()
+        self._matched[cache_key] = (policy, matched)
+        return matched
 
     def _alert_if_crossed(
         self, tenant_id: str, rule: BudgetRule, key: str, user_id: str | None, tally: _Tally
@@ -166,9 +176,14 @@ class BudgetStep(Step):
             )
 
     async def _spent(
-        self, tenant_id: str, rule: BudgetRule, key: str, user_id: str | None, policy: GatewayConfig
+        self,
+        tenant_id: str,
+        rule: BudgetRule,
+        key: str,
+        user_id: str | None,
+        policy: GatewayConfig,
+        since: datetime,
     ) -> float:
-        since = period_start(rule.period, self._clocks.wall())
         stamp = since.timestamp()
         now = self._clocks.monotonic()
         tally = self._tallies.get((tenant_id, key, rule.period))

@@ -107,3 +107,13 @@ async def test_a_tenants_experiment_leaves_other_tenants_alone(make_rig: RigFact
     await rig.gateway.generate(ask("q"), tenant="acme")
     await rig.gateway.generate(ask("q"), tenant="globex")
     assert [r.model for r in rig.llm.calls] == ["test/cheap", "test/model"]
+
+
+async def test_a_stream_takes_its_arm_too(make_rig: RigFactory) -> None:
+    rig = rig_with(make_rig, MODELS.model_copy(update={"share": 1.0}))
+    chunks = [chunk async for chunk in rig.gateway.stream(ask("stream it"), tenant="acme", user_id="bob")]
+    await rig.gateway.flush()
+    assert "".join(c.delta for c in chunks) == "ok"
+    assert [r.model for r in rig.llm.calls] == ["test/cheap"]
+    (record,) = await rig.ledger.usage_records(tenant="acme")
+    assert (record.experiment, record.arm, record.model) == ("cheaper", "challenger", "test/cheap")

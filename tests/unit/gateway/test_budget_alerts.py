@@ -187,3 +187,53 @@ async def test_a_model_budget_counts_only_that_models_calls(make_rig: RigFactory
         caught.value
     )
     await rig.gateway.generate(ask("still fine"), tenant="acme")  # the default model is not limited
+
+
+class SlowReadLedger(InMemoryUsageLedger):
+    """The in-memory ledger whose second spend query answers what it read only when released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.release = asyncio.Event()
+
+    async def spend(self, **query: object) -> float:  # type: ignore[override]
+        self.reads += 1
+        value = await super().spend(**query)  # type: ignore[arg-type]
+        if self.reads == 2:
+            await self.release.wait()
+        return value
+
+
+async def test_a_read_that_started_before_other_calls_were_charged_takes_back_none_of_it() -> None:
+    ledger = SlowReadLedger()
+    clock = [1000.0]
+    gateway = Gateway(
+        llm=FunctionLLM(lambda r: "ok"),
+        embeddings=HashEmbeddings(dimensions=8),
+        config=GatewayConfig(
+            default_model="test/model", model_prices=PRICE, daily_budget_usd=1.0, requests_per_minute=None
+        ),
+        ledger=ledger,
+        clock=lambda: clock[0],
+        wall_clock=lambda: NOON,
+    )
+    alerts: list[BudgetAlert] = []
+    gateway.budget_alerts.on_alert(alerts.append)
+    await gateway.generate(ask("first"), tenant="acme")  # read 1: $0, then $0.125
+    clock[0] += 10  # the total is stale: the next check reads it again
+    slow = asyncio.ensure_future(gateway.generate(ask("slow"), tenant="acme"))
+    for _ in range(1000):  # read 2 has read $0.125 and waits
+        if ledger.reads == 2:
+            break
+        await asyncio.sleep(0)
+    assert ledger.reads == 2
+    for n in range(5):  # read 3, then the local total: $0.75 while the slow read still holds $0.125
+        await gateway.generate(ask(f"meanwhile {n}"), tenant="acme")
+    ledger.release.set()
+    await asyncio.wait_for(slow, timeout=10)  # $0.875
+    await gateway.generate(ask("ninth"), tenant="acme")  # $1.00
+    with pytest.raises(BudgetExceeded):
+        await gateway.generate(ask("tenth"), tenant="acme")
+    await gateway.flush()
+    assert [a.threshold for a in alerts] == [0.5, 0.8, 1.0]

@@ -85,7 +85,9 @@ class Gateway:
     Only ``llm`` and ``embeddings`` are required. Without ``cache`` nothing is cached; without
     ``limits`` rate limits and breakers hold in this process; without ``ledger`` no usage is
     stored (budgets then count this process's spend only); without ``audit`` guardrail events are
-    only logged; without ``telemetry`` nothing is traced.
+    only logged; without ``telemetry`` nothing is traced. ``budget_alerts`` sends the budgets'
+    alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
+    call names with ``prompt=`` (default: an empty registry).
 
     A ``cache`` or ``limits`` is put behind its own circuit (:class:`CircuitCache`,
     :class:`FallbackLimits` with ``limits_failure_policy``) unless it already is one, so a shared
@@ -141,8 +143,8 @@ class Gateway:
         self._rate_limit = RateLimit(self._limits, sleep=sleep)
         self._requests = OpenRequests(self._rate_limit)
         self._resilience = Resilience(self._limits, stats=self._stats, sleep=sleep, random=random)
-        clocks = Clocks(clock, wall_clock)
-        self.budget_alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
+        clocks, flush = Clocks(clock, wall_clock), self._recorder.flush
+        self.budget_alerts = alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
         self.prompts = prompts if prompts is not None else PromptRegistry()
         steps: list[Step] = [ExperimentStep(self.prompts), Validate(has_cache=cache is not None)]
         if telemetry is not None:
@@ -158,13 +160,7 @@ class Gateway:
         steps += [
             ContextWindow(llm),
             InputGuardrails(self._audit),
-            BudgetStep(
-                ledger=ledger,
-                flush=self._recorder.flush,
-                clocks=clocks,
-                stats=self._stats,
-                alerts=self.budget_alerts,
-            ),
+            BudgetStep(ledger=ledger, flush=flush, clocks=clocks, stats=self._stats, alerts=alerts),
             self._rate_limit,
             Deduplicate(self._stats),
             OutputGuardrails(self._audit),
@@ -360,8 +356,7 @@ class Gateway:
         return feedback
 
     async def flush(self) -> None:
-        """Wait until every pending usage record has been written to the ledger (and every budget
-        alert seen has been claimed and sent)."""
+        """Wait until every pending usage record is written and every budget alert seen is sent."""
         await self._recorder.flush()
         await self.budget_alerts.flush()
 

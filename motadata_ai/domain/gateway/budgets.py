@@ -13,7 +13,6 @@ budget a policy sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -91,21 +90,8 @@ class BudgetRule(ValueModel):
         return user, self.model
 
 
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    policy: GatewayConfig
-    rules: tuple[BudgetRule, ...]
-
-
-_CACHE: dict[int, _Cached] = {}
-
-
 def budgets_of(policy: GatewayConfig) -> tuple[BudgetRule, ...]:
-    """Every budget ``policy`` sets: its tenant-wide daily and monthly budgets, then ``budgets``
-    (computed once per policy object: this runs on every call)."""
-    cached = _CACHE.get(id(policy))
-    if cached is not None and cached.policy is policy:
-        return cached.rules
+    """Every budget ``policy`` sets: its tenant-wide daily and monthly budgets, then ``budgets``."""
     rules: list[BudgetRule] = []
     for period, limit in (("daily", policy.daily_budget_usd), ("monthly", policy.monthly_budget_usd)):
         if limit is not None:
@@ -113,9 +99,6 @@ def budgets_of(policy: GatewayConfig) -> tuple[BudgetRule, ...]:
                 BudgetRule(period=period, limit_usd=limit, thresholds=policy.budget_alert_thresholds)
             )
     rules.extend(policy.budgets)
-    if len(_CACHE) > 10_000:
-        _CACHE.clear()
-    _CACHE[id(policy)] = _Cached(policy, tuple(rules))
     return tuple(rules)
 
 

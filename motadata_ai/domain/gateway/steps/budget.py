@@ -142,6 +142,8 @@ class BudgetStep(Step):
 
     def _budgets(self, policy: GatewayConfig, user_id: str | None, model: str) -> _Named:
         """The budgets of ``policy`` a call of ``user_id`` to ``model`` counts against, named."""
+        if policy.daily_budget_usd is None and policy.monthly_budget_usd is None and not policy.budgets:
+            return ()
         cache_key = (id(policy), user_id, model)
         cached = self._matched.get(cache_key)
         if cached is not None and cached[0] is policy:

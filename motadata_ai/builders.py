@@ -30,12 +30,14 @@ if TYPE_CHECKING:
         PostgresPredictionLog,
     )
     from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+    from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.serving import ModelLRU
     from motadata_ai.domain.privacy.audit import AuditTrail
     from motadata_ai.domain.privacy.consent import Consent
     from motadata_ai.domain.privacy.encryption import Envelope
     from motadata_ai.domain.privacy.service import Privacy
+    from motadata_ai.domain.prompts.templates import PromptRegistry
     from motadata_ai.domain.retrieval.jobs import IngestJobQueue
     from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.plugins.manager import PluginManager
@@ -627,3 +629,25 @@ async def ingest_jobs(settings: Settings, bus: BusPort) -> AsyncIterator[IngestJ
         yield IngestJobQueue(jobs, events=bus)
     finally:
         await jobs.aclose()
+
+
+# --- LLMOps: budget alerts, prompt templates ------------------------------------------------------
+
+
+def budget_alerts(
+    ledger: UsageLedgerPort, bus: BusPort, trail: AuditTrail | None, telemetry: TelemetryPort
+) -> BudgetAlerts:
+    """Budget alerts claimed in the ledger, sent on the bus, to the audit trail (when
+    ``privacy.audit`` is on) and as a metric."""
+    from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
+
+    return BudgetAlerts(
+        ledger=ledger, bus=bus, audit=trail.add if trail is not None else None, telemetry=telemetry
+    )
+
+
+def prompt_registry() -> PromptRegistry:
+    """The app's prompt templates (versions the gateway renders and experiments compare)."""
+    from motadata_ai.domain.prompts.templates import PromptRegistry
+
+    return PromptRegistry()

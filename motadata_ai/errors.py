@@ -78,7 +78,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
         ├── ArtifactRefused             the artifact must not be loaded
         │   ├── ArtifactTampered
         │   └── UnsafeArtifact
-        ├── BudgetExceeded              the one budget error: gateway (period, spent_usd, budget_usd)
+        ├── BudgetExceeded              the one budget error: gateway (period, spent_usd, budget_usd, budget)
         │                               and agents (TaskBudgetExceeded: spent_tokens, spent_cost_usd)
         ├── CircuitOpen                 model, tried, retry_after
         ├── ProviderError               model, provider, status_code, address

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from motadata_ai.domain.gateway.config import GatewayConfig
+from motadata_ai.domain.gateway.experiments import PromptRef
 from motadata_ai.domain.guardrails import ResponseSchema
 from motadata_ai.domain.values.calls import CallOrigin, Purpose
 from motadata_ai.domain.values.llm import ChatResponse
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.usage import Source
+from motadata_ai.domain.values.usage import Arm, Source
 
 __all__ = [
     "Call",
@@ -66,10 +67,12 @@ class CallKeywords(TypedDict, total=False):
 class StreamKeywords(CallKeywords, total=False):
     """A completion's keywords: also ``validation_level`` (the guardrail level of this call) and
     ``cache_per_user`` (the answer is cached for the calling user only: the user is part of the
-    cache key, so another user of the tenant never gets it from the cache)."""
+    cache key, so another user of the tenant never gets it from the cache) and ``prompt`` (a
+    registered template rendered as the system message; see :class:`PromptRef`)."""
 
     validation_level: str | None
     cache_per_user: bool
+    prompt: PromptRef | None
 
 
 class GenerateKeywords(StreamKeywords, total=False):
@@ -97,6 +100,7 @@ class CallOptions:
     timeout: float | None = None
     wait: bool | None = None
     cache_per_user: bool = False
+    prompt: PromptRef | None = None
 
     @classmethod
     def of(cls, keywords: Mapping[str, Any], *, fallbacks: tuple[str, ...] | None) -> CallOptions:
@@ -112,12 +116,14 @@ class CallOptions:
             timeout=get("timeout"),
             wait=get("wait"),
             cache_per_user=bool(get("cache_per_user", False)),
+            prompt=get("prompt"),
         )
 
 
 @dataclass(slots=True)
 class CallState:
-    """What the inner steps report back: attempts, the answer's source and model, a stream's answer."""
+    """What the inner steps report back: attempts, the answer's source and model, a stream's
+    answer, and the experiment and arm the call was assigned to (if any)."""
 
     attempts: list[dict[str, Any]] = field(default_factory=list)
     source: Source = "provider"
@@ -125,6 +131,8 @@ class CallState:
     prompt_tokens: int | None = None
     response: ChatResponse | None = None
     span: Any = None
+    experiment: str | None = None
+    arm: Arm | None = None
 
     @property
     def provider_attempts(self) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from motadata_ai.domain.gateway.budgets import DEFAULT_THRESHOLDS, BudgetRule, Thresholds
+from motadata_ai.domain.gateway.experiments import Experiment, check_unique_names
 from motadata_ai.domain.values.usage import ModelPrice
 
 ValidationLevel = Literal["strict", "medium", "loose"]
@@ -32,9 +34,16 @@ class TenantPolicy(BaseModel):
     fallback_models: tuple[str, ...] | None = None
     validation_level: ValidationLevel | None = None
     request_deduplication: bool | None = None
-    daily_budget_usd: float | None = Field(None, ge=0, le=10**9)
-    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9)
+    daily_budget_usd: float | None = Field(None, ge=0, le=10**9, allow_inf_nan=False)
+    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9, allow_inf_nan=False)
+    budget_alert_thresholds: Thresholds | None = None
+    budgets: tuple[BudgetRule, ...] | None = Field(None, max_length=100)
+    experiments: tuple[Experiment, ...] | None = Field(None, max_length=100)
     allowed_models: tuple[str, ...] | None = None
+
+    _experiments = field_validator("experiments", mode="after")(
+        lambda v: None if v is None else check_unique_names(v)
+    )
 
 
 class GatewayConfig(BaseModel):
@@ -97,11 +106,24 @@ class GatewayConfig(BaseModel):
 
     # Cost and budgets
     model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    daily_budget_usd: float | None = Field(None, ge=0, le=10**9)
-    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9)
+    daily_budget_usd: float | None = Field(None, ge=0, le=10**9, allow_inf_nan=False)
+    monthly_budget_usd: float | None = Field(None, ge=0, le=10**9, allow_inf_nan=False)
     budget_refresh_seconds: float = Field(
         5.0, ge=0, le=3600, description="How stale a cached spend total may be"
     )
+    budget_alert_thresholds: Thresholds = Field(
+        DEFAULT_THRESHOLDS, description="Fractions of the daily and monthly budgets that raise an alert"
+    )
+    budgets: tuple[BudgetRule, ...] = Field(
+        (), max_length=100, description="More budgets: per user or model, soft or hard"
+    )
+
+    # A/B experiments
+    experiments: tuple[Experiment, ...] = Field(
+        (), max_length=100, description="Champion/challenger splits of models or prompt versions"
+    )
+
+    _experiments = field_validator("experiments", mode="after")(check_unique_names)
 
     tenants: dict[str, TenantPolicy] = Field(default_factory=dict)
 
@@ -110,5 +132,8 @@ class GatewayConfig(BaseModel):
         policy = self.tenants.get(tenant_id)
         if policy is None:
             return self
-        update: dict[str, Any] = policy.model_dump(exclude_none=True)
+        # the values themselves, not a dump: budgets and experiments stay models
+        update: dict[str, Any] = {
+            name: value for name in TenantPolicy.model_fields if (value := getattr(policy, name)) is not None
+        }
         return self.model_copy(update=update)

@@ -3,7 +3,7 @@
 The :class:`Gateway` is a facade: it builds the chain once from its configuration and ports and
 runs each call down it. A call meets the steps in this order (``domain/gateway/steps/``)::
 
-    validate → telemetry → ledger → cache (exact, semantic) → context window
+    experiment → validate → telemetry → ledger → cache (exact, semantic) → context window
     → input guardrails → budget → rate limit → de-duplication → output guardrails
     → resilience (models × retries × breakers) → provider
 
@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
+from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.call import (
     Call,
     CallKind,
@@ -40,6 +41,7 @@ from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.budget import BudgetStep
 from motadata_ai.domain.gateway.steps.cache import CacheStep
 from motadata_ai.domain.gateway.steps.dedup import Deduplicate
+from motadata_ai.domain.gateway.steps.experiment import ExperimentStep
 from motadata_ai.domain.gateway.steps.guardrails import AuditSink, InputGuardrails, OutputGuardrails
 from motadata_ai.domain.gateway.steps.ledger import FeedbackHook, LedgerStep, UsageRecorder
 from motadata_ai.domain.gateway.steps.provider import Provider
@@ -49,6 +51,7 @@ from motadata_ai.domain.gateway.steps.telemetry import TelemetryStep
 from motadata_ai.domain.gateway.steps.validate import ContextWindow, Validate, check_level
 from motadata_ai.domain.gateway.store_circuit import StoreCircuit
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
+from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.calls import CallOrigin
 from motadata_ai.domain.values.errors import NotFound, ValidationError
@@ -82,7 +85,9 @@ class Gateway:
     Only ``llm`` and ``embeddings`` are required. Without ``cache`` nothing is cached; without
     ``limits`` rate limits and breakers hold in this process; without ``ledger`` no usage is
     stored (budgets then count this process's spend only); without ``audit`` guardrail events are
-    only logged; without ``telemetry`` nothing is traced.
+    only logged; without ``telemetry`` nothing is traced. ``budget_alerts`` sends the budgets'
+    alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
+    call names with ``prompt=`` (default: an empty registry).
 
     A ``cache`` or ``limits`` is put behind its own circuit (:class:`CircuitCache`,
     :class:`FallbackLimits` with ``limits_failure_policy``) unless it already is one, so a shared
@@ -104,6 +109,8 @@ class Gateway:
         audit: AuditLogPort | None = None,
         telemetry: TelemetryPort | None = None,
         feedback_hook: FeedbackHook | None = None,
+        budget_alerts: BudgetAlerts | None = None,
+        prompts: PromptRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
@@ -136,8 +143,10 @@ class Gateway:
         self._rate_limit = RateLimit(self._limits, sleep=sleep)
         self._requests = OpenRequests(self._rate_limit)
         self._resilience = Resilience(self._limits, stats=self._stats, sleep=sleep, random=random)
-        clocks = Clocks(clock, wall_clock)
-        steps: list[Step] = [Validate(has_cache=cache is not None)]
+        clocks, flush = Clocks(clock, wall_clock), self._recorder.flush
+        self.budget_alerts = alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
+        self.prompts = prompts if prompts is not None else PromptRegistry()
+        steps: list[Step] = [ExperimentStep(self.prompts), Validate(has_cache=cache is not None)]
         if telemetry is not None:
             steps.append(TelemetryStep(telemetry, clock=clock, llm=llm, embeddings=embeddings))
         steps.append(
@@ -153,7 +162,7 @@ class Gateway:
         steps += [
             ContextWindow(llm),
             InputGuardrails(self._audit),
-            BudgetStep(ledger=ledger, flush=self.flush, clocks=clocks, stats=self._stats),
+            BudgetStep(ledger=ledger, flush=flush, clocks=clocks, stats=self._stats, alerts=alerts),
             self._rate_limit,
             Deduplicate(self._stats),
             OutputGuardrails(self._audit),
@@ -364,8 +373,9 @@ class Gateway:
         return feedback
 
     async def flush(self) -> None:
-        """Wait until every pending usage record has been written to the ledger."""
+        """Wait until every pending usage record is written and every budget alert seen is sent."""
         await self._recorder.flush()
+        await self.budget_alerts.flush()
 
     async def health(self) -> GatewayHealth:
         """Breaker states, and whether the cache, limits store and ledger answer."""

@@ -124,6 +124,8 @@ def usage_record(
             use_case=origin.operation,
             purpose=call.purpose,
             fingerprint=_fingerprint(call),
+            experiment=call.state.experiment,
+            arm=call.state.arm,
         )
     assert response is not None
     paid = source == "provider"
@@ -151,6 +153,8 @@ def usage_record(
         use_case=origin.operation,
         purpose=call.purpose,
         fingerprint=_fingerprint(call),
+        experiment=call.state.experiment,
+        arm=call.state.arm,
     )
 
 

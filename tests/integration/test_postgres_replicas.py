@@ -4,7 +4,9 @@
   the primary), and once the replica has replayed it, searches are served by the replica;
 * a replica whose replay is paused falls behind, is reported lagging, and is skipped: a write
   made by another instance is found through the primary;
-* the replicas' state (healthy, lag, bytes behind) is reported.
+* the replicas' state (healthy, lag, bytes behind) is reported, and the database's health (what
+  ``ai.health()`` and ``/ready`` show) lists each replica's lag and is ``degraded`` while one lags
+  beyond ``max_replica_lag``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ async def test_ingest_is_read_back_at_once_and_later_searches_use_the_replica(
         assert await store.count(ACME) == 5
         state = router.status()[0]
         assert state.healthy and state.lag_seconds == 0.0 and state.bytes_behind == 0
+        report = await database.health()
+        assert report.status == "ok"
+        [shown] = report.details["replicas"]
+        assert shown["status"] == "ok" and shown["healthy"]
+        assert 0.0 <= shown["lag_seconds"] <= shown["max_lag_seconds"]
 
 
 async def test_the_callers_own_write_is_read_from_the_primary_while_the_replica_lacks_it(
@@ -124,6 +131,12 @@ async def test_a_lagging_replica_is_skipped_and_reported(pg_replicated: Replicat
 
             await eventually_async(lagging, what="the paused replica reported lagging")
             assert router.status()[0].bytes_behind > 0
+            report = await database.health()  # what ai.health() and /ready show for the stores
+            assert report.status == "degraded"
+            [shown] = report.details["replicas"]
+            assert shown["status"] == "degraded" and shown["address"] == router.status()[0].address
+            assert shown["lag_seconds"] is None or shown["lag_seconds"] > 0.5
+            assert shown["bytes_behind"] > 0 and shown["max_lag_seconds"] == 0.5
             hits = await store.dense_search(TenantContext.of("acme"), [1.0, 0.0, 0.5, 0.25], top_k=1)
             assert [h.record.text for h in hits] == ["changed elsewhere"]  # from the primary
         finally:

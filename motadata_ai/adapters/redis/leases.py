@@ -4,8 +4,8 @@ A lease on ``key`` (``{<tenant>}:<ns>:<segments>``) is the string
 ``{namespace}:{<tenant>}:<ns>:lease:<segments>`` holding its owner, set with ``SET NX PX``; its
 result is ``{namespace}:{<tenant>}:<ns>:lease-result:<segments>`` (beside, never among, the cache's
 own entries: an invalidation pattern like ``chat:*`` does not reach them, erasing the tenant's
-namespace does). Both carry the key's tenant as the hash tag, so the release script (store the result, drop the lease if the owner still holds it) runs on
-one slot of a cluster. Extending and releasing compare the owner first, so an instance whose lease
+namespace does). Both carry the key's tenant as the hash tag, so the release script (store the
+result, drop the lease if the owner still holds it) runs on one slot of a cluster. Extending and releasing compare the owner first, so an instance whose lease
 expired and passed on never drops or extends its successor's. The adapter usually shares the
 cache's connection pool (:attr:`RedisCache.client <motadata_ai.adapters.redis.cache.RedisCache.client>`);
 every redis-py error becomes :class:`LeaseUnavailable` or :class:`LeaseError`.
@@ -121,10 +121,10 @@ class RedisLeases(LeasePort):
 
     def _names(self, key: str) -> list[str]:
         parsed = keys.parse_key(check_lease_key(key))
-        if parsed.tenant_id is None:
-            return [self._prefix + keys.shared_key(parsed.namespace, kind, *parsed.segments) for kind in _KINDS]
-        tenant = parsed.tenant_id
-        return [self._prefix + keys.tenant_key(tenant, parsed.namespace, kind, *parsed.segments) for kind in _KINDS]
+        namespace, segments, tenant = parsed.namespace, parsed.segments, parsed.tenant_id
+        if tenant is None:
+            return [self._prefix + keys.shared_key(namespace, kind, *segments) for kind in _KINDS]
+        return [self._prefix + keys.tenant_key(tenant, namespace, kind, *segments) for kind in _KINDS]
 
     @asynccontextmanager
     async def _translated(self, operation: str) -> AsyncIterator[None]:

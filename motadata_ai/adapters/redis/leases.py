@@ -5,10 +5,11 @@ A lease on ``key`` (``{<tenant>}:<ns>:<segments>``) is the string
 result is ``{namespace}:{<tenant>}:<ns>:lease-result:<segments>`` (beside, never among, the cache's
 own entries: an invalidation pattern like ``chat:*`` does not reach them, erasing the tenant's
 namespace does). Both carry the key's tenant as the hash tag, so the release script (store the
-result, drop the lease if the owner still holds it) runs on one slot of a cluster. Extending and releasing compare the owner first, so an instance whose lease
-expired and passed on never drops or extends its successor's. The adapter usually shares the
-cache's connection pool (:attr:`RedisCache.client <motadata_ai.adapters.redis.cache.RedisCache.client>`);
-every redis-py error becomes :class:`LeaseUnavailable` or :class:`LeaseError`.
+result, drop the lease if the owner still holds it) runs on one slot of a cluster. Extending and
+releasing compare the owner first, so an instance whose lease expired and passed on never drops or
+extends its successor's. The adapter usually shares the cache's connection pool
+(:attr:`RedisCache.client <motadata_ai.adapters.redis.cache.RedisCache.client>`); every redis-py
+error becomes :class:`LeaseUnavailable` or :class:`LeaseError`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ the answers: a ranked index per tenant, ``{tenant}:gw:recent``, scoring each cac
 it was asked (bounded to ``recent_requests_max`` keys, living ``recent_requests_ttl`` seconds after
 its last change), and each request's body under ``{tenant}:gw:req:<digest>`` beside its answer
 ``{tenant}:gw:chat:<digest>``. Only requests whose answer the cache step stored are recorded, so a
-request the privacy cache policy keeps out of the shared cache is never recorded either; a body
-of a known user's request is listed in that user's cache index, so erasing the user erases it.
+request the privacy cache policy keeps out of the shared cache is never recorded either. The body
+of a request made for a known user is not kept (its text is that user's data, and erasing the user
+then needs nothing beyond the answers listed in the user's cache index): such a request is ranked
+by its key alone, warmed while its answer is cached, and not asked again once it expired.
 
 Hits are counted in process and written every ``FLUSH_EVERY`` hits (one pipelined round trip),
 so a hit costs no extra round trip. :func:`warm_recent` reads the ranking back: an answer still in
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from motadata_ai.domain.gateway.call import Call
-from motadata_ai.domain.privacy.cache_policy import user_index_key
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse
@@ -69,22 +70,15 @@ class RecentRequests:
         )
 
     async def stored(self, call: Call, request: ChatRequest) -> None:
-        """The answer to ``request`` was just stored: keep its body and count it once."""
+        """The answer to ``request`` was just stored: count it once and (without a user) keep its body."""
         if not self.recordable(call):
             return
         ttl = call.policy.recent_requests_ttl
-        body = json.dumps(
-            {
-                "v": BODY_FORMAT,
-                "request": request.model_dump(mode="json", exclude_defaults=True),
-                "level": call.level,
-            }
-        ).encode()
-        target = body_key(call.key)
         try:
-            await self._cache.set(target, body, ttl=ttl)
-            if call.user_id:
-                await self._cache.index_add(user_index_key(call.tenant_id, call.user_id), target, ttl=ttl)
+            if not call.user_id:  # a known user's request text is that user's data: not kept
+                body = {"v": BODY_FORMAT, "request": request.model_dump(mode="json", exclude_defaults=True)}
+                body["level"] = call.level
+                await self._cache.set(body_key(call.key), json.dumps(body).encode(), ttl=ttl)
             await self._cache.rank_add(
                 recent_index(call.tenant_id),
                 {call.key: 1.0},

@@ -59,11 +59,19 @@ async def test_warming_reads_cached_answers_and_asks_expired_ones_again(make_rig
     assert (await rig.gateway.generate(ask("expired"), tenant="acme")).cached
 
 
-async def test_erasing_a_user_erases_the_bodies_of_their_requests(make_rig: RigFactory) -> None:
+async def test_a_known_users_request_text_is_not_kept_and_erasing_the_user_leaves_nothing(
+    make_rig: RigFactory,
+) -> None:
+    from motadata_ai.domain.gateway.recent import body_key
     from motadata_ai.domain.privacy.cache_policy import user_index_key
 
     rig = rig_for_recent(make_rig)
     await rig.gateway.generate(ask("mine"), tenant="acme", user_id="u1")
-    assert await rig.cache.delete_indexed(user_index_key("acme", "u1")) == 2  # the answer and its request
+    [(key, _)] = await rig.cache.rank_top(recent_index("acme"), 10)
+    assert await rig.cache.get(body_key(key)) is None
+    counts = await warm_recent(rig.cache, rig.gateway.generate, tenant_id="acme", limit=10)
+    assert counts.cached == 1  # warmed while its answer is cached
+    assert await rig.cache.delete_indexed(user_index_key("acme", "u1")) == 1  # the answer only
     counts = await warm_recent(rig.cache, rig.gateway.generate, tenant_id="acme", limit=10)
     assert (counts.cached, counts.refreshed, counts.missing) == (0, 0, 1)
+    assert len(rig.llm.calls) == 1

@@ -158,3 +158,22 @@ async def test_two_gateways_with_separate_state_sharing_leases_make_one_provider
     assert len(llm.calls) == 1
     assert {r.text for r in results} == {"shared"}
     assert sum(g.stats.dedup_hits for g in gateways) == 199
+
+
+async def test_identical_embedding_calls_are_shared_across_gateways_too() -> None:
+    from motadata_ai.adapters.memory.embedding import HashEmbeddings
+
+    class SlowEmbeddings(HashEmbeddings):
+        async def embed(self, request: Any, *, timeout: float | None = None) -> Any:
+            await asyncio.sleep(0.1)
+            return await super().embed(request, timeout=timeout)
+
+    leases, embeddings = InMemoryLeases(), SlowEmbeddings(dimensions=16)
+    config = GatewayConfig(default_model="test/model", default_embedding_model="hash", dedup_poll_interval=0.005)
+    gateways = [
+        Gateway(llm=FunctionLLM(lambda r: ""), embeddings=embeddings, config=config, leases=leases)
+        for _ in range(2)
+    ]
+    results = await asyncio.gather(*(gateways[i % 2].embed(["vpn drops"], tenant="acme") for i in range(10)))
+    assert len(embeddings.calls) == 1
+    assert {r.vectors for r in results} == {(embeddings.vector("vpn drops"),)}

@@ -58,3 +58,18 @@ def test_usage_is_split_in_proportion_and_sums_to_the_total() -> None:
     assert split_usage(10, [1, 1, 2]) == [2, 2, 6]
     assert sum(split_usage(7, [3, 3, 3])) == 7
     assert split_usage(5, [0, 0]) == [0, 0]
+
+
+async def test_a_failed_batch_fails_each_of_its_callers_with_the_error(make_rig: RigFactory) -> None:
+    from motadata_ai.ports.llm import ProviderBadRequest
+
+    rig = make_rig(embedding_batch_window=0.01, enable_caching=False, max_retries=0)
+
+    async def refuse(request: object, *, timeout: float | None = None) -> object:
+        raise ProviderBadRequest("refused", model="hash", status_code=400)
+
+    rig.embeddings.embed = refuse  # type: ignore[method-assign]
+    outcomes = await asyncio.gather(
+        *(rig.gateway.embed([f"text {n}"], tenant="acme") for n in range(3)), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["ProviderBadRequest"] * 3

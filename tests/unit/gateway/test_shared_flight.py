@@ -169,7 +169,9 @@ async def test_identical_embedding_calls_are_shared_across_gateways_too() -> Non
             return await super().embed(request, timeout=timeout)
 
     leases, embeddings = InMemoryLeases(), SlowEmbeddings(dimensions=16)
-    config = GatewayConfig(default_model="test/model", default_embedding_model="hash", dedup_poll_interval=0.005)
+    config = GatewayConfig(
+        default_model="test/model", default_embedding_model="hash", dedup_poll_interval=0.005
+    )
     gateways = [
         Gateway(llm=FunctionLLM(lambda r: ""), embeddings=embeddings, config=config, leases=leases)
         for _ in range(2)

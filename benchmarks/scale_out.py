@@ -17,7 +17,8 @@ tiered cache's tiers, and read-replica searches, each beside its baseline from t
   cluster: provider calls made with the cross-instance lease beside in-process de-duplication only.
 * **batching**: ``generate_batch`` (concurrency 16) beside the same requests one after another,
   and 256 concurrent single-text embedding callers merged into provider batches beside one
-  provider call each (a provider with a fixed ``--latency`` per call).
+  provider call each, on a provider with a fixed ``--latency`` per call that serves one call at a
+  time (a local model on the CPU) and on one that serves any number at once.
 
 Last line: one JSON object with ``gateway_rps_1``, ``gateway_rps_2``, ``ingest_docs_per_s_1``,
 ``ingest_docs_per_s_2``, ``l1_hit_p95_ms``, ``l2_hit_p95_ms`` (and the rest). ``--quick`` runs a
@@ -242,13 +243,19 @@ async def batching(requests: int, concurrency: int, latency: float, embed_caller
     from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse, Message
 
     class SlowEmbeddings(HashEmbeddings):
-        """Hash vectors after a fixed round trip per provider call (a remote embedding API)."""
+        """Hash vectors after a fixed wait per provider call; ``serial``: one call at a time (a
+        local model on the CPU, or an API held to one call in flight), else unlimited calls at once."""
+
+        def __init__(self, *, serial: bool) -> None:
+            super().__init__(dimensions=DIMENSIONS)
+            self._gate = asyncio.Semaphore(1 if serial else 1_000_000)
 
         async def embed(
             self, request: EmbeddingRequest, *, timeout: float | None = None
         ) -> EmbeddingResponse:
-            await asyncio.sleep(latency)
-            return await super().embed(request, timeout=timeout)
+            async with self._gate:
+                await asyncio.sleep(latency)
+                return await super().embed(request, timeout=timeout)
 
     figures: dict[str, float] = {}
     config = GatewayConfig(default_model="m", default_embedding_model="hash", requests_per_minute=None,
@@ -267,8 +274,13 @@ async def batching(requests: int, concurrency: int, latency: float, embed_caller
     await gateway.generate_batch(batch, tenant="t0", concurrency=concurrency)
     figures["generate_batch_rps"] = requests / (time.perf_counter() - t)
 
-    for label, window, max_inputs in (("uncoalesced", 0.0, 1), ("coalesced", 0.002, 256)):
-        embeddings = SlowEmbeddings()
+    variants = [
+        (f"{merging}_{provider}", window, max_inputs, provider == "serial")
+        for provider in ("serial", "parallel")
+        for merging, window, max_inputs in (("uncoalesced", 0.0, 1), ("coalesced", 0.002, 256))
+    ]
+    for label, window, max_inputs, serial in variants:
+        embeddings = SlowEmbeddings(serial=serial)
         merged = config.model_copy(
             update={"embedding_batch_window": window, "embedding_batch_max_inputs": max_inputs}
         )
@@ -585,16 +597,16 @@ async def main() -> None:
             f"  |  one after another {result['sequential_rps']:.1f} calls/s",
             flush=True,
         )
-        print(
-            "embed    256 concurrent single-text callers: coalesced"
-            f" {result['embed_coalesced_provider_calls']:.0f}"
-            f" provider calls, {result['embed_coalesced_texts_per_s']:.0f} texts/s, p95"
-            f" {result['embed_coalesced_p95_ms']:.1f} ms  |  uncoalesced"
-            f" {result['embed_uncoalesced_provider_calls']:.0f} calls,"
-            f" {result['embed_uncoalesced_texts_per_s']:.0f} texts/s,"
-            f" p95 {result['embed_uncoalesced_p95_ms']:.1f} ms",
-            flush=True,
-        )
+        for provider in ("serial", "parallel"):
+            c, u = f"embed_coalesced_{provider}", f"embed_uncoalesced_{provider}"
+            print(
+                f"embed    256 concurrent single-text callers, {provider} provider: coalesced"
+                f" {result[c + '_provider_calls']:.0f} provider call(s), {result[c + '_texts_per_s']:.0f}"
+                f" texts/s, p95 {result[c + '_p95_ms']:.1f} ms  |  uncoalesced"
+                f" {result[u + '_provider_calls']:.0f} calls, {result[u + '_texts_per_s']:.0f} texts/s,"
+                f" p95 {result[u + '_p95_ms']:.1f} ms",
+                flush=True,
+            )
 
     if "ingest" not in parts:
         pass

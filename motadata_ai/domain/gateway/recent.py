@@ -1,10 +1,12 @@
 """The most frequent recent cacheable requests of each tenant, kept in the cache store for warming.
 
 The usage ledger holds no prompt text (by design), so the cache keeps what warming needs beside
-the answers: a ranked index per tenant, ``{tenant}:gw:recent``, scoring each cache key by how often
-it was asked (bounded to ``recent_requests_max`` keys, living ``recent_requests_ttl`` seconds after
-its last change), and each request's body under ``{tenant}:gw:req:<digest>`` beside its answer
-``{tenant}:gw:chat:<digest>``. Only requests whose answer the cache step stored are recorded, so a
+the answers, in a namespace of its own (:data:`RECENT`, so invalidating a tenant's answers leaves
+it and warming can ask them again): a ranked index per tenant, ``{tenant}:recent:rank``, scoring
+each answer's cache key by how often it was asked (bounded to ``recent_requests_max`` keys, living
+``recent_requests_ttl`` seconds after its last change), and each request's body under
+``{tenant}:recent:req:<digest>`` for its answer ``{tenant}:gw:chat:<digest>``. Erasing the tenant
+erases both. Only requests whose answer the cache step stored are recorded, so a
 request the privacy cache policy keeps out of the shared cache is never recorded either. The body
 of a request made for a known user is not kept (its text is that user's data, and erasing the user
 then needs nothing beyond the answers listed in the user's cache index): such a request is ranked
@@ -31,25 +33,27 @@ from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse
 from motadata_ai.ports.cache import CachePort
 
-__all__ = ["FLUSH_EVERY", "RecentRequests", "WarmCounts", "body_key", "recent_index", "warm_recent"]
+__all__ = ["FLUSH_EVERY", "RECENT", "RecentRequests", "WarmCounts", "body_key", "recent_index", "warm_recent"]
 
 log = logging.getLogger("motadata_ai.gateway")
 
 FLUSH_EVERY = 64
 """Hits counted in process before they are written to the ranking."""
 BODY_FORMAT = 1
+RECENT = "recent"
+"""The key namespace of the record of recent requests."""
 
 
 def recent_index(tenant_id: str) -> str:
     """The key of the tenant's ranked index of recent cacheable requests."""
-    return keys.tenant_key(tenant_id, keys.GATEWAY, "recent")
+    return keys.tenant_key(tenant_id, RECENT, "rank")
 
 
 def body_key(cache_key: str) -> str:
-    """The key of the request body stored beside the answer at ``cache_key`` (``...:chat:<d>``)."""
+    """The key of the request body kept for the answer at ``cache_key`` (``{t}:gw:chat:<d>``)."""
     parsed = keys.parse_key(cache_key)
     assert parsed.tenant_id is not None
-    return keys.tenant_key(parsed.tenant_id, keys.GATEWAY, "req", *parsed.segments[1:])
+    return keys.tenant_key(parsed.tenant_id, RECENT, "req", *parsed.segments[1:])
 
 
 class RecentRequests:

@@ -8,9 +8,10 @@ each answer's cache key by how often it was asked (bounded to ``recent_requests_
 ``{tenant}:recent:req:<digest>`` for its answer ``{tenant}:gw:chat:<digest>``. Erasing the tenant
 erases both. Only requests whose answer the cache step stored are recorded, so a
 request the privacy cache policy keeps out of the shared cache is never recorded either. The body
-of a request made for a known user is not kept (its text is that user's data, and erasing the user
-then needs nothing beyond the answers listed in the user's cache index): such a request is ranked
-by its key alone, warmed while its answer is cached, and not asked again once it expired.
+is kept only for a direct request of no known user (:meth:`RecentRequests.keeps_body`): a user's
+text is that user's data, and a call made inside a RAG query or an agent task quotes passages,
+memories and tool results that are erased with their sources. Any other request is ranked by its
+key alone, warmed while its answer is cached, and not asked again once it expired.
 
 Hits are counted in process and written every ``FLUSH_EVERY`` hits (one pipelined round trip),
 so a hit costs no extra round trip. :func:`warm_recent` reads the ranking back: an answer still in
@@ -73,13 +74,20 @@ class RecentRequests:
             and call.policy.recent_requests_max > 0
         )
 
+    @staticmethod
+    def keeps_body(call: Call) -> bool:
+        """Only a direct request of no known user: a user's text is that user's data, and a call
+        made inside a use-case's request (a RAG answer, an agent step) quotes passages, memories
+        and tool results that are erased with their sources, not with the cache's answers."""
+        return not call.user_id and not call.internal and call.purpose == "request"
+
     async def stored(self, call: Call, request: ChatRequest) -> None:
         """The answer to ``request`` was just stored: count it once and (without a user) keep its body."""
         if not self.recordable(call):
             return
         ttl = call.policy.recent_requests_ttl
         try:
-            if not call.user_id:  # a known user's request text is that user's data: not kept
+            if self.keeps_body(call):
                 body = {"v": BODY_FORMAT, "request": request.model_dump(mode="json", exclude_defaults=True)}
                 body["level"] = call.level
                 await self._cache.set(body_key(call.key), json.dumps(body).encode(), ttl=ttl)

@@ -75,3 +75,13 @@ async def test_a_known_users_request_text_is_not_kept_and_erasing_the_user_leave
     counts = await warm_recent(rig.cache, rig.gateway.generate, tenant_id="acme", limit=10)
     assert (counts.cached, counts.refreshed, counts.missing) == (0, 0, 1)
     assert len(rig.llm.calls) == 1
+
+
+async def test_a_call_inside_a_use_cases_request_keeps_no_body(make_rig: RigFactory) -> None:
+    from motadata_ai.domain.gateway.recent import body_key
+
+    rig = rig_for_recent(make_rig)
+    async with rig.gateway.request("acme", operation="rag.query"):
+        await rig.gateway.generate(ask("answer from these passages"), tenant="acme", purpose="answer")
+    [(key, _)] = await rig.cache.rank_top(recent_index("acme"), 10)
+    assert await rig.cache.get(body_key(key)) is None

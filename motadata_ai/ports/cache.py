@@ -126,10 +126,16 @@ class CachePort(HealthProbe):
             await self.delete(index)
         return deleted
 
-    # -- ranked indexes ------------------------------------------------------------------------
+    # -- ranked indexes (optional: advertised by ``supports_ranking``) -------------------------
     # A ranked index is a bounded set of keys with scores (the gateway counts there how often each
-    # of a tenant's cacheable requests was asked, ``{tenant}:gw:recent``). The defaults keep a JSON
-    # object read and written back (one process); shared adapters override both atomically.
+    # of a tenant's cacheable requests was asked, for cache warming). The defaults keep a JSON
+    # object read and written back (enough for one process); an adapter that advertises the
+    # capability uses them or overrides both atomically. Callers check ``supports_ranking`` first.
+
+    @property
+    def supports_ranking(self) -> bool:
+        """Whether this cache keeps ranked indexes (:meth:`rank_add`, :meth:`rank_top`)."""
+        return False
 
     async def rank_add(
         self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None

@@ -222,6 +222,11 @@ class RedisCache(CachePort):
             await self._client.srem(name, *members)
         return int(removed)
 
+    @property
+    def supports_ranking(self) -> bool:
+        """Ranked indexes are sorted sets."""
+        return True
+
     async def rank_add(
         self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
     ) -> None:

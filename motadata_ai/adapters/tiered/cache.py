@@ -213,6 +213,11 @@ class TieredCache(CachePort):
             await self._broadcast(Invalidation(keys=tuple(members)))
         return removed
 
+    @property
+    def supports_ranking(self) -> bool:
+        """As L2."""
+        return self._l2.supports_ranking
+
     async def rank_add(
         self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
     ) -> None:

@@ -95,6 +95,11 @@ class CircuitCache(CachePort, CircuitGuarded):
         """Erase on the primary; :class:`CacheBypassed` while the circuit is open (nothing erased)."""
         return await self._through("delete_indexed", index, lambda: self._primary.delete_indexed(index))
 
+    @property
+    def supports_ranking(self) -> bool:
+        """As the primary."""
+        return self._primary.supports_ranking
+
     async def rank_add(
         self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
     ) -> None:

@@ -13,7 +13,8 @@ text is that user's data, and a call made inside a RAG query or an agent task qu
 memories and tool results that are erased with their sources. Any other request is ranked by its
 key alone, warmed while its answer is cached, and not asked again once it expired.
 
-Hits are counted in process and written every ``FLUSH_EVERY`` hits (one pipelined round trip),
+Only a cache that keeps ranked indexes records (``CachePort.supports_ranking``: the in-process and
+Redis caches and the tiers over them). Hits are counted in process and written every ``FLUSH_EVERY`` hits (one pipelined round trip),
 so a hit costs no extra round trip. :func:`warm_recent` reads the ranking back: an answer still in
 the shared cache is read through this instance's tiers (a tiered cache keeps it in L1), an expired
 one is asked again through the gateway, which stores it.
@@ -62,14 +63,16 @@ class RecentRequests:
 
     def __init__(self, cache: CachePort) -> None:
         self._cache = cache
+        self._enabled = cache.supports_ranking
         self._hits: dict[str, Counter[str]] = {}
         self._pending = 0
 
-    @staticmethod
-    def recordable(call: Call) -> bool:
-        """Plain chat calls (a structured-output schema is not kept) of a policy that records."""
+    def recordable(self, call: Call) -> bool:
+        """Plain chat calls (a structured-output schema is not kept) of a policy that records, on
+        a cache that keeps ranked indexes."""
         return (
-            call.kind == "chat"
+            self._enabled
+            and call.kind == "chat"
             and call.options.response_schema is None
             and call.policy.recent_requests_max > 0
         )
@@ -143,6 +146,8 @@ async def warm_recent(cache: CachePort, generate: Generate, *, tenant_id: str, l
     cache is read (through every tier), each expired one is asked again with ``generate`` (the
     gateway's, which stores it)."""
     counts = WarmCounts()
+    if not cache.supports_ranking:
+        return counts
     for key, _score in await cache.rank_top(recent_index(tenant_id), limit):
         if await cache.get(key) is not None:
             counts.cached += 1

@@ -85,3 +85,23 @@ async def test_a_call_inside_a_use_cases_request_keeps_no_body(make_rig: RigFact
         await rig.gateway.generate(ask("answer from these passages"), tenant="acme", purpose="answer")
     [(key, _)] = await rig.cache.rank_top(recent_index("acme"), 10)
     assert await rig.cache.get(body_key(key)) is None
+
+
+async def test_a_cache_without_ranked_indexes_records_nothing_and_warms_nothing(make_rig: RigFactory) -> None:
+    from motadata_ai.adapters.memory.cache import InMemoryCache
+    from motadata_ai.domain.gateway import Gateway, GatewayConfig
+
+    class PlainCache(InMemoryCache):
+        @property
+        def supports_ranking(self) -> bool:
+            return False
+
+    rig = rig_for_recent(make_rig)
+    cache = PlainCache()
+    gateway = Gateway(
+        llm=rig.llm, embeddings=rig.embeddings, config=GatewayConfig(requests_per_minute=None), cache=cache
+    )
+    await gateway.generate(ask("question"), tenant="acme")
+    assert len(cache) == 1  # the answer only
+    counts = await warm_recent(cache, gateway.generate, tenant_id="acme", limit=10)
+    assert (counts.cached, counts.refreshed, counts.missing) == (0, 0, 0)

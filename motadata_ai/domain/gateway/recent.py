@@ -15,9 +15,10 @@ key alone, warmed while its answer is cached, and not asked again once it expire
 
 Only a cache that keeps ranked indexes records (``CachePort.supports_ranking``: the in-process and
 Redis caches and the tiers over them). Hits are counted in process and written every
-``FLUSH_EVERY`` hits (one pipelined round trip), so a hit costs no extra round trip. :func:`warm_recent` reads the ranking back: an answer still in
-the shared cache is read through this instance's tiers (a tiered cache keeps it in L1), an expired
-one is asked again through the gateway, which stores it.
+``FLUSH_EVERY`` hits (one pipelined round trip), so a hit costs no extra round trip.
+:func:`warm_recent` reads the ranking back: an answer still in the shared cache is read through
+this instance's tiers (a tiered cache keeps it in L1), an expired one is asked again through the
+gateway, which stores it.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from motadata_ai.ports.embedding import EmbeddingPort
     from motadata_ai.ports.encryption import DataKeyStorePort
     from motadata_ai.ports.keys import KeyStorePort
+    from motadata_ai.ports.leases import LeasePort
     from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
     from motadata_ai.ports.limits import LimitsPort
     from motadata_ai.ports.llm import LLMPort
@@ -204,6 +205,17 @@ def limits(settings: Settings, cache: Any) -> LimitsPort:
     from motadata_ai.adapters.memory.limits import InMemoryLimits
 
     return InMemoryLimits()
+
+
+def leases(settings: Settings, cache: Any) -> LeasePort | None:
+    """The lease store of the cross-instance de-duplication: on the cache's Redis (its pool) when
+    the cache is Redis; none otherwise (one process de-duplicates in process)."""
+    if cache_kind(settings) != "redis":
+        return None
+    from motadata_ai.adapters.redis.leases import RedisLeases
+
+    shared = getattr(cache, "l2", cache)  # a tiered cache's Redis tier
+    return RedisLeases(shared.client, address=shared.address, namespace=shared.namespace)
 
 
 def gateway_cache(cache: CachePort, limits: LimitsPort) -> CachePort:

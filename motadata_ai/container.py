@@ -63,6 +63,7 @@ class Container(containers.DeclarativeContainer):
         nats=providers.Resource(builders.nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(builders.limits, settings, cache)
+    leases = providers.Singleton(builders.leases, settings, cache)
     ingest_jobs = providers.Resource(builders.ingest_jobs, settings, bus)
     plugins = providers.Singleton(builders.plugins, settings)
     llm = providers.Singleton(builders.llm, settings, plugins)
@@ -113,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         embeddings=embeddings,
         cache=providers.Callable(builders.gateway_cache, cache, limits),
         limits=limits,
+        leases=leases,
         ledger=usage_ledger,
         audit=audit_log,
         telemetry=telemetry,

@@ -109,6 +109,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── KeyStoreError           → KeyStoreUnavailable *
+            ├── LeaseError              → LeaseUnavailable *
             ├── LedgerError             → LedgerUnavailable *
             ├── LimitsError             → LimitsUnavailable *
             ├── MemoryStoreError        → MemoryStoreUnavailable *
@@ -248,6 +249,10 @@ from motadata_ai.ports.keys import (
     KeyStoreError,
     KeyStoreUnavailable,
 )
+from motadata_ai.ports.leases import (
+    LeaseError,
+    LeaseUnavailable,
+)
 from motadata_ai.ports.ledger import (
     LedgerError,
     LedgerUnavailable,
@@ -357,6 +362,8 @@ __all__ = [
     "KeyStoreUnavailable",
     "KeywordArgumentsRequired",
     "KnowledgeBaseEmpty",
+    "LeaseError",
+    "LeaseUnavailable",
     "LedgerError",
     "LedgerUnavailable",
     "LimitsError",

@@ -48,6 +48,11 @@ class InMemoryCache(InProcessProbe, CachePort):
         self._indexes: dict[str, set[str]] = {}
 
     @property
+    def supports_ranking(self) -> bool:
+        """Ranked indexes are kept as entries of their own (the port's JSON default)."""
+        return True
+
+    @property
     def size_bytes(self) -> int:
         """Bytes currently charged against ``max_bytes``."""
         return self._bytes

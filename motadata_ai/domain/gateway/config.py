@@ -70,6 +70,18 @@ class GatewayConfig(BaseModel):
     semantic_cache_threshold: float = Field(0.95, gt=0, le=1)
     semantic_cache_max_entries: int = Field(1000, ge=1, le=10_000_000, description="Per tenant")
     semantic_cache_model: str | None = Field(None, description="Embedding model (default_embedding_model)")
+    recent_requests_max: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Per tenant: most frequent recent requests kept for warming (0: off)",
+    )
+    recent_requests_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        le=31_536_000,
+        description="Seconds the record of recent requests lives after its last change",
+    )
 
     # Rate limits (token buckets, per tenant and per tenant + model): requests_per_minute and
     # burst_size count the tenant's requests, not the internal calls made on their behalf
@@ -98,6 +110,21 @@ class GatewayConfig(BaseModel):
     circuit_recovery_timeout: float = Field(30.0, gt=0, le=86_400)
     circuit_half_open_max_calls: int = Field(1, ge=1, le=10_000)
     request_deduplication: bool = True
+    dedup_lease_ttl: float = Field(
+        5.0, gt=0, le=300, description="Seconds an instance's lease on a request lives without renewal"
+    )
+    dedup_poll_interval: float = Field(
+        0.02, gt=0, le=5, description="Seconds between a waiting instance's looks for the leader's answer"
+    )
+
+    # Embedding batches: concurrent embedding calls of a tenant and model merged into one
+    embedding_batch_window: float = Field(
+        0.0, ge=0, le=1, description="Seconds a batch waits for more calls (0: those of one loop turn)"
+    )
+    ingestion_embedding_batch_window: float = Field(
+        0.005, ge=0, le=1, description="The same for ingestion's calls (merged across jobs)"
+    )
+    embedding_batch_max_inputs: int = Field(256, ge=1, le=100_000, description="Texts per merged batch")
 
     # Guardrails
     validation_level: ValidationLevel = "medium"

@@ -5,7 +5,7 @@ runs each call down it. A call meets the steps in this order (``domain/gateway/s
 
     experiment → validate → telemetry → ledger → cache (exact, semantic) → context window
     → input guardrails → budget → rate limit → de-duplication → output guardrails
-    → resilience (models × retries × breakers) → provider
+    → embedding batches → resilience (models × retries × breakers) → provider
 
 Everything outside the process (cache, limits, ledger, audit, telemetry, clock, sleep, randomness)
 comes in through the constructor.
@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
+from motadata_ai.domain.gateway.batch import run_batch
 from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.call import (
     Call,
@@ -36,10 +37,12 @@ from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 from motadata_ai.domain.gateway.health import GatewayHealth, GatewayStats, check_health
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.gateway.requests import OpenRequests
+from motadata_ai.domain.gateway.shared_flight import SharedFlight
 from motadata_ai.domain.gateway.steps import Chain, Step
 from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.budget import BudgetStep
 from motadata_ai.domain.gateway.steps.cache import CacheStep
+from motadata_ai.domain.gateway.steps.coalesce import CoalesceEmbeddings
 from motadata_ai.domain.gateway.steps.dedup import Deduplicate
 from motadata_ai.domain.gateway.steps.experiment import ExperimentStep
 from motadata_ai.domain.gateway.steps.guardrails import AuditSink, InputGuardrails, OutputGuardrails
@@ -54,7 +57,7 @@ from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.calls import CallOrigin
-from motadata_ai.domain.values.errors import NotFound, ValidationError
+from motadata_ai.domain.values.errors import MotadataError, NotFound, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -67,6 +70,7 @@ from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.domain.values.usage import FeedbackRecord
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.ports.leases import LeasePort
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
 from motadata_ai.ports.limits import LimitsPort
 from motadata_ai.ports.llm import LLMPort
@@ -85,7 +89,8 @@ class Gateway:
     Only ``llm`` and ``embeddings`` are required. Without ``cache`` nothing is cached; without
     ``limits`` rate limits and breakers hold in this process; without ``ledger`` no usage is
     stored (budgets then count this process's spend only); without ``audit`` guardrail events are
-    only logged; without ``telemetry`` nothing is traced. ``budget_alerts`` sends the budgets'
+    only logged; without ``telemetry`` nothing is traced; with ``leases`` identical in-flight calls are
+    de-duplicated across the instances sharing that store. ``budget_alerts`` sends the budgets'
     alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
     call names with ``prompt=`` (default: an empty registry).
 
@@ -108,6 +113,7 @@ class Gateway:
         ledger: UsageLedgerPort | None = None,
         audit: AuditLogPort | None = None,
         telemetry: TelemetryPort | None = None,
+        leases: LeasePort | None = None,
         feedback_hook: FeedbackHook | None = None,
         budget_alerts: BudgetAlerts | None = None,
         prompts: PromptRegistry | None = None,
@@ -164,8 +170,9 @@ class Gateway:
             InputGuardrails(self._audit),
             BudgetStep(ledger=ledger, flush=flush, clocks=clocks, stats=self._stats, alerts=alerts),
             self._rate_limit,
-            Deduplicate(self._stats),
+            Deduplicate(self._stats, shared=SharedFlight.configured(leases, self.config, clock=clock)),
             OutputGuardrails(self._audit),
+            CoalesceEmbeddings(),
             self._resilience,
         ]
         self._chain = Chain(steps, Provider(llm, embeddings, random=random))
@@ -263,6 +270,31 @@ class Gateway:
         :class:`RateLimited`), ``purpose`` and ``origin`` (why, and for which request).
         """
         return await self._chain.complete(self._call("chat", tenant, options, _GENERATE), request)
+
+    async def generate_batch(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        tenant: TenantContext | str,
+        concurrency: int = 8,
+        return_exceptions: bool = False,
+        **options: Unpack[GenerateKeywords],
+    ) -> list[ChatResponse | MotadataError]:
+        """Run :meth:`generate` for each request, at most ``concurrency`` (1-1024) at once;
+        the answers come back in the requests' order.
+
+        Each request is a whole call of its own: cached, rate-limited (each spends one of the
+        tenant's requests: pass ``wait=True`` to queue rather than get :class:`RateLimited`),
+        de-duplicated and charged on its own. With ``return_exceptions`` a request that failed holds
+        its SDK error in its place and the others go on; without it the first error cancels the
+        requests still running and is raised. ``options`` apply to every request.
+        """
+        return await run_batch(
+            requests,
+            lambda request: self.generate(request, tenant=tenant, **options),
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+        )
 
     async def stream(
         self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[StreamKeywords]

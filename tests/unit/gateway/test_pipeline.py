@@ -40,6 +40,7 @@ async def test_the_chain_runs_the_steps_in_the_documented_order(make_rig: RigFac
         "RateLimit",
         "Deduplicate",
         "OutputGuardrails",
+        "CoalesceEmbeddings",
         "Resilience",
     ]
 

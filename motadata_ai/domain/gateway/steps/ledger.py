@@ -2,8 +2,9 @@
 
 :func:`usage_record` builds the record for a success (from the answer) and for a failure (from
 the error: an outcome such as ``rate_limited`` or ``blocked``; a blocked answer is charged once,
-to the call that reached the provider). :class:`UsageRecorder` batches the records to the ledger
-port on a background task (``flush`` waits for them) and runs the feedback hook after each call.
+to the call that reached the provider; a stream cut by its caller, for what it delivered).
+:class:`UsageRecorder` batches the records to the ledger port on a background task (``flush``
+waits for them) and runs the feedback hook after each call.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
 
-__all__ = ["FeedbackHook", "LedgerStep", "UsageRecorder", "outcome_of", "usage_record"]
+__all__ = [
+    "FeedbackHook",
+    "LedgerStep",
+    "UsageRecorder",
+    "outcome_of",
+    "produced_before_cut",
+    "usage_record",
+]
 
 log = logging.getLogger("motadata_ai.gateway")
 T = TypeVar("T")
@@ -47,6 +55,17 @@ def outcome_of(error: BaseException, call: Call) -> Outcome:
     return "error"
 
 
+def produced_before_cut(call: Call, error: BaseException) -> llm.ChatResponse | None:
+    """What a stream cut by its caller (a closed generator, a cancelled task) delivered before the
+    cut, priced, when it came from the provider; ``None`` for any other failure."""
+    produced = call.state.produced
+    if produced is None or call.state.source != "provider":
+        return None
+    if not isinstance(error, GeneratorExit | asyncio.CancelledError):
+        return None
+    return produced()
+
+
 def usage_record(
     call: Call,
     *,
@@ -57,7 +76,8 @@ def usage_record(
 ) -> UsageRecord:
     """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
 
-    A cache or de-duplication hit costs nothing and records what it saved. The record carries
+    A cache or de-duplication hit costs nothing and records what it saved; a stream cut by its
+    caller is charged for what it delivered (:func:`produced_before_cut`). The record carries
     no request id or purpose yet (the ledger's schema has no column for them); they travel on
     ``call.origin`` and the call's span.
     """
@@ -66,6 +86,11 @@ def usage_record(
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
+        message = f"{type(error).__name__}: {error}"
+        cut = produced_before_cut(call, error)
+        if cut is not None:
+            charged, answer = True, cut
+            message = f"{type(error).__name__}: the stream was cut by its caller"
         usage = answer.usage if answer is not None else llm.Usage()
         return UsageRecord.model_construct(
             id=uuid.uuid4().hex,
@@ -82,8 +107,8 @@ def usage_record(
             source=source if charged else "none",
             outcome=outcome_of(error, call),
             attempts=call.state.provider_attempts,
-            error=f"{type(error).__name__}: {error}"[:500],
-            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
+            error=message[:500],
+            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else cut.id if cut else None,
             created_at=created_at,
         )
     assert response is not None

@@ -139,7 +139,12 @@ class Usage(ValueModel):
 
 
 class ChatResponse(ValueModel):
-    """A finished completion."""
+    """A finished completion.
+
+    ``parsed`` is the answer as an instance of the pydantic model given as ``response_schema``
+    (validated by the output guardrails); ``None`` for any other call (a JSON schema given as a
+    dict included: :meth:`parse` or ``json.loads(response.text)`` read those).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -152,6 +157,7 @@ class ChatResponse(ValueModel):
     cost_usd: float = 0.0
     cached: bool = False
     latency_ms: float = 0.0
+    parsed: Any = Field(None, exclude=True, repr=False)
 
     @property
     def text(self) -> str:

@@ -7,6 +7,10 @@ a token bucket of the key alone (capacity one minute's worth, on the same :class
 the gateway's buckets, key ``{tenant}:rl:key:<id>:req``), and ``budget_usd`` is a lifetime spend
 limit of the key, counted in the key store from each answered call's cost. The tenant's limits
 and budgets still hold for every key of the tenant.
+
+Authenticated keys are kept ``cache_seconds`` (default 2) in a :class:`KeyCache`, so a request does
+not read the store every time; this instance's revocations and charges show at once, another
+process's within ``cache_seconds`` (0 reads the store on every call).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+from motadata_ai.domain.access.key_cache import KeyCache
 from motadata_ai.domain.gateway.errors import RateLimited
 from motadata_ai.domain.values import keys as key_scheme
 from motadata_ai.domain.values.api_keys import (
@@ -46,10 +51,12 @@ class VirtualKeys:
         *,
         limits: LimitsPort | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cache_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self._limits = limits
         self._clock = clock
+        self._cache = KeyCache(ttl=cache_seconds, clock=clock)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -83,7 +90,9 @@ class VirtualKeys:
     async def revoke(self, tenant: TenantContext | str, key_id: str) -> None:
         """Revoke the tenant's key; :class:`NotFound` when the tenant has no such live key."""
         tenant_id = validate_tenant_id(TenantContext.of(tenant).tenant_id)
-        if not await self.store.revoke(tenant=tenant_id, key_id=check_key_id(key_id)):
+        revoked = await self.store.revoke(tenant=tenant_id, key_id=check_key_id(key_id))
+        self._cache.drop(key_id)
+        if not revoked:
             raise NotFound(f"tenant {tenant_id} has no live key {key_id}", tenant_id=tenant_id, key_id=key_id)
 
     # ------------------------------------------------------------------ per request
@@ -91,7 +100,11 @@ class VirtualKeys:
     async def authenticate(self, token: str | None) -> APIKey:
         """The live key ``token`` is, or :class:`InvalidAPIKey` (missing, malformed, unknown, revoked)."""
         key_id, secret = parse_key_token(token)
-        key = await self.store.get(key_id)
+        key = self._cache.get(key_id)
+        if key is None:
+            key = await self.store.get(key_id)
+            if key is not None:
+                self._cache.put(key)
         if key is None or not secret_matches(key, secret):
             raise InvalidAPIKey("the API key is not valid", key_id=key_id)
         if key.revoked:
@@ -157,4 +170,4 @@ class VirtualKeys:
     async def charge(self, key: APIKey, cost_usd: float) -> None:
         """Add an answered call's cost to the key's spend (only keys with a budget count it)."""
         if key.budget_usd is not None and cost_usd > 0:
-            await self.store.add_spend(key.id, cost_usd)
+            self._cache.spent(key.id, await self.store.add_spend(key.id, cost_usd))

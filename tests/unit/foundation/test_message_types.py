@@ -3,6 +3,7 @@ shapes ``ChatRequest`` takes and reports a wrong role or key."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,18 +47,22 @@ ChatRequest(model="m", messages=[{"role": "tool", "content": "result without its
 def run_mypy(tmp_path: Path, source: str) -> tuple[str, int]:
     snippet = tmp_path / "snippet.py"
     snippet.write_text(source)
-    stdout, stderr, status = mypy_api.run(
-        [
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(tmp_path / "mypy-cache"),
-            "--follow-imports",
-            "silent",
-            "--no-error-summary",
-            str(snippet),
-        ]
-    )
+    limit = sys.getrecursionlimit()  # mypy raises the interpreter's; other tests rely on the default
+    try:
+        stdout, stderr, status = mypy_api.run(
+            [
+                "--config-file",
+                str(ROOT / "pyproject.toml"),
+                "--cache-dir",
+                str(tmp_path / "mypy-cache"),
+                "--follow-imports",
+                "silent",
+                "--no-error-summary",
+                str(snippet),
+            ]
+        )
+    finally:
+        sys.setrecursionlimit(limit)
     return stdout + stderr, status
 
 

@@ -45,6 +45,7 @@ from motadata_ai.domain.values import (
 )
 from motadata_ai.domain.values.agents import TaskAlreadyResumed, TaskNotFound
 from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.messages import MessageParam
 from motadata_ai.plugins.hookspecs import hookimpl
 from motadata_ai.ports.llm import ProviderError
 from motadata_ai.settings import Settings
@@ -136,6 +137,7 @@ __all__ = [
     "GuardrailViolation",
     "InvalidTenant",
     "Message",
+    "MessageParam",
     "MotadataError",
     "NotFound",
     "Prediction",

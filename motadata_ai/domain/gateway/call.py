@@ -11,7 +11,7 @@ the answer came from, a stream's assembled answer) lives in its one mutable part
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -122,14 +122,18 @@ class CallOptions:
 
 @dataclass(slots=True)
 class CallState:
-    """What the inner steps report back: attempts, the answer's source and model, a stream's
-    answer, and the experiment and arm the call was assigned to (if any)."""
+    """What the inner steps report back: attempts, the answer's source and model, a stream's answer
+    (``response`` once it ended; ``produced`` prices what a running stream delivered so far;
+    ``streams``: weak references to the steps' open streams, closed innermost first on a cut), and
+    the experiment and arm the call was assigned to (if any)."""
 
     attempts: list[dict[str, Any]] = field(default_factory=list)
     source: Source = "provider"
     model: str = ""
     prompt_tokens: int | None = None
     response: ChatResponse | None = None
+    produced: Callable[[], ChatResponse] | None = None
+    streams: list[Any] = field(default_factory=list)
     span: Any = None
     experiment: str | None = None
     arm: Arm | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
@@ -31,6 +31,7 @@ from motadata_ai.domain.gateway.call import (
     GenerateKeywords,
     StreamKeywords,
 )
+from motadata_ai.domain.gateway.chat_stream import ChatStream
 from motadata_ai.domain.gateway.circuit_cache import CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
@@ -64,7 +65,6 @@ from motadata_ai.domain.values.llm import (
     EmbeddingRequest,
     EmbeddingResponse,
     ModelCapabilities,
-    StreamChunk,
 )
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.domain.values.usage import FeedbackRecord
@@ -296,17 +296,19 @@ class Gateway:
             return_exceptions=return_exceptions,
         )
 
-    async def stream(
+    def stream(
         self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[StreamKeywords]
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> ChatStream:
         """Stream one completion for ``tenant``; a cached answer is replayed as a stream.
 
         Retries and fallbacks apply until the first chunk arrives. The output guardrails run on
         the whole text at the end: a violation ends the stream with :class:`GuardrailViolation`
         (and nothing is cached). Keywords as for :meth:`generate`, less ``response_schema``.
+        The :class:`ChatStream` tells the answer and its cost once it ended; one cut by its caller
+        (``aclose()``, a cancelled task) closes the provider's stream and is charged for what it
+        delivered.
         """
-        async for chunk in self._chain.stream(self._call("stream", tenant, options, _STREAM), request):
-            yield chunk
+        return ChatStream(lambda: self._call("stream", tenant, options, _STREAM), self._chain.stream, request)
 
     async def embed(
         self, texts: Sequence[str], *, tenant: TenantContext | str, **options: Unpack[EmbedKeywords]

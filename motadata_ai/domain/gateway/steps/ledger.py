@@ -2,11 +2,12 @@
 
 :func:`usage_record` builds the record for a success (from the answer) and for a failure (from
 the error: an outcome such as ``rate_limited`` or ``blocked``; a blocked answer is charged once,
-to the call that reached the provider). Each record names the request the call was made for, its
-use-case operation and the call's purpose (from the call's origin), and the model by its one
-canonical name. :class:`UsageRecorder` batches the records to the ledger port on a background task
-(``flush`` waits for them) and runs the feedback hook after each call. The step also adds each
-record of a call made inside an opened request to that request's usage (its response's cost).
+to the call that reached the provider; a stream cut by its caller, for what it delivered). Each
+record names the request the call was made for, its use-case operation and the call's purpose
+(from the call's origin), and the model by its one canonical name. :class:`UsageRecorder` batches
+the records to the ledger port on a background task (``flush`` waits for them) and runs the
+feedback hook after each call. The step also adds each record of a call made inside an opened
+request to that request's usage (its response's cost).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
 
-__all__ = ["FeedbackHook", "LedgerStep", "ModelNames", "UsageRecorder", "outcome_of", "usage_record"]
+__all__ = [
+    "FeedbackHook",
+    "LedgerStep",
+    "ModelNames",
+    "UsageRecorder",
+    "outcome_of",
+    "produced_before_cut",
+    "usage_record",
+]
 
 log = logging.getLogger("motadata_ai.gateway")
 T = TypeVar("T")
@@ -80,6 +89,17 @@ def _fingerprint(call: Call) -> str | None:
     return call.key.rsplit(":", 1)[-1] if call.key else None
 
 
+def produced_before_cut(call: Call, error: BaseException) -> llm.ChatResponse | None:
+    """What a stream cut by its caller (a closed generator, a cancelled task) delivered before the
+    cut, priced, when it came from the provider; ``None`` for any other failure."""
+    produced = call.state.produced
+    if produced is None or call.state.source != "provider":
+        return None
+    if not isinstance(error, GeneratorExit | asyncio.CancelledError):
+        return None
+    return produced()
+
+
 def usage_record(
     call: Call,
     *,
@@ -91,7 +111,8 @@ def usage_record(
 ) -> UsageRecord:
     """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
 
-    A cache or de-duplication hit costs nothing and records what it saved. The request id, the
+    A cache or de-duplication hit costs nothing and records what it saved; a stream cut by its
+    caller is charged for what it delivered (:func:`produced_before_cut`). The request id, the
     use-case and the purpose come from ``call.origin``; ``names`` gives the canonical model name.
     """
     source = call.state.source
@@ -100,6 +121,11 @@ def usage_record(
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
+        message = f"{type(error).__name__}: {error}"
+        cut = produced_before_cut(call, error)
+        if cut is not None:
+            charged, answer = True, cut
+            message = f"{type(error).__name__}: the stream was cut by its caller"
         usage = answer.usage if answer is not None else llm.Usage()
         model = names(call.state.model or call.model)
         return UsageRecord.model_construct(
@@ -117,8 +143,8 @@ def usage_record(
             source=source if charged else "none",
             outcome=outcome_of(error, call),
             attempts=call.state.provider_attempts,
-            error=f"{type(error).__name__}: {error}"[:500],
-            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
+            error=message[:500],
+            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else cut.id if cut else None,
             created_at=created_at,
             request_id=origin.request_id,
             use_case=origin.operation,

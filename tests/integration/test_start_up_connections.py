@@ -28,7 +28,9 @@ async def test_open_connections_fills_the_pool_up_to_its_maximum(postgres_dsn: s
         assert vectors.to_list() == [1.0, 2.0, 3.0]  # the opened connections carry the codecs
 
 
-async def test_connect_opens_a_requests_connections_before_it_returns(tmp_path: Any, postgres_dsn: str) -> None:
+async def test_connect_opens_a_requests_connections_before_it_returns(
+    tmp_path: Any, postgres_dsn: str
+) -> None:
     settings = Settings(profile="services", data_dir=tmp_path, postgres_dsn=postgres_dsn)
     container = Container(settings=settings)
     container.llm.override(providers.Object(FunctionLLM(lambda request: "answer [1]")))

@@ -1,12 +1,12 @@
 """The BERT sentence encoder of :mod:`.bert` run by onnxruntime instead of numpy.
 
 The graph is built in memory from the encoder's own float32 weights (the same arrays the numpy
-pass multiplies, handed to onnxruntime as initializers without a copy), so nothing is exported or
+pass multiplies, handed to onnxruntime as external initializers, not serialised), so nothing is exported or
 downloaded and the vectors are the numpy pass's (cosine ≥ 0.9999999 on Cranfield). onnxruntime runs
 a layer as a few fused kernels where numpy makes about twenty calls, each over the whole
-activation: on the development machine a short query took 12.7 ms against 31.2 ms (p50, one
-thread, both at the same load) and batches of 8 abstracts 1.5× the numpy rate
-(``benchmarks/embedding_batches.py``). The graph's protobuf is written by :mod:`._onnx_proto` (the
+activation: interleaved in one process at load 8-9 on the development machine, a short query took
+30.2 ms against 61.0 ms (p50, one thread each); on batches the two were within the noise
+(``docs/embedded_default.md``). The graph's protobuf is written by :mod:`._onnx_proto` (the
 ``onnx`` package is not needed). Used when ``onnxruntime`` is installed (the ``local`` extra);
 :func:`onnx_available` says whether it is.
 """

@@ -168,7 +168,7 @@ def measure_serve(env: dict[str, str], figures: dict[str, Any]) -> None:
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
-        cli("serve", "--port", str(port)),
+        cli("serve", "--port", str(port), "--no-auth"),  # loopback, no virtual key
         env={**env, "MOTADATA_REQUESTS_PER_MINUTE": "0"},  # eleven queries: no tenant rate limit
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -281,6 +281,9 @@ async def _warm(container: Container, ports: tuple[str, ...]) -> None:
 
 WARM_UP_TENANT = "motadata-warm-up"
 """The tenant the start-up search runs for: none holds data, so nothing is read or written."""
+WARM_CONNECTIONS = 6
+"""Pooled connections opened at start-up (at most the pool's maximum): the first request after
+start-up opened five (searches, ledger, audit log, conversation) and paid their starts."""
 
 
 async def _warm_search(container: Container, vector_store: Any) -> None:
@@ -289,6 +292,9 @@ async def _warm_search(container: Container, vector_store: Any) -> None:
     settings: Settings = container.settings()
     tenant = TenantContext(tenant_id=WARM_UP_TENANT)
     try:
+        database = getattr(vector_store, "database", None)
+        if hasattr(database, "open_connections"):  # a PostgreSQL store: a request's connections
+            await database.open_connections(WARM_CONNECTIONS)
         await asyncio.gather(
             vector_store.dense_search(tenant, (0.0,) * (settings.embedding_dimensions - 1) + (1.0,), top_k=1),
             vector_store.keyword_search(tenant, "warm up", top_k=1),

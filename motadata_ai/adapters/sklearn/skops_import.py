@@ -23,6 +23,8 @@ name is checked whole) means the scan runs again.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import pkgutil
@@ -130,7 +132,10 @@ def _read_names(path: Path) -> list[tuple[str, str, str]] | None:
 
 
 def _write_names(path: Path, estimators: list[tuple[str, type]]) -> None:
-    entries = [[name, cls.__module__, cls.__name__] for name, cls in estimators]
+    _write_json(path, [[name, cls.__module__, cls.__name__] for name, cls in estimators])
+
+
+def _write_json(path: Path, entries: object) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -143,6 +148,128 @@ def _write_names(path: Path, estimators: list[tuple[str, type]]) -> None:
 def _stand_ins(triples: list[tuple[str, str, str]]) -> list[tuple[str, type]]:
     # skops reads only each class's module and name (``get_type_name``) from ``all_estimators``
     return [(name, type(qualname, (), {"__module__": module})) for name, module, qualname in triples]
+
+
+_DOTTED = re.compile(r"(numpy|scipy)(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def public_type_names_file(cache_dir: Path) -> Path:
+    """Where skops' public ufunc type names of this numpy, scipy and skops are kept."""
+    from importlib.metadata import version
+
+    key = f"numpy-{version('numpy')}-scipy-{version('scipy')}-skops-{version('skops')}"
+    return cache_dir / f"skops-public-types-{key}.json"
+
+
+def _kind(module: ModuleType, oftype: type) -> str:
+    return f"{module.__name__}:{oftype.__module__}.{oftype.__qualname__}"
+
+
+def _read_public_names(path: Path) -> dict[str, list[str]] | None:
+    """The cached names by ``module:type``, or ``None`` when absent or not well formed."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entries, dict) or not entries:
+        return None
+    for kind, names in entries.items():
+        if not (isinstance(kind, str) and isinstance(names, list)):
+            return None
+        if not all(isinstance(n, str) and _DOTTED.fullmatch(n) for n in names):
+            return None
+    return entries
+
+
+def _resolves_to(names: list[str], oftype: type) -> bool:
+    """Whether every ``module.attribute`` of ``names`` is an object of ``oftype`` (no scan)."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy.core, as skops reports it
+        for name in names:
+            module_name, _, attribute = name.rpartition(".")
+            try:
+                found = getattr(importlib.import_module(module_name), attribute)
+            except (ImportError, AttributeError):
+                return False
+            if not issubclass(found.__class__, oftype):
+                return False
+    return True
+
+
+def cached_public_type_names(
+    original: Callable[[ModuleType, type], list[str]], cached: dict[str, list[str]] | None
+) -> tuple[Callable[[ModuleType, type], list[str]], dict[str, list[str]]]:
+    """skops' ``get_public_type_names`` answered from ``cached`` where each cached name still
+    resolves to an object of the asked type, and what it had to compute (to be kept).
+
+    skops names each ufunc by searching every loaded module for it (``whichmodule``): about 150,000
+    ``getattr`` calls for numpy's and scipy.special's ufuncs, a second of a cold ``ml predict`` on a
+    busy machine.
+    """
+    computed: dict[str, list[str]] = {}
+
+    def get_public_type_names(module: ModuleType, oftype: type) -> list[str]:
+        kind = _kind(module, oftype)
+        names = (cached or {}).get(kind)
+        if names is not None and _resolves_to(names, oftype):
+            return list(names)
+        computed[kind] = original(module, oftype)
+        return computed[kind]
+
+    return get_public_type_names, computed
+
+
+def _answer_public_names(
+    utils: ModuleType, kept: dict[str, list[str]] | None, computed: dict[str, list[str]]
+) -> Callable[[], None]:
+    """Make ``skops.io._utils.get_public_type_names`` answer from ``kept``; the undo."""
+    original = utils.get_public_type_names
+    answer, found = cached_public_type_names(original, kept)
+    utils.get_public_type_names = answer
+
+    def restore() -> None:
+        utils.get_public_type_names = original
+        computed.update(found)
+
+    return restore
+
+
+class _AfterLoad(importlib.abc.MetaPathFinder):
+    """Runs ``patch(module)`` right after module ``name`` is first executed, before any module
+    that imports it from it sees it (``skops.io``'s package imports its trusted types at once)."""
+
+    def __init__(self, name: str, patch: Callable[[ModuleType], Callable[[], None]]) -> None:
+        self.name = name
+        self.patch = patch
+        self._undo: Callable[[], None] | None = None
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, hook = spec.loader, self
+
+        class Patching(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: ModuleType) -> None:
+                loader.exec_module(module)  # type: ignore[attr-defined]
+                hook._undo = hook.patch(module)
+
+        spec.loader = Patching()
+        return spec
+
+    def restore(self) -> None:
+        """Undo the patch (the module keeps skops' own function afterwards)."""
+        if self._undo is not None:
+            self._undo()
+            self._undo = None
 
 
 def import_skops_io(cache_dir: Path | None = None) -> ModuleType:
@@ -170,16 +297,25 @@ def import_skops_io(cache_dir: Path | None = None) -> ModuleType:
                 scanned[:] = found
             return found
 
+        public_file = public_type_names_file(cache_dir) if cache_dir is not None else None
+        kept = _read_public_names(public_file) if public_file is not None else None
+        computed: dict[str, list[str]] = {}
+        utils_hook = _AfterLoad("skops.io._utils", lambda m: _answer_public_names(m, kept, computed))
         original_walk: Any = pkgutil.walk_packages
         pkgutil.walk_packages = pruned_walk(original_walk, _ignored_parts())
         sklearn.utils.all_estimators = all_estimators
+        sys.meta_path.insert(0, utils_hook)
         try:
             import skops.io
         finally:
             pkgutil.walk_packages = original_walk
             sklearn.utils.all_estimators = original_all
+            sys.meta_path.remove(utils_hook)
+            utils_hook.restore()
         if cache_dir is not None and cached is None and scanned:
             _write_names(estimator_names_file(cache_dir), scanned)
+        if public_file is not None and computed:
+            _write_json(public_file, {**(kept or {}), **computed})
     module: ModuleType = skops.io
     return module
 

@@ -10,29 +10,23 @@ is loaded and chunked and the last one written, with at most :data:`WINDOWS_AHEA
 waiting between two steps, so the model never waits on parsing or the database. A lost race is settled
 without re-embedding: the same content is ``unchanged``, other content becomes the next version.
 The counts of a run (documents, failures, chunks, the embedding usage) live in one small
-:class:`IngestRun` that ends as the :class:`IngestReport`.
+:class:`~motadata_ai.domain.retrieval.ingest_run.IngestRun` that ends as the :class:`IngestReport`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from motadata_ai.domain.retrieval.chunking import Chunk, Chunker
 from motadata_ai.domain.retrieval.gateway import GatewayLike
 from motadata_ai.domain.retrieval.hashing import chunk_id, content_hash, normalise_text
+from motadata_ai.domain.retrieval.ingest_run import EmbeddedBatch, IngestRun, Prepared, ProgressCallback
 from motadata_ai.domain.retrieval.loading import DocumentLoader, IngestSource, Item
 from motadata_ai.domain.retrieval.stages import Handoff, run_stages
 from motadata_ai.domain.retrieval.usage import NO_USAGE, ModelUsage
-from motadata_ai.domain.values.documents import (
-    Document,
-    IngestedDocument,
-    IngestFailure,
-    IngestReport,
-    StoredDocument,
-)
+from motadata_ai.domain.values.documents import Document, IngestReport, StoredDocument
 from motadata_ai.domain.values.errors import MotadataError, NotFound, ValidationError
 from motadata_ai.domain.values.parsing import ParseOptions
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -48,87 +42,6 @@ WINDOW_CALLS = 4
 each call holds texts of similar length, and the first step hands the next steps whole windows."""
 WINDOWS_AHEAD = 2
 """Windows waiting between two steps at most (then the step before waits: back-pressure)."""
-
-ProgressCallback = Callable[[int, int, str], None]
-"""``progress(done, total, source)``: called once before ingesting (done=0) and after each source."""
-
-
-@dataclass
-class Prepared:
-    """A changed document's next version, chunked (and, once embedded, with its vectors)."""
-
-    document: Document
-    stored: StoredDocument
-    chunks: list[Chunk]
-    previous: StoredDocument | None
-    vectors: list[tuple[float, ...]] = field(default_factory=list)
-    unchanged: bool = False  # a concurrent ingest stored this very content first
-
-    @property
-    def action(self) -> str:
-        """``created``, ``updated`` or ``unchanged`` (a concurrent ingest stored it first)."""
-        if self.unchanged:
-            return "unchanged"
-        return "updated" if self.previous else "created"
-
-
-@dataclass
-class IngestRun:
-    """The running counts of one ingest; each finished source moves ``progress`` on."""
-
-    total: int
-    single: bool
-    progress: ProgressCallback | None
-    documents: list[IngestedDocument] = field(default_factory=list)
-    failures: list[IngestFailure] = field(default_factory=list)
-    done: int = 0
-    chunks: int = 0
-    usage: ModelUsage = NO_USAGE
-
-    def stored(self, name: str, stored: StoredDocument, action: str) -> None:
-        """``stored`` is the document's current version (``action``: created/updated/unchanged)."""
-        self.documents.append(
-            IngestedDocument(
-                document_id=stored.document_id,
-                title=stored.title,
-                source=stored.source,
-                version=stored.version,
-                action=action,
-                chunks=len(stored.chunk_ids),
-            )
-        )
-        self._advance(name)
-
-    def failed(self, name: str, error: MotadataError) -> None:
-        """The source ``name`` could not be ingested."""
-        self.failures.append(IngestFailure(source=name, error=type(error).__name__, message=str(error)))
-        self._advance(name)
-
-    def _advance(self, name: str) -> None:
-        self.done += 1
-        if self.progress:
-            self.progress(self.done, self.total, name)
-
-    def report(self, tenant_id: str) -> IngestReport:
-        """The run as the caller sees it."""
-        return IngestReport(
-            tenant_id=tenant_id,
-            documents=tuple(self.documents),
-            failures=tuple(self.failures),
-            chunks=self.chunks,
-            embedding_tokens=self.usage.input_tokens,
-            cost_usd=self.usage.cost_usd,
-        )
-
-
-@dataclass
-class EmbeddedBatch:
-    """Pending versions with their vectors set, what embedding them spent, and the error if it failed."""
-
-    batch: list[Prepared]
-    usage: ModelUsage
-    error: MotadataError | None = None
-
 
 class Ingestion:
     """Ingests sources into one tenant's stores (see the module doc)."""

@@ -11,15 +11,20 @@ are dropped too, and the fused score stays a pure rank statistic.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 from motadata_ai.domain.values.errors import ValidationError
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity of two vectors (0 when either is all zeros)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    """Cosine similarity of two vectors (0 when either is all zeros).
+
+    Summed in C (``map`` of ``operator.mul``, ``math.hypot``): a search computes it for every
+    keyword-only candidate, and a generator over 384 pairs took about 1 ms a vector.
+    """
+    dot = sum(map(operator.mul, a, b))
+    norm = math.hypot(*a) * math.hypot(*b)
     return dot / norm if norm else 0.0
 
 

@@ -32,7 +32,7 @@ from motadata_ai.domain.retrieval.checks import check_conversation_id, check_pos
 from motadata_ai.domain.retrieval.chunking import Chunker
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.retrieval.gateway import GatewayLike
-from motadata_ai.domain.retrieval.ingestion import ProgressCallback
+from motadata_ai.domain.retrieval.ingest_run import ProgressCallback
 from motadata_ai.domain.retrieval.jobs import IngestJobHandle, IngestJobQueue
 from motadata_ai.domain.retrieval.loading import IngestSource
 from motadata_ai.domain.retrieval.reranking import LLMReranker, Reranker, ScoreFusionReranker

@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from motadata_ai.domain.retrieval.answer import Answer, Answerer
-from motadata_ai.domain.retrieval.ingestion import EmbeddedBatch, Ingestion, Prepared
+from motadata_ai.domain.retrieval.ingest_run import EmbeddedBatch, Prepared
+from motadata_ai.domain.retrieval.ingestion import Ingestion
 from motadata_ai.domain.retrieval.loading import DocumentLoader
 from motadata_ai.domain.retrieval.rewriting import RewrittenQuery
 from motadata_ai.domain.retrieval.search import Search, SearchMode, SearchResult, Vector

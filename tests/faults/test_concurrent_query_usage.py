@@ -5,6 +5,10 @@ as answered) is scripted with deterministic token counts and a small delay, so t
 calls interleave. Each question's usage when it runs alone is the reference: run together, each
 query must report exactly that, and together they must account for every token the model and
 the embedder were paid for — no query reports the other's tokens.
+
+With embedding coalescing on (the default), the two query embeddings become one provider call
+whose tokens are shared out by text length: the queries' totals still add up to exactly what was
+paid, and each answer's own model calls are still its own.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def respond(request: ChatRequest) -> str:
     return f"{first.split(': ', 1)[1][:80]} [1]"
 
 
-def make() -> tuple[RAGSystem, FunctionLLM, HashEmbeddings]:
+def make(*, coalesce: bool = False) -> tuple[RAGSystem, FunctionLLM, HashEmbeddings]:
     llm = FunctionLLM(respond, delay=0.01)  # the two queries' calls interleave
     embeddings = HashEmbeddings(dimensions=64)
     gateway = Gateway(
@@ -78,6 +82,7 @@ def make() -> tuple[RAGSystem, FunctionLLM, HashEmbeddings]:
             requests_per_minute=None,
             request_deduplication=False,
             max_retries=0,
+            embedding_batch_max_inputs=256 if coalesce else 1,  # 1: every embedding call its own
             model_prices={MODEL: ModelPrice(input_per_token=1e-6, output_per_token=2e-6)},
         ),
     )
@@ -108,3 +113,17 @@ async def test_concurrent_queries_each_report_only_their_own_usage() -> None:
 
     assert len(llm.calls) == 2 * calls_alone
     assert [usage(r) for r in together] == alone
+
+
+async def test_coalesced_query_embeddings_share_out_exactly_what_was_paid() -> None:
+    rag, llm, embeddings = make(coalesce=True)
+    await rag.ingest(list(DOCUMENTS))
+    alone = [usage(await rag.query(question)) for question in QUESTIONS]
+    embedding_calls = len(embeddings.calls)
+
+    together = await asyncio.gather(*(rag.query(question) for question in QUESTIONS))
+
+    assert len(embeddings.calls) == embedding_calls + 1  # both query embeddings in one call
+    assert [r.output_tokens for r in together] == [u[1] for u in alone]
+    assert sum(r.input_tokens for r in together) == sum(u[0] for u in alone)
+    assert round(sum(r.cost_usd for r in together), 12) == round(sum(u[2] for u in alone), 12)

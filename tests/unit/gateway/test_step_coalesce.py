@@ -55,7 +55,7 @@ async def test_a_caller_alone_goes_through_unchanged(make_rig: RigFactory) -> No
 
 
 def test_usage_is_split_in_proportion_and_sums_to_the_total() -> None:
-    assert split_usage(10, [1, 1, 2]) == [2, 2, 6]
+    assert split_usage(10, [1, 1, 2]) == [3, 2, 5]  # 2.5, 2.5, 5: the remainder to the largest fraction
     assert sum(split_usage(7, [3, 3, 3])) == 7
     assert split_usage(5, [0, 0]) == [0, 0]
 
@@ -73,3 +73,14 @@ async def test_a_failed_batch_fails_each_of_its_callers_with_the_error(make_rig:
         *(rig.gateway.embed([f"text {n}"], tenant="acme") for n in range(3)), return_exceptions=True
     )
     assert [type(o).__name__ for o in outcomes] == ["ProviderBadRequest"] * 3
+
+
+async def test_a_longer_text_takes_the_larger_share_of_a_merged_batch(make_rig: RigFactory) -> None:
+    rig = make_rig(embedding_batch_window=0.01, enable_caching=False)
+    short, long = await asyncio.gather(
+        rig.gateway.embed(["vpn"], tenant="acme"),
+        rig.gateway.embed(["why does my vpn connection keep dropping every single day"], tenant="acme"),
+    )
+    assert len(rig.embeddings.calls) == 1
+    assert short.usage.input_tokens + long.usage.input_tokens == 11
+    assert (short.usage.input_tokens, long.usage.input_tokens) == (1, 10)

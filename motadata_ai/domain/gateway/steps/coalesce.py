@@ -7,7 +7,8 @@ that stays open for ``embedding_batch_window`` seconds (``ingestion_embedding_ba
 ingestion's calls, which wait anyway) or until it holds ``embedding_batch_max_inputs`` texts. The
 batch then runs the rest of the chain (retries, breakers, provider) once, and each caller gets its
 own vectors, in its own order, with its share of the batch's input tokens and cost (proportional
-to its number of texts), so each is charged on its own by the ledger step. A failed batch fails
+to the length of its texts, the closest measure of their tokens the step has; the shares sum to
+the batch's), so each is charged on its own by the ledger step. A failed batch fails
 each of its calls with the same error. A window of ``0`` still merges the calls that arrive before
 the batch's task first runs (one turn of the event loop).
 """
@@ -48,13 +49,16 @@ class _Batch:
     size: int = 0
 
 
-def split_usage(total: int, counts: list[int]) -> list[int]:
-    """``total`` split in proportion to ``counts`` (whole numbers, summing to ``total``)."""
-    whole = sum(counts)
+def split_usage(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights``: whole numbers summing to ``total``, the
+    remainder going to the largest fractions."""
+    whole = sum(weights)
     if whole == 0:
-        return [0] * len(counts)
-    shares = [total * c // whole for c in counts]
-    shares[-1] += total - sum(shares)
+        return [0] * len(weights)
+    shares = [total * w // whole for w in weights]
+    by_fraction = sorted(range(len(weights)), key=lambda i: (total * weights[i]) % whole, reverse=True)
+    for i in by_fraction[: total - sum(shares)]:
+        shares[i] += 1
     return shares
 
 
@@ -125,8 +129,8 @@ class CoalesceEmbeddings(Step):
             if not isinstance(error, Exception):
                 raise
             return
-        counts = [len(member_request.inputs) for _, member_request, _ in members]
-        tokens = split_usage(response.usage.input_tokens, counts)
+        weights = [sum(len(text) for text in member_request.inputs) for _, member_request, _ in members]
+        tokens = split_usage(response.usage.input_tokens, weights)
         start = 0
         for (member, member_request, future), share in zip(members, tokens, strict=True):
             count = len(member_request.inputs)

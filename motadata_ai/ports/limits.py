@@ -30,6 +30,12 @@ class LimitsPort(ABC):
     ``ValidationError``. Time is the store's own clock, so every instance sharing a store agrees on it.
     """
 
+    @property
+    def remote(self) -> bool:
+        """``True`` when the state lives outside this process (a server that can be down or
+        slow), so callers put it behind a circuit; in-process state answers ``False``."""
+        return True
+
     @abstractmethod
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """Atomically take each bucket's ``amount`` when every bucket holds enough, else nothing.

@@ -48,6 +48,11 @@ class InMemoryCache(InProcessProbe, CachePort):
         self._indexes: dict[str, set[str]] = {}
 
     @property
+    def remote(self) -> bool:
+        """``False``: the entries live in this process, which cannot be down while it runs."""
+        return False
+
+    @property
     def size_bytes(self) -> int:
         """Bytes currently charged against ``max_bytes``."""
         return self._bytes

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypedDict
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.guardrails import ResponseSchema
 from motadata_ai.domain.values.calls import CallOrigin, Purpose
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatResponse
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import Source
@@ -95,9 +96,17 @@ class CallOptions:
     wait: bool | None = None
 
     @classmethod
-    def of(cls, keywords: Mapping[str, Any], *, fallbacks: tuple[str, ...] | None) -> CallOptions:
-        """The options named in ``keywords`` (``fallbacks`` already made a tuple)."""
+    def of(cls, kind: CallKind, keywords: Mapping[str, Any]) -> CallOptions:
+        """The options named in the keywords of a ``kind`` call; :class:`ValidationError` for a
+        keyword that kind of call does not take. An embedding call has no fallbacks by default."""
+        unknown = keywords.keys() - _KEYWORDS[kind]
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(f"unknown option {name!r} for a gateway {kind} call", field=name)
         get = keywords.get
+        fallbacks = get("fallbacks")
+        if fallbacks is not None or kind == "embed":
+            fallbacks = tuple(fallbacks or ())
         return cls(
             no_cache=bool(get("no_cache", False)),
             ttl=get("ttl"),
@@ -108,6 +117,13 @@ class CallOptions:
             timeout=get("timeout"),
             wait=get("wait"),
         )
+
+
+_KEYWORDS: dict[CallKind, frozenset[str]] = {  # each with the keywords it inherits
+    "chat": frozenset(GenerateKeywords.__annotations__),
+    "stream": frozenset(StreamKeywords.__annotations__),
+    "embed": frozenset(EmbedKeywords.__annotations__),
+}
 
 
 @dataclass(slots=True)

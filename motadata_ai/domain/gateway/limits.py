@@ -58,6 +58,11 @@ class LocalLimits(LimitsPort):
         self._buckets: dict[str, BucketState] = {}
         self._breakers: dict[str, BreakerState] = {}
 
+    @property
+    def remote(self) -> bool:
+        """``False``: the state lives in this process, which cannot be down while it runs."""
+        return False
+
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """Take from every bucket or none."""
         return self.take_now(buckets, force=force)

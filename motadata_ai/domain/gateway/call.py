@@ -3,10 +3,13 @@
 A :class:`Call` says who calls (tenant, user), what (``chat``, ``stream`` or ``embed``, the model
 and its fallbacks, the per-call options), under which effective policy, and why (the
 :class:`~motadata_ai.domain.values.calls.CallOrigin`: the user request it belongs to and its
-purpose). It is frozen: a step that changes something passes a new one down
-(:func:`dataclasses.replace`). What the inner steps learn on the way back (the attempts made, where
-the answer came from, a stream's assembled answer) lives in its one mutable part,
-:class:`CallState`, which the outer steps (rate limit, ledger, telemetry) read.
+purpose). It is never changed once made: a step that changes something passes a new one down
+(:func:`dataclasses.replace`). It is not a frozen dataclass only because every call builds two
+(at admission and after validation), and a frozen dataclass's constructor costs several times a
+plain one's (each field is set through ``object.__setattr__``). What the inner steps learn on
+the way back (the attempts made, where the answer came from, a stream's assembled answer) lives
+in its one mutable part, :class:`CallState`, which the outer steps (rate limit, ledger,
+telemetry) read.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ class CallOptions:
         if unknown:
             name = sorted(unknown)[0]
             raise ValidationError(f"unknown option {name!r} for a gateway {kind} call", field=name)
+        if not keywords.keys() & _OPTION_NAMES:
+            return _NO_OPTIONS[kind]  # the common call: nothing to override (shared: it is frozen)
         get = keywords.get
         fallbacks = get("fallbacks")
         if fallbacks is not None or kind == "embed":
@@ -124,6 +129,12 @@ _KEYWORDS: dict[CallKind, frozenset[str]] = {  # each with the keywords it inher
     "stream": frozenset(StreamKeywords.__annotations__),
     "embed": frozenset(EmbedKeywords.__annotations__),
 }
+_OPTION_NAMES = frozenset(CallOptions.__dataclass_fields__)
+_NO_OPTIONS: dict[CallKind, CallOptions] = {
+    "chat": CallOptions(),
+    "stream": CallOptions(),
+    "embed": CallOptions(fallbacks=()),
+}
 
 
 @dataclass(slots=True)
@@ -143,7 +154,7 @@ class CallState:
         return sum(1 for a in self.attempts if "attempt" in a and a.get("error") != "CircuitOpen")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Call:
     """One gateway call on its way down the chain (see the module docstring).
 

@@ -21,6 +21,7 @@ from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import Clocks, NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.trusted import trusted
 from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
@@ -67,7 +68,8 @@ def usage_record(
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
         usage = answer.usage if answer is not None else llm.Usage()
-        return UsageRecord.model_construct(
+        return trusted(
+            UsageRecord,
             id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
             user_id=call.user_id,
@@ -89,7 +91,8 @@ def usage_record(
     assert response is not None
     paid = source == "provider"
     chat = isinstance(response, llm.ChatResponse)
-    return UsageRecord.model_construct(
+    return trusted(
+        UsageRecord,
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,

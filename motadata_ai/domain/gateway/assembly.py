@@ -4,7 +4,8 @@
 once, from its configuration and ports. The chain lists the steps in the order a call meets
 them, so a request's path reads top to bottom here. Only a store that lives outside the process
 (``remote``: Redis, a tiered cache over it) is put behind a circuit: an in-process store cannot be
-down, and a circuit around it would only cost time on every call.
+down, and a circuit around it would only cost time on every call. Likewise the telemetry step is
+left out when there is no telemetry or it records nothing (``enabled`` false).
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ def assemble(
         cache_step = CacheStep(
             cache, embeddings=embeddings, stats=stats, semantic_max_entries=config.semantic_cache_max_entries
         )
+    traced = telemetry if telemetry is not None and telemetry.enabled else None
     steps: list[Step | None] = [
         Validate(has_cache=cache is not None),
-        TelemetryStep(telemetry, clock=clocks.monotonic) if telemetry is not None else None,
+        TelemetryStep(traced, clock=clocks.monotonic) if traced is not None else None,
         LedgerStep(recorder, clocks=clocks, stats=stats),
         cache_step,
         ContextWindow(llm),

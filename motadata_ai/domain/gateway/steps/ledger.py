@@ -68,8 +68,7 @@ def usage_record(
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
         usage = answer.usage if answer is not None else llm.Usage()
-        return trusted(
-            UsageRecord,
+        return trusted(UsageRecord,
             id=uuid.uuid4().hex,
             tenant_id=call.tenant_id,
             user_id=call.user_id,
@@ -91,8 +90,7 @@ def usage_record(
     assert response is not None
     paid = source == "provider"
     chat = isinstance(response, llm.ChatResponse)
-    return trusted(
-        UsageRecord,
+    return trusted(UsageRecord,
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,

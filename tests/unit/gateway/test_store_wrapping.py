@@ -66,6 +66,7 @@ def gateway(cache: InMemoryCache, limits: LocalLimits) -> Gateway:
         config=GatewayConfig(default_model="test/model"),
         cache=cache,
         limits=limits,
+        clock=lambda: 1000.0,  # time stands still: an open circuit stays open for the whole test
     )
 
 

@@ -9,6 +9,7 @@ from motadata_ai.adapters.memory.cache import InMemoryCache
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.limits import InMemoryLimits
 from motadata_ai.adapters.memory.llm import FunctionLLM
+from motadata_ai.adapters.tiered.cache import TieredCache
 from motadata_ai.domain.gateway import Gateway, GatewayConfig
 from motadata_ai.domain.gateway.assembly import guarded_stores
 from motadata_ai.domain.gateway.circuit_cache import CircuitCache
@@ -74,6 +75,8 @@ def test_the_shipped_stores_say_where_they_live() -> None:
     assert InMemoryCache().remote is False
     assert InMemoryLimits().remote is False
     assert RemoteCache().remote is True
+    assert TieredCache(InMemoryCache()).remote is False  # a tiered cache is where its L2 is
+    assert TieredCache(RemoteCache()).remote is True
 
 
 async def test_in_process_stores_are_used_without_a_circuit() -> None:

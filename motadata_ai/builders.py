@@ -239,6 +239,7 @@ def _provider_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "api_base": settings.llm_api_base,
         "api_key": settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        "probe_server": settings.llm_health_probe == "request",
     }
     if settings.gateway.request_timeout is not None:
         options["timeout"] = settings.gateway.request_timeout

@@ -6,6 +6,9 @@ trip, a directory check), concurrently and each within ``timeout`` seconds, and 
 SDK itself knows: the gateway (breaker and store-circuit states), the models (whether start-up
 finished loading them), ML serving (the loaded-model cache) and telemetry (where it exports).
 
+The model ports (``llm``, ``embeddings``) and the limits store report too: the routed model
+adapters give each built route's probe, the limits store a ``PING`` (or its in-process state).
+
 * **Liveness** (``GET /health``): the process answers; nothing is probed.
 * **Readiness** (``GET /ready``, :func:`readiness`): ``ready`` once start-up finished and no
   component is ``down``; a ``degraded`` component (an open breaker, a store circuit that fell
@@ -40,8 +43,13 @@ PROBED_PORTS = (
     "audit_log",
     "cache",
     "bus",
+    "llm",
+    "embeddings",
+    "limits",
 )
-"""The container's ports whose adapters are probed (those the app resolved)."""
+"""The container's ports whose adapters are probed (those the app resolved). The model ports'
+probes are cheap (an in-process model: whether it is loaded; LiteLLM: its configuration, and one
+request only with ``llm_health_probe="request"``)."""
 
 DEFAULT_TIMEOUT = 2.0
 """Seconds one probe may take before its component counts as ``down``."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -44,12 +44,14 @@ from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError
 from motadata_ai.domain.values.memory import MemoryConfig
 
-__all__ = ["ENV_PREFIX", "FLAT_ALIASES", "Section", "Settings", "env_name"]
+__all__ = ["ENV_PREFIX", "FLAT_ALIASES", "LogFormat", "LogLevel", "Section", "Settings", "env_name"]
 
 ENV_PREFIX = "MOTADATA_"
 NESTED_DELIMITER = "__"
 
 Section = Literal["gateway", "rag", "agents", "memory", "ml", "privacy"]
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 """The use-case sections of :class:`Settings`."""
 
 FLAT_ALIASES: dict[str, tuple[Section, str]] = {
@@ -214,10 +216,24 @@ class Settings(BaseSettings):
     )
     otel_console: bool = Field(False, description="Print spans to the console")
 
+    # Logs (the handler configure_logging installs; the CLI installs it at start)
+    log_format: LogFormat = Field(
+        "text", description="text: readable lines (the CLI); json: one object a line (services)"
+    )
+    log_level: LogLevel = Field("WARNING", description="The SDK's log level (third parties stay at WARNING)")
+    log_sensitive: bool = Field(
+        False, description="Debugging only: let log records keep prompt text and secrets unredacted"
+    )
+
     # Model providers (the models themselves: gateway.default_model, gateway.default_embedding_model)
     embedding_dimensions: int = Field(384, ge=1, le=16_000, description="Vector size of the embedding model")
     llm_api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server")
     llm_api_key: SecretStr | None = Field(None, description="API key for the provider")
+    llm_health_probe: Literal["configuration", "request"] = Field(
+        "configuration",
+        description="What the LLM and embedding health probes check: configuration (no call) or "
+        "request (one GET of the server's /models at llm_api_base)",
+    )
 
     # Plugins
     plugins_allow: list[str] | None = Field(
@@ -264,6 +280,14 @@ class Settings(BaseSettings):
     privacy: PrivacyConfig = Field(
         default_factory=PrivacyConfig, description="Audit, pseudonyms, encryption, consent, retention"
     )
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _log_names_in_any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.lower() if info.field_name == "log_format" else value.upper()
 
     @model_validator(mode="after")
     def _pool_bounds_in_order(self) -> Settings:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
+from motadata_ai.domain.values.health import ComponentHealth, worst
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -23,7 +24,7 @@ from motadata_ai.domain.values.llm import (
     StreamChunk,
 )
 from motadata_ai.ports.embedding import EmbeddingPort
-from motadata_ai.ports.llm import LLMPort
+from motadata_ai.ports.llm import LLMPort, ServerAddress
 
 __all__ = ["ModelRoutedChat", "ModelRoutedEmbeddings", "Routes"]
 
@@ -65,6 +66,10 @@ class Routes(Generic[Port]):
                     self._built[key] = adapter
         return adapter
 
+    def built_for(self, model: str) -> Port | None:
+        """The adapter serving ``model`` if it is built, else ``None`` (never builds one)."""
+        return self._built.get(self.key(model))
+
     def built(self) -> list[Port]:
         """The adapters built so far."""
         return list(self._built.values())
@@ -73,6 +78,25 @@ class Routes(Generic[Port]):
         """Close every adapter built."""
         for adapter in self.built():
             await adapter.aclose()
+
+    async def health(self) -> ComponentHealth:
+        """The worst of the built adapters' probes, each under its route (``default`` for the
+        default adapter) in ``details["routes"]``; a route not built yet is not probed."""
+        built = list(self._built.items())
+        reports = await asyncio.gather(*(adapter.health() for _, adapter in built))
+        routes = {
+            key or "default": {"adapter": type(adapter).__name__, **report.model_dump(mode="json")}
+            for (key, adapter), report in zip(built, reports, strict=True)
+        }
+        failed = [
+            f"{key or 'default'}: {r.error}" for (key, _), r in zip(built, reports, strict=True) if r.error
+        ]
+        return ComponentHealth(
+            status=worst([r.status for r in reports]),
+            latency_ms=max((r.latency_ms for r in reports), default=0.0),
+            details={"probe": "routes", "routes": routes},
+            error="; ".join(failed) or None,
+        )
 
     def warm_up(self, models: Iterable[str]) -> None:
         """Build the adapters of ``models`` and let each prepare itself (blocking: run it on a
@@ -113,6 +137,15 @@ class ModelRoutedChat(LLMPort):
         """The routed adapter's answer."""
         return self.routes.for_model(model).context_window(model)
 
+    def server_address(self, model: str) -> ServerAddress | None:
+        """The routed adapter's answer, once it is built (asking never builds one)."""
+        adapter = self.routes.built_for(model)
+        return adapter.server_address(model) if adapter is not None else None
+
+    async def health(self) -> ComponentHealth:
+        """The probes of the adapters built so far (see :meth:`Routes.health`)."""
+        return await self.routes.health()
+
     def count_tokens(self, model: str, text: str) -> int:
         """The routed adapter's answer."""
         return self.routes.for_model(model).count_tokens(model, text)
@@ -148,6 +181,15 @@ class ModelRoutedEmbeddings(EmbeddingPort):
     def dimensions(self, model: str) -> int | None:
         """The routed adapter's answer."""
         return self.routes.for_model(model).dimensions(model)
+
+    def server_address(self, model: str) -> ServerAddress | None:
+        """The routed adapter's answer, once it is built (asking never builds one)."""
+        adapter = self.routes.built_for(model)
+        return adapter.server_address(model) if adapter is not None else None
+
+    async def health(self) -> ComponentHealth:
+        """The probes of the adapters built so far (see :meth:`Routes.health`)."""
+        return await self.routes.health()
 
     async def prepare(self, models: Iterable[str]) -> None:
         """Build and warm up the adapters of ``models`` on a worker thread."""

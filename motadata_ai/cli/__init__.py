@@ -93,8 +93,12 @@ def _warn_unknown_variables() -> None:
 @global_options(root=True)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """The root group: checks the environment once a command is about to run."""
-    ctx.ensure_object(GlobalOptions)
+    """The root group: sets up logging (the ``log_*`` settings; ``-v`` means INFO) and checks the
+    environment once a command is about to run."""
+    from motadata_ai.adapters.otel.logs import configure_logging
+
+    options = ctx.ensure_object(GlobalOptions)
+    configure_logging(level="INFO" if options.verbose else None)
     _warn_unknown_variables()
 
 
@@ -146,9 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from motadata_ai.adapters.otel.logs import configure_logging
-
-    configure_logging()  # -v raises the level to INFO (cli/_group.py)
     from motadata_ai.domain.values.errors import MotadataError
 
     try:

@@ -17,13 +17,9 @@ NESTED_DELIMITER = "__"
 OTHER_VARIABLES = (
     "MOTADATA_ALLOW_MODEL_REQUESTS",
     "MOTADATA_ITSM_CSV",
-    "MOTADATA_LOG_FORMAT",
-    "MOTADATA_LOG_LEVEL",
-    "MOTADATA_LOG_SENSITIVE",
 )
 """Read outside the settings model: the switch that keeps model calls on the machine
-(``adapters/litellm``), the incident log the ITSM model test and benchmark read, and the log
-settings (``adapters/otel/logs.py``, read before any settings are)."""
+(``adapters/litellm``) and the incident log the ITSM model test and benchmark read."""
 
 OTHER_PREFIXES = ("MOTADATA_TEST_", "MOTADATA_BENCH_")
 """Variables of the test fixtures and the benchmarks (servers to use instead of starting them)."""

@@ -26,6 +26,8 @@ _SHOWN_DETAILS = (
     "breakers",
     "stores",
     "loaded_models",
+    "loaded",
+    "circuit",
 )
 
 
@@ -35,6 +37,10 @@ def _line(name: str, component: Any) -> str:
         for key in _SHOWN_DETAILS
         if component.details.get(key) not in (None, {}, "")
     )
+    routes = component.details.get("routes")
+    if routes:  # the model ports: each built route's adapter and status
+        listed = " ".join(f"{route}:{r['adapter']}:{r['status']}" for route, r in sorted(routes.items()))
+        shown = f"{shown}, routes={listed}" if shown else f"routes={listed}"
     line = f"{name:<15} {component.status:<9} {component.latency_ms:8.1f} ms"
     if shown:
         line = f"{line}  {shown}"

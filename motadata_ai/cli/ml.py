@@ -215,16 +215,21 @@ async def _list(args: argparse.Namespace, ml: Any) -> int:
 
 
 async def _runs(args: argparse.Namespace, ml: Any) -> int:
-    comparison = await ml.compare_runs(model_name=args.model, metric=args.metric, limit=args.limit)
+    if args.trace_id:
+        traced = await ml.list_runs(model_name=args.model, trace_id=args.trace_id, limit=args.limit)
+        comparison = await ml.compare_runs([r.run_id for r in traced], metric=args.metric)
+    else:
+        comparison = await ml.compare_runs(model_name=args.model, metric=args.metric, limit=args.limit)
     if args.json:
         print(json.dumps(comparison.model_dump(mode="json")["table"]))
         return 0
     for row in comparison.table:
         value = row.get(args.metric)
         shown = f"{value:.4f}" if isinstance(value, float) else "-"
+        trace = f"  trace={row['trace_id']}" if row.get("trace_id") else ""
         print(
             f"{row['run_id']}  {row['model_name']} v{row['version']}  "
-            f"{row['estimator']:<20} {args.metric}={shown}"
+            f"{row['estimator']:<20} {args.metric}={shown}{trace}"
         )
     return 0
 
@@ -354,6 +359,9 @@ def list_models() -> None:
 @ml_command("runs", _runs, short_help="List training runs, best first by a metric.")
 @click.option("--model", default=None, metavar="NAME", help="Only the runs of this model.")
 @click.option("--metric", default="f1_macro", show_default=True, help="The metric to sort by.")
+@click.option(
+    "--trace-id", default=None, metavar="ID", help="Only the runs trained in this trace (any status)."
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs to show."
 )

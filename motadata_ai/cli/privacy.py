@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from motadata_ai.cli._group import required_tenant, with_app
+from motadata_ai.cli._group import options_of, required_tenant, with_app
 
 __all__ = ["maintenance", "privacy"]
 
@@ -67,12 +67,22 @@ def erase(tenant: str, user: str) -> None:
     )
 
 
+def _tenants(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """The tenants named on the command, else the global ``--tenant`` given before it."""
+    if value:
+        return value
+    options = options_of(ctx)
+    return (options.tenant,) if options.tenant_given else ()
+
+
 @click.command(name="maintenance")
 @click.option(
     "--tenant",
     "tenants",
     multiple=True,
-    help="Tenant id (repeatable; default: the configured ones and 'default').",
+    callback=_tenants,
+    help="Tenant id (repeatable; also taken from a --tenant before the command; "
+    "default: the configured ones and 'default').",
 )
 def maintenance(tenants: tuple[str, ...]) -> None:
     """Delete what is past the retention periods and print the counts per tenant."""

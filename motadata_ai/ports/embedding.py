@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse
+from motadata_ai.ports.health import HealthProbe
+from motadata_ai.ports.llm import ServerAddress
 
 
-class EmbeddingPort(ABC):
-    """An embedding backend; errors are the LLM port's :class:`~motadata_ai.ports.llm.ProviderError`."""
+class EmbeddingPort(HealthProbe):
+    """An embedding backend; errors are the LLM port's :class:`~motadata_ai.ports.llm.ProviderError`.
+
+    Its :meth:`health` probe is cheap, like the LLM port's: loaded weights for an in-process
+    model, a configured provider for a remote one.
+    """
 
     @abstractmethod
     async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:
@@ -18,5 +24,9 @@ class EmbeddingPort(ABC):
         """The vector size the model produces, when known."""
         return None
 
-    async def aclose(self) -> None:  # noqa: B027
+    def server_address(self, model: str) -> ServerAddress | None:
+        """The server that answers ``model``'s calls, when known (``None``: in process)."""
+        return None
+
+    async def aclose(self) -> None:
         """Release clients and connections."""

@@ -50,9 +50,15 @@ class GatewayPort(Protocol):
         ...
 
     def request(
-        self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None
+        self,
+        tenant: TenantContext | str,
+        *,
+        operation: str,
+        wait: bool | None = None,
+        conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """One user request of ``tenant``: spends one request at its start; calls inside it spend none."""
+        """One user request of ``tenant``: spends one request at its start; calls inside it spend
+        none; ``conversation_id`` names the conversation it is a turn of."""
         ...
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:

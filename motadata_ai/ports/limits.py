@@ -6,11 +6,12 @@ adapter does, running each update as one server-side script so instances never r
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
+from motadata_ai.ports.health import HealthProbe
 
 
 class LimitsError(ServiceError):
@@ -21,13 +22,14 @@ class LimitsUnavailable(LimitsError, StoreUnavailable):
     """The limits store cannot be reached; ``address`` names it with credentials masked."""
 
 
-class LimitsPort(ABC):
+class LimitsPort(HealthProbe):
     """Token buckets and circuit breakers whose state may be shared between processes.
 
     Keys follow the SDK's scheme (:mod:`motadata_ai.domain.values.keys`): bucket keys lie in
     namespace ``rl`` of a tenant (``keys.tenant_key(tenant, keys.RATE_LIMITS, "req")``), breaker keys
     in namespace ``cb`` (``keys.shared_key(keys.BREAKERS, model)``); any other key is a
     ``ValidationError``. Time is the store's own clock, so every instance sharing a store agrees on it.
+    Its :meth:`health` probe is one round trip to the store (a ``PING``), or the process's own state.
     """
 
     @property
@@ -70,5 +72,5 @@ class LimitsPort(ABC):
         await self.breaker_states()
         return True
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release connections."""

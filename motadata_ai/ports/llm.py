@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from motadata_ai.domain.values.errors import ServiceError
 from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, ModelCapabilities, StreamChunk
+from motadata_ai.ports.health import HealthProbe
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAddress:
+    """Where a model is served: the ``server.address`` and ``server.port`` of its call spans."""
+
+    address: str
+    port: int | None = None
+
+    @classmethod
+    def of_url(cls, url: str | None) -> ServerAddress | None:
+        """The host and port of ``url`` (the scheme's default port when none is written; no
+        credentials); ``None`` for no URL or one without a host."""
+        if not url:
+            return None
+        try:
+            parts = urlsplit(url if "//" in url else f"//{url}")
+            port = parts.port
+        except ValueError:
+            return None
+        if not parts.hostname:
+            return None
+        return cls(parts.hostname, port if port is not None else _DEFAULT_PORTS.get(parts.scheme))
 
 
 class ProviderError(ServiceError):
@@ -70,8 +98,12 @@ RETRYABLE_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (
 )
 
 
-class LLMPort(ABC):
-    """A chat-completion backend. Adapters translate vendor errors into :class:`ProviderError`."""
+class LLMPort(HealthProbe):
+    """A chat-completion backend. Adapters translate vendor errors into :class:`ProviderError`.
+
+    Its :meth:`health` probe is cheap: an in-process model reports whether it is loaded, a remote
+    provider whether it is configured (no call to it unless a probe setting asks).
+    """
 
     supports_streaming: bool = True
     supports_tools: bool = True
@@ -93,6 +125,11 @@ class LLMPort(ABC):
         """The model's context window in tokens, when known."""
         return None
 
+    def server_address(self, model: str) -> ServerAddress | None:
+        """The server that answers ``model``'s calls, when known (``None``: in process, or the
+        provider's own endpoint the adapter does not know)."""
+        return None
+
     def count_tokens(self, model: str, text: str) -> int:
         """Estimate the tokens ``text`` takes for ``model`` (default: 4 characters a token)."""
         return max(1, len(text) // 4) if text else 0
@@ -101,5 +138,5 @@ class LLMPort(ABC):
         """What a call with these token counts costs, when the price is known (else 0)."""
         return 0.0
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
+    async def aclose(self) -> None:
         """Release clients and connections."""

@@ -280,9 +280,15 @@ class ExperimentStorePort(HealthProbe):
 
     @abstractmethod
     async def list_runs(
-        self, tenant_id: str, *, model_name: str | None = None, limit: int = 100
+        self,
+        tenant_id: str,
+        *,
+        model_name: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 100,
     ) -> list[TrainingRun]:
-        """The tenant's runs, newest first, optionally of one model."""
+        """The tenant's runs, newest first, optionally of one model or of one trace (the
+        ``trace_id`` a run was trained in)."""
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""

@@ -28,6 +28,17 @@ class TestLiteLLMEmbeddings(EmbeddingErrorContract):
     async def make_unreachable_embeddings(self) -> EmbeddingPort:
         return LiteLLMEmbeddings(api_base=f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1", api_key="k")
 
+    async def make_probing_embeddings(self, *, reachable: bool) -> EmbeddingPort:
+        if reachable:
+            return LiteLLMEmbeddings(api_base=self.server.base_url, api_key="sk-test", probe_server=True)
+        unreachable = f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1"
+        return LiteLLMEmbeddings(api_base=unreachable, api_key="k", probe_server=True)
+
+    async def test_the_configuration_probe_makes_no_request(self) -> None:
+        report = await (await self.make_embeddings()).health()
+        assert report.status == "ok" and report.details["probe"] == "configuration"
+        assert self.server.requests == []
+
     async def test_request_on_the_wire(self) -> None:
         port = await self.make_embeddings()
         await self.embed(port, "a", "b")

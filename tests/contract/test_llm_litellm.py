@@ -27,6 +27,25 @@ class TestLiteLLMChat(LLMServerContract):
     async def make_unreachable_llm(self) -> LLMPort:
         return LiteLLMChat(api_base=f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1", api_key="sk-test")
 
+    async def make_probing_llm(self, *, reachable: bool) -> LLMPort:
+        if reachable:
+            return LiteLLMChat(api_base=self.server.base_url, api_key="sk-test", probe_server=True)
+        unreachable = f"http://user:{SECRET}@127.0.0.1:{free_port()}/v1"
+        return LiteLLMChat(api_base=unreachable, api_key="sk-test", probe_server=True)
+
+    async def test_the_configuration_probe_makes_no_request(self) -> None:
+        report = await (await self.make_llm()).health()
+        assert report.status == "ok" and report.details["probe"] == "configuration"
+        assert report.details["address"] == self.server.base_url
+        assert self.server.requests == []
+
+    async def test_the_server_address_is_the_api_base_host_and_port(self) -> None:
+        llm = await self.make_llm()
+        server = llm.server_address(self.model)
+        assert server is not None
+        assert (server.address, server.port) == (self.server.host, self.server.port)
+        assert LiteLLMChat().server_address(self.model) is None  # the provider's own endpoint: unknown
+
     async def test_request_on_the_wire(self) -> None:
         llm = await self.make_llm()
         await llm.complete(self.request(temperature=0.2, max_tokens=64, stop=("END",)))

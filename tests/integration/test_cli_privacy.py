@@ -27,3 +27,13 @@ def test_privacy_export_and_maintenance(
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line == {"tenant_id": "acme", "deleted": {"audit": 0}}
     assert main(["privacy", "erase", "--tenant", "bad tenant!", "--user", "bob"]) == 2  # a usage error
+
+
+def test_maintenance_takes_the_global_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MOTADATA_PROFILE", "memory")
+    monkeypatch.setenv("MOTADATA_DATA_DIR", str(tmp_path))
+    assert main(["--tenant", "globex", "maintenance"]) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["tenant_id"] for r in reports] == ["globex"]

@@ -68,6 +68,18 @@ async def test_miss_then_hit_with_cost_from_the_cost_map(fresh_openai_server: Op
     assert span.name == f"chat {MODEL}" and span.attributes["gen_ai.provider.name"] == "openai"
 
 
+async def test_spans_of_calls_over_http_name_the_server(fresh_openai_server: OpenAIServer) -> None:
+    gateway, _, _, telemetry = build(fresh_openai_server)
+    await gateway.generate(ask("what is MFA?"), tenant="acme")
+    await gateway.embed(["what is MFA?"], tenant="acme")
+    await gateway.generate(ask("what is MFA?"), tenant="acme")  # a cache hit: no server
+    chat, embed, hit = telemetry.spans
+    server = (fresh_openai_server.host, fresh_openai_server.port)
+    for span in (chat, embed):
+        assert (span.attributes["server.address"], span.attributes["server.port"]) == server
+    assert "server.address" not in hit.attributes
+
+
 async def test_429_is_retried_after_the_retry_after_it_sent(fresh_openai_server: OpenAIServer) -> None:
     gateway, ledger, sleeps, _ = build(fresh_openai_server)
     fresh_openai_server.queue(

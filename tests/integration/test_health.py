@@ -18,6 +18,7 @@ from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.api import AI, connect
 from motadata_ai.cli.health import health as health_command
 from motadata_ai.container import Container
+from motadata_ai.domain.values.llm import ChatRequest, Message
 from motadata_ai.health import PROBED_PORTS
 from motadata_ai.http import create_app
 from motadata_ai.settings import Settings
@@ -60,6 +61,31 @@ async def test_the_report_names_every_component_of_the_memory_profile(memory_app
     assert report.components["gateway"].details["breakers"] == {}
 
 
+async def test_the_model_ports_and_the_limits_store_answer_probes_of_their_own(memory_app: AI) -> None:
+    report = await memory_app.health()
+    adapters = {name: report.components[name].details["adapter"] for name in ("llm", "embeddings", "limits")}
+    assert adapters == {"llm": "FunctionLLM", "embeddings": "HashEmbeddings", "limits": "InMemoryLimits"}
+    for name in ("llm", "embeddings", "limits"):
+        assert report.components[name].status == "ok"
+        assert report.components[name].details["probe"] == "in-process"
+
+
+async def test_the_container_s_routed_models_report_each_built_route(tmp_path: Any) -> None:
+    settings = Settings(profile="memory", data_dir=tmp_path)
+    container = Container(settings=settings)
+    container.telemetry.override(providers.Object(RecordingTelemetry()))
+    async with connect(container=container, warm_up=False) as ai:
+        await ai.gateway.generate(
+            ChatRequest(model="local/extractive", messages=(Message(role="user", content="hi"),)),
+            tenant="acme",
+        )
+        report = await ai.health()
+    llm = report.components["llm"]
+    assert llm.status == "ok" and llm.details["adapter"] == "ModelRoutedChat"
+    assert llm.details["routes"]["local"]["details"]["probe"] == "in-process"
+    assert "default" not in llm.details["routes"]  # LiteLLM is never built for a local model
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.nats
@@ -82,8 +108,11 @@ async def test_the_report_probes_every_real_server_of_the_services_profile(
     adapters = {name: c.details.get("adapter") for name, c in report.components.items()}
     assert adapters["vector_store"] == "PgVectorStore" and adapters["documents"] == "PostgresDocumentStore"
     assert adapters["cache"] == "RedisCache" and adapters["bus"] == "NatsBus"
-    probes = {name: report.components[name].details["probe"] for name in ("vector_store", "cache", "bus")}
-    assert probes == {"vector_store": "select 1", "cache": "ping", "bus": "flush"}
+    probes = {
+        name: report.components[name].details["probe"] for name in ("vector_store", "cache", "bus", "limits")
+    }
+    assert probes == {"vector_store": "select 1", "cache": "ping", "bus": "flush", "limits": "ping"}
+    assert adapters["limits"] == "RedisLimits" and report.components["limits"].details["circuit"] == "closed"
     assert report.components["vector_store"].details["pool_max"] >= 1
     assert all(c.latency_ms >= 0 for c in report.components.values())
 
@@ -126,3 +155,4 @@ def test_the_health_command_prints_the_report(tmp_path: Any, monkeypatch: pytest
     first, *rest = as_text.stdout.splitlines()
     assert first == "status ok · ready yes · profile memory"
     assert {line.split()[0] for line in rest} == EVERY_COMPONENT
+

@@ -169,6 +169,9 @@ async def test_a_rag_query_is_one_trace_whose_id_the_response_carries(app: AI, r
     assert root.name == "rag.query" and trace_id(root) == response.trace_id
     assert root.attributes is not None and root.attributes["motadata.tenant.id"] == "acme"
     assert root.attributes["gen_ai.conversation.id"] == "conv-1"
+    gateway_spans = [*spans[CHAT], *spans[EMBEDDINGS]]
+    assert {(s.attributes or {}).get("gen_ai.conversation.id") for s in gateway_spans} == {"conv-1"}
+    assert not any("server.address" in (s.attributes or {}) for s in gateway_spans)  # in process
     expected_parents = {
         "rag.rewrite": "rag.query",
         "rag.retrieve": "rag.query",
@@ -217,6 +220,17 @@ async def test_an_agent_task_is_one_trace(app: AI, recorder: Recorder) -> None:
     assert parent_of(spans[CHAT][0], spans) == root.name
     (tasks,) = recorder.metric_points("motadata.agent.tasks")
     assert tasks.value == 1 and tasks.attributes["motadata.agent.status"] == task.status
+    assert "gen_ai.conversation.id" not in (spans[CHAT][0].attributes or {})
+
+
+@pytest.mark.postgres
+async def test_an_agent_conversation_names_its_session_on_every_model_call(
+    app: AI, recorder: Recorder
+) -> None:
+    await app.agent("acme", knowledge=False).chat("Summarise the VPN guide", conversation_id="session-7")
+    root, spans = recorder.one_trace()
+    assert (root.attributes or {})["gen_ai.conversation.id"] == "session-7"
+    assert {(s.attributes or {}).get("gen_ai.conversation.id") for s in spans[CHAT]} == {"session-7"}
 
 
 @pytest.mark.postgres
@@ -247,6 +261,9 @@ async def test_ml_train_and_predict_are_one_trace_each(app: AI, recorder: Record
     run = await ml.train(Dataset.from_records(records, schema), model_name="sla")
     root, _ = recorder.one_trace()
     assert root.name == "ml.train" and trace_id(root) == run.trace_id
+    stored = await ml.get_run(run.run_id)
+    assert stored.trace_id == run.trace_id  # the registry keeps the trace of the training
+    assert [r.run_id for r in await ml.list_runs(trace_id=run.trace_id)] == [run.run_id]
     assert run.version is not None
     await ml.promote("sla", run.version)
     recorder.spans.clear()

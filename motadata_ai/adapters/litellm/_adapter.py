@@ -9,6 +9,7 @@ import functools
 import ipaddress
 import math
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +21,13 @@ from motadata_ai.adapters.litellm._runtime import (
     loaded_litellm,
 )
 from motadata_ai.adapters.litellm.errors import translate_error
+from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError
-from motadata_ai.ports.llm import ProviderError, ProviderTimeout
+from motadata_ai.domain.values.health import ComponentHealth
+from motadata_ai.ports.llm import ProviderError, ProviderTimeout, ServerAddress
+
+HEALTH_PROBE_TIMEOUT = 2.0
+"""Seconds the optional server probe waits for ``/models``."""
 
 ALLOW_MODEL_REQUESTS_ENV = "MOTADATA_ALLOW_MODEL_REQUESTS"
 """Set to ``false`` (as the test suite does) to refuse any call that would leave this machine:
@@ -166,7 +172,8 @@ class LiteLLMAdapter:
 
     ``api_base``/``api_key`` point every call at one server; ``timeout`` is the default per
     call; ``model_prices`` maps a model to ``(input, output)`` USD per million tokens; ``extra``
-    is passed to every LiteLLM call.
+    is passed to every LiteLLM call. The health probe checks the configuration only, unless
+    ``probe_server`` asks for one ``GET {api_base}/models``.
     """
 
     def __init__(
@@ -177,10 +184,13 @@ class LiteLLMAdapter:
         timeout: float = 60.0,
         model_prices: dict[str, tuple[float, float]] | None = None,
         extra: dict[str, Any] | None = None,
+        probe_server: bool = False,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._api_base = api_base
+        self._server = ServerAddress.of_url(api_base)
+        self._probe_server = probe_server
         self._api_key = api_key
         self._timeout = timeout
         self._extra = dict(extra or {})
@@ -202,6 +212,25 @@ class LiteLLMAdapter:
     def warm_up(self) -> None:
         """Import and configure LiteLLM (blocking: ``connect()`` runs it on a worker thread)."""
         load_litellm()
+
+    def server_address(self, model: str) -> ServerAddress | None:
+        """The host and port of ``api_base`` for a model it serves (none for an in-process
+        provider, or without ``api_base``)."""
+        if self._server is None or provider_of(model) in custom_providers():
+            return None
+        return self._server
+
+    async def health(self) -> ComponentHealth:
+        """``ok`` when configured (no call; the address and whether LiteLLM is loaded); with
+        ``probe_server``, one ``GET {api_base}/models``: any answer below 500 is ``ok``, no answer
+        or a 5xx is ``down``."""
+        details: dict[str, Any] = {"probe": "configuration", "litellm_loaded": loaded_litellm() is not None}
+        if self._api_base:
+            details["address"] = mask_url(self._api_base)
+        if not (self._probe_server and self._api_base):
+            return ComponentHealth(status="ok", details=details)
+        details["probe"] = "request"
+        return await _probe_models_endpoint(self._api_base, self._api_key, details)
 
     async def _prepare(self, limit: float) -> tuple[Any, float]:
         """LiteLLM, loaded off the event loop within the call's ``limit``, and the seconds left of
@@ -234,3 +263,29 @@ class LiteLLMAdapter:
             api_base=self._api_base,
             available=custom_providers(),
         )
+
+
+async def _probe_models_endpoint(
+    api_base: str, api_key: str | None, details: dict[str, Any]
+) -> ComponentHealth:
+    """One timed ``GET {api_base}/models`` (2 s at most), as a health report."""
+    import httpx
+
+    url = api_base.rstrip("/") + "/models"
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(timeout=HEALTH_PROBE_TIMEOUT) as client:
+            answer = await client.get(url, headers=headers)
+    except Exception as error:  # any failure of the probe means the server does not answer
+        latency_ms = (time.perf_counter() - started) * 1000
+        return ComponentHealth(
+            status="down", latency_ms=latency_ms, details=details, error=type(error).__name__
+        )
+    latency_ms = (time.perf_counter() - started) * 1000
+    details["status_code"] = answer.status_code
+    if answer.status_code >= 500:
+        return ComponentHealth(
+            status="down", latency_ms=latency_ms, details=details, error=f"HTTP {answer.status_code}"
+        )
+    return ComponentHealth(status="ok", latency_ms=latency_ms, details=details)

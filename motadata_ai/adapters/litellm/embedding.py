@@ -29,9 +29,15 @@ class LiteLLMEmbeddings(LiteLLMAdapter, EmbeddingPort):
         model_prices: dict[str, tuple[float, float]] | None = None,
         dimensions: dict[str, int] | None = None,
         extra: dict[str, Any] | None = None,
+        probe_server: bool = False,
     ) -> None:
         super().__init__(
-            api_base=api_base, api_key=api_key, timeout=timeout, model_prices=model_prices, extra=extra
+            api_base=api_base,
+            api_key=api_key,
+            timeout=timeout,
+            model_prices=model_prices,
+            extra=extra,
+            probe_server=probe_server,
         )
         self._dimensions = dict(dimensions or {})
         self._clients: dict[float, Any] = {}

@@ -22,6 +22,7 @@ from motadata_ai.adapters.local.extractive import (
     ExtractiveReply,
 )
 from motadata_ai.adapters.openai_wire import message_to_openai
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.llm import (
     EXTRACTIVE_CAPABILITIES,
     ChatRequest,
@@ -143,6 +144,12 @@ class LocalChat(LLMPort):
     def cost_usd(self, model: str, input_tokens: int, output_tokens: int) -> float:
         """Always 0: the local model is free."""
         return 0.0
+
+    async def health(self) -> ComponentHealth:
+        """``ok``: the extractive engine runs in process and needs no weights."""
+        return ComponentHealth(
+            status="ok", details={"probe": "in-process", "model": f"{LOCAL_PROVIDER}/{EXTRACTIVE_MODEL}"}
+        )
 
     def warm_up(self) -> None:
         """Run one tiny answer, so the first real one finds every lazy part built (blocking)."""

@@ -18,6 +18,7 @@ from motadata_ai.adapters.local.minilm import (
     MiniLMUnavailable,
 )
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
 from motadata_ai.ports.llm import ProviderUnavailable
@@ -75,6 +76,18 @@ class LocalEmbeddings(EmbeddingPort):
             model=f"{LOCAL_PROVIDER}/{MINILM_MODEL}",
             vectors=tuple(tuple(v) for v in vectors),
             usage=Usage(input_tokens=tokens),
+        )
+
+    async def health(self) -> ComponentHealth:
+        """``ok`` with whether the weights are loaded (they load on first use or at warm-up; the
+        probe never loads them)."""
+        return ComponentHealth(
+            status="ok",
+            details={
+                "probe": "weights",
+                "model": f"{LOCAL_PROVIDER}/{MINILM_MODEL}",
+                "loaded": self.embedder.loaded,
+            },
         )
 
     def warm_up(self) -> None:

@@ -10,13 +10,14 @@ import hashlib
 import math
 import re
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse, Usage
 from motadata_ai.ports.embedding import EmbeddingPort
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits of any script (ASCII words as before)
 
 
-class HashEmbeddings(EmbeddingPort):
+class HashEmbeddings(InProcessProbe, EmbeddingPort):
     """Feature-hashed bag-of-words vectors; ``calls`` counts embed requests."""
 
     def __init__(self, *, dimensions: int = 384) -> None:

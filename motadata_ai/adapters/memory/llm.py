@@ -11,6 +11,7 @@ import inspect
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -24,7 +25,7 @@ from motadata_ai.ports.llm import LLMPort
 Responder = Callable[[ChatRequest], "Message | str | ChatResponse | Awaitable[Message | str | ChatResponse]"]
 
 
-class FunctionLLM(LLMPort):
+class FunctionLLM(InProcessProbe, LLMPort):
     """Answers each request with ``fn(request)``; counts calls in ``calls``.
 
     ``fn`` may return a string, a :class:`Message`, a :class:`ChatResponse`, or raise a

@@ -154,14 +154,21 @@ class InMemoryExperimentStore(InProcessProbe, ExperimentStorePort):
         return run
 
     async def list_runs(
-        self, tenant_id: str, *, model_name: str | None = None, limit: int = 100
+        self,
+        tenant_id: str,
+        *,
+        model_name: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 100,
     ) -> list[TrainingRun]:
         """Newest first."""
         validate_tenant_id(tenant_id)
         runs = [
             r
             for (t, _), r in self._runs.items()
-            if t == tenant_id and (model_name is None or r.model_name == model_name)
+            if t == tenant_id
+            and (model_name is None or r.model_name == model_name)
+            and (trace_id is None or r.trace_id == trace_id)
         ]
         runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
         return runs[:limit]

@@ -9,14 +9,15 @@ before) with:
   ``duration_ms`` when the caller passes them in ``extra``;
 * a **format**: ``json`` (one object a line: :class:`JsonFormatter`) or ``text``
   (:class:`TextFormatter`: ``LEVEL logger: message (tenant=… trace=…)``), chosen by ``format``
-  or ``MOTADATA_LOG_FORMAT``;
+  or the ``log_format`` setting (``MOTADATA_LOG_FORMAT``);
 * **quiet third parties**: LiteLLM, the embedded PostgreSQL's ``pg_ctl`` output, httpx, nats and
   friends log at ``third_party_level`` (WARNING) whatever the SDK's level, and LiteLLM's own
   stream handlers are removed so a line is never printed twice (:func:`adopt_third_party_loggers`,
   also called when LiteLLM is imported);
 * **no secrets, no prompt text**: :class:`RedactingFilter` masks credentials in URLs, bearer
   tokens and API keys in every record; the SDK never logs prompt or document text, and
-  ``MOTADATA_LOG_SENSITIVE=true`` is the one debug setting that lets a record keep it.
+  the ``log_sensitive`` setting (``MOTADATA_LOG_SENSITIVE=true``) is the one debug setting that
+  lets a record keep it.
 
 When the telemetry has a log exporter (``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`` or the general
 endpoint), :class:`~motadata_ai.adapters.otel.telemetry.OtelTelemetry` also exports the SDK's own
@@ -27,15 +28,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from opentelemetry import trace
 
 from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from motadata_ai.settings import Settings
 
 __all__ = [
     "THIRD_PARTY_LOGGERS",
@@ -98,10 +101,6 @@ _REDACTIONS = (
 _INSTALLED: list[logging.Handler] = []
 
 
-def _sensitive_allowed() -> bool:
-    return os.environ.get("MOTADATA_LOG_SENSITIVE", "").strip().lower() in {"1", "true", "yes"}
-
-
 def redact(text: str) -> str:
     """``text`` with URL passwords, bearer tokens and API keys masked as ``***``."""
     for pattern, replacement in _REDACTIONS:
@@ -111,11 +110,15 @@ def redact(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     """Masks secrets in a record's message (formatted with its arguments) before any handler sees
-    it; with ``MOTADATA_LOG_SENSITIVE=true`` records pass unchanged."""
+    it; with ``sensitive`` (the ``log_sensitive`` setting) records pass unchanged."""
+
+    def __init__(self, *, sensitive: bool = False) -> None:
+        super().__init__()
+        self.sensitive = sensitive
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact ``record`` in place; never drops it."""
-        if _sensitive_allowed():
+        if self.sensitive:
             return True
         message = record.getMessage()
         cleaned = redact(message)
@@ -209,32 +212,47 @@ _third_party_level = logging.WARNING
 
 def configure_logging(
     *,
+    settings: Settings | None = None,
     level: int | str | None = None,
     format: LogFormat | None = None,
+    sensitive: bool | None = None,
     third_party_level: int | str = logging.WARNING,
     stream: IO[str] | None = None,
 ) -> logging.Handler:
     """Install the SDK's log handler on the root logger (see the module doc) and return it.
 
-    ``level`` defaults to ``MOTADATA_LOG_LEVEL`` (else WARNING); ``format`` to
-    ``MOTADATA_LOG_FORMAT`` (else ``text``); ``stream`` to stderr. Calling it again replaces the
-    handler it installed before.
+    ``level``, ``format`` and ``sensitive`` default to the ``log_level``, ``log_format`` and
+    ``log_sensitive`` fields of ``settings`` (by default read from the environment:
+    ``MOTADATA_LOG_LEVEL``, ``MOTADATA_LOG_FORMAT``, ``MOTADATA_LOG_SENSITIVE``; a bad value raises
+    ``ConfigurationError``); ``stream`` defaults to stderr. Calling it again replaces the handler it
+    installed before.
     """
     global _third_party_level
-    chosen_format = (format or os.environ.get("MOTADATA_LOG_FORMAT") or "text").strip().lower()
+    if level is None or format is None or sensitive is None:
+        if settings is None:
+            from motadata_ai.settings import Settings
+
+            settings = Settings()
+        level = settings.log_level if level is None else level
+        format = settings.log_format if format is None else format
+        sensitive = settings.log_sensitive if sensitive is None else sensitive
+    chosen_format = format.strip().lower()
     if chosen_format not in ("text", "json"):
         from motadata_ai.domain.values.errors import ConfigurationError
 
         raise ConfigurationError(
-            f"MOTADATA_LOG_FORMAT must be 'text' or 'json', got {chosen_format!r}", field="log_format"
+            f"the log format must be 'text' or 'json', got {chosen_format!r}",
+            setting="log_format",
+            env="MOTADATA_LOG_FORMAT",
+            value=repr(format),
         )
-    chosen_level = level if level is not None else os.environ.get("MOTADATA_LOG_LEVEL", "WARNING").upper()
+    chosen_level = level.upper() if isinstance(level, str) else level
     root = logging.getLogger()
     for previous in _INSTALLED:
         root.removeHandler(previous)
     _INSTALLED.clear()
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(RedactingFilter())
+    handler.addFilter(RedactingFilter(sensitive=sensitive))
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if chosen_format == "json" else TextFormatter())
     root.addHandler(handler)

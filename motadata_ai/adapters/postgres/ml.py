@@ -95,6 +95,16 @@ ML_MIGRATIONS = [
             ON ml_prediction_log (tenant_id, user_id) WHERE user_id IS NOT NULL;
         """,
     ),
+    (
+        3,
+        "the trace a training run ran in (find a run by trace id)",
+        """
+        ALTER TABLE ml_runs ADD COLUMN IF NOT EXISTS trace_id text;
+        UPDATE ml_runs SET trace_id = NULLIF(body->>'trace_id', '') WHERE trace_id IS NULL;
+        CREATE INDEX IF NOT EXISTS ml_runs_by_trace
+            ON ml_runs (tenant_id, trace_id) WHERE trace_id IS NOT NULL;
+        """,
+    ),
 ]
 
 
@@ -331,17 +341,18 @@ class PostgresExperimentStore(_MigratedStore, ExperimentStorePort):
             await self.setup()
             async with self._db.pool.acquire() as conn:
                 await conn.execute(
-                    "INSERT INTO ml_runs (tenant_id, run_id, model_name, status, started_at, body)"
-                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
+                    "INSERT INTO ml_runs (tenant_id, run_id, model_name, status, started_at, body, trace_id)"
+                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)"
                     " ON CONFLICT (tenant_id, run_id) DO UPDATE SET"
                     " model_name = excluded.model_name, status = excluded.status,"
-                    " started_at = excluded.started_at, body = excluded.body",
+                    " started_at = excluded.started_at, body = excluded.body, trace_id = excluded.trace_id",
                     run.tenant_id,
                     run.run_id,
                     run.model_name,
                     run.status,
                     run.started_at,
                     run.model_dump_json(),
+                    run.trace_id or None,
                 )
 
     async def get_run(self, tenant_id: str, run_id: str) -> TrainingRun:
@@ -360,7 +371,12 @@ class PostgresExperimentStore(_MigratedStore, ExperimentStorePort):
         return TrainingRun.model_validate_json(body)
 
     async def list_runs(
-        self, tenant_id: str, *, model_name: str | None = None, limit: int = 100
+        self,
+        tenant_id: str,
+        *,
+        model_name: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 100,
     ) -> list[TrainingRun]:
         """Newest first."""
         tenant_id = validate_tenant_id(tenant_id)
@@ -369,9 +385,11 @@ class PostgresExperimentStore(_MigratedStore, ExperimentStorePort):
             async with self._db.pool.acquire() as conn:
                 rows = await conn.fetch(
                     "SELECT body FROM ml_runs WHERE tenant_id = $1 AND ($2::text IS NULL OR model_name = $2)"
-                    " ORDER BY started_at DESC, run_id DESC LIMIT $3",
+                    " AND ($3::text IS NULL OR trace_id = $3)"
+                    " ORDER BY started_at DESC, run_id DESC LIMIT $4",
                     tenant_id,
                     model_name,
+                    trace_id,
                     limit,
                 )
         return [TrainingRun.model_validate_json(r["body"]) for r in rows]

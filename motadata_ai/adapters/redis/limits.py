@@ -11,6 +11,7 @@ they would be full again; circuits after a day without change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from motadata_ai.adapters.redis._common import (
 )
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.addresses import mask_url
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.ports.limits import LimitsError, LimitsPort, LimitsUnavailable
 
@@ -312,6 +314,23 @@ class RedisLimits(LimitsPort):
         """``True`` when the server answers."""
         async with self._translated("ping"):
             return bool(await self._client.ping())
+
+    async def health(self) -> ComponentHealth:
+        """One ``PING`` (bounded by the client's command timeout), timed; ``down`` with the error's
+        type when the server does not answer."""
+        started = time.perf_counter()
+        details: dict[str, Any] = {"probe": "ping", "address": self._address}
+        try:
+            await self._client.ping()
+        except Exception as error:  # any failure of the probe means the server does not answer
+            return ComponentHealth(
+                status="down",
+                latency_ms=(time.perf_counter() - started) * 1000,
+                details=details,
+                error=type(error).__name__,
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        return ComponentHealth(status="ok", latency_ms=latency_ms, details=details)
 
     async def aclose(self) -> None:
         """Close the connection pool (only when this adapter created it)."""

@@ -165,8 +165,12 @@ class Agent:
         conversation_id: str | None = None,
         history: Sequence[Message] = (),
         output_type: type[BaseModel] | None = None,
+        load_history: bool = False,
     ) -> AgentTask:
         """Run ``task`` to an answer (or to an approval pause) and return the :class:`AgentTask`.
+
+        ``history`` gives the earlier turns; ``load_history`` (with ``conversation_id``) reads them
+        from the memory store instead, inside the task's ``invoke_agent`` span.
 
         ``budget`` shares a ledger with a parent task; without it the agent's ``budget`` limit
         applies to this task alone. ``output_type`` (a pydantic model; default: the agent's) asks
@@ -193,7 +197,8 @@ class Agent:
             latest=self._redacted(Message(role="user", content=task)),
             budget_limit=ledger.limit,
         )
-        result = await TaskRun(self, state, ledger).drive(recall=True)
+        history_of = conversation_id if load_history and self.memory is not None else None
+        result = await TaskRun(self, state, ledger).drive(recall=True, history_of=history_of)
         if output_type is None or result.status != "completed":
             return result
         return result.model_copy(update={"output": parse_output(result, output_type, self.model)})
@@ -207,9 +212,8 @@ class Agent:
             )
         if not conversation_id:
             raise ValidationError("conversation_id must not be empty", field="conversation_id")
-        history = await self.memory.history(self.tenant, conversation_id)
         return await self.execute_task(
-            message, user_id=user_id, conversation_id=conversation_id, history=history
+            message, user_id=user_id, conversation_id=conversation_id, load_history=True
         )
 
     @audit_action("agent.approval", resource=lambda _, a, k: a[0] if a else k.get("task_id", ""))

@@ -46,8 +46,11 @@ class TaskRun:
         self.state = state
         self.ledger = ledger
 
-    async def drive(self, *, recall: bool, decisions: Decisions | None = None) -> AgentTask:
-        """Run to an answer or an approval pause, in one ``invoke_agent`` span under the timeout."""
+    async def drive(
+        self, *, recall: bool, decisions: Decisions | None = None, history_of: str | None = None
+    ) -> AgentTask:
+        """Run to an answer or an approval pause, in one ``invoke_agent`` span under the timeout
+        (first reading conversation ``history_of``'s earlier turns from memory, when given)."""
         agent, state = self.agent, self.state
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "invoke_agent",
@@ -66,7 +69,11 @@ class TaskRun:
             started = time.perf_counter()
             deadline = asyncio.timeout(max(agent.timeout - state.elapsed_s, 0.0))
             try:
-                async with deadline, agent.gateway.request(agent.tenant, operation="agent.execute_task"):
+                async with deadline, agent.gateway.request(
+                    agent.tenant, operation="agent.execute_task", conversation_id=state.conversation_id
+                ):
+                    if history_of is not None:
+                        await self._load_history(history_of)
                     if recall:
                         await self._recall()
                     if decisions is not None:
@@ -124,6 +131,13 @@ class TaskRun:
             created_at=state.created_at,
             finished_at=None if status in ("running", "awaiting_approval") else datetime.now(UTC),
         )
+
+    async def _load_history(self, conversation_id: str) -> None:
+        agent = self.agent
+        if agent.memory is None:
+            return
+        turns = await agent.memory.history(agent.tenant, conversation_id)
+        self.state.history = [agent._redacted(m) for m in turns]
 
     async def _recall(self) -> None:
         agent, state = self.agent, self.state

@@ -42,11 +42,12 @@ class Admission:
         return Call(context, kind, policy, origin, purpose, internal, self._clock(), options)
 
     def request(
-        self, tenant: TenantContext | str, operation: str, wait: bool | None
+        self, tenant: TenantContext | str, operation: str, wait: bool | None, conversation_id: str | None
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """Open one user request of ``tenant`` (see ``Gateway.request``)."""
         tenant_id = self.tenants.context(tenant).tenant_id
-        return self._requests.open(tenant_id, self.tenants.policy(tenant_id), operation, wait)
+        policy = self.tenants.policy(tenant_id)
+        return self._requests.open(tenant_id, policy, operation, wait, conversation_id)
 
     async def admit(self, tenant: TenantContext | str, operation: str, wait: bool | None) -> None:
         """Spend one more of ``tenant``'s requests (see ``Gateway.admit``)."""

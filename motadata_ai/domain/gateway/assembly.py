@@ -105,10 +105,12 @@ def assemble(
         cache_step = CacheStep(
             cache, embeddings=embeddings, stats=stats, semantic_max_entries=config.semantic_cache_max_entries
         )
-    traced = telemetry if telemetry is not None and telemetry.enabled else None
+    traced = None
+    if telemetry is not None and telemetry.enabled:
+        traced = TelemetryStep(telemetry, clock=clocks.monotonic, llm=llm, embeddings=embeddings)
     steps: list[Step | None] = [
         Validate(has_cache=cache is not None),
-        TelemetryStep(traced, clock=clocks.monotonic) if traced is not None else None,
+        traced,
         LedgerStep(recorder, clocks=clocks, stats=stats),
         cache_step,
         ContextWindow(llm),

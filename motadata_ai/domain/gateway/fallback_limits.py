@@ -26,6 +26,7 @@ from typing import Literal, TypeVar
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.gateway.store_circuit import CircuitGuarded, StoreCircuit
 from motadata_ai.domain.values.errors import ServiceError
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.limits import BreakerDecision, BreakerState, BucketSpec, LimitDecision
 from motadata_ai.ports.limits import LimitsPort
 
@@ -162,6 +163,20 @@ class FallbackLimits(LimitsPort, CircuitGuarded):
         if self._local_used:
             await self._recovered()
         return answer
+
+    async def health(self) -> ComponentHealth:
+        """The primary's own probe (whatever the circuit's state), with the circuit's state and the
+        failure policy; ``degraded`` while the circuit is not closed though the store answers."""
+        report = await self._primary.health()
+        state = self.circuit_state
+        details = {
+            "adapter": type(self._primary).__name__,
+            **report.details,
+            "circuit": state,
+            "failure_policy": self._policy,
+        }
+        status = "degraded" if report.status == "ok" and state != "closed" else report.status
+        return report.model_copy(update={"status": status, "details": details})
 
     async def aclose(self) -> None:
         """Close the primary."""

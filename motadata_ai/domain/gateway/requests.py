@@ -47,7 +47,12 @@ class OpenRequests:
 
     @asynccontextmanager
     async def open(
-        self, tenant_id: str, policy: GatewayConfig, operation: str, wait: bool | None
+        self,
+        tenant_id: str,
+        policy: GatewayConfig,
+        operation: str,
+        wait: bool | None,
+        conversation_id: str | None = None,
     ) -> AsyncIterator[CallOrigin]:
         """Admit one request and run the block on its behalf (inside one of the same tenant: join it)."""
         check_operation(operation)
@@ -56,7 +61,7 @@ class OpenRequests:
             yield current
             return
         await self._rate_limit.admit(tenant_id, policy, wait)
-        origin = CallOrigin(new_request_id(), tenant_id, operation)
+        origin = CallOrigin(new_request_id(), tenant_id, operation, conversation_id=conversation_id or None)
         self._open[origin.request_id] = tenant_id
         try:
             with acting_for(origin):

@@ -159,13 +159,19 @@ class Gateway:
     # ------------------------------------------------------------------ requests and calls
 
     def request(
-        self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None
+        self,
+        tenant: TenantContext | str,
+        *,
+        operation: str,
+        wait: bool | None = None,
+        conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
         tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
-        request of the same tenant, it joins that one and spends nothing."""
-        return self._admission.request(tenant, operation, wait)
+        request of the same tenant, it joins that one and spends nothing. ``conversation_id`` names
+        the conversation the request is a turn of (its calls' spans carry it)."""
+        return self._admission.request(tenant, operation, wait, conversation_id)
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like

@@ -191,13 +191,22 @@ class MLSystem:
             batch_size=batch_size,
             seed=seed,
             progress=progress,
+            trace_id=self._trace_id(),
         )
+
+    def _trace_id(self) -> str:
+        """The id of the trace the running call belongs to ('' without tracing)."""
+        return ""
 
     # ------------------------------------------------------------------ experiments and registry
 
-    async def list_runs(self, *, model_name: str | None = None, limit: int = 100) -> list[TrainingRun]:
-        """The tenant's training runs, newest first."""
-        return await self._experiments.list_runs(self.tenant_id, model_name=model_name, limit=limit)
+    async def list_runs(
+        self, *, model_name: str | None = None, trace_id: str | None = None, limit: int = 100
+    ) -> list[TrainingRun]:
+        """The tenant's training runs, newest first (of one model, or of one trace, when given)."""
+        return await self._experiments.list_runs(
+            self.tenant_id, model_name=model_name, trace_id=trace_id, limit=limit
+        )
 
     async def get_run(self, run_id: str) -> TrainingRun:
         """One run of the tenant (``RunNotFound`` otherwise)."""
@@ -228,6 +237,7 @@ class MLSystem:
                 "version": r.version,
                 "status": r.status,
                 "duration_s": r.duration_s,
+                "trace_id": r.trace_id,
                 **{k: r.metrics.get(k) for k in names},
             }
             for r in runs

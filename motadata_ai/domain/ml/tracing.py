@@ -38,8 +38,12 @@ class TracedMLSystem(MLSystem):
             **more,
         }
 
+    def _trace_id(self) -> str:
+        """The current span's trace id: a training run stores that of its ``ml.train`` span."""
+        return self.telemetry.current_trace_id()
+
     async def train(self, dataset: Any, *, model_name: str, **options: Any) -> TrainingRun:
-        """:meth:`MLSystem.train` in an ``ml.train`` span."""
+        """:meth:`MLSystem.train` in an ``ml.train`` span (the run stored carries its trace id)."""
         attributes = self._attributes(
             "train", model_name, **{"motadata.ml.estimator": str(options.get("estimator", ""))}
         )
@@ -48,7 +52,7 @@ class TracedMLSystem(MLSystem):
             span.set_attribute("motadata.ml.run.status", run.status)
             if run.version is not None:
                 span.set_attribute("motadata.ml.version", run.version)
-            return run.model_copy(update={"trace_id": span.trace_id})
+            return run if run.trace_id else run.model_copy(update={"trace_id": span.trace_id})
 
     async def predict(self, model_name: str, record: Mapping[str, Any], **options: Any) -> Prediction:
         """:meth:`MLSystem.predict` in an ``ml.predict`` span."""

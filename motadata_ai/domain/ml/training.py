@@ -121,8 +121,10 @@ class Training:
         batch_size: int,
         seed: int,
         progress: ProgressCallback | None,
+        trace_id: str = "",
     ) -> TrainingRun:
-        """One training run (see :meth:`MLSystem.train`)."""
+        """One training run (see :meth:`MLSystem.train`); ``trace_id`` is that of the trace it runs
+        in, stored with the run."""
         validate_model_name(model_name)
         trainer, estimator_name = self.trainers.resolve(estimator)
         if batch_size < 1:
@@ -157,6 +159,7 @@ class Training:
             dataset_rows=len(rows),
             code_version=self.code_version,
             started_at=self._now(),
+            trace_id=trace_id,
         )
         await self.experiments.save_run(run)
         stored: StoredArtifact | None = None

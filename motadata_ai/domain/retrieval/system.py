@@ -350,7 +350,7 @@ class RAGSystem:
         """
         check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
         check_conversation_id(conversation_id)  # bad input is refused before it spends a request
-        async with self._gateway.request(self.tenant, operation="rag.query"):
+        async with self._gateway.request(self.tenant, operation="rag.query", conversation_id=conversation_id):
             return await self._query(
                 question,
                 conversation_id=conversation_id,

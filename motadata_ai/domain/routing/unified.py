@@ -240,7 +240,9 @@ class UnifiedQuery:
         if self.gateway is None:
             return await self._query(query, tenant_id, user_id, conversation_id, mode)
         # one unified query is one request: the classifier, RAG and agent calls are made on its behalf
-        async with self.gateway.request(tenant_id, operation="unified_query"):
+        async with self.gateway.request(
+            tenant_id, operation="unified_query", conversation_id=conversation_id
+        ):
             return await self._query(query, tenant_id, user_id, conversation_id, mode)
 
     async def _query(

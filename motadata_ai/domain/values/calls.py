@@ -49,12 +49,14 @@ def new_request_id() -> str:
 @dataclass(frozen=True, slots=True)
 class CallOrigin:
     """The user request a call belongs to: its id, tenant and use-case operation
-    (``rag.query``, ``agent.step``, ``unified_query``, ``gateway.generate`` ...)."""
+    (``rag.query``, ``agent.step``, ``unified_query``, ``gateway.generate`` ...), and the
+    conversation it is a turn of (a RAG conversation id, an agent's session), if any."""
 
     request_id: str
     tenant_id: str
     operation: str
     purpose: Purpose = "request"
+    conversation_id: str | None = None
 
     def for_purpose(self, purpose: Purpose) -> CallOrigin:
         """The same request, for another purpose."""

@@ -4,9 +4,10 @@
   determinism, distinct texts giving distinct vectors. Implement ``make_embeddings``.
 - :class:`SemanticEmbeddingContract`: related texts are closer than unrelated ones (real models).
 - :class:`EmbeddingErrorContract`: error translation for adapters behind a server: 429, 500, 400,
-  timeout and an unreachable server (address masked). Implement ``script`` (in the loopback
-  server's :class:`~motadata_ai.testing.openai_server.Reply` vocabulary) and
-  ``make_unreachable_embeddings``.
+  timeout and an unreachable server (address masked), and a health probe that, when asked to reach
+  the server, reports it. Implement ``script`` (in the loopback server's
+  :class:`~motadata_ai.testing.openai_server.Reply` vocabulary), ``make_unreachable_embeddings``
+  and ``make_probing_embeddings``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from motadata_ai.ports.llm import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 from motadata_ai.testing.openai_server import Reply
 
 __all__ = ["EmbeddingContract", "EmbeddingErrorContract", "Reply", "SemanticEmbeddingContract"]
@@ -59,6 +61,9 @@ class EmbeddingContract:
     ) -> EmbeddingResponse:
         """Embed ``texts`` with ``self.model``."""
         return await port.embed(EmbeddingRequest(model=self.model, inputs=texts), timeout=timeout)
+
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_embeddings())
 
     async def test_one_vector_per_input_in_order(self) -> None:
         port = await self.make_embeddings()
@@ -113,6 +118,16 @@ class EmbeddingErrorContract(EmbeddingContract):
     async def make_unreachable_embeddings(self) -> EmbeddingPort:
         """An adapter pointed at a closed port with the password ``s3cret`` in its address."""
         raise NotImplementedError
+
+    async def make_probing_embeddings(self, *, reachable: bool) -> EmbeddingPort:
+        """An adapter whose health probe asks its server: the working one, or (``reachable`` false)
+        a closed port with the password ``s3cret`` in its address."""
+        raise NotImplementedError
+
+    async def test_a_probe_that_asks_the_server_reports_it(self) -> None:
+        report = await assert_probe_answers(await self.make_probing_embeddings(reachable=True))
+        assert report.latency_ms > 0
+        await assert_probe_reports_down(await self.make_probing_embeddings(reachable=False), secret=SECRET)
 
     async def test_rate_limited(self) -> None:
         port = await self.make_embeddings()

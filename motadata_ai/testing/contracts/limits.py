@@ -25,6 +25,7 @@ from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.limits import BucketSpec
 from motadata_ai.ports.limits import LimitsPort, LimitsUnavailable
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 from motadata_ai.testing.names import BAD_TENANT_IDS
 
 __all__ = ["SECRET", "LimitsContract", "LimitsServerContract", "M", "bucket"]
@@ -214,6 +215,12 @@ class LimitsContract:
         assert (await store.breaker_acquire(M, recovery_timeout=60)).allowed
 
 
+    async def test_health_probe_answers(self) -> None:
+        store = await self.make_limits()
+        self._made.append(store)
+        await assert_probe_answers(store)
+
+
 class LimitsServerContract(LimitsContract):
     """The Limits contract plus error translation, for adapters behind a server."""
 
@@ -236,3 +243,8 @@ class LimitsServerContract(LimitsContract):
             with pytest.raises(LimitsUnavailable) as caught:
                 await call
             assert "***" in caught.value.address and SECRET not in str(caught.value)
+
+    async def test_health_probe_reports_an_unreachable_server_down(self) -> None:
+        store = await self.make_unreachable_limits()
+        self._made.append(store)
+        await assert_probe_reports_down(store, secret=SECRET)

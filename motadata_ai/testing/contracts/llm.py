@@ -12,7 +12,8 @@ Two levels:
   a 200 answer with no choices → ``ProviderInvalidResponse`` (retryable, like a 5xx).
   Implement :meth:`~LLMContract.script` to make the adapter's next calls behave as the replies say.
 - :class:`LLMServerContract` adds an unreachable server → ``ProviderUnavailable`` naming the masked
-  address, for adapters behind a server (implement ``make_unreachable_llm``)::
+  address, and a health probe that, when asked to reach the server, reports it ``ok`` or ``down``,
+  for adapters behind a server (implement ``make_unreachable_llm``, ``make_probing_llm``)::
 
     class TestMyLLM(LLMServerContract):
         model = "openai/gpt-4o-mini"
@@ -45,6 +46,7 @@ from motadata_ai.ports.llm import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 from motadata_ai.testing.openai_server import Reply, ToolCallReply
 
 __all__ = ["LLMBasicContract", "LLMContract", "LLMServerContract", "Reply", "ToolCallReply"]
@@ -90,6 +92,9 @@ class LLMBasicContract:
         """A one-message request for ``self.model``."""
         messages = (Message(role="user", content=text or self.prompt),)
         return ChatRequest(model=self.model, messages=messages, **options)  # type: ignore[arg-type]
+
+    async def test_health_probe_answers(self) -> None:
+        await assert_probe_answers(await self.make_llm())
 
     async def test_complete_returns_an_assistant_message_with_usage(self) -> None:
         llm = await self.make_llm()
@@ -270,6 +275,16 @@ class LLMServerContract(LLMContract):
         """An adapter pointed at a server that does not answer, with the password ``s3cret`` in
         its address."""
         raise NotImplementedError
+
+    async def make_probing_llm(self, *, reachable: bool) -> LLMPort:
+        """An adapter whose health probe asks its server: the working one, or (``reachable`` false)
+        one that does not answer, with the password ``s3cret`` in its address."""
+        raise NotImplementedError
+
+    async def test_a_probe_that_asks_the_server_reports_it(self) -> None:
+        report = await assert_probe_answers(await self.make_probing_llm(reachable=True))
+        assert report.latency_ms > 0
+        await assert_probe_reports_down(await self.make_probing_llm(reachable=False), secret=SECRET)
 
     async def test_unreachable_server(self) -> None:
         llm = await self.make_unreachable_llm()

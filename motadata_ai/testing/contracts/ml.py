@@ -273,6 +273,18 @@ class ExperimentStoreContract:
         assert [r.run_id for r in await store.list_runs(TENANT_A, model_name="priority")] == ["new", "old"]
         assert [r.run_id for r in await store.list_runs(TENANT_A, limit=1)] == ["new"]
 
+    async def test_a_run_keeps_its_trace_id_and_is_found_by_it(self) -> None:
+        store = await self.make_store()
+        traced = "4bf92f3577b34da6a3ce929d0e0e4736"
+        await store.save_run(sample_run(run_id="traced").model_copy(update={"trace_id": traced}))
+        await store.save_run(sample_run(run_id="untraced", minutes=1))
+        other = sample_run(tenant_id=TENANT_B, run_id="traced")
+        await store.save_run(other.model_copy(update={"trace_id": traced}))
+        assert (await store.get_run(TENANT_A, "traced")).trace_id == traced
+        assert [r.run_id for r in await store.list_runs(TENANT_A, trace_id=traced)] == ["traced"]
+        assert [r.tenant_id for r in await store.list_runs(TENANT_B, trace_id=traced)] == [TENANT_B]
+        assert await store.list_runs(TENANT_A, trace_id="0" * 32) == []
+
     async def test_tenant_isolation(self) -> None:
         store = await self.make_store()
         await store.save_run(sample_run(tenant_id=TENANT_A))

@@ -14,7 +14,7 @@ import pytest
 
 from motadata_ai import __version__
 from motadata_ai.cli import COMMANDS, cli, main, parse
-from motadata_ai.cli._env import known_variables, unknown_variables
+from motadata_ai.cli._env import OTHER_VARIABLES, known_variables, unknown_variables
 from motadata_ai.cli._errors import EXIT_CONFIGURATION, EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from motadata_ai.cli._group import arguments
 from motadata_ai.settings import Settings
@@ -122,6 +122,8 @@ def test_registering_a_command_module_is_one_entry() -> None:
         ("MOTADATA_TOP_K", "abc", "MOTADATA_TOP_K='abc'"),
         ("MOTADATA_FALLBACK_MODELS", "[broken", "MOTADATA_FALLBACK_MODELS='[broken'"),
         ("MOTADATA_PARSING__TIMEOUT_SECONDS", "soon", "MOTADATA_PARSING__TIMEOUT_SECONDS='soon'"),
+        ("MOTADATA_LOG_FORMAT", "yaml", "MOTADATA_LOG_FORMAT='yaml'"),
+        ("MOTADATA_LOG_LEVEL", "LOUD", "MOTADATA_LOG_LEVEL='LOUD'"),
     ],
 )
 def test_a_bad_setting_is_one_line_with_the_configuration_exit_code(
@@ -172,6 +174,8 @@ def test_the_known_variables_are_derived_from_the_settings_model() -> None:
             continue  # read under its own name (OTEL_EXPORTER_OTLP_ENDPOINT)
         assert f"MOTADATA_{name.upper()}" in known
     assert "MOTADATA_PARSING__KEY_FIELD" in known
+    assert {"MOTADATA_LOG_FORMAT", "MOTADATA_LOG_LEVEL", "MOTADATA_LOG_SENSITIVE"} <= known
+    assert not {name for name in OTHER_VARIABLES if name.startswith("MOTADATA_LOG_")}
     assert unknown_variables({"MOTADATA_CHUNK_SIZ": "1", "MOTADATA_CHUNK_SIZE": "1", "PATH": "/bin"}) == [
         ("MOTADATA_CHUNK_SIZ", "MOTADATA_CHUNK_SIZE")
     ]

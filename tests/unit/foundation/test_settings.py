@@ -356,3 +356,30 @@ def test_the_configuration_page_lists_every_variable_and_alias() -> None:
         and f"`{env_name(name)}`" not in page
     ]
     assert missing == []
+
+
+# --- log settings ---------------------------------------------------------------------------------
+
+
+def test_the_log_settings_are_fields_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = Settings()
+    assert (default.log_format, default.log_level, default.log_sensitive) == ("text", "WARNING", False)
+    monkeypatch.setenv("MOTADATA_LOG_FORMAT", "JSON")
+    monkeypatch.setenv("MOTADATA_LOG_LEVEL", "info")
+    monkeypatch.setenv("MOTADATA_LOG_SENSITIVE", "true")
+    settings = Settings()
+    assert (settings.log_format, settings.log_level, settings.log_sensitive) == ("json", "INFO", True)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("MOTADATA_LOG_FORMAT", "yaml"), ("MOTADATA_LOG_LEVEL", "LOUD"), ("MOTADATA_LOG_SENSITIVE", "maybe")],
+)
+def test_a_bad_log_setting_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        Settings()
+    assert caught.value.env == variable
+    assert caught.value.setting == variable.removeprefix("MOTADATA_").lower()

@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
+from motadata_ai.adapters.sklearn import SklearnTrainer
 from motadata_ai.cli import parse
 from motadata_ai.cli._group import arguments
 from motadata_ai.cli.ml import parse_features
 from motadata_ai.domain.ml import MLSystem
+from motadata_ai.domain.ml.tracing import TracedMLSystem
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.ml import Dataset
 
-from .conftest import make_records
+from .conftest import SCHEMA, Stores, make_records
 
 
 def write_csv(path: Path) -> None:
@@ -105,3 +109,25 @@ async def test_train_warns_when_the_model_only_predicts_the_majority_class(
                           "--features", features, "--no-progress"])
     assert await command.body(arguments(ctx), ml) == 0  # type: ignore[attr-defined]
     assert "warning" not in capsys.readouterr().err
+
+
+async def test_runs_show_their_trace_and_are_found_by_it(
+    stores: Stores, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ml = TracedMLSystem(
+        tenant="tenant-a",
+        registry=stores.registry,
+        experiments=stores.experiments,
+        artifacts=stores.artifacts,
+        prediction_log=stores.log,
+        trainers={"sklearn": SklearnTrainer()},
+        telemetry=RecordingTelemetry(),
+    )
+    dataset = Dataset.from_records(make_records(60), SCHEMA)
+    first = await ml.train(dataset, model_name="esc")
+    second = await ml.train(dataset, model_name="esc")
+    assert first.trace_id and second.trace_id and first.trace_id != second.trace_id
+    listed = await run(["runs", "--model", "esc"], ml, capsys)
+    assert f"trace={first.trace_id}" in listed and f"trace={second.trace_id}" in listed
+    (found,) = json.loads(await run(["runs", "--trace-id", first.trace_id, "--json"], ml, capsys))
+    assert (found["run_id"], found["trace_id"]) == (first.run_id, first.trace_id)

@@ -8,7 +8,9 @@ import pytest
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.routing import ModelRoutedChat, ModelRoutedEmbeddings
+from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, Message
+from motadata_ai.ports.llm import ServerAddress
 
 
 def _request(model: str) -> ChatRequest:
@@ -89,3 +91,45 @@ def test_the_builtin_plugin_serves_local_models_in_process() -> None:
     manager = PluginManager(allow=["builtin"]).load()
     assert isinstance(manager.model_adapters("llm")["local"](), LocalChat)
     assert isinstance(manager.model_adapters("embeddings")["local"](), LocalEmbeddings)
+
+
+async def test_health_probes_the_built_routes_only_and_reports_the_worst() -> None:
+    class Down(FunctionLLM):
+        async def health(self) -> ComponentHealth:
+            return ComponentHealth(status="down", details={"probe": "request"}, error="ConnectError")
+
+    built: list[str] = []
+
+    def default() -> FunctionLLM:
+        built.append("default")
+        return Down(lambda r: "x")
+
+    port = ModelRoutedChat({"local": lambda: _reply("local")}, default=default)
+    empty = await port.health()
+    assert (empty.status, empty.details) == ("ok", {"probe": "routes", "routes": {}})
+    await port.complete(_request("local/extractive"))
+    local_only = await port.health()
+    assert local_only.status == "ok" and set(local_only.details["routes"]) == {"local"}
+    assert local_only.details["routes"]["local"]["details"]["probe"] == "in-process"
+    port.routes.for_model("openai/gpt-4o")
+    both = await port.health()
+    assert both.status == "down" and both.error == "default: ConnectError"
+    assert both.details["routes"]["default"]["adapter"] == "Down"
+    assert built == ["default"]  # built by the test, never by a probe
+
+
+async def test_the_server_address_is_the_built_adapters_and_asking_builds_nothing() -> None:
+    class Served(FunctionLLM):
+        def server_address(self, model: str) -> ServerAddress | None:
+            return ServerAddress("llm.internal", 443)
+
+    built: list[str] = []
+
+    def default() -> FunctionLLM:
+        built.append("default")
+        return Served(lambda r: "x")
+
+    port = ModelRoutedChat({}, default=default)
+    assert port.server_address("openai/gpt-4o") is None and built == []
+    await port.complete(_request("openai/gpt-4o"))
+    assert port.server_address("openai/gpt-4o") == ServerAddress("llm.internal", 443)

@@ -2,7 +2,9 @@
 
 Span ``chat {model}`` / ``embeddings {model}`` with the OpenTelemetry GenAI attributes, the
 tenant, where the answer came from, and why the call was made (``motadata.request.id``,
-``motadata.request.operation``, ``motadata.gateway.purpose``); metrics
+``motadata.request.operation``, ``motadata.gateway.purpose``, and ``gen_ai.conversation.id`` when
+the request belongs to a conversation); ``server.address``/``server.port`` of the server that
+answered, when its port knows it (none for an in-process model or a cache hit); metrics
 ``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage`` and the cache hit/miss
 counters. Without a telemetry port the step is left out of the chain.
 """
@@ -16,6 +18,8 @@ from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.gateway.steps.ledger import outcome_of
 from motadata_ai.domain.values import llm
+from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.ports.llm import LLMPort
 from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, AttributeValue, SpanHandle, TelemetryPort
 
 __all__ = ["TelemetryStep"]
@@ -24,11 +28,21 @@ T = TypeVar("T")
 
 
 class TelemetryStep(Step):
-    """Spans and GenAI metrics (see the module docstring)."""
+    """Spans and GenAI metrics (see the module docstring); ``llm`` and ``embeddings`` name the
+    servers behind the models (:meth:`~motadata_ai.ports.llm.LLMPort.server_address`)."""
 
-    def __init__(self, telemetry: TelemetryPort, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        telemetry: TelemetryPort,
+        *,
+        clock: Callable[[], float],
+        llm: LLMPort | None = None,
+        embeddings: EmbeddingPort | None = None,
+    ) -> None:
         self._telemetry = telemetry
         self._clock = clock
+        self._llm = llm
+        self._embeddings = embeddings
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Trace one completion."""
@@ -44,6 +58,7 @@ class TelemetryStep(Step):
         with self._span(call, "embeddings") as span:
             response = await self._traced(call, span, next(call, request))
             hit = call.state.source != "provider"
+            self._server(call, span, call.state.model or call.model)
             span.set_attribute("gen_ai.usage.input_tokens", response.usage.input_tokens)
             span.set_attribute("motadata.cache.hit", hit)
             self._metrics(call, response.model, response.usage, hit, None)
@@ -84,6 +99,8 @@ class TelemetryStep(Step):
         }
         if call.user_id:
             attributes["enduser.id"] = call.user_id
+        if origin.conversation_id:
+            attributes["gen_ai.conversation.id"] = origin.conversation_id
         if request is not None:  # the request parameters the GenAI conventions name, when set
             for name, value in (
                 ("gen_ai.request.max_tokens", request.max_tokens),
@@ -98,6 +115,7 @@ class TelemetryStep(Step):
         source = call.state.source
         hit = source != "provider"
         usage = response.usage
+        self._server(call, span, call.state.model or call.model)
         span.set_attribute("gen_ai.response.model", response.model)
         span.set_attribute("gen_ai.response.id", response.id)
         span.set_attribute(
@@ -111,7 +129,21 @@ class TelemetryStep(Step):
         span.set_attribute("motadata.cost.usd", response.cost_usd if not hit else 0.0)
         self._metrics(call, response.model, usage, hit, None)
 
+    def _server(self, call: Call, span: SpanHandle, model: str) -> None:
+        """``server.address``/``server.port`` of the server ``model`` was sent to (a provider call
+        only: a cached or de-duplicated answer reached no server)."""
+        if call.state.source != "provider":
+            return
+        port: LLMPort | EmbeddingPort | None = self._embeddings if call.kind == "embed" else self._llm
+        server = port.server_address(model) if port is not None and model else None
+        if server is None:
+            return
+        span.set_attribute("server.address", server.address)
+        if server.port is not None:
+            span.set_attribute("server.port", server.port)
+
     def _failed(self, call: Call, span: SpanHandle, error: BaseException) -> None:
+        self._server(call, span, call.state.model or call.model)
         span.set_attribute("error.type", type(error).__name__)
         span.set_attribute("motadata.gateway.outcome", outcome_of(error, call))
         self._metrics(call, call.state.model or call.model, llm.Usage(), False, type(error).__name__)

@@ -28,6 +28,7 @@ from motadata_ai.use_cases import DEFAULT_AGENT_ID, DEFAULT_AGENT_NAME
 if TYPE_CHECKING:
     from motadata_ai.container import Container
     from motadata_ai.domain.agents.agent import Agent
+    from motadata_ai.domain.gateway.config import TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.system import MLSystem
     from motadata_ai.domain.privacy.audit import AuditTrail
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.retrieval.config import RAGConfig
     from motadata_ai.domain.retrieval.system import RAGSystem
     from motadata_ai.domain.routing.unified import UnifiedQuery, UnifiedResponse
+    from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.domain.values.health import HealthReport
     from motadata_ai.use_cases import UseCases
 
@@ -103,6 +105,12 @@ class AI:
         return self._ports["privacy"]  # type: ignore[no-any-return]
 
     @property
+    def usage(self) -> UsageService:
+        """LLMOps over the usage ledger: ``report(tenant_id=..., since=..., until=...,
+        group_by=...)``, ``recommendations(tenant_id=...)``, ``records(...)`` and ``ledger``."""
+        return self._ports["usage"]  # type: ignore[no-any-return]
+
+    @property
     def consent(self) -> Consent:
         """Per tenant, user and purpose: ``grant``, ``revoke``, ``check``."""
         return self._ports["consent"]  # type: ignore[no-any-return]
@@ -112,6 +120,13 @@ class AI:
         """The buffered audit trail (``None`` with ``privacy.audit`` off); ``await
         ai.audit_trail.flush()`` writes what is pending, ``ai.port("audit_log")`` reads it."""
         return self._ports.get("audit_trail")
+
+    async def set_tenant_policy(
+        self, *, tenant_id: str, policy: TenantPolicy | None, user_id: str | None = None
+    ) -> None:
+        """Override (with ``None``: reset) one tenant's gateway policy, audited as
+        ``config.tenant_policy`` (``user_id``: who changed it)."""
+        await self.use_cases.set_tenant_policy(tenant_id=tenant_id, policy=policy, user_id=user_id)
 
     def rag(self, tenant_id: str, **options: Any) -> RAGSystem:
         """The tenant's RAG system; ``options`` override ``settings.rag``."""
@@ -193,6 +208,7 @@ _EAGER_PORTS = (
     "audit_log",
     "audit_trail",
     "privacy",
+    "usage",
 )
 
 

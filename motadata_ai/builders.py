@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from motadata_ai.domain.privacy.encryption import Envelope
     from motadata_ai.domain.privacy.service import Privacy
     from motadata_ai.domain.retrieval.jobs import IngestJobQueue
+    from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.plugins.manager import PluginManager
     from motadata_ai.ports.bus import BusPort
     from motadata_ai.ports.cache import CachePort
@@ -373,6 +374,28 @@ def postgres_usage_ledger(database: PostgresDatabase) -> PostgresUsageLedger:
     return PostgresUsageLedger(database)
 
 
+def usage(gateway: Gateway, ledger: UsageLedgerPort, llm: LLMPort) -> UsageService:
+    """The usage use-case (``ai.usage``): reports and recommendations over the ledger, with the
+    gateway's pending records flushed first, the tenants' fallback models and the models' prices."""
+    from motadata_ai.domain.usage.service import UsageService
+
+    def price_of(model: str) -> float:  # a reference call: 1,000 tokens in and 1,000 out
+        custom = gateway.config.model_prices.get(model)
+        if custom is not None:
+            return custom.cost(1000, 1000)
+        try:
+            return llm.cost_usd(model, 1000, 1000)
+        except Exception:  # an unknown model has no price
+            return 0.0
+
+    return UsageService(
+        ledger,
+        flush=gateway.flush,
+        fallbacks_of=lambda tenant_id: gateway.policy(tenant_id).fallback_models,
+        price_of=price_of,
+    )
+
+
 def memory_audit_log() -> AuditLogPort:
     """The gateway's audit log in process."""
     from motadata_ai.adapters.memory.ledger import InMemoryAuditLog
@@ -565,12 +588,22 @@ def consent(store: ConsentStorePort, memory: MemoryStorePort, trail: AuditTrail 
     return Consent(store, memory=memory, trail=trail)
 
 
-def privacy(settings: Settings, gateway: Gateway, **stores: Any) -> Privacy:
-    """The privacy use-case over every store of the app."""
+def privacy(
+    settings: Settings,
+    gateway: Gateway,
+    *,
+    bus: BusPort | None = None,
+    ingest_jobs: IngestJobQueue | None = None,
+    **stores: Any,
+) -> Privacy:
+    """The privacy use-case over every store of the app (the buses: the app's and the ingestion
+    jobs', whose retained messages of a user erasure purges)."""
     from motadata_ai.domain.privacy.service import Privacy
 
     key = settings.privacy.pseudonym_key
+    buses = [b for b in (bus, ingest_jobs.jobs_bus if ingest_jobs is not None else None) if b is not None]
     return Privacy(
+        buses=buses,
         before_pseudonymising=(gateway.flush,),
         forget_cached=gateway.forget_cached,
         pseudonym_key=key.get_secret_value().encode() if key is not None else None,

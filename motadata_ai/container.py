@@ -130,7 +130,11 @@ class Container(containers.DeclarativeContainer):
         trail=audit_trail,
         predictions=prediction_log,
         consents=consent_store,
+        bus=bus,
+        ingest_jobs=ingest_jobs,
     )
+
+    usage = providers.Singleton(builders.usage, gateway, usage_ledger, llm)
 
     use_cases = providers.Singleton(
         UseCases,

@@ -11,7 +11,7 @@ path builds a use-case the same way, from the same defaults.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 from motadata_ai.settings import Settings
@@ -19,7 +19,7 @@ from motadata_ai.settings import Settings
 if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.agents.config import AgentConfig
-    from motadata_ai.domain.gateway.config import GatewayConfig
+    from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.config import MLConfig
     from motadata_ai.domain.ml.serving import ModelLRU
@@ -64,8 +64,6 @@ DEFAULT_AGENT_ID = "assistant"
 DEFAULT_AGENT_NAME = "ITSM assistant"
 """The name of the app's agent unless one is given."""
 
-
-UseCaseT = TypeVar("UseCaseT")
 
 def build_gateway(*, config: GatewayConfig, llm: LLMPort, embeddings: EmbeddingPort, **ports: Any) -> Gateway:
     """The gateway with ``config`` over ``llm`` and ``embeddings`` (and the optional ``ports``:
@@ -237,7 +235,8 @@ class UseCases:
             options.setdefault("conversations", self.conversations)
         if self.ingest_jobs is not None:
             options.setdefault("jobs", self.ingest_jobs)
-        return self._audited(build_rag_system(
+        options.setdefault("audit_trail", self.audit_trail)
+        return build_rag_system(
             config=self.settings.rag,
             tenant=tenant_id,
             gateway=self.gateway,
@@ -245,12 +244,28 @@ class UseCases:
             documents=self.documents,
             tokenizer=self.tokenizer,
             **options,
-        ))
+        )
 
-    def _audited(self, use_case: UseCaseT) -> UseCaseT:
-        """``use_case`` writing its audit events to this app's trail (when auditing is on)."""
-        use_case.audit_trail = self.audit_trail  # type: ignore[attr-defined]
-        return use_case
+    async def set_tenant_policy(
+        self, *, tenant_id: str, policy: TenantPolicy | None, user_id: str | None = None
+    ) -> None:
+        """Override (with ``None``: reset) the tenant's gateway policy at run time, recording one
+        ``config.tenant_policy`` audit event: resource the tenant, metadata the names of the fields
+        that changed (never their values) and whether the policy was reset."""
+        from motadata_ai.domain.privacy.audit import audited, changed_fields
+
+        tenant_id = validate_tenant_id(tenant_id)
+        before = self.gateway.config.tenants.get(tenant_id)
+        metadata = {"fields": changed_fields(before, policy), "reset": policy is None}
+        async with audited(
+            self.audit_trail,
+            "config.tenant_policy",
+            tenant_id=tenant_id,
+            user_id=user_id,
+            resource=tenant_id,
+            metadata=metadata,
+        ):
+            self.gateway.set_tenant_policy(tenant_id, policy)
 
     def agent(
         self,
@@ -272,6 +287,7 @@ class UseCases:
         options.setdefault("memory", self.memory_store)
         options.setdefault("bus", self.bus)
         options.setdefault("telemetry", self.telemetry)
+        options.setdefault("audit_trail", self.audit_trail)
         agent = build_agent(
             config=self.settings.agents,
             memory_config=self.settings.memory,
@@ -284,7 +300,7 @@ class UseCases:
         )
         if self.consent is not None and self.settings.privacy.memory_requires_consent and agent.memory:
             agent.memory.consent = self.consent.checker("memory")
-        return self._audited(agent)
+        return agent
 
     def ml(self, tenant_id: str, **options: Any) -> MLSystem:
         """The tenant's ML system. Every tenant's system shares one loaded-model LRU bounded by
@@ -296,6 +312,14 @@ class UseCases:
             return self._ml_systems[tenant_id]
         if "max_memory_mb" not in options:
             options.setdefault("model_cache", self._model_cache())
+        options.setdefault("audit_trail", self.audit_trail)
+        if self.consent is not None and "training_consent" not in options:
+            from motadata_ai.domain.privacy.training_consent import TrainingConsent
+
+            options["training_consent"] = TrainingConsent(
+                self.consent.checker("training"),  # type: ignore[arg-type]
+                without_consent=self.settings.privacy.training_without_consent,
+            )
         system = build_ml_system(
             config=self.settings.ml,
             tenant=tenant_id,
@@ -310,7 +334,6 @@ class UseCases:
             telemetry=self.telemetry,
             **options,
         )
-        self._audited(system)
         if keep:
             self._ml_systems[tenant_id] = system
         return system

@@ -154,6 +154,13 @@ class ModelRoutedChat(LLMPort):
         """The routed adapter's answer."""
         return self.routes.for_model(model).cost_usd(model, input_tokens, output_tokens)
 
+    def canonical_model(self, model: str) -> str:
+        """A prefixed name as it is (no adapter is built to name it); a bare one as the default
+        adapter qualifies it."""
+        if prefix_of(model):
+            return model
+        return self.routes.for_model(model).canonical_model(model)
+
     async def prepare(self, models: Iterable[str]) -> None:
         """Build and warm up the adapters of ``models`` on a worker thread."""
         await asyncio.to_thread(self.routes.warm_up, list(models))

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "maintenance": "motadata_ai.cli.privacy:maintenance",
     "cache": "motadata_ai.cli.cache:cache",
     "worker": "motadata_ai.cli.worker:worker",
+    "usage": "motadata_ai.cli.usage:usage",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 

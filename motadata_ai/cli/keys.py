@@ -30,7 +30,11 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     """``work(keys)`` over the app's key store and limits."""
     from motadata_ai.domain.access import VirtualKeys
 
-    return with_app(lambda ai: work(VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"))))
+    return with_app(
+        lambda ai: work(
+            VirtualKeys(ai.port("api_keys"), limits=ai.port("limits"), audit_trail=ai.audit_trail)
+        )
+    )
 
 
 def _row(key: Any) -> dict[str, Any]:

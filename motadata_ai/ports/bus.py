@@ -35,7 +35,13 @@ class Subscription(ABC):
 
 
 class BusPort(HealthProbe):
-    """A message bus. Subjects carry the tenant (``agent.{tenant}.{agent}.task``)."""
+    """A message bus. Subjects carry the tenant (``agent.{tenant}.{user}.{agent}.task``).
+
+    ``supports_purge`` advertises :meth:`purge` (a bus that retains messages for later delivery
+    can remove them, as erasing a user needs); a bus without it raises :class:`BusError` there.
+    """
+
+    supports_purge: bool = False
 
     @abstractmethod
     async def publish(self, subject: str, envelope: Envelope) -> None:
@@ -65,6 +71,11 @@ class BusPort(HealthProbe):
     @abstractmethod
     async def request(self, subject: str, envelope: Envelope, *, timeout: float = 10.0) -> Envelope:
         """Publish and await the handler's reply, or raise :class:`BusTimeout`."""
+
+    async def purge(self, subject: str) -> int:
+        """Remove every message the bus retains on ``subject`` (wildcards allowed), delivered or
+        not, and return how many were removed (0 when the subject is outside what it retains)."""
+        raise BusError(f"{type(self).__name__} cannot purge retained messages", subject=subject)
 
     async def aclose(self) -> None:
         """Drain and close connections."""

@@ -55,10 +55,12 @@ class GatewayPort(Protocol):
         *,
         operation: str,
         wait: bool | None = None,
+        user_id: str | None = None,
         conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """One user request of ``tenant``: spends one request at its start; calls inside it spend
-        none; ``conversation_id`` names the conversation it is a turn of."""
+        """One user request of ``tenant`` (for ``user_id``): spends one request at its start;
+        calls inside it spend none, are attributed to its user and add to its ``usage``;
+        ``conversation_id`` names the conversation it is a turn of."""
         ...
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
@@ -66,9 +68,16 @@ class GatewayPort(Protocol):
         ...
 
     async def generate(
-        self, request: ChatRequest, *, tenant: TenantContext | str, purpose: Purpose | None = None
+        self,
+        request: ChatRequest,
+        *,
+        tenant: TenantContext | str,
+        purpose: Purpose | None = None,
+        user_id: str | None = None,
+        cache_per_user: bool = False,
     ) -> ChatResponse:
-        """Run one completion for ``tenant``; ``purpose`` says why (inside a request)."""
+        """Run one completion for ``tenant``; ``purpose`` says why (inside a request), ``user_id``
+        for whom; with ``cache_per_user`` the answer is cached for that user only."""
         ...
 
     def stream(

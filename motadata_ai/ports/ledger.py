@@ -21,6 +21,7 @@ from motadata_ai.domain.values.usage import (
     UsageRecord,
     UsageSummary,
 )
+from motadata_ai.domain.values.usage_report import GroupBy, RepeatedRequest, UsageReport
 from motadata_ai.ports.health import HealthProbe
 
 
@@ -57,9 +58,14 @@ class UsageLedgerPort(HealthProbe):
 
     @abstractmethod
     async def usage_records(
-        self, *, tenant: TenantContext | str, limit: int = 100, user_id: str | None = None
+        self,
+        *,
+        tenant: TenantContext | str,
+        limit: int = 100,
+        user_id: str | None = None,
+        request_id: str | None = None,
     ) -> list[UsageRecord]:
-        """The tenant's latest records, newest first (optionally of one user)."""
+        """The tenant's latest records, newest first (optionally of one user, of one request)."""
 
     @abstractmethod
     async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
@@ -82,6 +88,33 @@ class UsageLedgerPort(HealthProbe):
         self, *, tenant: TenantContext | str, start: date | None = None, end: date | None = None
     ) -> CacheSavings:
         """How many calls the cache or de-duplication answered and what that saved."""
+
+    @abstractmethod
+    async def usage_report(
+        self,
+        *,
+        tenant: TenantContext | str,
+        group_by: GroupBy,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        """The tenant's records created in ``[since, until)`` grouped by ``group_by`` (``model``;
+        ``user``; ``operation``: the use-case, else the call kind; ``day``: the UTC day as
+        ``YYYY-MM-DD``), rows by key with the keyless group last, and the total: calls, cache hits,
+        errors (outcome not ``ok``), tokens, cost, savings and continuous p50/p95 latency."""
+
+    @abstractmethod
+    async def repeated_requests(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_calls: int = 2,
+        limit: int = 20,
+    ) -> list[RepeatedRequest]:
+        """Successful calls grouped by request fingerprint and model, the groups of at least
+        ``min_calls`` calls, most avoidable cost first (ties: more calls first, then fingerprint)."""
 
     @abstractmethod
     async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:

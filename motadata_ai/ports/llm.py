@@ -98,6 +98,18 @@ RETRYABLE_PROVIDER_ERRORS: tuple[type[ProviderError], ...] = (
 )
 
 
+def qualified_model(model: str, provider: str = "") -> str:
+    """The one name of ``model`` in the ledger and reports: provider-qualified.
+
+    A name with a provider prefix (``openai/gpt-4o-mini``) stays as it is; a bare name gets its
+    ``provider`` (``gpt-4o-mini`` of ``openai`` is ``openai/gpt-4o-mini``), so a model called
+    both ways is counted as one. An unknown provider leaves the bare name.
+    """
+    if "/" in model or not provider or provider == "unknown":
+        return model
+    return f"{provider}/{model}"
+
+
 class LLMPort(HealthProbe):
     """A chat-completion backend. Adapters translate vendor errors into :class:`ProviderError`.
 
@@ -137,6 +149,11 @@ class LLMPort(HealthProbe):
     def cost_usd(self, model: str, input_tokens: int, output_tokens: int) -> float:
         """What a call with these token counts costs, when the price is known (else 0)."""
         return 0.0
+
+    def canonical_model(self, model: str) -> str:
+        """The canonical name of ``model`` (see :func:`qualified_model`): adapters that know
+        which provider serves a bare name qualify it (default: the name as given)."""
+        return model
 
     async def aclose(self) -> None:
         """Release clients and connections."""

@@ -25,7 +25,7 @@ from motadata_ai.adapters.nats.ingest_jobs import INGEST_STREAM, connect_jobs_bu
 from motadata_ai.adapters.postgres.documents import PostgresDocumentStore
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.bus.delivery import consumer_name
-from motadata_ai.domain.retrieval.jobs import INGEST_DURABLE, IngestJobQueue, IngestWorker
+from motadata_ai.domain.retrieval.jobs import INGEST_DURABLE, JOBS_PATTERN, IngestJobQueue, IngestWorker
 from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.testing.servers.nats import NatsServer
@@ -91,7 +91,7 @@ async def test_a_worker_killed_mid_job_loses_no_job_and_writes_nothing_twice(
             )
             reports = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 90)
             info = await jobs.client.jetstream().consumer_info(
-                INGEST_STREAM, consumer_name(INGEST_DURABLE, "ingest.*.job")
+                INGEST_STREAM, consumer_name(INGEST_DURABLE, JOBS_PATTERN)
             )
         finally:
             if worker_a.poll() is None:

@@ -134,7 +134,7 @@ async def test_agent_tasks_survive_a_kill_9_of_nats_with_nothing_lost_or_handled
     async def publish_task(n: int) -> None:
         payload = TaskRequest(task=f"work {n}").model_dump(mode="json")
         await client_bus.publish(
-            agent_server.subject, Envelope(tenant_id=TENANT, type=TASK_MESSAGE, payload=payload)
+            agent_server.task_subject(), Envelope(tenant_id=TENANT, type=TASK_MESSAGE, payload=payload)
         )
 
     try:

@@ -173,3 +173,19 @@ async def test_an_answer_without_choices_is_retried_then_falls_back(
     assert response.text == "from gpt-4o"
     assert [r.json["model"] for r in fresh_openai_server.chat_requests()] == ["gpt-4o-mini"] * 2 + ["gpt-4o"]
     assert len(sleeps.delays) == 1
+
+
+async def test_a_model_called_bare_and_qualified_is_one_model_in_the_ledger(
+    fresh_openai_server: OpenAIServer,
+) -> None:
+    gateway, ledger, _, _ = build(fresh_openai_server, enable_caching=False)
+    await gateway.generate(ask("one", model="gpt-4o-mini"), tenant="acme")
+    await gateway.generate(ask("two", model="openai/gpt-4o-mini"), tenant="acme")
+    await gateway.embed(["three"], tenant="acme", model="text-embedding-3-small")
+    await gateway.flush()
+    by_model = await ledger.usage_by_model(tenant="acme")
+    assert [(s.model, s.calls) for s in by_model] == [
+        ("openai/gpt-4o-mini", 2),
+        ("openai/text-embedding-3-small", 1),
+    ]
+    assert {r.provider for r in await ledger.usage_records(tenant="acme")} == {"openai"}

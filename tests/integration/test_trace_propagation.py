@@ -22,6 +22,7 @@ from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.nats import NatsBus
 from motadata_ai.adapters.otel import OtelTelemetry
 from motadata_ai.domain.agents import Agent, AgentServer, RemoteAgent
+from motadata_ai.domain.bus import agent_subject
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 
@@ -89,7 +90,7 @@ async def test_a_remote_agent_task_joins_the_callers_trace(
 
     assert task.status == "completed" and task.answer == "P2, route to the network team"
     assert task.trace_id == outer.trace_id  # the remote result names the caller's trace
-    subject = f"agent.{tenant}.triage.task"
+    subject = agent_subject(tenant, "triage")  # agent.{tenant}.nobody.triage.task: no user
     sent, received = caller.spans(), remote.spans()
     publish = sent[f"publish {subject}"]
     assert publish.kind == SpanKind.PRODUCER and publish.parent is not None
@@ -139,7 +140,8 @@ async def test_an_in_process_bus_carries_the_trace_to_its_handler() -> None:
         side.telemetry.shutdown()
     spans = side.spans()
     assert task.trace_id == outer.trace_id
-    publish, process = spans["publish agent.acme.worker.task"], spans["process agent.acme.worker.task"]
+    subject = agent_subject("acme", "worker")
+    publish, process = spans[f"publish {subject}"], spans[f"process {subject}"]
     assert process.parent is not None and process.parent.span_id == publish.context.span_id
     assert (process.attributes or {})["messaging.system"] == "memory"
     assert {s.context.trace_id for s in spans.values()} == {spans["handle INC-2"].context.trace_id}

@@ -24,7 +24,7 @@ from motadata_ai.adapters.litellm.errors import translate_error
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.domain.values.health import ComponentHealth
-from motadata_ai.ports.llm import ProviderError, ProviderTimeout, ServerAddress
+from motadata_ai.ports.llm import ProviderError, ProviderTimeout, ServerAddress, qualified_model
 
 HEALTH_PROBE_TIMEOUT = 2.0
 """Seconds the optional server probe waits for ``/models``."""
@@ -208,6 +208,11 @@ class LiteLLMAdapter:
         if self._api_key is not None:
             kwargs["api_key"] = self._api_key
         return kwargs
+
+    def canonical_model(self, model: str) -> str:
+        """``model`` qualified with the provider LiteLLM resolves it to (``gpt-4o-mini`` ->
+        ``openai/gpt-4o-mini``; a bare name stays bare until LiteLLM is loaded)."""
+        return qualified_model(model, provider_of(model))
 
     def warm_up(self) -> None:
         """Import and configure LiteLLM (blocking: ``connect()`` runs it on a worker thread)."""

@@ -272,6 +272,18 @@ class InMemoryBus(InProcessProbe, BusPort):
     def _check_stream_subject(self, subject: str) -> None:
         check_stream_subject(subject, self._subjects, stream="the bus stream")
 
+    supports_purge = True
+
+    async def purge(self, subject: str) -> int:
+        """Remove every retained message on ``subject`` (wildcards allowed); return how many."""
+        self._check_open()
+        validate_subject(subject, allow_wildcards=True)
+        doomed = [seq for seq, (stored, _) in self._messages.items() if subject_matches(subject, stored)]
+        for seq in doomed:
+            del self._messages[seq]
+            self._trace_headers.pop(seq, None)
+        return len(doomed)
+
     # -- the port ------------------------------------------------------------------------------
 
     async def publish(self, subject: str, envelope: Envelope) -> None:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 
 from motadata_ai.adapters.memory._health import InProcessProbe
+from motadata_ai.domain.usage.report import repeated_of, report_of
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -16,6 +17,7 @@ from motadata_ai.domain.values.usage import (
     UsageRecord,
     UsageSummary,
 )
+from motadata_ai.domain.values.usage_report import GroupBy, RepeatedRequest, UsageReport
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
 
 __all__ = ["InMemoryAuditLog", "InMemoryUsageLedger"]
@@ -74,12 +76,19 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
         self._feedback[feedback.tenant_id].append(feedback)
 
     async def usage_records(
-        self, *, tenant: TenantContext | str, limit: int = 100, user_id: str | None = None
+        self,
+        *,
+        tenant: TenantContext | str,
+        limit: int = 100,
+        user_id: str | None = None,
+        request_id: str | None = None,
     ) -> list[UsageRecord]:
         """Newest first."""
         records = self._records.get(_tenant_id(tenant), [])
         if user_id is not None:
             records = [r for r in records if r.user_id == user_id]
+        if request_id is not None:
+            records = [r for r in records if r.request_id == request_id]
         return sorted(records, key=lambda r: r.created_at, reverse=True)[: max(0, limit)]
 
     async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
@@ -124,6 +133,38 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
             calls=len(records),
             hits=len(hits),
             saved_usd=sum(r.saved_usd for r in hits),
+        )
+
+    async def usage_report(
+        self,
+        *,
+        tenant: TenantContext | str,
+        group_by: GroupBy,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        """Grouped in process (:func:`~motadata_ai.domain.usage.report.report_of`)."""
+        tenant_id = _tenant_id(tenant)
+        return report_of(
+            tenant_id, self._records.get(tenant_id, []), group_by=group_by, since=since, until=until
+        )
+
+    async def repeated_requests(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_calls: int = 2,
+        limit: int = 20,
+    ) -> list[RepeatedRequest]:
+        """Grouped in process (:func:`~motadata_ai.domain.usage.report.repeated_of`)."""
+        return repeated_of(
+            self._records.get(_tenant_id(tenant), []),
+            since=since,
+            until=until,
+            min_calls=min_calls,
+            limit=limit,
         )
 
     async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:

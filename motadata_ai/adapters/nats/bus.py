@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -77,7 +78,7 @@ from motadata_ai.domain.bus.delivery import (
     remember_handled,
     reply_envelope,
 )
-from motadata_ai.domain.bus.subjects import validate_subject
+from motadata_ai.domain.bus.subjects import subjects_overlap, validate_subject
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.bus import Envelope
@@ -706,6 +707,29 @@ class NatsBus(BusPort):
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    supports_purge = True
+
+    async def purge(self, subject: str) -> int:
+        """Purge the stream's messages on ``subject`` (a JetStream purge with a subject filter;
+        wildcards allowed) and return how many the server removed; 0 without asking when the
+        stream captures no such subject."""
+        self._check_open()
+        validate_subject(subject, allow_wildcards=True)
+        if not any(subjects_overlap(subject, captured) for captured in self._subjects):
+            return 0
+        request = json.dumps({"filter": subject}).encode()
+        async with self._translate("purge", subject=subject):
+            msg = await self._nc.request(
+                f"$JS.API.STREAM.PURGE.{self._stream}", request, timeout=self._request_timeout
+            )
+        answer = json.loads(msg.data or b"{}")
+        if "error" in answer or not answer.get("success"):
+            raise BusError(
+                f"NATS refused to purge {subject!r} from stream {self._stream!r}: {answer.get('error')}",
+                address=self._address, operation="purge", subject=subject,
+            )
+        return int(answer.get("purged", 0))
 
     async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
         """A round trip to the server (``flush``: PING/PONG) within ``timeout`` seconds, with the

@@ -2,8 +2,9 @@
 
 Tables (component ``ledger`` of :meth:`PostgresDatabase.apply_migrations`):
 
-* ``motadata_usage`` — one row per gateway call, indexed by ``(tenant_id, created_at)`` and by
-  ``(tenant_id, response_id)``;
+* ``motadata_usage`` — one row per gateway call, indexed by ``(tenant_id, created_at)``, by
+  ``(tenant_id, response_id)`` and (migration 3, which added the request id, use-case, purpose and
+  request fingerprint) by ``(tenant_id, request_id)`` and ``(tenant_id, fingerprint)``;
 * ``motadata_feedback`` — ratings against responses;
 * ``motadata_audit_log`` — the audit trail (:class:`AuditEvent`: timestamp, tenant, user, action,
   resource, result, metadata, trace id), indexed by ``(tenant_id, timestamp)``, ``(tenant_id,
@@ -32,6 +33,13 @@ from motadata_ai.domain.values.usage import (
     FeedbackRecord,
     UsageRecord,
     UsageSummary,
+)
+from motadata_ai.domain.values.usage_report import (
+    GroupBy,
+    RepeatedRequest,
+    UsageReport,
+    UsageReportRow,
+    check_group_by,
 )
 from motadata_ai.ports.ledger import AuditLogPort, LedgerError, LedgerUnavailable, UsageLedgerPort
 
@@ -141,6 +149,20 @@ MIGRATIONS = [
             ON motadata_feedback (tenant_id, user_id) WHERE user_id IS NOT NULL;
         """,
     ),
+    (
+        3,
+        "usage attribution: request, use-case, purpose and request fingerprint",
+        """
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS request_id text;
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS use_case text;
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS purpose text;
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS fingerprint text;
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_request
+            ON motadata_usage (tenant_id, request_id) WHERE request_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_fingerprint
+            ON motadata_usage (tenant_id, fingerprint) WHERE fingerprint IS NOT NULL;
+        """,
+    ),
 ]
 
 _AUDIT_COLUMNS = 'id, "timestamp", tenant_id, user_id, action, resource, result, metadata, trace_id'
@@ -148,7 +170,8 @@ _AUDIT_COLUMNS = 'id, "timestamp", tenant_id, user_id, action, resource, result,
 
 _USAGE_COLUMNS = (
     "id, tenant_id, user_id, operation, model, provider, input_tokens, output_tokens, cost_usd, saved_usd, "
-    "latency_ms, source, outcome, attempts, error, response_id, created_at"
+    "latency_ms, source, outcome, attempts, error, response_id, created_at, request_id, use_case, purpose, "
+    "fingerprint"
 )
 _HIT = "source IN ('cache', 'semantic_cache', 'dedup')"
 _DAY = "(created_at AT TIME ZONE 'UTC')::date"
@@ -181,6 +204,10 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
         record.error,
         record.response_id,
         _aware(record.created_at),
+        record.request_id,
+        record.use_case,
+        record.purpose,
+        record.fingerprint,
     )
 
 
@@ -194,6 +221,39 @@ def _range(start: date | None, end: date | None, first: int) -> tuple[str, list[
         args.append(end)
         clauses.append(f"{_DAY} <= ${first + len(args) - 1}")
     return "".join(f" AND {c}" for c in clauses), args
+
+
+_GROUP_KEYS: dict[str, str] = {
+    "model": "model",
+    "user": "user_id",
+    "operation": "coalesce(use_case, operation)",
+    "day": f"to_char({_DAY}, 'YYYY-MM-DD')",
+}
+
+
+def _period(since: datetime | None, until: datetime | None, first: int) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for value, operator in ((since, ">="), (until, "<")):
+        if value is not None:
+            args.append(_aware(value))
+            clauses.append(f"created_at {operator} ${first + len(args) - 1}")
+    return "".join(f" AND {c}" for c in clauses), args
+
+
+def _report_row(row: Any) -> UsageReportRow:
+    return UsageReportRow(
+        key=None if row["is_total"] else row["key"],
+        calls=row["calls"],
+        cache_hits=row["cache_hits"],
+        errors=row["errors"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_usd=row["cost_usd"],
+        saved_usd=row["saved_usd"],
+        latency_p50_ms=row["latency_p50_ms"],
+        latency_p95_ms=row["latency_p95_ms"],
+    )
 
 
 class _Tables(MigratedStore):
@@ -217,7 +277,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         if not records:
             return
         await self.setup()
-        placeholders = ", ".join(f"${i}" for i in range(1, 18))
+        placeholders = ", ".join(f"${i}" for i in range(1, _USAGE_COLUMNS.count(",") + 2))
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=records[0].tenant_id):
             async with self._db.pool.acquire() as conn:
                 await conn.executemany(
@@ -258,19 +318,96 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                 return list(await conn.fetch(query, *args))
 
     async def usage_records(
-        self, *, tenant: TenantContext | str, limit: int = 100, user_id: str | None = None
+        self,
+        *,
+        tenant: TenantContext | str,
+        limit: int = 100,
+        user_id: str | None = None,
+        request_id: str | None = None,
     ) -> list[UsageRecord]:
         """Newest first."""
         tenant_id = _tenant_id(tenant)
-        user_clause = " AND user_id = $3" if user_id is not None else ""
-        args: list[Any] = [tenant_id, max(0, limit)] + ([user_id] if user_id is not None else [])
+        args: list[Any] = [tenant_id, max(0, limit)]
+        clauses = ""
+        for column, value in (("user_id", user_id), ("request_id", request_id)):
+            if value is not None:
+                args.append(value)
+                clauses += f" AND {column} = ${len(args)}"
         rows = await self._fetch(
             tenant_id,
-            f"SELECT {_USAGE_COLUMNS} FROM motadata_usage WHERE tenant_id = $1{user_clause} "
+            f"SELECT {_USAGE_COLUMNS} FROM motadata_usage WHERE tenant_id = $1{clauses} "
             "ORDER BY created_at DESC, id LIMIT $2",
             *args,
         )
         return [UsageRecord(**dict(row)) for row in rows]
+
+    async def usage_report(
+        self,
+        *,
+        tenant: TenantContext | str,
+        group_by: GroupBy,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        """Grouped in SQL: one query, the groups and the total (``GROUPING SETS``), with
+        ``percentile_cont`` latencies."""
+        tenant_id = _tenant_id(tenant)
+        key = _GROUP_KEYS[check_group_by(group_by)]
+        where, args = _period(since, until, 2)
+        rows = await self._fetch(
+            tenant_id,
+            f"SELECT {key} AS key, grouping({key}) AS is_total, count(*) AS calls, "
+            f"count(*) FILTER (WHERE {_HIT}) AS cache_hits, "
+            "count(*) FILTER (WHERE outcome <> 'ok') AS errors, "
+            "coalesce(sum(input_tokens), 0) AS input_tokens, "
+            "coalesce(sum(output_tokens), 0) AS output_tokens, "
+            "coalesce(sum(cost_usd), 0) AS cost_usd, coalesce(sum(saved_usd), 0) AS saved_usd, "
+            "coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), 0) AS latency_p50_ms, "
+            "coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms), 0) AS latency_p95_ms "
+            f"FROM motadata_usage WHERE tenant_id = $1{where} "
+            f'GROUP BY GROUPING SETS (({key}), ()) ORDER BY grouping({key}), {key} COLLATE "C" NULLS LAST',
+            tenant_id,
+            *args,
+        )
+        groups = [_report_row(row) for row in rows if not row["is_total"]]
+        totals = [_report_row(row) for row in rows if row["is_total"]]
+        return UsageReport(
+            tenant_id=tenant_id,
+            group_by=group_by,
+            since=since,
+            until=until,
+            rows=tuple(groups),
+            total=totals[0] if totals else UsageReportRow(),
+        )
+
+    async def repeated_requests(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        min_calls: int = 2,
+        limit: int = 20,
+    ) -> list[RepeatedRequest]:
+        """Grouped in SQL by fingerprint and model."""
+        tenant_id = _tenant_id(tenant)
+        where, args = _period(since, until, 4)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT fingerprint, model, count(*) AS calls, "
+            "count(*) FILTER (WHERE source = 'provider') AS paid, coalesce(sum(cost_usd), 0) AS cost_usd "
+            "FROM motadata_usage WHERE tenant_id = $1 AND fingerprint IS NOT NULL AND outcome = 'ok'"
+            f"{where} GROUP BY fingerprint, model HAVING count(*) >= $2 "
+            "ORDER BY CASE WHEN count(*) FILTER (WHERE source = 'provider') > 1 THEN "
+            "sum(cost_usd) * (count(*) FILTER (WHERE source = 'provider') - 1) "
+            "/ count(*) FILTER (WHERE source = 'provider') ELSE 0 END DESC, "
+            "count(*) DESC, fingerprint LIMIT $3",
+            tenant_id,
+            max(1, min_calls),
+            max(0, limit),
+            *args,
+        )
+        return [RepeatedRequest(**dict(row)) for row in rows]
 
     async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
         """Oldest first."""

@@ -7,6 +7,9 @@ a token bucket of the key alone (capacity one minute's worth, on the same :class
 the gateway's buckets, key ``{tenant}:rl:key:<id>:req``), and ``budget_usd`` is a lifetime spend
 limit of the key, counted in the key store from each answered call's cost. The tenant's limits
 and budgets still hold for every key of the tenant.
+
+Creating and revoking a key configure the tenant: each writes one ``config.api_key`` audit event
+(resource the key id; metadata the operation and the names of the limits set, never the secret).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from motadata_ai.domain.gateway.errors import RateLimited
+from motadata_ai.domain.privacy.audit import AuditTrail, audited
 from motadata_ai.domain.values import keys as key_scheme
 from motadata_ai.domain.values.api_keys import (
     APIKey,
@@ -46,10 +50,12 @@ class VirtualKeys:
         *,
         limits: LimitsPort | None = None,
         clock: Callable[[], float] = time.monotonic,
+        audit_trail: AuditTrail | None = None,
     ) -> None:
         self.store = store
         self._limits = limits
         self._clock = clock
+        self.audit_trail = audit_trail
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -73,7 +79,14 @@ class VirtualKeys:
             requests_per_minute=requests_per_minute,
             budget_usd=budget_usd,
         )
-        await self.store.add(issued.key)
+        limits = {"allowed_models": allowed_models, "requests_per_minute": requests_per_minute,
+                  "budget_usd": budget_usd}  # fmt: skip
+        metadata = {"operation": "create", "fields": sorted(k for k, v in limits.items() if v is not None)}
+        async with audited(
+            self.audit_trail, "config.api_key", tenant_id=tenant_id, user_id=user_id,
+            resource=issued.key.id, metadata=metadata,
+        ):  # fmt: skip
+            await self.store.add(issued.key)
         return issued
 
     async def list(self, tenant: TenantContext | str, *, include_revoked: bool = False) -> list[APIKey]:
@@ -83,8 +96,15 @@ class VirtualKeys:
     async def revoke(self, tenant: TenantContext | str, key_id: str) -> None:
         """Revoke the tenant's key; :class:`NotFound` when the tenant has no such live key."""
         tenant_id = validate_tenant_id(TenantContext.of(tenant).tenant_id)
-        if not await self.store.revoke(tenant=tenant_id, key_id=check_key_id(key_id)):
-            raise NotFound(f"tenant {tenant_id} has no live key {key_id}", tenant_id=tenant_id, key_id=key_id)
+        key_id = check_key_id(key_id)
+        async with audited(
+            self.audit_trail, "config.api_key", tenant_id=tenant_id, resource=key_id,
+            metadata={"operation": "revoke"},
+        ):  # fmt: skip
+            if not await self.store.revoke(tenant=tenant_id, key_id=key_id):
+                raise NotFound(
+                    f"tenant {tenant_id} has no live key {key_id}", tenant_id=tenant_id, key_id=key_id
+                )
 
     # ------------------------------------------------------------------ per request
 

@@ -33,7 +33,7 @@ from motadata_ai.domain.agents.tool_calls import ToolCalls
 from motadata_ai.domain.agents.tools import Tool, ToolLike, build_toolset
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.memory.manager import MemoryManager
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
@@ -88,6 +88,7 @@ class Agent:
         token_counter: TokenCounter | None = None,
         redact: Redactor | None = None,
         output_type: type[BaseModel] | None = None,
+        audit_trail: AuditTrail | None = None,
         **options: Unpack[AgentOptions],
     ) -> None:
         validate_name(agent_id, field="agent_id")
@@ -122,7 +123,9 @@ class Agent:
             counter=token_counter,
         )
         self.checkpoints = RunCheckpoints(agent_id=agent_id, tenant_id=self.tenant.tenant_id)
-        self.tool_calls = ToolCalls(self)
+        self.audit_trail = audit_trail
+        """Where tasks, tool calls and approvals record their audit events (``None``: not audited)."""
+        self.tool_calls = ToolCalls(self, audit_trail=audit_trail)
         self.output_type = _checked_output_type(output_type)
 
     # -- public API ---------------------------------------------------------------------------

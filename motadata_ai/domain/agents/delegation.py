@@ -3,7 +3,8 @@ turn any agent (local or remote) into a tool another agent can call.
 
 Wire format (inside the bus envelope): a task is ``type="agent.task"`` with payload
 ``{"task", "user_id", "context", "budget": {"max_tokens", "max_cost_usd"}}`` on the subject
-``agent.{tenant}.{agent_id}.task``; the reply is ``type="agent.result"`` with the
+``agent.{tenant}.{user}.{agent_id}.task`` (the user token after the tenant, so that erasing the
+user purges the tasks the bus still retains for them); the reply is ``type="agent.result"`` with the
 :class:`AgentTask` as payload. The budget sent is what is left of the sender's shared budget; the
 sender charges the reply's usage to its own ledger, so the whole tree of tasks stays within one
 budget. A server remembers the results of the last envelope ids it handled, so a redelivered
@@ -23,9 +24,10 @@ import pydantic
 from motadata_ai.domain.agents.agent import Agent
 from motadata_ai.domain.agents.budget import Budget
 from motadata_ai.domain.agents.tools import Tool, ToolContext
-from motadata_ai.domain.bus.subjects import agent_subject
+from motadata_ai.domain.bus.subjects import agent_pattern, agent_subject
 from motadata_ai.domain.values.agents import AgentError, AgentTask, BudgetLimit, DelegationFailed
 from motadata_ai.domain.values.bus import Envelope
+from motadata_ai.domain.values.calls import current_origin
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.bus import BusError, BusPort, BusTimeout, Subscription
@@ -64,7 +66,8 @@ class TaskRequest(pydantic.BaseModel):
 
 
 class AgentServer:
-    """Runs tasks that arrive on ``agent.{tenant}.{agent_id}.task`` and replies with the result."""
+    """Runs tasks that arrive on ``agent.{tenant}.{user}.{agent_id}.task`` (any user) and replies
+    with the result."""
 
     def __init__(self, agent: Agent, bus: BusPort, *, remember_results: int = 1000) -> None:
         self.agent = agent
@@ -77,8 +80,12 @@ class AgentServer:
 
     @property
     def subject(self) -> str:
-        """Where this agent's tasks are sent."""
-        return agent_subject(self.agent.tenant, self.agent.agent_id, "task")
+        """The subjects this agent's tasks arrive on, for every user (a subscription pattern)."""
+        return agent_pattern(self.agent.tenant, self.agent.agent_id, "task")
+
+    def task_subject(self, user_id: str | None = None) -> str:
+        """Where a task for this agent on behalf of ``user_id`` is sent."""
+        return agent_subject(self.agent.tenant, self.agent.agent_id, "task", user_id=user_id)
 
     async def start(self, *, concurrency: int = 16) -> AgentServer:
         """Subscribe (durably, so tasks sent while it was down are handled when it comes back)."""
@@ -192,7 +199,8 @@ class RemoteAgent:
         self.agent_id = agent_id
         self.name = name or agent_id
         self.timeout = timeout
-        self.subject = agent_subject(self.tenant, agent_id, "task")
+        self.subject = agent_pattern(self.tenant, agent_id, "task")
+        """The subjects of this agent's tasks, for every user (a pattern)."""
 
     async def execute_task(
         self,
@@ -223,7 +231,8 @@ class RemoteAgent:
         request = Envelope(tenant_id=self.tenant.tenant_id, type=TASK_MESSAGE, payload=payload)
         wait = timeout or self.timeout
         try:
-            reply = await self.bus.request(self.subject, request, timeout=wait)
+            subject = agent_subject(self.tenant, self.agent_id, "task", user_id=user_id)
+            reply = await self.bus.request(subject, request, timeout=wait)
         except BusTimeout as e:
             raise DelegationFailed(
                 f"agent {self.agent_id!r} did not reply within {wait} s",
@@ -260,6 +269,13 @@ class RemoteAgent:
         return result
 
 
+def _counted_already(task: AgentTask) -> bool:
+    """Whether ``task`` ran inside the running request (an in-process worker joins it): its
+    calls are then in that request's usage already."""
+    origin = current_origin()
+    return origin is not None and task.request_id == origin.request_id
+
+
 def delegate_tool(
     worker: Worker,
     *,
@@ -276,7 +292,7 @@ def delegate_tool(
         try:
             result = await worker.execute_task(task, user_id=ctx.user_id, budget=ctx.budget)
         except AgentError as e:
-            if e.task is not None:
+            if e.task is not None and not _counted_already(e.task):
                 ctx.record_delegated_usage(
                     input_tokens=e.task.input_tokens,
                     output_tokens=e.task.output_tokens,
@@ -284,10 +300,11 @@ def delegate_tool(
                 )
             raise
         # The worker charged the shared ledger (a remote one through RemoteAgent); count its usage
-        # into the caller's task totals.
-        ctx.record_delegated_usage(
-            input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=result.cost_usd
-        )
+        # into the caller's task totals, unless its calls were made inside the caller's request.
+        if not _counted_already(result):
+            ctx.record_delegated_usage(
+                input_tokens=result.input_tokens, output_tokens=result.output_tokens, cost_usd=result.cost_usd
+            )
         if result.status == "awaiting_approval":
             return f"Agent {worker.name!r} is waiting for a human approval (task {result.id})."
         return result.answer or ""

@@ -27,6 +27,7 @@ from motadata_ai.domain.values.agents import (
     ToolCallRecord,
     ToolRetriesExceeded,
 )
+from motadata_ai.domain.values.calls import RequestUsage
 from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.ports.telemetry import SpanHandle
@@ -45,6 +46,8 @@ class TaskRun:
         self.agent = agent
         self.state = state
         self.ledger = ledger
+        self._usage: RequestUsage | None = None  # the usage of this run's request, while it runs
+        self._folded = (0, 0, 0.0)  # how much of it is already in the state's totals
 
     async def drive(
         self, *, recall: bool, decisions: Decisions | None = None, history_of: str | None = None
@@ -69,9 +72,17 @@ class TaskRun:
             started = time.perf_counter()
             deadline = asyncio.timeout(max(agent.timeout - state.elapsed_s, 0.0))
             try:
-                async with deadline, agent.gateway.request(
-                    agent.tenant, operation="agent.execute_task", conversation_id=state.conversation_id
+                async with (
+                    deadline,
+                    agent.gateway.request(
+                        agent.tenant,
+                        operation="agent.execute_task",
+                        user_id=state.user_id,
+                        conversation_id=state.conversation_id,
+                    ) as origin,
                 ):
+                    self._usage, self._folded = origin.usage, (0, 0, 0.0)
+                    state.request_id = origin.request_id
                     if history_of is not None:
                         await self._load_history(history_of)
                     if recall:
@@ -94,6 +105,8 @@ class TaskRun:
                     tenant_id=agent.tenant.tenant_id,
                 ) from e
             finally:
+                self._fold()
+                self._usage = None
                 span.set_attribute("gen_ai.usage.input_tokens", state.input_tokens)
                 span.set_attribute("gen_ai.usage.output_tokens", state.output_tokens)
                 span.set_attribute("motadata.agent.iterations", state.iterations)
@@ -111,6 +124,7 @@ class TaskRun:
     ) -> AgentTask:
         """The run as an :class:`AgentTask` in ``status``."""
         agent, state = self.agent, self.state
+        input_tokens, output_tokens, cost_usd = self._totals()
         return AgentTask(
             id=state.task_id,
             agent_id=agent.agent_id,
@@ -123,10 +137,11 @@ class TaskRun:
             answer=answer,
             steps=tuple(state.steps),
             pending_tool_calls=tuple(pending),
-            input_tokens=state.input_tokens,
-            output_tokens=state.output_tokens,
-            cost_usd=state.cost_usd,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost_usd,
             trace_id=state.trace_id,
+            request_id=state.request_id,
             error=error,
             created_at=state.created_at,
             finished_at=None if status in ("running", "awaiting_approval") else datetime.now(UTC),
@@ -138,6 +153,29 @@ class TaskRun:
             return
         turns = await agent.memory.history(agent.tenant, conversation_id)
         self.state.history = [agent._redacted(m) for m in turns]
+
+    def _unfolded(self) -> tuple[int, int, float]:
+        usage, (tokens_in, tokens_out, cost) = self._usage, self._folded
+        if usage is None:
+            return 0, 0, 0.0
+        return usage.input_tokens - tokens_in, usage.output_tokens - tokens_out, usage.cost_usd - cost
+
+    def _totals(self) -> tuple[int, int, float]:
+        """The task's tokens and cost: earlier runs, remote workers, and this run's request."""
+        state = self.state
+        tokens_in, tokens_out, cost = self._unfolded()
+        return state.input_tokens + tokens_in, state.output_tokens + tokens_out, state.cost_usd + cost
+
+    def _fold(self) -> None:
+        """Move this run's request usage so far into the state (before a checkpoint or the end)."""
+        tokens_in, tokens_out, cost = self._unfolded()
+        state = self.state
+        state.input_tokens += tokens_in
+        state.output_tokens += tokens_out
+        state.cost_usd += cost
+        if self._usage is not None:
+            usage = self._usage
+            self._folded = (usage.input_tokens, usage.output_tokens, usage.cost_usd)
 
     async def _recall(self) -> None:
         agent, state = self.agent, self.state
@@ -208,9 +246,10 @@ class TaskRun:
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage
-            state.input_tokens += usage.input_tokens
-            state.output_tokens += usage.output_tokens
-            state.cost_usd += response.cost_usd
+            if self._usage is None:  # a gateway that keeps no request usage: count the answers
+                state.input_tokens += usage.input_tokens
+                state.output_tokens += usage.output_tokens
+                state.cost_usd += response.cost_usd
             ledger.charge(tokens=usage.input_tokens + usage.output_tokens, cost_usd=response.cost_usd)
             self._save_ledger()
             calls = response.message.tool_calls
@@ -247,6 +286,7 @@ class TaskRun:
                 state.pending_message = response.message
                 state.pending_records = records
                 state.pending_replies = {r.id: reply for r, reply in outcomes if reply is not None}
+                self._fold()
                 await agent.checkpoints.save(state, agent.memory_store)
                 span.set_attribute("motadata.agent.pending_tool", pending[0].name)
                 return self.snapshot("awaiting_approval", pending=pending)

@@ -36,4 +36,5 @@ class RunState(BaseModel):
     pending_records: list[ToolCallRecord] = Field(default_factory=list)
     pending_replies: dict[str, Message] = Field(default_factory=dict)
     trace_id: str = ""
+    request_id: str | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from motadata_ai.domain.agents.tools import InvalidToolArguments, Tool, ToolContext, render_result
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, fenced
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.values.agents import ToolCallRecord
 from motadata_ai.domain.values.llm import Message, ToolCall
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -37,18 +37,12 @@ class ToolCalls:
     It reads them from the agent at each call, so tools added later are used.
     """
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, *, audit_trail: AuditTrail | None = None) -> None:
         self.agent = agent
-
-    @property
-    def tenant(self) -> TenantContext:
+        self.tenant: TenantContext = agent.tenant
         """The agent's tenant (the audit records tool calls under it)."""
-        return self.agent.tenant
-
-    @property
-    def audit_trail(self) -> Any:
-        """The agent's audit trail, when it has one."""
-        return getattr(self.agent, "audit_trail", None)
+        self.audit_trail = audit_trail
+        """Where each tool call records its ``agent.tool_call`` event (``None``: not audited)."""
 
     async def run_all(self, calls: Sequence[ToolCall], context: ToolContext) -> list[CallOutcome]:
         """Run ``calls`` concurrently; the outcomes in the calls' order."""
@@ -87,7 +81,7 @@ class ToolCalls:
             ), None
         return await self._execute(tool, call, arguments, context)
 
-    @audit_action("agent.tool_call", resource=lambda _, a, _k: a[0].name)
+    @audit_action("agent.tool_call", resource=lambda _, a, _k: a[0].name, user=lambda _, a, _k: a[3].user_id)
     async def _execute(
         self, tool: Tool, call: ToolCall, arguments: dict[str, Any], context: ToolContext
     ) -> tuple[ToolCallRecord, Message]:

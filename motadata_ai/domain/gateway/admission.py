@@ -38,16 +38,25 @@ class Admission:
         origin, purpose, internal = self._requests.origin_of(
             tenant_id, kind, keywords.get("origin"), keywords.get("purpose")
         )
+        if context.user_id is None and origin.user_id is not None and origin.tenant_id == tenant_id:
+            context = self.tenants.context(context, origin.user_id)  # the request's user makes this call
         policy = self.tenants.policy(tenant_id)
         return Call(context, kind, policy, origin, purpose, internal, self._clock(), options)
 
     def request(
-        self, tenant: TenantContext | str, operation: str, wait: bool | None, conversation_id: str | None
+        self,
+        tenant: TenantContext | str,
+        operation: str,
+        wait: bool | None,
+        conversation_id: str | None,
+        user_id: str | None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """Open one user request of ``tenant`` (see ``Gateway.request``)."""
-        tenant_id = self.tenants.context(tenant).tenant_id
+        """Open one user request of ``tenant``, for ``user_id`` (default: the context's user; see
+        ``Gateway.request``)."""
+        context = self.tenants.context(tenant, user_id)
+        tenant_id = context.tenant_id
         policy = self.tenants.policy(tenant_id)
-        return self._requests.open(tenant_id, policy, operation, wait, conversation_id)
+        return self._requests.open(tenant_id, policy, operation, wait, context.user_id, conversation_id)
 
     async def admit(self, tenant: TenantContext | str, operation: str, wait: bool | None) -> None:
         """Spend one more of ``tenant``'s requests (see ``Gateway.admit``)."""

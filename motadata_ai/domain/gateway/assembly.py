@@ -111,7 +111,7 @@ def assemble(
     steps: list[Step | None] = [
         Validate(has_cache=cache is not None),
         traced,
-        LedgerStep(recorder, clocks=clocks, stats=stats),
+        LedgerStep(recorder, clocks=clocks, stats=stats, canonical=llm.canonical_model),
         cache_step,
         ContextWindow(llm),
         InputGuardrails(sink),

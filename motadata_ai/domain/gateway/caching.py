@@ -60,11 +60,13 @@ def embedding_key(tenant_id: str, model: str, texts: Sequence[str]) -> str:
     return _key_prefix(tenant_id, "emb") + digest(to_json([model, list(texts)]))
 
 
-def schema_variant(level: str, schema: ResponseSchema | None) -> str:
-    """The part of the key that depends on the call's guardrails rather than on the request."""
-    if schema is None:
-        return level
-    return level + digest(schema_fingerprint(schema).encode())
+def schema_variant(level: str, schema: ResponseSchema | None, user_id: str | None = None) -> str:
+    """The part of the key that depends on the call's guardrails (and, for an answer cached per
+    user, on the user) rather than on the request."""
+    variant = level if schema is None else level + digest(schema_fingerprint(schema).encode())
+    if user_id:
+        variant += "|user:" + digest(user_id.encode())
+    return variant
 
 
 def encode_chat(response: ChatResponse, chunks: Sequence[str] | None = None) -> bytes:

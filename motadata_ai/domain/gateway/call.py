@@ -68,9 +68,12 @@ class CallKeywords(TypedDict, total=False):
 
 
 class StreamKeywords(CallKeywords, total=False):
-    """A completion's keywords: also ``validation_level`` (the guardrail level of this call)."""
+    """A completion's keywords: also ``validation_level`` (the guardrail level of this call) and
+    ``cache_per_user`` (the answer is cached for the calling user only: the user is part of the
+    cache key, so another user of the tenant never gets it from the cache)."""
 
     validation_level: str | None
+    cache_per_user: bool
 
 
 class GenerateKeywords(StreamKeywords, total=False):
@@ -97,6 +100,7 @@ class CallOptions:
     validation_level: str | None = None
     timeout: float | None = None
     wait: bool | None = None
+    cache_per_user: bool = False
 
     @classmethod
     def of(cls, kind: CallKind, keywords: Mapping[str, Any]) -> CallOptions:
@@ -121,6 +125,7 @@ class CallOptions:
             validation_level=get("validation_level"),
             timeout=get("timeout"),
             wait=get("wait"),
+            cache_per_user=bool(get("cache_per_user", False)),
         )
 
 
@@ -204,6 +209,11 @@ class Call:
     def user_id(self) -> str | None:
         """The calling user, when known."""
         return self.tenant.user_id
+
+    @property
+    def cache_user(self) -> str | None:
+        """The user the cache key is scoped to (``cache_per_user`` calls with a user), else ``None``."""
+        return self.tenant.user_id if self.options.cache_per_user else None
 
     @property
     def timeout(self) -> float | None:

@@ -5,6 +5,10 @@
 whose :class:`~motadata_ai.domain.values.calls.CallOrigin` names an open request of the same
 tenant is *internal* (it spends none). An origin the gateway never opened, or one of another
 tenant, makes no call internal: such a call pays as a request of its own.
+
+An opened request carries its user (the calls inside it are that user's, whoever makes them) and a
+fresh :class:`~motadata_ai.domain.values.request_usage.RequestUsage`; a request joined from inside
+another gets a child accumulator, so it reports its own calls while the outer one sums them all.
 """
 
 from __future__ import annotations
@@ -12,11 +16,19 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from motadata_ai.domain.gateway.call import CallKind
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.steps.rate_limit import RateLimit
-from motadata_ai.domain.values.calls import CallOrigin, Purpose, acting_for, current_origin, new_request_id
+from motadata_ai.domain.values.calls import (
+    CallOrigin,
+    Purpose,
+    RequestUsage,
+    acting_for,
+    current_origin,
+    new_request_id,
+)
 from motadata_ai.domain.values.errors import ValidationError
 
 __all__ = ["OpenRequests", "check_operation"]
@@ -52,16 +64,33 @@ class OpenRequests:
         policy: GatewayConfig,
         operation: str,
         wait: bool | None,
+        user_id: str | None = None,
         conversation_id: str | None = None,
     ) -> AsyncIterator[CallOrigin]:
-        """Admit one request and run the block on its behalf (inside one of the same tenant: join it)."""
+        """Admit one request of ``user_id`` and run the block on its behalf (inside one of the
+        same tenant: join it, with an accumulator of its own that also counts for the outer one)."""
         check_operation(operation)
         current = current_origin()
         if current is not None and self._open.get(current.request_id) == tenant_id:
-            yield current
+            usage = current.usage.child() if current.usage is not None else RequestUsage()
+            joined = replace(
+                current,
+                user_id=current.user_id or user_id,
+                conversation_id=current.conversation_id or conversation_id or None,
+                usage=usage,
+            )
+            with acting_for(joined):
+                yield joined
             return
         await self._rate_limit.admit(tenant_id, policy, wait)
-        origin = CallOrigin(new_request_id(), tenant_id, operation, conversation_id=conversation_id or None)
+        origin = CallOrigin(
+            new_request_id(),
+            tenant_id,
+            operation,
+            conversation_id=conversation_id or None,
+            user_id=user_id,
+            usage=RequestUsage(),
+        )
         self._open[origin.request_id] = tenant_id
         try:
             with acting_for(origin):

@@ -165,13 +165,17 @@ class Gateway:
         operation: str,
         wait: bool | None = None,
         conversation_id: str | None = None,
+        user_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
         tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
         gateway calls made inside the block are made on its behalf and spend none. Inside another
         request of the same tenant, it joins that one and spends nothing. ``conversation_id`` names
-        the conversation the request is a turn of (its calls' spans carry it)."""
-        return self._admission.request(tenant, operation, wait, conversation_id)
+        the conversation the request is a turn of (its calls' spans carry it).
+
+        The calls inside are attributed to ``user_id`` (default: the tenant context's user) unless
+        a call names its own; the origin's ``usage`` sums their records (the request's cost)."""
+        return self._admission.request(tenant, operation, wait, conversation_id, user_id)
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like

@@ -22,7 +22,7 @@ from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.values.base import check_text
-from motadata_ai.domain.values.calls import Purpose
+from motadata_ai.domain.values.calls import CallOrigin, Purpose, acting_for, current_origin, new_request_id
 from motadata_ai.domain.values.consent import ConsentRequired
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.keywords import keywords_only
@@ -113,13 +113,26 @@ class MemoryManager:
         return self.consent is None or bool(await self.consent(_tenant_id(tenant), user_id))
 
     async def _embed(
-        self, tenant: TenantContext | str, texts: Sequence[str], *, purpose: Purpose
+        self,
+        tenant: TenantContext | str,
+        texts: Sequence[str],
+        *,
+        purpose: Purpose,
+        user_id: str,
+        operation: str,
     ) -> list[tuple[float, ...]] | None:
+        """Embed for ``user_id``: inside a request (an agent task) as part of it, else as a
+        request of its own named ``operation`` (``memory.recall``), so the ledger says why."""
         if self.embedder is None:
             return None
-        response = await self.embedder.embed(
-            list(texts), tenant=tenant, model=self.embedding_model, purpose=purpose
+        caller = TenantContext.of(tenant, user_id)
+        origin = current_origin() or CallOrigin(
+            new_request_id(), caller.tenant_id, operation, user_id=user_id
         )
+        with acting_for(origin):
+            response = await self.embedder.embed(
+                list(texts), tenant=caller, model=self.embedding_model, purpose=purpose
+            )
         return [tuple(v) for v in response.vectors]
 
     def _attributes(self, operation: str, tenant_id: str, **more: Any) -> dict[str, Any]:
@@ -161,7 +174,9 @@ class MemoryManager:
             "memory remember",
             attributes=self._attributes("memory.remember", tenant_id, **{"memory.kind": kind}),
         ):
-            vectors = await self._embed(tenant, [content], purpose="memory_write")
+            vectors = await self._embed(
+                tenant, [content], purpose="memory_write", user_id=user_id, operation="memory.remember"
+            )
             record = MemoryRecord(
                 tenant_id=tenant_id,
                 user_id=user_id,
@@ -235,7 +250,13 @@ class MemoryManager:
             "memory recall", attributes=self._attributes("memory.recall", tenant_id)
         ) as span:
             now = self.clock()
-            vectors = await self._embed(tenant, [query], purpose="memory_recall") if query.strip() else None
+            vectors = (
+                await self._embed(
+                    tenant, [query], purpose="memory_recall", user_id=user_id, operation="memory.recall"
+                )
+                if query.strip()
+                else None
+            )
             if vectors:
                 matches = await self.store.search(
                     tenant_id, vectors[0], user_id=user_id, kinds=kinds, limit=max(limit * 4, 20)

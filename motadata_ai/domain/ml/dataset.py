@@ -90,7 +90,7 @@ def validate_dataset(dataset: Dataset) -> tuple[list[dict[str, Any]], list[str]]
             reason="empty",
             rows=len(records),
         )
-    declared = {*schema.feature_names, schema.target}
+    declared = {*schema.feature_names, schema.target, *([schema.user_column] if schema.user_column else [])}
     seen: set[str] = set()
     for record in records:
         seen.update(record.keys())
@@ -214,7 +214,7 @@ def normalise_record(
 def dataset_hash(schema: DatasetSchema, rows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> str:
     """SHA-256 over the schema and the normalised rows and labels (order-sensitive)."""
     digest = hashlib.sha256()
-    digest.update(schema.model_dump_json().encode())
+    digest.update(schema.model_dump_json(exclude={"user_column"}).encode())  # attribution, not data
     for row, label in zip(rows, labels, strict=True):
         digest.update(json.dumps([row, label], sort_keys=True, default=str).encode())
         digest.update(b"\n")

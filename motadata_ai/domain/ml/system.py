@@ -26,7 +26,8 @@ from motadata_ai.domain.ml.predictions import Predictor
 from motadata_ai.domain.ml.serving import ModelLRU
 from motadata_ai.domain.ml.training import TrainerSet, Training
 from motadata_ai.domain.ml.versions import VersionResolver
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
+from motadata_ai.domain.privacy.training_consent import TrainingConsent
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import (
     AliasChange,
@@ -74,6 +75,8 @@ class MLSystem:
     (a :class:`ModelLRU`) may be shared by every tenant's system of a process, so that
     ``max_memory_mb`` bounds the process; without it the system keeps its own. The tunables are
     ``config`` (an :class:`MLConfig`) with any of its fields given as keywords on top.
+    ``training_consent`` (a :class:`TrainingConsent`, which an app always passes) drops or refuses
+    the rows of users without consent to ``training`` in a dataset with a ``user_column``.
     """
 
     def __init__(
@@ -94,8 +97,12 @@ class MLSystem:
         timer: Callable[[], float] = time.perf_counter,
         rng: random.Random | None = None,
         id_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        training_consent: TrainingConsent | None = None,
+        audit_trail: AuditTrail | None = None,
         **options: Unpack[MLOptions],
     ) -> None:
+        self.audit_trail = audit_trail
+        """Where training, promotion and prediction record their audit events (``None``: not audited)."""
         trainer_set = TrainerSet(trainers)
         self.config = config = (config or MLConfig()).with_options(options)
         max_memory_mb = config.max_memory_mb
@@ -141,6 +148,7 @@ class MLSystem:
             clock=clock,
             timer=timer,
             id_factory=id_factory,
+            consent=training_consent,
         )
         self._predictor = Predictor(
             tenant_id=self.tenant_id,

@@ -17,6 +17,7 @@ from motadata_ai.domain.ml.events import MLEvents
 from motadata_ai.domain.ml.loading import sha256_hex
 from motadata_ai.domain.ml.metrics import classification_metrics
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
+from motadata_ai.domain.privacy.training_consent import ConsentedDataset, TrainingConsent, strip_user_column
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.ml import Dataset, ModelVersion, TrainingRun, validate_model_name
 from motadata_ai.ports.ml import (
@@ -95,8 +96,10 @@ class Training:
         clock: Callable[[], datetime],
         timer: Callable[[], float],
         id_factory: Callable[[], str],
+        consent: TrainingConsent | None = None,
     ) -> None:
         self.tenant_id = tenant_id
+        self.consent = consent
         self.trainers = trainers
         self.registry = registry
         self.experiments = experiments
@@ -129,6 +132,13 @@ class Training:
         trainer, estimator_name = self.trainers.resolve(estimator)
         if batch_size < 1:
             raise ValidationError("batch_size must be at least 1", field="batch_size")
+        user_column = dataset.dataset_schema.user_column
+        consented = (
+            await self.consent.apply(self.tenant_id, dataset)
+            if self.consent is not None
+            else ConsentedDataset(strip_user_column(dataset))
+        )
+        dataset = consented.dataset
         rows, labels = await asyncio.to_thread(validate_dataset, dataset)
         schema = dataset.dataset_schema
         training_idx, validation_idx = split_indices(
@@ -146,6 +156,9 @@ class Training:
             "training_rows": len(training_idx),
             "validation_rows": len(validation_idx),
         }
+        if user_column is not None:
+            parameters["user_column"] = user_column
+            parameters["rows_without_consent"] = consented.rows_dropped
         started = self._timer()
         run = TrainingRun(
             run_id=self._new_id(),

@@ -25,11 +25,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from motadata_ai.domain.values.errors import BudgetExceeded
 from motadata_ai.domain.values.usage import AuditEvent, AuditResult, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort
 
-__all__ = ["DENIALS", "AuditTrail", "audit_action", "audited"]
+__all__ = ["DENIALS", "AuditTrail", "audit_action", "audited", "changed_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +240,17 @@ async def audited(
         yield meta
 
 
+def changed_fields(before: BaseModel | None, after: BaseModel | None) -> list[str]:
+    """The names (never the values: some may be secrets) of the fields whose value differs between
+    two versions of one configuration model, sorted; ``None`` stands for every field unset."""
+    version = after if after is not None else before
+    if version is None:
+        return []
+    old = before.model_dump() if before is not None else {}
+    new = after.model_dump() if after is not None else {}
+    return sorted(name for name in type(version).model_fields if old.get(name) != new.get(name))
+
+
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -253,11 +266,13 @@ def audit_action(
     *,
     resource: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str] | None = None,
     summary: Callable[[Any], Mapping[str, Any]] | None = None,
+    user: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str | None] | None = None,
 ) -> Callable[[F], F]:
     """Decorate a use-case's async method so that each call records one ``action`` event on the
     owner's ``audit_trail`` (when it has one). The tenant comes from the owner's ``tenant`` (or
-    ``tenant_id``), the user from the call's ``user_id`` keyword or the tenant context;
-    ``resource(owner, args, kwargs)`` names what was acted on and ``summary(result)`` adds metadata."""
+    ``tenant_id``), the user from ``user(owner, args, kwargs)`` when given, else the call's
+    ``user_id`` keyword or the tenant context; ``resource(owner, args, kwargs)`` names what was
+    acted on and ``summary(result)`` adds metadata."""
 
     def decorate(method: F) -> F:
         @functools.wraps(method)
@@ -266,6 +281,11 @@ def audit_action(
             if trail is None:
                 return await method(self, *args, **kwargs)
             tenant_id, user_id = _tenant_and_user(self, kwargs)
+            if user is not None:
+                try:
+                    user_id = user(self, args, kwargs) or user_id
+                except Exception:  # a bad argument fails in the method itself, audited below
+                    pass
             named = ""
             if resource is not None:
                 try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = ["PrivacyConfig", "RetentionPolicy"]
@@ -44,6 +46,11 @@ class PrivacyConfig(BaseModel):
     )
     memory_requires_consent: bool = Field(
         False, description="Remember nothing about a user beyond the session without consent to 'memory'"
+    )
+    training_without_consent: Literal["drop", "refuse"] = Field(
+        "drop",
+        description="ML training on a dataset with a user column: drop the rows of users without "
+        "consent to 'training', or refuse to train",
     )
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy, description="Default retention")
     tenant_retention: dict[str, RetentionPolicy] = Field(

@@ -13,6 +13,8 @@ documents, chunks           every document the user owns, all versions, with its
                             transaction per document)
 conversation_turns          every RAG conversation turn of the user
 memory                      memories of every kind, agent session messages and checkpoints
+bus_messages                messages the bus still retains for the user (agent tasks, ingestion
+                            jobs: their subjects carry the user token after the tenant)
 semantic_cache_entries      the prompt vectors of those answers in the semantic index
 prediction_log              sampled ML predictions made for the user
 consents                    the user's consent decisions
@@ -38,6 +40,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from motadata_ai.domain.bus.subjects import USER_ROOTS, user_pattern
 from motadata_ai.domain.privacy import cache_policy
 from motadata_ai.domain.privacy.audit import AuditTrail
 from motadata_ai.domain.privacy.config import RetentionPolicy
@@ -47,6 +50,7 @@ from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.keywords import keywords_only
 from motadata_ai.domain.values.privacy import ErasureIncomplete, ErasureReport, RetentionReport, UserExport
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
+from motadata_ai.ports.bus import BusPort
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.consent import ConsentStorePort
 from motadata_ai.ports.documents import ConversationStorePort, DocumentStorePort
@@ -87,6 +91,7 @@ class Privacy:
         trail: AuditTrail | None = None,
         predictions: PredictionLogPort | None = None,
         consents: ConsentStorePort | None = None,
+        buses: Sequence[BusPort] = (),
         before_pseudonymising: Sequence[Callable[[], Awaitable[None]]] = (),
         forget_cached: Callable[[str, Sequence[str]], int] | None = None,
         pseudonym_key: bytes | None = None,
@@ -103,6 +108,7 @@ class Privacy:
         self._trail = trail
         self._predictions = predictions
         self._consents = consents
+        self._buses = tuple(bus for bus in buses if bus.supports_purge)
         self._flushes = tuple(before_pseudonymising)
         self._forget_cached = forget_cached
         self._key = pseudonym_key or random_key()
@@ -151,6 +157,8 @@ class Privacy:
         if self._memory is not None:
             memory = self._memory
             await step("memory", lambda: _count("memory", memory.delete_user(tenant_id, user_id)))
+        if self._buses:
+            await step("bus", lambda: self._erase_bus(tenant_id, user_id))
         if self._predictions is not None:
             predictions = self._predictions
             await step(
@@ -190,6 +198,13 @@ class Privacy:
                     documents += 1
                     chunks += len(stored.chunk_ids)
         return {"documents": documents, "chunks": chunks}
+
+    async def _erase_bus(self, tenant_id: str, user_id: str) -> dict[str, int]:
+        purged = 0
+        for bus in self._buses:
+            for root in USER_ROOTS:
+                purged += await bus.purge(user_pattern(root, tenant_id, user_id))
+        return {"bus_messages": purged}
 
     async def _erase_cache(self, tenant: TenantContext, user_id: str) -> dict[str, int]:
         assert self._cache is not None

@@ -4,7 +4,8 @@
 token budget, a flag on the ones the guardrails flagged, the earlier turns, then the question),
 makes one chat call through the gateway and maps the answer's ``[n]`` citations back to the
 sources. With no passages it answers :data:`NO_CONTEXT_ANSWER` without calling a model. The
-:class:`Answer` carries what the chat call spent.
+:class:`Answer` carries what the chat call spent. An answer that uses a user's own documents or
+conversation is cached for that user alone (:func:`user_scoped`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from motadata_ai.domain.values.tenancy import TenantContext
 
 NO_CONTEXT_ANSWER = NOT_ANSWERED
 """The answer when no passage was found (the extractive model refuses in the same words)."""
+
+
+def user_scoped(sources: Sequence[Source], history: Sequence[ConversationTurn]) -> bool:
+    """Whether an answer is the asking user's own: built from a document that a user owns (its
+    chunks carry the owner's ``user_id``) or after turns of a conversation. Such an answer is
+    cached per user; one built only from the tenant's shared documents is shared in the cache."""
+    return bool(history) or any(source.metadata.get("user_id") for source in sources)
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,11 @@ class Answerer:
         *,
         flagged: Collection[str] = (),
         history: Sequence[ConversationTurn] = (),
+        user_id: str | None = None,
     ) -> Answer:
-        """Answer ``question`` from ``sources`` (already guarded), after the ``history`` turns."""
+        """Answer ``question`` from ``sources`` (already guarded), after the ``history`` turns,
+        for ``user_id``: an answer built from a user's own documents or conversation is cached for
+        that user only (see :func:`user_scoped`); every answer is listed in the user's cache index."""
         if not sources:
             return Answer(text=NO_CONTEXT_ANSWER, sources=(), usage=NO_USAGE)
         context = build_context(
@@ -77,7 +88,13 @@ class Answerer:
             messages=self.messages(context.system_prompt, question, history),
             temperature=0.0,
         )
-        response = await self._gateway.generate(request, tenant=self.tenant, purpose="answer")
+        response = await self._gateway.generate(
+            request,
+            tenant=self.tenant,
+            purpose="answer",
+            user_id=user_id,
+            cache_per_user=user_scoped(context.sources, history),
+        )
         text = response.text.strip()
         return Answer(
             text=text, sources=mark_cited(context.sources, text), usage=ModelUsage.of_chat(response)

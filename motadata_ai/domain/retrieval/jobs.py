@@ -1,8 +1,8 @@
 """Background ingestion: jobs on a work-queue stream, processed by any number of workers.
 
 :class:`IngestJobQueue` (the caller's side) publishes an :class:`IngestJob` on
-``ingest.{tenant}.job`` of a jobs bus (on NATS: a JetStream work-queue stream, so each job goes
-to one worker and leaves the stream once acknowledged) and returns an :class:`IngestJobHandle`
+``ingest.{tenant}.{user}.job`` of a jobs bus (on NATS: a JetStream work-queue stream, so each job
+goes to one worker and leaves the stream once acknowledged) and returns an :class:`IngestJobHandle`
 that follows the job's progress and result events on ``events.{tenant}.ingest.{job}``.
 
 :class:`IngestWorker` (``motadata-ai worker``) consumes the jobs through one durable consumer
@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from motadata_ai.domain.bus.subjects import event_subject, tenant_token, validate_subject
+from motadata_ai.domain.bus.subjects import event_subject, tenant_token, user_token, validate_subject
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.documents import Document, IngestReport
 from motadata_ai.domain.values.errors import ValidationError
@@ -40,6 +40,7 @@ from motadata_ai.ports.bus import BusPort, BusTimeout, Subscription
 
 __all__ = [
     "INGEST_DURABLE",
+    "JOBS_PATTERN",
     "IngestJob",
     "IngestJobEvent",
     "IngestJobHandle",
@@ -56,9 +57,15 @@ INGEST_DURABLE = "ingest-workers"
 """The durable consumer every worker shares (one job goes to one worker)."""
 
 
-def job_subject(tenant_id: str) -> str:
-    """``ingest.{tenant}.job`` (``.`` in a tenant id written ``~``, as on every subject)."""
-    return validate_subject(f"ingest.{tenant_token(validate_tenant_id(tenant_id))}.job")
+JOBS_PATTERN = "ingest.*.*.job"
+"""Every tenant's and user's jobs (what the workers consume)."""
+
+
+def job_subject(tenant_id: str, user_id: str | None = None) -> str:
+    """``ingest.{tenant}.{user}.job`` (``.`` in a tenant id written ``~``, as on every subject;
+    the user token as :func:`~motadata_ai.domain.bus.subjects.user_token` makes it)."""
+    tenant = tenant_token(validate_tenant_id(tenant_id))
+    return validate_subject(f"ingest.{tenant}.{user_token(user_id)}.job")
 
 
 def _events_subject(tenant_id: str, job_id: str) -> str:
@@ -120,7 +127,7 @@ class IngestJobHandle:
         except TimeoutError as e:
             raise BusTimeout(
                 f"ingest job {self.job_id} reported no result within {timeout} s",
-                subject=job_subject(self.job.tenant_id), envelope_id=self.job_id,
+                subject=job_subject(self.job.tenant_id, self.job.user_id), envelope_id=self.job_id,
                 tenant_id=self.job.tenant_id, timeout=timeout,
             ) from e  # fmt: skip
         finally:
@@ -151,6 +158,11 @@ class IngestJobQueue:
         self._jobs = jobs
         self._events = events or jobs
 
+    @property
+    def jobs_bus(self) -> BusPort:
+        """The bus the jobs wait on until a worker acknowledges them (erasure purges it too)."""
+        return self._jobs
+
     async def submit(
         self,
         tenant: TenantContext | str,
@@ -172,7 +184,7 @@ class IngestJobQueue:
         subscription = await self._events.subscribe(_events_subject(tenant_id, job.job_id), on_event)
         handle.append(IngestJobHandle(job, subscription))
         await self._jobs.publish(
-            job_subject(tenant_id),
+            job_subject(tenant_id, user_id),
             Envelope(
                 id=job.job_id, tenant_id=tenant_id, type=JOB_MESSAGE, payload=job.model_dump(mode="json")
             ),
@@ -206,7 +218,7 @@ class IngestWorker:
     async def start(self, *, concurrency: int = 1) -> IngestWorker:
         """Consume jobs of every tenant, ``concurrency`` at a time."""
         self._subscription = await self._jobs.subscribe(
-            "ingest.*.job", self._handle, durable=INGEST_DURABLE, concurrency=concurrency, max_deliver=10
+            JOBS_PATTERN, self._handle, durable=INGEST_DURABLE, concurrency=concurrency, max_deliver=10
         )
         return self
 

@@ -26,7 +26,7 @@ from typing import Any, Literal, overload
 
 from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
-from motadata_ai.domain.privacy.audit import audit_action
+from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER
 from motadata_ai.domain.retrieval.checks import check_conversation_id, check_positive, check_search
 from motadata_ai.domain.retrieval.chunking import Chunker
@@ -118,8 +118,11 @@ class RAGSystem:
         query_rewriter: KeywordQueryRewriter | LLMQueryRewriter | None = None,
         telemetry: TelemetryPort | None = None,
         jobs: IngestJobQueue | None = None,
+        audit_trail: AuditTrail | None = None,
     ) -> None:
         self.tenant = TenantContext.of(tenant)
+        self.audit_trail = audit_trail
+        """Where ingest, query and delete record their audit events (``None``: not audited)."""
         self._jobs = jobs
         if config is None:
             config = RAGConfig()
@@ -344,14 +347,18 @@ class RAGSystem:
 
         With ``conversation_id`` (and memory on) the earlier turns feed the rewrite and the prompt,
         and this turn is stored. Raises :class:`KnowledgeBaseEmpty` when the tenant has no documents.
-        The tokens and cost reported are those of this query's own calls (rewrite, query
-        embedding, re-ranking, answer). One query is one request of the tenant's rate limit: its
+        The tokens and cost reported are the sums of the usage records of this query's own calls
+        (rewrite, query embedding, re-ranking, answer), attributed to ``user_id``. One query is one
+        request of the tenant's rate limit: its
         calls are made on its behalf.
         """
         check_search(question, mode=mode, top_k=top_k, filters=filters, config=self.config)
         check_conversation_id(conversation_id)  # bad input is refused before it spends a request
-        async with self._gateway.request(self.tenant, operation="rag.query", conversation_id=conversation_id):
-            return await self._query(
+        user = user_id or self.tenant.user_id
+        async with self._gateway.request(
+            self.tenant, operation="rag.query", user_id=user, conversation_id=conversation_id
+        ) as origin:
+            response = await self._query(
                 question,
                 conversation_id=conversation_id,
                 user_id=user_id,
@@ -359,6 +366,9 @@ class RAGSystem:
                 mode=mode,
                 filters=filters,
             )
+        if origin.usage is None:
+            return response
+        return response.model_copy(update={**origin.usage.totals(), "request_id": origin.request_id})
 
     async def _query(
         self,
@@ -392,7 +402,11 @@ class RAGSystem:
                     tenant_id=self.tenant.tenant_id,
                 )
             answer = await self._answerer.answer(
-                question, found.sources, flagged=found.flagged, history=history
+                question,
+                found.sources,
+                flagged=found.flagged,
+                history=history,
+                user_id=user_id or self.tenant.user_id,
             )
             usage = rewritten.usage + found.usage + answer.usage
             if self._remembers(conversation_id):

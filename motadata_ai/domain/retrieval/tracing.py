@@ -139,13 +139,16 @@ class TracedAnswerer(Answerer):
         *,
         flagged: Any = (),
         history: Sequence[ConversationTurn] = (),
+        user_id: str | None = None,
     ) -> Answer:
         """:meth:`Answerer.answer` in a ``rag.answer`` span."""
         attributes = tenant_attributes(
             self.tenant, {"gen_ai.request.model": self.llm_model, "rag.sources": len(sources)}
         )
         with self.telemetry.span("rag.answer", attributes=attributes) as span:
-            answer = await super().answer(question, sources, flagged=flagged, history=history)
+            answer = await super().answer(
+                question, sources, flagged=flagged, history=history, user_id=user_id
+            )
             span.set_attribute("rag.citations", sum(1 for s in answer.sources if s.cited))
             return answer
 

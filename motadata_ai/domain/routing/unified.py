@@ -69,7 +69,11 @@ class TaskRunner(Protocol):
 
 
 class UnifiedResponse(BaseModel):
-    """The answer to a unified query with everything that produced it."""
+    """The answer to a unified query with everything that produced it.
+
+    ``input_tokens``, ``output_tokens`` and ``cost_usd`` sum the usage records of every call of
+    the query (routing, agent and RAG), which share ``request_id``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -91,6 +95,7 @@ class UnifiedResponse(BaseModel):
     rag: RAGResponse | None = None
     errors: tuple[str, ...] = ()
     duration_ms: float = 0.0
+    request_id: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -241,9 +246,20 @@ class UnifiedQuery:
             return await self._query(query, tenant_id, user_id, conversation_id, mode)
         # one unified query is one request: the classifier, RAG and agent calls are made on its behalf
         async with self.gateway.request(
-            tenant_id, operation="unified_query", conversation_id=conversation_id
-        ):
-            return await self._query(query, tenant_id, user_id, conversation_id, mode)
+            tenant_id, operation="unified_query", user_id=user_id, conversation_id=conversation_id
+        ) as origin:
+            result = await self._query(query, tenant_id, user_id, conversation_id, mode)
+        if origin.usage is None:
+            return result
+        # its cost is the sum of its calls' records (a failed path of ``both`` included), plus what a
+        # part that ran outside this request (a remote agent) reported
+        totals = origin.usage.totals()
+        for part in (result.agent, result.rag):
+            if part is not None and part.request_id != origin.request_id:
+                totals["input_tokens"] += part.input_tokens
+                totals["output_tokens"] += part.output_tokens
+                totals["cost_usd"] += part.cost_usd
+        return result.model_copy(update={**totals, "request_id": origin.request_id})
 
     async def _query(
         self, query: str, tenant_id: str, user_id: str | None, conversation_id: str | None, mode: QueryMode

@@ -76,7 +76,11 @@ class AgentStep(ValueModel):
 
 
 class AgentTask(ValueModel):
-    """The result of ``Agent.execute_task`` (or ``chat``): status, steps, answer and usage."""
+    """The result of ``Agent.execute_task`` (or ``chat``): status, steps, answer and usage.
+
+    ``input_tokens``, ``output_tokens`` and ``cost_usd`` sum the usage records of every call the
+    task made (model steps, memory recall, tools' calls; a remote worker's reported usage).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -98,6 +102,9 @@ class AgentTask(ValueModel):
     error: str | None = None
     created_at: datetime = Field(default_factory=_now)
     finished_at: datetime | None = None
+    request_id: str | None = Field(
+        None, description="The request of the task's latest run (its ledger records)"
+    )
     output: Any = Field(None, description="The answer parsed as the task's output_type, if one was asked for")
 
     @property

@@ -6,6 +6,10 @@ operation=...)``; the gateway calls made inside that block (the query embedding,
 re-rank, a memory recall, the answer itself) are made *on its behalf*: they carry its
 :class:`CallOrigin` (set here in a context variable, so nested use-cases see it too) and their
 ``purpose`` says what they are for. The rate limit counts the request once, at its start.
+
+The origin also carries the user the request is made for (so every inner call is attributed to
+them, whoever makes it) and the request's :class:`RequestUsage`, which sums the usage records of
+its calls (what the request's response reports as its cost).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["CallOrigin", "Purpose", "acting_for", "current_origin", "new_request_id"]
+from motadata_ai.domain.values.request_usage import RequestUsage
+
+__all__ = ["CallOrigin", "Purpose", "RequestUsage", "acting_for", "current_origin", "new_request_id"]
 
 Purpose = Literal[
     "request",
@@ -49,14 +55,17 @@ def new_request_id() -> str:
 @dataclass(frozen=True, slots=True)
 class CallOrigin:
     """The user request a call belongs to: its id, tenant and use-case operation
-    (``rag.query``, ``agent.step``, ``unified_query``, ``gateway.generate`` ...), and the
-    conversation it is a turn of (a RAG conversation id, an agent's session), if any."""
+    (``rag.query``, ``agent.step``, ``unified_query``, ``gateway.generate`` ...), the
+    conversation it is a turn of (a RAG conversation id, an agent's session), if any, the user it
+    is made for (when known) and, for a request the gateway opened, the usage of its calls so far."""
 
     request_id: str
     tenant_id: str
     operation: str
     purpose: Purpose = "request"
     conversation_id: str | None = None
+    user_id: str | None = None
+    usage: RequestUsage | None = field(default=None, compare=False, repr=False)
 
     def for_purpose(self, purpose: Purpose) -> CallOrigin:
         """The same request, for another purpose."""

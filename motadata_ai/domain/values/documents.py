@@ -156,7 +156,11 @@ class Source(ValueModel):
 
 
 class RAGResponse(ValueModel):
-    """An answer with the sources it was built from (``cited`` marks the ones it cites)."""
+    """An answer with the sources it was built from (``cited`` marks the ones it cites).
+
+    ``input_tokens``, ``output_tokens`` and ``cost_usd`` are the sums of the usage records of the
+    query's calls (the ledger records whose ``request_id`` is this ``request_id``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -171,6 +175,7 @@ class RAGResponse(ValueModel):
     cost_usd: float = 0.0
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     mode: str = "hybrid"
+    request_id: str | None = None
 
     @property
     def total_tokens(self) -> int:

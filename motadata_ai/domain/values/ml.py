@@ -101,6 +101,8 @@ class DatasetSchema(ValueModel):
 
     Unlisted columns in the data are refused unless ``ignore_extra_columns`` is set (then they are
     dropped); ``max_missing_fraction`` bounds the share of missing values per feature.
+    ``user_column`` names the column that attributes each row to a user (never a feature): in an
+    app, the rows of users without consent to ``training`` are dropped or refused before training.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -109,6 +111,7 @@ class DatasetSchema(ValueModel):
     target: str = Field(min_length=1)
     max_missing_fraction: float = Field(0.5, ge=0.0, le=1.0)
     ignore_extra_columns: bool = False
+    user_column: str | None = Field(None, min_length=1, max_length=128)
 
     @model_validator(mode="after")
     def _distinct_names(self) -> DatasetSchema:
@@ -117,6 +120,8 @@ class DatasetSchema(ValueModel):
             raise ValueError("feature names must be distinct")
         if self.target in names:
             raise ValueError(f"the target {self.target!r} must not also be a feature")
+        if self.user_column is not None and self.user_column in (*names, self.target):
+            raise ValueError(f"the user column {self.user_column!r} must be neither a feature nor the target")
         return self
 
     @classmethod
@@ -126,16 +131,18 @@ class DatasetSchema(ValueModel):
         *,
         ignore_extra_columns: bool = False,
         max_missing_fraction: float = 0.5,
+        user_column: str | None = None,
         **features: FeatureType,
     ) -> DatasetSchema:
         """Shorthand: ``DatasetSchema.of("made_sla", category="categorical", hour="numeric")``;
-        ``ignore_extra_columns`` and ``max_missing_fraction`` are the schema's own options (a
-        feature cannot take those two names here; list it in ``features=`` instead)."""
+        ``ignore_extra_columns``, ``max_missing_fraction`` and ``user_column`` are the schema's own
+        options (a feature cannot take those names here; list it in ``features=`` instead)."""
         return cls(
             features=tuple(FeatureSpec(name=n, type=t) for n, t in features.items()),
             target=target,
             ignore_extra_columns=ignore_extra_columns,
             max_missing_fraction=max_missing_fraction,
+            user_column=user_column,
         )
 
     @property

@@ -30,7 +30,13 @@ class UsageRecord(ValueModel):
 
     ``source`` says where the answer came from; ``saved_usd`` is the provider cost a cache or
     de-duplication hit avoided. ``attempts`` counts provider attempts (a retried call is one record
-    and is charged once).
+    and is charged once). ``model`` is the one canonical, provider-qualified name
+    (``openai/gpt-4o-mini``). ``request_id`` names the user request the call was made for (every
+    call of one RAG query or agent task shares it), ``use_case`` that request's operation
+    (``rag.query``, ``agent.execute_task``, ``unified_query``, ``memory.recall``, ``gateway.generate``
+    for a direct call ...) and ``purpose`` why the call was made inside it (``query_embedding``,
+    ``answer``, ``agent_step`` ...). ``fingerprint`` is the hash of the request's cache key (no prompt
+    text), so repeated prompts can be counted.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -52,6 +58,10 @@ class UsageRecord(ValueModel):
     error: str | None = None
     response_id: str | None = None
     created_at: datetime = Field(default_factory=_now)
+    request_id: str | None = Field(None, max_length=64)
+    use_case: str | None = Field(None, max_length=64)
+    purpose: str | None = Field(None, max_length=32)
+    fingerprint: str | None = Field(None, max_length=128)
 
     @property
     def cache_hit(self) -> bool:

@@ -30,10 +30,10 @@ import pytest
 import pytest_asyncio
 
 from motadata_ai.domain.bus.codec import MalformedMessage, encode
-from motadata_ai.domain.bus.subjects import InvalidSubject, tenant_token
+from motadata_ai.domain.bus.subjects import InvalidSubject, tenant_token, user_token
 from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Subscription
+from motadata_ai.ports.bus import BusError, BusPort, BusTimeout, BusUnavailable, Subscription
 from motadata_ai.testing.contracts.health import assert_probe_answers
 
 __all__ = ["SECRET", "BusContract", "BusServerContract", "Inbox", "eventually"]
@@ -459,6 +459,28 @@ class BusContract:
             await bus.subscribe(self.pattern(A), Inbox(), concurrency=0)
 
     # -- errors ----------------------------------------------------------------------------------
+
+    # -- purge (erasure) --------------------------------------------------------------------------
+
+    async def test_purge_removes_the_retained_messages_on_a_subject_filter_only(self) -> None:
+        bus = await self.bus()
+        bob, alice = user_token("bob"), user_token("alice")
+        if not bus.supports_purge:
+            with pytest.raises(BusError):
+                await bus.purge(f"{self.root}.{A}.{bob}.>")
+            return
+        await bus.publish(self.subject(A, bob, "triage", "task"), env(A, "bob-1"))
+        await bus.publish(self.subject(A, bob, "billing", "task"), env(A, "bob-2"))
+        await bus.publish(self.subject(A, alice, "triage", "task"), env(A, "alice"))
+        await bus.publish(self.subject(B, bob, "triage", "task"), env(B, "other-tenant-bob"))
+        assert await bus.purge(f"{self.root}.{A}.{bob}.>") == 2
+        assert await bus.purge(f"{self.root}.{A}.{bob}.>") == 0  # idempotent
+        assert await bus.purge(f"x{self.root}.{A}.{bob}.>") == 0  # outside what the bus retains
+        await bus.publish(self.subject(A, alice, "triage", "task"), env(A, "sentinel"))
+        inbox = Inbox()
+        await self.subscribe(bus, self.pattern(), inbox, durable="after-erasure")
+        await inbox.wait_for("sentinel")
+        assert inbox.types == ["alice", "other-tenant-bob", "sentinel"]
 
     async def test_closed_bus_raises_bus_unavailable(self) -> None:
         bus = await self.make_bus((f"{self.root}.>",))

@@ -25,6 +25,7 @@ from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.usage import AuditEvent, FeedbackRecord, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort, LedgerUnavailable, UsageLedgerPort
 from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
+from motadata_ai.testing.contracts.usage_report import UsageReportContract
 
 __all__ = ["SECRET", "LedgerContract", "LedgerServerContract"]
 
@@ -49,7 +50,7 @@ def usage(tenant: str, **fields: Any) -> UsageRecord:
     return UsageRecord(**values)
 
 
-class LedgerContract:
+class LedgerContract(UsageReportContract):
     """Behaviour every ledger and audit log adapter shares; subclasses provide the stores."""
 
     async def make_ledger(self) -> UsageLedgerPort:

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import pytest
 
+from motadata_ai.adapters.memory.bus import InMemoryBus
 from motadata_ai.adapters.memory.cache import InMemoryCache
 from motadata_ai.adapters.memory.consent import InMemoryConsentStore
 from motadata_ai.adapters.memory.documents import InMemoryDocumentStore
 from motadata_ai.adapters.memory.ledger import InMemoryAuditLog, InMemoryUsageLedger
 from motadata_ai.adapters.memory.memory_store import InMemoryMemoryStore
 from motadata_ai.adapters.memory.ml import InMemoryPredictionLog
+from motadata_ai.domain.bus.subjects import agent_subject, user_pattern
 from motadata_ai.domain.privacy.audit import AuditTrail
 from motadata_ai.domain.privacy.cache_policy import user_index_key
 from motadata_ai.domain.privacy.service import Privacy
+from motadata_ai.domain.retrieval.jobs import job_subject
 from motadata_ai.domain.values import keys
+from motadata_ai.domain.values.bus import Envelope
 from motadata_ai.domain.values.consent import ConsentRecord
 from motadata_ai.domain.values.memory import MemoryRecord
 from motadata_ai.domain.values.ml import PredictionLogEntry
 from motadata_ai.domain.values.usage import FeedbackRecord, UsageRecord
-from motadata_ai.errors import CacheUnavailable, ErasureIncomplete, KeywordArgumentsRequired
+from motadata_ai.errors import BusUnavailable, CacheUnavailable, ErasureIncomplete, KeywordArgumentsRequired
 from motadata_ai.ports.cache import CachePort
 
 
@@ -133,3 +137,21 @@ async def test_positional_arguments_are_refused() -> None:
     privacy = Stores(InMemoryCache()).privacy()
     with pytest.raises(KeywordArgumentsRequired, match=r"tenant_id=\.\.\., user_id=\.\.\."):
         await privacy.erase_user("bob", "acme")  # type: ignore[misc]
+
+
+async def test_a_bus_that_is_down_stops_the_erasure_and_a_rerun_purges_the_users_messages() -> None:
+    down = InMemoryBus(subjects=("agent.>",))
+    await down.aclose()
+    privacy = Privacy(buses=[down], pseudonym_key=b"k" * 32)
+    with pytest.raises(ErasureIncomplete) as caught:
+        await privacy.erase_user(tenant_id="acme", user_id="bob")
+    assert caught.value.store == "bus" and isinstance(caught.value.__cause__, BusUnavailable)
+
+    bus = InMemoryBus(subjects=("agent.>", "ingest.>"))
+    for user in ("bob", "alice"):
+        task = Envelope(tenant_id="acme", type="agent.task", payload={"task": f"help {user}"})
+        await bus.publish(agent_subject("acme", "triage", user_id=user), task)
+        await bus.publish(job_subject("acme", user), Envelope(tenant_id="acme", type="ingest.job"))
+    report = await Privacy(buses=[bus], pseudonym_key=b"k" * 32).erase_user(tenant_id="acme", user_id="bob")
+    assert report.counts["bus_messages"] == 2
+    assert await bus.purge(user_pattern("agent", "acme", "alice")) == 1  # alice's stayed

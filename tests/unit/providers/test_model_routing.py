@@ -133,3 +133,21 @@ async def test_the_server_address_is_the_built_adapters_and_asking_builds_nothin
     assert port.server_address("openai/gpt-4o") is None and built == []
     await port.complete(_request("openai/gpt-4o"))
     assert port.server_address("openai/gpt-4o") == ServerAddress("llm.internal", 443)
+
+def test_canonical_names_build_no_adapter_for_a_prefixed_name() -> None:
+    built: list[str] = []
+
+    class Qualifying(FunctionLLM):
+        def canonical_model(self, model: str) -> str:
+            return f"openai/{model}"
+
+    def make(name: str) -> FunctionLLM:
+        built.append(name)
+        return Qualifying(lambda request: name)
+
+    port = ModelRoutedChat({"local": lambda: make("local")}, default=lambda: make("default"))
+    assert port.canonical_model("local/all-minilm-l6-v2") == "local/all-minilm-l6-v2"
+    assert port.canonical_model("anthropic/claude-3-haiku") == "anthropic/claude-3-haiku"
+    assert built == []
+    assert port.canonical_model("gpt-4o-mini") == "openai/gpt-4o-mini"
+    assert built == ["default"]

@@ -170,7 +170,7 @@ class CacheStep(Step):
 
     def _shape(self, call: Call, request: llm.ChatRequest) -> str:
         return caching.SemanticIndex.shape(
-            request, caching.schema_variant(call.level, call.options.response_schema)
+            request, caching.schema_variant(call.level, call.options.response_schema, call.cache_user)
         )
 
     async def _semantic_lookup(

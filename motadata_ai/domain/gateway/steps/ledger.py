@@ -2,8 +2,11 @@
 
 :func:`usage_record` builds the record for a success (from the answer) and for a failure (from
 the error: an outcome such as ``rate_limited`` or ``blocked``; a blocked answer is charged once,
-to the call that reached the provider). :class:`UsageRecorder` batches the records to the ledger
-port on a background task (``flush`` waits for them) and runs the feedback hook after each call.
+to the call that reached the provider). Each record names the request the call was made for, its
+use-case operation and the call's purpose (from the call's origin), and the model by its one
+canonical name. :class:`UsageRecorder` batches the records to the ledger port on a background task
+(``flush`` waits for them) and runs the feedback hook after each call. The step also adds each
+record of a call made inside an opened request to that request's usage (its response's cost).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
@@ -26,7 +30,7 @@ from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
 
-__all__ = ["FeedbackHook", "LedgerStep", "UsageRecorder", "outcome_of", "usage_record"]
+__all__ = ["FeedbackHook", "LedgerStep", "ModelNames", "UsageRecorder", "outcome_of", "usage_record"]
 
 log = logging.getLogger("motadata_ai.gateway")
 T = TypeVar("T")
@@ -48,6 +52,35 @@ def outcome_of(error: BaseException, call: Call) -> Outcome:
     return "error"
 
 
+def _same(model: str) -> str:
+    return model
+
+
+@dataclass(slots=True)
+class ModelNames:
+    """The canonical model names, asked of ``canonical`` once per name (bounded)."""
+
+    canonical: Callable[[str], str] = _same
+    _known: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, model: str) -> str:
+        """The canonical name of ``model``."""
+        known = self._known.get(model)
+        if known is None:
+            known = self.canonical(model) or model
+            if known == model and "/" not in model:
+                return known  # not qualified yet (the provider may be known later): ask again
+            if len(self._known) > 4096:
+                self._known.clear()
+            self._known[model] = known
+        return known
+
+
+def _fingerprint(call: Call) -> str | None:
+    """The hash part of the call's cache key (no prompt text), when it has one."""
+    return call.key.rsplit(":", 1)[-1] if call.key else None
+
+
 def usage_record(
     call: Call,
     *,
@@ -55,59 +88,65 @@ def usage_record(
     created_at: datetime,
     response: llm.ChatResponse | llm.EmbeddingResponse | None = None,
     error: BaseException | None = None,
+    names: Callable[[str], str] = _same,
 ) -> UsageRecord:
     """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
 
-    A cache or de-duplication hit costs nothing and records what it saved. The record carries
-    no request id or purpose yet (the ledger's schema has no column for them); they travel on
-    ``call.origin`` and the call's span.
+    A cache or de-duplication hit costs nothing and records what it saved. The request id, the
+    use-case and the purpose come from ``call.origin``; ``names`` gives the canonical model name.
     """
     source = call.state.source
+    origin = call.origin
+    outcome: dict[str, Any]
     if error is not None:
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
         usage = answer.usage if answer is not None else llm.Usage()
-        return trusted(UsageRecord,
-            id=uuid.uuid4().hex,
-            tenant_id=call.tenant_id,
-            user_id=call.user_id,
-            operation=call.ledger_operation,
-            model=call.state.model or call.model,
-            provider=provider_of(call.state.model or call.model),
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_usd=answer.cost_usd if answer is not None else 0.0,
-            saved_usd=0.0,
-            latency_ms=(now - call.started) * 1000.0,
-            source=source if charged else "none",
-            outcome=outcome_of(error, call),
-            attempts=call.state.provider_attempts,
-            error=f"{type(error).__name__}: {error}"[:500],
-            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else None,
-            created_at=created_at,
-        )
-    assert response is not None
-    paid = source == "provider"
-    chat = isinstance(response, llm.ChatResponse)
-    return trusted(UsageRecord,
+        model = names(call.state.model or call.model)
+        outcome = {
+            "provider": provider_of(model),
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": answer.cost_usd if answer is not None else 0.0,
+            "saved_usd": 0.0,
+            "source": source if charged else "none",
+            "outcome": outcome_of(error, call),
+            "error": f"{type(error).__name__}: {error}"[:500],
+            "response_id": blocked.id if isinstance(blocked, llm.ChatResponse) else None,
+        }
+    else:
+        assert response is not None
+        paid = source == "provider"
+        chat = isinstance(response, llm.ChatResponse)
+        model = names(call.state.model or response.model)
+        outcome = {
+            "provider": provider_of(model)
+            or (response.provider if isinstance(response, llm.ChatResponse) else ""),
+            "input_tokens": response.usage.input_tokens if paid else 0,
+            "output_tokens": response.usage.output_tokens if paid and chat else 0,
+            "cost_usd": response.cost_usd if paid else 0.0,
+            "saved_usd": 0.0 if paid else response.cost_usd,
+            "source": source,
+            "outcome": "ok",
+            "error": None,
+            "response_id": response.id if isinstance(response, llm.ChatResponse) else None,
+        }
+    return trusted(
+        UsageRecord,
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,
         operation=call.ledger_operation,
-        model=response.model,
-        provider=response.provider if isinstance(response, llm.ChatResponse) else provider_of(response.model),
-        input_tokens=response.usage.input_tokens if paid else 0,
-        output_tokens=response.usage.output_tokens if paid and chat else 0,
-        cost_usd=response.cost_usd if paid else 0.0,
-        saved_usd=0.0 if paid else response.cost_usd,
+        model=model,
         latency_ms=(now - call.started) * 1000.0,
-        source=source,
-        outcome="ok",
         attempts=call.state.provider_attempts,
-        error=None,
-        response_id=response.id if isinstance(response, llm.ChatResponse) else None,
         created_at=created_at,
+        request_id=origin.request_id,
+        use_case=origin.operation,
+        purpose=call.purpose,
+        fingerprint=_fingerprint(call),
+        **outcome,
     )
 
 
@@ -178,13 +217,15 @@ class LedgerStep(Step):
         *,
         clocks: Clocks,
         stats: GatewayStats,
+        canonical: Callable[[str], str] = _same,
     ) -> None:
         self._recorder, self._clocks, self._stats = recorder, clocks, stats
+        self._names = ModelNames(canonical)
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """Record the completion or its failure."""
         response = await self._recorded(call, next(call, request))
-        self._recorder.record(self._record(call, response), response)
+        self._keep(call, self._record(call, response), response)
         return response
 
     async def embed(
@@ -192,7 +233,7 @@ class LedgerStep(Step):
     ) -> llm.EmbeddingResponse:
         """Record the embedding call or its failure."""
         response = await self._recorded(call, next(call, request))
-        self._recorder.record(self._record(call, response), None)
+        self._keep(call, self._record(call, response), None)
         return response
 
     async def stream(
@@ -208,7 +249,7 @@ class LedgerStep(Step):
             raise
         response = call.state.response
         if response is not None:
-            self._recorder.record(self._record(call, response), response)
+            self._keep(call, self._record(call, response), response)
 
     async def _recorded(self, call: Call, answer: Awaitable[T]) -> T:
         """Count the call and await its answer; a failure is recorded before it goes on."""
@@ -219,11 +260,24 @@ class LedgerStep(Step):
             self._failed(call, error)
             raise
 
+    def _keep(self, call: Call, record: UsageRecord, response: llm.ChatResponse | None) -> None:
+        """Queue ``record`` and add it to the usage of the request the call was made for."""
+        usage = call.origin.usage
+        if usage is not None and call.internal:
+            usage.add(record)
+        self._recorder.record(record, response)
+
     def _record(self, call: Call, response: llm.ChatResponse | llm.EmbeddingResponse) -> UsageRecord:
         return usage_record(
-            call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), response=response
+            call,
+            now=self._clocks.monotonic(),
+            created_at=self._clocks.wall(),
+            response=response,
+            names=self._names,
         )
 
     def _failed(self, call: Call, error: BaseException) -> None:
-        record = usage_record(call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), error=error)
-        self._recorder.record(record, None)
+        record = usage_record(
+            call, now=self._clocks.monotonic(), created_at=self._clocks.wall(), error=error, names=self._names
+        )
+        self._keep(call, record, None)

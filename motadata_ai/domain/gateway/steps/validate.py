@@ -122,11 +122,11 @@ class Validate(Step):
         use_cache = self._has_cache and policy.enable_caching and not options.no_cache
         key = ""
         if call.kind == "chat" and (use_cache or policy.request_deduplication):
-            key = caching.chat_key(
-                call.tenant_id, request, variant=caching.schema_variant(level, options.response_schema)
-            )
+            variant = caching.schema_variant(level, options.response_schema, call.cache_user)
+            key = caching.chat_key(call.tenant_id, request, variant=variant)
         elif call.kind == "stream" and use_cache:
-            key = caching.chat_key(call.tenant_id, request, variant=caching.schema_variant(level, None))
+            variant = caching.schema_variant(level, None, call.cache_user)
+            key = caching.chat_key(call.tenant_id, request, variant=variant)
         call = call.completed(model=request.model, level=level, key=key, use_cache=use_cache, options=options)
         call.state.model = request.model
         return call, request

@@ -13,10 +13,17 @@ tiered cache's tiers, and read-replica searches, each beside its baseline from t
 * **tiers**: ``get`` of an L1 hit (TieredCache) beside an L2 hit (RedisCache on the cluster).
 * **replica**: concurrent dense searches on the primary beside the same searches routed to a
   streaming replica (``read_dsns``).
+* **dedup**: 200 identical concurrent requests of one tenant split over 2 SDK processes on the
+  cluster: provider calls made with the cross-instance lease beside in-process de-duplication only.
+* **batching**: ``generate_batch`` (concurrency 16) beside the same requests one after another,
+  and 256 concurrent single-text embedding callers merged into provider batches beside one
+  provider call each, on a provider with a fixed ``--latency`` per call that serves one call at a
+  time (a local model on the CPU) and on one that serves any number at once.
 
 Last line: one JSON object with ``gateway_rps_1``, ``gateway_rps_2``, ``ingest_docs_per_s_1``,
 ``ingest_docs_per_s_2``, ``l1_hit_p95_ms``, ``l2_hit_p95_ms`` (and the rest). ``--quick`` runs a
-smaller load. Run: ``python benchmarks/scale_out.py [--quick]``.
+smaller load; ``--parts dedup,batching`` runs only those parts. Run:
+``python benchmarks/scale_out.py [--quick] [--parts ...]``.
 """
 
 from __future__ import annotations
@@ -153,6 +160,144 @@ def gateway_run(
     ended = max(r["ended"] for r in results)
     latencies = [x for r in results for x in r["latencies"]]
     return {"rps": len(latencies) / (ended - began), "p95_ms": p95(latencies), "calls": len(latencies)}
+
+
+# -- cross-instance de-duplication ---------------------------------------------------------------
+
+
+def dedup_child(
+    url: str, namespace: str, requests: int, latency: float, leases: bool, start_at: float, out: Any
+) -> None:
+    """One SDK process sending ``requests`` identical requests at once (with or without leases)."""
+    asyncio.run(_dedup_child(url, namespace, requests, latency, leases, start_at, out))
+
+
+async def _dedup_child(
+    url: str, namespace: str, requests: int, latency: float, leases: bool, start_at: float, out: Any
+) -> None:
+    from motadata_ai.adapters.memory.embedding import HashEmbeddings
+    from motadata_ai.adapters.memory.llm import FunctionLLM
+    from motadata_ai.adapters.redis import RedisCache
+    from motadata_ai.adapters.redis.leases import RedisLeases
+    from motadata_ai.domain.gateway import Gateway, GatewayConfig
+    from motadata_ai.domain.values.llm import ChatRequest, Message
+
+    cache = RedisCache.from_url(url, namespace=namespace, timeout=2.0)
+    provider = FunctionLLM(lambda request: "answer", delay=latency)
+    gateway = Gateway(
+        llm=provider,
+        embeddings=HashEmbeddings(),
+        config=GatewayConfig(default_model="m", max_retries=0, requests_per_minute=None),
+        cache=cache,
+        leases=RedisLeases(cache.client, address=url, namespace=namespace) if leases else None,
+    )
+    await gateway.generate(
+        ChatRequest(model="m", messages=(Message(role="user", content="warm"),)), tenant="t1"
+    )
+    warm_calls = len(provider.calls)
+    request = ChatRequest(model="m", messages=(Message(role="user", content="the same question"),))
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    latencies: list[float] = []
+
+    async def one() -> None:
+        t = time.perf_counter()
+        await gateway.generate(request, tenant="t0")
+        latencies.append((time.perf_counter() - t) * 1000)
+
+    await asyncio.gather(*(one() for _ in range(requests)))
+    await cache.aclose()
+    out.put({"calls": len(provider.calls) - warm_calls, "latencies": latencies})
+
+
+def dedup_run(url: str, processes: int, requests: int, latency: float, leases: bool) -> dict[str, float]:
+    """``requests`` identical requests of one tenant split over ``processes`` processes at once:
+    provider calls made and p95 per request."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    start_at = time.time() + 8.0 + 2.0 * processes
+    children = [
+        ctx.Process(
+            target=dedup_child, args=(url, namespace, requests // processes, latency, leases, start_at, out)
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=300) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    latencies = [x for r in results for x in r["latencies"]]
+    return {"provider_calls": sum(r["calls"] for r in results), "p95_ms": p95(latencies)}
+
+
+# -- request batching and embedding coalescing -----------------------------------------------------
+
+
+async def batching(requests: int, concurrency: int, latency: float, embed_callers: int) -> dict[str, float]:
+    """``generate_batch`` beside the same requests one after another, and concurrent embedding
+    callers merged into provider batches beside the same callers one provider call each."""
+    from motadata_ai.adapters.memory.embedding import HashEmbeddings
+    from motadata_ai.adapters.memory.llm import FunctionLLM
+    from motadata_ai.domain.gateway import Gateway, GatewayConfig
+    from motadata_ai.domain.values.llm import ChatRequest, EmbeddingRequest, EmbeddingResponse, Message
+
+    class SlowEmbeddings(HashEmbeddings):
+        """Hash vectors after a fixed wait per provider call; ``serial``: one call at a time (a
+        local model on the CPU, or an API held to one call in flight), else unlimited calls at once."""
+
+        def __init__(self, *, serial: bool) -> None:
+            super().__init__(dimensions=DIMENSIONS)
+            self._gate = asyncio.Semaphore(1 if serial else 1_000_000)
+
+        async def embed(
+            self, request: EmbeddingRequest, *, timeout: float | None = None
+        ) -> EmbeddingResponse:
+            async with self._gate:
+                await asyncio.sleep(latency)
+                return await super().embed(request, timeout=timeout)
+
+    figures: dict[str, float] = {}
+    config = GatewayConfig(default_model="m", default_embedding_model="hash", requests_per_minute=None,
+                           enable_caching=False, embedding_texts_per_minute=None)  # fmt: skip
+    gateway = Gateway(
+        llm=FunctionLLM(lambda r: "answer", delay=latency), embeddings=HashEmbeddings(), config=config
+    )
+    batch = [
+        ChatRequest(model="m", messages=(Message(role="user", content=f"q{n}"),)) for n in range(requests)
+    ]
+    t = time.perf_counter()
+    for request in batch:
+        await gateway.generate(request, tenant="t0")
+    figures["sequential_rps"] = requests / (time.perf_counter() - t)
+    t = time.perf_counter()
+    await gateway.generate_batch(batch, tenant="t0", concurrency=concurrency)
+    figures["generate_batch_rps"] = requests / (time.perf_counter() - t)
+
+    variants = [
+        (f"{merging}_{provider}", window, max_inputs, provider == "serial")
+        for provider in ("serial", "parallel")
+        for merging, window, max_inputs in (("uncoalesced", 0.0, 1), ("coalesced", 0.002, 256))
+    ]
+    for label, window, max_inputs, serial in variants:
+        embeddings = SlowEmbeddings(serial=serial)
+        merged = config.model_copy(
+            update={"embedding_batch_window": window, "embedding_batch_max_inputs": max_inputs}
+        )
+        embedder = Gateway(llm=FunctionLLM(lambda r: ""), embeddings=embeddings, config=merged)
+        latencies: list[float] = []
+
+        async def caller(n: int, embedder: Gateway = embedder, latencies: list[float] = latencies) -> None:
+            t0 = time.perf_counter()
+            await embedder.embed([f"text {n}"], tenant="t0")
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        t = time.perf_counter()
+        await asyncio.gather(*(caller(n) for n in range(embed_callers)))
+        figures[f"embed_{label}_texts_per_s"] = embed_callers / (time.perf_counter() - t)
+        figures[f"embed_{label}_provider_calls"] = len(embeddings.calls)
+        figures[f"embed_{label}_p95_ms"] = p95(latencies)
+    return figures
 
 
 # -- ingestion workers ----------------------------------------------------------------------------
@@ -388,7 +533,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--latency", type=float, default=0.02, help="model latency in seconds")
+    parser.add_argument(
+        "--parts", default="gateway,dedup,batching,ingest,replica",
+        help="comma-separated parts to run (gateway includes the tiers)",
+    )  # fmt: skip
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     requests = 1200 if args.quick else 4000
     concurrency = 64
     documents_limit = 400 if args.quick else 1400
@@ -399,9 +549,10 @@ async def main() -> None:
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     figures: dict[str, float] = {}
-    cluster = ValkeyCluster().start()
+    cluster = ValkeyCluster().start() if parts & {"gateway", "dedup"} else None
     try:
-        for processes in (1, 2, 4):
+        for processes in (1, 2, 4) if "gateway" in parts else ():
+            assert cluster is not None
             result = gateway_run(cluster.url, processes, requests, concurrency, args.latency)
             figures[f"gateway_rps_{processes}"] = result["rps"]
             figures[f"gateway_p95_ms_{processes}"] = result["p95_ms"]
@@ -411,17 +562,55 @@ async def main() -> None:
                 f"  ({result['calls']:.0f} calls, model latency {args.latency * 1000:.0f} ms)",
                 flush=True,
             )
-        figures.update(await tiers(cluster.url, 2000))
+        if "gateway" in parts:
+            assert cluster is not None
+            figures.update(await tiers(cluster.url, 2000))
+            print(
+                f"tiers    L1 hit p50 {figures['l1_hit_p50_ms']:.3f} ms"
+                f"  p95 {figures['l1_hit_p95_ms']:.3f} ms  |  L2 (Redis Cluster) hit"
+                f" p50 {figures['l2_hit_p50_ms']:.3f} ms  p95 {figures['l2_hit_p95_ms']:.3f} ms",
+                flush=True,
+            )
+        if "dedup" in parts:
+            assert cluster is not None
+            for leases in (False, True):
+                result = dedup_run(cluster.url, 2, 200, max(args.latency, 0.2), leases)
+                label = "with leases" if leases else "in-process only"
+                key = "leases" if leases else "local"
+                figures[f"dedup_provider_calls_{key}"] = result["provider_calls"]
+                figures[f"dedup_p95_ms_{key}"] = result["p95_ms"]
+                print(
+                    f"dedup    200 identical requests over 2 processes, {label}: "
+                    f"{result['provider_calls']:.0f} provider call(s), p95 {result['p95_ms']:.1f} ms "
+                    f"(model latency {max(args.latency, 0.2) * 1000:.0f} ms)",
+                    flush=True,
+                )
+    finally:
+        if cluster is not None:
+            cluster.remove()
+
+    if "batching" in parts:
+        result = await batching(200 if args.quick else 1000, 16, args.latency, 256)
+        figures.update(result)
         print(
-            f"tiers    L1 hit p50 {figures['l1_hit_p50_ms']:.3f} ms"
-            f"  p95 {figures['l1_hit_p95_ms']:.3f} ms  |  L2 (Redis Cluster) hit"
-            f" p50 {figures['l2_hit_p50_ms']:.3f} ms  p95 {figures['l2_hit_p95_ms']:.3f} ms",
+            f"batch    generate_batch (concurrency 16) {result['generate_batch_rps']:.1f} calls/s"
+            f"  |  one after another {result['sequential_rps']:.1f} calls/s",
             flush=True,
         )
-    finally:
-        cluster.remove()
+        for provider in ("serial", "parallel"):
+            c, u = f"embed_coalesced_{provider}", f"embed_uncoalesced_{provider}"
+            print(
+                f"embed    256 concurrent single-text callers, {provider} provider: coalesced"
+                f" {result[c + '_provider_calls']:.0f} provider call(s), {result[c + '_texts_per_s']:.0f}"
+                f" texts/s, p95 {result[c + '_p95_ms']:.1f} ms  |  uncoalesced"
+                f" {result[u + '_provider_calls']:.0f} calls, {result[u + '_texts_per_s']:.0f} texts/s,"
+                f" p95 {result[u + '_p95_ms']:.1f} ms",
+                flush=True,
+            )
 
-    if (CRANFIELD / "cran.all.1400").exists():
+    if "ingest" not in parts:
+        pass
+    elif (CRANFIELD / "cran.all.1400").exists():
         documents = read_cranfield(documents_limit)
         postgres, nats = PostgresServer().start(), NatsServer().start()
         try:
@@ -440,12 +629,14 @@ async def main() -> None:
     else:
         print(f"ingest   skipped: no Cranfield data at {CRANFIELD}", flush=True)
 
-    figures.update(await replica_searches(400 if args.quick else 2000, 2000))
-    print(
-        f"replica  primary {figures['primary_searches_per_s']:.1f} searches/s  |  replica "
-        f"{figures['replica_searches_per_s']:.1f} searches/s ({figures['replica_reads']:.0f} served by it)",
-        flush=True,
-    )
+    if "replica" in parts:
+        figures.update(await replica_searches(400 if args.quick else 2000, 2000))
+        print(
+            f"replica  primary {figures['primary_searches_per_s']:.1f} searches/s  |  replica "
+            f"{figures['replica_searches_per_s']:.1f} searches/s"
+            f" ({figures['replica_reads']:.0f} served by it)",
+            flush=True,
+        )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
 

@@ -45,6 +45,7 @@ from motadata_ai.domain.values import (
 )
 from motadata_ai.domain.values.agents import TaskAlreadyResumed, TaskNotFound
 from motadata_ai.domain.values.llm import ChatRequest, Message
+from motadata_ai.domain.values.messages import MessageParam
 from motadata_ai.plugins.hookspecs import hookimpl
 from motadata_ai.ports.llm import ProviderError
 from motadata_ai.settings import Settings
@@ -52,11 +53,14 @@ from motadata_ai.settings import Settings
 if TYPE_CHECKING:
     from motadata_ai.adapters.filesystem.datasets import dataset_from_csv
     from motadata_ai.domain.agents.tools import ToolContext
+    from motadata_ai.domain.gateway.budgets import BudgetRule
+    from motadata_ai.domain.gateway.experiments import Experiment, ExperimentReport, PromptRef
     from motadata_ai.domain.routing.unified import UnifiedResponse
     from motadata_ai.domain.values.agents import AgentTask
     from motadata_ai.domain.values.documents import RAGResponse, Source
     from motadata_ai.domain.values.llm import ChatResponse, EmbeddingResponse, StreamChunk, ToolCall
     from motadata_ai.domain.values.ml import Dataset, DatasetSchema, FeatureSpec, Prediction
+    from motadata_ai.domain.values.usage import BudgetAlert
     from motadata_ai.errors import *  # noqa: F403 - the whole error tree, loaded lazily below
     from motadata_ai.functions import (
         GenerateResponse,
@@ -76,13 +80,18 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     "AgentTask": "motadata_ai.domain.values.agents",
+    "BudgetAlert": "motadata_ai.domain.values.usage",
+    "BudgetRule": "motadata_ai.domain.gateway.budgets",
     "ChatResponse": "motadata_ai.domain.values.llm",
     "Dataset": "motadata_ai.domain.values.ml",
     "DatasetSchema": "motadata_ai.domain.values.ml",
     "EmbeddingResponse": "motadata_ai.domain.values.llm",
+    "Experiment": "motadata_ai.domain.gateway.experiments",
+    "ExperimentReport": "motadata_ai.domain.gateway.experiments",
     "FeatureSpec": "motadata_ai.domain.values.ml",
     "GenerateResponse": "motadata_ai.functions",
     "Prediction": "motadata_ai.domain.values.ml",
+    "PromptRef": "motadata_ai.domain.gateway.experiments",
     "RAGResponse": "motadata_ai.domain.values.documents",
     "Source": "motadata_ai.domain.values.documents",
     "StreamChunk": "motadata_ai.domain.values.llm",
@@ -111,7 +120,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AI",
     "AgentTask",
+    "BudgetAlert",
     "BudgetExceeded",
+    "BudgetRule",
     "ChatRequest",
     "ChatResponse",
     "CircuitOpen",
@@ -119,14 +130,18 @@ __all__ = [
     "Dataset",
     "DatasetSchema",
     "EmbeddingResponse",
+    "Experiment",
+    "ExperimentReport",
     "FeatureSpec",
     "GenerateResponse",
     "GuardrailViolation",
     "InvalidTenant",
     "Message",
+    "MessageParam",
     "MotadataError",
     "NotFound",
     "Prediction",
+    "PromptRef",
     "ProviderError",
     "RAGResponse",
     "RateLimited",

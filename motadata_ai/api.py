@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from motadata_ai.domain.agents.agent import Agent
     from motadata_ai.domain.gateway.config import TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
+    from motadata_ai.domain.llmops.budgets import Budgets
+    from motadata_ai.domain.llmops.experiments import Experiments
     from motadata_ai.domain.ml.system import MLSystem
     from motadata_ai.domain.privacy.audit import AuditTrail
     from motadata_ai.domain.privacy.consent import Consent
@@ -109,6 +111,18 @@ class AI:
         """LLMOps over the usage ledger: ``report(tenant_id=..., since=..., until=...,
         group_by=...)``, ``recommendations(tenant_id=...)``, ``records(...)`` and ``ledger``."""
         return self._ports["usage"]  # type: ignore[no-any-return]
+
+    @property
+    def budgets(self) -> Budgets:
+        """Tenants' budgets and their alerts: ``set``, ``get``, ``alerts``, ``on_alert``."""
+        return self._ports["budgets"]  # type: ignore[no-any-return]
+
+    @property
+    def experiments(self) -> Experiments:
+        """A/B experiments of models and prompt versions: ``set``, ``get``, ``remove``, ``compare``;
+        ``ai.experiments.prompts`` is the prompt registry (``ai.port("experiments")`` is the ML
+        training-run store)."""
+        return self._ports["ab_experiments"]  # type: ignore[no-any-return]
 
     @property
     def consent(self) -> Consent:
@@ -209,6 +223,8 @@ _EAGER_PORTS = (
     "audit_trail",
     "privacy",
     "usage",
+    "budgets",
+    "ab_experiments",
 )
 
 

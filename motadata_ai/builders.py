@@ -30,12 +30,14 @@ if TYPE_CHECKING:
         PostgresPredictionLog,
     )
     from motadata_ai.adapters.postgres.vector_store import PgVectorStore
+    from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
     from motadata_ai.domain.gateway.service import Gateway
     from motadata_ai.domain.ml.serving import ModelLRU
     from motadata_ai.domain.privacy.audit import AuditTrail
     from motadata_ai.domain.privacy.consent import Consent
     from motadata_ai.domain.privacy.encryption import Envelope
     from motadata_ai.domain.privacy.service import Privacy
+    from motadata_ai.domain.prompts.templates import PromptRegistry
     from motadata_ai.domain.retrieval.jobs import IngestJobQueue
     from motadata_ai.domain.usage.service import UsageService
     from motadata_ai.plugins.manager import PluginManager
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from motadata_ai.ports.embedding import EmbeddingPort
     from motadata_ai.ports.encryption import DataKeyStorePort
     from motadata_ai.ports.keys import KeyStorePort
+    from motadata_ai.ports.leases import LeasePort
     from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
     from motadata_ai.ports.limits import LimitsPort
     from motadata_ai.ports.llm import LLMPort
@@ -202,6 +205,17 @@ def limits(settings: Settings, cache: Any) -> LimitsPort:
     from motadata_ai.adapters.memory.limits import InMemoryLimits
 
     return InMemoryLimits()
+
+
+def leases(settings: Settings, cache: Any) -> LeasePort | None:
+    """The lease store of the cross-instance de-duplication: on the cache's Redis (its pool) when
+    the cache is Redis; none otherwise (one process de-duplicates in process)."""
+    if cache_kind(settings) != "redis":
+        return None
+    from motadata_ai.adapters.redis.leases import RedisLeases
+
+    shared = getattr(cache, "l2", cache)  # a tiered cache's Redis tier
+    return RedisLeases(shared.client, address=shared.address, namespace=shared.namespace)
 
 
 def gateway_cache(cache: CachePort, limits: LimitsPort) -> CachePort:
@@ -627,3 +641,25 @@ async def ingest_jobs(settings: Settings, bus: BusPort) -> AsyncIterator[IngestJ
         yield IngestJobQueue(jobs, events=bus)
     finally:
         await jobs.aclose()
+
+
+# --- LLMOps: budget alerts, prompt templates ------------------------------------------------------
+
+
+def budget_alerts(
+    ledger: UsageLedgerPort, bus: BusPort, trail: AuditTrail | None, telemetry: TelemetryPort
+) -> BudgetAlerts:
+    """Budget alerts claimed in the ledger, sent on the bus, to the audit trail (when
+    ``privacy.audit`` is on) and as a metric."""
+    from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
+
+    return BudgetAlerts(
+        ledger=ledger, bus=bus, audit=trail.add if trail is not None else None, telemetry=telemetry
+    )
+
+
+def prompt_registry() -> PromptRegistry:
+    """The app's prompt templates (versions the gateway renders and experiments compare)."""
+    from motadata_ai.domain.prompts.templates import PromptRegistry
+
+    return PromptRegistry()

@@ -27,7 +27,7 @@ from dependency_injector import containers, providers
 
 from motadata_ai import builders
 from motadata_ai.settings import Settings
-from motadata_ai.use_cases import UseCases, build_gateway
+from motadata_ai.use_cases import UseCases, build_budgets, build_experiments, build_gateway
 
 
 def _store(
@@ -63,6 +63,7 @@ class Container(containers.DeclarativeContainer):
         nats=providers.Resource(builders.nats_bus, settings, telemetry),
     )
     limits = providers.Singleton(builders.limits, settings, cache)
+    leases = providers.Singleton(builders.leases, settings, cache)
     ingest_jobs = providers.Resource(builders.ingest_jobs, settings, bus)
     plugins = providers.Singleton(builders.plugins, settings)
     llm = providers.Singleton(builders.llm, settings, plugins)
@@ -104,6 +105,8 @@ class Container(containers.DeclarativeContainer):
     trainers = providers.Singleton(builders.trainers, settings)
     model_cache = providers.Singleton(builders.model_cache, settings)
 
+    prompts = providers.Singleton(builders.prompt_registry)
+    budget_alerts = providers.Singleton(builders.budget_alerts, usage_ledger, bus, audit_trail, telemetry)
     gateway = providers.Singleton(
         build_gateway,
         config=settings.provided.gateway,
@@ -111,11 +114,16 @@ class Container(containers.DeclarativeContainer):
         embeddings=embeddings,
         cache=providers.Callable(builders.gateway_cache, cache, limits),
         limits=limits,
+        leases=leases,
         ledger=usage_ledger,
         audit=audit_log,
         telemetry=telemetry,
         audit_trail=audit_trail,
+        budget_alerts=budget_alerts,
+        prompts=prompts,
     )
+    budgets = providers.Singleton(build_budgets, gateway=gateway, ledger=usage_ledger)
+    ab_experiments = providers.Singleton(build_experiments, gateway=gateway, ledger=usage_ledger, llm=llm)
     privacy = providers.Singleton(
         builders.privacy,
         settings,

@@ -78,7 +78,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
         ├── ArtifactRefused             the artifact must not be loaded
         │   ├── ArtifactTampered
         │   └── UnsafeArtifact
-        ├── BudgetExceeded              the one budget error: gateway (period, spent_usd, budget_usd)
+        ├── BudgetExceeded              the one budget error: gateway (period, spent_usd, budget_usd, budget)
         │                               and agents (TaskBudgetExceeded: spent_tokens, spent_cost_usd)
         ├── CircuitOpen                 model, tried, retry_after
         ├── ProviderError               model, provider, status_code, address
@@ -109,6 +109,7 @@ OpenAI error shape (:mod:`motadata_ai.http.errors`): ``InvalidAPIKey`` 401, ``Te
             ├── DocumentStoreError      → DocumentStoreUnavailable *, VersionConflict
             ├── ExperimentStoreError    → ExperimentStoreUnavailable *
             ├── KeyStoreError           → KeyStoreUnavailable *
+            ├── LeaseError              → LeaseUnavailable *
             ├── LedgerError             → LedgerUnavailable *
             ├── LimitsError             → LimitsUnavailable *
             ├── MemoryStoreError        → MemoryStoreUnavailable *
@@ -248,6 +249,10 @@ from motadata_ai.ports.keys import (
     KeyStoreError,
     KeyStoreUnavailable,
 )
+from motadata_ai.ports.leases import (
+    LeaseError,
+    LeaseUnavailable,
+)
 from motadata_ai.ports.ledger import (
     LedgerError,
     LedgerUnavailable,
@@ -357,6 +362,8 @@ __all__ = [
     "KeyStoreUnavailable",
     "KeywordArgumentsRequired",
     "KnowledgeBaseEmpty",
+    "LeaseError",
+    "LeaseUnavailable",
     "LedgerError",
     "LedgerUnavailable",
     "LimitsError",

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from motadata_ai.domain.agents.config import AgentConfig
     from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
     from motadata_ai.domain.gateway.service import Gateway
+    from motadata_ai.domain.llmops.budgets import Budgets
+    from motadata_ai.domain.llmops.experiments import Experiments
     from motadata_ai.domain.ml.config import MLConfig
     from motadata_ai.domain.ml.serving import ModelLRU
     from motadata_ai.domain.ml.system import MLSystem
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from motadata_ai.ports.cache import CachePort
     from motadata_ai.ports.documents import DocumentParserPort
     from motadata_ai.ports.embedding import EmbeddingPort
+    from motadata_ai.ports.ledger import UsageLedgerPort
     from motadata_ai.ports.llm import LLMPort
     from motadata_ai.ports.memory import MemoryStorePort
     from motadata_ai.ports.ml import (
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = [
     "UseCases",
     "build_agent",
+    "build_budgets",
+    "build_experiments",
     "build_gateway",
     "build_ml_system",
     "build_rag_system",
@@ -74,6 +79,31 @@ def build_gateway(*, config: GatewayConfig, llm: LLMPort, embeddings: EmbeddingP
     if trail is not None:  # one gateway.generate / gateway.embed audit event per call
         ports.setdefault("feedback_hook", trail.gateway_call)
     return Gateway(llm=llm, embeddings=embeddings, config=config, **ports)
+
+
+def build_budgets(*, gateway: Gateway, ledger: UsageLedgerPort | None = None) -> Budgets:
+    """``ai.budgets``: the tenants' budgets on ``gateway`` and their alerts in ``ledger``."""
+    from motadata_ai.domain.llmops.budgets import Budgets
+
+    return Budgets(gateway, ledger)
+
+
+def build_experiments(
+    *, gateway: Gateway, ledger: UsageLedgerPort | None = None, llm: LLMPort | None = None
+) -> Experiments:
+    """``ai.experiments`` over ``gateway``'s prompt registry and ``ledger``; the models of the
+    configured experiments are checked now (a model ``llm`` has a price for is known)."""
+    from motadata_ai.domain.llmops.experiments import Experiments
+
+    def priced(model: str) -> bool:
+        try:
+            return llm is not None and llm.cost_usd(model, 1000, 1000) > 0
+        except Exception:  # an adapter that cannot price the model does not know it
+            return False
+
+    experiments = Experiments(gateway, ledger, priced=priced)
+    experiments.check_configured()
+    return experiments
 
 
 def build_rag_system(

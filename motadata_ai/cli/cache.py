@@ -3,6 +3,9 @@
 * ``cache warm --tenant T --prompts FILE [--model M] [--concurrency N]`` sends each prompt of
   ``FILE`` (one per line; blank lines and ``#`` comments skipped) through the gateway, so the
   answers are in the shared cache (L2, and this process's L1) before users ask;
+* ``cache warm --tenant T --from-recent N`` warms the tenant's ``N`` most frequent recent
+  cacheable requests, as the cache store recorded them (:mod:`motadata_ai.domain.gateway.recent`):
+  an answer still cached is read through the tiers, an expired one is asked again;
 * ``cache invalidate --tenant T (--pattern P | --all) [--namespace gw]`` removes the tenant's
   entries matching a glob over the escaped key segments (``chat:*``), or all of the namespace,
   on every tier and every instance (the tiered cache broadcasts the change).
@@ -50,6 +53,14 @@ async def warm(
     return counts
 
 
+async def warm_from_recent(ai: Any, *, tenant: str, limit: int) -> Any:
+    """Warm the ``limit`` most frequent recent requests of ``tenant`` through ``ai.gateway``."""
+    from motadata_ai.domain.gateway.recent import warm_recent
+
+    store = ai.port("cache")
+    return await warm_recent(store, ai.gateway.generate, tenant_id=tenant, limit=limit)
+
+
 @click.group(name="cache")
 def cache() -> None:
     """Warm and invalidate the gateway's response cache."""
@@ -58,8 +69,12 @@ def cache() -> None:
 @cache.command(name="warm")
 @required_tenant("Tenant whose cache is warmed.")
 @click.option(
-    "--prompts", "prompts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--prompts", "prompts_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File with one prompt per line.",
+)  # fmt: skip
+@click.option(
+    "--from-recent", "from_recent", default=None, type=click.IntRange(1, 1_000_000),
+    help="Warm the tenant's N most frequent recent cacheable requests instead of a file.",
 )  # fmt: skip
 @click.option("--model", default=None, help="Chat model (default: MOTADATA_LLM_MODEL).")
 @click.option(
@@ -69,8 +84,21 @@ def cache() -> None:
     type=click.IntRange(1, 64),
     help="Prompts answered at once.",
 )
-def warm_command(tenant: str, prompts_file: Path, model: str | None, concurrency: int) -> None:
-    """Answer each prompt of a file once, so the answers are cached for every instance."""
+def warm_command(
+    tenant: str, prompts_file: Path | None, from_recent: int | None, model: str | None, concurrency: int
+) -> None:
+    """Answer each prompt of a file (or each frequent recent request) once, so the answers are
+    cached for every instance."""
+    if (prompts_file is None) == (from_recent is None):
+        raise click.UsageError("give exactly one of --prompts and --from-recent")
+    if from_recent is not None:
+        done = with_app(lambda ai: warm_from_recent(ai, tenant=tenant, limit=from_recent))
+        click.echo(
+            f"tenant {tenant}: {done.cached} recent requests still cached, {done.refreshed} asked again "
+            f"and cached, {done.missing} without a stored request, {done.failed} failed"
+        )
+        return
+    assert prompts_file is not None
     prompts = read_prompts(prompts_file)
     if not prompts:
         raise click.UsageError(f"{prompts_file} holds no prompt")

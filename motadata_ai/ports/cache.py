@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
+from collections.abc import Mapping
 
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable, ValidationError
@@ -130,6 +131,38 @@ class CachePort(HealthProbe):
         else:
             await self.delete(index)
         return deleted
+
+    # -- ranked indexes (optional: advertised by ``supports_ranking``) -------------------------
+    # A ranked index is a bounded set of keys with scores (the gateway counts there how often each
+    # of a tenant's cacheable requests was asked, for cache warming). The defaults keep a JSON
+    # object read and written back (enough for one process); an adapter that advertises the
+    # capability uses them or overrides both atomically. Callers check ``supports_ranking`` first.
+
+    @property
+    def supports_ranking(self) -> bool:
+        """Whether this cache keeps ranked indexes (:meth:`rank_add`, :meth:`rank_top`)."""
+        return False
+
+    async def rank_add(
+        self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
+    ) -> None:
+        """Add each increment to its key's score in the ranked index at ``index`` (a new key starts
+        at 0), keep only the ``max_members`` best-scored keys, and (re)set the index's lifetime to
+        ``ttl``."""
+        for key in increments:
+            check_key(key)
+        data = await self.get(index)
+        scores: dict[str, float] = dict(json.loads(data)) if data else {}
+        for key, amount in increments.items():
+            scores[key] = scores.get(key, 0.0) + float(amount)
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: max(0, max_members)]
+        await self.set(index, json.dumps(dict(best)).encode(), ttl=check_ttl(ttl))
+
+    async def rank_top(self, index: str, count: int) -> list[tuple[str, float]]:
+        """The ``count`` best-scored keys of the ranked index with their scores, best first."""
+        data = await self.get(index)
+        scores: dict[str, float] = dict(json.loads(data)) if data else {}
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: max(0, count)]
 
     async def ping(self) -> bool:
         """``True`` when the cache answers."""

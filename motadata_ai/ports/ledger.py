@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 from motadata_ai.domain.values.errors import ServiceError, StoreUnavailable
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
+    ArmSummary,
     AuditEvent,
     AuditKind,
     AuditQuery,
     AuditResult,
+    BudgetAlert,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -117,8 +119,42 @@ class UsageLedgerPort(HealthProbe):
         ``min_calls`` calls, most avoidable cost first (ties: more calls first, then fingerprint)."""
 
     @abstractmethod
-    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
-        """USD the tenant spent on provider calls since ``since`` (for budgets; naive means UTC)."""
+    async def spend(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime,
+        user_id: str | None = None,
+        model: str | None = None,
+    ) -> float:
+        """USD the tenant spent on provider calls since ``since`` (for budgets; naive means UTC),
+        of one user and/or one model when given."""
+
+    # -- budget alerts and experiments ---------------------------------------------------------
+
+    @abstractmethod
+    async def claim_budget_alert(self, alert: BudgetAlert) -> bool:
+        """Store ``alert`` unless one with its identity (tenant, budget, period start, threshold)
+        is stored already; ``True`` for the one caller that stored it, across every instance."""
+
+    @abstractmethod
+    async def budget_alerts(
+        self, *, tenant: TenantContext | str, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """The tenant's claimed alerts (created at or after ``since``), newest first."""
+
+    @abstractmethod
+    async def experiment_arms(
+        self,
+        *,
+        tenant: TenantContext | str,
+        experiment: str,
+        since: datetime,
+        until: datetime | None = None,
+    ) -> list[ArmSummary]:
+        """Per arm of ``experiment`` (champion first; arms without calls left out): calls, cost,
+        p50/p95 latency, errors, and the feedback given on its responses, over the records
+        created in ``[since, until)``."""
 
     # -- a user's data and retention -----------------------------------------------------------
 
@@ -137,8 +173,8 @@ class UsageLedgerPort(HealthProbe):
 
     @abstractmethod
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
-        """Delete the tenant's usage records created before ``cutoff`` (and their feedback);
-        return how many usage records went (retention)."""
+        """Delete the tenant's usage records created before ``cutoff`` (and their feedback, and
+        the budget alerts raised before it); return how many usage records went (retention)."""
 
     async def ping(self) -> bool:
         """``True`` when the store answers."""

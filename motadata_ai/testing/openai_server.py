@@ -105,6 +105,8 @@ class Reply:
     ``usage`` overrides the token counts (``{"prompt_tokens": .., "completion_tokens": ..}``).
     ``drop_connection`` closes the socket without answering. ``empty_choices`` answers 200 with
     ``"choices": []`` (embeddings: ``"data": []``), as some providers do on a filtered answer.
+    ``chunk_delay`` waits that many seconds before each chunk of a stream, as a model producing
+    tokens does (a client that goes away meanwhile is counted in ``OpenAIServer.streams_cut``).
     """
 
     status: int = 200
@@ -118,6 +120,7 @@ class Reply:
     path: str | None = None
     drop_connection: bool = False
     empty_choices: bool = False
+    chunk_delay: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form (used to script a server in another process)."""
@@ -180,6 +183,7 @@ class _State:
         self.log: deque[RecordedRequest] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self.record = True
         self.ids = itertools.count(1)
+        self.streams_cut = 0
 
     def take(self, path: str) -> Reply | None:
         with self.lock:
@@ -194,6 +198,7 @@ class _State:
             self.replies.clear()
             self.default = None
             self.log.clear()
+            self.streams_cut = 0
 
 
 class _Handler:
@@ -289,6 +294,8 @@ class _Handler:
         if path == "/__admin/record" and method == "POST":
             self.state.record = bool(body.get("record", True))
             return self._json(200, {"ok": True})
+        if path == "/__admin/streams" and method == "GET":
+            return self._json(200, {"streams_cut": self.state.streams_cut})
         if path == "/__admin/requests" and method == "GET":
             with self.state.lock:
                 items = [asdict(r) for r in self.state.log]
@@ -405,8 +412,23 @@ class _Handler:
         }
         writer.write(self._head(200, headers))
         for part in parts:
+            if reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+                if writer.is_closing():
+                    self._stream_cut()
+                    return
             writer.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            if reply.chunk_delay:
+                try:
+                    await writer.drain()
+                except ConnectionError:
+                    self._stream_cut()
+                    return
         writer.write(b"0\r\n\r\n")
+
+    def _stream_cut(self) -> None:
+        with self.state.lock:
+            self.state.streams_cut += 1
 
     # --- embeddings ------------------------------------------------------------------------------
     def _embeddings(self, body: dict[str, Any], reply: Reply) -> bytes:
@@ -668,6 +690,13 @@ class OpenAIServer:
             return [RecordedRequest(**item) for item in self._admin("/__admin/requests")["requests"]]
         with self._state.lock:
             return list(self._state.log)
+
+    @property
+    def streams_cut(self) -> int:
+        """Streams (with ``chunk_delay``) whose client went away before their last chunk."""
+        if self.mode == "process":
+            return int(self._admin("/__admin/streams")["streams_cut"])
+        return self._state.streams_cut
 
     def chat_requests(self) -> list[RecordedRequest]:
         """Only the chat-completion requests."""

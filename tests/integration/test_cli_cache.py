@@ -67,3 +67,39 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, postgres_dsn: str, redis
         cache, ["invalidate", "--tenant", "acme", "--pattern", "chat:[ab]"], env=env(postgres_dsn, redis_url)
     )
     assert bad.exit_code == 2 and "key pattern" in bad.output
+
+
+def test_warm_from_recent_reads_back_the_frequent_requests_and_asks_the_expired_ones_again(
+    tmp_path: Path, postgres_dsn: str, redis_url: str
+) -> None:
+    tenant = f"recent-{uuid.uuid4().hex[:8]}"
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("How do I reset my password?\nWho approves a change?\n")
+    runner = CliRunner()
+    environment = env(postgres_dsn, redis_url)
+    asked = runner.invoke(cache, ["warm", "--tenant", tenant, "--prompts", str(prompts)], env=environment)
+    assert asked.exit_code == 0, asked.output
+
+    cached = runner.invoke(cache, ["warm", "--tenant", tenant, "--from-recent", "10"], env=environment)
+    assert cached.exit_code == 0, cached.output
+    assert f"tenant {tenant}: 2 recent requests still cached, 0 asked again" in cached.output
+
+    runner.invoke(cache, ["invalidate", "--tenant", tenant, "--pattern", "chat:*"], env=environment)
+    refreshed = runner.invoke(cache, ["warm", "--tenant", tenant, "--from-recent", "10"], env=environment)
+    assert refreshed.exit_code == 0, refreshed.output
+    assert (
+        "0 recent requests still cached, 2 asked again and cached, 0 without a stored request"
+        in refreshed.output
+    )
+    again = runner.invoke(cache, ["warm", "--tenant", tenant, "--prompts", str(prompts)], env=environment)
+    assert "0 answered and cached, 2 already cached" in again.output
+
+
+def test_warm_needs_exactly_one_source(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("one\n")
+    runner = CliRunner()
+    neither = runner.invoke(cache, ["warm", "--tenant", "acme"])
+    assert neither.exit_code == 2 and "exactly one of --prompts and --from-recent" in neither.output
+    both = runner.invoke(cache, ["warm", "--tenant", "acme", "--prompts", str(prompts), "--from-recent", "3"])
+    assert both.exit_code == 2 and "exactly one" in both.output

@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from motadata_ai.adapters.litellm import LiteLLMChat
 from motadata_ai.testing.openai_server import OpenAIServer, Reply, ToolCallReply
 from tests.integration.http_rig import EMBEDDING_MODEL, MODEL, rig
 
@@ -274,11 +275,13 @@ async def test_malformed_bodies_get_400_and_422_in_the_error_shape(fresh_openai_
     assert fresh_openai_server.chat_requests() == []
 
 
-async def test_a_stream_cut_by_the_client_stops_the_gateway_stream(fresh_openai_server: OpenAIServer) -> None:
-    long_text = " ".join(f"word{i}" for i in range(1500))
-    fresh_openai_server.queue(Reply(content=long_text))
+async def test_a_stream_cut_by_the_client_is_charged_for_what_it_delivered(
+    fresh_openai_server: OpenAIServer,
+) -> None:
+    long_text = " ".join(f"word{i}" for i in range(400))
+    fresh_openai_server.queue(Reply(content=long_text, chunk_delay=0.01))  # a model producing tokens
     async with rig(fresh_openai_server) as r:
-        issued = await r.keys.create("acme")
+        issued = await r.keys.create("acme", budget_usd=1000.0)
         stream = await r.client(issued.token).chat.completions.create(
             model=MODEL, messages=ask("tell me everything"), stream=True
         )
@@ -291,12 +294,39 @@ async def test_a_stream_cut_by_the_client_stops_the_gateway_stream(fresh_openai_
         for _ in range(200):  # the server notices the closed connection and cancels the handler
             await r.gateway.flush()
             records = await r.ledger.usage_records(tenant="acme")
-            if records:
+            stored = await r.keys.store.get(issued.key.id)
+            if records and stored is not None and stored.spent_usd > 0 and fresh_openai_server.streams_cut:
                 break
             await asyncio.sleep(0.02)
         after = await r.client(issued.token).chat.completions.create(
             model=MODEL, messages=ask("still there?")
         )
     assert records, "the cut stream's call was never closed by the gateway"
-    assert records[0].outcome == "error" and (records[0].error or "").startswith("CancelledError")
+    cut = records[0]
+    assert cut.outcome == "error" and (cut.error or "").endswith("the stream was cut by its caller")
+    whole = LiteLLMChat(api_base=fresh_openai_server.base_url).count_tokens(MODEL, long_text)
+    assert fresh_openai_server.streams_cut == 1  # the provider call was cancelled mid-stream
+    assert 0 < cut.output_tokens < whole / 2  # what was delivered before the cut, not the whole answer
+    assert cut.input_tokens > 0 and cut.cost_usd > 0 and cut.source == "provider"
+    assert stored is not None and stored.spent_usd == pytest.approx(cut.cost_usd)
     assert after.choices[0].message.content == "echo: still there?"
+
+
+async def test_streamed_calls_count_against_the_keys_budget(fresh_openai_server: OpenAIServer) -> None:
+    async with rig(fresh_openai_server) as r:
+        issued = await r.keys.create("acme", budget_usd=0.000001)
+        client = r.client(issued.token)
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=ask("a streamed question that costs something"), stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        stored = await r.keys.store.get(issued.key.id)
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.chat.completions.create(model=MODEL, messages=ask("another"), stream=True)
+        await r.gateway.flush()
+        records = await r.ledger.usage_records(tenant="acme")
+    assert text == "echo: a streamed question that costs something"
+    assert caught.value.code == "insufficient_quota"
+    assert stored is not None and stored.spent_usd == pytest.approx(records[0].cost_usd)
+    assert stored.spent_usd > 0.000001
+    assert len(records) == 1 and len(fresh_openai_server.chat_requests()) == 1

@@ -4,7 +4,9 @@
   the primary), and once the replica has replayed it, searches are served by the replica;
 * a replica whose replay is paused falls behind, is reported lagging, and is skipped: a write
   made by another instance is found through the primary;
-* the replicas' state (healthy, lag, bytes behind) is reported.
+* the replicas' state (healthy, lag, bytes behind) is reported, and the database's health (what
+  ``ai.health()`` and ``/ready`` show) lists each replica's lag and is ``degraded`` while one lags
+  beyond ``max_replica_lag``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ async def test_ingest_is_read_back_at_once_and_later_searches_use_the_replica(
         assert await store.count(ACME) == 5
         state = router.status()[0]
         assert state.healthy and state.lag_seconds == 0.0 and state.bytes_behind == 0
+        report = await database.health()
+        assert report.status == "ok"
+        [shown] = report.details["replicas"]
+        assert shown["status"] == "ok" and shown["healthy"]
+        assert 0.0 <= shown["lag_seconds"] <= shown["max_lag_seconds"]
 
 
 async def test_the_callers_own_write_is_read_from_the_primary_while_the_replica_lacks_it(
@@ -124,6 +131,12 @@ async def test_a_lagging_replica_is_skipped_and_reported(pg_replicated: Replicat
 
             await eventually_async(lagging, what="the paused replica reported lagging")
             assert router.status()[0].bytes_behind > 0
+            report = await database.health()  # what ai.health() and /ready show for the stores
+            assert report.status == "degraded"
+            [shown] = report.details["replicas"]
+            assert shown["status"] == "degraded" and shown["address"] == router.status()[0].address
+            assert shown["lag_seconds"] is None or shown["lag_seconds"] > 0.5
+            assert shown["bytes_behind"] > 0 and shown["max_lag_seconds"] == 0.5
             hits = await store.dense_search(TenantContext.of("acme"), [1.0, 0.0, 0.5, 0.25], top_k=1)
             assert [h.record.text for h in hits] == ["changed elsewhere"]  # from the primary
         finally:
@@ -154,3 +167,50 @@ async def eventually_async(condition: object, *, what: str, within: float = 20.0
         if loop.time() > deadline:
             raise AssertionError(f"{what} did not happen within {within} s")
         await asyncio.sleep(0.05)
+
+
+async def test_the_apps_health_shows_each_replicas_lag_and_is_degraded_beyond_the_limit(
+    pg_replicated: ReplicatedPostgres, tmp_path: object
+) -> None:
+    from dependency_injector import providers
+
+    from motadata_ai.adapters.memory.embedding import HashEmbeddings
+    from motadata_ai.adapters.memory.llm import FunctionLLM
+    from motadata_ai.api import connect
+    from motadata_ai.container import Container
+    from motadata_ai.settings import Settings
+
+    replica = pg_replicated.replicas[0]
+    settings = Settings(profile="services", data_dir=tmp_path, postgres_dsn=pg_replicated.primary.url)
+    container = Container(settings=settings)
+    container.llm.override(providers.Object(FunctionLLM(lambda request: "ok")))
+    container.embeddings.override(providers.Object(HashEmbeddings(dimensions=settings.embedding_dimensions)))
+    async with replicated_isolated_database(
+        pg_replicated.primary.url, [replica.url], max_replica_lag=0.5
+    ) as database:
+        container.database.override(providers.Object(database))
+        control = await asyncpg.connect(replica.url)
+        try:
+            async with connect(container=container, warm_up=False) as ai:
+                router = database.replicas
+                await eventually_async(lambda: _replica_caught_up(router), what="the replica caught up")
+                report = await ai.health()
+                [shown] = report.components["vector_store"].details["replicas"]
+                assert shown["status"] == "ok" and shown["lag_seconds"] <= 0.5
+                await control.execute("SELECT pg_wal_replay_pause()")
+                async with database.pool.acquire() as conn:  # a write the paused replica lacks
+                    await conn.execute("CREATE TABLE lag_marker (n int)")
+
+                async def degraded() -> bool:
+                    component = (await ai.health()).components["vector_store"]
+                    return component.status == "degraded"
+
+                await eventually_async(degraded, what="the lagging replica reported in ai.health()")
+                report = await ai.health()
+                [shown] = report.components["vector_store"].details["replicas"]
+                assert shown["status"] == "degraded" and shown["bytes_behind"] > 0
+                assert shown["lag_seconds"] is None or shown["lag_seconds"] > 0.5
+                assert report.ready  # degraded still serves: reads skip the replica
+        finally:
+            await control.execute("SELECT pg_wal_replay_resume()")
+            await control.close()

@@ -53,6 +53,11 @@ class InMemoryCache(InProcessProbe, CachePort):
         return False
 
     @property
+    def supports_ranking(self) -> bool:
+        """Ranked indexes are kept as entries of their own (the port's JSON default)."""
+        return True
+
+    @property
     def size_bytes(self) -> int:
         """Bytes currently charged against ``max_bytes``."""
         return self._bytes

@@ -10,8 +10,10 @@ from motadata_ai.domain.usage.report import repeated_of, report_of
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
+    ArmSummary,
     AuditEvent,
     AuditQuery,
+    BudgetAlert,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -55,6 +57,7 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
         self._ids: set[str] = set()
         self._responses: dict[str, set[str]] = defaultdict(set)
         self._feedback: dict[str, list[FeedbackRecord]] = defaultdict(list)
+        self._alerts: dict[str, BudgetAlert] = {}
 
     async def record_usage(self, record: UsageRecord) -> None:
         """Append the record (a repeated id is ignored)."""
@@ -167,10 +170,83 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
             limit=limit,
         )
 
-    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
-        """Provider cost since ``since`` (a naive time is taken as UTC)."""
+    async def spend(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime,
+        user_id: str | None = None,
+        model: str | None = None,
+    ) -> float:
+        """Provider cost since ``since`` (a naive time is taken as UTC), of a user and/or model."""
         since = _aware(since)
-        return sum(r.cost_usd for r in self._records.get(_tenant_id(tenant), []) if r.created_at >= since)
+        return sum(
+            r.cost_usd
+            for r in self._records.get(_tenant_id(tenant), [])
+            if r.created_at >= since
+            and (user_id is None or r.user_id == user_id)
+            and (model is None or r.model == model)
+        )
+
+    async def claim_budget_alert(self, alert: BudgetAlert) -> bool:
+        """Keep the first alert of each identity (one event loop: the check and the insert are one step)."""
+        if alert.id in self._alerts:
+            return False
+        self._alerts[alert.id] = alert
+        return True
+
+    async def budget_alerts(
+        self, *, tenant: TenantContext | str, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """Newest first."""
+        tenant_id = _tenant_id(tenant)
+        chosen = [
+            a
+            for a in self._alerts.values()
+            if a.tenant_id == tenant_id and (since is None or a.created_at >= _aware(since))
+        ]
+        return sorted(chosen, key=lambda a: (a.created_at, a.threshold), reverse=True)[: max(0, limit)]
+
+    async def experiment_arms(
+        self,
+        *,
+        tenant: TenantContext | str,
+        experiment: str,
+        since: datetime,
+        until: datetime | None = None,
+    ) -> list[ArmSummary]:
+        """Per arm, champion first."""
+        tenant_id = _tenant_id(tenant)
+        start, end = _aware(since), _aware(until) if until is not None else None
+        records = [
+            r
+            for r in self._records.get(tenant_id, [])
+            if r.experiment == experiment
+            and r.arm is not None
+            and r.created_at >= start
+            and (end is None or r.created_at < end)
+        ]
+        summaries = []
+        for arm in ("champion", "challenger"):
+            mine = [r for r in records if r.arm == arm]
+            if not mine:
+                continue
+            responses = {r.response_id for r in mine if r.response_id}
+            ratings = [f.rating for f in self._feedback.get(tenant_id, []) if f.response_id in responses]
+            latencies = sorted(r.latency_ms for r in mine)
+            summaries.append(
+                ArmSummary(
+                    arm=arm,
+                    calls=len(mine),
+                    cost_usd=sum(r.cost_usd for r in mine),
+                    latency_p50_ms=_percentile(latencies, 0.5),
+                    latency_p95_ms=_percentile(latencies, 0.95),
+                    errors=sum(1 for r in mine if r.outcome != "ok"),
+                    feedback_count=len(ratings),
+                    mean_rating=sum(ratings) / len(ratings) if ratings else None,
+                )
+            )
+        return summaries
 
     async def user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> list[FeedbackRecord]:
         """Oldest first."""
@@ -192,11 +268,20 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
             if record.user_id == user_id:
                 records[index] = record.model_copy(update={"user_id": pseudonym})
                 changed += 1
+        for key, alert in list(self._alerts.items()):
+            if alert.tenant_id == _tenant_id(tenant) and alert.user_id == user_id:
+                budget = alert.budget.replace(f"user:{user_id}", f"user:{pseudonym}")
+                renamed = alert.model_copy(update={"user_id": pseudonym, "budget": budget})
+                del self._alerts[key]
+                self._alerts[renamed.id] = renamed
         return changed
 
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
         """Drop records (and their feedback) older than ``cutoff``."""
         tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        for key, alert in list(self._alerts.items()):
+            if alert.tenant_id == tenant_id and alert.created_at < cutoff:
+                del self._alerts[key]
         records = self._records.get(tenant_id, [])
         old = [r for r in records if r.created_at < cutoff]
         if not old:
@@ -252,3 +337,13 @@ class InMemoryAuditLog(InProcessProbe, AuditLogPort):
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Linear interpolation between the closest ranks (PostgreSQL's ``percentile_cont``)."""
+    if not ordered:
+        return 0.0
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

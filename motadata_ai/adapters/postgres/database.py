@@ -225,10 +225,17 @@ class PostgresDatabase:
         return self._address
 
     async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
-        """``SELECT 1`` on a pooled connection within ``timeout`` seconds, with the pool's usage."""
+        """``SELECT 1`` on a pooled connection within ``timeout`` seconds, with the pool's usage;
+        with read replicas, each replica's replay lag in ``details["replicas"]`` and ``degraded``
+        when one is down or lags more than ``max_replica_lag`` (reads then skip it)."""
         report = await probe_database(self._pool, address=self._address, closed=self._closed, timeout=timeout)
         if report.status == "down" and not self._closed:
             self._expire_pooled_connections()  # after a restart, the next probe gets fresh ones
+        if self._router is not None and not self._closed:
+            lagging, replicas = await self._router.health_details()
+            status = "degraded" if lagging and report.status == "ok" else report.status
+            details = {**report.details, "replicas": replicas}
+            report = report.model_copy(update={"status": status, "details": details})
         return report
 
     async def close(self) -> None:

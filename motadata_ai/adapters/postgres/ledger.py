@@ -27,8 +27,10 @@ from motadata_ai.adapters.postgres.database import MigratedStore
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
+    ArmSummary,
     AuditEvent,
     AuditQuery,
+    BudgetAlert,
     CacheSavings,
     FeedbackRecord,
     UsageRecord,
@@ -163,7 +165,36 @@ MIGRATIONS = [
             ON motadata_usage (tenant_id, fingerprint) WHERE fingerprint IS NOT NULL;
         """,
     ),
+    (
+        4,
+        "budget alerts claimed once; experiment and arm of each call",
+        """
+        CREATE TABLE IF NOT EXISTS motadata_budget_alerts (
+            tenant_id text NOT NULL,
+            budget text NOT NULL,
+            period text NOT NULL CHECK (period IN ('daily', 'monthly')),
+            period_start timestamptz NOT NULL,
+            threshold double precision NOT NULL,
+            limit_usd double precision NOT NULL,
+            spent_usd double precision NOT NULL,
+            user_id text,
+            model text,
+            created_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant_id, budget, period, period_start, threshold)
+        );
+        CREATE INDEX IF NOT EXISTS motadata_budget_alerts_tenant_time
+            ON motadata_budget_alerts (tenant_id, created_at DESC);
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS experiment text;
+        ALTER TABLE motadata_usage ADD COLUMN IF NOT EXISTS arm text;
+        CREATE INDEX IF NOT EXISTS motadata_usage_tenant_experiment
+            ON motadata_usage (tenant_id, experiment, created_at) WHERE experiment IS NOT NULL;
+        """,
+    ),
 ]
+
+_ALERT_COLUMNS = (
+    "tenant_id, budget, period, period_start, threshold, limit_usd, spent_usd, user_id, model, created_at"
+)
 
 _AUDIT_COLUMNS = 'id, "timestamp", tenant_id, user_id, action, resource, result, metadata, trace_id'
 
@@ -171,7 +202,7 @@ _AUDIT_COLUMNS = 'id, "timestamp", tenant_id, user_id, action, resource, result,
 _USAGE_COLUMNS = (
     "id, tenant_id, user_id, operation, model, provider, input_tokens, output_tokens, cost_usd, saved_usd, "
     "latency_ms, source, outcome, attempts, error, response_id, created_at, request_id, use_case, purpose, "
-    "fingerprint"
+    "fingerprint, experiment, arm"
 )
 _HIT = "source IN ('cache', 'semantic_cache', 'dedup')"
 _DAY = "(created_at AT TIME ZONE 'UTC')::date"
@@ -208,6 +239,8 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
         record.use_case,
         record.purpose,
         record.fingerprint,
+        record.experiment,
+        record.arm,
     )
 
 
@@ -277,7 +310,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         if not records:
             return
         await self.setup()
-        placeholders = ", ".join(f"${i}" for i in range(1, _USAGE_COLUMNS.count(",") + 2))
+        placeholders = ", ".join(f"${i}" for i in range(1, len(_usage_row(records[0])) + 1))
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=records[0].tenant_id):
             async with self._db.pool.acquire() as conn:
                 await conn.executemany(
@@ -481,17 +514,112 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         row = rows[0]
         return CacheSavings(tenant_id=tenant_id, calls=row["calls"], hits=row["hits"], saved_usd=row["saved"])
 
-    async def spend(self, *, tenant: TenantContext | str, since: datetime) -> float:
-        """Provider cost since ``since``."""
+    async def spend(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime,
+        user_id: str | None = None,
+        model: str | None = None,
+    ) -> float:
+        """Provider cost since ``since``, of a user and/or a model."""
         tenant_id = _tenant_id(tenant)
+        args: list[Any] = [tenant_id, _aware(since)]
+        where = ""
+        for column, value in (("user_id", user_id), ("model", model)):
+            if value is not None:
+                args.append(value)
+                where += f" AND {column} = ${len(args)}"
         rows = await self._fetch(
             tenant_id,
             "SELECT coalesce(sum(cost_usd), 0) AS spent FROM motadata_usage "
-            "WHERE tenant_id = $1 AND created_at >= $2",
-            tenant_id,
-            _aware(since),
+            f"WHERE tenant_id = $1 AND created_at >= $2{where}",
+            *args,
         )
         return float(rows[0]["spent"])
+
+    async def claim_budget_alert(self, alert: BudgetAlert) -> bool:
+        """``INSERT ... ON CONFLICT DO NOTHING``: the one insert that lands wins the claim."""
+        tenant_id = alert.tenant_id
+        status = await self._execute(
+            tenant_id,
+            f"INSERT INTO motadata_budget_alerts ({_ALERT_COLUMNS}) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            tenant_id,
+            alert.budget,
+            alert.period,
+            _aware(alert.period_start),
+            alert.threshold,
+            alert.limit_usd,
+            alert.spent_usd,
+            alert.user_id,
+            alert.model,
+            _aware(alert.created_at),
+        )
+        return status == 1
+
+    async def budget_alerts(
+        self, *, tenant: TenantContext | str, since: datetime | None = None, limit: int = 100
+    ) -> list[BudgetAlert]:
+        """Newest first."""
+        tenant_id = _tenant_id(tenant)
+        rows = await self._fetch(
+            tenant_id,
+            f"SELECT {_ALERT_COLUMNS} FROM motadata_budget_alerts WHERE tenant_id = $1 "
+            "AND ($3::timestamptz IS NULL OR created_at >= $3) "
+            "ORDER BY created_at DESC, threshold DESC LIMIT $2",
+            tenant_id,
+            max(0, limit),
+            _aware(since) if since is not None else None,
+        )
+        return [BudgetAlert(**dict(row)) for row in rows]
+
+    async def experiment_arms(
+        self,
+        *,
+        tenant: TenantContext | str,
+        experiment: str,
+        since: datetime,
+        until: datetime | None = None,
+    ) -> list[ArmSummary]:
+        """Per arm, champion first: one query over the arm's records and one over its feedback."""
+        tenant_id = _tenant_id(tenant)
+        selected = (
+            "FROM motadata_usage WHERE tenant_id = $1 AND experiment = $2 AND arm IS NOT NULL "
+            "AND created_at >= $3 AND ($4::timestamptz IS NULL OR created_at < $4)"
+        )
+        args = (tenant_id, experiment, _aware(since), _aware(until) if until is not None else None)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT arm, count(*) AS calls, coalesce(sum(cost_usd), 0) AS cost_usd, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, "
+            f"count(*) FILTER (WHERE outcome <> 'ok') AS errors {selected} GROUP BY arm",
+            *args,
+        )
+        ratings = await self._fetch(
+            tenant_id,
+            "SELECT u.arm, count(*) AS n, avg(f.rating)::float8 AS mean FROM motadata_feedback f "
+            f"JOIN (SELECT DISTINCT arm, response_id {selected} AND response_id IS NOT NULL) u "
+            "ON u.response_id = f.response_id WHERE f.tenant_id = $1 GROUP BY u.arm",
+            *args,
+        )
+        feedback = {row["arm"]: (row["n"], row["mean"]) for row in ratings}
+        by_arm = {row["arm"]: row for row in rows}
+        return [
+            ArmSummary(
+                arm=arm,
+                calls=row["calls"],
+                cost_usd=row["cost_usd"],
+                latency_p50_ms=row["p50"],
+                latency_p95_ms=row["p95"],
+                errors=row["errors"],
+                feedback_count=feedback.get(arm, (0, None))[0],
+                mean_rating=feedback.get(arm, (0, None))[1],
+            )
+            for arm in ("champion", "challenger")
+            if (row := by_arm.get(arm)) is not None
+        ]
 
     async def user_feedback(self, *, tenant: TenantContext | str, user_id: str) -> list[FeedbackRecord]:
         """Oldest first."""
@@ -523,15 +651,24 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         )
 
     async def pseudonymise_user(self, *, tenant: TenantContext | str, user_id: str, pseudonym: str) -> int:
-        """Rewrite ``user_id`` on the tenant's usage rows."""
+        """Rewrite ``user_id`` on the tenant's usage rows (and on its budget alerts)."""
         tenant_id = _tenant_id(tenant)
-        return await self._execute(
+        changed = await self._execute(
             tenant_id,
             "UPDATE motadata_usage SET user_id = $3 WHERE tenant_id = $1 AND user_id = $2",
             tenant_id,
             user_id,
             pseudonym,
         )
+        await self._execute(
+            tenant_id,
+            "UPDATE motadata_budget_alerts SET user_id = $3, budget = replace(budget, 'user:' || $2, "
+            "'user:' || $3) WHERE tenant_id = $1 AND user_id = $2",
+            tenant_id,
+            user_id,
+            pseudonym,
+        )
+        return changed
 
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
         """Delete old usage rows and the feedback on their responses, in one transaction."""
@@ -549,6 +686,11 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                 )
                 status = await conn.execute(
                     "DELETE FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2",
+                    tenant_id,
+                    _aware(cutoff),
+                )
+                await conn.execute(
+                    "DELETE FROM motadata_budget_alerts WHERE tenant_id = $1 AND created_at < $2",
                     tenant_id,
                     _aware(cutoff),
                 )

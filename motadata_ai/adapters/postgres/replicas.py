@@ -202,6 +202,28 @@ class ReplicaRouter:
         for replica in self._replicas:
             await replica.close()
 
+    async def health_details(self) -> tuple[bool, list[dict[str, Any]]]:
+        """Probe every replica now (the last probe's state stands when the primary does not
+        answer) and report each one's address, ``healthy``, replay lag and bytes behind, marked
+        ``degraded`` when it is down, not a standby or lags more than ``max_lag``; the first item
+        says whether any replica is degraded."""
+        with contextlib.suppress(Exception):
+            await self.probe()
+        replicas = []
+        for state in self._status:
+            degraded = not state.healthy or state.lag_seconds > self._max_lag
+            replicas.append({
+                "address": state.address,
+                "status": "degraded" if degraded else "ok",
+                "healthy": state.healthy,
+                "lag_seconds": None if math.isinf(state.lag_seconds) else round(state.lag_seconds, 3),
+                "max_lag_seconds": self._max_lag,
+                "bytes_behind": state.bytes_behind,
+                "reads": state.reads,
+                "error": state.error,
+            })  # fmt: skip
+        return any(r["status"] == "degraded" for r in replicas), replicas
+
     def describe(self) -> dict[str, Any]:
         """The router's state for health reports: each replica and the primary's read count."""
         return {

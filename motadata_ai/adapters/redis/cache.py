@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -221,6 +221,40 @@ class RedisCache(CachePort):
             removed: Any = await self._client.unlink(*(self.key(m) for m in members))
             await self._client.srem(name, *members)
         return int(removed)
+
+    @property
+    def supports_ranking(self) -> bool:
+        """Ranked indexes are sorted sets."""
+        return True
+
+    async def rank_add(
+        self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
+    ) -> None:
+        """``ZINCRBY`` each key, trim to the ``max_members`` best (``ZREMRANGEBYRANK``) and set the
+        TTL, in one pipelined round trip on the index's slot."""
+        name = self.key(index)
+        members = {check_key(key): float(amount) for key, amount in increments.items()}
+        if not members:
+            return
+        px = _ttl_ms(ttl)
+        async with self.translate_errors("rank_add", index):
+            pipe = self._client.pipeline(transaction=False)
+            for member, amount in members.items():
+                pipe.zincrby(name, amount, member)
+            pipe.zremrangebyrank(name, 0, -(max(0, max_members) + 1))
+            if px is not None:
+                pipe.pexpire(name, px)
+            await pipe.execute()
+
+    async def rank_top(self, index: str, count: int) -> list[tuple[str, float]]:
+        """``ZREVRANGE ... WITHSCORES`` (ties by key)."""
+        name = self.key(index)
+        if count <= 0:
+            return []
+        async with self.translate_errors("rank_top", index):
+            rows: Any = await self._client.zrevrange(name, 0, count - 1, withscores=True)
+        ranked = [(m.decode() if isinstance(m, bytes) else str(m), float(score)) for m, score in rows]
+        return sorted(ranked, key=lambda item: (-item[1], item[0]))
 
     async def ping(self) -> bool:
         """``True`` when the server answers; :class:`CacheUnavailable` when it cannot be reached."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +217,21 @@ class TieredCache(CachePort):
         if members:
             await self._broadcast(Invalidation(keys=tuple(members)))
         return removed
+
+    @property
+    def supports_ranking(self) -> bool:
+        """As L2."""
+        return self._l2.supports_ranking
+
+    async def rank_add(
+        self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
+    ) -> None:
+        """On L2 only: the ranking is shared by every instance."""
+        await self._l2.rank_add(index, increments, max_members=max_members, ttl=ttl)
+
+    async def rank_top(self, index: str, count: int) -> list[tuple[str, float]]:
+        """L2's ranking."""
+        return await self._l2.rank_top(index, count)
 
     async def ping(self) -> bool:
         """L2 answers."""

@@ -10,6 +10,10 @@ and budgets still hold for every key of the tenant.
 
 Creating and revoking a key configure the tenant: each writes one ``config.api_key`` audit event
 (resource the key id; metadata the operation and the names of the limits set, never the secret).
+
+Authenticated keys are kept ``cache_seconds`` (default 2) in a :class:`KeyCache`, so a request does
+not read the store every time; this instance's revocations and charges show at once, another
+process's within ``cache_seconds`` (0 reads the store on every call).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+from motadata_ai.domain.access.key_cache import KeyCache
 from motadata_ai.domain.gateway.errors import RateLimited
 from motadata_ai.domain.privacy.audit import AuditTrail, audited
 from motadata_ai.domain.values import keys as key_scheme
@@ -51,11 +56,13 @@ class VirtualKeys:
         limits: LimitsPort | None = None,
         clock: Callable[[], float] = time.monotonic,
         audit_trail: AuditTrail | None = None,
+        cache_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self._limits = limits
         self._clock = clock
         self.audit_trail = audit_trail
+        self._cache = KeyCache(ttl=cache_seconds, clock=clock)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -101,7 +108,9 @@ class VirtualKeys:
             self.audit_trail, "config.api_key", tenant_id=tenant_id, resource=key_id,
             metadata={"operation": "revoke"},
         ):  # fmt: skip
-            if not await self.store.revoke(tenant=tenant_id, key_id=key_id):
+            revoked = await self.store.revoke(tenant=tenant_id, key_id=key_id)
+            self._cache.drop(key_id)
+            if not revoked:
                 raise NotFound(
                     f"tenant {tenant_id} has no live key {key_id}", tenant_id=tenant_id, key_id=key_id
                 )
@@ -111,7 +120,11 @@ class VirtualKeys:
     async def authenticate(self, token: str | None) -> APIKey:
         """The live key ``token`` is, or :class:`InvalidAPIKey` (missing, malformed, unknown, revoked)."""
         key_id, secret = parse_key_token(token)
-        key = await self.store.get(key_id)
+        key = self._cache.get(key_id)
+        if key is None:
+            key = await self.store.get(key_id)
+            if key is not None:
+                self._cache.put(key)
         if key is None or not secret_matches(key, secret):
             raise InvalidAPIKey("the API key is not valid", key_id=key_id)
         if key.revoked:
@@ -177,4 +190,4 @@ class VirtualKeys:
     async def charge(self, key: APIKey, cost_usd: float) -> None:
         """Add an answered call's cost to the key's spend (only keys with a budget count it)."""
         if key.budget_usd is not None and cost_usd > 0:
-            await self.store.add_spend(key.id, cost_usd)
+            self._cache.spent(key.id, await self.store.add_spend(key.id, cost_usd))

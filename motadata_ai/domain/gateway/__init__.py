@@ -1,5 +1,6 @@
 """The AI gateway: the one path every LLM call and embedding takes."""
 
+from motadata_ai.domain.gateway.chat_stream import ChatStream
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.errors import (
     BudgetExceeded,
@@ -13,6 +14,7 @@ from motadata_ai.domain.gateway.service import Gateway, GatewayHealth, GatewaySt
 
 __all__ = [
     "BudgetExceeded",
+    "ChatStream",
     "CircuitOpen",
     "Gateway",
     "GatewayConfig",

@@ -14,17 +14,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from motadata_ai.domain.gateway.admission import Admission
+from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.circuit_cache import CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, LimitsFailurePolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.limits import LocalLimits
 from motadata_ai.domain.gateway.requests import OpenRequests
+from motadata_ai.domain.gateway.shared_flight import SharedFlight
 from motadata_ai.domain.gateway.steps import Chain, Step
 from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.budget import BudgetStep
 from motadata_ai.domain.gateway.steps.cache import CacheStep
+from motadata_ai.domain.gateway.steps.coalesce import CoalesceEmbeddings
 from motadata_ai.domain.gateway.steps.dedup import Deduplicate
+from motadata_ai.domain.gateway.steps.experiment import ExperimentStep
 from motadata_ai.domain.gateway.steps.guardrails import AuditSink, InputGuardrails, OutputGuardrails
 from motadata_ai.domain.gateway.steps.ledger import FeedbackHook, LedgerStep, UsageRecorder
 from motadata_ai.domain.gateway.steps.provider import Provider
@@ -34,8 +38,10 @@ from motadata_ai.domain.gateway.steps.telemetry import TelemetryStep
 from motadata_ai.domain.gateway.steps.validate import ContextWindow, Validate
 from motadata_ai.domain.gateway.store_circuit import StoreCircuit
 from motadata_ai.domain.gateway.tenants import TenantBook
+from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.ports.leases import LeasePort
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
 from motadata_ai.ports.limits import LimitsPort
 from motadata_ai.ports.llm import LLMPort
@@ -88,7 +94,10 @@ def assemble(
     ledger: UsageLedgerPort | None,
     audit: AuditLogPort | None,
     telemetry: TelemetryPort | None,
+    leases: LeasePort | None,
     feedback_hook: FeedbackHook | None,
+    budget_alerts: BudgetAlerts,
+    prompts: PromptRegistry,
     clocks: Clocks,
     sleep: Callable[[float], Awaitable[None]],
     random: Callable[[], float],
@@ -108,17 +117,20 @@ def assemble(
     traced = None
     if telemetry is not None and telemetry.enabled:
         traced = TelemetryStep(telemetry, clock=clocks.monotonic, llm=llm, embeddings=embeddings)
+    shared = SharedFlight.configured(leases, config, clock=clocks.monotonic)
     steps: list[Step | None] = [
+        ExperimentStep(prompts),
         Validate(has_cache=cache is not None),
         traced,
         LedgerStep(recorder, clocks=clocks, stats=stats, canonical=llm.canonical_model),
         cache_step,
         ContextWindow(llm),
         InputGuardrails(sink),
-        BudgetStep(ledger=ledger, flush=recorder.flush, clocks=clocks, stats=stats),
+        BudgetStep(ledger=ledger, flush=recorder.flush, clocks=clocks, stats=stats, alerts=budget_alerts),
         rate_limit,
-        Deduplicate(stats),
+        Deduplicate(stats, shared=shared),
         OutputGuardrails(sink),
+        CoalesceEmbeddings(),
         resilience,
     ]
     chain = Chain([step for step in steps if step is not None], Provider(llm, embeddings, random=random))

@@ -14,17 +14,18 @@ telemetry) read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from motadata_ai.domain.gateway.config import GatewayConfig
+from motadata_ai.domain.gateway.experiments import PromptRef
 from motadata_ai.domain.guardrails import ResponseSchema
 from motadata_ai.domain.values.calls import CallOrigin, Purpose
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatResponse
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.usage import Source
+from motadata_ai.domain.values.usage import Arm, Source
 
 __all__ = [
     "Call",
@@ -70,10 +71,12 @@ class CallKeywords(TypedDict, total=False):
 class StreamKeywords(CallKeywords, total=False):
     """A completion's keywords: also ``validation_level`` (the guardrail level of this call) and
     ``cache_per_user`` (the answer is cached for the calling user only: the user is part of the
-    cache key, so another user of the tenant never gets it from the cache)."""
+    cache key, so another user of the tenant never gets it from the cache) and ``prompt`` (a
+    registered template rendered as the system message; see :class:`PromptRef`)."""
 
     validation_level: str | None
     cache_per_user: bool
+    prompt: PromptRef | None
 
 
 class GenerateKeywords(StreamKeywords, total=False):
@@ -101,6 +104,7 @@ class CallOptions:
     timeout: float | None = None
     wait: bool | None = None
     cache_per_user: bool = False
+    prompt: PromptRef | None = None
 
     @classmethod
     def of(cls, kind: CallKind, keywords: Mapping[str, Any]) -> CallOptions:
@@ -126,6 +130,7 @@ class CallOptions:
             timeout=get("timeout"),
             wait=get("wait"),
             cache_per_user=bool(get("cache_per_user", False)),
+            prompt=get("prompt"),
         )
 
 
@@ -144,14 +149,21 @@ _NO_OPTIONS: dict[CallKind, CallOptions] = {
 
 @dataclass(slots=True)
 class CallState:
-    """What the inner steps report back: attempts, the answer's source and model, a stream's answer."""
+    """What the inner steps report back: attempts, the answer's source and model, a stream's answer
+    (``response`` once it ended; ``produced`` prices what a running stream delivered so far;
+    ``streams``: weak references to the steps' open streams, closed innermost first on a cut), and
+    the experiment and arm the call was assigned to (if any)."""
 
     attempts: list[dict[str, Any]] = field(default_factory=list)
     source: Source = "provider"
     model: str = ""
     prompt_tokens: int | None = None
     response: ChatResponse | None = None
+    produced: Callable[[], ChatResponse] | None = None
+    streams: list[Any] = field(default_factory=list)
     span: Any = None
+    experiment: str | None = None
+    arm: Arm | None = None
 
     @property
     def provider_attempts(self) -> int:

@@ -13,7 +13,7 @@ check) and its answer moves the circuit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from motadata_ai.domain.gateway.store_circuit import CircuitGuarded, StoreCircuit
@@ -94,6 +94,25 @@ class CircuitCache(CachePort, CircuitGuarded):
     async def delete_indexed(self, index: str) -> int:
         """Erase on the primary; :class:`CacheBypassed` while the circuit is open (nothing erased)."""
         return await self._through("delete_indexed", index, lambda: self._primary.delete_indexed(index))
+
+    @property
+    def supports_ranking(self) -> bool:
+        """As the primary."""
+        return self._primary.supports_ranking
+
+    async def rank_add(
+        self, index: str, increments: Mapping[str, float], *, max_members: int, ttl: float | None = None
+    ) -> None:
+        """Rank on the primary; :class:`CacheBypassed` while the circuit is open."""
+        await self._through(
+            "rank_add",
+            index,
+            lambda: self._primary.rank_add(index, increments, max_members=max_members, ttl=ttl),
+        )
+
+    async def rank_top(self, index: str, count: int) -> list[tuple[str, float]]:
+        """The primary's ranking; :class:`CacheBypassed` while the circuit is open."""
+        return await self._through("rank_top", index, lambda: self._primary.rank_top(index, count))
 
     async def ping(self) -> bool:
         """Ask the primary whatever the circuit's state; its answer moves the circuit."""

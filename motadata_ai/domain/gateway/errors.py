@@ -5,7 +5,7 @@
     ServiceError
     ├── RateLimited          tenant_id, model, scope, retry_after (s)
     ├── CircuitOpen          model, provider, retry_after (s), tried
-    ├── BudgetExceeded       tenant_id, period, spent_usd, budget_usd (domain.values.errors: the
+    ├── BudgetExceeded       tenant_id, period, spent_usd, budget_usd, budget (domain.values.errors: the
     │                        SDK's one budget error; an agent's TaskBudgetExceeded is one too)
     └── ProviderError (ports.llm)
         └── RetriesExhausted model, tenant_id, attempts (list of dicts: model, attempt, error, status_code)

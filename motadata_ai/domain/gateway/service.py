@@ -4,9 +4,9 @@ The :class:`Gateway` is a facade: it builds the chain once from its configuratio
 (:func:`~motadata_ai.domain.gateway.assembly.assemble`) and runs each call down it. A call meets
 the steps in this order (``domain/gateway/steps/``)::
 
-    validate → telemetry → ledger → cache (exact, semantic) → context window
+    experiment → validate → telemetry → ledger → cache (exact, semantic) → context window
     → input guardrails → budget → rate limit → de-duplication → output guardrails
-    → resilience (models × retries × breakers) → provider
+    → embedding batches → resilience (models × retries × breakers) → provider
 
 Everything outside the process (cache, limits, ledger, audit, telemetry, clock, sleep, randomness)
 comes in through the constructor.
@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
 from motadata_ai.domain.gateway.assembly import assemble
+from motadata_ai.domain.gateway.batch import run_batch
+from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
 from motadata_ai.domain.gateway.call import EmbedKeywords, GenerateKeywords, StreamKeywords
+from motadata_ai.domain.gateway.chat_stream import ChatStream
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 from motadata_ai.domain.gateway.health import GatewayHealth, GatewayStats, check_health
@@ -32,20 +35,22 @@ from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.feedback import FeedbackDesk
 from motadata_ai.domain.gateway.steps.ledger import FeedbackHook
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
+from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.calls import CallOrigin
+from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
     ModelCapabilities,
-    StreamChunk,
-)
+    )
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import FeedbackRecord
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.embedding import EmbeddingPort
+from motadata_ai.ports.leases import LeasePort
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
 from motadata_ai.ports.limits import LimitsPort
 from motadata_ai.ports.llm import LLMPort
@@ -60,7 +65,10 @@ class Gateway:
     Only ``llm`` and ``embeddings`` are required. Without ``cache`` nothing is cached; without
     ``limits`` rate limits and breakers hold in this process; without ``ledger`` no usage is
     stored (budgets then count this process's spend only); without ``audit`` guardrail events are
-    only logged; without ``telemetry`` nothing is traced.
+    only logged; without ``telemetry`` nothing is traced; with ``leases`` identical in-flight calls are
+    de-duplicated across the instances sharing that store. ``budget_alerts`` sends the budgets'
+    alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
+    call names with ``prompt=`` (default: an empty registry).
 
     A ``cache`` or ``limits`` that lives outside the process (its ``remote`` is true: Redis) is
     put behind its own circuit (:class:`CircuitCache`, :class:`FallbackLimits` with
@@ -81,7 +89,10 @@ class Gateway:
         ledger: UsageLedgerPort | None = None,
         audit: AuditLogPort | None = None,
         telemetry: TelemetryPort | None = None,
+        leases: LeasePort | None = None,
         feedback_hook: FeedbackHook | None = None,
+        budget_alerts: BudgetAlerts | None = None,
+        prompts: PromptRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
@@ -91,6 +102,8 @@ class Gateway:
         models = {"default_model": default_model, "default_embedding_model": default_embedding_model}
         updates = {name: model for name, model in models.items() if model is not None}
         config = config.model_copy(update=updates) if updates else config
+        self.budget_alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
+        self.prompts = prompts if prompts is not None else PromptRegistry()
         parts = assemble(
             config,
             llm=llm,
@@ -100,7 +113,10 @@ class Gateway:
             ledger=ledger,
             audit=audit,
             telemetry=telemetry,
+            leases=leases,
             feedback_hook=feedback_hook,
+            budget_alerts=self.budget_alerts,
+            prompts=self.prompts,
             clocks=Clocks(clock, wall_clock),
             sleep=sleep,
             random=random,
@@ -195,17 +211,45 @@ class Gateway:
         """
         return await self._parts.chain.complete(self._admission.call("chat", tenant, options), request)
 
-    async def stream(
+    async def generate_batch(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        tenant: TenantContext | str,
+        concurrency: int = 8,
+        return_exceptions: bool = False,
+        **options: Unpack[GenerateKeywords],
+    ) -> list[ChatResponse | MotadataError]:
+        """Run :meth:`generate` for each request, at most ``concurrency`` (1-1024) at once;
+        the answers come back in the requests' order.
+
+        Each request is a whole call of its own: cached, rate-limited (each spends one of the
+        tenant's requests: pass ``wait=True`` to queue rather than get :class:`RateLimited`),
+        de-duplicated and charged on its own. With ``return_exceptions`` a request that failed holds
+        its SDK error in its place and the others go on; without it the first error cancels the
+        requests still running and is raised. ``options`` apply to every request.
+        """
+        return await run_batch(
+            requests,
+            lambda request: self.generate(request, tenant=tenant, **options),
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+        )
+
+    def stream(
         self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[StreamKeywords]
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> ChatStream:
         """Stream one completion for ``tenant``; a cached answer is replayed as a stream.
 
         Retries and fallbacks apply until the first chunk arrives. The output guardrails run on
         the whole text at the end: a violation ends the stream with :class:`GuardrailViolation`
         (and nothing is cached). Keywords as for :meth:`generate`, less ``response_schema``.
+        The :class:`ChatStream` tells the answer and its cost once it ended; one cut by its caller
+        (``aclose()``, a cancelled task) closes the provider's stream and is charged for what it
+        delivered.
         """
-        async for chunk in self._parts.chain.stream(self._admission.call("stream", tenant, options), request):
-            yield chunk
+        admission, chain = self._admission, self._parts.chain
+        return ChatStream(lambda: admission.call("stream", tenant, options), chain.stream, request)
 
     async def embed(
         self, texts: Sequence[str], *, tenant: TenantContext | str, **options: Unpack[EmbedKeywords]
@@ -259,8 +303,9 @@ class Gateway:
         return await self._feedback.record(context, response_id, rating=rating, comment=comment)
 
     async def flush(self) -> None:
-        """Wait until every pending usage record has been written to the ledger."""
+        """Wait until every pending usage record is written and every budget alert seen is sent."""
         await self._parts.recorder.flush()
+        await self.budget_alerts.flush()
 
     async def health(self) -> GatewayHealth:
         """Breaker states, and whether the cache, limits store and ledger answer."""

@@ -117,6 +117,11 @@ class OutputSchema:
         self._validator = validator
         self._model = model
 
+    @property
+    def model(self) -> type[pydantic.BaseModel] | None:
+        """The pydantic model class the schema was made from (``None`` for a JSON schema)."""
+        return self._model
+
     def errors(self, value: Any) -> list[str]:
         """Every way the parsed JSON ``value`` breaks the schema, as ``"<path>: <problem>"`` strings."""
         if self._model is not None:

@@ -97,7 +97,8 @@ class BudgetExceeded(ServiceError):
     """A spend limit ran out. The one class for every budget of the SDK:
 
     the gateway raises it when the tenant's ``period`` budget (``daily``/``monthly``) is spent
-    (``spent_usd`` of ``budget_usd``); an agent raises its subclass
+    (``spent_usd`` of ``budget_usd``; ``budget`` names it: ``tenant``, ``user:bob``, ``model:...``);
+    an agent raises its subclass
     :class:`~motadata_ai.domain.values.agents.TaskBudgetExceeded` when one task's token or cost
     budget runs out (``spent_tokens``, ``spent_cost_usd``). ``except BudgetExceeded`` catches both.
     """
@@ -105,5 +106,6 @@ class BudgetExceeded(ServiceError):
     period: str | None = None
     spent_usd: float | None = None
     budget_usd: float | None = None
+    budget: str | None = None
     spent_tokens: int | None = None
     spent_cost_usd: float | None = None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from motadata_ai.domain.values.base import ValueModel
+
+if TYPE_CHECKING:
+    from motadata_ai.domain.values.messages import MessageParam
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -107,7 +110,11 @@ class ToolSpec(ValueModel):
 
 
 class ChatRequest(ValueModel):
-    """Everything that decides a completion's output (and so its cache key)."""
+    """Everything that decides a completion's output (and so its cache key).
+
+    ``messages`` takes :class:`Message` objects or OpenAI-style dicts
+    (:data:`~motadata_ai.domain.values.messages.MessageParam`, typed per role for type checkers).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -122,6 +129,25 @@ class ChatRequest(ValueModel):
     seed: int | None = None
     response_format: dict[str, Any] | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    if TYPE_CHECKING:
+        # What a type checker sees: messages as Message objects or OpenAI-style dicts (typed by
+        # role, so a wrong role or key is reported); pydantic validates the same at run time.
+        def __init__(
+            self,
+            *,
+            model: str,
+            messages: Sequence[Message | MessageParam],
+            tools: Sequence[ToolSpec] = (),
+            tool_choice: str | None = None,
+            temperature: float | None = None,
+            top_p: float | None = None,
+            max_tokens: int | None = None,
+            stop: Sequence[str] = (),
+            seed: int | None = None,
+            response_format: dict[str, Any] | None = None,
+            extra: dict[str, Any] = {},  # noqa: B006 - a signature for type checkers, never run
+        ) -> None: ...
 
 
 class Usage(ValueModel):
@@ -139,7 +165,12 @@ class Usage(ValueModel):
 
 
 class ChatResponse(ValueModel):
-    """A finished completion."""
+    """A finished completion.
+
+    ``parsed`` is the answer as an instance of the pydantic model given as ``response_schema``
+    (validated by the output guardrails); ``None`` for any other call (a JSON schema given as a
+    dict included: :meth:`parse` or ``json.loads(response.text)`` read those).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -152,6 +183,7 @@ class ChatResponse(ValueModel):
     cost_usd: float = 0.0
     cached: bool = False
     latency_ms: float = 0.0
+    parsed: Any = Field(None, exclude=True, repr=False)
 
     @property
     def text(self) -> str:

@@ -15,6 +15,8 @@ from motadata_ai.domain.values.tenancy import TenantId
 Operation = Literal["chat", "embeddings"]
 Outcome = Literal["ok", "error", "blocked", "rate_limited", "circuit_open", "budget_exceeded", "invalid"]
 Source = Literal["provider", "cache", "semantic_cache", "dedup", "none"]
+Arm = Literal["champion", "challenger"]
+BudgetPeriod = Literal["daily", "monthly"]
 
 
 def _now() -> datetime:
@@ -62,6 +64,8 @@ class UsageRecord(ValueModel):
     use_case: str | None = Field(None, max_length=64)
     purpose: str | None = Field(None, max_length=32)
     fingerprint: str | None = Field(None, max_length=128)
+    experiment: str | None = Field(None, max_length=64, description="The A/B experiment of the call")
+    arm: Arm | None = Field(None, description="Its arm in that experiment")
 
     @property
     def cache_hit(self) -> bool:
@@ -113,6 +117,59 @@ class CacheSavings(ValueModel):
     def hit_rate(self) -> float:
         """Hits over calls (0 when there were no calls)."""
         return self.hits / self.calls if self.calls else 0.0
+
+
+class BudgetAlert(ValueModel):
+    """A budget's warning threshold crossed in one period (claimed once across every instance).
+
+    ``budget`` names the budget (``tenant``, ``user:bob``, ``model:openai/gpt-4o``,
+    ``user:bob|model:...``); ``period_start`` is the UTC start of the day or month it counts;
+    ``threshold`` is the fraction of ``limit_usd`` reached (``spent_usd`` when it was seen).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: TenantId
+    budget: str = Field(min_length=1, max_length=300)
+    period: BudgetPeriod
+    period_start: datetime
+    threshold: float = Field(gt=0, le=10)
+    limit_usd: float = Field(ge=0)
+    spent_usd: float = Field(ge=0)
+    user_id: str | None = None
+    model: str | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+    @property
+    def id(self) -> str:
+        """The alert's identity: tenant, budget, period and threshold (the same on every instance)."""
+        stamp = self.period_start.astimezone(UTC).strftime("%Y%m%d")
+        return f"{self.tenant_id}:{self.budget}:{self.period}:{stamp}:{self.threshold:g}"
+
+
+class ArmSummary(ValueModel):
+    """One arm of an experiment over a period: calls, cost, latency percentiles, errors, feedback.
+
+    ``errors`` counts calls whose outcome is not ``ok``; ``latency_p50_ms`` / ``latency_p95_ms``
+    interpolate linearly between the calls' latencies (PostgreSQL's ``percentile_cont``);
+    ``mean_rating`` is ``None`` without feedback.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    arm: Arm
+    calls: int = 0
+    cost_usd: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
+    errors: int = 0
+    feedback_count: int = 0
+    mean_rating: float | None = None
+
+    @property
+    def error_rate(self) -> float:
+        """Errors over calls (0 without calls)."""
+        return self.errors / self.calls if self.calls else 0.0
 
 
 class ModelPrice(ValueModel):

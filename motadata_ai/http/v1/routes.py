@@ -8,10 +8,13 @@ first (:mod:`motadata_ai.http.auth`).
 A stream's errors before its first chunk answer with their status code; after it (the status is
 sent), an error ends the stream with one ``data: {"error": ...}`` event. A client that goes away
 mid-stream cancels the handler, and with it the gateway's stream and the provider call under it.
+A streamed call counts against the key's budget like a plain one: its cost once it ended, or what
+it delivered when it failed or was cut.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 import time
@@ -44,6 +47,19 @@ from motadata_ai.http.v1.wire import (
 __all__ = ["GatewayTarget", "create_v1_router"]
 
 
+class ChatChunks(Protocol):
+    """A gateway stream (``motadata_ai.domain.gateway.ChatStream``): its chunks, and what it cost."""
+
+    def __aiter__(self) -> ChatChunks: ...
+
+    async def __anext__(self) -> StreamChunk: ...
+
+    @property
+    def cost_usd(self) -> float: ...
+
+    async def aclose(self) -> None: ...
+
+
 class GatewayTarget(Protocol):
     """The gateway methods the routes call (``motadata_ai.domain.gateway.Gateway`` has them)."""
 
@@ -59,9 +75,7 @@ class GatewayTarget(Protocol):
         self, request: ChatRequest, *, tenant: str, user_id: str | None = None
     ) -> ChatResponse: ...
 
-    def stream(
-        self, request: ChatRequest, *, tenant: str, user_id: str | None = None
-    ) -> AsyncIterator[StreamChunk]: ...
+    def stream(self, request: ChatRequest, *, tenant: str, user_id: str | None = None) -> ChatChunks: ...
 
     async def embed(
         self, texts: list[str], *, tenant: str, model: str | None = None, user_id: str | None = None
@@ -81,9 +95,21 @@ def _headers(cost_usd: float, cached: bool) -> dict[str, str]:
     return {"X-Motadata-Cost-USD": f"{cost_usd:.8f}", "X-Motadata-Cached": "true" if cached else "false"}
 
 
+_charges: set[asyncio.Task[None]] = set()
+
+
+def _charge_later(who: Caller, cost_usd: float) -> None:
+    """Charge the key on a task of its own: a cut stream's handler is being cancelled."""
+    if cost_usd > 0 and who.key is not None:
+        task = asyncio.ensure_future(who.charge(cost_usd))
+        _charges.add(task)
+        task.add_done_callback(_charges.discard)
+
+
 def _stream_response(
     first: StreamChunk | None,
-    chunks: AsyncIterator[StreamChunk],
+    chunks: ChatChunks,
+    who: Caller,
     *,
     model: str,
     include_usage: bool,
@@ -94,6 +120,7 @@ def _stream_response(
     async def events() -> AsyncIterator[bytes]:
         tools = 0
         usage = None
+        charged = False
         try:
             yield _sse(
                 chunk_payload(completion_id, model, created, delta={"role": "assistant", "content": ""})
@@ -110,13 +137,17 @@ def _stream_response(
                     )
                 usage = chunk.usage or usage
                 chunk = await anext(chunks, None)
+            charged = True  # before [DONE]: the client's next call sees the key's new spend
+            await who.charge(chunks.cost_usd)
             if include_usage and usage is not None:
                 yield _sse(chunk_payload(completion_id, model, created, usage=usage))
             yield b"data: [DONE]\n\n"
         except MotadataError as error:
             yield _sse(error_payload(error))
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            if not charged:  # failed or cut by the client: what was delivered was paid for
+                _charge_later(who, chunks.cost_usd)
+            await chunks.aclose()
 
     return StreamingResponse(
         events(),
@@ -157,12 +188,13 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
             try:
                 first = await anext(chunks, None)
             except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
+                _charge_later(who, chunks.cost_usd)
+                await chunks.aclose()
                 raise
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            return _stream_response(first, chunks, model=request.model, include_usage=include_usage)
+            return _stream_response(first, chunks, who, model=request.model, include_usage=include_usage)
         response = await gateway.generate(request, tenant=who.tenant_id, user_id=user_id)
-        await who.charge(response.cost_usd)
+        await who.charge(0.0 if response.cached else response.cost_usd)
         return _json(completion_payload(response), _headers(response.cost_usd, response.cached))
 
     @router.post(

@@ -158,6 +158,20 @@ class CacheContract:
         assert await cache.get(key("answer", "0", tenant=B)) == b"b's"
         assert await cache.index_members(key("users", "nobody")) == []
 
+    async def test_a_ranked_index_keeps_the_best_scored_keys_and_goes_with_its_tenant(self) -> None:
+        cache = await self.cache()
+        assert cache.supports_ranking  # every shipped cache keeps ranked indexes
+        index = key("rank")
+        await cache.rank_add(index, {key("chat", "a"): 1, key("chat", "b"): 3}, max_members=3, ttl=60)
+        await cache.rank_add(index, {key("chat", "a"): 1, key("chat", "c"): 5}, max_members=3, ttl=60)
+        await cache.rank_add(index, {key("chat", "d"): 0.5}, max_members=3, ttl=60)  # below the best 3
+        assert await cache.rank_top(index, 10) == [(key("chat", "c"), 5.0), (key("chat", "b"), 3.0),
+                                                   (key("chat", "a"), 2.0)]  # fmt: skip
+        assert await cache.rank_top(index, 1) == [(key("chat", "c"), 5.0)]
+        assert await cache.rank_top(key("rank", tenant=B), 10) == []
+        assert await cache.delete_tenant(A, namespace="app") >= 1
+        assert await cache.rank_top(index, 10) == []
+
     async def test_tenant_deletion_never_touches_another_tenant(self) -> None:
         cache = await self.cache()
         await cache.set(key("x"), b"a")

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from motadata_ai.domain.values.errors import NotFound
-from motadata_ai.domain.values.usage import AuditEvent, FeedbackRecord, UsageRecord
+from motadata_ai.domain.values.usage import AuditEvent, BudgetAlert, FeedbackRecord, UsageRecord
 from motadata_ai.ports.ledger import AuditLogPort, LedgerUnavailable, UsageLedgerPort
 from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
 from motadata_ai.testing.contracts.usage_report import UsageReportContract
@@ -160,6 +160,101 @@ class LedgerContract(UsageReportContract):
         assert await ledger.spend(tenant=self.a, since=DAY2 - timedelta(hours=1)) == pytest.approx(2.0)
         assert await ledger.spend(tenant=self.a, since=DAY2 + timedelta(hours=1)) == 0.0
 
+    async def test_spend_of_one_user_and_one_model(self) -> None:
+        ledger = await self.ledger()
+        await ledger.record_usage_many(
+            [
+                usage(self.a, user_id="bob", cost_usd=1.0),
+                usage(self.a, user_id="bob", model="anthropic/claude", cost_usd=2.0),
+                usage(self.a, user_id="alice", cost_usd=4.0),
+            ]
+        )
+        since = DAY1 - timedelta(hours=1)
+        assert await ledger.spend(tenant=self.a, since=since, user_id="bob") == pytest.approx(3.0)
+        by_model = await ledger.spend(tenant=self.a, since=since, model="openai/gpt-4o-mini")
+        assert by_model == pytest.approx(5.0)
+        assert await ledger.spend(
+            tenant=self.a, since=since, user_id="bob", model="anthropic/claude"
+        ) == pytest.approx(2.0)
+        assert await ledger.spend(tenant=self.b, since=since, user_id="bob") == 0.0
+
+    def alert(self, tenant: str, **fields: Any) -> BudgetAlert:
+        """A budget alert of ``tenant`` with sensible defaults."""
+        values: dict[str, Any] = {
+            "tenant_id": tenant,
+            "budget": "tenant",
+            "period": "daily",
+            "period_start": datetime(2030, 3, 1, tzinfo=UTC),
+            "threshold": 0.5,
+            "limit_usd": 10.0,
+            "spent_usd": 5.5,
+            "created_at": DAY1,
+        }
+        values.update(fields)
+        return BudgetAlert(**values)
+
+    async def test_a_budget_alert_is_claimed_once_per_budget_period_and_threshold(self) -> None:
+        ledger = await self.ledger()
+        first = self.alert(self.a)
+        claims = await asyncio.gather(*(ledger.claim_budget_alert(first) for _ in range(20)))
+        assert claims.count(True) == 1
+        assert await ledger.claim_budget_alert(first.model_copy(update={"spent_usd": 6.0})) is False
+        later = self.alert(self.a, threshold=0.8, spent_usd=8.5, created_at=DAY1 + timedelta(hours=1))
+        next_day = self.alert(
+            self.a, period_start=datetime(2030, 3, 2, tzinfo=UTC), created_at=DAY2, spent_usd=5.0
+        )
+        bob = self.alert(self.a, budget="user:bob", user_id="bob", created_at=DAY1 + timedelta(minutes=1))
+        for alert in (later, next_day, bob, self.alert(self.b)):
+            assert await ledger.claim_budget_alert(alert) is True
+        assert await ledger.budget_alerts(tenant=self.a) == [next_day, later, bob, first]
+        assert await ledger.budget_alerts(tenant=self.a, since=DAY2) == [next_day]
+        assert await ledger.budget_alerts(tenant=self.a, limit=1) == [next_day]
+        assert [a.tenant_id for a in await ledger.budget_alerts(tenant=self.b)] == [self.b]
+
+    async def test_experiment_arms_from_hand_computed_figures(self) -> None:
+        ledger = await self.ledger()
+        champion = [
+            usage(
+                self.a, experiment="x", arm="champion", latency_ms=ms, cost_usd=0.5, response_id=f"c{ms:.0f}"
+            )
+            for ms in (10.0, 20.0, 30.0, 40.0)
+        ]
+        challenger = [
+            usage(self.a, experiment="x", arm="challenger", latency_ms=100.0, cost_usd=1.0, response_id="h1"),
+            usage(
+                self.a,
+                experiment="x",
+                arm="challenger",
+                latency_ms=200.0,
+                cost_usd=0.0,
+                outcome="error",
+                error="ProviderUnavailable: 503",
+            ),
+        ]
+        unrelated = [
+            usage(self.a, experiment="other", arm="champion"),
+            usage(self.a, latency_ms=1.0),
+            usage(self.a, experiment="x", arm="champion", created_at=DAY1 - timedelta(days=2)),
+            usage(self.b, experiment="x", arm="champion", response_id="c10"),
+        ]
+        await ledger.record_usage_many([*champion, *challenger, *unrelated])
+        for response, rating in (("c10", 5), ("c20", 3), ("h1", 2)):
+            rated = FeedbackRecord(tenant_id=self.a, response_id=response, rating=rating)
+            await ledger.record_feedback(rated)
+        arms = await ledger.experiment_arms(tenant=self.a, experiment="x", since=DAY1 - timedelta(hours=1))
+        assert [a.arm for a in arms] == ["champion", "challenger"]
+        mine, theirs = arms
+        assert (mine.calls, mine.errors, mine.feedback_count) == (4, 0, 2)
+        assert mine.cost_usd == pytest.approx(2.0) and mine.mean_rating == pytest.approx(4.0)
+        assert mine.latency_p50_ms == pytest.approx(25.0) and mine.latency_p95_ms == pytest.approx(38.5)
+        assert (theirs.calls, theirs.errors, theirs.error_rate, theirs.feedback_count) == (2, 1, 0.5, 1)
+        assert theirs.latency_p50_ms == pytest.approx(150.0) and theirs.mean_rating == pytest.approx(2.0)
+        assert await ledger.experiment_arms(
+            tenant=self.a, experiment="x", since=DAY1 - timedelta(hours=1), until=DAY1
+        ) == []
+        (record,) = [r for r in await ledger.usage_records(tenant=self.a) if r.response_id == "h1"]
+        assert (record.experiment, record.arm) == ("x", "challenger")
+
     async def test_feedback_needs_a_response_of_the_same_tenant(self) -> None:
         ledger = await self.ledger()
         await ledger.record_usage(usage(self.a, response_id="resp-1"))
@@ -289,7 +384,10 @@ class LedgerContract(UsageReportContract):
         assert await ledger.delete_user_feedback(tenant=self.a, user_id="bob") == 1
         assert await ledger.user_feedback(tenant=self.a, user_id="bob") == []
         assert await ledger.user_feedback(tenant=self.a, user_id="alice") == [theirs]
+        await ledger.claim_budget_alert(self.alert(self.a, budget="user:bob", user_id="bob"))
         assert await ledger.pseudonymise_user(tenant=self.a, user_id="bob", pseudonym="anon-1") == 1
+        (alert,) = await ledger.budget_alerts(tenant=self.a)
+        assert (alert.budget, alert.user_id) == ("user:anon-1", "anon-1")
         assert await ledger.usage_records(tenant=self.a, user_id="bob") == []
         (kept,) = await ledger.usage_records(tenant=self.a, user_id="anon-1")
         assert kept.cost_usd == pytest.approx(0.01)  # kept for billing
@@ -301,7 +399,12 @@ class LedgerContract(UsageReportContract):
             [usage(self.a, response_id="old"), usage(self.a, created_at=DAY2), usage(self.b)]
         )
         await ledger.record_feedback(FeedbackRecord(tenant_id=self.a, response_id="old", rating=3))
+        old_alert, new_alert = self.alert(self.a), self.alert(self.a, threshold=0.8, created_at=DAY2)
+        for alert in (old_alert, new_alert, self.alert(self.b)):
+            await ledger.claim_budget_alert(alert)
         assert await ledger.delete_usage_before(tenant=self.a, cutoff=DAY2) == 1
+        assert await ledger.budget_alerts(tenant=self.a) == [new_alert]
+        assert len(await ledger.budget_alerts(tenant=self.b)) == 1
         assert [r.created_at for r in await ledger.usage_records(tenant=self.a)] == [DAY2]
         assert await ledger.feedback(tenant=self.a, response_id="old") == []
         assert len(await ledger.usage_records(tenant=self.b)) == 1

@@ -42,7 +42,7 @@ async def test_telemetry_that_records_nothing_is_left_out_of_the_chain() -> None
 async def test_recording_telemetry_is_in_the_chain_and_sees_the_call() -> None:
     telemetry = RecordingTelemetry()
     gw = gateway(telemetry=telemetry)
-    assert steps_of(gw)[:2] == ["Validate", "TelemetryStep"]
+    assert steps_of(gw)[:3] == ["ExperimentStep", "Validate", "TelemetryStep"]
     await gw.generate(ask("hello"), tenant="acme")
     assert [span.name for span in telemetry.spans] == ["chat test/model"]
 

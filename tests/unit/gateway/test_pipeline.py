@@ -29,6 +29,7 @@ async def test_the_chain_runs_the_steps_in_the_documented_order(make_rig: RigFac
     rig = make_rig()
     names = [type(step).__name__ for step in rig.gateway.chain.steps]
     assert names == [
+        "ExperimentStep",
         "Validate",
         "TelemetryStep",
         "LedgerStep",
@@ -39,6 +40,7 @@ async def test_the_chain_runs_the_steps_in_the_documented_order(make_rig: RigFac
         "RateLimit",
         "Deduplicate",
         "OutputGuardrails",
+        "CoalesceEmbeddings",
         "Resilience",
     ]
 

@@ -307,3 +307,24 @@ def test_an_answer_nested_too_deeply_is_a_violation_not_a_crash() -> None:
     for _ in range(600):
         deep = [deep]
     assert validate(deep, schema) == ["$: nested too deeply to validate"]
+
+
+@pytest.mark.asyncio
+async def test_a_pydantic_model_schema_gives_back_the_parsed_instance(make_rig: RigFactory) -> None:
+    rig = make_rig(lambda r: '{"priority": "P2", "owner_id": 7}')
+    response = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+    hit = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+    assert response.parsed == Ticket(priority="P2", owner_id=7) and isinstance(response.parsed, Ticket)
+    assert hit.cached and hit.parsed == Ticket(priority="P2", owner_id=7)
+    assert response.parse(Ticket) == response.parsed  # the explicit parse still works
+    assert "parsed" not in response.model_dump()
+
+
+@pytest.mark.asyncio
+async def test_a_json_schema_dict_leaves_parsed_unset(make_rig: RigFactory) -> None:
+    rig = make_rig(lambda r: '{"priority": "P2"}')
+    schema = {"type": "object", "properties": {"priority": {"type": "string"}}, "required": ["priority"]}
+    response = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=schema)
+    plain = await rig.gateway.generate(ask("anything"), tenant="acme")
+    assert response.parsed is None and response.text == '{"priority": "P2"}'
+    assert plain.parsed is None

@@ -85,7 +85,8 @@ async def test_erasing_a_tenant_is_one_call_that_reaches_every_subsystem(
     await gateway.generate(_ask("hello"), tenant="acme")
     await gateway.embed(["vpn"], tenant="acme")
     await gateway.generate(_ask("hello"), tenant="acme.eu")
-    assert await cache.delete_tenant("acme") == 3  # one prediction, one answer, one embedding
+    # one prediction, one answer, one embedding, and the record of recent requests (rank, body)
+    assert await cache.delete_tenant("acme") == 5
     assert not (await acme.predict("m", RECORD)).cached
     assert not (await gateway.generate(_ask("hello"), tenant="acme")).cached
     assert (await other.predict("m", RECORD)).cached

@@ -118,3 +118,28 @@ async def test_a_job_naming_another_tenant_than_its_envelope_is_dropped() -> Non
         assert worker.completed == 1
     finally:
         await worker.stop()
+
+
+async def test_the_jobs_a_worker_runs_at_once_share_embedding_batches() -> None:
+    stores, jobs_bus = Stores(), bus()
+    embeddings = HashEmbeddings(dimensions=64)
+    stores.gateway = Gateway(
+        llm=FunctionLLM(lambda request: "ok"), embeddings=embeddings,
+        config=GatewayConfig(default_model="m", default_embedding_model="hash", requests_per_minute=0,
+                             enable_caching=False, ingestion_embedding_batch_window=0.2),
+    )  # fmt: skip
+    worker = await IngestWorker(jobs_bus, stores.rag).start(concurrency=4)
+    try:
+        queue = IngestJobQueue(jobs_bus)
+        handles = [
+            await queue.submit(
+                "acme", Document(id=f"kb-{n}", title=f"Note {n}", text=f"Restart service {n}.")
+            )
+            for n in range(4)
+        ]
+        reports = [await h.result(timeout=10) for h in handles]
+        assert [r.created for r in reports] == [1, 1, 1, 1]
+        assert sum(len(c.inputs) for c in embeddings.calls) == 4
+        assert len(embeddings.calls) < 4  # at least two jobs' chunks went in one provider call
+    finally:
+        await worker.stop()

@@ -6,7 +6,9 @@ work. Only the call that reached the provider stores (a de-duplicated follower's
 ``dedup``); errors and blocked answers never get here, so they are never cached. An answer whose
 request or text holds personal data is not stored at the ``strict`` and ``medium`` levels
 (:mod:`motadata_ai.domain.privacy.cache_policy`); a stored entry of a known user is listed in
-that user's cache index, so erasing the user needs no scan.
+that user's cache index, so erasing the user needs no scan. Each stored chat request (and each
+exact hit) is counted in the tenant's record of recent requests, for cache warming
+(:mod:`motadata_ai.domain.gateway.recent`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from motadata_ai.domain.gateway import caching
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.circuit_cache import CacheBypassed
 from motadata_ai.domain.gateway.health import GatewayStats
+from motadata_ai.domain.gateway.recent import RecentRequests
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.privacy.cache_policy import cacheable, request_texts, user_index_key
 from motadata_ai.domain.values import llm
@@ -40,6 +43,8 @@ class CacheStep(Step):
         self._embeddings = embeddings
         self._stats = stats
         self.semantic = caching.SemanticIndex(max_entries=semantic_max_entries)
+        self.recent = RecentRequests(cache)
+        """The tenant's most frequent recent requests, kept for cache warming."""
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
         """A hit (exact, then semantic) or the rest of the chain, whose answer is stored."""
@@ -48,6 +53,7 @@ class CacheStep(Step):
         hit = await self._lookup(call.key)
         if hit is not None:
             call.state.source = "cache"
+            await self.recent.hit(call)
             return hit[0]
         if call.policy.semantic_cache:
             found = await self._semantic_lookup(call, request)
@@ -57,8 +63,10 @@ class CacheStep(Step):
         response = await next(call, request)
         if call.state.source == "provider":
             texts = [*request_texts(request), response.text]
-            if await self._set(call, caching.encode_chat(response), texts) and call.policy.semantic_cache:
-                await self._semantic_remember(call, request)
+            if await self._set(call, caching.encode_chat(response), texts):
+                await self.recent.stored(call, request)
+                if call.policy.semantic_cache:
+                    await self._semantic_remember(call, request)
         return response
 
     async def stream(

@@ -2,11 +2,12 @@
 
 :func:`usage_record` builds the record for a success (from the answer) and for a failure (from
 the error: an outcome such as ``rate_limited`` or ``blocked``; a blocked answer is charged once,
-to the call that reached the provider). Each record names the request the call was made for, its
-use-case operation and the call's purpose (from the call's origin), and the model by its one
-canonical name. :class:`UsageRecorder` batches the records to the ledger port on a background task
-(``flush`` waits for them) and runs the feedback hook after each call. The step also adds each
-record of a call made inside an opened request to that request's usage (its response's cost).
+to the call that reached the provider; a stream cut by its caller, for what it delivered). Each
+record names the request the call was made for, its use-case operation and the call's purpose
+(from the call's origin), and the model by its one canonical name. :class:`UsageRecorder` batches
+the records to the ledger port on a background task (``flush`` waits for them) and runs the
+feedback hook after each call. The step also adds each record of a call made inside an opened
+request to that request's usage (its response's cost).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
@@ -30,7 +31,15 @@ from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
 
-__all__ = ["FeedbackHook", "LedgerStep", "ModelNames", "UsageRecorder", "outcome_of", "usage_record"]
+__all__ = [
+    "FeedbackHook",
+    "LedgerStep",
+    "ModelNames",
+    "UsageRecorder",
+    "outcome_of",
+    "produced_before_cut",
+    "usage_record",
+]
 
 log = logging.getLogger("motadata_ai.gateway")
 T = TypeVar("T")
@@ -81,6 +90,17 @@ def _fingerprint(call: Call) -> str | None:
     return call.key.rsplit(":", 1)[-1] if call.key else None
 
 
+def produced_before_cut(call: Call, error: BaseException) -> llm.ChatResponse | None:
+    """What a stream cut by its caller (a closed generator, a cancelled task) delivered before the
+    cut, priced, when it came from the provider; ``None`` for any other failure."""
+    produced = call.state.produced
+    if produced is None or call.state.source != "provider":
+        return None
+    if not isinstance(error, GeneratorExit | asyncio.CancelledError):
+        return None
+    return produced()
+
+
 def usage_record(
     call: Call,
     *,
@@ -92,61 +112,76 @@ def usage_record(
 ) -> UsageRecord:
     """The one usage record of ``call``: answered with ``response``, or failed with ``error``.
 
-    A cache or de-duplication hit costs nothing and records what it saved. The request id, the
+    A cache or de-duplication hit costs nothing and records what it saved; a stream cut by its
+    caller is charged for what it delivered (:func:`produced_before_cut`). The request id, the
     use-case and the purpose come from ``call.origin``; ``names`` gives the canonical model name.
     """
     source = call.state.source
     origin = call.origin
-    outcome: dict[str, Any]
     if error is not None:
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
         answer = blocked if charged and isinstance(blocked, llm.ChatResponse) else None
+        message = f"{type(error).__name__}: {error}"
+        cut = produced_before_cut(call, error)
+        if cut is not None:
+            charged, answer = True, cut
+            message = f"{type(error).__name__}: the stream was cut by its caller"
         usage = answer.usage if answer is not None else llm.Usage()
         model = names(call.state.model or call.model)
-        outcome = {
-            "provider": provider_of(model),
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cost_usd": answer.cost_usd if answer is not None else 0.0,
-            "saved_usd": 0.0,
-            "source": source if charged else "none",
-            "outcome": outcome_of(error, call),
-            "error": f"{type(error).__name__}: {error}"[:500],
-            "response_id": blocked.id if isinstance(blocked, llm.ChatResponse) else None,
-        }
-    else:
-        assert response is not None
-        paid = source == "provider"
-        chat = isinstance(response, llm.ChatResponse)
-        model = names(call.state.model or response.model)
-        outcome = {
-            "provider": provider_of(model)
-            or (response.provider if isinstance(response, llm.ChatResponse) else ""),
-            "input_tokens": response.usage.input_tokens if paid else 0,
-            "output_tokens": response.usage.output_tokens if paid and chat else 0,
-            "cost_usd": response.cost_usd if paid else 0.0,
-            "saved_usd": 0.0 if paid else response.cost_usd,
-            "source": source,
-            "outcome": "ok",
-            "error": None,
-            "response_id": response.id if isinstance(response, llm.ChatResponse) else None,
-        }
-    return trusted(
-        UsageRecord,
+        return trusted(UsageRecord,
+            id=uuid.uuid4().hex,
+            tenant_id=call.tenant_id,
+            user_id=call.user_id,
+            operation=call.ledger_operation,
+            model=model,
+            provider=provider_of(model),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=answer.cost_usd if answer is not None else 0.0,
+            saved_usd=0.0,
+            latency_ms=(now - call.started) * 1000.0,
+            source=source if charged else "none",
+            outcome=outcome_of(error, call),
+            attempts=call.state.provider_attempts,
+            error=message[:500],
+            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else cut.id if cut else None,
+            created_at=created_at,
+            request_id=origin.request_id,
+            use_case=origin.operation,
+            purpose=call.purpose,
+            fingerprint=_fingerprint(call),
+            experiment=call.state.experiment,
+            arm=call.state.arm,
+        )
+    assert response is not None
+    paid = source == "provider"
+    chat = isinstance(response, llm.ChatResponse)
+    model = names(call.state.model or response.model)
+    return trusted(UsageRecord,
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,
         operation=call.ledger_operation,
         model=model,
+        provider=provider_of(model) or (response.provider if isinstance(response, llm.ChatResponse) else ""),
+        input_tokens=response.usage.input_tokens if paid else 0,
+        output_tokens=response.usage.output_tokens if paid and chat else 0,
+        cost_usd=response.cost_usd if paid else 0.0,
+        saved_usd=0.0 if paid else response.cost_usd,
         latency_ms=(now - call.started) * 1000.0,
+        source=source,
+        outcome="ok",
         attempts=call.state.provider_attempts,
+        error=None,
+        response_id=response.id if isinstance(response, llm.ChatResponse) else None,
         created_at=created_at,
         request_id=origin.request_id,
         use_case=origin.operation,
         purpose=call.purpose,
         fingerprint=_fingerprint(call),
-        **outcome,
+        experiment=call.state.experiment,
+        arm=call.state.arm,
     )
 
 

@@ -96,18 +96,27 @@ class Resilience(Step):
     async def stream(
         self, call: Call, request: llm.ChatRequest, next: NextStream
     ) -> AsyncIterator[llm.StreamChunk]:
-        """The first stream that starts; once a chunk went out, a failure ends it."""
+        """The first stream that starts; once a chunk went out, a failure ends it.
+
+        An attempt is noted (and its model's breaker closed) when its first chunk arrives, so a
+        stream its caller cuts counts as the attempt it was."""
         plan = _Plan(self, call)
         while True:
             attempt = await plan.next()
+            started: dict[str, Any] | None = None
             try:
                 async for chunk in next(attempt.call, _for_model(request, attempt.call)):
-                    attempt.started = True
+                    if started is None:
+                        attempt.started = True
+                        started = await self._succeeded(attempt)
                     yield chunk
             except ProviderError as error:
+                if started is not None:
+                    call.state.attempts.remove(started)  # noted again, as failed
                 await plan.failed(attempt, error)
                 continue
-            await self._succeeded(attempt)
+            if started is None:
+                await self._succeeded(attempt)
             return
 
     async def _first(self, call: Call, run: Callable[[_Attempt], Awaitable[T]]) -> T:
@@ -122,15 +131,19 @@ class Resilience(Step):
             await self._succeeded(attempt)
             return result
 
-    async def _succeeded(self, attempt: _Attempt) -> None:
-        """Note the answering model and attempt; close its breaker if it had failures."""
+    async def _succeeded(self, attempt: _Attempt) -> dict[str, Any]:
+        """Note the answering model and attempt; close its breaker if it had failures. Returns the
+        attempt's entry in ``call.state.attempts``."""
         call = attempt.call
         call.state.model = call.model
-        call.state.attempts.append({"model": call.model, "attempt": attempt.number, "error": None})
+        entry: dict[str, Any] = {"model": call.model, "attempt": attempt.number, "error": None}
+        call.state.attempts.append(entry)
         if attempt.failed_here:
             await self._limits.breaker_record(
                 attempt.key, success=True, failure_threshold=call.policy.circuit_failure_threshold
             )
+            attempt.failed_here = False
+        return entry
 
     async def _note(
         self, key: str, policy: GatewayConfig, error: ProviderError, caller_deadline: bool, failed_here: bool

@@ -15,7 +15,7 @@ from motadata_ai.domain.gateway import caching
 from motadata_ai.domain.gateway.call import Call
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.steps.base import NextComplete, NextEmbed, NextStream, Step
-from motadata_ai.domain.guardrails import LEVELS, compile_schema
+from motadata_ai.domain.guardrails import LEVELS, OutputSchema, compile_schema
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ValidationError
@@ -65,9 +65,16 @@ class Validate(Step):
         self._has_cache = has_cache
 
     async def complete(self, call: Call, request: llm.ChatRequest, next: NextComplete) -> llm.ChatResponse:
-        """Check a completion; the key covers the response schema."""
+        """Check a completion; the key covers the response schema. An answer to a pydantic model
+        schema (checked by the output guardrails, or from the cache) comes back ``parsed``."""
         call, request = self._chat(call, request)
-        return await next(call, request)
+        response = await next(call, request)
+        schema = call.options.response_schema
+        if isinstance(schema, OutputSchema) and schema.model is not None and response.parsed is None:
+            parsed = schema.check(response.text).parsed
+            if parsed is not None:
+                return response.model_copy(update={"parsed": parsed})
+        return response
 
     def stream(
         self, call: Call, request: llm.ChatRequest, next: NextStream

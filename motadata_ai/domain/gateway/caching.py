@@ -20,7 +20,15 @@ from pydantic_core import from_json, to_json
 
 from motadata_ai.domain.guardrails.schema import ResponseSchema, schema_fingerprint
 from motadata_ai.domain.values import keys
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    Message,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from motadata_ai.domain.values.trusted import trusted
 
 CACHE_FORMAT = 1
@@ -125,6 +133,23 @@ def decode_embeddings(data: bytes) -> tuple[str, tuple[tuple[float, ...], ...], 
         return value["m"], vectors, int(value["t"]), float(value["usd"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def embedding_response(data: bytes, *, cached: bool) -> EmbeddingResponse | None:
+    """The embedding answer stored as ``data`` (:func:`encode_embeddings`), marked ``cached``;
+    ``None`` when the value is not one."""
+    decoded = decode_embeddings(data)
+    if decoded is None:
+        return None
+    model, vectors, tokens, cost = decoded
+    return trusted(
+        EmbeddingResponse,
+        model=model,
+        vectors=vectors,
+        usage=trusted(Usage, input_tokens=tokens, output_tokens=0),
+        cost_usd=cost,
+        cached=cached,
+    )
 
 
 def replay(response: ChatResponse, chunks: Sequence[str] | None) -> list[StreamChunk]:

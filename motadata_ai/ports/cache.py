@@ -65,6 +65,12 @@ def check_value(value: object) -> bytes:
 class CachePort(HealthProbe):
     """A key-value cache over the SDK's key scheme (tenant first: ``keys.tenant_key(...)``)."""
 
+    @property
+    def remote(self) -> bool:
+        """``True`` when the cache lives outside this process (a server that can be down or
+        slow), so callers put it behind a circuit; an in-process cache answers ``False``."""
+        return True
+
     @abstractmethod
     async def get(self, key: str) -> bytes | None:
         """The value, or ``None`` when absent or expired."""

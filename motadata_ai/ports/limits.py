@@ -32,6 +32,12 @@ class LimitsPort(HealthProbe):
     Its :meth:`health` probe is one round trip to the store (a ``PING``), or the process's own state.
     """
 
+    @property
+    def remote(self) -> bool:
+        """``True`` when the state lives outside this process (a server that can be down or
+        slow), so callers put it behind a circuit; in-process state answers ``False``."""
+        return True
+
     @abstractmethod
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """Atomically take each bucket's ``amount`` when every bucket holds enough, else nothing.

@@ -42,6 +42,12 @@ class SpanHandle(ABC):
 class TelemetryPort(ABC):
     """Traces and metrics. Span and metric names follow the OpenTelemetry GenAI conventions."""
 
+    @property
+    def enabled(self) -> bool:
+        """``False`` when this telemetry records nothing at all (spans and metrics are no-ops),
+        so callers may skip building what they would record."""
+        return True
+
     @abstractmethod
     def span(
         self,

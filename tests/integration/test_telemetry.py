@@ -210,6 +210,7 @@ def test_otel_sdk_disabled_records_nothing(
     telemetry.record_histogram("gen_ai.client.operation.duration", 0.1, unit="s")
     telemetry.shutdown()
     assert telemetry.disabled and collector.received == []  # type: ignore[attr-defined]
+    assert telemetry.enabled is False
 
 
 def test_per_signal_endpoints_win_over_the_general_one(

@@ -48,6 +48,11 @@ class InMemoryCache(InProcessProbe, CachePort):
         self._indexes: dict[str, set[str]] = {}
 
     @property
+    def remote(self) -> bool:
+        """``False``: the entries live in this process, which cannot be down while it runs."""
+        return False
+
+    @property
     def supports_ranking(self) -> bool:
         """Ranked indexes are kept as entries of their own (the port's JSON default)."""
         return True

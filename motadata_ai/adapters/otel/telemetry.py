@@ -237,6 +237,11 @@ class OtelTelemetry(TelemetryPort):
             for log_processor in processors:
                 self.logger_provider.add_log_record_processor(log_processor)
 
+    @property
+    def enabled(self) -> bool:
+        """``False`` when ``OTEL_SDK_DISABLED`` turned the SDK off (nothing is recorded)."""
+        return not self.disabled
+
     def __repr__(self) -> str:
         return f"OtelTelemetry(service_name={self.service_name!r}, otlp_endpoint={self.otlp_endpoint!r})"
 

@@ -86,6 +86,11 @@ class TieredCache(CachePort):
         """Hits per tier since start."""
 
     @property
+    def remote(self) -> bool:
+        """Whether the shared tier lives outside this process (it does for a ``RedisCache``)."""
+        return self._l2.remote
+
+    @property
     def l1(self) -> InMemoryCache:
         """The in-process tier."""
         return self._l1

@@ -9,6 +9,7 @@ re-running field validators of nested models.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -19,7 +20,16 @@ from pydantic_core import from_json, to_json
 
 from motadata_ai.domain.guardrails.schema import ResponseSchema, schema_fingerprint
 from motadata_ai.domain.values import keys
-from motadata_ai.domain.values.llm import ChatRequest, ChatResponse, Message, StreamChunk, ToolCall, Usage
+from motadata_ai.domain.values.llm import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    Message,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
+from motadata_ai.domain.values.trusted import trusted
 
 CACHE_FORMAT = 1
 
@@ -38,17 +48,24 @@ def request_bytes(request: ChatRequest, *, without_messages: bool = False) -> by
     return to_json(request)
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_prefix(tenant_id: str, kind: str) -> str:
+    """``{tenant}:gw:<kind>:``: what :func:`keys.tenant_key` puts before a digest (the tenant
+    validated once, not on every call; a hex digest needs no escaping)."""
+    return keys.tenant_key(tenant_id, keys.GATEWAY, kind, "-")[:-1]
+
+
 def chat_key(tenant_id: str, request: ChatRequest, *, variant: str = "") -> str:
     """The tenant-scoped cache key of a chat request (``variant`` adds guardrail level, schema ...)."""
     data = request_bytes(request)
     if variant:
         data += variant.encode()
-    return keys.tenant_key(tenant_id, keys.GATEWAY, "chat", digest(data))
+    return _key_prefix(tenant_id, "chat") + digest(data)
 
 
 def embedding_key(tenant_id: str, model: str, texts: Sequence[str]) -> str:
     """The tenant-scoped cache key of an embedding request."""
-    return keys.tenant_key(tenant_id, keys.GATEWAY, "emb", digest(to_json([model, list(texts)])))
+    return _key_prefix(tenant_id, "emb") + digest(to_json([model, list(texts)]))
 
 
 def schema_variant(level: str, schema: ResponseSchema | None, user_id: str | None = None) -> str:
@@ -73,12 +90,14 @@ def decode_chat(data: bytes) -> tuple[ChatResponse, list[str] | None] | None:
             return None
         raw = value["r"]
         message = raw["message"]
-        tool_calls = tuple(ToolCall.model_construct(**call) for call in message.get("tool_calls") or ())
-        response = ChatResponse.model_construct(
+        tool_calls = tuple(trusted(ToolCall, **call) for call in message.get("tool_calls") or ())
+        response = trusted(
+            ChatResponse,
             id=raw["id"],
             model=raw["model"],
             provider=raw.get("provider", ""),
-            message=Message.model_construct(
+            message=trusted(
+                Message,
                 role=message["role"],
                 content=message.get("content"),
                 tool_calls=tool_calls,
@@ -86,7 +105,7 @@ def decode_chat(data: bytes) -> tuple[ChatResponse, list[str] | None] | None:
                 name=message.get("name"),
             ),
             finish_reason=raw.get("finish_reason"),
-            usage=Usage.model_construct(**raw.get("usage", {})),
+            usage=trusted(Usage, **raw.get("usage", {})),
             cost_usd=raw.get("cost_usd", 0.0),
             cached=True,
             latency_ms=0.0,
@@ -116,15 +135,32 @@ def decode_embeddings(data: bytes) -> tuple[str, tuple[tuple[float, ...], ...], 
         return None
 
 
+def embedding_response(data: bytes, *, cached: bool) -> EmbeddingResponse | None:
+    """The embedding answer stored as ``data`` (:func:`encode_embeddings`), marked ``cached``;
+    ``None`` when the value is not one."""
+    decoded = decode_embeddings(data)
+    if decoded is None:
+        return None
+    model, vectors, tokens, cost = decoded
+    return trusted(
+        EmbeddingResponse,
+        model=model,
+        vectors=vectors,
+        usage=trusted(Usage, input_tokens=tokens, output_tokens=0),
+        cost_usd=cost,
+        cached=cached,
+    )
+
+
 def replay(response: ChatResponse, chunks: Sequence[str] | None) -> list[StreamChunk]:
     """The stream chunks that replay a cached completion."""
     pieces = list(chunks) if chunks else ([response.text] if response.text else [])
     out = [
-        StreamChunk.model_construct(delta=piece, tool_calls=(), finish_reason=None, usage=None)
-        for piece in pieces
+        trusted(StreamChunk, delta=piece, tool_calls=(), finish_reason=None, usage=None) for piece in pieces
     ]
     out.append(
-        StreamChunk.model_construct(
+        trusted(
+            StreamChunk,
             delta="",
             tool_calls=response.message.tool_calls,
             finish_reason=response.finish_reason,

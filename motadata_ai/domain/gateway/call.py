@@ -3,10 +3,13 @@
 A :class:`Call` says who calls (tenant, user), what (``chat``, ``stream`` or ``embed``, the model
 and its fallbacks, the per-call options), under which effective policy, and why (the
 :class:`~motadata_ai.domain.values.calls.CallOrigin`: the user request it belongs to and its
-purpose). It is frozen: a step that changes something passes a new one down
-(:func:`dataclasses.replace`). What the inner steps learn on the way back (the attempts made, where
-the answer came from, a stream's assembled answer) lives in its one mutable part,
-:class:`CallState`, which the outer steps (rate limit, ledger, telemetry) read.
+purpose). It is never changed once made: a step that changes something passes a new one down
+(:func:`dataclasses.replace`). It is not a frozen dataclass only because every call builds two
+(at admission and after validation), and a frozen dataclass's constructor costs several times a
+plain one's (each field is set through ``object.__setattr__``). What the inner steps learn on
+the way back (the attempts made, where the answer came from, a stream's assembled answer) lives
+in its one mutable part, :class:`CallState`, which the outer steps (rate limit, ledger,
+telemetry) read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.experiments import PromptRef
 from motadata_ai.domain.guardrails import ResponseSchema
 from motadata_ai.domain.values.calls import CallOrigin, Purpose
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatResponse
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import Arm, Source
@@ -103,9 +107,19 @@ class CallOptions:
     prompt: PromptRef | None = None
 
     @classmethod
-    def of(cls, keywords: Mapping[str, Any], *, fallbacks: tuple[str, ...] | None) -> CallOptions:
-        """The options named in ``keywords`` (``fallbacks`` already made a tuple)."""
+    def of(cls, kind: CallKind, keywords: Mapping[str, Any]) -> CallOptions:
+        """The options named in the keywords of a ``kind`` call; :class:`ValidationError` for a
+        keyword that kind of call does not take. An embedding call has no fallbacks by default."""
+        unknown = keywords.keys() - _KEYWORDS[kind]
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(f"unknown option {name!r} for a gateway {kind} call", field=name)
+        if not keywords.keys() & _OPTION_NAMES:
+            return _NO_OPTIONS[kind]  # the common call: nothing to override (shared: it is frozen)
         get = keywords.get
+        fallbacks = get("fallbacks")
+        if fallbacks is not None or kind == "embed":
+            fallbacks = tuple(fallbacks or ())
         return cls(
             no_cache=bool(get("no_cache", False)),
             ttl=get("ttl"),
@@ -118,6 +132,19 @@ class CallOptions:
             cache_per_user=bool(get("cache_per_user", False)),
             prompt=get("prompt"),
         )
+
+
+_KEYWORDS: dict[CallKind, frozenset[str]] = {  # each with the keywords it inherits
+    "chat": frozenset(GenerateKeywords.__annotations__),
+    "stream": frozenset(StreamKeywords.__annotations__),
+    "embed": frozenset(EmbedKeywords.__annotations__),
+}
+_OPTION_NAMES = frozenset(CallOptions.__dataclass_fields__)
+_NO_OPTIONS: dict[CallKind, CallOptions] = {
+    "chat": CallOptions(),
+    "stream": CallOptions(),
+    "embed": CallOptions(fallbacks=()),
+}
 
 
 @dataclass(slots=True)
@@ -144,7 +171,7 @@ class CallState:
         return sum(1 for a in self.attempts if "attempt" in a and a.get("error") != "CircuitOpen")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Call:
     """One gateway call on its way down the chain (see the module docstring).
 

@@ -6,6 +6,7 @@ the shared store fails. The clock is injected so tests drive refills and recover
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 
@@ -26,6 +27,7 @@ from motadata_ai.ports.limits import LimitsPort
 _MAX_BUCKETS = 100_000
 
 
+@functools.lru_cache(maxsize=16_384)  # every call builds its buckets' keys: build each once
 def bucket_key(tenant_id: str, kind: str, model: str | None = None) -> str:
     """The key of a tenant's bucket: ``{tenant}:rl:<kind>`` (``req``, ``tok``), or per model
     ``{tenant}:rl:model:<model>:<kind>`` (the model escaped)."""
@@ -40,6 +42,7 @@ def bucket_scope(key: str) -> str:
     return ("model_" if segments[0] == "model" else "") + segments[-1]
 
 
+@functools.lru_cache(maxsize=1024)
 def circuit_key(model: str) -> str:
     """The key of a model's circuit, shared by every tenant: ``{~}:cb:<model>``."""
     return keys.shared_key(keys.BREAKERS, model)
@@ -58,14 +61,21 @@ class LocalLimits(LimitsPort):
         self._buckets: dict[str, BucketState] = {}
         self._breakers: dict[str, BreakerState] = {}
 
+    @property
+    def remote(self) -> bool:
+        """``False``: the state lives in this process, which cannot be down while it runs."""
+        return False
+
     async def take(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """Take from every bucket or none."""
         return self.take_now(buckets, force=force)
 
     def take_now(self, buckets: Sequence[BucketSpec], *, force: bool = False) -> LimitDecision:
         """The synchronous form of :meth:`take` (no I/O here)."""
+        known = self._buckets
         for spec in buckets:
-            keys.check_key(spec.key, namespace=keys.RATE_LIMITS, field="bucket key")
+            if spec.key not in known:  # a bucket held here was checked when it was made
+                keys.check_key(spec.key, namespace=keys.RATE_LIMITS, field="bucket key")
         if len(self._buckets) > _MAX_BUCKETS:
             self._evict_full()
         return take_buckets(self._buckets, buckets, self._clock(), force=force)

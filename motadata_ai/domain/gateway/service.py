@@ -1,7 +1,8 @@
 """Gateway use-case: generate, stream and embed for a tenant, through a chain of policy steps.
 
-The :class:`Gateway` is a facade: it builds the chain once from its configuration and ports and
-runs each call down it. A call meets the steps in this order (``domain/gateway/steps/``)::
+The :class:`Gateway` is a facade: it builds the chain once from its configuration and ports
+(:func:`~motadata_ai.domain.gateway.assembly.assemble`) and runs each call down it. A call meets
+the steps in this order (``domain/gateway/steps/``)::
 
     experiment → validate → telemetry → ledger → cache (exact, semantic) → context window
     → input guardrails → budget → rate limit → de-duplication → output guardrails
@@ -16,57 +17,36 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
+from motadata_ai.domain.gateway.assembly import assemble
 from motadata_ai.domain.gateway.batch import run_batch
 from motadata_ai.domain.gateway.budget_alerts import BudgetAlerts
-from motadata_ai.domain.gateway.call import (
-    Call,
-    CallKind,
-    CallOptions,
-    EmbedKeywords,
-    GenerateKeywords,
-    StreamKeywords,
-)
+from motadata_ai.domain.gateway.call import EmbedKeywords, GenerateKeywords, StreamKeywords
 from motadata_ai.domain.gateway.chat_stream import ChatStream
-from motadata_ai.domain.gateway.circuit_cache import CircuitCache
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.gateway.fallback_limits import FallbackLimits
 from motadata_ai.domain.gateway.health import GatewayHealth, GatewayStats, check_health
-from motadata_ai.domain.gateway.limits import LocalLimits
-from motadata_ai.domain.gateway.requests import OpenRequests
-from motadata_ai.domain.gateway.shared_flight import SharedFlight
-from motadata_ai.domain.gateway.steps import Chain, Step
+from motadata_ai.domain.gateway.steps import Chain
 from motadata_ai.domain.gateway.steps.base import Clocks
-from motadata_ai.domain.gateway.steps.budget import BudgetStep
-from motadata_ai.domain.gateway.steps.cache import CacheStep
-from motadata_ai.domain.gateway.steps.coalesce import CoalesceEmbeddings
-from motadata_ai.domain.gateway.steps.dedup import Deduplicate
-from motadata_ai.domain.gateway.steps.experiment import ExperimentStep
-from motadata_ai.domain.gateway.steps.guardrails import AuditSink, InputGuardrails, OutputGuardrails
-from motadata_ai.domain.gateway.steps.ledger import FeedbackHook, LedgerStep, UsageRecorder
-from motadata_ai.domain.gateway.steps.provider import Provider
-from motadata_ai.domain.gateway.steps.rate_limit import RateLimit
-from motadata_ai.domain.gateway.steps.resilience import Resilience
-from motadata_ai.domain.gateway.steps.telemetry import TelemetryStep
-from motadata_ai.domain.gateway.steps.validate import ContextWindow, Validate, check_level
-from motadata_ai.domain.gateway.store_circuit import StoreCircuit
+from motadata_ai.domain.gateway.steps.feedback import FeedbackDesk
+from motadata_ai.domain.gateway.steps.ledger import FeedbackHook
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.calls import CallOrigin
-from motadata_ai.domain.values.errors import MotadataError, NotFound, ValidationError
+from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
     ModelCapabilities,
-)
-from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
+    )
+from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import FeedbackRecord
 from motadata_ai.ports.cache import CachePort
 from motadata_ai.ports.embedding import EmbeddingPort
@@ -77,10 +57,6 @@ from motadata_ai.ports.llm import LLMPort
 from motadata_ai.ports.telemetry import TelemetryPort
 
 __all__ = ["Gateway", "GatewayHealth", "GatewayStats"]
-
-_EMBED = frozenset(EmbedKeywords.__annotations__)  # with the keywords they inherit
-_STREAM = frozenset(StreamKeywords.__annotations__)
-_GENERATE = frozenset(GenerateKeywords.__annotations__)
 
 
 class Gateway:
@@ -94,10 +70,10 @@ class Gateway:
     alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
     call names with ``prompt=`` (default: an empty registry).
 
-    A ``cache`` or ``limits`` is put behind its own circuit (:class:`CircuitCache`,
-    :class:`FallbackLimits` with ``limits_failure_policy``) unless it already is one, so a shared
-    store that fails is left alone for a short, growing interval instead of costing a socket
-    timeout on every call.
+    A ``cache`` or ``limits`` that lives outside the process (its ``remote`` is true: Redis) is
+    put behind its own circuit (:class:`CircuitCache`, :class:`FallbackLimits` with
+    ``limits_failure_policy``) unless it already is one, so a shared store that fails is left
+    alone for a short, growing interval instead of costing a socket timeout on every call.
     """
 
     def __init__(
@@ -123,85 +99,61 @@ class Gateway:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         config = config or GatewayConfig()
-        updates = {
-            k: v
-            for k, v in (
-                ("default_model", default_model),
-                ("default_embedding_model", default_embedding_model),
-            )
-            if v is not None
-        }
-        self.config = config.model_copy(update=updates) if updates else config
-        if cache is not None and not isinstance(cache, CircuitCache):
-            cache = CircuitCache(cache, circuit=StoreCircuit(clock=clock))
-        if limits is not None and not isinstance(limits, FallbackLimits):
-            limits = FallbackLimits(
-                limits,
-                local=LocalLimits(clock=clock),
-                policy=self.config.limits_failure_policy,
-                circuit=StoreCircuit(clock=clock),
-            )
-        self._llm, self._cache, self._ledger, self._clock = llm, cache, ledger, clock
-        self._limits: LimitsPort = limits or LocalLimits(clock=clock)
-        self._stats = GatewayStats()
-        self._recorder = UsageRecorder(ledger, feedback_hook=feedback_hook, stats=self._stats)
-        self._audit = AuditSink(audit, telemetry)
-        self._rate_limit = RateLimit(self._limits, sleep=sleep)
-        self._requests = OpenRequests(self._rate_limit)
-        self._resilience = Resilience(self._limits, stats=self._stats, sleep=sleep, random=random)
-        clocks, flush = Clocks(clock, wall_clock), self._recorder.flush
-        self.budget_alerts = alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
+        models = {"default_model": default_model, "default_embedding_model": default_embedding_model}
+        updates = {name: model for name, model in models.items() if model is not None}
+        config = config.model_copy(update=updates) if updates else config
+        self.budget_alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
         self.prompts = prompts if prompts is not None else PromptRegistry()
-        steps: list[Step] = [ExperimentStep(self.prompts), Validate(has_cache=cache is not None)]
-        if telemetry is not None:
-            steps.append(TelemetryStep(telemetry, clock=clock, llm=llm, embeddings=embeddings))
-        steps.append(
-            LedgerStep(self._recorder, clocks=clocks, stats=self._stats, canonical=llm.canonical_model)
+        parts = assemble(
+            config,
+            llm=llm,
+            embeddings=embeddings,
+            cache=cache,
+            limits=limits,
+            ledger=ledger,
+            audit=audit,
+            telemetry=telemetry,
+            leases=leases,
+            feedback_hook=feedback_hook,
+            budget_alerts=self.budget_alerts,
+            prompts=self.prompts,
+            clocks=Clocks(clock, wall_clock),
+            sleep=sleep,
+            random=random,
         )
-        self._cache_step: CacheStep | None = None
-        if cache is not None:
-            max_entries = self.config.semantic_cache_max_entries
-            self._cache_step = CacheStep(
-                cache, embeddings=embeddings, stats=self._stats, semantic_max_entries=max_entries
-            )
-            steps.append(self._cache_step)
-        steps += [
-            ContextWindow(llm),
-            InputGuardrails(self._audit),
-            BudgetStep(ledger=ledger, flush=flush, clocks=clocks, stats=self._stats, alerts=alerts),
-            self._rate_limit,
-            Deduplicate(self._stats, shared=SharedFlight.configured(leases, self.config, clock=clock)),
-            OutputGuardrails(self._audit),
-            CoalesceEmbeddings(),
-            self._resilience,
-        ]
-        self._chain = Chain(steps, Provider(llm, embeddings, random=random))
-        self._policies: dict[str, GatewayConfig] = {}
-        self._tenants: dict[str, TenantContext] = {}
+        self._llm, self._ledger, self._parts = llm, ledger, parts
+        self._admission, self._tenants = parts.admission, parts.admission.tenants
+        self._feedback = FeedbackDesk(ledger, flush=self.flush)
 
     # ------------------------------------------------------------------ properties and policy
 
     @property
+    def config(self) -> GatewayConfig:
+        """The gateway-wide configuration (every tenant's overrides in ``tenants``)."""
+        return self._tenants.config
+
+    @property
     def stats(self) -> GatewayStats:
         """In-process counters since start (``limits_errors``: failures of the limits store)."""
-        if isinstance(self._limits, FallbackLimits):
-            self._stats.limits_errors = self._limits.counters.failures
-        return self._stats
+        stats, limits = self._parts.stats, self._parts.limits
+        if isinstance(limits, FallbackLimits):
+            stats.limits_errors = limits.counters.failures
+        return stats
 
     @property
     def default_model(self) -> str:
         """The chat model used when a request names none."""
-        return self.config.default_model
+        return self._tenants.config.default_model
 
     @property
     def default_embedding_model(self) -> str:
         """The embedding model used when a call names none."""
-        return self.config.default_embedding_model
+        return self._tenants.config.default_embedding_model
 
     @property
     def chain(self) -> Chain:
         """The steps a call goes through, outermost first."""
-        return self._chain
+        return self._parts.chain
 
     def capabilities(self, model: str | None = None) -> ModelCapabilities:
         """What ``model`` (default: :attr:`default_model`) can do, as the LLM port advertises it."""
@@ -209,23 +161,16 @@ class Gateway:
 
     def set_tenant_policy(self, tenant: TenantContext | str, policy: TenantPolicy | None) -> None:
         """Override (or with ``None`` reset) one tenant's policy at run time."""
-        tenant_id = self._context(tenant).tenant_id
-        tenants = dict(self.config.tenants)
-        if policy is None:
-            tenants.pop(tenant_id, None)
-        else:
-            tenants[tenant_id] = policy
-        self.config = self.config.model_copy(update={"tenants": tenants})
-        self._policies.clear()
+        self._tenants.set_policy(self._tenants.context(tenant).tenant_id, policy)
 
     def policy(self, tenant: TenantContext | str) -> GatewayConfig:
         """The effective configuration for ``tenant`` (gateway defaults with its overrides)."""
-        return self._policy(self._context(tenant).tenant_id)
+        return self._tenants.policy(self._tenants.context(tenant).tenant_id)
 
     def backoff(self, attempt: int, policy: GatewayConfig, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter;
         at least the provider's ``retry_after`` when it gave one."""
-        return self._resilience.backoff(attempt, policy, retry_after)
+        return self._parts.resilience.backoff(attempt, policy, retry_after)
 
     # ------------------------------------------------------------------ requests and calls
 
@@ -246,17 +191,12 @@ class Gateway:
 
         The calls inside are attributed to ``user_id`` (default: the tenant context's user) unless
         a call names its own; the origin's ``usage`` sums their records (the request's cost)."""
-        context = self._context(tenant, user_id)
-        tenant_id = context.tenant_id
-        return self._requests.open(
-            tenant_id, self._policy(tenant_id), operation, wait, context.user_id, conversation_id
-        )
+        return self._admission.request(tenant, operation, wait, conversation_id, user_id)
 
     async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like
         an agent task's next model call): :class:`RateLimited` or a wait, per the policy."""
-        tenant_id = self._context(tenant).tenant_id
-        await self._requests.admit(tenant_id, self._policy(tenant_id), operation, wait)
+        await self._admission.admit(tenant, operation, wait)
 
     async def generate(
         self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[GenerateKeywords]
@@ -269,7 +209,7 @@ class Gateway:
         ``validation_level``, ``timeout`` (seconds per attempt), ``wait`` (queue instead of raising
         :class:`RateLimited`), ``purpose`` and ``origin`` (why, and for which request).
         """
-        return await self._chain.complete(self._call("chat", tenant, options, _GENERATE), request)
+        return await self._parts.chain.complete(self._admission.call("chat", tenant, options), request)
 
     async def generate_batch(
         self,
@@ -308,7 +248,8 @@ class Gateway:
         (``aclose()``, a cancelled task) closes the provider's stream and is charged for what it
         delivered.
         """
-        return ChatStream(lambda: self._call("stream", tenant, options, _STREAM), self._chain.stream, request)
+        admission, chain = self._admission, self._parts.chain
+        return ChatStream(lambda: admission.call("stream", tenant, options), chain.stream, request)
 
     async def embed(
         self, texts: Sequence[str], *, tenant: TenantContext | str, **options: Unpack[EmbedKeywords]
@@ -319,35 +260,10 @@ class Gateway:
         de-duplicated and charged like a completion. ``fallbacks`` only makes sense between models
         of the same vector size; none are used by default.
         """
-        call = self._call("embed", tenant, options, _EMBED)
+        call = self._admission.call("embed", tenant, options)
         inputs: Any = texts if isinstance(texts, str) else tuple(texts)  # Validate refuses a str
         request = EmbeddingRequest.model_construct(model=options.get("model") or "", inputs=inputs)
-        return await self._chain.embed(call, request)
-
-    def _call(
-        self,
-        kind: CallKind,
-        tenant: TenantContext | str,
-        keywords: Mapping[str, Any],
-        allowed: frozenset[str],
-    ) -> Call:
-        unknown = keywords.keys() - allowed
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ValidationError(f"unknown option {name!r} for a gateway {kind} call", field=name)
-        context = self._context(tenant, keywords.get("user_id"))
-        tenant_id = context.tenant_id
-        fallbacks = keywords.get("fallbacks")
-        if kind == "embed":
-            options = CallOptions.of(keywords, fallbacks=tuple(fallbacks or ()))
-        else:
-            options = CallOptions.of(keywords, fallbacks=None if fallbacks is None else tuple(fallbacks))
-        origin, purpose, internal = self._requests.origin_of(
-            tenant_id, kind, keywords.get("origin"), keywords.get("purpose")
-        )
-        if context.user_id is None and origin.user_id is not None and origin.tenant_id == tenant_id:
-            context = self._context(context, origin.user_id)  # the request's user makes this call
-        return Call(context, kind, self._policy(tenant_id), origin, purpose, internal, self._clock(), options)
+        return await self._parts.chain.embed(call, request)
 
     # ------------------------------------------------------------------ guarding, feedback, upkeep
 
@@ -365,9 +281,9 @@ class Gateway:
         PII is redacted and injection-like texts are flagged or dropped, never raising; each
         suspected injection and each redaction is written to the audit log with ``origin``.
         """
-        context = self._context(tenant)
-        level = check_level(self._policy(context.tenant_id).validation_level)
-        return await self._audit.guarded(context, level, texts, origin=origin, model=model)
+        context = self._tenants.context(tenant)
+        level = self._tenants.policy(context.tenant_id).validation_level
+        return await self._parts.audit.guarded(context, level, texts, origin=origin, model=model)
 
     async def record_feedback(
         self,
@@ -383,85 +299,41 @@ class Gateway:
         Raises :class:`NotFound` when the tenant has no such response in the ledger, and
         :class:`ValidationError` for a rating outside 1-5.
         """
-        context = self._context(tenant, user_id)
-        if self._ledger is None:
-            raise NotFound(
-                "no usage ledger is configured, so there is nothing to give feedback on",
-                response_id=response_id,
-                tenant_id=context.tenant_id,
-            )
-        try:
-            feedback = FeedbackRecord(
-                tenant_id=context.tenant_id,
-                response_id=response_id,
-                user_id=context.user_id,
-                rating=rating,
-                comment=comment,
-            )
-        except ValueError as error:
-            raise ValidationError(
-                f"invalid feedback: {error}", field="rating", tenant_id=context.tenant_id
-            ) from error
-        await self.flush()
-        await self._ledger.record_feedback(feedback)
-        return feedback
+        context = self._tenants.context(tenant, user_id)
+        return await self._feedback.record(context, response_id, rating=rating, comment=comment)
 
     async def flush(self) -> None:
         """Wait until every pending usage record is written and every budget alert seen is sent."""
-        await self._recorder.flush()
+        await self._parts.recorder.flush()
         await self.budget_alerts.flush()
 
     async def health(self) -> GatewayHealth:
         """Breaker states, and whether the cache, limits store and ledger answer."""
+        parts = self._parts
         return await check_health(
-            limits=self._limits,
-            cache=self._cache,
+            limits=parts.limits,
+            cache=parts.cache,
             ledger=self._ledger,
             stats=self.stats,
-            pending=self._recorder.pending,
+            pending=parts.recorder.pending,
         )
 
     async def invalidate(self, tenant: TenantContext | str) -> int:
         """Drop every cached gateway answer of ``tenant`` (and nothing of another tenant or of
         another subsystem); returns how many entries went."""
-        tenant_id = self._context(tenant).tenant_id
-        if self._cache is None:
+        tenant_id = self._tenants.context(tenant).tenant_id
+        if self._parts.cache is None:
             return 0
-        return await self._cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
+        return await self._parts.cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)
 
     def forget_cached(self, tenant_id: str, cache_keys: Sequence[str]) -> int:
         """Drop the prompt vectors of ``cache_keys`` from the tenant's semantic index (erasure of
         a user's cached answers); return how many it held."""
-        if self._cache_step is None:
+        cache_step = self._parts.cache_step
+        if cache_step is None:
             return 0
-        return sum(self._cache_step.semantic.forget(tenant_id, key) for key in cache_keys)
+        return sum(cache_step.semantic.forget(tenant_id, key) for key in cache_keys)
 
     async def aclose(self) -> None:
         """Write pending usage records; the ports themselves are closed by their owner."""
         await self.flush()
-
-    # ------------------------------------------------------------------ tenants
-
-    def _policy(self, tenant_id: str) -> GatewayConfig:
-        policy = self._policies.get(tenant_id)
-        if policy is None:
-            policy = self.config.for_tenant(tenant_id)
-            if len(self._policies) > 10_000:
-                self._policies.clear()
-            self._policies[tenant_id] = policy
-        return policy
-
-    def _context(self, tenant: TenantContext | str, user_id: str | None = None) -> TenantContext:
-        if isinstance(tenant, TenantContext):
-            context = tenant
-        else:
-            known = self._tenants.get(tenant)
-            if known is None:
-                known = TenantContext(tenant_id=validate_tenant_id(tenant))
-                if len(self._tenants) > 10_000:
-                    self._tenants.clear()
-                self._tenants[tenant] = known
-            context = known
-        if user_id is not None and user_id != context.user_id:
-            return TenantContext.model_construct(tenant_id=context.tenant_id, user_id=user_id)
-        return context

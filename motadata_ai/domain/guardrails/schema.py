@@ -19,10 +19,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import unquote
 
 import pydantic
 
+from motadata_ai.domain.guardrails.schema_keywords import KNOWN_KEYWORDS, false_as_never, keyword_problem
 from motadata_ai.domain.values.errors import ConfigurationError
 
 if TYPE_CHECKING:  # jsonschema is imported on first use: ``import motadata_ai`` stays light
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # jsonschema is imported on first use: ``import motadata_ai``
     from jsonschema.exceptions import ValidationError as JSONSchemaViolation
 
 __all__ = [
+    "KNOWN_KEYWORDS",
     "InvalidResponseSchema",
     "OutputSchema",
     "ResponseSchema",
@@ -40,34 +41,6 @@ __all__ = [
 ]
 
 _DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-
-# Keywords whose value is one subschema, a list of subschemas, or a map of name -> subschema.
-_ONE_SUBSCHEMA = frozenset(
-    {
-        "items", "contains", "additionalProperties", "propertyNames", "not", "if", "then", "else",
-        "unevaluatedItems", "unevaluatedProperties",
-    }
-)  # fmt: skip
-_SUBSCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas", "$defs", "definitions"})
-# Keywords the validator asserts whose value is data, not a schema.
-_ASSERTIONS = frozenset(
-    {
-        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-        "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
-        "maxContains", "minContains", "maxProperties", "minProperties", "required", "dependentRequired",
-        "format", "$ref", "$dynamicRef",
-    }
-)  # fmt: skip
-# Keywords that only describe or identify (they never make an answer invalid).
-_ANNOTATIONS = frozenset(
-    {
-        "$schema", "$id", "$anchor", "$dynamicAnchor", "$comment", "title", "description", "default",
-        "examples", "deprecated", "readOnly", "writeOnly",
-    }
-)  # fmt: skip
-KNOWN_KEYWORDS = _ONE_SUBSCHEMA | _SUBSCHEMA_LISTS | _SUBSCHEMA_MAPS | _ASSERTIONS | _ANNOTATIONS
-"""Every keyword a response schema may use: those enforced by the validator and pure annotations."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _MAX_REASON = 300
@@ -298,37 +271,11 @@ def _compile_json(canonical: str) -> OutputSchema:
             location=json_path(error.absolute_path),
             keyword=error.absolute_path[-1] if error.absolute_path else None,
         ) from error
-    _check_keywords(schema, schema, ())
-    validator = Draft202012Validator(_false_as_never(schema), format_checker=_format_checker())
+    problem = keyword_problem(schema, schema, (), formats=_format_checker().checkers)
+    if problem is not None:
+        raise _refuse(*problem)
+    validator = Draft202012Validator(false_as_never(schema), format_checker=_format_checker())
     return OutputSchema(fingerprint=canonical, validator=validator)
-
-
-_NEVER: dict[str, Any] = {"not": {}}
-
-
-def _false_as_never(node: Any) -> Any:
-    """``node`` with ``false`` subschemas written ``{"not": {}}`` (same meaning).
-
-    jsonschema reports a failed ``false`` subschema without the instance path, so a violation
-    under ``"properties": {"x": false}`` would name ``$`` instead of ``$.x``. ``items``,
-    ``additionalProperties`` and ``unevaluated*`` keep ``false``: they have their own messages.
-    """
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for keyword, value in node.items():
-        if keyword in _SUBSCHEMA_MAPS:
-            value = {name: _NEVER if sub is False else _false_as_never(sub) for name, sub in value.items()}
-        elif keyword in _SUBSCHEMA_LISTS:
-            value = [_NEVER if sub is False else _false_as_never(sub) for sub in value]
-        elif keyword in _ONE_SUBSCHEMA:
-            keeps_false = keyword in _OWN_FALSE_MESSAGE
-            value = _NEVER if value is False and not keeps_false else _false_as_never(value)
-        out[keyword] = value
-    return out
-
-
-_OWN_FALSE_MESSAGE = frozenset({"items", "additionalProperties", "unevaluatedItems", "unevaluatedProperties"})
 
 
 def _refuse(path: tuple[str | int, ...], keyword: str, why: str) -> InvalidResponseSchema:
@@ -339,68 +286,3 @@ def _refuse(path: tuple[str | int, ...], keyword: str, why: str) -> InvalidRespo
         location=location,
         keyword=keyword,
     )
-
-
-def _check_keywords(node: Any, root: Any, path: tuple[str | int, ...]) -> None:
-    """Refuse what the validator would not enforce; recurse into every subschema."""
-    if isinstance(node, bool):
-        return
-    assert isinstance(node, dict)  # the meta-schema check guarantees objects or booleans here
-    for keyword, value in node.items():
-        if keyword not in KNOWN_KEYWORDS:
-            raise _refuse(
-                path,
-                keyword,
-                "is not a Draft 2020-12 keyword the validator enforces; remove it or express the "
-                "constraint with standard keywords (it would otherwise be silently ignored)",
-            )
-        if keyword == "format" and value not in _format_checker().checkers:
-            raise _refuse(
-                path,
-                keyword,
-                f"names format {value!r}, which has no checker here (available: "
-                f"{', '.join(sorted(_format_checker().checkers))})",
-            )
-        if keyword in ("$ref", "$dynamicRef") and not _resolves(value, root):
-            raise _refuse(path, keyword, f"points to {value!r}, which is not a local target in this schema")
-        if keyword in _ONE_SUBSCHEMA:
-            _check_keywords(value, root, (*path, keyword))
-        elif keyword in _SUBSCHEMA_LISTS:
-            for index, sub in enumerate(value):
-                _check_keywords(sub, root, (*path, keyword, index))
-        elif keyword in _SUBSCHEMA_MAPS:
-            for name, sub in value.items():
-                _check_keywords(sub, root, (*path, keyword, name))
-
-
-def _resolves(reference: str, root: Any) -> bool:
-    """Whether ``#``, ``#/json/pointer`` or ``#anchor`` names something inside ``root``."""
-    if not reference.startswith("#"):
-        return False
-    fragment = unquote(reference[1:])
-    if not fragment:
-        return True
-    if not fragment.startswith("/"):
-        return fragment in set(_anchors(root))
-    target = root
-    for token in fragment[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(target, dict) and token in target:
-            target = target[token]
-        elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
-            target = target[int(token)]
-        else:
-            return False
-    return isinstance(target, dict | bool)
-
-
-def _anchors(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key in ("$anchor", "$dynamicAnchor"):
-            if isinstance(node.get(key), str):
-                yield node[key]
-        for value in node.values():
-            yield from _anchors(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _anchors(value)

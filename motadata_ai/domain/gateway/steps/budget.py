@@ -82,16 +82,15 @@ class BudgetStep(Step):
     async def stream(
         self, call: Call, request: llm.ChatRequest, next: NextStream
     ) -> AsyncIterator[llm.StreamChunk]:
-        """Check the budgets, stream, and add what the answer cost."""
+        """Check the budgets, stream, and add what the answer cost (a blocked one too: the
+        provider's assembled answer is paid for however the stream ends)."""
         await self.check(call.tenant_id, call.policy, user_id=call.user_id, model=call.model)
         try:
             async for chunk in next(call, request):
                 yield chunk
-        except GuardrailViolation as error:
-            self._blocked(call, error)
-            raise
-        if call.state.response is not None:
-            self._charged(call, call.state.response.cost_usd)
+        finally:
+            if call.state.response is not None:
+                self._charged(call, call.state.response.cost_usd)
 
     async def embed(
         self, call: Call, request: llm.EmbeddingRequest, next: NextEmbed

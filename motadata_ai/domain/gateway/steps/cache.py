@@ -103,18 +103,11 @@ class CacheStep(Step):
         if not call.use_cache:
             return await next(call, request)
         data = await self._get(call.key)
-        decoded = caching.decode_embeddings(data) if data is not None else None
-        if decoded is not None:
+        hit = caching.embedding_response(data, cached=True) if data is not None else None
+        if hit is not None:
             self._stats.cache_hits += 1
-            cached_model, vectors, tokens, cost = decoded
             call.state.source = "cache"
-            return llm.EmbeddingResponse.model_construct(
-                model=cached_model,
-                vectors=vectors,
-                usage=llm.Usage.model_construct(input_tokens=tokens, output_tokens=0),
-                cost_usd=cost,
-                cached=True,
-            )
+            return hit
         response = await next(call, request)
         if call.state.source == "provider":
             encoded = caching.encode_embeddings(

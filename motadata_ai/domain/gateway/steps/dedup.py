@@ -121,17 +121,7 @@ def _encode_embeddings(response: llm.EmbeddingResponse) -> bytes:
 
 
 def _decode_embeddings(data: bytes) -> llm.EmbeddingResponse | None:
-    decoded = caching.decode_embeddings(data)
-    if decoded is None:
-        return None
-    model, vectors, tokens, cost = decoded
-    return llm.EmbeddingResponse.model_construct(
-        model=model,
-        vectors=vectors,
-        usage=llm.Usage.model_construct(input_tokens=tokens, output_tokens=0),
-        cost_usd=cost,
-        cached=False,
-    )
+    return caching.embedding_response(data, cached=False)
 
 
 _EMBED_HANDOVER: Handover[llm.EmbeddingResponse] = Handover(

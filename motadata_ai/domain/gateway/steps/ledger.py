@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from motadata_ai.domain.gateway.call import Call, provider_of
 from motadata_ai.domain.gateway.errors import BudgetExceeded, CircuitOpen, GuardrailViolation, RateLimited
@@ -26,6 +26,7 @@ from motadata_ai.domain.gateway.health import GatewayStats
 from motadata_ai.domain.gateway.steps.base import Clocks, NextComplete, NextEmbed, NextStream, Step
 from motadata_ai.domain.values import llm
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.trusted import trusted
 from motadata_ai.domain.values.usage import Outcome, UsageRecord
 from motadata_ai.ports.ledger import UsageLedgerPort
 from motadata_ai.ports.llm import ProviderBadRequest
@@ -117,6 +118,7 @@ def usage_record(
     """
     source = call.state.source
     origin = call.origin
+    outcome: dict[str, Any]
     if error is not None:
         blocked = error.fields.get("response") if isinstance(error, GuardrailViolation) else None
         charged = isinstance(blocked, llm.ChatResponse) and source == "provider"
@@ -128,52 +130,43 @@ def usage_record(
             message = f"{type(error).__name__}: the stream was cut by its caller"
         usage = answer.usage if answer is not None else llm.Usage()
         model = names(call.state.model or call.model)
-        return UsageRecord.model_construct(
-            id=uuid.uuid4().hex,
-            tenant_id=call.tenant_id,
-            user_id=call.user_id,
-            operation=call.ledger_operation,
-            model=model,
-            provider=provider_of(model),
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_usd=answer.cost_usd if answer is not None else 0.0,
-            saved_usd=0.0,
-            latency_ms=(now - call.started) * 1000.0,
-            source=source if charged else "none",
-            outcome=outcome_of(error, call),
-            attempts=call.state.provider_attempts,
-            error=message[:500],
-            response_id=blocked.id if isinstance(blocked, llm.ChatResponse) else cut.id if cut else None,
-            created_at=created_at,
-            request_id=origin.request_id,
-            use_case=origin.operation,
-            purpose=call.purpose,
-            fingerprint=_fingerprint(call),
-            experiment=call.state.experiment,
-            arm=call.state.arm,
-        )
-    assert response is not None
-    paid = source == "provider"
-    chat = isinstance(response, llm.ChatResponse)
-    model = names(call.state.model or response.model)
-    return UsageRecord.model_construct(
+        outcome = {
+            "provider": provider_of(model),
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": answer.cost_usd if answer is not None else 0.0,
+            "saved_usd": 0.0,
+            "source": source if charged else "none",
+            "outcome": outcome_of(error, call),
+            "error": message[:500],
+            "response_id": blocked.id if isinstance(blocked, llm.ChatResponse) else cut.id if cut else None,
+        }
+    else:
+        assert response is not None
+        paid = source == "provider"
+        chat = isinstance(response, llm.ChatResponse)
+        model = names(call.state.model or response.model)
+        outcome = {
+            "provider": provider_of(model)
+            or (response.provider if isinstance(response, llm.ChatResponse) else ""),
+            "input_tokens": response.usage.input_tokens if paid else 0,
+            "output_tokens": response.usage.output_tokens if paid and chat else 0,
+            "cost_usd": response.cost_usd if paid else 0.0,
+            "saved_usd": 0.0 if paid else response.cost_usd,
+            "source": source,
+            "outcome": "ok",
+            "error": None,
+            "response_id": response.id if isinstance(response, llm.ChatResponse) else None,
+        }
+    return trusted(
+        UsageRecord,
         id=uuid.uuid4().hex,
         tenant_id=call.tenant_id,
         user_id=call.user_id,
         operation=call.ledger_operation,
         model=model,
-        provider=provider_of(model) or (response.provider if isinstance(response, llm.ChatResponse) else ""),
-        input_tokens=response.usage.input_tokens if paid else 0,
-        output_tokens=response.usage.output_tokens if paid and chat else 0,
-        cost_usd=response.cost_usd if paid else 0.0,
-        saved_usd=0.0 if paid else response.cost_usd,
         latency_ms=(now - call.started) * 1000.0,
-        source=source,
-        outcome="ok",
         attempts=call.state.provider_attempts,
-        error=None,
-        response_id=response.id if isinstance(response, llm.ChatResponse) else None,
         created_at=created_at,
         request_id=origin.request_id,
         use_case=origin.operation,
@@ -181,6 +174,7 @@ def usage_record(
         fingerprint=_fingerprint(call),
         experiment=call.state.experiment,
         arm=call.state.arm,
+        **outcome,
     )
 
 

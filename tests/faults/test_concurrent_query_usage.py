@@ -116,7 +116,7 @@ async def test_concurrent_queries_each_report_only_their_own_usage() -> None:
 
 
 async def test_coalesced_query_embeddings_share_out_exactly_what_was_paid() -> None:
-    rag, llm, embeddings = make(coalesce=True)
+    rag, _, embeddings = make(coalesce=True)
     await rag.ingest(list(DOCUMENTS))
     alone = [usage(await rag.query(question)) for question in QUESTIONS]
     embedding_calls = len(embeddings.calls)

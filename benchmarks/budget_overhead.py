@@ -97,7 +97,7 @@ async def run(rounds: int, calls: int) -> dict[str, Any]:
     for gw in gateways.values():  # warm up
         for _ in range(50):
             counter += 1
-            await gw.generate(_ask(counter), tenant="acme", user_id="bob")
+            await gw.generate(_ask(counter), tenant_id="acme", user_id="bob")
         await gw.flush()
     gc.collect()
     for _ in range(rounds):
@@ -106,7 +106,7 @@ async def run(rounds: int, calls: int) -> dict[str, Any]:
                 counter += 1
                 request = _ask(counter)
                 started = time.perf_counter()
-                await gw.generate(request, tenant="acme", user_id="bob")
+                await gw.generate(request, tenant_id="acme", user_id="bob")
                 timings[name].append((time.perf_counter() - started) * 1e6)
             await gw.flush()
     result: dict[str, Any] = {}

@@ -72,10 +72,10 @@ async def main():
         message = Message(role="user", content=prompt)
         request = ChatRequest(model=ai.gateway.default_model, messages=(message,))
         t = time.perf_counter()
-        await ai.gateway.generate(request, tenant="bench")
+        await ai.gateway.generate(request, tenant_id="bench")
         generate_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        await ai.gateway.embed(["How do I reset my password?"], tenant="bench")
+        await ai.gateway.embed(["How do I reset my password?"], tenant_id="bench")
         embed_ms = (time.perf_counter() - t) * 1000
     print(json.dumps({"connect_s": connected - started, "first_generate_ms": generate_ms,
                       "first_embed_ms": embed_ms}))

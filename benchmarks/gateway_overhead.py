@@ -140,15 +140,15 @@ async def run(quick: bool) -> dict[str, Any]:
         redis_gateway = gateway(chat, redis_cache, redis_limits)
 
         async def miss() -> Any:
-            return await memory_gateway.generate(request(prompt()), tenant="bench")
+            return await memory_gateway.generate(request(prompt()), tenant_id="bench")
 
         fixed = request(prompt(fixed=True))
 
         async def hit_memory() -> Any:
-            return await memory_gateway.generate(fixed, tenant="bench")
+            return await memory_gateway.generate(fixed, tenant_id="bench")
 
         async def hit_redis() -> Any:
-            return await redis_gateway.generate(fixed, tenant="bench")
+            return await redis_gateway.generate(fixed, tenant_id="bench")
 
         # Warm-up: connections, LiteLLM's lazy imports, the cache entries the hit paths read.
         for _ in range(20):
@@ -216,7 +216,7 @@ async def run(quick: bool) -> dict[str, Any]:
             req = request(prompt())
             direct.append(await timed(lambda req=req: instant.complete(req)))
             req = request(prompt())
-            through.append(await timed(lambda req=req: pipeline.generate(req, tenant="bench")))
+            through.append(await timed(lambda req=req: pipeline.generate(req, tenant_id="bench")))
         results["instant_model@1"] = percentiles(direct)
         results["pipeline@1"] = percentiles(through)
         await redis_cache.aclose()

@@ -140,14 +140,14 @@ async def run(calls: int, budget: float) -> dict[str, dict[str, float]]:
         limits = RedisLimits(cache.client, address=valkey.url, namespace="bench")
         redis = gateway(cache, limits)
         for _ in range(50):  # warm-up: imports, connections, scripts loaded on the server
-            await memory.generate(request(), tenant="bench")
-            await redis.generate(request(), tenant="bench")
+            await memory.generate(request(), tenant_id="bench")
+            await redis.generate(request(), tenant_id="bench")
         gc.collect()
         gc.freeze()
 
         async def phase(name: str, target: Gateway) -> None:
             async def call() -> Any:
-                return await target.generate(request(), tenant="bench")
+                return await target.generate(request(), tenant_id="bench")
 
             results[name] = await sequential(call, calls, budget)
             results[name]["burst_calls_s"] = await burst(call, calls, budget)

@@ -107,7 +107,7 @@ async def _gateway_child(
     )
     tenants = [f"t{i}" for i in range(16)]
     await gateway.generate(
-        ChatRequest(model="m", messages=(Message(role="user", content=f"warm {tag}"),)), tenant="t0"
+        ChatRequest(model="m", messages=(Message(role="user", content=f"warm {tag}"),)), tenant_id="t0"
     )
     latencies: list[float] = []
     counter = iter(range(requests))
@@ -118,7 +118,7 @@ async def _gateway_child(
         for n in counter:
             request = ChatRequest(model="m", messages=(Message(role="user", content=f"{tag} question {n}"),))
             t = time.perf_counter()
-            await gateway.generate(request, tenant=tenants[n % len(tenants)])
+            await gateway.generate(request, tenant_id=tenants[n % len(tenants)])
             latencies.append((time.perf_counter() - t) * 1000)
 
     await asyncio.gather(*(loop() for _ in range(concurrency)))
@@ -192,7 +192,7 @@ async def _dedup_child(
         leases=RedisLeases(cache.client, address=url, namespace=namespace) if leases else None,
     )
     await gateway.generate(
-        ChatRequest(model="m", messages=(Message(role="user", content="warm"),)), tenant="t1"
+        ChatRequest(model="m", messages=(Message(role="user", content="warm"),)), tenant_id="t1"
     )
     warm_calls = len(provider.calls)
     request = ChatRequest(model="m", messages=(Message(role="user", content="the same question"),))
@@ -201,7 +201,7 @@ async def _dedup_child(
 
     async def one() -> None:
         t = time.perf_counter()
-        await gateway.generate(request, tenant="t0")
+        await gateway.generate(request, tenant_id="t0")
         latencies.append((time.perf_counter() - t) * 1000)
 
     await asyncio.gather(*(one() for _ in range(requests)))
@@ -268,10 +268,10 @@ async def batching(requests: int, concurrency: int, latency: float, embed_caller
     ]
     t = time.perf_counter()
     for request in batch:
-        await gateway.generate(request, tenant="t0")
+        await gateway.generate(request, tenant_id="t0")
     figures["sequential_rps"] = requests / (time.perf_counter() - t)
     t = time.perf_counter()
-    await gateway.generate_batch(batch, tenant="t0", concurrency=concurrency)
+    await gateway.generate_batch(batch, tenant_id="t0", concurrency=concurrency)
     figures["generate_batch_rps"] = requests / (time.perf_counter() - t)
 
     variants = [
@@ -289,7 +289,7 @@ async def batching(requests: int, concurrency: int, latency: float, embed_caller
 
         async def caller(n: int, embedder: Gateway = embedder, latencies: list[float] = latencies) -> None:
             t0 = time.perf_counter()
-            await embedder.embed([f"text {n}"], tenant="t0")
+            await embedder.embed([f"text {n}"], tenant_id="t0")
             latencies.append((time.perf_counter() - t0) * 1000)
 
         t = time.perf_counter()

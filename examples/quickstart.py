@@ -36,11 +36,11 @@ async def main() -> None:
                     Message(role="user", content="What do I do when the VPN tunnel drops?"),
                 ),
             ),
-            tenant="acme",
+            tenant_id="acme",
             user_id="u-1",
         )
         print("gateway:", reply.text)
-        vectors = await ai.gateway.embed(["vpn", "mfa"], tenant="acme")
+        vectors = await ai.gateway.embed(["vpn", "mfa"], tenant_id="acme")
         print("embeddings:", len(vectors.vectors), "x", len(vectors.vectors[0]))
 
         # RAG over the sample knowledge base.

@@ -46,7 +46,7 @@ async def warm(
     async def one(prompt: str) -> None:
         request = ChatRequest(model=chosen, messages=(Message(role="user", content=prompt),))
         async with gate:
-            response = await ai.gateway.generate(request, tenant=tenant)
+            response = await ai.gateway.generate(request, tenant_id=tenant)
         counts["already_cached" if response.cached else "answered"] += 1
 
     await asyncio.gather(*(one(p) for p in prompts))

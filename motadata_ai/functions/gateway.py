@@ -127,7 +127,7 @@ class TenantGateway:
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        response = await self.core.generate(request, tenant=tenant, user_id=user_id, **options)
+        response = await self.core.generate(request, tenant_id=tenant, user_id=user_id, **options)
         return GenerateResponse.of(response, tenant_id=tenant, schema=options.get("response_schema"))
 
     async def generate_embeddings(
@@ -141,7 +141,7 @@ class TenantGateway:
         """The embedding of ``text`` (one vector), or of each text of a list (a list of vectors)."""
         texts = [text] if isinstance(text, str) else list(text)
         response = await self.core.embed(
-            texts, tenant=_tenant_of(tenant_id, self.tenant_id), model=model, user_id=user_id
+            texts, tenant_id=_tenant_of(tenant_id, self.tenant_id), model=model, user_id=user_id
         )
         vectors = [list(vector) for vector in response.vectors]
         return vectors[0] if isinstance(text, str) else vectors

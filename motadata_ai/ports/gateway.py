@@ -51,19 +51,21 @@ class GatewayPort(Protocol):
 
     def request(
         self,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         *,
         operation: str,
         wait: bool | None = None,
         user_id: str | None = None,
         conversation_id: str | None = None,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """One user request of ``tenant`` (for ``user_id``): spends one request at its start;
+        """One user request of ``tenant_id`` (for ``user_id``): spends one request at its start;
         calls inside it spend none, are attributed to its user and add to its ``usage``;
         ``conversation_id`` names the conversation it is a turn of."""
         ...
 
-    async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
+    async def admit(
+        self, tenant_id: TenantContext | str, *, operation: str, wait: bool | None = None
+    ) -> None:
         """Spend one more of the tenant's requests, for a further step of a request in progress."""
         ...
 
@@ -71,38 +73,38 @@ class GatewayPort(Protocol):
         self,
         request: ChatRequest,
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         purpose: Purpose | None = None,
         user_id: str | None = None,
         cache_per_user: bool = False,
     ) -> ChatResponse:
-        """Run one completion for ``tenant``; ``purpose`` says why (inside a request), ``user_id``
+        """Run one completion for ``tenant_id``; ``purpose`` says why (inside a request), ``user_id``
         for whom; with ``cache_per_user`` the answer is cached for that user only."""
         ...
 
     def stream(
-        self, request: ChatRequest, *, tenant: TenantContext | str, purpose: Purpose | None = None
+        self, request: ChatRequest, *, tenant_id: TenantContext | str, purpose: Purpose | None = None
     ) -> AsyncIterator[StreamChunk]:
-        """Stream one completion for ``tenant``."""
+        """Stream one completion for ``tenant_id``."""
         ...
 
     async def embed(
         self,
         texts: Sequence[str],
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         model: str | None = None,
         wait: bool | None = None,
         purpose: Purpose | None = None,
     ) -> EmbeddingResponse:
-        """Embed ``texts`` for ``tenant``; ``wait`` queues a rate-limited call instead of failing."""
+        """Embed ``texts`` for ``tenant_id``; ``wait`` queues a rate-limited call instead of failing."""
         ...
 
     async def guard_context(
         self,
         texts: Sequence[str],
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         origin: ContextOrigin,
         model: str | None = None,
     ) -> ContextCheck:

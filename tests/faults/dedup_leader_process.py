@@ -35,7 +35,7 @@ async def main(url: str, namespace: str, ttl: float) -> None:
         leases=RedisLeases(cache.client, address=url, namespace=namespace),
     )
     request = ChatRequest(model="test/model", messages=(Message(role="user", content=PROMPT),))
-    await gateway.generate(request, tenant="acme")
+    await gateway.generate(request, tenant_id="acme")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ async def ticker_run(gateway: Gateway) -> dict[str, object]:
     ticking = asyncio.create_task(tick())
     await asyncio.sleep(TICK * 3)
     started = time.perf_counter()
-    response = await gateway.generate(request(), tenant="t1")
+    response = await gateway.generate(request(), tenant_id="t1")
     call_s = time.perf_counter() - started
     done.set()
     await ticking
@@ -76,7 +76,7 @@ async def ticker_run(gateway: Gateway) -> dict[str, object]:
 async def timeout_run(gateway: Gateway) -> dict[str, object]:
     started = time.perf_counter()
     try:
-        await gateway.generate(request(), tenant="t1", timeout=0.05)
+        await gateway.generate(request(), tenant_id="t1", timeout=0.05)
     except MotadataError as error:
         return {
             "raised": type(error).__name__,

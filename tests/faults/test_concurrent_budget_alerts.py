@@ -74,7 +74,7 @@ async def test_concurrent_calls_on_several_instances_raise_each_alert_once(
                 model="test/model", messages=(Message(role="user", content=f"instance {number} call {n}"),)
             )
             try:
-                await gateway.generate(request, tenant="acme")
+                await gateway.generate(request, tenant_id="acme")
             except BudgetExceeded:
                 return 0
             return 1

@@ -63,7 +63,7 @@ async def test_a_follower_takes_over_when_the_leader_is_killed(redis_url: str) -
         assert leader.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(leader.stdout.readline), 60)
         assert line.strip() == "leading"
-        calls = [asyncio.ensure_future(gateway.generate(ask(), tenant="acme")) for _ in range(50)]
+        calls = [asyncio.ensure_future(gateway.generate(ask(), tenant_id="acme")) for _ in range(50)]
         flight = next(s for s in gateway.chain.steps if isinstance(s, Deduplicate)).shared
         assert flight is not None
         await eventually(lambda: flight.counters.waited > 0, within=30, what="waiting for A's answer")
@@ -86,7 +86,7 @@ async def test_a_lease_store_that_is_down_fails_open() -> None:
     provider = FunctionLLM(lambda request: "still answered")
     gateway, cache = gateway_on("redis://127.0.0.1:1/0", f"test-{uuid.uuid4().hex}", provider)
     try:
-        results = await asyncio.gather(*(gateway.generate(ask(), tenant="acme") for _ in range(10)))
+        results = await asyncio.gather(*(gateway.generate(ask(), tenant_id="acme") for _ in range(10)))
         assert {r.text for r in results} == {"still answered"}
         assert len(provider.calls) == 1  # in-process de-duplication still holds
     finally:

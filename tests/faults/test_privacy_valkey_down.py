@@ -72,7 +72,7 @@ async def test_erase_with_valkey_down_fails_typed_and_a_rerun_completes(
             await ai.rag("acme").ingest(
                 [Document(id="bob-notes", text=f"Reach bob at {MAIL}.")], user_id="bob"
             )
-            await ai.gateway.generate(ask, tenant="acme", user_id="bob")
+            await ai.gateway.generate(ask, tenant_id="acme", user_id="bob")
             raw = cache.client
             assert [k async for k in raw.scan_iter(match=f"{namespace}:*gw:chat:*")]
 

@@ -55,7 +55,7 @@ async def _load(
         prompt = f"{tenant} question {n % PROMPTS}"
         n += WORKERS
         try:
-            response = await gateway.generate(ask(prompt), tenant=tenant)
+            response = await gateway.generate(ask(prompt), tenant_id=tenant)
         except Exception as error:  # any error is a failed call
             failures.append(error)
             outcomes["failed"] += 1

@@ -179,7 +179,7 @@ async def _calls(rig: Rig, label: str, count: int) -> Counter[str]:
     outcome: Counter[str] = Counter()
     for n in range(count):
         prompt = f"{label} {n % 50}"
-        response = await rig.gateway.generate(ask(prompt), tenant="acme")
+        response = await rig.gateway.generate(ask(prompt), tenant_id="acme")
         assert response.text == "answer to " + prompt
         outcome["cached" if response.cached else "answered"] += 1
     return outcome
@@ -189,8 +189,8 @@ async def _recovers(rig: Rig) -> None:
     """After the circuits' interval the server is probed, found again and used again."""
     rig.clock.advance(120)  # past the longest interval: the next call probes the server
     rig.calls.clear()
-    first = await rig.gateway.generate(ask("after the outage"), tenant="acme")
-    again = await rig.gateway.generate(ask("after the outage"), tenant="acme")
+    first = await rig.gateway.generate(ask("after the outage"), tenant_id="acme")
+    again = await rig.gateway.generate(ask("after the outage"), tenant_id="acme")
     assert not first.cached and again.cached  # stored on and answered from the server
     assert rig.calls["cache.get"] == 2 and rig.calls["cache.set"] == 1 and rig.calls["limits.take"] >= 2
     health = await rig.gateway.health()
@@ -266,7 +266,7 @@ async def test_under_concurrent_load_a_kill_costs_at_most_one_attempt_per_caller
         n = 0
         while not stop.is_set():
             prompt = f"load {worker} {n % 20}"
-            response = await rig.gateway.generate(ask(prompt), tenant="acme")
+            response = await rig.gateway.generate(ask(prompt), tenant_id="acme")
             assert response.text == "answer to " + prompt
             done["calls"] += 1
             if done["calls"] >= target["calls"]:

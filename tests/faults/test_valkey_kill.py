@@ -98,7 +98,7 @@ async def _load(rig: Rig, stop: asyncio.Event, worker: int) -> None:
         prompt = f"{tenant} question {n % PROMPTS}"
         n += WORKERS
         try:
-            response = await rig.gateway.generate(ask(prompt), tenant=tenant)
+            response = await rig.gateway.generate(ask(prompt), tenant_id=tenant)
         except Exception as error:  # any error is a failed call
             rig.failures.append(error)
             rig.outcomes["failed"] += 1
@@ -141,8 +141,8 @@ async def test_gateway_load_survives_kill_9_of_valkey_with_no_failed_call(
     assert health.status == "ok" and health.cache is True and health.limits is True
     assert health.breakers == {}
     assert await rig.cache.client.dbsize() > 0  # the load stored answers on the restarted server
-    first = await rig.gateway.generate(ask("a fresh question"), tenant="acme")
-    again = await rig.gateway.generate(ask("a fresh question"), tenant="acme")
+    first = await rig.gateway.generate(ask("a fresh question"), tenant_id="acme")
+    again = await rig.gateway.generate(ask("a fresh question"), tenant_id="acme")
     assert not first.cached and again.cached  # stored on and answered from the restarted Valkey
 
 
@@ -151,7 +151,7 @@ async def _burst(rig: Rig, tenant: str, label: str, calls: int) -> Counter[str]:
 
     async def one(n: int) -> str:
         try:
-            await rig.gateway.generate(ask(f"{label} {n}"), tenant=tenant)
+            await rig.gateway.generate(ask(f"{label} {n}"), tenant_id=tenant)
         except RateLimited as error:
             return "limited:" + ",".join(error.scope)
         return "ok"

@@ -107,8 +107,8 @@ TENANT_ENTRY_POINTS: dict[str, TenantEntry] = {
     "connect().agent": lambda ai, t, tmp: ai.agent(t),
     "connect().ml": lambda ai, t, tmp: ai.ml(t),
     "connect().query": lambda ai, t, tmp: ai.query("reset my password", tenant_id=t),
-    "gateway.generate": lambda ai, t, tmp: ai.gateway.generate(_chat(), tenant=t),
-    "gateway.embed": lambda ai, t, tmp: ai.gateway.embed(["vpn"], tenant=t),
+    "gateway.generate": lambda ai, t, tmp: ai.gateway.generate(_chat(), tenant_id=t),
+    "gateway.embed": lambda ai, t, tmp: ai.gateway.embed(["vpn"], tenant_id=t),
     "gateway.invalidate": lambda ai, t, tmp: ai.gateway.invalidate(t),
     "memory.history": lambda ai, t, tmp: MemoryManager(
         store=ai.port("memory_store"), embedder=ai.gateway

@@ -54,11 +54,13 @@ async def two_instances_share_one_call(url: str) -> None:
     ]  # fmt: skip
     try:
         calls = [
-            asyncio.ensure_future(gateways[i % 2].generate(ask("How do I reset my password?"), tenant="acme"))
+            asyncio.ensure_future(
+                gateways[i % 2].generate(ask("How do I reset my password?"), tenant_id="acme")
+            )
             for i in range(200)
         ]
         other = asyncio.ensure_future(
-            gateways[1].generate(ask("How do I reset my password?"), tenant="globex")
+            gateways[1].generate(ask("How do I reset my password?"), tenant_id="globex")
         )
 
         flights = [shared_flight(g) for g in gateways]

@@ -55,8 +55,8 @@ def ask(text: str, model: str = MODEL) -> ChatRequest:
 
 async def test_miss_then_hit_with_cost_from_the_cost_map(fresh_openai_server: OpenAIServer) -> None:
     gateway, ledger, _, telemetry = build(fresh_openai_server)
-    first = await gateway.generate(ask("what is MFA?"), tenant="acme", user_id="u1")
-    second = await gateway.generate(ask("what is MFA?"), tenant="acme", user_id="u1")
+    first = await gateway.generate(ask("what is MFA?"), tenant_id="acme", user_id="u1")
+    second = await gateway.generate(ask("what is MFA?"), tenant_id="acme", user_id="u1")
     assert first.text == "echo: what is MFA?" and second.cached and second.text == first.text
     assert len(fresh_openai_server.chat_requests()) == 1
     assert first.cost_usd > 0  # LiteLLM's cost map knows gpt-4o-mini
@@ -70,9 +70,9 @@ async def test_miss_then_hit_with_cost_from_the_cost_map(fresh_openai_server: Op
 
 async def test_spans_of_calls_over_http_name_the_server(fresh_openai_server: OpenAIServer) -> None:
     gateway, _, _, telemetry = build(fresh_openai_server)
-    await gateway.generate(ask("what is MFA?"), tenant="acme")
-    await gateway.embed(["what is MFA?"], tenant="acme")
-    await gateway.generate(ask("what is MFA?"), tenant="acme")  # a cache hit: no server
+    await gateway.generate(ask("what is MFA?"), tenant_id="acme")
+    await gateway.embed(["what is MFA?"], tenant_id="acme")
+    await gateway.generate(ask("what is MFA?"), tenant_id="acme")  # a cache hit: no server
     chat, embed, hit = telemetry.spans
     server = (fresh_openai_server.host, fresh_openai_server.port)
     for span in (chat, embed):
@@ -85,7 +85,7 @@ async def test_429_is_retried_after_the_retry_after_it_sent(fresh_openai_server:
     fresh_openai_server.queue(
         Reply(status=429, retry_after=2, message="slow down"), Reply(content="fine now")
     )
-    response = await gateway.generate(ask("q"), tenant="acme")
+    response = await gateway.generate(ask("q"), tenant_id="acme")
     assert response.text == "fine now"
     assert len(sleeps.delays) == 1 and sleeps.delays[0] >= 2.0
     await gateway.flush()
@@ -104,7 +104,7 @@ async def test_500s_exhaust_retries_then_fall_back_to_the_next_model(
     fresh_openai_server.queue(
         *(Reply(status=500, message="boom") for _ in range(3)), Reply(content="from 4o")
     )
-    response = await gateway.generate(ask("q"), tenant="acme")
+    response = await gateway.generate(ask("q"), tenant_id="acme")
     assert response.text == "from 4o" and response.model.endswith("gpt-4o")
     models = [r.json["model"] for r in fresh_openai_server.chat_requests()]
     assert models == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o-mini", "gpt-4o"]
@@ -117,33 +117,33 @@ async def test_provider_down_gives_retries_exhausted_charged_once_and_nothing_ca
     gateway, ledger, _, _ = build(fresh_openai_server, max_retries=3)
     fresh_openai_server.queue(*(Reply(status=503, message="down") for _ in range(4)))
     with pytest.raises(RetriesExhausted) as caught:
-        await gateway.generate(ask("q"), tenant="acme")
+        await gateway.generate(ask("q"), tenant_id="acme")
     attempts = caught.value.attempts
     assert [a["error"] for a in attempts] == ["ProviderUnavailable"] * 4
     assert [a["status_code"] for a in attempts] == [503] * 4
     await gateway.flush()
     (record,) = await ledger.usage_records(tenant="acme")
     assert record.outcome == "error" and record.cost_usd == 0.0 and record.attempts == 4
-    response = await gateway.generate(ask("q"), tenant="acme")  # the server is back; nothing stale
+    response = await gateway.generate(ask("q"), tenant_id="acme")  # the server is back; nothing stale
     assert not response.cached and response.text == "echo: q"
 
 
 async def test_slow_answers_time_out_and_are_retried(fresh_openai_server: OpenAIServer) -> None:
     gateway, _, _, _ = build(fresh_openai_server, max_retries=1)
     fresh_openai_server.queue(Reply(delay=3.0, content="late"), Reply(content="quick"))
-    response = await gateway.generate(ask("q"), tenant="acme", timeout=0.5)
+    response = await gateway.generate(ask("q"), tenant_id="acme", timeout=0.5)
     assert response.text == "quick"
     fresh_openai_server.queue(Reply(delay=3.0), Reply(delay=3.0))
     with pytest.raises(RetriesExhausted) as caught:
-        await gateway.generate(ask("q2"), tenant="acme", timeout=0.5)
+        await gateway.generate(ask("q2"), tenant_id="acme", timeout=0.5)
     assert [a["error"] for a in caught.value.attempts] == ["ProviderTimeout", "ProviderTimeout"]
 
 
 async def test_stream_over_http_is_cached_and_replayed(fresh_openai_server: OpenAIServer) -> None:
     gateway, ledger, _, _ = build(fresh_openai_server)
     fresh_openai_server.queue(Reply(content="reset it from the portal"))
-    live = [c async for c in gateway.stream(ask("how do I reset?"), tenant="acme")]
-    replay = [c async for c in gateway.stream(ask("how do I reset?"), tenant="acme")]
+    live = [c async for c in gateway.stream(ask("how do I reset?"), tenant_id="acme")]
+    replay = [c async for c in gateway.stream(ask("how do I reset?"), tenant_id="acme")]
     text = "".join(c.delta for c in live)
     assert text == "reset it from the portal" == "".join(c.delta for c in replay)
     assert len(fresh_openai_server.chat_requests()) == 1
@@ -155,9 +155,9 @@ async def test_stream_over_http_is_cached_and_replayed(fresh_openai_server: Open
 
 async def test_embeddings_over_http_are_cached_per_tenant(fresh_openai_server: OpenAIServer) -> None:
     gateway, _, _, _ = build(fresh_openai_server)
-    first = await gateway.embed(["vpn", "mfa"], tenant="acme")
-    again = await gateway.embed(["vpn", "mfa"], tenant="acme")
-    await gateway.embed(["vpn", "mfa"], tenant="globex")
+    first = await gateway.embed(["vpn", "mfa"], tenant_id="acme")
+    again = await gateway.embed(["vpn", "mfa"], tenant_id="acme")
+    await gateway.embed(["vpn", "mfa"], tenant_id="globex")
     assert len(first.vectors) == 2 and len(first.vectors[0]) == 1536
     assert again.cached and again.vectors == first.vectors
     assert len([r for r in fresh_openai_server.requests if r.path.endswith("/embeddings")]) == 2
@@ -169,7 +169,7 @@ async def test_an_answer_without_choices_is_retried_then_falls_back(
     gateway, _, sleeps, _ = build(fresh_openai_server, max_retries=1, fallback_models=["openai/gpt-4o"])
     empty = Reply(empty_choices=True)
     fresh_openai_server.queue(empty, empty, Reply(content="from gpt-4o"))
-    response = await gateway.generate(ask("status of INC-7?"), tenant="acme")
+    response = await gateway.generate(ask("status of INC-7?"), tenant_id="acme")
     assert response.text == "from gpt-4o"
     assert [r.json["model"] for r in fresh_openai_server.chat_requests()] == ["gpt-4o-mini"] * 2 + ["gpt-4o"]
     assert len(sleeps.delays) == 1
@@ -179,9 +179,9 @@ async def test_a_model_called_bare_and_qualified_is_one_model_in_the_ledger(
     fresh_openai_server: OpenAIServer,
 ) -> None:
     gateway, ledger, _, _ = build(fresh_openai_server, enable_caching=False)
-    await gateway.generate(ask("one", model="gpt-4o-mini"), tenant="acme")
-    await gateway.generate(ask("two", model="openai/gpt-4o-mini"), tenant="acme")
-    await gateway.embed(["three"], tenant="acme", model="text-embedding-3-small")
+    await gateway.generate(ask("one", model="gpt-4o-mini"), tenant_id="acme")
+    await gateway.generate(ask("two", model="openai/gpt-4o-mini"), tenant_id="acme")
+    await gateway.embed(["three"], tenant_id="acme", model="text-embedding-3-small")
     await gateway.flush()
     by_model = await ledger.usage_by_model(tenant="acme")
     assert [(s.model, s.calls) for s in by_model] == [

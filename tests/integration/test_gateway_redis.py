@@ -67,16 +67,16 @@ async def test_rate_limit_holds_across_two_gateway_instances(instances: Instance
     outcomes = []
     for n, gateway in enumerate([one, two, one, two, one, two]):
         try:
-            await gateway.generate(ask(f"q{n}"), tenant="acme")
+            await gateway.generate(ask(f"q{n}"), tenant_id="acme")
             outcomes.append("ok")
         except RateLimited as error:
             assert error.retry_after > 0
             outcomes.append("limited")
     assert outcomes == ["ok", "ok", "ok", "ok", "limited", "limited"]
     assert len(llm.calls) == 4
-    await two.generate(ask("q0"), tenant="acme")  # the other instance's answer is a shared cache hit
+    await two.generate(ask("q0"), tenant_id="acme")  # the other instance's answer is a shared cache hit
     assert len(llm.calls) == 4
-    await one.generate(ask("q0"), tenant="globex")  # another tenant: its own bucket, its own cache
+    await one.generate(ask("q0"), tenant_id="globex")  # another tenant: its own bucket, its own cache
     assert len(llm.calls) == 5
 
 
@@ -92,9 +92,9 @@ async def test_an_open_circuit_is_shared_between_instances(instances: Instances)
     )
     for n in range(2):
         with pytest.raises(RetriesExhausted):
-            await one.generate(ask(f"x{n}"), tenant="acme")
+            await one.generate(ask(f"x{n}"), tenant_id="acme")
     with pytest.raises(CircuitOpen):
-        await two.generate(ask("y"), tenant="acme")
+        await two.generate(ask("y"), tenant_id="acme")
     assert other_llm.calls == []
     assert (await two.health()).breakers["cb:test/model"] == "open"
 
@@ -108,8 +108,8 @@ async def test_redis_down_mid_run_cache_fails_open_and_limits_follow_the_policy(
     llm = FunctionLLM(lambda r: "answer")
     gateway = instances.gateway(llm, requests_per_minute=1, burst_size=3, limits_failure_policy=policy)
     try:
-        await gateway.generate(ask("cached"), tenant="acme")
-        await gateway.generate(ask("cached"), tenant="acme")
+        await gateway.generate(ask("cached"), tenant_id="acme")
+        await gateway.generate(ask("cached"), tenant_id="acme")
         assert len(llm.calls) == 1
         server.stop()
         health = await gateway.health()
@@ -117,7 +117,7 @@ async def test_redis_down_mid_run_cache_fails_open_and_limits_follow_the_policy(
         outcomes = []
         for n in range(4):
             try:
-                response = await gateway.generate(ask("cached" if n == 0 else f"new{n}"), tenant="acme")
+                response = await gateway.generate(ask("cached" if n == 0 else f"new{n}"), tenant_id="acme")
                 assert not response.cached
                 outcomes.append("ok")
             except RateLimited as error:

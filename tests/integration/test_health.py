@@ -77,7 +77,7 @@ async def test_the_container_s_routed_models_report_each_built_route(tmp_path: A
     async with connect(container=container, warm_up=False) as ai:
         await ai.gateway.generate(
             ChatRequest(model="local/extractive", messages=(Message(role="user", content="hi"),)),
-            tenant="acme",
+            tenant_id="acme",
         )
         report = await ai.health()
     llm = report.components["llm"]

@@ -79,7 +79,7 @@ async def _exercise(ai: AI) -> None:
     answered = 0
     for n in range(12):
         try:
-            await ai.gateway.generate(ask(f"spend {n}"), tenant="acme")
+            await ai.gateway.generate(ask(f"spend {n}"), tenant_id="acme")
             answered += 1
         except BudgetExceeded:
             break
@@ -111,14 +111,14 @@ async def _exercise(ai: AI) -> None:
     for n in range(60):
         prompt = PromptRef("triage", {"ticket": f"ticket {n}"})
         response = await ai.gateway.generate(
-            ask("queue?"), tenant="globex", user_id=f"user-{n}", prompt=prompt
+            ask("queue?"), tenant_id="globex", user_id=f"user-{n}", prompt=prompt
         )
         system = ai.container.llm().calls[-1].messages[0].content
         ids["Classify" if system.startswith("Classify") else "Route the ticket"].append(response.id)
     for response_id in ids["Classify"][:3]:
-        await ai.gateway.record_feedback(response_id, tenant="globex", rating=2)
+        await ai.gateway.record_feedback(response_id, tenant_id="globex", rating=2)
     for response_id in ids["Route the ticket"][:2]:
-        await ai.gateway.record_feedback(response_id, tenant="globex", rating=5)
+        await ai.gateway.record_feedback(response_id, tenant_id="globex", rating=5)
     report = await ai.experiments.compare(tenant_id="globex", experiment="wording", since=since)
     champion, challenger = report.arms
     assert (champion.variant, champion.calls) == ("triage@1", len(ids["Classify"]))

@@ -33,15 +33,15 @@ SCRIPT = textwrap.dedent(
             context = format_passages([passage])
             prompt = "Context:\\n" + context + "\\nQuestion: What is the VPN gateway?"
             request = ChatRequest(model="local/extractive", messages=(Message(role="user", content=prompt),))
-            first = await ai.gateway.generate(request, tenant="acme")
-            second = await ai.gateway.generate(request, tenant="acme")
-            vectors = await ai.gateway.embed(["reset my password"], tenant="acme")
-            again = await ai.gateway.embed(["reset my password"], tenant="acme")
+            first = await ai.gateway.generate(request, tenant_id="acme")
+            second = await ai.gateway.generate(request, tenant_id="acme")
+            vectors = await ai.gateway.embed(["reset my password"], tenant_id="acme")
+            again = await ai.gateway.embed(["reset my password"], tenant_id="acme")
             limited = None
             try:
                 for i in range(5):
                     retry = request.model_copy(update={"seed": i})
-                    await ai.gateway.generate(retry, tenant="acme", no_cache=True)
+                    await ai.gateway.generate(retry, tenant_id="acme", no_cache=True)
             except MotadataError as error:
                 limited = type(error).__name__
             print(json.dumps({

@@ -114,9 +114,9 @@ async def fill(ai: AI) -> None:
             [Document(id=f"{user}-notes", text=f"Notes of {user}: reach me at {mail}.")], user_id=user
         )
         await rag.query("How do I reach support?", conversation_id=f"{user}-rag", user_id=user)
-        answer = await ai.gateway.generate(ask(f"My e-mail is {mail}"), tenant=tenant, user_id=user)
+        answer = await ai.gateway.generate(ask(f"My e-mail is {mail}"), tenant_id=tenant, user_id=user)
         await ai.gateway.record_feedback(
-            answer.id, tenant=tenant, rating=4, comment=f"thanks, write to {mail}", user_id=user
+            answer.id, tenant_id=tenant, rating=4, comment=f"thanks, write to {mail}", user_id=user
         )
         agent = ai.agent(tenant, knowledge=False)
         await agent.remember(user, f"{user} prefers dark mode; e-mail {mail}")
@@ -236,7 +236,7 @@ async def test_erasing_one_user_leaves_nothing_of_them_and_changes_nobody_else(
     assert await raw_rows_mentioning(database, bob_mail) == {}
     assert await raw_rows_of(database, "acme", "bob") == {}
     assert await redis_values_mentioning(ai, namespace, bob_mail) == []
-    again = await ai.gateway.generate(ask(f"My e-mail is {bob_mail}"), tenant="acme", user_id="bob2")
+    again = await ai.gateway.generate(ask(f"My e-mail is {bob_mail}"), tenant_id="acme", user_id="bob2")
     assert again.cached is False
     after = await ai.privacy.export_user(tenant_id="acme", user_id="bob")
     assert after.stores == {name: [] for name in exported.stores}

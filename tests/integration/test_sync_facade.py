@@ -29,7 +29,7 @@ from motadata_ai import ChatRequest, Settings
 settings = Settings(profile="memory", data_dir=sys.argv[2])
 with motadata_ai.connect_sync(settings) as ai:
     request = ChatRequest(model="local/extractive", messages=[{"role": "user", "content": "Hi"}])
-    reply = ai.gateway.generate(request, tenant="acme")
+    reply = ai.gateway.generate(request, tenant_id="acme")
     rag = ai.rag("acme")
     report = rag.ingest(sys.argv[1])
     answer = rag.query("How do I reset my password?")
@@ -39,7 +39,7 @@ with motadata_ai.connect_sync(settings) as ai:
         messages=[{"role": "system", "content": "[1] Reset: open the portal at https://portal.example.com."},
                   {"role": "user", "content": "How do I reset it?"}],
     )
-    chunks = list(ai.gateway.stream(question, tenant="acme", no_cache=True))
+    chunks = list(ai.gateway.stream(question, tenant_id="acme", no_cache=True))
     print(json.dumps({
         "reply_type": type(reply).__name__,
         "created": report.created,

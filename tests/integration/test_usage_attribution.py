@@ -100,6 +100,17 @@ async def test_a_rag_query_is_attributed_to_its_user_and_costs_its_records(ai: A
     assert_sum(records, response)
 
 
+async def test_an_ingest_is_attributed_to_its_user_as_one_request(ai: AI) -> None:
+    documents = [
+        Document(id=f"kb-bob-{n}", title="Printer", text=f"Printer {n} is on floor {n}.") for n in range(3)
+    ]
+    await ai.rag(TENANT).ingest(documents, user_id="bob")
+    records = [r for r in await ai.usage.records(tenant_id=TENANT, user_id="bob") if r.purpose == "ingestion"]
+    assert records  # the chunks' embeddings are bob's
+    assert {r.use_case for r in records} == {"rag.ingest"}
+    assert len({r.request_id for r in records}) == 1  # one ingest is one request
+
+
 async def test_an_agent_task_counts_its_tool_and_memory_calls(ai: AI) -> None:
     agent = ai.agent(TENANT)
     await agent.remember("bob", "bob works on the VPN team")

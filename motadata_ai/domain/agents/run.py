@@ -2,7 +2,9 @@
 
 A :class:`TaskRun` drives one :class:`RunState` (new, or restored from a checkpoint) until the
 model answers, a tool call awaits approval, or a limit stops it with a typed error carrying the
-partial steps. It reads the agent's configuration at each step.
+partial steps. It reads the agent's configuration at each step. It is about 400 lines because
+the loop, its checkpoints and the folding of the request's usage into the task's totals share the
+run's state; the tool calls, state and checkpoints themselves live in their own modules.
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ class TaskRun:
                 await agent.gateway.admit(agent.tenant, operation="agent.step")
             started = time.perf_counter()
             caller = TenantContext.of(agent.tenant, state.user_id)  # the cache lists answers per user
-            response = await agent.gateway.generate(request, tenant=caller, purpose="agent_step")
+            response = await agent.gateway.generate(request, tenant_id=caller, purpose="agent_step")
             model_ms = (time.perf_counter() - started) * 1000
             state.iterations += 1
             usage = response.usage

@@ -137,7 +137,7 @@ class ToolCalls:
             return text
         agent = self.agent
         checked = await agent.gateway.guard_context(
-            [text], tenant=agent.tenant, origin="tool_result", model=agent.model
+            [text], tenant_id=agent.tenant, origin="tool_result", model=agent.model
         )
         guarded = checked.texts[0]
         if guarded.dropped:

@@ -160,7 +160,7 @@ async def warm_recent(cache: CachePort, generate: Generate, *, tenant_id: str, l
             continue
         try:
             request = ChatRequest.model_validate(body["request"])
-            await generate(request, tenant=tenant_id, validation_level=body.get("level"))
+            await generate(request, tenant_id=tenant_id, validation_level=body.get("level"))
         except ServiceError as error:
             log.warning("warming a recent request failed: %s", error)
             counts.failed += 1

@@ -159,13 +159,13 @@ class Gateway:
         """What ``model`` (default: :attr:`default_model`) can do, as the LLM port advertises it."""
         return self._llm.capabilities(model or self.config.default_model)
 
-    def set_tenant_policy(self, tenant: TenantContext | str, policy: TenantPolicy | None) -> None:
+    def set_tenant_policy(self, tenant_id: TenantContext | str, policy: TenantPolicy | None) -> None:
         """Override (or with ``None`` reset) one tenant's policy at run time."""
-        self._tenants.set_policy(self._tenants.context(tenant).tenant_id, policy)
+        self._tenants.set_policy(self._tenants.context(tenant_id).tenant_id, policy)
 
-    def policy(self, tenant: TenantContext | str) -> GatewayConfig:
-        """The effective configuration for ``tenant`` (gateway defaults with its overrides)."""
-        return self._tenants.policy(self._tenants.context(tenant).tenant_id)
+    def policy(self, tenant_id: TenantContext | str) -> GatewayConfig:
+        """The effective configuration for ``tenant_id`` (gateway defaults with its overrides)."""
+        return self._tenants.policy(self._tenants.context(tenant_id).tenant_id)
 
     def backoff(self, attempt: int, policy: GatewayConfig, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter;
@@ -176,7 +176,7 @@ class Gateway:
 
     def request(
         self,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         *,
         operation: str,
         wait: bool | None = None,
@@ -191,17 +191,19 @@ class Gateway:
 
         The calls inside are attributed to ``user_id`` (default: the tenant context's user) unless
         a call names its own; the origin's ``usage`` sums their records (the request's cost)."""
-        return self._admission.request(tenant, operation, wait, conversation_id, user_id)
+        return self._admission.request(tenant_id, operation, wait, conversation_id, user_id)
 
-    async def admit(self, tenant: TenantContext | str, *, operation: str, wait: bool | None = None) -> None:
+    async def admit(
+        self, tenant_id: TenantContext | str, *, operation: str, wait: bool | None = None
+    ) -> None:
         """Spend one more of the tenant's requests (a further step of a request in progress, like
         an agent task's next model call): :class:`RateLimited` or a wait, per the policy."""
-        await self._admission.admit(tenant, operation, wait)
+        await self._admission.admit(tenant_id, operation, wait)
 
     async def generate(
-        self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[GenerateKeywords]
+        self, request: ChatRequest, *, tenant_id: TenantContext | str, **options: Unpack[GenerateKeywords]
     ) -> ChatResponse:
-        """Run one completion for ``tenant`` through every step of the chain.
+        """Run one completion for ``tenant_id`` through every step of the chain.
 
         The keywords (:class:`~motadata_ai.domain.gateway.call.GenerateKeywords`) override the
         tenant's policy for this call: ``user_id``, ``no_cache``, ``ttl``, ``response_schema``
@@ -209,13 +211,13 @@ class Gateway:
         ``validation_level``, ``timeout`` (seconds per attempt), ``wait`` (queue instead of raising
         :class:`RateLimited`), ``purpose`` and ``origin`` (why, and for which request).
         """
-        return await self._parts.chain.complete(self._admission.call("chat", tenant, options), request)
+        return await self._parts.chain.complete(self._admission.call("chat", tenant_id, options), request)
 
     async def generate_batch(
         self,
         requests: Sequence[ChatRequest],
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         concurrency: int = 8,
         return_exceptions: bool = False,
         **options: Unpack[GenerateKeywords],
@@ -231,15 +233,15 @@ class Gateway:
         """
         return await run_batch(
             requests,
-            lambda request: self.generate(request, tenant=tenant, **options),
+            lambda request: self.generate(request, tenant_id=tenant_id, **options),
             concurrency=concurrency,
             return_exceptions=return_exceptions,
         )
 
     def stream(
-        self, request: ChatRequest, *, tenant: TenantContext | str, **options: Unpack[StreamKeywords]
+        self, request: ChatRequest, *, tenant_id: TenantContext | str, **options: Unpack[StreamKeywords]
     ) -> ChatStream:
-        """Stream one completion for ``tenant``; a cached answer is replayed as a stream.
+        """Stream one completion for ``tenant_id``; a cached answer is replayed as a stream.
 
         Retries and fallbacks apply until the first chunk arrives. The output guardrails run on
         the whole text at the end: a violation ends the stream with :class:`GuardrailViolation`
@@ -249,18 +251,18 @@ class Gateway:
         delivered.
         """
         admission, chain = self._admission, self._parts.chain
-        return ChatStream(lambda: admission.call("stream", tenant, options), chain.stream, request)
+        return ChatStream(lambda: admission.call("stream", tenant_id, options), chain.stream, request)
 
     async def embed(
-        self, texts: Sequence[str], *, tenant: TenantContext | str, **options: Unpack[EmbedKeywords]
+        self, texts: Sequence[str], *, tenant_id: TenantContext | str, **options: Unpack[EmbedKeywords]
     ) -> EmbeddingResponse:
-        """Embed ``texts`` for ``tenant`` with ``model`` (default: the configured embedding model).
+        """Embed ``texts`` for ``tenant_id`` with ``model`` (default: the configured embedding model).
 
         Cached, rate-limited (the tenant's embedding bucket, not its requests), retried,
         de-duplicated and charged like a completion. ``fallbacks`` only makes sense between models
         of the same vector size; none are used by default.
         """
-        call = self._admission.call("embed", tenant, options)
+        call = self._admission.call("embed", tenant_id, options)
         inputs: Any = texts if isinstance(texts, str) else tuple(texts)  # Validate refuses a str
         request = EmbeddingRequest.model_construct(model=options.get("model") or "", inputs=inputs)
         return await self._parts.chain.embed(call, request)
@@ -271,7 +273,7 @@ class Gateway:
         self,
         texts: Sequence[str],
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         origin: ContextOrigin,
         model: str | None = None,
     ) -> ContextCheck:
@@ -281,7 +283,7 @@ class Gateway:
         PII is redacted and injection-like texts are flagged or dropped, never raising; each
         suspected injection and each redaction is written to the audit log with ``origin``.
         """
-        context = self._tenants.context(tenant)
+        context = self._tenants.context(tenant_id)
         level = self._tenants.policy(context.tenant_id).validation_level
         return await self._parts.audit.guarded(context, level, texts, origin=origin, model=model)
 
@@ -289,7 +291,7 @@ class Gateway:
         self,
         response_id: str,
         *,
-        tenant: TenantContext | str,
+        tenant_id: TenantContext | str,
         rating: int,
         comment: str = "",
         user_id: str | None = None,
@@ -299,7 +301,7 @@ class Gateway:
         Raises :class:`NotFound` when the tenant has no such response in the ledger, and
         :class:`ValidationError` for a rating outside 1-5.
         """
-        context = self._tenants.context(tenant, user_id)
+        context = self._tenants.context(tenant_id, user_id)
         return await self._feedback.record(context, response_id, rating=rating, comment=comment)
 
     async def flush(self) -> None:
@@ -318,10 +320,10 @@ class Gateway:
             pending=parts.recorder.pending,
         )
 
-    async def invalidate(self, tenant: TenantContext | str) -> int:
-        """Drop every cached gateway answer of ``tenant`` (and nothing of another tenant or of
+    async def invalidate(self, tenant_id: TenantContext | str) -> int:
+        """Drop every cached gateway answer of ``tenant_id`` (and nothing of another tenant or of
         another subsystem); returns how many entries went."""
-        tenant_id = self._tenants.context(tenant).tenant_id
+        tenant_id = self._tenants.context(tenant_id).tenant_id
         if self._parts.cache is None:
             return 0
         return await self._parts.cache.delete_tenant(tenant_id, namespace=keys.GATEWAY)

@@ -131,7 +131,7 @@ class MemoryManager:
         )
         with acting_for(origin):
             response = await self.embedder.embed(
-                list(texts), tenant=caller, model=self.embedding_model, purpose=purpose
+                list(texts), tenant_id=caller, model=self.embedding_model, purpose=purpose
             )
         return [tuple(v) for v in response.vectors]
 
@@ -307,7 +307,7 @@ class MemoryManager:
         if not recalled:
             return []
         checked = await guard.guard_context(
-            [m.record.content for m in recalled], tenant=tenant, origin="memory", model=model
+            [m.record.content for m in recalled], tenant_id=tenant, origin="memory", model=model
         )
         lines: list[str] = []
         for memory, guarded in zip(recalled, checked.texts, strict=True):

@@ -5,6 +5,8 @@ come in through ports. CPU-heavy work (fitting, predicting, serialising) runs of
 This module is the facade; training is :mod:`~motadata_ai.domain.ml.training`, loading
 :mod:`~motadata_ai.domain.ml.loading`, serving :mod:`~motadata_ai.domain.ml.predictions`, alias
 resolution :mod:`~motadata_ai.domain.ml.versions` and events :mod:`~motadata_ai.domain.ml.events`.
+It is a little over 400 lines because it is the one place every public ML operation is declared,
+each a short, documented delegation to those modules with its audit action.
 """
 
 from __future__ import annotations

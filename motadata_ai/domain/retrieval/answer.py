@@ -90,7 +90,7 @@ class Answerer:
         )
         response = await self._gateway.generate(
             request,
-            tenant=self.tenant,
+            tenant_id=self.tenant,
             purpose="answer",
             user_id=user_id,
             cache_per_user=user_scoped(context.sources, history),

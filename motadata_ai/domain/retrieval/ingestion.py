@@ -233,7 +233,7 @@ class Ingestion:
                 part = [texts[i] for i in chosen]
                 # bulk ingestion waits for the tenant's rate limit instead of failing half-way
                 response = await self._gateway.embed(
-                    part, tenant=self.tenant, model=self.embedding_model, wait=True, purpose="ingestion"
+                    part, tenant_id=self.tenant, model=self.embedding_model, wait=True, purpose="ingestion"
                 )
                 if len(response.vectors) != len(part):
                     raise ValidationError(

@@ -139,7 +139,7 @@ class Search:
         if mode == "keyword":
             return None, NO_USAGE
         response = await self._gateway.embed(
-            [query.dense], tenant=self.tenant, model=self.embedding_model, purpose="query_embedding"
+            [query.dense], tenant_id=self.tenant, model=self.embedding_model, purpose="query_embedding"
         )
         return response.vectors[0], ModelUsage.of_embedding(response)
 
@@ -166,7 +166,7 @@ class Search:
         """
         checked = await self._gateway.guard_context(
             [part for s in sources for part in (s.title, s.text)],
-            tenant=self.tenant,
+            tenant_id=self.tenant,
             origin="passage",
             model=self.llm_model,
         )

@@ -216,10 +216,10 @@ class RAGSystem:
         return self.config.parsing
 
     async def _rewrite(self, request: ChatRequest, tenant: TenantContext) -> ChatResponse:
-        return await self._gateway.generate(request, tenant=tenant, purpose="query_rewrite")
+        return await self._gateway.generate(request, tenant_id=tenant, purpose="query_rewrite")
 
     async def _rerank(self, request: ChatRequest, tenant: TenantContext) -> ChatResponse:
-        return await self._gateway.generate(request, tenant=tenant, purpose="rerank")
+        return await self._gateway.generate(request, tenant_id=tenant, purpose="rerank")
 
     # -- ingestion ---------------------------------------------------------------------------------
 
@@ -292,9 +292,14 @@ class RAGSystem:
                 )
             return await self._jobs.submit(self.tenant, source, user_id=user_id, metadata=metadata)
         with self._telemetry.span("rag.ingest", attributes=tenant_attributes(self.tenant)) as span:
-            report = await self._ingestion.ingest(
-                source, user_id=user_id, metadata=metadata, progress=progress, parsing=parsing
-            )
+            # one ingest is one request of its user: its embeddings are recorded under it (it waits
+            # for the tenant's rate limit rather than failing, as bulk ingestion does throughout)
+            async with self._gateway.request(
+                self.tenant, operation="rag.ingest", user_id=user_id or self.tenant.user_id, wait=True
+            ):
+                report = await self._ingestion.ingest(
+                    source, user_id=user_id, metadata=metadata, progress=progress, parsing=parsing
+                )
             span.set_attribute("rag.documents", len(report.documents))
             span.set_attribute("rag.failures", len(report.failures))
             span.set_attribute("rag.chunks", report.chunks)

@@ -181,7 +181,7 @@ class UnifiedQuery:
             max_tokens=3,
         )
         try:
-            response = await self.gateway.generate(request, tenant=tenant_id, purpose="classification")
+            response = await self.gateway.generate(request, tenant_id=tenant_id, purpose="classification")
         except MotadataError as e:
             decision = route_by_heuristic(query)
             return (

@@ -69,16 +69,16 @@ class GatewayTarget(Protocol):
     @property
     def default_embedding_model(self) -> str: ...
 
-    def policy(self, tenant: str) -> Any: ...
+    def policy(self, tenant_id: str) -> Any: ...
 
     async def generate(
-        self, request: ChatRequest, *, tenant: str, user_id: str | None = None
+        self, request: ChatRequest, *, tenant_id: str, user_id: str | None = None
     ) -> ChatResponse: ...
 
-    def stream(self, request: ChatRequest, *, tenant: str, user_id: str | None = None) -> ChatChunks: ...
+    def stream(self, request: ChatRequest, *, tenant_id: str, user_id: str | None = None) -> ChatChunks: ...
 
     async def embed(
-        self, texts: list[str], *, tenant: str, model: str | None = None, user_id: str | None = None
+        self, texts: list[str], *, tenant_id: str, model: str | None = None, user_id: str | None = None
     ) -> EmbeddingResponse: ...
 
 
@@ -184,7 +184,7 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
         await who.admit()
         user_id = who.user(body.user)
         if body.stream:
-            chunks = gateway.stream(request, tenant=who.tenant_id, user_id=user_id)
+            chunks = gateway.stream(request, tenant_id=who.tenant_id, user_id=user_id)
             try:
                 first = await anext(chunks, None)
             except BaseException:
@@ -193,7 +193,7 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
                 raise
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             return _stream_response(first, chunks, who, model=request.model, include_usage=include_usage)
-        response = await gateway.generate(request, tenant=who.tenant_id, user_id=user_id)
+        response = await gateway.generate(request, tenant_id=who.tenant_id, user_id=user_id)
         await who.charge(0.0 if response.cached else response.cost_usd)
         return _json(completion_payload(response), _headers(response.cost_usd, response.cached))
 
@@ -209,7 +209,9 @@ def create_v1_router(gateway: GatewayTarget, caller: Callable[..., Awaitable[Cal
         who.check_model(model)
         await who.admit()
         texts = [body.input] if isinstance(body.input, str) else list(body.input)
-        response = await gateway.embed(texts, tenant=who.tenant_id, model=model, user_id=who.user(body.user))
+        response = await gateway.embed(
+            texts, tenant_id=who.tenant_id, model=model, user_id=who.user(body.user)
+        )
         await who.charge(response.cost_usd)
         data = [
             {

@@ -89,7 +89,7 @@ def gateway() -> Gateway:
 async def test_text_entry_points_refuse_lone_surrogates_with_the_field() -> None:
     gw = gateway()
     with pytest.raises(ValidationError) as caught:
-        await gw.embed(["fine", BAD], tenant="acme")
+        await gw.embed(["fine", BAD], tenant_id="acme")
     refused(caught, "texts.1")
 
     rag = RAGSystem(

@@ -35,7 +35,7 @@ async def test_telemetry_that_records_nothing_is_left_out_of_the_chain() -> None
     telemetry = SwitchedOffTelemetry()
     gw = gateway(telemetry=telemetry)
     assert "TelemetryStep" not in steps_of(gw)
-    assert (await gw.generate(ask("hello"), tenant="acme")).text == "ok"
+    assert (await gw.generate(ask("hello"), tenant_id="acme")).text == "ok"
     assert telemetry.spans == [] and telemetry.histograms == []
 
 
@@ -43,7 +43,7 @@ async def test_recording_telemetry_is_in_the_chain_and_sees_the_call() -> None:
     telemetry = RecordingTelemetry()
     gw = gateway(telemetry=telemetry)
     assert steps_of(gw)[:3] == ["ExperimentStep", "Validate", "TelemetryStep"]
-    await gw.generate(ask("hello"), tenant="acme")
+    await gw.generate(ask("hello"), tenant_id="acme")
     assert [span.name for span in telemetry.spans] == ["chat test/model"]
 
 

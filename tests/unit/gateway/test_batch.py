@@ -23,9 +23,9 @@ async def test_results_come_back_in_order_and_each_request_is_charged_and_cached
 ) -> None:
     rig = make_rig(burst_size=100, requests_per_minute=6000)
     prompts = [f"question {n}" for n in range(20)]
-    results = await rig.gateway.generate_batch([ask(p) for p in prompts], tenant="acme", concurrency=4)
+    results = await rig.gateway.generate_batch([ask(p) for p in prompts], tenant_id="acme", concurrency=4)
     assert [r.text for r in results] == [f"ok: {p}" for p in prompts]  # type: ignore[union-attr]
-    again = await rig.gateway.generate_batch([ask(p) for p in prompts[:5]], tenant="acme")
+    again = await rig.gateway.generate_batch([ask(p) for p in prompts[:5]], tenant_id="acme")
     assert all(r.cached for r in again)  # type: ignore[union-attr]
     await rig.gateway.flush()
     records = await rig.ledger.usage_records(tenant="acme", limit=100)
@@ -45,7 +45,7 @@ async def test_concurrency_bounds_the_calls_in_flight(make_rig: RigFactory) -> N
         return "done"
 
     rig = make_rig(slow, burst_size=100, requests_per_minute=6000)
-    await rig.gateway.generate_batch([ask(f"q{n}") for n in range(30)], tenant="acme", concurrency=3)
+    await rig.gateway.generate_batch([ask(f"q{n}") for n in range(30)], tenant_id="acme", concurrency=3)
     assert state["most"] == 3
 
 
@@ -57,7 +57,7 @@ async def test_errors_as_results_leave_the_other_requests_answered(make_rig: Rig
 
     rig = make_rig(respond, burst_size=100, requests_per_minute=6000, max_retries=0)
     results = await rig.gateway.generate_batch(
-        [ask("a"), ask("bad"), ask("c")], tenant="acme", return_exceptions=True
+        [ask("a"), ask("bad"), ask("c")], tenant_id="acme", return_exceptions=True
     )
     assert [type(r).__name__ for r in results] == ["ChatResponse", "ProviderBadRequest", "ChatResponse"]
 
@@ -65,14 +65,14 @@ async def test_errors_as_results_leave_the_other_requests_answered(make_rig: Rig
 async def test_without_return_exceptions_the_first_error_is_raised(make_rig: RigFactory) -> None:
     rig = make_rig(burst_size=2, requests_per_minute=1)
     with pytest.raises(RateLimited):
-        await rig.gateway.generate_batch([ask(f"q{n}") for n in range(5)], tenant="acme", concurrency=1)
+        await rig.gateway.generate_batch([ask(f"q{n}") for n in range(5)], tenant_id="acme", concurrency=1)
 
 
 async def test_a_bad_concurrency_is_a_validation_error(make_rig: RigFactory) -> None:
     rig = make_rig()
     for bad in (0, 1025, 2.5, True):
         with pytest.raises(ValidationError):
-            await rig.gateway.generate_batch([ask("q")], tenant="acme", concurrency=bad)  # type: ignore[arg-type]
+            await rig.gateway.generate_batch([ask("q")], tenant_id="acme", concurrency=bad)  # type: ignore[arg-type]
 
 
 async def test_an_empty_batch_is_an_empty_list() -> None:

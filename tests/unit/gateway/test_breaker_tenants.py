@@ -79,10 +79,10 @@ async def test_one_tenants_tight_timeouts_do_not_open_the_circuit_for_another(ma
     rig = rig_over(make_rig, llm)
     for n in range(5):
         with pytest.raises(RetriesExhausted) as caught:
-            await rig.gateway.generate(ask(f"a{n}"), tenant="tenant-a", timeout=0.02)
+            await rig.gateway.generate(ask(f"a{n}"), tenant_id="tenant-a", timeout=0.02)
         assert [a["error"] for a in caught.value.attempts] == ["ProviderTimeout"]
     assert (await rig.gateway.health()).breakers == {}
-    answers = [await rig.gateway.generate(ask(f"b{n}"), tenant="tenant-b") for n in range(5)]
+    answers = [await rig.gateway.generate(ask(f"b{n}"), tenant_id="tenant-b") for n in range(5)]
     assert [a.text for a in answers] == ["answer"] * 5
 
 
@@ -91,10 +91,10 @@ async def test_tight_timeouts_on_a_stream_do_not_count_either(make_rig: RigFacto
     rig = rig_over(make_rig, llm)
     for n in range(4):
         with pytest.raises(RetriesExhausted):
-            async for _ in rig.gateway.stream(ask(f"a{n}"), tenant="tenant-a", timeout=0.02):
+            async for _ in rig.gateway.stream(ask(f"a{n}"), tenant_id="tenant-a", timeout=0.02):
                 pass
     assert (await rig.gateway.health()).breakers == {}
-    chunks = [c async for c in rig.gateway.stream(ask("b"), tenant="tenant-b")]
+    chunks = [c async for c in rig.gateway.stream(ask("b"), tenant_id="tenant-b")]
     assert "".join(c.delta or "" for c in chunks) == "answer"
 
 
@@ -105,10 +105,10 @@ async def test_timeouts_at_the_providers_own_deadline_still_open_it(make_rig: Ri
     )
     for n in range(3):
         with pytest.raises(RetriesExhausted):
-            await rig.gateway.generate(ask(f"a{n}"), tenant="tenant-a")
+            await rig.gateway.generate(ask(f"a{n}"), tenant_id="tenant-a")
     assert (await rig.gateway.health()).breakers == {"cb:test/model": "open"}
     with pytest.raises(CircuitOpen):
-        await rig.gateway.generate(ask("b"), tenant="tenant-b")
+        await rig.gateway.generate(ask("b"), tenant_id="tenant-b")
 
 
 @pytest.mark.parametrize(
@@ -120,10 +120,10 @@ async def test_5xx_and_connection_errors_still_open_it(make_rig: RigFactory, err
     rig = rig_over(make_rig, llm)
     for n in range(3):
         with pytest.raises(RetriesExhausted):
-            await rig.gateway.generate(ask(f"a{n}"), tenant="tenant-a")
+            await rig.gateway.generate(ask(f"a{n}"), tenant_id="tenant-a")
     llm.fail_with = None
     with pytest.raises(CircuitOpen):
-        await rig.gateway.generate(ask("b"), tenant="tenant-b")
+        await rig.gateway.generate(ask("b"), tenant_id="tenant-b")
 
 
 async def test_a_tenants_bad_requests_do_not_count(make_rig: RigFactory) -> None:
@@ -132,10 +132,10 @@ async def test_a_tenants_bad_requests_do_not_count(make_rig: RigFactory) -> None
     rig = rig_over(make_rig, llm)
     for n in range(5):
         with pytest.raises(ProviderBadRequest):
-            await rig.gateway.generate(ask(f"a{n}"), tenant="tenant-a")
+            await rig.gateway.generate(ask(f"a{n}"), tenant_id="tenant-a")
     llm.fail_with = None
     assert (await rig.gateway.health()).breakers == {}
-    assert (await rig.gateway.generate(ask("b"), tenant="tenant-b")).text == "answer"
+    assert (await rig.gateway.generate(ask("b"), tenant_id="tenant-b")).text == "answer"
 
 
 async def test_cancelled_calls_do_not_count(make_rig: RigFactory) -> None:
@@ -143,13 +143,13 @@ async def test_cancelled_calls_do_not_count(make_rig: RigFactory) -> None:
     rig = rig_over(make_rig, llm)
     for n in range(5):
         llm.started.clear()
-        task = asyncio.create_task(rig.gateway.generate(ask(f"a{n}"), tenant="tenant-a"))
+        task = asyncio.create_task(rig.gateway.generate(ask(f"a{n}"), tenant_id="tenant-a"))
         await llm.started.wait()  # the provider call is in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
     assert (await rig.gateway.health()).breakers == {}
-    assert (await rig.gateway.generate(ask("b"), tenant="tenant-b")).text == "answer"
+    assert (await rig.gateway.generate(ask("b"), tenant_id="tenant-b")).text == "answer"
 
 
 async def test_a_prompt_refused_before_any_provider_call_is_recorded_as_invalid(
@@ -161,7 +161,7 @@ async def test_a_prompt_refused_before_any_provider_call_is_recorded_as_invalid(
 
     rig = make_rig(llm=SmallWindow(lambda r: "x"))
     with pytest.raises(ContextWindowExceeded):
-        await rig.gateway.generate(ask("word " * 500), tenant="tenant-a")
+        await rig.gateway.generate(ask("word " * 500), tenant_id="tenant-a")
     await rig.gateway.flush()
     (record,) = await rig.ledger.usage_records(tenant="tenant-a")
     assert record.outcome == "invalid" and record.attempts == 0

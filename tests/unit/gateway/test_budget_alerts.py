@@ -72,7 +72,7 @@ def collecting(rig: Rig) -> list[BudgetAlert]:
 
 async def spend(rig: Rig, calls: int, *, prefix: str, **options: object) -> None:
     for n in range(calls):
-        await rig.gateway.generate(ask(f"{prefix} question {n}"), tenant="acme", **options)  # type: ignore[arg-type]
+        await rig.gateway.generate(ask(f"{prefix} question {n}"), tenant_id="acme", **options)  # type: ignore[arg-type]
     await rig.gateway.flush()
 
 
@@ -101,7 +101,7 @@ async def test_each_threshold_fires_once_per_period_and_again_in_the_next(make_r
     await spend(rig, 1, prefix="day one, eighth")
     assert [a.threshold for a in alerts] == [0.5, 0.8, 1.0]
     with pytest.raises(BudgetExceeded):  # the hard stop stays
-        await rig.gateway.generate(ask("day one, ninth"), tenant="acme")
+        await rig.gateway.generate(ask("day one, ninth"), tenant_id="acme")
     await rig.gateway.flush()
     assert len(alerts) == 3
     assert {a.period_start for a in alerts} == {NOON.replace(hour=0)}
@@ -138,23 +138,23 @@ async def test_no_ledger_round_trip_while_no_threshold_is_reached() -> None:
     alerts: list[BudgetAlert] = []
     gateway.budget_alerts.on_alert(alerts.append)
     for n in range(3):
-        await gateway.generate(ask(f"below half {n}"), tenant="acme")
+        await gateway.generate(ask(f"below half {n}"), tenant_id="acme")
     await gateway.flush()
     assert (ledger.spend_queries, ledger.claims) == (1, 0)  # one read, then the local total
-    await gateway.generate(ask("half"), tenant="acme")
+    await gateway.generate(ask("half"), tenant_id="acme")
     await gateway.flush()
     assert (ledger.spend_queries, ledger.claims) == (1, 1)
     for n in range(2):
-        await gateway.generate(ask(f"between {n}"), tenant="acme")
+        await gateway.generate(ask(f"between {n}"), tenant_id="acme")
     await gateway.flush()
     assert ledger.claims == 1 and [a.threshold for a in alerts] == [0.5]
 
 
 async def test_budget_exceeded_shows_the_budget_at_its_own_precision(make_rig: RigFactory) -> None:
     rig = make_rig(lambda r: "ok", model_prices=PRICE, requests_per_minute=None, daily_budget_usd=0.0005)
-    await rig.gateway.generate(ask("first"), tenant="acme")
+    await rig.gateway.generate(ask("first"), tenant_id="acme")
     with pytest.raises(BudgetExceeded) as caught:
-        await rig.gateway.generate(ask("second"), tenant="acme")
+        await rig.gateway.generate(ask("second"), tenant_id="acme")
     message = str(caught.value)
     assert "$0.0005" in message and "$0.0000" not in message and "$0.1250" in message
     assert caught.value.budget_usd == 0.0005 and caught.value.budget == "tenant"
@@ -179,14 +179,14 @@ async def test_a_model_budget_counts_only_that_models_calls(make_rig: RigFactory
     rule = BudgetRule(period="daily", limit_usd=0.25, model="test/other")
     rig = make_rig(lambda r: "ok", model_prices=PRICE, requests_per_minute=None, budgets=(rule,))
     await spend(rig, 5, prefix="default model")
-    await rig.gateway.generate(ask("one", model="test/other"), tenant="acme")
-    await rig.gateway.generate(ask("two", model="test/other"), tenant="acme")
+    await rig.gateway.generate(ask("one", model="test/other"), tenant_id="acme")
+    await rig.gateway.generate(ask("two", model="test/other"), tenant_id="acme")
     with pytest.raises(BudgetExceeded) as caught:
-        await rig.gateway.generate(ask("three", model="test/other"), tenant="acme")
+        await rig.gateway.generate(ask("three", model="test/other"), tenant_id="acme")
     assert caught.value.budget == "model:test/other" and "model:test/other of tenant acme" in str(
         caught.value
     )
-    await rig.gateway.generate(ask("still fine"), tenant="acme")  # the default model is not limited
+    await rig.gateway.generate(ask("still fine"), tenant_id="acme")  # the default model is not limited
 
 
 class SlowReadLedger(InMemoryUsageLedger):
@@ -220,20 +220,20 @@ async def test_a_read_that_started_before_other_calls_were_charged_takes_back_no
     )
     alerts: list[BudgetAlert] = []
     gateway.budget_alerts.on_alert(alerts.append)
-    await gateway.generate(ask("first"), tenant="acme")  # read 1: $0, then $0.125
+    await gateway.generate(ask("first"), tenant_id="acme")  # read 1: $0, then $0.125
     clock[0] += 10  # the total is stale: the next check reads it again
-    slow = asyncio.ensure_future(gateway.generate(ask("slow"), tenant="acme"))
+    slow = asyncio.ensure_future(gateway.generate(ask("slow"), tenant_id="acme"))
     for _ in range(1000):  # read 2 has read $0.125 and waits
         if ledger.reads == 2:
             break
         await asyncio.sleep(0)
     assert ledger.reads == 2
     for n in range(5):  # read 3, then the local total: $0.75 while the slow read still holds $0.125
-        await gateway.generate(ask(f"meanwhile {n}"), tenant="acme")
+        await gateway.generate(ask(f"meanwhile {n}"), tenant_id="acme")
     ledger.release.set()
     await asyncio.wait_for(slow, timeout=10)  # $0.875
-    await gateway.generate(ask("ninth"), tenant="acme")  # $1.00
+    await gateway.generate(ask("ninth"), tenant_id="acme")  # $1.00
     with pytest.raises(BudgetExceeded):
-        await gateway.generate(ask("tenth"), tenant="acme")
+        await gateway.generate(ask("tenth"), tenant_id="acme")
     await gateway.flush()
     assert [a.threshold for a in alerts] == [0.5, 0.8, 1.0]

@@ -254,8 +254,8 @@ async def test_knowledge_search_drops_only_the_planted_passage(make_rig: RigFact
 async def test_the_tenants_own_level_decides(make_rig: RigFactory) -> None:
     rig = make_rig(validation_level="medium")
     rig.gateway.set_tenant_policy("bank", TenantPolicy(validation_level="strict"))
-    medium = await rig.gateway.guard_context([WEAK], tenant="acme", origin="memory")
-    strict = await rig.gateway.guard_context([WEAK], tenant="bank", origin="memory")
+    medium = await rig.gateway.guard_context([WEAK], tenant_id="acme", origin="memory")
+    strict = await rig.gateway.guard_context([WEAK], tenant_id="bank", origin="memory")
     assert [g.action for g in medium.texts] == ["flagged"] and medium.level == "medium"
     assert [g.action for g in strict.texts] == ["dropped"] and strict.level == "strict"
     (event,) = await rig.audit.events(tenant="bank", kind="injection_suspected")

@@ -19,10 +19,10 @@ def rig_for_recent(make_rig: RigFactory, **config: object) -> Rig:
 async def test_stored_requests_are_ranked_by_how_often_they_are_asked(make_rig: RigFactory) -> None:
     rig = rig_for_recent(make_rig)
     for _ in range(3):
-        await rig.gateway.generate(ask("popular"), tenant="acme")
-    await rig.gateway.generate(ask("rare"), tenant="acme")
+        await rig.gateway.generate(ask("popular"), tenant_id="acme")
+    await rig.gateway.generate(ask("rare"), tenant_id="acme")
     for _ in range(FLUSH_EVERY):  # the in-process hit counts are written every FLUSH_EVERY hits
-        await rig.gateway.generate(ask("popular"), tenant="acme")
+        await rig.gateway.generate(ask("popular"), tenant_id="acme")
     ranked = await rig.cache.rank_top(recent_index("acme"), 10)
     assert len(ranked) == 2
     assert ranked[0][1] > ranked[1][1]
@@ -31,32 +31,32 @@ async def test_stored_requests_are_ranked_by_how_often_they_are_asked(make_rig: 
 
 async def test_answers_kept_out_of_the_cache_are_not_recorded(make_rig: RigFactory) -> None:
     rig = rig_for_recent(make_rig, validation_level="strict")
-    await rig.gateway.generate(ask("my email is jane.doe@example.com, reset it"), tenant="acme")
+    await rig.gateway.generate(ask("my email is jane.doe@example.com, reset it"), tenant_id="acme")
     assert await rig.cache.rank_top(recent_index("acme"), 10) == []
 
 
 async def test_the_record_is_bounded(make_rig: RigFactory) -> None:
     rig = rig_for_recent(make_rig, recent_requests_max=3)
     for n in range(6):
-        await rig.gateway.generate(ask(f"question {n}"), tenant="acme")
+        await rig.gateway.generate(ask(f"question {n}"), tenant_id="acme")
     assert len(await rig.cache.rank_top(recent_index("acme"), 10)) == 3
 
 
 async def test_recording_can_be_switched_off(make_rig: RigFactory) -> None:
     rig = rig_for_recent(make_rig, recent_requests_max=0)
-    await rig.gateway.generate(ask("anything"), tenant="acme")
+    await rig.gateway.generate(ask("anything"), tenant_id="acme")
     assert await rig.cache.rank_top(recent_index("acme"), 10) == []
 
 
 async def test_warming_reads_cached_answers_and_asks_expired_ones_again(make_rig: RigFactory) -> None:
     rig = rig_for_recent(make_rig, cache_ttl=60)
-    await rig.gateway.generate(ask("kept"), tenant="acme")
-    await rig.gateway.generate(ask("expired"), tenant="acme", ttl=1)
+    await rig.gateway.generate(ask("kept"), tenant_id="acme")
+    await rig.gateway.generate(ask("expired"), tenant_id="acme", ttl=1)
     rig.clock.advance(5)  # past the second answer's ttl
     counts = await warm_recent(rig.cache, rig.gateway.generate, tenant_id="acme", limit=10)
     assert (counts.cached, counts.refreshed, counts.missing, counts.failed) == (1, 1, 0, 0)
     assert len(rig.llm.calls) == 3
-    assert (await rig.gateway.generate(ask("expired"), tenant="acme")).cached
+    assert (await rig.gateway.generate(ask("expired"), tenant_id="acme")).cached
 
 
 async def test_a_known_users_request_text_is_not_kept_and_erasing_the_user_leaves_nothing(
@@ -66,7 +66,7 @@ async def test_a_known_users_request_text_is_not_kept_and_erasing_the_user_leave
     from motadata_ai.domain.privacy.cache_policy import user_index_key
 
     rig = rig_for_recent(make_rig)
-    await rig.gateway.generate(ask("mine"), tenant="acme", user_id="u1")
+    await rig.gateway.generate(ask("mine"), tenant_id="acme", user_id="u1")
     [(key, _)] = await rig.cache.rank_top(recent_index("acme"), 10)
     assert await rig.cache.get(body_key(key)) is None
     counts = await warm_recent(rig.cache, rig.gateway.generate, tenant_id="acme", limit=10)
@@ -82,7 +82,7 @@ async def test_a_call_inside_a_use_cases_request_keeps_no_body(make_rig: RigFact
 
     rig = rig_for_recent(make_rig)
     async with rig.gateway.request("acme", operation="rag.query"):
-        await rig.gateway.generate(ask("answer from these passages"), tenant="acme", purpose="answer")
+        await rig.gateway.generate(ask("answer from these passages"), tenant_id="acme", purpose="answer")
     [(key, _)] = await rig.cache.rank_top(recent_index("acme"), 10)
     assert await rig.cache.get(body_key(key)) is None
 
@@ -101,7 +101,7 @@ async def test_a_cache_without_ranked_indexes_records_nothing_and_warms_nothing(
     gateway = Gateway(
         llm=rig.llm, embeddings=rig.embeddings, config=GatewayConfig(requests_per_minute=None), cache=cache
     )
-    await gateway.generate(ask("question"), tenant="acme")
+    await gateway.generate(ask("question"), tenant_id="acme")
     assert len(cache) == 1  # the answer only
     counts = await warm_recent(cache, gateway.generate, tenant_id="acme", limit=10)
     assert (counts.cached, counts.refreshed, counts.missing) == (0, 0, 0)

@@ -99,7 +99,7 @@ async def test_a_task_with_knowledge_search_spends_one_request_per_step(make_rig
     assert task.status == "completed" and task.answer == "Port 443 [1]" and len(task.steps) == 2
     assert "443" in (rig.llm.calls[1].messages[-1].content or "")  # the search found the passage
     with pytest.raises(RateLimited):  # the two steps spent exactly the two requests of the burst
-        await rig.gateway.generate(ask("one more"), tenant="acme")
+        await rig.gateway.generate(ask("one more"), tenant_id="acme")
 
 
 async def test_a_rag_query_succeeds_with_a_burst_of_one(make_rig: RigFactory) -> None:
@@ -119,11 +119,11 @@ async def test_a_rag_query_succeeds_with_a_burst_of_one(make_rig: RigFactory) ->
 async def test_embeddings_have_their_own_bucket(make_rig: RigFactory) -> None:
     rig = make_rig(requests_per_minute=1, burst_size=1, embedding_texts_per_minute=3)
     for text in ("a", "b", "c"):
-        await rig.gateway.embed([text], tenant="acme")
+        await rig.gateway.embed([text], tenant_id="acme")
     with pytest.raises(RateLimited) as refused:
-        await rig.gateway.embed(["d"], tenant="acme")
+        await rig.gateway.embed(["d"], tenant_id="acme")
     assert refused.value.scope == ["emb"]
-    await rig.gateway.generate(ask("the request bucket is untouched"), tenant="acme")
+    await rig.gateway.generate(ask("the request bucket is untouched"), tenant_id="acme")
 
 
 async def test_a_nested_request_joins_the_outer_one_and_a_forged_origin_pays(make_rig: RigFactory) -> None:
@@ -134,17 +134,17 @@ async def test_a_nested_request_joins_the_outer_one_and_a_forged_origin_pays(mak
         async with rig.gateway.request("acme", operation="rag.query") as inner:
             assert inner == outer  # the same request (with a usage of its own: see test_request_attribution)
             for n in range(5):
-                await rig.gateway.generate(ask(f"internal {n}"), tenant="acme", purpose="answer")
+                await rig.gateway.generate(ask(f"internal {n}"), tenant_id="acme", purpose="answer")
     with acting_for(CallOrigin("made-up", "acme", "rag.query")):
-        await rig.gateway.generate(ask("not admitted: a request of its own"), tenant="acme")
+        await rig.gateway.generate(ask("not admitted: a request of its own"), tenant_id="acme")
     with pytest.raises(RateLimited):
-        await rig.gateway.generate(ask("the burst is spent"), tenant="acme")
+        await rig.gateway.generate(ask("the burst is spent"), tenant_id="acme")
 
 
 async def test_internal_calls_still_count_every_token(make_rig: RigFactory) -> None:
     rig = make_rig(requests_per_minute=1, burst_size=1, tokens_per_minute=300)
     async with rig.gateway.request("acme", operation="rag.query"):
-        await rig.gateway.generate(ask("x" * 800), tenant="acme", purpose="answer")  # ~200 tokens
+        await rig.gateway.generate(ask("x" * 800), tenant_id="acme", purpose="answer")  # ~200 tokens
         with pytest.raises(RateLimited) as refused:
-            await rig.gateway.generate(ask("y" * 800), tenant="acme", purpose="answer")
+            await rig.gateway.generate(ask("y" * 800), tenant_id="acme", purpose="answer")
     assert "tok" in refused.value.scope and "req" not in refused.value.scope

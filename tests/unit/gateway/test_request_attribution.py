@@ -21,8 +21,8 @@ PRICES = {"test/model": ModelPrice(input_per_token=0.001, output_per_token=0.002
 
 async def test_a_direct_call_is_its_own_request_named_by_the_gateway_operation(make_rig: RigFactory) -> None:
     rig = make_rig()
-    await rig.gateway.generate(ask("hi"), tenant="acme", user_id="bob")
-    await rig.gateway.embed(["hi"], tenant="acme")
+    await rig.gateway.generate(ask("hi"), tenant_id="acme", user_id="bob")
+    await rig.gateway.embed(["hi"], tenant_id="acme")
     await rig.gateway.flush()
     records = {r.operation: r for r in await rig.ledger.usage_records(tenant="acme")}
     generated, embedded = records["chat"], records["embeddings"]
@@ -39,9 +39,9 @@ async def test_a_direct_call_is_its_own_request_named_by_the_gateway_operation(m
 async def test_calls_inside_a_request_are_its_users_and_sum_to_its_usage(make_rig: RigFactory) -> None:
     rig = make_rig(model_prices=PRICES, enable_caching=False)
     async with rig.gateway.request("acme", operation="rag.query", user_id="bob") as origin:
-        await rig.gateway.embed(["question"], tenant="acme", purpose="query_embedding")
-        first = await rig.gateway.generate(ask("one"), tenant="acme", purpose="answer")
-        second = await rig.gateway.generate(ask("two"), tenant="acme", purpose="answer")
+        await rig.gateway.embed(["question"], tenant_id="acme", purpose="query_embedding")
+        first = await rig.gateway.generate(ask("one"), tenant_id="acme", purpose="answer")
+        second = await rig.gateway.generate(ask("two"), tenant_id="acme", purpose="answer")
     await rig.gateway.flush()
     records = await rig.ledger.usage_records(tenant="acme", request_id=origin.request_id)
     assert len(records) == 3
@@ -57,7 +57,7 @@ async def test_calls_inside_a_request_are_its_users_and_sum_to_its_usage(make_ri
 async def test_a_call_naming_its_own_user_keeps_it(make_rig: RigFactory) -> None:
     rig = make_rig()
     async with rig.gateway.request("acme", operation="agent.execute_task", user_id="bob"):
-        await rig.gateway.generate(ask("hi"), tenant="acme", user_id="alice")
+        await rig.gateway.generate(ask("hi"), tenant_id="acme", user_id="alice")
     await rig.gateway.flush()
     (record,) = await rig.ledger.usage_records(tenant="acme")
     assert record.user_id == "alice" and record.use_case == "agent.execute_task"
@@ -66,9 +66,9 @@ async def test_a_call_naming_its_own_user_keeps_it(make_rig: RigFactory) -> None
 async def test_a_joined_request_reports_its_own_calls_and_the_outer_one_all(make_rig: RigFactory) -> None:
     rig = make_rig(model_prices=PRICES, enable_caching=False)
     async with rig.gateway.request("acme", operation="unified_query", user_id="bob") as outer:
-        await rig.gateway.generate(ask("route"), tenant="acme", purpose="classification")
+        await rig.gateway.generate(ask("route"), tenant_id="acme", purpose="classification")
         async with rig.gateway.request("acme", operation="rag.query") as inner:
-            await rig.gateway.generate(ask("answer"), tenant="acme", purpose="answer")
+            await rig.gateway.generate(ask("answer"), tenant_id="acme", purpose="answer")
     await rig.gateway.flush()
     assert inner.request_id == outer.request_id and inner.user_id == "bob"
     assert outer.usage is not None and inner.usage is not None
@@ -85,7 +85,7 @@ async def test_concurrent_requests_never_see_each_others_usage(make_rig: RigFact
     async def one(user: str, calls: int) -> tuple[str, RequestUsage | None]:
         async with rig.gateway.request("acme", operation="rag.query", user_id=user) as origin:
             await asyncio.gather(
-                *(rig.gateway.generate(ask(f"{user} {i}"), tenant="acme") for i in range(calls))
+                *(rig.gateway.generate(ask(f"{user} {i}"), tenant_id="acme") for i in range(calls))
             )
         return origin.request_id, origin.usage
 
@@ -104,8 +104,8 @@ async def test_records_name_the_model_canonically(make_rig: RigFactory) -> None:
             return qualified_model(model, "openai")
 
     rig = make_rig(llm=QualifyingLLM(lambda request: "ok"), enable_caching=False)
-    await rig.gateway.generate(ask("a", model="gpt-4o-mini"), tenant="acme")
-    await rig.gateway.generate(ask("b", model="openai/gpt-4o-mini"), tenant="acme")
+    await rig.gateway.generate(ask("a", model="gpt-4o-mini"), tenant_id="acme")
+    await rig.gateway.generate(ask("b", model="openai/gpt-4o-mini"), tenant_id="acme")
     await rig.gateway.flush()
     (by_model,) = await rig.ledger.usage_by_model(tenant="acme")
     assert (by_model.model, by_model.calls) == ("openai/gpt-4o-mini", 2)

@@ -151,7 +151,9 @@ async def test_two_gateways_with_separate_state_sharing_leases_make_one_provider
     llm = FunctionLLM(slow)
     config = GatewayConfig(default_model="test/model", requests_per_minute=None, dedup_poll_interval=0.005)
     gateways = [Gateway(llm=llm, embeddings=None, config=config, leases=leases) for _ in range(2)]  # type: ignore[arg-type]
-    calls = [asyncio.ensure_future(gateways[i % 2].generate(ask("same"), tenant="acme")) for i in range(200)]
+    calls = [
+        asyncio.ensure_future(gateways[i % 2].generate(ask("same"), tenant_id="acme")) for i in range(200)
+    ]
     await asyncio.sleep(0.05)
     gate.set()
     results = await asyncio.gather(*calls)
@@ -176,6 +178,8 @@ async def test_identical_embedding_calls_are_shared_across_gateways_too() -> Non
         Gateway(llm=FunctionLLM(lambda r: ""), embeddings=embeddings, config=config, leases=leases)
         for _ in range(2)
     ]
-    results = await asyncio.gather(*(gateways[i % 2].embed(["vpn drops"], tenant="acme") for i in range(10)))
+    results = await asyncio.gather(
+        *(gateways[i % 2].embed(["vpn drops"], tenant_id="acme") for i in range(10))
+    )
     assert len(embeddings.calls) == 1
     assert {r.vectors for r in results} == {(embeddings.vector("vpn drops"),)}

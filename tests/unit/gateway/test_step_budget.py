@@ -23,7 +23,9 @@ async def test_budget_stops_calls_before_the_provider(make_rig: RigFactory) -> N
     spent = 0.0
     while True:
         try:
-            response = await rig.gateway.generate(ask(f"question number {len(rig.llm.calls)}"), tenant="acme")
+            response = await rig.gateway.generate(
+                ask(f"question number {len(rig.llm.calls)}"), tenant_id="acme"
+            )
         except BudgetExceeded as error:
             assert error.period == "daily" and error.budget_usd == 0.01 and error.spent_usd >= 0.01
             break
@@ -31,7 +33,7 @@ async def test_budget_stops_calls_before_the_provider(make_rig: RigFactory) -> N
         assert response.cost_usd > 0
     calls = len(rig.llm.calls)
     with pytest.raises(BudgetExceeded):
-        await rig.gateway.generate(ask("another"), tenant="acme")
+        await rig.gateway.generate(ask("another"), tenant_id="acme")
     assert len(rig.llm.calls) == calls
-    await rig.gateway.generate(ask("another"), tenant="globex")  # other tenants are unaffected
+    await rig.gateway.generate(ask("another"), tenant_id="globex")  # other tenants are unaffected
     assert await rig.ledger.spend(tenant="acme", since=NOON.replace(hour=0)) == pytest.approx(spent)

@@ -18,7 +18,7 @@ async def test_concurrent_callers_share_one_provider_call_with_their_own_vectors
 ) -> None:
     rig = make_rig(embedding_batch_window=0.01, enable_caching=False)
     texts = [[f"alpha {n}", f"beta {n} gamma"] for n in range(6)]
-    results = await asyncio.gather(*(rig.gateway.embed(t, tenant="acme") for t in texts))
+    results = await asyncio.gather(*(rig.gateway.embed(t, tenant_id="acme") for t in texts))
     assert len(rig.embeddings.calls) == 1
     assert len(rig.embeddings.calls[0].inputs) == 12
     for batch, result in zip(texts, results, strict=True):
@@ -32,24 +32,26 @@ async def test_concurrent_callers_share_one_provider_call_with_their_own_vectors
 async def test_tenants_and_models_are_never_merged(make_rig: RigFactory) -> None:
     rig = make_rig(embedding_batch_window=0.01, enable_caching=False)
     await asyncio.gather(
-        rig.gateway.embed(["one"], tenant="acme"),
-        rig.gateway.embed(["two"], tenant="globex"),
-        rig.gateway.embed(["three"], tenant="acme", model="other/model"),
-        rig.gateway.embed(["four"], tenant="acme"),
+        rig.gateway.embed(["one"], tenant_id="acme"),
+        rig.gateway.embed(["two"], tenant_id="globex"),
+        rig.gateway.embed(["three"], tenant_id="acme", model="other/model"),
+        rig.gateway.embed(["four"], tenant_id="acme"),
     )
     assert sorted(len(c.inputs) for c in rig.embeddings.calls) == [1, 1, 2]
 
 
 async def test_a_batch_never_exceeds_the_input_limit(make_rig: RigFactory) -> None:
     rig = make_rig(embedding_batch_window=0.01, embedding_batch_max_inputs=4, enable_caching=False)
-    results = await asyncio.gather(*(rig.gateway.embed([f"a{n}", f"b{n}"], tenant="acme") for n in range(5)))
+    results = await asyncio.gather(
+        *(rig.gateway.embed([f"a{n}", f"b{n}"], tenant_id="acme") for n in range(5))
+    )
     assert [len(c.inputs) for c in rig.embeddings.calls] == [4, 4, 2]
     assert [len(r.vectors) for r in results] == [2] * 5
 
 
 async def test_a_caller_alone_goes_through_unchanged(make_rig: RigFactory) -> None:
     rig = make_rig(enable_caching=False)
-    result = await rig.gateway.embed(["just me"], tenant="acme")
+    result = await rig.gateway.embed(["just me"], tenant_id="acme")
     assert result.vectors == (rig.embeddings.vector("just me"),)
     assert [c.inputs for c in rig.embeddings.calls] == [("just me",)]
 
@@ -70,7 +72,7 @@ async def test_a_failed_batch_fails_each_of_its_callers_with_the_error(make_rig:
 
     rig.embeddings.embed = refuse  # type: ignore[method-assign]
     outcomes = await asyncio.gather(
-        *(rig.gateway.embed([f"text {n}"], tenant="acme") for n in range(3)), return_exceptions=True
+        *(rig.gateway.embed([f"text {n}"], tenant_id="acme") for n in range(3)), return_exceptions=True
     )
     assert [type(o).__name__ for o in outcomes] == ["ProviderBadRequest"] * 3
 
@@ -78,8 +80,8 @@ async def test_a_failed_batch_fails_each_of_its_callers_with_the_error(make_rig:
 async def test_a_longer_text_takes_the_larger_share_of_a_merged_batch(make_rig: RigFactory) -> None:
     rig = make_rig(embedding_batch_window=0.01, enable_caching=False)
     short, long = await asyncio.gather(
-        rig.gateway.embed(["vpn"], tenant="acme"),
-        rig.gateway.embed(["why does my vpn connection keep dropping every single day"], tenant="acme"),
+        rig.gateway.embed(["vpn"], tenant_id="acme"),
+        rig.gateway.embed(["why does my vpn connection keep dropping every single day"], tenant_id="acme"),
     )
     assert len(rig.embeddings.calls) == 1
     assert short.usage.input_tokens + long.usage.input_tokens == 11

@@ -26,7 +26,7 @@ async def test_100_identical_concurrent_calls_make_one_provider_call(make_rig: R
         return "shared"
 
     rig = make_rig(slow, burst_size=1000, requests_per_minute=6000)
-    calls = [asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant="acme")) for _ in range(100)]
+    calls = [asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant_id="acme")) for _ in range(100)]
     await asyncio.sleep(0)
     gate.set()
     results = await asyncio.gather(*calls)
@@ -47,7 +47,7 @@ async def test_followers_share_the_leaders_error(make_rig: RigFactory) -> None:
         raise ProviderBadRequest("bad prompt", model=request.model, status_code=400)
 
     rig = make_rig(broken, burst_size=100, requests_per_minute=6000, max_retries=0)
-    calls = [asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant="acme")) for _ in range(5)]
+    calls = [asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant_id="acme")) for _ in range(5)]
     await asyncio.sleep(0)
     gate.set()
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
@@ -63,9 +63,9 @@ async def test_a_cancelled_leader_hands_over_to_a_follower(make_rig: RigFactory)
         return "answer"
 
     rig = make_rig(slow, burst_size=100, requests_per_minute=6000)
-    leader = asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant="acme"))
+    leader = asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant_id="acme"))
     await asyncio.sleep(0)
-    follower = asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant="acme"))
+    follower = asyncio.ensure_future(rig.gateway.generate(ask("same"), tenant_id="acme"))
     await asyncio.sleep(0)
     leader.cancel()
     await asyncio.sleep(0)
@@ -77,5 +77,5 @@ async def test_a_cancelled_leader_hands_over_to_a_follower(make_rig: RigFactory)
 
 async def test_deduplication_never_crosses_tenants(make_rig: RigFactory) -> None:
     rig = make_rig(llm=FunctionLLM(lambda r: "x", delay=0.01))
-    await asyncio.gather(*(rig.gateway.generate(ask("same"), tenant=t) for t in ("a", "b", "a", "b")))
+    await asyncio.gather(*(rig.gateway.generate(ask("same"), tenant_id=t) for t in ("a", "b", "a", "b")))
     assert len(rig.llm.calls) == 2

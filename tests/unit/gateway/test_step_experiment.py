@@ -28,8 +28,8 @@ async def test_a_model_split_by_request_gives_the_challenger_its_share(make_rig:
     rig = rig_with(make_rig, experiment)
     total = 2000
     for n in range(total):
-        await rig.gateway.generate(ask(f"ticket {n}"), tenant="acme")
-    await rig.gateway.generate(ask("elsewhere", model="test/third"), tenant="acme")
+        await rig.gateway.generate(ask(f"ticket {n}"), tenant_id="acme")
+    await rig.gateway.generate(ask("elsewhere", model="test/third"), tenant_id="acme")
     await rig.gateway.flush()
     sent = Counter(request.model for request in rig.llm.calls)
     assert sent["test/third"] == 1
@@ -46,7 +46,7 @@ async def test_a_split_by_user_keeps_each_user_on_one_arm(make_rig: RigFactory) 
     users = [f"user-{n}" for n in range(400)]
     for user in users:
         for repeat in range(3):
-            await rig.gateway.generate(ask(f"{user} asks {repeat}"), tenant="acme", user_id=user)
+            await rig.gateway.generate(ask(f"{user} asks {repeat}"), tenant_id="acme", user_id=user)
     await rig.gateway.flush()
     records = await rig.ledger.usage_records(tenant="acme", limit=10_000)
     per_user: dict[str, set[str]] = {}
@@ -68,9 +68,9 @@ async def test_a_prompt_experiment_renders_each_arms_version(make_rig: RigFactor
     users = [f"user-{n}" for n in range(40)]
     for user in users:
         prompt = PromptRef("triage", {"ticket": f"printer of {user}"})
-        await rig.gateway.generate(ask("which queue?"), tenant="acme", user_id=user, prompt=prompt)
+        await rig.gateway.generate(ask("which queue?"), tenant_id="acme", user_id=user, prompt=prompt)
     pinned = PromptRef("triage", {"ticket": "vpn"}, version=1)
-    await rig.gateway.generate(ask("which queue?"), tenant="acme", prompt=pinned)
+    await rig.gateway.generate(ask("which queue?"), tenant_id="acme", prompt=pinned)
     await rig.gateway.flush()
     systems = [request.messages[0].content for request in rig.llm.calls]
     for user, system in zip(users, systems, strict=False):
@@ -90,13 +90,13 @@ async def test_a_prompt_experiment_renders_each_arms_version(make_rig: RigFactor
 async def test_a_prompt_that_is_not_registered_is_not_found(make_rig: RigFactory) -> None:
     rig = rig_with(make_rig)
     with pytest.raises(NotFound):
-        await rig.gateway.generate(ask("q"), tenant="acme", prompt=PromptRef("missing"))
+        await rig.gateway.generate(ask("q"), tenant_id="acme", prompt=PromptRef("missing"))
     assert rig.llm.calls == []
 
 
 async def test_a_disabled_experiment_takes_no_part(make_rig: RigFactory) -> None:
     rig = rig_with(make_rig, MODELS.model_copy(update={"enabled": False, "share": 1.0}))
-    await rig.gateway.generate(ask("q"), tenant="acme")
+    await rig.gateway.generate(ask("q"), tenant_id="acme")
     assert [r.model for r in rig.llm.calls] == ["test/model"]
 
 
@@ -104,14 +104,14 @@ async def test_a_tenants_experiment_leaves_other_tenants_alone(make_rig: RigFact
     rig = rig_with(make_rig)
     everyone = MODELS.model_copy(update={"share": 1.0})
     rig.gateway.set_tenant_policy("acme", TenantPolicy(experiments=(everyone,)))
-    await rig.gateway.generate(ask("q"), tenant="acme")
-    await rig.gateway.generate(ask("q"), tenant="globex")
+    await rig.gateway.generate(ask("q"), tenant_id="acme")
+    await rig.gateway.generate(ask("q"), tenant_id="globex")
     assert [r.model for r in rig.llm.calls] == ["test/cheap", "test/model"]
 
 
 async def test_a_stream_takes_its_arm_too(make_rig: RigFactory) -> None:
     rig = rig_with(make_rig, MODELS.model_copy(update={"share": 1.0}))
-    chunks = [chunk async for chunk in rig.gateway.stream(ask("stream it"), tenant="acme", user_id="bob")]
+    chunks = [chunk async for chunk in rig.gateway.stream(ask("stream it"), tenant_id="acme", user_id="bob")]
     await rig.gateway.flush()
     assert "".join(c.delta for c in chunks) == "ok"
     assert [r.model for r in rig.llm.calls] == ["test/cheap"]

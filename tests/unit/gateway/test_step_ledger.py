@@ -18,8 +18,8 @@ RigFactory = Callable[..., Rig]
 
 async def test_ledger_records_cost_latency_cache_hits_and_savings(make_rig: RigFactory) -> None:
     rig = make_rig(model_prices={"test/model": ModelPrice(input_per_token=0.01, output_per_token=0.02)})
-    first = await rig.gateway.generate(ask("hello"), tenant="acme", user_id="u1")
-    await rig.gateway.generate(ask("hello"), tenant="acme", user_id="u2")
+    first = await rig.gateway.generate(ask("hello"), tenant_id="acme", user_id="u1")
+    await rig.gateway.generate(ask("hello"), tenant_id="acme", user_id="u2")
     await rig.gateway.flush()
     records = await rig.ledger.usage_records(tenant="acme")
     provider = [r for r in records if r.source == "provider"]
@@ -41,14 +41,14 @@ async def test_ledger_records_cost_latency_cache_hits_and_savings(make_rig: RigF
 async def test_feedback_is_recorded_against_a_response_of_the_same_tenant(make_rig: RigFactory) -> None:
     seen: list[Any] = []
     rig = make_rig(feedback_hook=lambda record, response: seen.append((record.outcome, response)))
-    response = await rig.gateway.generate(ask("hello"), tenant="acme")
+    response = await rig.gateway.generate(ask("hello"), tenant_id="acme")
     feedback = await rig.gateway.record_feedback(
-        response.id, tenant="acme", rating=5, comment="great", user_id="u"
+        response.id, tenant_id="acme", rating=5, comment="great", user_id="u"
     )
     assert (await rig.ledger.feedback(tenant="acme", response_id=response.id)) == [feedback]
     with pytest.raises(NotFound):
-        await rig.gateway.record_feedback(response.id, tenant="globex", rating=1)
+        await rig.gateway.record_feedback(response.id, tenant_id="globex", rating=1)
     with pytest.raises(ValidationError):
-        await rig.gateway.record_feedback(response.id, tenant="acme", rating=9)
+        await rig.gateway.record_feedback(response.id, tenant_id="acme", rating=9)
     await rig.gateway.flush()
     assert seen and seen[0][0] == "ok" and seen[0][1].id == response.id

@@ -29,7 +29,7 @@ RigFactory = Callable[..., Rig]
 
 async def test_retries_follow_exponential_backoff_with_jitter(make_rig: RigFactory) -> None:
     rig = make_rig(failing(3), max_retries=3, retry_backoff_base=0.5, retry_jitter=0.5, random=lambda: 1.0)
-    response = await rig.gateway.generate(ask("x"), tenant="acme")
+    response = await rig.gateway.generate(ask("x"), tenant_id="acme")
     assert response.text == "recovered"
     # base * 2**n, times (1 - 0.5 + 2 * 0.5 * 1.0) = 1.5
     assert rig.clock.sleeps == pytest.approx([0.75, 1.5, 3.0])
@@ -50,7 +50,7 @@ async def test_provider_down_raises_retries_exhausted_listing_attempts_and_charg
 ) -> None:
     rig = make_rig(failing(100), max_retries=2)
     with pytest.raises(RetriesExhausted) as caught:
-        await rig.gateway.generate(ask("x"), tenant="acme")
+        await rig.gateway.generate(ask("x"), tenant_id="acme")
     attempts = caught.value.attempts
     assert [(a["model"], a["attempt"], a["error"]) for a in attempts] == [
         ("test/model", 0, "ProviderUnavailable"),
@@ -69,7 +69,7 @@ async def test_fallback_models_are_tried_in_order(make_rig: RigFactory) -> None:
         return "from third"
 
     rig = make_rig(respond, max_retries=1, fallback_models=("test/second", "test/third"))
-    response = await rig.gateway.generate(ask("x"), tenant="acme")
+    response = await rig.gateway.generate(ask("x"), tenant_id="acme")
     assert response.text == "from third" and response.model == "test/third"
     assert [r.model for r in rig.llm.calls] == [
         "test/model",
@@ -81,7 +81,7 @@ async def test_fallback_models_are_tried_in_order(make_rig: RigFactory) -> None:
     # A per-call list replaces the configured one.
     rig.llm.calls.clear()
     with pytest.raises(RetriesExhausted):
-        await rig.gateway.generate(ask("y"), tenant="acme", fallbacks=["test/second"], max_retries=0)
+        await rig.gateway.generate(ask("y"), tenant_id="acme", fallbacks=["test/second"], max_retries=0)
     assert [r.model for r in rig.llm.calls] == ["test/model", "test/second"]
 
 
@@ -94,10 +94,12 @@ async def test_bad_request_is_not_retried_and_context_window_errors_fall_back(ma
         return "big model"
 
     rig = make_rig(respond)
-    response = await rig.gateway.generate(ask("x", model="test/small"), tenant="acme", fallbacks=["test/big"])
+    response = await rig.gateway.generate(
+        ask("x", model="test/small"), tenant_id="acme", fallbacks=["test/big"]
+    )
     assert response.text == "big model"
     with pytest.raises(ProviderBadRequest):
-        await rig.gateway.generate(ask("x", model="test/bad"), tenant="acme", fallbacks=["test/big"])
+        await rig.gateway.generate(ask("x", model="test/bad"), tenant_id="acme", fallbacks=["test/big"])
     assert sum(1 for r in rig.llm.calls if r.model == "test/bad") == 1
 
 
@@ -110,14 +112,14 @@ async def test_open_circuit_skips_to_the_fallback_then_raises_circuit_open(make_
     rig = make_rig(respond, max_retries=0, circuit_failure_threshold=2, circuit_recovery_timeout=30)
     for n in range(2):
         with pytest.raises(RetriesExhausted):
-            await rig.gateway.generate(ask(f"x{n}"), tenant="acme")
+            await rig.gateway.generate(ask(f"x{n}"), tenant_id="acme")
     health = await rig.gateway.health()
     assert health.breakers == {"cb:test/model": "open"} and health.status == "degraded"
     rig.llm.calls.clear()
     with pytest.raises(CircuitOpen) as caught:
-        await rig.gateway.generate(ask("x3"), tenant="acme")
+        await rig.gateway.generate(ask("x3"), tenant_id="acme")
     assert rig.llm.calls == [] and caught.value.retry_after == pytest.approx(30)
-    response = await rig.gateway.generate(ask("x4"), tenant="acme", fallbacks=["test/backup"])
+    response = await rig.gateway.generate(ask("x4"), tenant_id="acme", fallbacks=["test/backup"])
     assert response.text == "fallback" and [r.model for r in rig.llm.calls] == ["test/backup"]
 
 
@@ -125,11 +127,11 @@ async def test_breaker_half_open_probe_closes_it_after_recovery(make_rig: RigFac
     rig = make_rig(failing(2), max_retries=0, circuit_failure_threshold=2, circuit_recovery_timeout=10)
     for n in range(2):
         with pytest.raises(RetriesExhausted):
-            await rig.gateway.generate(ask(f"x{n}"), tenant="acme")
+            await rig.gateway.generate(ask(f"x{n}"), tenant_id="acme")
     with pytest.raises(CircuitOpen):
-        await rig.gateway.generate(ask("x"), tenant="acme")
+        await rig.gateway.generate(ask("x"), tenant_id="acme")
     rig.clock.advance(10)
-    response = await rig.gateway.generate(ask("probe"), tenant="acme")
+    response = await rig.gateway.generate(ask("probe"), tenant_id="acme")
     assert response.text == "recovered"
     assert (await rig.gateway.health()).breakers == {}
 

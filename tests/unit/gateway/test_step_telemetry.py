@@ -19,9 +19,9 @@ RigFactory = Callable[..., Rig]
 
 async def test_telemetry_follows_the_genai_conventions(make_rig: RigFactory) -> None:
     rig = make_rig()
-    await rig.gateway.generate(ask("hello"), tenant="acme")
-    await rig.gateway.generate(ask("hello"), tenant="acme")
-    await rig.gateway.embed(["x"], tenant="acme")
+    await rig.gateway.generate(ask("hello"), tenant_id="acme")
+    await rig.gateway.generate(ask("hello"), tenant_id="acme")
+    await rig.gateway.embed(["x"], tenant_id="acme")
     miss, hit, embed = rig.telemetry.spans
     assert miss.name == "chat test/model" and embed.name == "embeddings local/all-minilm-l6-v2"
     assert miss.attributes["gen_ai.operation.name"] == "chat"
@@ -47,10 +47,10 @@ async def test_model_calls_are_client_spans_with_the_request_parameters_and_the_
 ) -> None:
     rig = make_rig()
     await rig.gateway.generate(
-        ask("hello", max_tokens=64, temperature=0.2), tenant="acme", user_id="u-7"
+        ask("hello", max_tokens=64, temperature=0.2), tenant_id="acme", user_id="u-7"
     )
-    await rig.gateway.generate(ask("plain"), tenant="acme")
-    await rig.gateway.embed(["x"], tenant="acme")
+    await rig.gateway.generate(ask("plain"), tenant_id="acme")
+    await rig.gateway.embed(["x"], tenant_id="acme")
     tuned, plain, embed = rig.telemetry.spans
     assert [span.kind for span in (tuned, plain, embed)] == ["client", "client", "client"]
     assert tuned.attributes["gen_ai.request.max_tokens"] == 64
@@ -68,10 +68,10 @@ class _ServedLLM(FunctionLLM):
 
 async def test_a_provider_call_names_the_server_its_port_advertises(make_rig: RigFactory) -> None:
     rig = make_rig(llm=_ServedLLM(lambda request: "ok"))
-    await rig.gateway.generate(ask("hello"), tenant="acme")
-    await rig.gateway.generate(ask("hello"), tenant="acme")  # a cache hit reaches no server
-    await rig.gateway.generate(ask("elsewhere", model="in/process"), tenant="acme")
-    await rig.gateway.embed(["x"], tenant="acme")  # HashEmbeddings: in process
+    await rig.gateway.generate(ask("hello"), tenant_id="acme")
+    await rig.gateway.generate(ask("hello"), tenant_id="acme")  # a cache hit reaches no server
+    await rig.gateway.generate(ask("elsewhere", model="in/process"), tenant_id="acme")
+    await rig.gateway.embed(["x"], tenant_id="acme")  # HashEmbeddings: in process
     served, cached, local, embedded = rig.telemetry.spans
     assert (served.attributes["server.address"], served.attributes["server.port"]) == ("llm.internal", 8443)
     for span in (cached, local, embedded):
@@ -84,7 +84,7 @@ async def test_a_failed_call_still_names_its_server(make_rig: RigFactory) -> Non
 
     rig = make_rig(llm=_ServedLLM(down), max_retries=0)
     with pytest.raises(RetriesExhausted):
-        await rig.gateway.generate(ask("hello"), tenant="acme")
+        await rig.gateway.generate(ask("hello"), tenant_id="acme")
     (span,) = rig.telemetry.spans
     assert span.attributes["server.address"] == "llm.internal" and span.attributes["error.type"]
 
@@ -92,9 +92,9 @@ async def test_a_failed_call_still_names_its_server(make_rig: RigFactory) -> Non
 async def test_the_calls_of_a_conversation_carry_its_id(make_rig: RigFactory) -> None:
     rig = make_rig()
     async with rig.gateway.request("acme", operation="rag.query", conversation_id="conv-9"):
-        await rig.gateway.embed(["question"], tenant="acme")
-        await rig.gateway.generate(ask("answer"), tenant="acme")
-    await rig.gateway.generate(ask("alone"), tenant="acme")
+        await rig.gateway.embed(["question"], tenant_id="acme")
+        await rig.gateway.generate(ask("answer"), tenant_id="acme")
+    await rig.gateway.generate(ask("alone"), tenant_id="acme")
     embedded, answered, alone = rig.telemetry.spans
     assert embedded.attributes["gen_ai.conversation.id"] == "conv-9"
     assert answered.attributes["gen_ai.conversation.id"] == "conv-9"

@@ -34,7 +34,7 @@ async def test_bad_input_is_refused_before_any_provider_call(
 ) -> None:
     rig = make_rig()
     with pytest.raises(ValidationError) as caught:
-        await rig.gateway.generate(request_factory(), tenant="acme")
+        await rig.gateway.generate(request_factory(), tenant_id="acme")
     assert caught.value.field == field
     assert rig.llm.calls == []
 
@@ -42,14 +42,14 @@ async def test_bad_input_is_refused_before_any_provider_call(
 async def test_bad_call_options_tenant_and_level_are_refused(make_rig: RigFactory) -> None:
     rig = make_rig()
     with pytest.raises(InvalidTenant):
-        await rig.gateway.generate(ask("x"), tenant="bad tenant!")
+        await rig.gateway.generate(ask("x"), tenant_id="bad tenant!")
     for options in ({"ttl": -1}, {"max_retries": 99}, {"timeout": 0}, {"validation_level": "paranoid"}):
         with pytest.raises(ValidationError):
-            await rig.gateway.generate(ask("x"), tenant="acme", **options)
+            await rig.gateway.generate(ask("x"), tenant_id="acme", **options)
     with pytest.raises(ValidationError):
-        await rig.gateway.embed([], tenant="acme")
+        await rig.gateway.embed([], tenant_id="acme")
     with pytest.raises(ValidationError):
-        await rig.gateway.embed("one string", tenant="acme")  # type: ignore[arg-type]
+        await rig.gateway.embed("one string", tenant_id="acme")  # type: ignore[arg-type]
     assert rig.llm.calls == [] and rig.embeddings.calls == []
 
 
@@ -62,12 +62,12 @@ async def test_unknown_model_and_oversized_prompt_are_refused_before_the_provide
 
     rig = make_rig(llm=SmallWindow(lambda r: "x"), allowed_models=("test/model",))
     with pytest.raises(UnknownModel) as unknown:
-        await rig.gateway.generate(ask("x", model="nope/model"), tenant="acme")
+        await rig.gateway.generate(ask("x", model="nope/model"), tenant_id="acme")
     assert unknown.value.available == ["test/model"]
     with pytest.raises(ContextWindowExceeded) as too_big:
-        await rig.gateway.generate(ask("word " * 500), tenant="acme")
+        await rig.gateway.generate(ask("word " * 500), tenant_id="acme")
     assert too_big.value.context_window == 100 and too_big.value.prompt_tokens > 100
     with pytest.raises(ContextWindowExceeded):
-        await rig.gateway.generate(ask("short", max_tokens=200), tenant="acme")
+        await rig.gateway.generate(ask("short", max_tokens=200), tenant_id="acme")
     assert rig.llm.calls == []
-    await rig.gateway.generate(ask("short", max_tokens=20), tenant="acme")
+    await rig.gateway.generate(ask("short", max_tokens=20), tenant_id="acme")

@@ -81,7 +81,7 @@ def test_the_shipped_stores_say_where_they_live() -> None:
 
 async def test_in_process_stores_are_used_without_a_circuit() -> None:
     gw = gateway(InMemoryCache(), InMemoryLimits())
-    await gw.generate(ask("hello"), tenant="acme")
+    await gw.generate(ask("hello"), tenant_id="acme")
     health = await gw.health()
     assert health.stores == {}
     assert health.status == "ok" and health.cache is True and health.limits is True
@@ -105,12 +105,12 @@ def test_guarded_stores_puts_remote_stores_behind_one_circuit_each_once() -> Non
 async def test_remote_stores_that_fail_are_left_alone_while_their_circuit_is_open() -> None:
     cache, limits = RemoteCache(), RemoteLimits()
     gw = gateway(cache, limits)
-    await gw.generate(ask("first"), tenant="acme")
+    await gw.generate(ask("first"), tenant_id="acme")
     assert (await gw.health()).stores == {"limits": "closed", "cache": "closed"}
     cache.down = limits.down = True
     gets, takes = cache.gets, limits.takes
     for index in range(3):
-        response = await gw.generate(ask(f"while down {index}"), tenant="acme")
+        response = await gw.generate(ask(f"while down {index}"), tenant_id="acme")
         assert response.text == "ok"
     assert cache.gets == gets + 1 and limits.takes == takes + 1  # one failure each, then no socket
     assert gw.stats.cache_errors >= 3 and gw.stats.limits_errors == 1

@@ -70,7 +70,7 @@ async def test_a_stream_closed_by_the_caller_is_charged_for_the_chunks_it_delive
 ) -> None:
     llm = LongStreamLLM()
     rig = make_rig(llm=llm, model_prices={"test/model": PRICE})
-    stream = rig.gateway.stream(ask("tell me everything"), tenant="acme", user_id="u1")
+    stream = rig.gateway.stream(ask("tell me everything"), tenant_id="acme", user_id="u1")
     delivered = await take(stream, 3)
     await stream.aclose()
     records = await records_of(rig, "acme")
@@ -93,7 +93,7 @@ async def test_a_stream_whose_task_is_cancelled_is_charged_for_the_chunks_it_del
     delivered: list[str] = []
 
     async def consume() -> None:
-        async for chunk in rig.gateway.stream(ask("tell me everything"), tenant="acme"):
+        async for chunk in rig.gateway.stream(ask("tell me everything"), tenant_id="acme"):
             delivered.append(chunk.delta)
 
     task = asyncio.create_task(consume())
@@ -113,8 +113,8 @@ async def test_a_stream_whose_task_is_cancelled_is_charged_for_the_chunks_it_del
 async def test_a_replayed_cached_stream_cut_by_its_caller_costs_nothing(make_rig: RigFactory) -> None:
     llm = LongStreamLLM()
     rig = make_rig(llm=llm, model_prices={"test/model": PRICE})
-    whole = [chunk.delta async for chunk in rig.gateway.stream(ask("again"), tenant="acme")]
-    stream = rig.gateway.stream(ask("again"), tenant="acme")
+    whole = [chunk.delta async for chunk in rig.gateway.stream(ask("again"), tenant_id="acme")]
+    stream = rig.gateway.stream(ask("again"), tenant_id="acme")
     replayed = await take(stream, 2)
     await stream.aclose()
     records = await records_of(rig, "acme", count=2)

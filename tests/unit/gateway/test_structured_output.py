@@ -262,16 +262,16 @@ async def test_the_gateway_refuses_an_uncheckable_schema_before_calling_the_mode
     rig = make_rig(lambda r: '{"priority": "high"}')
     schema = {"type": "object", "properties": {"priority": {"type": "string", "x-enum-names": ["High"]}}}
     with pytest.raises(InvalidResponseSchema):
-        await rig.gateway.generate(ask("classify"), tenant="acme", response_schema=schema)
+        await rig.gateway.generate(ask("classify"), tenant_id="acme", response_schema=schema)
     request = ChatRequest(
         model="test/model",
         messages=(Message(role="user", content="classify"),),
         response_format={"type": "json_schema", "json_schema": {"name": "t", "schema": schema}},
     )
     with pytest.raises(InvalidResponseSchema):
-        await rig.gateway.generate(request, tenant="acme")
+        await rig.gateway.generate(request, tenant_id="acme")
     with pytest.raises(InvalidResponseSchema):
-        async for _ in rig.gateway.stream(request, tenant="acme"):
+        async for _ in rig.gateway.stream(request, tenant_id="acme"):
             pass
     assert rig.llm.calls == []
 
@@ -284,16 +284,16 @@ async def test_the_gateway_enforces_new_keywords_and_pydantic_models(make_rig: R
     rig = make_rig(lambda r: next(answers))
     with pytest.raises(GuardrailViolation) as caught:
         await rig.gateway.generate(
-            ask("tags"), tenant="acme", response_schema={"properties": {"tags": {"uniqueItems": True}}}
+            ask("tags"), tenant_id="acme", response_schema={"properties": {"tags": {"uniqueItems": True}}}
         )
     assert caught.value.reasons == ["schema: $.tags: ['vpn', 'vpn'] has non-unique elements"]
     with pytest.raises(GuardrailViolation) as caught:
-        await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+        await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=Ticket)
     assert caught.value.reasons == ["schema: $.priority: String should match pattern '^P[1-4]$'"]
-    response = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+    response = await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=Ticket)
     assert Ticket.model_validate_json(response.text).priority == "P1"
     # the model class keys the cache like a schema does: the same call is now a hit
-    again = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+    again = await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=Ticket)
     assert again.cached and len(rig.llm.calls) == 3
 
 
@@ -312,8 +312,8 @@ def test_an_answer_nested_too_deeply_is_a_violation_not_a_crash() -> None:
 @pytest.mark.asyncio
 async def test_a_pydantic_model_schema_gives_back_the_parsed_instance(make_rig: RigFactory) -> None:
     rig = make_rig(lambda r: '{"priority": "P2", "owner_id": 7}')
-    response = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
-    hit = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=Ticket)
+    response = await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=Ticket)
+    hit = await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=Ticket)
     assert response.parsed == Ticket(priority="P2", owner_id=7) and isinstance(response.parsed, Ticket)
     assert hit.cached and hit.parsed == Ticket(priority="P2", owner_id=7)
     assert response.parse(Ticket) == response.parsed  # the explicit parse still works
@@ -324,7 +324,7 @@ async def test_a_pydantic_model_schema_gives_back_the_parsed_instance(make_rig: 
 async def test_a_json_schema_dict_leaves_parsed_unset(make_rig: RigFactory) -> None:
     rig = make_rig(lambda r: '{"priority": "P2"}')
     schema = {"type": "object", "properties": {"priority": {"type": "string"}}, "required": ["priority"]}
-    response = await rig.gateway.generate(ask("triage"), tenant="acme", response_schema=schema)
-    plain = await rig.gateway.generate(ask("anything"), tenant="acme")
+    response = await rig.gateway.generate(ask("triage"), tenant_id="acme", response_schema=schema)
+    plain = await rig.gateway.generate(ask("anything"), tenant_id="acme")
     assert response.parsed is None and response.text == '{"priority": "P2"}'
     assert plain.parsed is None

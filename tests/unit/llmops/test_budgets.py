@@ -50,15 +50,15 @@ async def test_set_get_and_the_alerts_of_a_tenant() -> None:
     assert (effective.daily_usd, effective.monthly_usd, effective.thresholds) == (1.0, 100.0, (0.5, 0.75))
     assert budgets.get("globex").daily_usd is None  # another tenant keeps the gateway-wide values
     for n in range(4):
-        await gateway.generate(ask(f"q{n}"), tenant="acme")
+        await gateway.generate(ask(f"q{n}"), tenant_id="acme")
     with pytest.raises(BudgetExceeded):
-        await gateway.generate(ask("one too many"), tenant="acme")
+        await gateway.generate(ask("one too many"), tenant_id="acme")
     alerts = await budgets.alerts("acme")
     assert sorted(a.threshold for a in alerts) == [0.5, 0.75]
     assert sorted(a.threshold for a in seen) == [0.5, 0.75]
     unregister()
     budgets.set("acme", daily_usd=2.0)
-    await gateway.generate(ask("more"), tenant="acme")
+    await gateway.generate(ask("more"), tenant_id="acme")
     await gateway.flush()
     assert len(seen) == 2  # unregistered
     assert len(await budgets.alerts("acme")) == 2  # each threshold once a period, whatever the limit

@@ -58,13 +58,13 @@ async def test_many_requests_split_within_tolerance_and_the_report_shows_each_ar
     total = 1200
     arms: dict[str, list[str]] = {"test/model": [], "test/cheap": []}
     for n in range(total):
-        response = await gateway.generate(ask(f"question {n}"), tenant="acme", user_id=f"u{n % 7}")
+        response = await gateway.generate(ask(f"question {n}"), tenant_id="acme", user_id=f"u{n % 7}")
         arms[response.model].append(response.id)
     assert abs(len(arms["test/cheap"]) / total - 0.25) < 0.04
     for response_id in arms["test/model"][:10]:
-        await gateway.record_feedback(response_id, tenant="acme", rating=4)
+        await gateway.record_feedback(response_id, tenant_id="acme", rating=4)
     for response_id, rating in zip(arms["test/cheap"][:4], (5, 5, 3, 1), strict=True):
-        await gateway.record_feedback(response_id, tenant="acme", rating=rating)
+        await gateway.record_feedback(response_id, tenant_id="acme", rating=rating)
 
     report = await experiments.compare(tenant_id="acme", experiment="cheap", since=NOON - timedelta(hours=1))
     champion, challenger = report.arms
@@ -126,7 +126,7 @@ async def test_a_prompt_experiment_is_defined_replaced_and_removed() -> None:
     defined = experiments.set(
         "acme", Experiment(name="p", template="triage", champion_version=1, challenger_version=2, share=1.0)
     )
-    await gateway.generate(ask("q"), tenant="acme", prompt=PromptRef("triage", {"ticket": "printer"}))
+    await gateway.generate(ask("q"), tenant_id="acme", prompt=PromptRef("triage", {"ticket": "printer"}))
     report = await experiments.compare(tenant_id="acme", experiment="p", since=NOON - timedelta(hours=1))
     assert [(a.variant, a.calls) for a in report.arms] == [("triage@1", 0), ("triage@2", 1)]
     experiments.set("acme", defined.model_copy(update={"share": 0.0}))

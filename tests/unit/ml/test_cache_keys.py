@@ -53,10 +53,10 @@ async def test_invalidating_a_tenant_named_ml_keeps_tenant_gws_predictions(
     cache = InMemoryCache()
     gateway = _gateway(cache)
     gw = await _trained(make_system, "gw", cache, dataset)
-    await gateway.generate(_ask("hello"), tenant="ml")
-    assert (await gateway.generate(_ask("hello"), tenant="ml")).cached
+    await gateway.generate(_ask("hello"), tenant_id="ml")
+    assert (await gateway.generate(_ask("hello"), tenant_id="ml")).cached
     assert await gateway.invalidate("ml") == 1
-    assert not (await gateway.generate(_ask("hello"), tenant="ml")).cached
+    assert not (await gateway.generate(_ask("hello"), tenant_id="ml")).cached
     assert (await gw.predict("m", RECORD)).cached
 
 
@@ -67,11 +67,11 @@ async def test_invalidate_drops_the_tenants_gateway_answers_only(
     gateway = _gateway(cache)
     acme = await _trained(make_system, "acme", cache, dataset)
     for tenant in ("acme", "acme.eu", "acme-2"):
-        await gateway.generate(_ask("hello"), tenant=tenant)
+        await gateway.generate(_ask("hello"), tenant_id=tenant)
     assert await gateway.invalidate("acme") == 1
-    assert not (await gateway.generate(_ask("hello"), tenant="acme")).cached
-    assert (await gateway.generate(_ask("hello"), tenant="acme.eu")).cached
-    assert (await gateway.generate(_ask("hello"), tenant="acme-2")).cached
+    assert not (await gateway.generate(_ask("hello"), tenant_id="acme")).cached
+    assert (await gateway.generate(_ask("hello"), tenant_id="acme.eu")).cached
+    assert (await gateway.generate(_ask("hello"), tenant_id="acme-2")).cached
     assert (await acme.predict("m", RECORD)).cached
 
 
@@ -82,12 +82,12 @@ async def test_erasing_a_tenant_is_one_call_that_reaches_every_subsystem(
     gateway = _gateway(cache)
     acme = await _trained(make_system, "acme", cache, dataset)
     other = await _trained(make_system, "acme.eu", cache, dataset)
-    await gateway.generate(_ask("hello"), tenant="acme")
-    await gateway.embed(["vpn"], tenant="acme")
-    await gateway.generate(_ask("hello"), tenant="acme.eu")
+    await gateway.generate(_ask("hello"), tenant_id="acme")
+    await gateway.embed(["vpn"], tenant_id="acme")
+    await gateway.generate(_ask("hello"), tenant_id="acme.eu")
     # one prediction, one answer, one embedding, and the record of recent requests (rank, body)
     assert await cache.delete_tenant("acme") == 5
     assert not (await acme.predict("m", RECORD)).cached
-    assert not (await gateway.generate(_ask("hello"), tenant="acme")).cached
+    assert not (await gateway.generate(_ask("hello"), tenant_id="acme")).cached
     assert (await other.predict("m", RECORD)).cached
-    assert (await gateway.generate(_ask("hello"), tenant="acme.eu")).cached
+    assert (await gateway.generate(_ask("hello"), tenant_id="acme.eu")).cached

@@ -41,35 +41,37 @@ async def test_an_answer_about_personal_data_is_not_served_from_the_shared_cache
     cache = InMemoryCache()
     gw, llm = gateway(level, cache)
     personal = ask("my e-mail is bob@example.com, SSN 123-45-6789")
-    await gw.generate(personal, tenant="acme", user_id="bob")
-    again = await gw.generate(personal, tenant="acme", user_id="bob")
+    await gw.generate(personal, tenant_id="acme", user_id="bob")
+    again = await gw.generate(personal, tenant_id="acme", user_id="bob")
     assert again.cached is False and len(llm.calls) == 2
     assert all(b"bob@example.com" not in value for value, _ in cache._data.values())
     plain = ask("How do I reset my password?")
-    await gw.generate(plain, tenant="acme", user_id="bob")
-    assert (await gw.generate(plain, tenant="acme", user_id="bob")).cached is True
+    await gw.generate(plain, tenant_id="acme", user_id="bob")
+    assert (await gw.generate(plain, tenant_id="acme", user_id="bob")).cached is True
 
 
 async def test_embeddings_of_personal_text_are_not_cached_at_medium() -> None:
     cache = InMemoryCache()
     gw, _ = gateway("medium", cache)
-    await gw.embed(["call bob on +1 415 555 0100"], tenant="acme", user_id="bob")
-    assert (await gw.embed(["call bob on +1 415 555 0100"], tenant="acme", user_id="bob")).cached is False
-    await gw.embed(["password reset"], tenant="acme", user_id="bob")
-    assert (await gw.embed(["password reset"], tenant="acme", user_id="bob")).cached is True
+    await gw.embed(["call bob on +1 415 555 0100"], tenant_id="acme", user_id="bob")
+    assert (await gw.embed(["call bob on +1 415 555 0100"], tenant_id="acme", user_id="bob")).cached is False
+    await gw.embed(["password reset"], tenant_id="acme", user_id="bob")
+    assert (await gw.embed(["password reset"], tenant_id="acme", user_id="bob")).cached is True
 
 
 async def test_loose_caches_everything_and_lists_it_under_the_user() -> None:
     cache = InMemoryCache()
     gw, _ = gateway("loose", cache)
-    await gw.generate(ask("my e-mail is bob@example.com"), tenant="acme", user_id="bob")
-    await gw.generate(ask("my e-mail is alice@example.com"), tenant="acme", user_id="alice")
-    await gw.generate(ask("anonymous question"), tenant="acme")
+    await gw.generate(ask("my e-mail is bob@example.com"), tenant_id="acme", user_id="bob")
+    await gw.generate(ask("my e-mail is alice@example.com"), tenant_id="acme", user_id="alice")
+    await gw.generate(ask("anonymous question"), tenant_id="acme")
     (bobs,) = await cache.index_members(user_index_key("acme", "bob"))
     assert b"bob@example.com" in (await cache.get(bobs) or b"")
     assert await cache.delete_indexed(user_index_key("acme", "bob")) == 1
     assert (
-        await gw.generate(ask("my e-mail is bob@example.com"), tenant="acme", user_id="bob")
+        await gw.generate(ask("my e-mail is bob@example.com"), tenant_id="acme", user_id="bob")
     ).cached is False
-    assert (await gw.generate(ask("my e-mail is alice@example.com"), tenant="acme", user_id="alice")).cached
-    assert (await gw.generate(ask("anonymous question"), tenant="acme")).cached
+    assert (
+        await gw.generate(ask("my e-mail is alice@example.com"), tenant_id="acme", user_id="alice")
+    ).cached
+    assert (await gw.generate(ask("anonymous question"), tenant_id="acme")).cached

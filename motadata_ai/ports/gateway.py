@@ -57,8 +57,10 @@ class GatewayPort(Protocol):
         wait: bool | None = None,
         user_id: str | None = None,
         conversation_id: str | None = None,
+        spend: bool = True,
     ) -> AbstractAsyncContextManager[CallOrigin]:
-        """One user request of ``tenant_id`` (for ``user_id``): spends one request at its start;
+        """One user request of ``tenant_id`` (for ``user_id``): spends one request at its start
+        (none with ``spend=False``);
         calls inside it spend none, are attributed to its user and add to its ``usage``;
         ``conversation_id`` names the conversation it is a turn of."""
         ...

@@ -50,13 +50,16 @@ class Admission:
         wait: bool | None,
         conversation_id: str | None,
         user_id: str | None,
+        spend: bool = True,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """Open one user request of ``tenant``, for ``user_id`` (default: the context's user; see
         ``Gateway.request``)."""
         context = self.tenants.context(tenant, user_id)
         tenant_id = context.tenant_id
         policy = self.tenants.policy(tenant_id)
-        return self._requests.open(tenant_id, policy, operation, wait, context.user_id, conversation_id)
+        return self._requests.open(
+            tenant_id, policy, operation, wait, context.user_id, conversation_id, spend=spend
+        )
 
     async def admit(self, tenant: TenantContext | str, operation: str, wait: bool | None) -> None:
         """Spend one more of ``tenant``'s requests (see ``Gateway.admit``)."""

@@ -66,6 +66,8 @@ class OpenRequests:
         wait: bool | None,
         user_id: str | None = None,
         conversation_id: str | None = None,
+        *,
+        spend: bool = True,
     ) -> AsyncIterator[CallOrigin]:
         """Admit one request of ``user_id`` and run the block on its behalf (inside one of the
         same tenant: join it, with an accumulator of its own that also counts for the outer one)."""
@@ -82,7 +84,8 @@ class OpenRequests:
             with acting_for(joined):
                 yield joined
             return
-        await self._rate_limit.admit(tenant_id, policy, wait)
+        if spend:
+            await self._rate_limit.admit(tenant_id, policy, wait)
         origin = CallOrigin(
             new_request_id(),
             tenant_id,

@@ -182,6 +182,7 @@ class Gateway:
         wait: bool | None = None,
         conversation_id: str | None = None,
         user_id: str | None = None,
+        spend: bool = True,
     ) -> AbstractAsyncContextManager[CallOrigin]:
         """One user request (``rag.query``, ``agent.execute_task`` ...): it spends one of the
         tenant's requests at its start (:class:`RateLimited` or a wait, per the policy), and the
@@ -190,8 +191,10 @@ class Gateway:
         the conversation the request is a turn of (its calls' spans carry it).
 
         The calls inside are attributed to ``user_id`` (default: the tenant context's user) unless
-        a call names its own; the origin's ``usage`` sums their records (the request's cost)."""
-        return self._admission.request(tenant_id, operation, wait, conversation_id, user_id)
+        a call names its own; the origin's ``usage`` sums their records (the request's cost).
+        ``spend=False`` opens a request that spends none of the tenant's requests (bulk work such
+        as an ingest: its calls are attributed to it and limited by their own buckets)."""
+        return self._admission.request(tenant_id, operation, wait, conversation_id, user_id, spend)
 
     async def admit(
         self, tenant_id: TenantContext | str, *, operation: str, wait: bool | None = None

@@ -292,10 +292,10 @@ class RAGSystem:
                 )
             return await self._jobs.submit(self.tenant, source, user_id=user_id, metadata=metadata)
         with self._telemetry.span("rag.ingest", attributes=tenant_attributes(self.tenant)) as span:
-            # one ingest is one request of its user: its embeddings are recorded under it (it waits
-            # for the tenant's rate limit rather than failing, as bulk ingestion does throughout)
+            # one ingest is one request of its user: its embeddings are recorded under it; it spends
+            # none of the tenant's requests (its embeddings wait on their own bucket)
             async with self._gateway.request(
-                self.tenant, operation="rag.ingest", user_id=user_id or self.tenant.user_id, wait=True
+                self.tenant, operation="rag.ingest", user_id=user_id or self.tenant.user_id, spend=False
             ):
                 report = await self._ingestion.ingest(
                     source, user_id=user_id, metadata=metadata, progress=progress, parsing=parsing

@@ -116,6 +116,18 @@ async def test_a_rag_query_succeeds_with_a_burst_of_one(make_rig: RigFactory) ->
         await rag.query("And which sign-in?")
 
 
+async def test_an_ingest_spends_no_request(make_rig: RigFactory) -> None:
+    rig = make_rig(
+        lambda r: "Use port 443 [1]", requests_per_minute=1, burst_size=1, default_embedding_model="hash"
+    )
+    vectors, documents = await stores_with_knowledge()
+    rag = rag_over(rig.gateway, vectors, documents)
+    report = await rag.ingest([Document(id="sso", text="Sign in to the VPN with your SSO account.")])
+    assert report.documents and rig.embeddings.calls
+    response = await rag.query("Which port does the VPN use?")  # the burst's one request is still there
+    assert response.answer == "Use port 443 [1]"
+
+
 async def test_embeddings_have_their_own_bucket(make_rig: RigFactory) -> None:
     rig = make_rig(requests_per_minute=1, burst_size=1, embedding_texts_per_minute=3)
     for text in ("a", "b", "c"):

@@ -78,6 +78,7 @@ def build_gateway(*, config: GatewayConfig, llm: LLMPort, embeddings: EmbeddingP
     trail = ports.pop("audit_trail", None)
     if trail is not None:  # one gateway.generate / gateway.embed audit event per call
         ports.setdefault("feedback_hook", trail.gateway_call)
+        ports.setdefault("on_policy_change", trail.tenant_policy_changed)  # one per policy change
     return Gateway(llm=llm, embeddings=embeddings, config=config, **ports)
 
 
@@ -281,21 +282,10 @@ class UseCases:
     ) -> None:
         """Override (with ``None``: reset) the tenant's gateway policy at run time, recording one
         ``config.tenant_policy`` audit event: resource the tenant, metadata the names of the fields
-        that changed (never their values) and whether the policy was reset."""
-        from motadata_ai.domain.privacy.audit import audited, changed_fields
-
-        tenant_id = validate_tenant_id(tenant_id)
-        before = self.gateway.config.tenants.get(tenant_id)
-        metadata = {"fields": changed_fields(before, policy), "reset": policy is None}
-        async with audited(
-            self.audit_trail,
-            "config.tenant_policy",
-            tenant_id=tenant_id,
-            user_id=user_id,
-            resource=tenant_id,
-            metadata=metadata,
-        ):
-            self.gateway.set_tenant_policy(tenant_id, policy)
+        that changed (never their values) and whether the policy was reset. The gateway's policy
+        hook records it (see :func:`build_gateway`), so a change made on the gateway directly is
+        audited the same way."""
+        self.gateway.set_tenant_policy(validate_tenant_id(tenant_id), policy, user_id=user_id)
 
     def agent(
         self,

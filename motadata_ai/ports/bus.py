@@ -5,13 +5,26 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 
-from motadata_ai.domain.values.bus import Envelope
-from motadata_ai.domain.values.errors import ServiceError
+from motadata_ai.domain.values.bus import Envelope, RetainedMessage
+from motadata_ai.domain.values.errors import ServiceError, ValidationError
 from motadata_ai.ports.health import HealthProbe
 
 Handler = Callable[[Envelope], Awaitable[Envelope | None]]
 """Handles one message. Returning acks it (a returned envelope is the reply for requests);
 raising leaves it un-acked, so it is delivered again."""
+
+
+MAX_RETAINED_READ = 10_000
+"""The most messages one :meth:`BusPort.retained` call returns."""
+
+
+def check_retained_limit(limit: int) -> int:
+    """``limit`` when it is an int from 1 to :data:`MAX_RETAINED_READ`, else :class:`ValidationError`."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RETAINED_READ:
+        raise ValidationError(
+            f"limit must be an integer from 1 to {MAX_RETAINED_READ}, got {limit!r}", field="limit"
+        )
+    return limit
 
 
 class BusError(ServiceError):
@@ -37,8 +50,9 @@ class Subscription(ABC):
 class BusPort(HealthProbe):
     """A message bus. Subjects carry the tenant (``agent.{tenant}.{user}.{agent}.task``).
 
-    ``supports_purge`` advertises :meth:`purge` (a bus that retains messages for later delivery
-    can remove them, as erasing a user needs); a bus without it raises :class:`BusError` there.
+    ``supports_purge`` advertises :meth:`purge` and :meth:`retained` (a bus that retains messages
+    for later delivery can read and remove them, as exporting and erasing a user need); a bus
+    without it raises :class:`BusError` there.
     """
 
     supports_purge: bool = False
@@ -76,6 +90,12 @@ class BusPort(HealthProbe):
         """Remove every message the bus retains on ``subject`` (wildcards allowed), delivered or
         not, and return how many were removed (0 when the subject is outside what it retains)."""
         raise BusError(f"{type(self).__name__} cannot purge retained messages", subject=subject)
+
+    async def retained(self, subject: str, *, limit: int = MAX_RETAINED_READ) -> list[RetainedMessage]:
+        """The messages the bus retains on ``subject`` (wildcards allowed), delivered or not, oldest
+        first, at most ``limit`` (1 to :data:`MAX_RETAINED_READ`); reading consumes nothing. A message
+        that does not decode is skipped; ``[]`` when the subject is outside what the bus retains."""
+        raise BusError(f"{type(self).__name__} cannot read retained messages", subject=subject)
 
     async def aclose(self) -> None:
         """Drain and close connections."""

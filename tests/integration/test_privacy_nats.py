@@ -5,6 +5,7 @@ root selects exactly that user's messages; other users and tenants keep theirs."
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,36 @@ async def test_erasing_a_user_purges_their_retained_bus_messages_only(
             assert await retained(jobs, INGEST_STREAM, globex) == {bob: 1}
             again = await ai.privacy.erase_user(tenant_id=acme, user_id="bob")
             assert again.counts["bus_messages"] == 0
+
+
+async def test_the_export_of_a_user_holds_their_retained_bus_messages(
+    tmp_path: Path, postgres_dsn: str, nats_url: str
+) -> None:
+    acme, globex = (f"{name}-{uuid.uuid4().hex[:6]}" for name in ("acme", "globex"))
+    settings = Settings(profile="services", data_dir=tmp_path, postgres_dsn=postgres_dsn, nats_url=nats_url)
+    container = Container(settings=settings)
+    container.llm.override(providers.Object(FunctionLLM(lambda request: "ok")))
+    container.embeddings.override(providers.Object(HashEmbeddings(dimensions=settings.embedding_dimensions)))
+    container.plugins.override(providers.Object(_NoPlugins()))
+    async with isolated_database(postgres_dsn) as database:
+        container.database.override(providers.Object(database))
+        async with connect(container=container, warm_up=False) as ai:
+            for tenant, user in ((acme, "bob"), (acme, "alice"), (globex, "bob")):
+                await leave_messages(ai, tenant, user)
+            bob = user_token("bob")
+
+            exported = await ai.privacy.export_user(tenant_id=acme, user_id="bob")
+            rows = exported.stores["bus_messages"]
+            assert sorted((row["subject"].split(".")[0], row["envelope"]["type"]) for row in rows) == [
+                ("agent", "agent.task"), ("ingest", "ingest.job"),
+            ]
+            assert {row["subject"].split(".")[1:3][1] for row in rows} == {bob}
+            assert {row["envelope"]["tenant_id"] for row in rows} == {acme}
+            task = next(row for row in rows if row["subject"].startswith("agent."))
+            assert "bob@example.com" in json.dumps(task["envelope"]["payload"])
+
+            await ai.privacy.erase_user(tenant_id=acme, user_id="bob")
+            after = await ai.privacy.export_user(tenant_id=acme, user_id="bob")
+            assert after.stores["bus_messages"] == []
+            other = await ai.privacy.export_user(tenant_id=globex, user_id="bob")
+            assert len(other.stores["bus_messages"]) == 2

@@ -50,8 +50,16 @@ from motadata_ai.domain.bus.delivery import (
 )
 from motadata_ai.domain.bus.subjects import subject_matches, validate_subject
 from motadata_ai.domain.memory._telemetry import NoTelemetry
-from motadata_ai.domain.values.bus import Envelope
-from motadata_ai.ports.bus import BusPort, BusTimeout, BusUnavailable, Handler, Subscription
+from motadata_ai.domain.values.bus import Envelope, RetainedMessage
+from motadata_ai.ports.bus import (
+    MAX_RETAINED_READ,
+    BusPort,
+    BusTimeout,
+    BusUnavailable,
+    Handler,
+    Subscription,
+    check_retained_limit,
+)
 from motadata_ai.ports.telemetry import TelemetryPort
 
 logger = logging.getLogger("motadata_ai.bus")
@@ -283,6 +291,24 @@ class InMemoryBus(InProcessProbe, BusPort):
             del self._messages[seq]
             self._trace_headers.pop(seq, None)
         return len(doomed)
+
+    async def retained(self, subject: str, *, limit: int = MAX_RETAINED_READ) -> list[RetainedMessage]:
+        """The retained messages on ``subject`` (wildcards allowed), oldest first, at most ``limit``."""
+        self._check_open()
+        validate_subject(subject, allow_wildcards=True)
+        check_retained_limit(limit)
+        found: list[RetainedMessage] = []
+        for seq, (stored, data) in list(self._messages.items()):
+            if len(found) >= limit:
+                break
+            if not subject_matches(subject, stored):
+                continue
+            try:
+                envelope = decode(data, max_bytes=self._max_bytes)
+            except MalformedMessage:
+                continue
+            found.append(RetainedMessage(subject=stored, sequence=seq, envelope=envelope))
+        return found
 
     # -- the port ------------------------------------------------------------------------------
 

@@ -81,10 +81,19 @@ from motadata_ai.domain.bus.delivery import (
 from motadata_ai.domain.bus.subjects import subjects_overlap, validate_subject
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.values.addresses import mask_url
-from motadata_ai.domain.values.bus import Envelope
+from motadata_ai.domain.values.bus import Envelope, RetainedMessage
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.health import ComponentHealth
-from motadata_ai.ports.bus import BusError, BusPort, BusTimeout, BusUnavailable, Handler, Subscription
+from motadata_ai.ports.bus import (
+    MAX_RETAINED_READ,
+    BusError,
+    BusPort,
+    BusTimeout,
+    BusUnavailable,
+    Handler,
+    Subscription,
+    check_retained_limit,
+)
 from motadata_ai.ports.telemetry import TelemetryPort
 
 logger = logging.getLogger("motadata_ai.bus")
@@ -730,6 +739,34 @@ class NatsBus(BusPort):
                 address=self._address, operation="purge", subject=subject,
             )
         return int(answer.get("purged", 0))
+
+    async def retained(self, subject: str, *, limit: int = MAX_RETAINED_READ) -> list[RetainedMessage]:
+        """The stream's messages on ``subject`` (wildcards allowed), oldest first, at most ``limit``:
+        JetStream message gets, each the next message after the last one read that matches the
+        filter (no consumer is created, nothing is acknowledged); ``[]`` without asking when the
+        stream captures no such subject."""
+        self._check_open()
+        validate_subject(subject, allow_wildcards=True)
+        check_retained_limit(limit)
+        if not any(subjects_overlap(subject, captured) for captured in self._subjects):
+            return []
+        found: list[RetainedMessage] = []
+        sequence = 1
+        async with self._translate("retained", subject=subject):
+            while len(found) < limit:
+                try:
+                    raw = await self._js.get_msg(self._stream, seq=sequence, subject=subject, next=True)
+                except nats.js.errors.NotFoundError:
+                    break
+                if raw.seq is None or raw.subject is None:
+                    break
+                sequence = raw.seq + 1
+                try:
+                    envelope = decode(raw.data or b"", max_bytes=self._max_bytes)
+                except MalformedMessage:
+                    continue
+                found.append(RetainedMessage(subject=raw.subject, sequence=raw.seq, envelope=envelope))
+        return found
 
     async def health(self, *, timeout: float = 2.0) -> ComponentHealth:
         """A round trip to the server (``flush``: PING/PONG) within ``timeout`` seconds, with the

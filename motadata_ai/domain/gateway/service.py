@@ -34,6 +34,7 @@ from motadata_ai.domain.gateway.steps import Chain
 from motadata_ai.domain.gateway.steps.base import Clocks
 from motadata_ai.domain.gateway.steps.feedback import FeedbackDesk
 from motadata_ai.domain.gateway.steps.ledger import FeedbackHook
+from motadata_ai.domain.gateway.tenants import PolicyHook
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
@@ -68,7 +69,8 @@ class Gateway:
     only logged; without ``telemetry`` nothing is traced; with ``leases`` identical in-flight calls are
     de-duplicated across the instances sharing that store. ``budget_alerts`` sends the budgets'
     alerts (default: claimed in the ledger, counted in telemetry); ``prompts`` holds the templates a
-    call names with ``prompt=`` (default: an empty registry).
+    call names with ``prompt=`` (default: an empty registry); ``on_policy_change`` is told of each
+    change of a tenant's policy (:data:`~motadata_ai.domain.gateway.tenants.PolicyHook`).
 
     A ``cache`` or ``limits`` that lives outside the process (its ``remote`` is true: Redis) is
     put behind its own circuit (:class:`CircuitCache`, :class:`FallbackLimits` with
@@ -93,6 +95,7 @@ class Gateway:
         feedback_hook: FeedbackHook | None = None,
         budget_alerts: BudgetAlerts | None = None,
         prompts: PromptRegistry | None = None,
+        on_policy_change: PolicyHook | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
@@ -123,6 +126,7 @@ class Gateway:
         )
         self._llm, self._ledger, self._parts = llm, ledger, parts
         self._admission, self._tenants = parts.admission, parts.admission.tenants
+        self._tenants.on_change = on_policy_change
         self._feedback = FeedbackDesk(ledger, flush=self.flush)
 
     # ------------------------------------------------------------------ properties and policy
@@ -159,9 +163,12 @@ class Gateway:
         """What ``model`` (default: :attr:`default_model`) can do, as the LLM port advertises it."""
         return self._llm.capabilities(model or self.config.default_model)
 
-    def set_tenant_policy(self, tenant_id: TenantContext | str, policy: TenantPolicy | None) -> None:
-        """Override (or with ``None`` reset) one tenant's policy at run time."""
-        self._tenants.set_policy(self._tenants.context(tenant_id).tenant_id, policy)
+    def set_tenant_policy(
+        self, tenant_id: TenantContext | str, policy: TenantPolicy | None, *, user_id: str | None = None
+    ) -> None:
+        """Override (or with ``None`` reset) one tenant's policy at run time; ``on_policy_change``
+        (the app: one ``config.tenant_policy`` audit event) is told, with ``user_id``, who changed it."""
+        self._tenants.set_policy(self._tenants.context(tenant_id).tenant_id, policy, user_id)
 
     def policy(self, tenant_id: TenantContext | str) -> GatewayConfig:
         """The effective configuration for ``tenant_id`` (gateway defaults with its overrides)."""

@@ -3,15 +3,22 @@
 A call names its tenant by id (or passes a :class:`TenantContext`); the book validates an id once
 and keeps its context, and keeps each tenant's effective configuration (the gateway's defaults
 with the tenant's :class:`TenantPolicy` applied), so no call re-validates or re-merges them.
-Changing a tenant's policy at run time drops the merged policies.
+Changing a tenant's policy at run time drops the merged policies and tells the book's
+``on_change`` hook (the app's audit trail records each change).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 
-__all__ = ["TenantBook"]
+__all__ = ["PolicyHook", "TenantBook"]
+
+PolicyHook = Callable[[str, TenantPolicy | None, TenantPolicy | None, str | None], None]
+"""Told of each change of a tenant's policy, once it is made: ``(tenant_id, before, after,
+user_id)``, ``None`` for no policy (``after``: a reset) and for no known user."""
 
 _MAX_REMEMBERED = 10_000
 """Tenants remembered per map before it starts afresh (bounds memory with many tenants)."""
@@ -20,8 +27,9 @@ _MAX_REMEMBERED = 10_000
 class TenantBook:
     """Tenant contexts and effective policies over one :class:`GatewayConfig`."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, on_change: PolicyHook | None = None) -> None:
         self._config = config
+        self.on_change = on_change
         self._policies: dict[str, GatewayConfig] = {}
         self._contexts: dict[str, TenantContext] = {}
 
@@ -57,12 +65,16 @@ class TenantBook:
             self._policies[tenant_id] = policy
         return policy
 
-    def set_policy(self, tenant_id: str, policy: TenantPolicy | None) -> None:
-        """Override (or with ``None`` reset) one tenant's policy."""
+    def set_policy(self, tenant_id: str, policy: TenantPolicy | None, user_id: str | None = None) -> None:
+        """Override (or with ``None`` reset) one tenant's policy, then tell ``on_change`` (with
+        ``user_id``, who changed it)."""
         tenants = dict(self._config.tenants)
+        before = tenants.get(tenant_id)
         if policy is None:
             tenants.pop(tenant_id, None)
         else:
             tenants[tenant_id] = policy
         self._config = self._config.model_copy(update={"tenants": tenants})
         self._policies.clear()
+        if self.on_change is not None:
+            self.on_change(tenant_id, before, policy, user_id)

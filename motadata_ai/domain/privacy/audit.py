@@ -109,6 +109,54 @@ class AuditTrail:
         await self.add(event)
         return event
 
+    def record_nowait(
+        self,
+        action: str,
+        *,
+        tenant_id: str,
+        user_id: str | None = None,
+        resource: str = "",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Buffer one successful event from synchronous code: like :meth:`record`, but a full
+        buffer drops its oldest event instead of waiting for a write; the event is written in the
+        background when an event loop runs, else by the next :meth:`flush`."""
+        event = AuditEvent(
+            timestamp=self._clock(),
+            tenant_id=tenant_id,
+            user_id=user_id,
+            action=action,
+            resource=resource,
+            metadata=dict(metadata or {}),
+            trace_id=self._trace_id(),
+        )
+        if len(self._pending) >= self.max_pending:
+            del self._pending[0]
+            self.dropped += 1
+            log.error("audit buffer full (%d events); dropped the oldest", self.max_pending)
+        self._pending.append(event)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return event
+        if not self._closed and not self._writer_running():
+            self._writer = loop.create_task(self._background_flush(), context=contextvars.Context())
+        return event
+
+    def tenant_policy_changed(
+        self, tenant_id: str, before: BaseModel | None, after: BaseModel | None, user_id: str | None
+    ) -> None:
+        """One ``config.tenant_policy`` event for a change of a tenant's gateway policy (the
+        gateway's policy hook): resource the tenant, metadata the names of the fields that changed
+        (never their values) and whether the policy was reset."""
+        self.record_nowait(
+            "config.tenant_policy",
+            tenant_id=tenant_id,
+            user_id=user_id,
+            resource=tenant_id,
+            metadata={"fields": changed_fields(before, after), "reset": after is None},
+        )
+
     async def add(self, event: AuditEvent) -> None:
         """Buffer an event built elsewhere."""
         if len(self._pending) >= self.max_pending:

@@ -206,6 +206,14 @@ class Privacy:
                 purged += await bus.purge(user_pattern(root, tenant_id, user_id))
         return {"bus_messages": purged}
 
+    async def _export_bus(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for bus in self._buses:
+            for root in USER_ROOTS:
+                for message in await bus.retained(user_pattern(root, tenant_id, user_id)):
+                    rows.append(_jsonable(message))
+        return rows
+
     async def _erase_cache(self, tenant: TenantContext, user_id: str) -> dict[str, int]:
         assert self._cache is not None
         tenant_id = tenant.tenant_id
@@ -308,6 +316,8 @@ class Privacy:
         if self._consents is not None:
             decisions = await self._consents.user_consents(tenant_id=tenant_id, user_id=user_id)
             stores["consents"] = [_jsonable(c) for c in decisions]
+        if self._buses:
+            stores["bus_messages"] = await self._export_bus(tenant_id, user_id)
         if self._cache is not None:
             listed = await self._cache.index_members(cache_policy.user_index_key(tenant_id, user_id))
             stores["cache_keys"] = [{"key": key} for key in listed]

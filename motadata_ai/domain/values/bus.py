@@ -27,3 +27,14 @@ class Envelope(ValueModel):
     correlation_id: str | None = None
     reply_to: str | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class RetainedMessage(ValueModel):
+    """A message the bus still retains: its ``subject``, its place in the bus (``sequence``,
+    increasing in publish order) and its ``envelope``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    sequence: int
+    envelope: Envelope

@@ -482,6 +482,32 @@ class BusContract:
         await inbox.wait_for("sentinel")
         assert inbox.types == ["alice", "other-tenant-bob", "sentinel"]
 
+    async def test_retained_reads_the_messages_on_a_subject_filter_in_order_and_bounded(self) -> None:
+        bus = await self.bus()
+        bob, alice = user_token("bob"), user_token("alice")
+        if not bus.supports_purge:
+            with pytest.raises(BusError):
+                await bus.retained(f"{self.root}.{A}.{bob}.>")
+            return
+        await bus.publish(self.subject(A, bob, "triage", "task"), env(A, "bob-1", n=1))
+        await bus.publish(self.subject(A, alice, "triage", "task"), env(A, "alice"))
+        await bus.publish(self.subject(A, bob, "billing", "task"), env(A, "bob-2", n=2))
+        await bus.publish(self.subject(B, bob, "triage", "task"), env(B, "other-tenant-bob"))
+        read = await bus.retained(f"{self.root}.{A}.{bob}.>")
+        assert [(m.subject, m.envelope.type, m.envelope.payload) for m in read] == [
+            (self.subject(A, bob, "triage", "task"), "bob-1", {"n": 1}),
+            (self.subject(A, bob, "billing", "task"), "bob-2", {"n": 2}),
+        ]
+        assert read[0].sequence < read[1].sequence
+        assert [m.envelope.type for m in await bus.retained(f"{self.root}.{A}.{bob}.>", limit=1)] == ["bob-1"]
+        assert await bus.retained(f"x{self.root}.{A}.{bob}.>") == []  # outside what the bus retains
+        with pytest.raises(ValidationError):
+            await bus.retained(f"{self.root}.{A}.{bob}.>", limit=0)
+        inbox = Inbox()  # reading consumed nothing: a durable consumer still gets every message
+        await self.subscribe(bus, self.pattern(A), inbox, durable="after-reading")
+        await inbox.wait_for("bob-2")
+        assert inbox.types == ["bob-1", "alice", "bob-2"]
+
     async def test_closed_bus_raises_bus_unavailable(self) -> None:
         bus = await self.make_bus((f"{self.root}.>",))
         await bus.aclose()

@@ -158,3 +158,15 @@ def test_guardrail_events_built_the_short_way_keep_the_fixed_format() -> None:
     assert AuditEvent(tenant_id="acme", kind="guardrail_violation").result == "denied"
     with pytest.raises(ValidationError):
         AuditEvent(tenant_id="acme")  # no action
+
+
+def test_an_event_recorded_from_synchronous_code_drops_the_oldest_when_the_buffer_is_full() -> None:
+    log = CountingLog()
+    trail = AuditTrail(log, max_pending=2)
+    for n in range(3):  # no event loop runs: buffered only, written by the next flush
+        trail.record_nowait("config.tenant_policy", tenant_id="acme", resource="acme", metadata={"n": n})
+    assert (trail.pending, trail.dropped) == (2, 1)
+    asyncio.run(trail.flush())
+    events = asyncio.run(log.events(tenant="acme"))
+    assert sorted(e.metadata["n"] for e in events) == [1, 2]
+    assert {(e.action, e.result) for e in events} == {("config.tenant_policy", "success")}

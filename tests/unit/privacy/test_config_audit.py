@@ -77,6 +77,25 @@ async def test_setting_and_resetting_a_tenant_policy_writes_one_event_each(ai: A
     assert await _policy_events(ai, "globex") == []
 
 
+async def test_a_policy_set_on_the_gateway_directly_is_audited_once_too(ai: AI) -> None:
+    ai.gateway.set_tenant_policy("acme", TenantPolicy(max_retries=1, allowed_models=("secret-model",)))
+    assert ai.gateway.policy("acme").max_retries == 1
+    await ai.set_tenant_policy(tenant_id="acme", policy=TenantPolicy(max_retries=2), user_id="admin")
+    ai.budgets.set("acme", daily_usd=3.0)  # a change made through the gateway by another component
+    ai.gateway.set_tenant_policy("acme", None)
+
+    direct, through_app, budgets, reset = await _policy_events(ai, "acme")
+    assert (direct.resource, direct.user_id, direct.result) == ("acme", None, "success")
+    assert direct.metadata == {"fields": ["allowed_models", "max_retries"], "reset": False}
+    assert (through_app.user_id, through_app.metadata) == (
+        "admin", {"fields": ["allowed_models", "max_retries"], "reset": False}
+    )
+    assert budgets.metadata == {"fields": ["daily_budget_usd"], "reset": False}
+    assert reset.metadata == {"fields": ["daily_budget_usd", "max_retries"], "reset": True}
+    assert "secret-model" not in direct.model_dump_json()
+    assert await _policy_events(ai, "globex") == []
+
+
 async def test_a_refused_tenant_is_not_configured_and_the_call_is_keyword_only(ai: AI) -> None:
     with pytest.raises(ValidationError):
         await ai.set_tenant_policy(tenant_id="bad tenant!", policy=TenantPolicy(max_retries=1))

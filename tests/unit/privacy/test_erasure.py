@@ -155,3 +155,24 @@ async def test_a_bus_that_is_down_stops_the_erasure_and_a_rerun_purges_the_users
     report = await Privacy(buses=[bus], pseudonym_key=b"k" * 32).erase_user(tenant_id="acme", user_id="bob")
     assert report.counts["bus_messages"] == 2
     assert await bus.purge(user_pattern("agent", "acme", "alice")) == 1  # alice's stayed
+
+
+async def test_the_export_holds_the_bus_messages_still_retained_for_the_user_only() -> None:
+    bus = InMemoryBus(subjects=("agent.>", "ingest.>"))
+    for tenant, user in (("acme", "bob"), ("acme", "alice"), ("globex", "bob")):
+        task = Envelope(tenant_id=tenant, type="agent.task", payload={"task": f"help {user}"})
+        await bus.publish(agent_subject(tenant, "triage", user_id=user), task)
+        await bus.publish(job_subject(tenant, user), Envelope(tenant_id=tenant, type="ingest.job"))
+    privacy = Privacy(buses=[bus], pseudonym_key=b"k" * 32)
+
+    exported = await privacy.export_user(tenant_id="acme", user_id="bob")
+    rows = exported.stores["bus_messages"]
+    assert [(row["subject"], row["envelope"]["type"], row["envelope"]["payload"]) for row in rows] == [
+        (agent_subject("acme", "triage", user_id="bob"), "agent.task", {"task": "help bob"}),
+        (job_subject("acme", "bob"), "ingest.job", {}),
+    ]
+    assert all(row["envelope"]["tenant_id"] == "acme" and row["sequence"] > 0 for row in rows)
+
+    await privacy.erase_user(tenant_id="acme", user_id="bob")
+    assert (await privacy.export_user(tenant_id="acme", user_id="bob")).stores["bus_messages"] == []
+    assert len((await privacy.export_user(tenant_id="globex", user_id="bob")).stores["bus_messages"]) == 2

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "cache": "motadata_ai.cli.cache:cache",
     "worker": "motadata_ai.cli.worker:worker",
     "usage": "motadata_ai.cli.usage:usage",
+    "budgets": "motadata_ai.cli.budgets:budgets",
 }
 """Command name -> ``"module:attribute"`` of its click command or group, imported lazily."""
 

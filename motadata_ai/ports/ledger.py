@@ -23,7 +23,7 @@ from motadata_ai.domain.values.usage import (
     UsageRecord,
     UsageSummary,
 )
-from motadata_ai.domain.values.usage_report import GroupBy, RepeatedRequest, UsageReport
+from motadata_ai.domain.values.usage_report import GroupBy, ModelRating, RepeatedRequest, UsageReport
 from motadata_ai.ports.health import HealthProbe
 
 
@@ -117,6 +117,17 @@ class UsageLedgerPort(HealthProbe):
     ) -> list[RepeatedRequest]:
         """Successful calls grouped by request fingerprint and model, the groups of at least
         ``min_calls`` calls, most avoidable cost first (ties: more calls first, then fingerprint)."""
+
+    @abstractmethod
+    async def model_feedback(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ModelRating]:
+        """Per model (by name; models without feedback left out): how many ratings were given on
+        the responses of the tenant's records created in ``[since, until)``, and their mean."""
 
     @abstractmethod
     async def spend(

@@ -19,7 +19,7 @@ from motadata_ai.domain.values.usage import (
     UsageRecord,
     UsageSummary,
 )
-from motadata_ai.domain.values.usage_report import GroupBy, RepeatedRequest, UsageReport
+from motadata_ai.domain.values.usage_report import GroupBy, ModelRating, RepeatedRequest, UsageReport
 from motadata_ai.ports.ledger import AuditLogPort, UsageLedgerPort
 
 __all__ = ["InMemoryAuditLog", "InMemoryUsageLedger"]
@@ -169,6 +169,31 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
             min_calls=min_calls,
             limit=limit,
         )
+
+    async def model_feedback(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ModelRating]:
+        """Each model's distinct responses in the period and their feedback, by model name."""
+        tenant_id = _tenant_id(tenant)
+        start = _aware(since) if since is not None else None
+        end = _aware(until) if until is not None else None
+        responses: dict[str, set[str]] = {}
+        for r in self._records.get(tenant_id, []):
+            in_period = (start is None or r.created_at >= start) and (end is None or r.created_at < end)
+            if r.response_id and in_period:
+                responses.setdefault(r.model, set()).add(r.response_id)
+        feedback = self._feedback.get(tenant_id, [])
+        found = []
+        for model in sorted(responses):
+            ratings = [f.rating for f in feedback if f.response_id in responses[model]]
+            if ratings:
+                mean = sum(ratings) / len(ratings)
+                found.append(ModelRating(model=model, feedback_count=len(ratings), mean_rating=mean))
+        return found
 
     async def spend(
         self,

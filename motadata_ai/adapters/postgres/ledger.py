@@ -38,6 +38,7 @@ from motadata_ai.domain.values.usage import (
 )
 from motadata_ai.domain.values.usage_report import (
     GroupBy,
+    ModelRating,
     RepeatedRequest,
     UsageReport,
     UsageReportRow,
@@ -441,6 +442,29 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
             *args,
         )
         return [RepeatedRequest(**dict(row)) for row in rows]
+
+    async def model_feedback(
+        self,
+        *,
+        tenant: TenantContext | str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ModelRating]:
+        """Joined in SQL: each model's distinct responses in the period and their feedback."""
+        tenant_id = _tenant_id(tenant)
+        where, args = _period(since, until, 2)
+        rows = await self._fetch(
+            tenant_id,
+            "SELECT u.model, count(*) AS n, avg(f.rating)::float8 AS mean FROM motadata_feedback f "
+            "JOIN (SELECT DISTINCT model, response_id FROM motadata_usage WHERE tenant_id = $1 "
+            f"AND response_id IS NOT NULL{where}) u ON u.response_id = f.response_id "
+            "WHERE f.tenant_id = $1 GROUP BY u.model ORDER BY u.model",
+            tenant_id,
+            *args,
+        )
+        return [
+            ModelRating(model=row["model"], feedback_count=row["n"], mean_rating=row["mean"]) for row in rows
+        ]
 
     async def feedback(self, *, tenant: TenantContext | str, response_id: str) -> list[FeedbackRecord]:
         """Oldest first."""

@@ -6,16 +6,23 @@ Three checks, each pure over figures the ledger computed:
   text) was paid at the provider again and again: its cache entry expired (or was never kept)
   between repeats, so a longer TTL would have answered the repeats;
 * ``cheaper_fallback``: one model takes most of the spend while the tenant's policy already
-  configures a cheaper fallback model;
+  configures a cheaper fallback model, whose users' mean feedback rating is not worse than the
+  dominant model's by more than ``max_rating_drop`` (a fallback nobody rated yet is recommended,
+  saying so);
 * ``low_cache_hit_rate``: the cache answers under 40% of the calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from motadata_ai.domain.values.errors import ConfigurationError
-from motadata_ai.domain.values.usage_report import Recommendation, RepeatedRequest, UsageReport
+from motadata_ai.domain.values.usage_report import (
+    ModelRating,
+    Recommendation,
+    RepeatedRequest,
+    UsageReport,
+)
 
 __all__ = ["PriceOf", "RecommendationPolicy"]
 
@@ -28,7 +35,9 @@ class RecommendationPolicy:
 
     ``min_repeats``: paid calls of one fingerprint from which a longer TTL is recommended;
     ``dominant_share``: share of the spend that makes one model dominant; ``min_hit_rate``: the
-    cache-hit-rate warning line; ``min_calls``: calls needed before a hit rate is judged.
+    cache-hit-rate warning line; ``min_calls``: calls needed before a hit rate is judged;
+    ``max_rating_drop``: how much lower (on the 1..5 scale) the cheaper fallback's mean feedback
+    rating may be than the dominant model's for it still to be recommended.
     """
 
     def __init__(
@@ -38,6 +47,7 @@ class RecommendationPolicy:
         dominant_share: float = 0.6,
         min_hit_rate: float = 0.4,
         min_calls: int = 20,
+        max_rating_drop: float = 0.5,
     ) -> None:
         if not 2 <= min_repeats <= 1_000_000:
             raise ConfigurationError(
@@ -53,10 +63,15 @@ class RecommendationPolicy:
             )
         if not 1 <= min_calls <= 1_000_000_000:
             raise ConfigurationError(f"min_calls must be within 1..1e9, got {min_calls}", field="min_calls")
+        if not 0.0 <= max_rating_drop <= 4.0:
+            raise ConfigurationError(
+                f"max_rating_drop must be within 0..4, got {max_rating_drop}", field="max_rating_drop"
+            )
         self.min_repeats = min_repeats
         self.dominant_share = dominant_share
         self.min_hit_rate = min_hit_rate
         self.min_calls = min_calls
+        self.max_rating_drop = max_rating_drop
 
     def longer_ttl(self, repeated: Sequence[RepeatedRequest]) -> Recommendation | None:
         """Recommend a longer cache TTL when some requests were paid ``min_repeats`` times or more."""
@@ -83,9 +98,15 @@ class RecommendationPolicy:
         )
 
     def cheaper_fallback(
-        self, by_model: UsageReport, fallbacks: Sequence[str], price_of: PriceOf
+        self,
+        by_model: UsageReport,
+        fallbacks: Sequence[str],
+        price_of: PriceOf,
+        ratings: Iterable[ModelRating] = (),
     ) -> Recommendation | None:
-        """Recommend the cheapest configured fallback when one model dominates the spend."""
+        """Recommend the cheapest configured fallback when one model dominates the spend, unless
+        the fallback's mean feedback rating is worse than the dominant model's by more than
+        ``max_rating_drop`` (``ratings``: the feedback per model over the same period)."""
         total = by_model.total.cost_usd
         if total <= 0 or not by_model.rows:
             return None
@@ -101,13 +122,22 @@ class RecommendationPolicy:
         if price <= 0 or not cheaper or cheaper[0][0] >= price:
             return None
         fallback_price, fallback = cheaper[0]
+        rated = list(ratings)
+        mine, theirs = _rating_of(rated, model), _rating_of(rated, fallback)
+        if (
+            mine.mean_rating is not None
+            and theirs.mean_rating is not None
+            and mine.mean_rating - theirs.mean_rating > self.max_rating_drop + 1e-9  # the line is inclusive
+        ):
+            return None
         savings = top.cost_usd * (1.0 - fallback_price / price)
         return Recommendation(
             kind="cheaper_fallback",
             message=(
                 f"{model} takes {share:.0%} of the spend (${top.cost_usd:.6f}); the configured fallback "
                 f"{fallback} costs {fallback_price / price:.0%} as much per call: routing to it would "
-                f"save about ${savings:.6f}"
+                f"save about ${savings:.6f}; "
+                f"{_feedback_line(model, mine)}, {_feedback_line(fallback, theirs)}"
             ),
             figure=share,
             threshold=self.dominant_share,
@@ -117,6 +147,11 @@ class RecommendationPolicy:
                 "fallback": fallback,
                 "model_price_usd": price,
                 "fallback_price_usd": fallback_price,
+                "model_mean_rating": mine.mean_rating,
+                "model_feedback_count": mine.feedback_count,
+                "fallback_mean_rating": theirs.mean_rating,
+                "fallback_feedback_count": theirs.feedback_count,
+                "max_rating_drop": self.max_rating_drop,
             },
         )
 
@@ -136,3 +171,22 @@ class RecommendationPolicy:
             threshold=self.min_hit_rate,
             details={"calls": row.calls, "cache_hits": row.cache_hits},
         )
+
+
+def _rating_of(ratings: Sequence[ModelRating], model: str) -> ModelRating:
+    """The feedback of ``model``: by its exact name, else by its name without the provider
+    (a fallback may be configured as ``gpt-4o-mini`` while the ledger holds ``openai/gpt-4o-mini``)."""
+    for rating in ratings:
+        if rating.model == model:
+            return rating
+    bare = model.split("/")[-1]
+    for rating in ratings:
+        if rating.model.split("/")[-1] == bare:
+            return rating
+    return ModelRating(model=model)
+
+
+def _feedback_line(model: str, rating: ModelRating) -> str:
+    if rating.mean_rating is None:
+        return f"no feedback on {model} yet"
+    return f"{model} rated {rating.mean_rating:.2f} over {rating.feedback_count} rating(s)"

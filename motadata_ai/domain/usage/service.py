@@ -119,7 +119,8 @@ class UsageService:
         until: datetime | date | str | None = None,
     ) -> list[Recommendation]:
         """What would lower the tenant's cost, each with its figure: a longer cache TTL for
-        requests paid again and again, a cheaper configured fallback for a dominant model, and a
+        requests paid again and again, a cheaper configured fallback for a dominant model (unless its
+        users rate it worse, see :class:`RecommendationPolicy`), and a
         warning for a cache hit rate under the line (:class:`RecommendationPolicy`)."""
         tenant_id = validate_tenant_id(tenant_id)
         start, end = self._period(since, until)
@@ -128,9 +129,10 @@ class UsageService:
         repeated = await self._ledger.repeated_requests(
             tenant=tenant_id, since=start, until=end, min_calls=self.policy.min_repeats
         )
+        ratings = await self._ledger.model_feedback(tenant=tenant_id, since=start, until=end)
         found = (
             self.policy.longer_ttl(repeated),
-            self.policy.cheaper_fallback(by_model, self._fallbacks_of(tenant_id), self._price_of),
+            self.policy.cheaper_fallback(by_model, self._fallbacks_of(tenant_id), self._price_of, ratings),
             self.policy.low_hit_rate(by_model),
         )
         return [r for r in found if r is not None]

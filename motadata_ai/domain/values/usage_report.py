@@ -15,6 +15,7 @@ from motadata_ai.domain.values.tenancy import TenantId
 __all__ = [
     "GROUP_BYS",
     "GroupBy",
+    "ModelRating",
     "Recommendation",
     "RecommendationKind",
     "RepeatedRequest",
@@ -115,6 +116,17 @@ class RepeatedRequest(ValueModel):
         """What the paid repeats cost beyond the first (a cache entry living long enough would
         have answered them)."""
         return self.cost_usd * (self.paid - 1) / self.paid if self.paid > 1 else 0.0
+
+
+class ModelRating(ValueModel):
+    """The feedback given on one model's responses over a period: how many ratings and their
+    mean (``None`` without feedback)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    feedback_count: int = Field(0, ge=0)
+    mean_rating: float | None = None
 
 
 RecommendationKind = Literal["longer_cache_ttl", "cheaper_fallback", "low_cache_hit_rate"]

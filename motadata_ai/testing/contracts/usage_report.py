@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from motadata_ai.domain.usage.service import UsageService
 from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.usage import UsageRecord
-from motadata_ai.domain.values.usage_report import UsageReportRow
+from motadata_ai.domain.values.usage import FeedbackRecord, UsageRecord
+from motadata_ai.domain.values.usage_report import ModelRating, UsageReportRow
 from motadata_ai.ports.ledger import UsageLedgerPort
 
 __all__ = ["UsageReportContract"]
@@ -95,6 +96,30 @@ BY: dict[str, list[tuple[Any, ...]]] = {
         ("2030-03-02", 3, 1, 1, 200, 40, 0.050, 0.010, 50.0, 275.0),
     ],
 }
+
+
+PRICES = {HAIKU: 0.01, MINI: 0.001}
+
+
+def rated_ledger(a: str, b: str) -> tuple[list[UsageRecord], list[tuple[str, str, int]]]:
+    """Haiku takes 90% of ``a``'s spend in the period and is rated 5 and 4; mini is rated 4 and 5
+    in the period (a 1 outside it, and ``b``'s 1, are not counted): (records, (tenant, response,
+    rating) of each feedback)."""
+    records = [
+        _record(a, model=HAIKU, cost_usd=0.45, response_id=f"{a}-r1"),
+        _record(a, model=HAIKU, cost_usd=0.45, response_id=f"{a}-r2", created_at=D2),
+        _record(a, model=MINI, cost_usd=0.05, response_id=f"{a}-r3"),
+        _record(a, model=MINI, cost_usd=0.05, response_id=f"{a}-r4", created_at=D2),
+        _record(a, model=MINI, cost_usd=0.05, response_id=f"{a}-r5", created_at=UNTIL),
+        _record(b, model=MINI, cost_usd=0.05, response_id=f"{b}-r6"),
+    ]
+    ratings = [(a, f"{a}-r1", 5), (a, f"{a}-r2", 4), (a, f"{a}-r3", 4), (a, f"{a}-r4", 5),
+               (a, f"{a}-r5", 1), (b, f"{b}-r6", 1)]  # fmt: skip
+    return records, ratings
+
+
+async def _rate(ledger: UsageLedgerPort, tenant: str, response_id: str, rating: int) -> None:
+    await ledger.record_feedback(FeedbackRecord(tenant_id=tenant, response_id=response_id, rating=rating))
 
 
 class UsageReportContract:
@@ -181,3 +206,61 @@ class UsageReportContract:
         later = await ledger.repeated_requests(tenant=self.a, since=D2, min_calls=2)
         assert [(r.fingerprint, r.calls, r.paid) for r in later] == [(f1, 2, 1)]
         assert await ledger.repeated_requests(tenant=self.a, min_calls=4) == []
+
+    async def test_feedback_per_model_counts_the_period_and_the_tenant_only(self) -> None:
+        ledger = await self.ledger()
+        records, ratings = rated_ledger(self.a, self.b)
+        await ledger.record_usage_many(records)
+        for tenant, response_id, rating in ratings:
+            await _rate(ledger, tenant, response_id, rating)
+        assert await ledger.model_feedback(tenant=self.a, since=SINCE, until=UNTIL) == [
+            ModelRating(model=HAIKU, feedback_count=2, mean_rating=4.5),
+            ModelRating(model=MINI, feedback_count=2, mean_rating=4.5),
+        ]
+        everything = await ledger.model_feedback(tenant=self.a)
+        assert [(r.model, r.feedback_count, r.mean_rating) for r in everything] == [
+            (HAIKU, 2, 4.5),
+            (MINI, 3, pytest.approx(10 / 3)),
+        ]
+        assert await ledger.model_feedback(tenant=self.a, since=datetime(2031, 1, 1, tzinfo=UTC)) == []
+
+    async def test_the_cheaper_fallback_is_recommended_with_both_ratings_unless_rated_worse(self) -> None:
+        ledger = await self.ledger()
+        records, ratings = rated_ledger(self.a, self.b)
+        await ledger.record_usage_many(records)
+        for tenant, response_id, rating in ratings:
+            await _rate(ledger, tenant, response_id, rating)
+        usage = UsageService(ledger, fallbacks_of=lambda tenant_id: [MINI], price_of=PRICES.__getitem__)
+        found = [
+            r
+            for r in await usage.recommendations(tenant_id=self.a, since=SINCE, until=UNTIL)
+            if r.kind == "cheaper_fallback"
+        ]
+        assert len(found) == 1
+        details = found[0].details
+        assert (details["model"], details["fallback"]) == (HAIKU, MINI)
+        assert (details["model_mean_rating"], details["model_feedback_count"]) == (4.5, 2)
+        assert (details["fallback_mean_rating"], details["fallback_feedback_count"]) == (4.5, 2)
+        assert "rated 4.50 over 2" in found[0].message
+        # two more 1s bring mini to 2.75, worse than haiku's 4.5 by more than the tolerance
+        await _rate(ledger, self.a, f"{self.a}-r3", 1)
+        await _rate(ledger, self.a, f"{self.a}-r4", 1)
+        kinds = [r.kind for r in await usage.recommendations(tenant_id=self.a, since=SINCE, until=UNTIL)]
+        assert "cheaper_fallback" not in kinds
+
+    async def test_a_fallback_without_feedback_is_recommended_saying_so(self) -> None:
+        ledger = await self.ledger()
+        records, _ = rated_ledger(self.a, self.b)
+        await ledger.record_usage_many(records)
+        await _rate(ledger, self.a, f"{self.a}-r1", 5)
+        usage = UsageService(ledger, fallbacks_of=lambda tenant_id: [MINI], price_of=PRICES.__getitem__)
+        found = [
+            r
+            for r in await usage.recommendations(tenant_id=self.a, since=SINCE, until=UNTIL)
+            if r.kind == "cheaper_fallback"
+        ]
+        assert len(found) == 1
+        assert f"no feedback on {MINI}" in found[0].message
+        details = found[0].details
+        assert (details["fallback_mean_rating"], details["fallback_feedback_count"]) == (None, 0)
+        assert (details["model_mean_rating"], details["model_feedback_count"]) == (5.0, 1)

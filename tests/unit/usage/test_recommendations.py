@@ -6,7 +6,7 @@ import pytest
 
 from motadata_ai.domain.usage.recommendations import RecommendationPolicy
 from motadata_ai.domain.values.errors import ConfigurationError
-from motadata_ai.domain.values.usage_report import RepeatedRequest, UsageReport, UsageReportRow
+from motadata_ai.domain.values.usage_report import ModelRating, RepeatedRequest, UsageReport, UsageReportRow
 
 PRICES = {"openai/gpt-4o": 0.0125, "openai/gpt-4o-mini": 0.00075}
 
@@ -75,3 +75,45 @@ def test_a_cache_hit_rate_under_the_line_is_reported_once_there_are_enough_calls
 def test_a_threshold_out_of_bounds_is_a_configuration_error(options: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         RecommendationPolicy(**options)  # type: ignore[arg-type]
+
+
+def rating(model: str, count: int, mean: float | None) -> ModelRating:
+    return ModelRating(model=model, feedback_count=count, mean_rating=mean)
+
+
+def test_a_cheaper_fallback_rated_worse_than_the_tolerance_is_not_recommended() -> None:
+    policy = RecommendationPolicy(max_rating_drop=0.5)
+    report = by_model(("openai/gpt-4o", 0.9), ("openai/gpt-4o-mini", 0.1))
+    within = [rating("openai/gpt-4o", 10, 4.4), rating("openai/gpt-4o-mini", 4, 3.9)]
+    found = policy.cheaper_fallback(report, ["openai/gpt-4o-mini"], PRICES.__getitem__, within)
+    assert found is not None
+    assert found.details["model_mean_rating"] == 4.4 and found.details["model_feedback_count"] == 10
+    assert found.details["fallback_mean_rating"] == 3.9 and found.details["fallback_feedback_count"] == 4
+    assert found.details["max_rating_drop"] == 0.5
+    worse = [rating("openai/gpt-4o", 10, 4.4), rating("openai/gpt-4o-mini", 4, 3.8)]
+    assert policy.cheaper_fallback(report, ["openai/gpt-4o-mini"], PRICES.__getitem__, worse) is None
+
+
+def test_a_fallback_named_without_its_provider_takes_the_ratings_of_its_canonical_name() -> None:
+    policy = RecommendationPolicy()
+    report = by_model(("openai/gpt-4o", 0.9), ("openai/gpt-4o-mini", 0.1))
+    prices = {"gpt-4o-mini": 0.00075, **PRICES}
+    worse = [rating("openai/gpt-4o", 3, 5.0), rating("openai/gpt-4o-mini", 3, 2.0)]
+    assert policy.cheaper_fallback(report, ["gpt-4o-mini"], prices.__getitem__, worse) is None
+
+
+def test_without_feedback_on_the_fallback_the_recommendation_says_so() -> None:
+    policy = RecommendationPolicy()
+    report = by_model(("openai/gpt-4o", 0.9), ("openai/gpt-4o-mini", 0.1))
+    found = policy.cheaper_fallback(
+        report, ["openai/gpt-4o-mini"], PRICES.__getitem__, [rating("openai/gpt-4o", 2, 4.0)]
+    )
+    assert found is not None
+    assert "no feedback on openai/gpt-4o-mini" in found.message
+    assert found.details["fallback_feedback_count"] == 0 and found.details["fallback_mean_rating"] is None
+
+
+@pytest.mark.parametrize("drop", [-0.1, 4.5])
+def test_a_rating_tolerance_out_of_bounds_is_a_configuration_error(drop: float) -> None:
+    with pytest.raises(ConfigurationError):
+        RecommendationPolicy(max_rating_drop=drop)

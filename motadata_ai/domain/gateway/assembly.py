@@ -1,7 +1,8 @@
 """How a gateway is put together: its shared stores behind circuits, and its chain of steps.
 
 :func:`assemble` builds everything a :class:`~motadata_ai.domain.gateway.service.Gateway` runs,
-once, from its configuration and ports. The chain lists the steps in the order a call meets
+once, from its configuration and ports (the facade only passes its constructor's arguments on).
+The chain lists the steps in the order a call meets
 them, so a request's path reads top to bottom here. Only a store that lives outside the process
 (``remote``: Redis, a tiered cache over it) is put behind a circuit: an in-process store cannot be
 down, and a circuit around it would only cost time on every call. Likewise the telemetry step is
@@ -29,6 +30,7 @@ from motadata_ai.domain.gateway.steps.cache import CacheStep
 from motadata_ai.domain.gateway.steps.coalesce import CoalesceEmbeddings
 from motadata_ai.domain.gateway.steps.dedup import Deduplicate
 from motadata_ai.domain.gateway.steps.experiment import ExperimentStep
+from motadata_ai.domain.gateway.steps.feedback import FeedbackDesk
 from motadata_ai.domain.gateway.steps.guardrails import AuditSink, InputGuardrails, OutputGuardrails
 from motadata_ai.domain.gateway.steps.ledger import FeedbackHook, LedgerStep, UsageRecorder
 from motadata_ai.domain.gateway.steps.provider import Provider
@@ -55,6 +57,7 @@ class GatewayParts:
     """The chain and the parts of it the facade reports on or drives directly."""
 
     chain: Chain
+    ledger: UsageLedgerPort | None
     cache: CachePort | None
     limits: LimitsPort
     stats: GatewayStats
@@ -63,6 +66,15 @@ class GatewayParts:
     admission: Admission
     resilience: Resilience
     cache_step: CacheStep | None
+    budget_alerts: BudgetAlerts
+    prompts: PromptRegistry
+    feedback: FeedbackDesk
+    flush: Callable[[], Awaitable[None]]  # every pending usage record written, every alert sent
+
+    @property
+    def tenants(self) -> TenantBook:
+        """Every tenant's context and effective policy."""
+        return self.admission.tenants
 
 
 def guarded_stores(
@@ -89,6 +101,8 @@ def assemble(
     *,
     llm: LLMPort,
     embeddings: EmbeddingPort,
+    default_model: str | None,
+    default_embedding_model: str | None,
     cache: CachePort | None,
     limits: LimitsPort | None,
     ledger: UsageLedgerPort | None,
@@ -96,13 +110,22 @@ def assemble(
     telemetry: TelemetryPort | None,
     leases: LeasePort | None,
     feedback_hook: FeedbackHook | None,
-    budget_alerts: BudgetAlerts,
-    prompts: PromptRegistry,
+    budget_alerts: BudgetAlerts | None,
+    prompts: PromptRegistry | None,
     clocks: Clocks,
     sleep: Callable[[float], Awaitable[None]],
     random: Callable[[], float],
 ) -> GatewayParts:
-    """Build the chain once: every step with its own state and port, in the order a call meets them."""
+    """Build the chain once: every step with its own state and port, in the order a call meets them.
+
+    ``default_model``/``default_embedding_model`` override the configuration's; without
+    ``budget_alerts`` the alerts are claimed in the ledger and counted in telemetry; without
+    ``prompts`` the registry starts empty."""
+    models = {"default_model": default_model, "default_embedding_model": default_embedding_model}
+    updates = {name: model for name, model in models.items() if model is not None}
+    config = config.model_copy(update=updates) if updates else config
+    budget_alerts = budget_alerts or BudgetAlerts(ledger=ledger, telemetry=telemetry)
+    prompts = prompts if prompts is not None else PromptRegistry()
     cache, limits = guarded_stores(cache, limits, clock=clocks.monotonic, policy=config.limits_failure_policy)
     stats = GatewayStats()
     recorder = UsageRecorder(ledger, feedback_hook=feedback_hook, stats=stats)
@@ -135,4 +158,13 @@ def assemble(
     ]
     chain = Chain([step for step in steps if step is not None], Provider(llm, embeddings, random=random))
     admission = Admission(TenantBook(config), OpenRequests(rate_limit), clock=clocks.monotonic)
-    return GatewayParts(chain, cache, limits, stats, recorder, sink, admission, resilience, cache_step)
+
+    async def flush() -> None:
+        await recorder.flush()
+        await budget_alerts.flush()
+
+    feedback = FeedbackDesk(ledger, flush=flush)
+    return GatewayParts(
+        chain, ledger, cache, limits, stats, recorder, sink, admission, resilience, cache_step,
+        budget_alerts, prompts, feedback, flush,
+    )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
 from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.domain.gateway import Gateway, GatewayConfig
+from motadata_ai.domain.gateway.assembly import assemble
+from motadata_ai.domain.gateway.steps.base import Clocks
 
 from .conftest import ask
 
@@ -49,3 +54,26 @@ async def test_recording_telemetry_is_in_the_chain_and_sees_the_call() -> None:
 
 def test_without_a_cache_there_is_no_cache_step() -> None:
     assert "CacheStep" not in steps_of(gateway())
+
+
+async def test_assemble_applies_the_default_models_and_starts_the_alerts_and_prompts() -> None:
+    parts = assemble(
+        GatewayConfig(default_model="test/model"),
+        llm=FunctionLLM(lambda request: "ok"),
+        embeddings=HashEmbeddings(dimensions=8),
+        default_model="test/other",
+        default_embedding_model="test/vectors",
+        **dict.fromkeys(["cache", "limits", "ledger", "audit", "telemetry", "leases", "feedback_hook"]),
+        budget_alerts=None,
+        prompts=None,
+        clocks=Clocks(lambda: 0.0, lambda: datetime.now(UTC)),
+        sleep=asyncio.sleep,
+        random=lambda: 0.5,
+    )
+    assert parts.tenants.config.default_model == "test/other"
+    assert parts.tenants.config.default_embedding_model == "test/vectors"
+    assert parts.prompts.names() == []
+    response = await parts.chain.complete(parts.admission.call("chat", "acme", {}), ask("hello"))
+    assert response.text == "ok"
+    await parts.flush()
+    assert parts.recorder.pending == 0

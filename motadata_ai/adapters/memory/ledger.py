@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 
 from motadata_ai.adapters.memory._health import InProcessProbe
-from motadata_ai.domain.usage.report import repeated_of, report_of
+from motadata_ai.domain.usage.report import in_period, percentile, repeated_of, report_of
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -242,14 +242,10 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
     ) -> list[ArmSummary]:
         """Per arm, champion first."""
         tenant_id = _tenant_id(tenant)
-        start, end = _aware(since), _aware(until) if until is not None else None
         records = [
             r
             for r in self._records.get(tenant_id, [])
-            if r.experiment == experiment
-            and r.arm is not None
-            and r.created_at >= start
-            and (end is None or r.created_at < end)
+            if r.experiment == experiment and r.arm is not None and in_period(r, since, until)
         ]
         summaries = []
         for arm in ("champion", "challenger"):
@@ -258,14 +254,14 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
                 continue
             responses = {r.response_id for r in mine if r.response_id}
             ratings = [f.rating for f in self._feedback.get(tenant_id, []) if f.response_id in responses]
-            latencies = sorted(r.latency_ms for r in mine)
+            latencies = [r.latency_ms for r in mine]
             summaries.append(
                 ArmSummary(
                     arm=arm,
                     calls=len(mine),
                     cost_usd=sum(r.cost_usd for r in mine),
-                    latency_p50_ms=_percentile(latencies, 0.5),
-                    latency_p95_ms=_percentile(latencies, 0.95),
+                    latency_p50_ms=percentile(latencies, 0.5),
+                    latency_p95_ms=percentile(latencies, 0.95),
                     errors=sum(1 for r in mine if r.outcome != "ok"),
                     feedback_count=len(ratings),
                     mean_rating=sum(ratings) / len(ratings) if ratings else None,
@@ -363,12 +359,3 @@ class InMemoryAuditLog(InProcessProbe, AuditLogPort):
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
-
-def _percentile(ordered: list[float], fraction: float) -> float:
-    """Linear interpolation between the closest ranks (PostgreSQL's ``percentile_cont``)."""
-    if not ordered:
-        return 0.0
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -14,6 +14,10 @@ def status_printer(args: argparse.Namespace) -> Callable[[str], None]:
         return lambda _: None
 
     def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        # one write per line: ``print`` writes the text and its newline separately, and standard
+        # error is write-through, so output from another thread (a log line, ``-X importtime``)
+        # could land between them and share the status line
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
     return say

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BertEncoder", "read_safetensors"]
+__all__ = ["TOKENS_PER_PASS", "BertEncoder", "forward_passes", "read_safetensors"]
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -133,17 +133,47 @@ class _Layer:
         self.output_norm = (vector("output.LayerNorm.weight"), vector("output.LayerNorm.bias"))
 
 
+TOKENS_PER_PASS = 512
+"""Padded tokens per forward pass (``benchmarks/embedding_batches.py`` measures the choice)."""
+
+
+def forward_passes(ids: Sequence[Sequence[int]], *, max_sequences: int, max_tokens: int) -> list[list[int]]:
+    """The indexes of ``ids`` sorted by length and cut into forward passes: each as many as fit in
+    ``max_tokens`` padded tokens (at least one, at most ``max_sequences``)."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    passes: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        # sorted: the newcomer is the longest, so the pass would be padded to its length
+        full = len(current) >= max_sequences or (len(current) + 1) * len(ids[index]) > max_tokens
+        if current and full:
+            passes.append(current)
+            current = []
+        current.append(index)
+    if current:
+        passes.append(current)
+    return passes
+
+
 class BertEncoder:
     """Sentence embeddings from a BERT checkpoint folder (``config.json``, ``tokenizer.json``,
     ``model.safetensors``): mean pooled over the attention mask and L2-normalised.
 
     ``max_seq_length`` truncates each text (sentence-transformers' value for the model, 256 by
-    default); ``batch_size`` is how many sequences share one padded attention group.
+    default). A forward pass holds texts of similar length (sorted), at most ``batch_size`` of
+    them and at most ``tokens_per_pass`` tokens, padding included: a pass's activations then stay
+    in a core's cache (measured in ``docs/embedded_default.md``: 512 tokens encoded long texts about
+    twice as fast as passes of 64 of them).
     Thread-safe: one forward pass at a time (BLAS already uses every core).
     """
 
     def __init__(
-        self, folder: str | Path, *, max_seq_length: int | None = None, batch_size: int = 32
+        self,
+        folder: str | Path,
+        *,
+        max_seq_length: int | None = None,
+        batch_size: int = 32,
+        tokens_per_pass: int = TOKENS_PER_PASS,
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -158,6 +188,7 @@ class BertEncoder:
             )
         self.max_seq_length = min(max_seq_length, int(config["max_position_embeddings"]))
         self.batch_size = batch_size
+        self.tokens_per_pass = tokens_per_pass
         self.hidden_size = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
         self.head_size = self.hidden_size // self.heads
@@ -202,10 +233,10 @@ class BertEncoder:
         return self.encode_ids(self.token_ids(texts))
 
     def batches(self, ids: Sequence[Sequence[int]]) -> list[list[int]]:
-        """The forward passes for ``ids``: their indexes sorted by length, ``batch_size`` at a time
-        (so each pass holds sequences of similar length and pads little)."""
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        """The forward passes for ``ids``: their indexes sorted by length, each pass as many as fit
+        in ``tokens_per_pass`` padded tokens (at least one, at most ``batch_size``), so a pass holds
+        sequences of similar length and pads little."""
+        return forward_passes(ids, max_sequences=self.batch_size, max_tokens=self.tokens_per_pass)
 
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """:meth:`encode` for texts tokenized already; rows in the order of ``ids``."""

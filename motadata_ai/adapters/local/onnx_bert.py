@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from motadata_ai.adapters.local import _onnx_proto as proto
-from motadata_ai.adapters.local.bert import BertEncoder
+from motadata_ai.adapters.local.bert import TOKENS_PER_PASS, BertEncoder
 
 __all__ = ["OnnxBertEncoder", "onnx_available"]
 
@@ -35,8 +37,13 @@ def onnx_available() -> bool:
 class OnnxBertEncoder(BertEncoder):
     """:class:`BertEncoder` whose forward pass is one onnxruntime session.
 
-    ``threads``: onnxruntime's intra-op threads (one by default, like the numpy pass's BLAS).
-    Sequences of a group are padded to the group's longest (the groups hold similar lengths).
+    ``threads``: onnxruntime's intra-op threads per pass (one by default). ``workers``: how many
+    passes of one call run at once, each on its own thread through the same session (its ``run``
+    is thread-safe, and it holds the weights once); concurrent calls also run side by side. A
+    call of many passes (an ingestion batch) then uses ``workers`` cores, while a short query is
+    one pass on one thread: measured on 2 cores, two workers encoded long texts 1.9x as fast as
+    one, and unlike two intra-op threads they do not wait on each other when the machine is busy.
+    Sequences of a pass are padded to the pass's longest (the passes hold similar lengths).
     """
 
     runs_own_threads = True  # onnxruntime's thread count is set here, not through BLAS
@@ -48,10 +55,17 @@ class OnnxBertEncoder(BertEncoder):
         max_seq_length: int | None = None,
         batch_size: int = 32,
         threads: int = 1,
+        workers: int = 1,
+        tokens_per_pass: int = TOKENS_PER_PASS,
     ) -> None:
-        super().__init__(folder, max_seq_length=max_seq_length, batch_size=batch_size)
+        super().__init__(
+            folder, max_seq_length=max_seq_length, batch_size=batch_size, tokens_per_pass=tokens_per_pass
+        )
         import onnxruntime
 
+        self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         graph, weights = self._graph()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
@@ -65,6 +79,37 @@ class OnnxBertEncoder(BertEncoder):
             list(weights), [onnxruntime.OrtValue.ortvalue_from_numpy(array) for array in weights.values()]
         )
         self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Unit vectors for texts tokenized already, rows in the order of ``ids``; the passes run
+        on up to ``workers`` threads at once (no lock: the session serves concurrent runs)."""
+        out = np.empty((len(ids), self.hidden_size), dtype=np.float32)
+        passes = self.batches(ids)
+
+        remaining = iter(passes)
+        taking = threading.Lock()
+
+        def drain() -> None:  # takes the next pass until none is left
+            while True:
+                with taking:
+                    chosen = next(remaining, None)
+                if chosen is None:
+                    return
+                out[chosen] = self._forward([ids[i] for i in chosen])
+
+        helpers = min(self.workers, len(passes)) - 1
+        # the calling thread drains too: ``workers`` threads in all
+        started = [self._workers().submit(drain) for _ in range(helpers)] if helpers > 0 else []
+        drain()
+        for future in started:
+            future.result()
+        return out
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="minilm-pass")
+            return self._pool
 
     def _forward(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
         lengths = [len(seq) for seq in batch]

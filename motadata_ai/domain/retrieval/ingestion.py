@@ -42,6 +42,10 @@ WINDOW_CALLS = 4
 each call holds texts of similar length, and the first step hands the next steps whole windows."""
 WINDOWS_AHEAD = 2
 """Windows waiting between two steps at most (then the step before waits: back-pressure)."""
+WRITES_AT_ONCE = 4
+"""Versions of one window written at once, each in its own transaction on its own connection: a
+version's write is some fifteen short statements, so one at a time the step waited on round trips
+(a window's documents are distinct, so no two of these writes touch one document)."""
 
 class Ingestion:
     """Ingests sources into one tenant's stores (see the module doc)."""
@@ -166,10 +170,21 @@ class Ingestion:
     async def _write_all(
         self, batches: Handoff[EmbeddedBatch], run: IngestRun, in_flight: dict[str, asyncio.Event]
     ) -> None:
-        """The last step: write each embedded version (one transaction each) and record its outcome."""
+        """The last step: write each embedded version (one transaction each, ``WRITES_AT_ONCE``
+        at a time) and record its outcome, in the window's order."""
+        slots = asyncio.Semaphore(WRITES_AT_ONCE)
+
+        async def write(prepared: Prepared) -> MotadataError | None:
+            async with slots:
+                return await self._write(prepared)
+
         async for embedded in batches:
             run.usage = run.usage + embedded.usage
-            outcomes = [(p, embedded.error or await self._write(p)) for p in embedded.batch]
+            if embedded.error is not None:
+                errors: list[MotadataError | None] = [embedded.error] * len(embedded.batch)
+            else:
+                errors = list(await asyncio.gather(*(write(p) for p in embedded.batch)))
+            outcomes = list(zip(embedded.batch, errors, strict=True))
             for prepared, _ in outcomes:  # a later version of the same document may be prepared now
                 done = in_flight.pop(prepared.document.id, None)
                 if done is not None:

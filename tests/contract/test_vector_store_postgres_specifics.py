@@ -523,3 +523,42 @@ async def test_a_pool_without_the_search_defaults_gets_them_set_per_search(
         assert [s.split(";")[0] for s in statements.sets()] == ["SET plan_cache_mode = 'force_custom_plan'"]
     finally:
         await database.close()
+
+
+async def test_a_large_tenants_searches_widen_ef_search_with_its_index(
+    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+) -> None:
+    from motadata_ai.adapters.postgres.search_settings import search_session_settings
+
+    database, statements = await _one_connection_pool(
+        postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=40)
+    )
+    try:
+        options = {"ef_search": 40, "ef_search_rows": 100, "exact_search_below": 20}
+        store = await make(database, **options)
+        await store.upsert(A, records(A, 300))  # promoted with its 300 rows, then indexed
+        await store.upsert(B, records(B, 25))  # promoted too, under ef_search_rows
+        assert (await store.layout(A))["search"] == "hnsw"
+        assert (store.ef_search_for("acme"), store.ef_search_for("globex")) == (120, 40)
+        statements.seen.clear()
+        hits = await store.dense_search(A, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)
+        assert len(hits) == 3
+        assert [s for s in statements.sets() if "ef_search" in s] == [
+            "SET plan_cache_mode = 'force_custom_plan'; SET hnsw.ef_search = '120'; "
+            "SET hnsw.iterative_scan = 'off'; SET enable_indexscan = 'on'"
+        ]
+        statements.seen.clear()
+        assert len(await store.dense_search(B, [1.0, 0, 0, 0, 0, 0, 0, 0], top_k=3)) == 3
+        assert statements.sets() == []  # the configured breadth: the connection's default
+        other = await make(database, **options)  # another process's store reads the sizes back
+        assert other.ef_search_for("acme") == 120
+    finally:
+        await database.close()
+
+
+def test_ef_search_grows_with_the_index_and_stops_at_pgvectors_limit(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    store = PgVectorStore(pg_isolated_database, dimensions=8, ef_search=100)
+    store._index_rows = {"small": 10_000, "large": 134_072, "huge": 2_000_000}
+    assert [store.ef_search_for(t) for t in ("unknown", "small", "large", "huge")] == [100, 100, 269, 1000]

@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 
 BULK_MIN_CALL_TOKENS = 2_048
 """A call below this many tokens stays on the float32 pass (half of one bfloat16 pass)."""
-BULK_WARM_AFTER_TOKENS = 16_384
-"""Bulk-sized calls' tokens after which the torch pass is loaded: about one ingestion call of 64
-chunks, a few seconds of float32 work; the sample knowledge base's whole ingest stays below it."""
+BULK_WARM_AFTER_TOKENS = 8_192
+"""Bulk-sized calls' tokens after which the torch pass is loaded: about 40 Cranfield abstracts, a
+second or two of float32 work; the sample knowledge base's whole ingest (6,003 tokens) stays
+below it."""
 
 State = Literal["off", "idle", "loading", "ready", "unavailable"]
 

@@ -98,6 +98,9 @@ def test_help_imports_nothing_heavy(prepared: dict[str, Any]) -> None:
     result, modules = cold(prepared, ["--help"])
     assert result.returncode == 0 and "ingest" in result.stdout
     assert heavy(modules, HEAVY | EMBEDDER | {"numpy", "asyncpg"}) == set()
+    # nor the SDK's own start: the settings, the container's library, the value types
+    start = {"pydantic", "dependency_injector", "motadata_ai.api", "motadata_ai.settings"}
+    assert heavy(modules, start) == set()
 
 
 @pytest.mark.parametrize(

@@ -298,9 +298,17 @@ async def _warm_search(container: Container, vector_store: Any) -> None:
         await asyncio.gather(
             vector_store.dense_search(tenant, (0.0,) * (settings.embedding_dimensions - 1) + (1.0,), top_k=1),
             vector_store.keyword_search(tenant, "warm up", top_k=1),
+            _warm_tokenizer(container),
         )
     except Exception as error:  # a store that is down reports it on the first real call
         log.warning("the start-up search failed: %s", error)
+
+
+async def _warm_tokenizer(container: Container) -> None:
+    """Load the tokenizer's encoding (answers size their context with it) on a worker thread."""
+    tokenizer = await _resolve(container.tokenizer())
+    if hasattr(tokenizer, "warm_up"):
+        await asyncio.to_thread(tokenizer.warm_up)
 
 
 def _warming_message(settings: Settings, ports: tuple[str, ...]) -> str:

@@ -237,6 +237,33 @@ class PostgresDatabase:
                 await self._pool.release(conn)
         return int(self._pool.get_size())
 
+    async def prepare_statements(self, statements: Sequence[str]) -> int:
+        """Prepare ``statements`` on every open connection of the pool, into the connection's
+        statement cache, without running them; returns how many connections were prepared.
+
+        asyncpg prepares a statement on a connection the first time that connection runs it (a
+        parse and describe round trip, and type introspection), so each of a request's statements
+        paid that once per pooled connection. Each statement goes through ``executemany`` with no
+        rows: prepared and cached exactly as a real call caches it, executed for no row, so
+        nothing is read or written.
+        """
+        if not statements:
+            return 0
+        held: list[asyncpg.Connection] = []
+
+        async def hold() -> None:
+            held.append(await self._pool.acquire())
+
+        try:
+            await asyncio.gather(*(hold() for _ in range(self._pool.get_idle_size())))
+            for conn in held:
+                for statement in statements:
+                    await conn.executemany(statement, [])
+        finally:
+            for conn in held:
+                await self._pool.release(conn)
+        return len(held)
+
     @property
     def pool(self) -> asyncpg.Pool:
         """The asyncpg pool (connections carry the pgvector codecs)."""

@@ -325,13 +325,14 @@ REQUEST_COUNTERS = (
 """The counters a query adds to, created at start-up rather than by the first."""
 
 
-async def _hot_statements(container: Container) -> list[str]:
-    """The statements of :data:`_HOT_STATEMENT_PORTS` that run on the shared pool."""
-    statements: list[str] = []
+async def _hot_statements(container: Container) -> list[Any]:
+    """The statements of :data:`_HOT_STATEMENT_PORTS` that run on the shared pool (probed, where
+    they read, for :data:`WARM_UP_TENANT`, which holds no data)."""
+    statements: list[Any] = []
     for name in _HOT_STATEMENT_PORTS:
         adapter = await _resolve(getattr(container, name)())
         if hasattr(adapter, "hot_statements"):
-            statements.extend(adapter.hot_statements())
+            statements.extend(adapter.hot_statements(WARM_UP_TENANT))
     return statements
 
 

@@ -11,7 +11,8 @@ from dependency_injector import providers
 
 from motadata_ai.adapters.memory.embedding import HashEmbeddings
 from motadata_ai.adapters.memory.llm import FunctionLLM
-from motadata_ai.api import WARM_CONNECTIONS, connect
+from motadata_ai.adapters.postgres.database import HotStatement
+from motadata_ai.api import WARM_CONNECTIONS, WARM_UP_TENANT, connect
 from motadata_ai.container import Container
 from motadata_ai.settings import Settings
 from motadata_ai.testing.servers.postgres import isolated_database
@@ -63,10 +64,13 @@ async def test_prepare_statements_caches_them_on_every_connection_without_runnin
     async with isolated_database(postgres_dsn, max_size=4) as database:
         await database.pool.execute("CREATE TABLE warm_target (x int)")
         await database.open_connections(3)
-        statements = ["INSERT INTO warm_target (x) VALUES ($1)", "SELECT x FROM warm_target WHERE x = $1"]
+        statements = [
+            HotStatement("INSERT INTO warm_target (x) VALUES ($1)"),
+            HotStatement("SELECT x FROM warm_target WHERE x = $1", probe=(7,)),
+        ]
         assert await database.prepare_statements(statements) == 3
         for prepared in await _prepared_statements(database):
-            assert set(statements) <= prepared
+            assert {s.sql for s in statements} <= prepared
         assert await database.pool.fetchval("SELECT count(*) FROM warm_target") == 0
 
 
@@ -91,9 +95,9 @@ async def test_connect_prepares_a_requests_statements_and_instruments(
         serving = _container(tmp_path, postgres_dsn, database)
         async with connect(container=serving, warm_up=["embeddings"]) as ai:
             hot = [
-                *ai.port("vector_store").hot_statements(),
-                *ai.port("usage_ledger").hot_statements(),
-                *ai.port("audit_log").hot_statements(),
+                s.sql
+                for port in ("vector_store", "usage_ledger", "audit_log")
+                for s in ai.port(port).hot_statements(WARM_UP_TENANT)
             ]
             assert len(hot) == 4
             per_connection = await _prepared_statements(database)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from motadata_ai.adapters.postgres.database import MigratedStore
+from motadata_ai.adapters.postgres.database import HotStatement, MigratedStore
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -324,10 +324,10 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
             async with self._db.pool.acquire() as conn:
                 await conn.executemany(_USAGE_INSERT, [_usage_row(r) for r in records])
 
-    def hot_statements(self) -> tuple[str, ...]:
-        """The statement every gateway call runs (the usage insert), for
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
+        """The statement every gateway call runs (the usage insert, prepared only), for
         :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`."""
-        return (_USAGE_INSERT,)
+        return (HotStatement(_USAGE_INSERT),)
 
     async def record_feedback(self, feedback: FeedbackRecord) -> None:
         """Insert the rating when the tenant has the response, else raise NotFound."""
@@ -766,10 +766,10 @@ class PostgresAuditLog(_Tables, AuditLogPort):
             async with self._db.pool.acquire() as conn:
                 await conn.executemany(_AUDIT_INSERT, [_audit_row(e) for e in events])
 
-    def hot_statements(self) -> tuple[str, ...]:
-        """The statement every audited request runs (the event insert), for
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
+        """The statement every audited request runs (the event insert, prepared only), for
         :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`."""
-        return (_AUDIT_INSERT,)
+        return (HotStatement(_AUDIT_INSERT),)
 
     async def query(self, *, tenant: TenantContext | str, query: AuditQuery) -> list[AuditEvent]:
         """Newest first."""

@@ -59,7 +59,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_records,
     check_top_k,
 )
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
@@ -946,11 +946,19 @@ class PgVectorStore(VectorStorePort):
             "SELECT * FROM nearest ORDER BY distance, id"
         )
 
-    def hot_statements(self) -> tuple[str, ...]:
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
         """The dense and the keyword search without metadata filters, as every query runs them,
-        for :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`."""
-        where, args = self._where(TenantContext(tenant_id="statements"), {})
-        return (self._dense_sql(where, len(args) + 1), self._bm25_sql(where, len(args) + 1, filtered=False))
+        for :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`;
+        probed for ``probe_tenant`` (a tenant that holds no data: they find nothing)."""
+        tenant = TenantContext(tenant_id=probe_tenant)
+        where, args = self._where(tenant, {})
+        vector = check_query_vector((0.0,) * (self.dimensions - 1) + (1.0,), self.dimensions)
+        return (
+            HotStatement(self._dense_sql(where, len(args) + 1), probe=(*args, vector, 1)),
+            HotStatement(
+                self._bm25_sql(where, len(args) + 1, filtered=False), probe=(*args, "warm up", 1)
+            ),
+        )
 
     def _bm25_sql(self, where: str, first: int, *, filtered: bool) -> str:
         # $first: query text, then top_k. BM25 (k1=1.2, b=0.75; length = distinct lexemes) from the

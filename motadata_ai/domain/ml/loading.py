@@ -82,10 +82,14 @@ class ModelLoader:
 
     async def _load_twin(self, trainer: TrainerPort, version: ModelVersion) -> TrainedModel | None:
         """The version's serving twin, verified and loaded; ``None`` when it has none, the trainer
-        reads no such format, or the twin's runtime is not installed (the main artifact serves)."""
+        reads no such format, or the twin's runtime is not installed (the main artifact serves).
+
+        The main artifact's digest is checked too (read and hashed, not deserialised): a version
+        whose artifact was tampered with is refused whichever file would serve it."""
         twin = version.serving
         if twin is None or twin.format != trainer.serving_format:
             return None
+        await self._verified(version, version.artifact_key, version.artifact_sha256)
         try:
             data = await self._verified(version, twin.key, twin.sha256)
         except ArtifactNotFound:

@@ -195,3 +195,17 @@ def test_feeds_follow_the_signature() -> None:
     feeds = _feeds([{"hours_open": None, "category": None}], TABULAR.features)
     assert np.isnan(feeds["hours_open"][0, 0]) and feeds["category"][0, 0] == "None"
     assert {k: v.shape for k, v in feeds.items()} == {"hours_open": (1, 1), "category": (1, 1)}
+
+
+async def test_a_tampered_skops_artifact_is_refused_though_the_twin_would_serve(
+    make_system: MakeSystem, stores: Stores
+) -> None:
+    trainer = CountingTrainer()
+    ml = make_system(trainers={"sklearn": trainer})
+    run = await ml.train(tabular_dataset(), model_name="m")
+    await ml.promote("m", 1)
+    ml.unload("m")
+    stores.artifacts.corrupt("tenant-a", run.artifact_key or "", offset=100)
+    with pytest.raises(ArtifactTampered):
+        await ml.predict("m", RECORD)
+    assert trainer.loaded == []

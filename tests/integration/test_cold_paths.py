@@ -37,7 +37,8 @@ EMBEDDER = {
     "motadata_ai.adapters.local.onnx_bert",
 }
 TABULAR = DatasetSchema.of("escalated", hours_open="numeric", category="categorical")
-_IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|( *)(\S+)$")
+# a module imported on a worker thread while another thread imports can get a negative self time
+_IMPORTED = re.compile(r"^import time:\s+-?\d+ \|\s+-?\d+ \|( *)(\S+)$")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -70,9 +70,11 @@ class ModelLoader:
                     estimator=f"{version.trainer}:{version.estimator}",
                     available=self._estimators(),
                 )
+            # the main artifact is verified first, whichever file serves: a version whose artifact
+            # was tampered with is refused even when its twin would serve it
+            data = await self._verified(version, version.artifact_key, version.artifact_sha256)
             model = await self._load_twin(trainer, version)
             if model is None:
-                data = await self._verified(version, version.artifact_key, version.artifact_sha256)
                 model = await trainer.loads(data)
             entry = LoadedModel(version=version, model=model, size_bytes=model.size_bytes())
             evicted = self.loaded.put(entry)
@@ -82,14 +84,10 @@ class ModelLoader:
 
     async def _load_twin(self, trainer: TrainerPort, version: ModelVersion) -> TrainedModel | None:
         """The version's serving twin, verified and loaded; ``None`` when it has none, the trainer
-        reads no such format, or the twin's runtime is not installed (the main artifact serves).
-
-        The main artifact's digest is checked too (read and hashed, not deserialised): a version
-        whose artifact was tampered with is refused whichever file would serve it."""
+        reads no such format, or the twin's runtime is not installed (the main artifact serves)."""
         twin = version.serving
         if twin is None or twin.format != trainer.serving_format:
             return None
-        await self._verified(version, version.artifact_key, version.artifact_sha256)
         try:
             data = await self._verified(version, twin.key, twin.sha256)
         except ArtifactNotFound:

@@ -1,9 +1,10 @@
 """Motadata AI SDK: an AI gateway over LiteLLM, RAG on pgvector, agents with tools and memory,
 and per-tenant ML, for multi-tenant ITSM backends.
 
-``import motadata_ai`` stays light: LiteLLM, PyTorch and the database drivers load on first use.
+``import motadata_ai`` is light: every public name, ``connect`` and ``Settings`` included, loads
+its module on first access; LiteLLM, PyTorch and the database drivers load on first use.
 Every SDK error is exported here and from :mod:`motadata_ai.errors` (which draws the tree); the
-ones not imported below load with that module on first access (``motadata_ai.UnknownModel``).
+ones not named in ``__all__`` load with that module on first access (``motadata_ai.UnknownModel``).
 
     async with motadata_ai.connect() as ai:
         await ai.rag("acme").ingest("examples/knowledge_base")
@@ -24,41 +25,42 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from motadata_ai.api import AI, connect
-from motadata_ai.domain.gateway.errors import (
-    BudgetExceeded,
-    CircuitOpen,
-    GuardrailViolation,
-    RateLimited,
-    RetriesExhausted,
-)
-from motadata_ai.domain.values import (
-    ConfigurationError,
-    InvalidTenant,
-    MotadataError,
-    NotFound,
-    ServiceError,
-    StoreUnavailable,
-    TenantContext,
-    UsageError,
-    ValidationError,
-)
-from motadata_ai.domain.values.agents import TaskAlreadyResumed, TaskNotFound
-from motadata_ai.domain.values.llm import ChatRequest, Message
-from motadata_ai.domain.values.messages import MessageParam
-from motadata_ai.plugins.hookspecs import hookimpl
-from motadata_ai.ports.llm import ProviderError
-from motadata_ai.settings import Settings
-
 if TYPE_CHECKING:
     from motadata_ai.adapters.filesystem.datasets import dataset_from_csv
+    from motadata_ai.api import AI, connect
     from motadata_ai.domain.agents.tools import ToolContext
     from motadata_ai.domain.gateway.budgets import BudgetRule
+    from motadata_ai.domain.gateway.errors import (
+        BudgetExceeded,
+        CircuitOpen,
+        GuardrailViolation,
+        RateLimited,
+        RetriesExhausted,
+    )
     from motadata_ai.domain.gateway.experiments import Experiment, ExperimentReport, PromptRef
     from motadata_ai.domain.routing.unified import UnifiedResponse
-    from motadata_ai.domain.values.agents import AgentTask
+    from motadata_ai.domain.values import (
+        ConfigurationError,
+        InvalidTenant,
+        MotadataError,
+        NotFound,
+        ServiceError,
+        StoreUnavailable,
+        TenantContext,
+        UsageError,
+        ValidationError,
+    )
+    from motadata_ai.domain.values.agents import AgentTask, TaskAlreadyResumed, TaskNotFound
     from motadata_ai.domain.values.documents import RAGResponse, Source
-    from motadata_ai.domain.values.llm import ChatResponse, EmbeddingResponse, StreamChunk, ToolCall
+    from motadata_ai.domain.values.llm import (
+        ChatRequest,
+        ChatResponse,
+        EmbeddingResponse,
+        Message,
+        StreamChunk,
+        ToolCall,
+    )
+    from motadata_ai.domain.values.messages import MessageParam
     from motadata_ai.domain.values.ml import Dataset, DatasetSchema, FeatureSpec, Prediction
     from motadata_ai.domain.values.usage import BudgetAlert
     from motadata_ai.errors import *  # noqa: F403 - the whole error tree, loaded lazily below
@@ -76,9 +78,43 @@ if TYPE_CHECKING:
         health_check,
         quick_rag_query_async,
     )
+    from motadata_ai.plugins.hookspecs import hookimpl
+    from motadata_ai.ports.llm import ProviderError
+    from motadata_ai.settings import Settings
     from motadata_ai.sync import SyncAI, connect_sync
 
+_CORE: dict[str, tuple[str, ...]] = {
+    "motadata_ai.api": ("AI", "connect"),
+    "motadata_ai.domain.gateway.errors": (
+        "BudgetExceeded",
+        "CircuitOpen",
+        "GuardrailViolation",
+        "RateLimited",
+        "RetriesExhausted",
+    ),
+    "motadata_ai.domain.values": (
+        "ConfigurationError",
+        "InvalidTenant",
+        "MotadataError",
+        "NotFound",
+        "ServiceError",
+        "StoreUnavailable",
+        "TenantContext",
+        "UsageError",
+        "ValidationError",
+    ),
+    "motadata_ai.domain.values.agents": ("TaskAlreadyResumed", "TaskNotFound"),
+    "motadata_ai.domain.values.llm": ("ChatRequest", "Message"),
+    "motadata_ai.domain.values.messages": ("MessageParam",),
+    "motadata_ai.plugins.hookspecs": ("hookimpl",),
+    "motadata_ai.ports.llm": ("ProviderError",),
+    "motadata_ai.settings": ("Settings",),
+}
+"""The core names by module: loaded on first access too, so that a command line or a module of
+the package (``import motadata_ai.cli``) does not pay for the SDK's import before it needs it."""
+
 _LAZY: dict[str, str] = {
+    **{name: module for module, names in _CORE.items() for name in names},
     "AgentTask": "motadata_ai.domain.values.agents",
     "BudgetAlert": "motadata_ai.domain.values.usage",
     "BudgetRule": "motadata_ai.domain.gateway.budgets",

@@ -295,12 +295,58 @@ async def _warm_search(container: Container, vector_store: Any) -> None:
         database = getattr(vector_store, "database", None)
         if hasattr(database, "open_connections"):  # a PostgreSQL store: a request's connections
             await database.open_connections(WARM_CONNECTIONS)
+            await database.prepare_statements(await _hot_statements(container))
+        await _prepare_instruments(container)
         await asyncio.gather(
             vector_store.dense_search(tenant, (0.0,) * (settings.embedding_dimensions - 1) + (1.0,), top_k=1),
             vector_store.keyword_search(tenant, "warm up", top_k=1),
+            _warm_tokenizer(container),
         )
     except Exception as error:  # a store that is down reports it on the first real call
         log.warning("the start-up search failed: %s", error)
+
+
+_HOT_STATEMENT_PORTS = ("vector_store", "usage_ledger", "audit_log")
+"""The stores whose statements every query runs: the searches, the usage ledger, the audit log."""
+
+REQUEST_INSTRUMENTS: tuple[tuple[str, str], ...] = (
+    ("gen_ai.client.operation.duration", "s"),
+    ("gen_ai.client.token.usage", "{token}"),
+    ("motadata.rag.query.duration", "s"),
+    ("motadata.rag.hits", "{hit}"),
+)
+"""The histograms (name, unit) a query records, created at start-up rather than by the first."""
+REQUEST_COUNTERS = (
+    "motadata.gateway.cache.hits",
+    "motadata.gateway.cache.misses",
+    "motadata.gateway.guardrail.events",
+    "motadata.rag.empty_results",
+)
+"""The counters a query adds to, created at start-up rather than by the first."""
+
+
+async def _hot_statements(container: Container) -> list[Any]:
+    """The statements of :data:`_HOT_STATEMENT_PORTS` that run on the shared pool (probed, where
+    they read, for :data:`WARM_UP_TENANT`, which holds no data)."""
+    statements: list[Any] = []
+    for name in _HOT_STATEMENT_PORTS:
+        adapter = await _resolve(getattr(container, name)())
+        if hasattr(adapter, "hot_statements"):
+            statements.extend(adapter.hot_statements(WARM_UP_TENANT))
+    return statements
+
+
+async def _prepare_instruments(container: Container) -> None:
+    telemetry = await _resolve(container.telemetry())
+    if hasattr(telemetry, "prepare_instruments"):
+        telemetry.prepare_instruments(histograms=REQUEST_INSTRUMENTS, counters=REQUEST_COUNTERS)
+
+
+async def _warm_tokenizer(container: Container) -> None:
+    """Load the tokenizer's encoding (answers size their context with it) on a worker thread."""
+    tokenizer = await _resolve(container.tokenizer())
+    if hasattr(tokenizer, "warm_up"):
+        await asyncio.to_thread(tokenizer.warm_up)
 
 
 def _warming_message(settings: Settings, ports: tuple[str, ...]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from motadata_ai.domain.retrieval.tokens import approximate_token_count, truncate_to_tokens
 from motadata_ai.ports.text import TokenizerPort
 
-__all__ = ["ApproximateTokenizer", "TiktokenTokenizer", "default_tokenizer"]
+__all__ = ["ApproximateTokenizer", "DeferredTokenizer", "TiktokenTokenizer", "default_tokenizer"]
 
 
 class TiktokenTokenizer(TokenizerPort):
@@ -68,9 +68,38 @@ class ApproximateTokenizer(TokenizerPort):
 
 
 @functools.cache
-def default_tokenizer() -> TokenizerPort:
-    """tiktoken ``cl100k_base`` when its encoding file loads offline, else the approximation."""
+def _chosen_tokenizer() -> TokenizerPort:
     try:
         return TiktokenTokenizer()
     except Exception:  # no cached encoding and no network: count approximately rather than fail
         return ApproximateTokenizer()
+
+
+class DeferredTokenizer(TokenizerPort):
+    """tiktoken ``cl100k_base`` when its encoding file loads offline, else the approximation,
+    chosen on first use: loading the encoding takes about 0.2 s, which a process that never counts
+    tokens (``motadata-ai ml predict``) does not pay. :meth:`warm_up` chooses it ahead."""
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        """The chosen tokenizer's name (``tiktoken:cl100k_base`` or ``approximate``)."""
+        return _chosen_tokenizer().name
+
+    def warm_up(self) -> None:
+        """Load the encoding now (``connect()`` does it on a worker thread for a searching app)."""
+        _chosen_tokenizer()
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text``, by the chosen tokenizer."""
+        return _chosen_tokenizer().count(text)
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        """The longest prefix within ``max_tokens``, by the chosen tokenizer."""
+        return _chosen_tokenizer().truncate(text, max_tokens)
+
+
+@functools.cache
+def default_tokenizer() -> TokenizerPort:
+    """tiktoken ``cl100k_base`` when its encoding file loads offline, else the approximation
+    (chosen on first use, see :class:`DeferredTokenizer`)."""
+    return DeferredTokenizer()

@@ -97,6 +97,7 @@ def _warn_unknown_variables() -> None:
 def cli(ctx: click.Context) -> None:
     """The root group: sets up logging (the ``log_*`` settings; ``-v`` means INFO) and checks the
     environment once a command is about to run."""
+    _import_dependency_injector_without_fastapi()
     from motadata_ai.adapters.otel.logs import configure_logging
 
     options = ctx.ensure_object(GlobalOptions)
@@ -129,7 +130,9 @@ def _import_dependency_injector_without_fastapi() -> None:
     Its wiring module imports FastAPI, when installed, to recognise ``Depends`` markers (close to
     a second of a cold start here). The SDK wires nothing, so the CLI hides FastAPI from that one
     import; ``serve`` still imports FastAPI itself. Library users are not touched: an application
-    that wires FastAPI routes with dependency-injector imports it normally.
+    that wires FastAPI routes with dependency-injector imports it normally. It runs in the root
+    group's callback, before any command's body, and not for ``--help`` or ``--version``, which
+    need no container.
     """
     if "dependency_injector" in sys.modules or "fastapi" in sys.modules:
         return
@@ -148,12 +151,9 @@ def _fail(error: BaseException) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code (see :mod:`motadata_ai.cli._errors`)."""
-    _import_dependency_injector_without_fastapi()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from motadata_ai.domain.values.errors import MotadataError
-
     try:
         result: Any = cli.main(
             args=list(argv) if argv is not None else None,
@@ -168,8 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(error.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    except MotadataError as error:
-        return _fail(error)
+    except Exception as error:
+        # imported here: ``--help`` and ``--version`` need none of the SDK's modules
+        from motadata_ai.domain.values.errors import MotadataError
+
+        if isinstance(error, MotadataError):
+            return _fail(error)
+        raise
     if result is None:
         return EXIT_OK
     return int(result)

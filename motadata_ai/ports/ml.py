@@ -225,6 +225,24 @@ class TrainerPort(ABC):
         """Load a model serialised by :meth:`dumps`; raise :class:`UnsafeArtifact` for anything
         outside the trusted allow-list, :class:`ArtifactRefused` when it cannot be parsed."""
 
+    serving_format: str | None = None
+    """The format of the serving twin this trainer can write beside its artifact (``onnx``), so
+    that predicting needs no training framework; ``None``: it writes none (the default)."""
+
+    async def dumps_serving(
+        self, model: TrainedModel, records: Sequence[dict[str, Any]]
+    ) -> bytes | None:
+        """The serving twin of ``model`` in :attr:`serving_format`, or ``None`` when this model has
+        none. A twin is returned only when its predictions of ``records`` (normalised feature rows)
+        equal the model's own: the same labels, probabilities within ``1e-5``."""
+        return None
+
+    async def loads_serving(self, data: bytes) -> TrainedModel | None:
+        """Load a twin written by :meth:`dumps_serving` (its digest already verified), or ``None``
+        when its runtime is not installed (the main artifact then serves); :class:`ArtifactRefused`
+        when the bytes are no twin of this trainer."""
+        return None
+
 
 # --------------------------------------------------------------------------- stores
 

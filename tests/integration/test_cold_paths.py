@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from motadata_ai.api import connect
-from motadata_ai.domain.values.ml import Dataset
+from motadata_ai.domain.values.ml import Dataset, DatasetSchema
 from motadata_ai.settings import Settings
 
 from ..unit.ml.conftest import SCHEMA, features_of, make_records
@@ -36,6 +36,7 @@ EMBEDDER = {
     "motadata_ai.adapters.local.bert",
     "motadata_ai.adapters.local.onnx_bert",
 }
+TABULAR = DatasetSchema.of("escalated", hours_open="numeric", category="categorical")
 # ``-X importtime``'s counters are shared by threads: a module imported on a worker thread
 # while another thread imports can be reported with a negative time, so the sign is allowed
 _IMPORTED = re.compile(r"^import time:\s+-?\d+ \|\s+-?\d+ \|( *)(\S+)$")
@@ -55,6 +56,11 @@ async def prepared(
         ml = ai.ml(tenant)
         run = await ml.train(Dataset.from_records(make_records(120), SCHEMA), model_name="sla")
         await ml.promote("sla", run.version or 0)
+        # numeric and categorical features and a linear estimator: the version gets an ONNX twin
+        tabular = [{k: v for k, v in r.items() if k != "summary"} for r in make_records(120)]
+        run = await ml.train(Dataset.from_records(tabular, TABULAR), model_name="sla-tabular")
+        await ml.promote("sla-tabular", run.version or 0)
+        assert (await ml.get_version("sla-tabular")).serving is not None
     yield {"dsn": postgres_dsn, "data_dir": data_dir, "tenant": tenant}
 
 
@@ -94,6 +100,9 @@ def test_help_imports_nothing_heavy(prepared: dict[str, Any]) -> None:
     result, modules = cold(prepared, ["--help"])
     assert result.returncode == 0 and "ingest" in result.stdout
     assert heavy(modules, HEAVY | EMBEDDER | {"numpy", "asyncpg"}) == set()
+    # nor the SDK's own start: the settings, the container's library, the value types
+    start = {"pydantic", "dependency_injector", "motadata_ai.api", "motadata_ai.settings"}
+    assert heavy(modules, start) == set()
 
 
 @pytest.mark.parametrize(
@@ -113,6 +122,8 @@ def test_light_commands_import_neither_litellm_nor_torch_nor_the_embedder(
     assert result.returncode == 0, result.stderr[-2000:]
     assert heavy(modules, HEAVY | EMBEDDER) == set()
     assert "fastapi" not in modules  # the HTTP edge loads only for serve
+    if args[0] == "ml":  # no command of the registry counts tokens: the encoding is not loaded
+        assert "tiktoken" not in modules
 
 
 def test_keyword_ask_still_answers_from_the_knowledge_base(prepared: dict[str, Any]) -> None:
@@ -144,6 +155,17 @@ def test_ml_predict_of_a_scikit_learn_model_does_not_import_torch(prepared: dict
     # skops' trusted-type scan no longer imports the scikit-learn packages it skips
     skipped = ("sklearn.externals.array_api_compat.torch", "sklearn.tests")
     assert not {m for m in modules if m.startswith(skipped)}
+
+
+def test_ml_predict_with_an_onnx_twin_imports_no_scikit_learn(prepared: dict[str, Any]) -> None:
+    record = json.dumps({"hours_open": 9.0, "category": "network"})
+    args = ["ml", "predict", "sla-tabular", "--record", record, "--json", "--tenant", prepared["tenant"]]
+    result, modules = cold(prepared, args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "onnxruntime" in modules
+    assert heavy(modules, {"sklearn", "scipy", "pandas", "skops", "skl2onnx", "onnx"} | HEAVY) == set()
+    prediction = json.loads(result.stdout.strip().splitlines()[-1])
+    assert prediction["model_name"] == "sla-tabular" and prediction["label"] in ("yes", "no")
 
 
 def test_hybrid_ask_loads_the_embedder_without_litellm_or_torch(prepared: dict[str, Any]) -> None:

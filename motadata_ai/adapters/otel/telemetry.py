@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -307,6 +307,13 @@ class OtelTelemetry(TelemetryPort):
     ) -> None:
         """Record one measurement on the named histogram (created on first use, with the
         GenAI conventions' bucket boundaries for its unit)."""
+        self._histogram(name, unit).record(value, attributes=dict(attributes) if attributes else None)
+
+    def add_counter(self, name: str, value: int = 1, *, attributes: Mapping[str, Any] | None = None) -> None:
+        """Add to the named monotonic counter (created on first use)."""
+        self._counter(name).add(value, attributes=dict(attributes) if attributes else None)
+
+    def _histogram(self, name: str, unit: str) -> Any:
         key = (name, unit)
         histogram = self._histograms.get(key)
         if histogram is None:
@@ -314,15 +321,29 @@ class OtelTelemetry(TelemetryPort):
                 name, unit=unit, explicit_bucket_boundaries_advisory=boundaries_for(name, unit)
             )
             self._histograms[key] = histogram
-        histogram.record(value, attributes=dict(attributes) if attributes else None)
+        return histogram
 
-    def add_counter(self, name: str, value: int = 1, *, attributes: Mapping[str, Any] | None = None) -> None:
-        """Add to the named monotonic counter (created on first use)."""
+    def _counter(self, name: str) -> Any:
         counter = self._counters.get(name)
         if counter is None:
             counter = self._meter.create_counter(name)
             self._counters[name] = counter
-        counter.add(value, attributes=dict(attributes) if attributes else None)
+        return counter
+
+    @property
+    def instrument_names(self) -> frozenset[str]:
+        """The names of the histograms and counters created so far."""
+        return frozenset({name for name, _ in self._histograms} | set(self._counters))
+
+    def prepare_instruments(
+        self, *, histograms: Iterable[tuple[str, str]] = (), counters: Iterable[str] = ()
+    ) -> None:
+        """Create the named histograms (name, unit) and counters now, so that the first call
+        recording them does not (nothing is recorded: no series exists until a measurement)."""
+        for name, unit in histograms:
+            self._histogram(name, unit)
+        for name in counters:
+            self._counter(name)
 
     def log_handler(self, level: int = logging.NOTSET) -> logging.Handler | None:
         """A logging handler that exports records as OpenTelemetry logs (``None`` when no log

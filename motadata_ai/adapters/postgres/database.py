@@ -49,6 +49,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import asyncpg
@@ -102,6 +103,16 @@ async def _prepare_connection(conn: asyncpg.Connection, tracer: QueryTracer | No
             await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         await conn.reload_schema_state()
         await register_vector(conn)
+
+
+@dataclass(frozen=True)
+class HotStatement:
+    """A statement that every request runs, for :meth:`PostgresDatabase.prepare_statements`:
+    ``sql`` exactly as the store sends it, and optionally a ``probe``, arguments that match no row
+    (the statement is then also run once with them)."""
+
+    sql: str
+    probe: tuple[Any, ...] | None = None
 
 
 class PostgresDatabase:
@@ -236,6 +247,39 @@ class PostgresDatabase:
             for conn in held:
                 await self._pool.release(conn)
         return int(self._pool.get_size())
+
+    async def prepare_statements(self, statements: Sequence[HotStatement]) -> int:
+        """Prepare ``statements`` on every open connection of the pool, into the connection's
+        statement cache; returns how many connections were prepared.
+
+        asyncpg prepares a statement on a connection the first time that connection runs it (a
+        parse and describe round trip, and type introspection), so each of a request's statements
+        paid that once per pooled connection. A statement without a probe goes through
+        ``executemany`` with no rows: prepared and cached exactly as a real call caches it,
+        executed for no row. A statement with a probe (arguments that match no row, such as a
+        tenant that holds no data) is also run once with them, so that the connection's server
+        process has planned it (its catalog and statistics caches for those tables filled).
+        Nothing of any tenant is read or written.
+        """
+        if not statements:
+            return 0
+        held: list[asyncpg.Connection] = []
+
+        async def hold() -> None:
+            held.append(await self._pool.acquire())
+
+        try:
+            await asyncio.gather(*(hold() for _ in range(self._pool.get_idle_size())))
+            for conn in held:
+                for statement in statements:
+                    if statement.probe is None:
+                        await conn.executemany(statement.sql, [])
+                    else:
+                        await conn.fetch(statement.sql, *statement.probe)
+        finally:
+            for conn in held:
+                await self._pool.release(conn)
+        return len(held)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from motadata_ai.adapters.postgres.database import MigratedStore
+from motadata_ai.adapters.postgres.database import HotStatement, MigratedStore
 from motadata_ai.domain.values.errors import NotFound
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
@@ -205,6 +205,15 @@ _USAGE_COLUMNS = (
     "latency_ms, source, outcome, attempts, error, response_id, created_at, request_id, use_case, purpose, "
     "fingerprint, experiment, arm"
 )
+_USAGE_INSERT = (
+    f"INSERT INTO motadata_usage ({_USAGE_COLUMNS}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_USAGE_COLUMNS.split(',')) + 1))}) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+_AUDIT_INSERT = (
+    f"INSERT INTO motadata_audit_log ({_AUDIT_COLUMNS}) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT (id) DO NOTHING"
+)
 _HIT = "source IN ('cache', 'semantic_cache', 'dedup')"
 _DAY = "(created_at AT TIME ZONE 'UTC')::date"
 
@@ -311,14 +320,14 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
         if not records:
             return
         await self.setup()
-        placeholders = ", ".join(f"${i}" for i in range(1, len(_usage_row(records[0])) + 1))
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=records[0].tenant_id):
             async with self._db.pool.acquire() as conn:
-                await conn.executemany(
-                    f"INSERT INTO motadata_usage ({_USAGE_COLUMNS}) VALUES ({placeholders}) "
-                    "ON CONFLICT (id) DO NOTHING",
-                    [_usage_row(r) for r in records],
-                )
+                await conn.executemany(_USAGE_INSERT, [_usage_row(r) for r in records])
+
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
+        """The statement every gateway call runs (the usage insert, prepared only), for
+        :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`."""
+        return (HotStatement(_USAGE_INSERT),)
 
     async def record_feedback(self, feedback: FeedbackRecord) -> None:
         """Insert the rating when the tenant has the response, else raise NotFound."""
@@ -755,11 +764,12 @@ class PostgresAuditLog(_Tables, AuditLogPort):
         await self.setup()
         with self._db.translate_errors(LedgerUnavailable, LedgerError, tenant_id=events[0].tenant_id):
             async with self._db.pool.acquire() as conn:
-                await conn.executemany(
-                    f"INSERT INTO motadata_audit_log ({_AUDIT_COLUMNS}) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9) ON CONFLICT (id) DO NOTHING",
-                    [_audit_row(e) for e in events],
-                )
+                await conn.executemany(_AUDIT_INSERT, [_audit_row(e) for e in events])
+
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
+        """The statement every audited request runs (the event insert, prepared only), for
+        :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`."""
+        return (HotStatement(_AUDIT_INSERT),)
 
     async def query(self, *, tenant: TenantContext | str, query: AuditQuery) -> list[AuditEvent]:
         """Newest first."""

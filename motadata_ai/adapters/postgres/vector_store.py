@@ -59,7 +59,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_records,
     check_top_k,
 )
-from motadata_ai.adapters.postgres.database import PostgresDatabase
+from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
@@ -916,18 +916,13 @@ class PgVectorStore(VectorStorePort):
             raise ValidationError("min_score must be a number", field="min_score")
         where, args = self._where(tenant, wanted)
         args.append(query)
-        qv = f"${len(args)}::{self.storage}"
         args.append(top_k)
         settings = search_session_settings(
             ef_search=max(self.ef_search_for(tenant.tenant_id), top_k),
             iterative=bool(wanted) and not exact,
             index_scans=not exact,
         )
-        sql = (
-            f"WITH nearest AS MATERIALIZED (SELECT {_SELECT}, embedding <=> {qv} AS distance "
-            f"FROM {self.table} WHERE {where} ORDER BY embedding <=> {qv} LIMIT ${len(args)}) "
-            "SELECT * FROM nearest ORDER BY distance, id"
-        )
+        sql = self._dense_sql(where, len(args) - 1)
         await self._ensure_ready()
 
         async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -969,6 +964,29 @@ class PgVectorStore(VectorStorePort):
         with self._errors(tenant):
             rows = await self.database.read(search, tenant_id=tenant.tenant_id)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
+
+    def _dense_sql(self, where: str, first: int) -> str:
+        # $first: the query vector, then top_k
+        qv = f"${first}::{self.storage}"
+        return (
+            f"WITH nearest AS MATERIALIZED (SELECT {_SELECT}, embedding <=> {qv} AS distance "
+            f"FROM {self.table} WHERE {where} ORDER BY embedding <=> {qv} LIMIT ${first + 1}) "
+            "SELECT * FROM nearest ORDER BY distance, id"
+        )
+
+    def hot_statements(self, probe_tenant: str) -> tuple[HotStatement, ...]:
+        """The dense and the keyword search without metadata filters, as every query runs them,
+        for :meth:`~motadata_ai.adapters.postgres.database.PostgresDatabase.prepare_statements`;
+        probed for ``probe_tenant`` (a tenant that holds no data: they find nothing)."""
+        tenant = TenantContext(tenant_id=probe_tenant)
+        where, args = self._where(tenant, {})
+        vector = check_query_vector((0.0,) * (self.dimensions - 1) + (1.0,), self.dimensions)
+        return (
+            HotStatement(self._dense_sql(where, len(args) + 1), probe=(*args, vector, 1)),
+            HotStatement(
+                self._bm25_sql(where, len(args) + 1, filtered=False), probe=(*args, "warm up", 1)
+            ),
+        )
 
     def _bm25_sql(self, where: str, first: int, *, filtered: bool) -> str:
         # $first: query text, then top_k. BM25 (k1=1.2, b=0.75; length = distinct lexemes) from the

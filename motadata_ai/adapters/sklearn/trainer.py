@@ -2,7 +2,9 @@
 
 The trained artifact is the whole ``Pipeline`` (``preprocess`` ColumnTransformer, then
 ``estimator``), serialised with skops and loaded only through the allow-list in
-:mod:`motadata_ai.adapters.sklearn.safety`. Serving uses a direct transform built from the fitted
+:mod:`motadata_ai.adapters.sklearn.safety`; a linear model over numeric and categorical features
+also gets an ONNX twin (:mod:`motadata_ai.adapters.sklearn.onnx_twin`) that serves it without
+importing scikit-learn. Serving uses a direct transform built from the fitted
 steps (same numbers as the ColumnTransformer, without its per-call overhead), so a single
 prediction costs well under a millisecond of preprocessing.
 """
@@ -242,6 +244,7 @@ class SklearnTrainer(TrainerPort):
 
     name = "sklearn"
     artifact_format = "skops"
+    serving_format = "onnx"
 
     def __init__(self, *, text_max_features: int = 5000, cache_dir: Path | None = None) -> None:
         self.text_max_features = text_max_features
@@ -332,6 +335,21 @@ class SklearnTrainer(TrainerPort):
         payload = {"pipeline": model.pipeline, "features": [[f.name, f.type] for f in model.features]}
         data: bytes = await asyncio.to_thread(sio.dumps, payload)
         return data
+
+    async def dumps_serving(self, model: TrainedModel, records: Sequence[dict[str, Any]]) -> bytes | None:
+        """The model's ONNX twin (see :mod:`~motadata_ai.adapters.sklearn.onnx_twin`): linear
+        estimators over numeric and categorical features, checked against ``records``."""
+        if not isinstance(model, SklearnModel):
+            return None
+        from motadata_ai.adapters.sklearn.onnx_twin import dumps_onnx
+
+        return await asyncio.to_thread(dumps_onnx, model, records)
+
+    async def loads_serving(self, data: bytes) -> TrainedModel | None:
+        """The ONNX twin on onnxruntime (``None`` without onnxruntime); imports no scikit-learn."""
+        from motadata_ai.adapters.sklearn.onnx_twin import load_onnx
+
+        return await asyncio.to_thread(load_onnx, data)
 
     async def loads(self, data: bytes) -> TrainedModel:
         """Check the allow-list, then build the pipeline (never unpickles)."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
 from motadata_ai.domain.values.ml import ModelVersion
 from motadata_ai.ports.ml import (
+    ArtifactNotFound,
     ArtifactStorePort,
     ArtifactTampered,
     TrainedModel,
@@ -69,23 +70,48 @@ class ModelLoader:
                     estimator=f"{version.trainer}:{version.estimator}",
                     available=self._estimators(),
                 )
-            data = await self.artifacts.get(
-                self.tenant_id, version.artifact_key, sha256=version.artifact_sha256
-            )
-            actual = sha256_hex(data)
-            if actual != version.artifact_sha256:
-                raise ArtifactTampered(
-                    f"artifact of {version.model_name!r} v{version.version} "
-                    "does not match its registered SHA-256",
-                    tenant_id=self.tenant_id,
-                    model=version.model_name,
-                    version=version.version,
-                    expected=version.artifact_sha256,
-                    actual=actual,
-                )
-            model = await trainer.loads(data)
+            # the main artifact is verified first, whichever file serves: a version whose artifact
+            # was tampered with is refused even when its twin would serve it
+            data = await self._verified(version, version.artifact_key, version.artifact_sha256)
+            model = await self._load_twin(trainer, version)
+            if model is None:
+                model = await trainer.loads(data)
             entry = LoadedModel(version=version, model=model, size_bytes=model.size_bytes())
             evicted = self.loaded.put(entry)
             if evicted:
                 logger.info("evicted %s to stay under %s MB", evicted, self.max_memory_mb)
             return entry
+
+    async def _load_twin(self, trainer: TrainerPort, version: ModelVersion) -> TrainedModel | None:
+        """The version's serving twin, verified and loaded; ``None`` when it has none, the trainer
+        reads no such format, or the twin's runtime is not installed (the main artifact serves)."""
+        twin = version.serving
+        if twin is None or twin.format != trainer.serving_format:
+            return None
+        try:
+            data = await self._verified(version, twin.key, twin.sha256)
+        except ArtifactNotFound:
+            logger.warning(
+                "the %s twin of %r v%s is missing; serving from its artifact",
+                twin.format,
+                version.model_name,
+                version.version,
+            )
+            return None
+        return await trainer.loads_serving(data)
+
+    async def _verified(self, version: ModelVersion, key: str, sha256: str) -> bytes:
+        """The bytes under ``key``, after checking they hash to the registered ``sha256``."""
+        data = await self.artifacts.get(self.tenant_id, key, sha256=sha256)
+        actual = sha256_hex(data)
+        if actual != sha256:
+            raise ArtifactTampered(
+                f"artifact {key!r} of {version.model_name!r} v{version.version} "
+                "does not match its registered SHA-256",
+                tenant_id=self.tenant_id,
+                model=version.model_name,
+                version=version.version,
+                expected=sha256,
+                actual=actual,
+            )
+        return data

@@ -19,7 +19,13 @@ from motadata_ai.domain.ml.metrics import classification_metrics
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
 from motadata_ai.domain.privacy.training_consent import ConsentedDataset, TrainingConsent, strip_user_column
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
-from motadata_ai.domain.values.ml import Dataset, ModelVersion, TrainingRun, validate_model_name
+from motadata_ai.domain.values.ml import (
+    Dataset,
+    ModelVersion,
+    ServingArtifact,
+    TrainingRun,
+    validate_model_name,
+)
 from motadata_ai.ports.ml import (
     ArtifactStorePort,
     ArtifactTampered,
@@ -176,6 +182,7 @@ class Training:
         )
         await self.experiments.save_run(run)
         stored: StoredArtifact | None = None
+        twin: StoredArtifact | None = None
         try:
             training_records = [{**rows[i], schema.target: labels[i]} for i in training_idx]
             training_set = Dataset.from_records(training_records, schema, name=dataset.name)
@@ -206,6 +213,7 @@ class Training:
                     key=artifact_key,
                     tenant_id=self.tenant_id,
                 )
+            twin = await self._store_twin(trainer, model, rows, model_name, run.run_id)
             reference = tuple(
                 build_profile(spec, [rows[i] for i in training_idx]) for spec in schema.features
             )
@@ -226,10 +234,18 @@ class Training:
                     metrics=metrics,
                     reference=reference,
                     created_at=self._now(),
+                    serving=None
+                    if twin is None
+                    else ServingArtifact(
+                        key=twin.key,
+                        sha256=twin.sha256,
+                        format=trainer.serving_format or "",
+                        size=twin.size,
+                    ),
                 )
             )
         except BaseException as exc:
-            await self._record_failure(run, stored, exc, started)
+            await self._record_failure(run, (stored, twin), exc, started)
             if isinstance(exc, MotadataError) or not isinstance(exc, Exception):
                 raise
             raise TrainingFailed(
@@ -268,14 +284,46 @@ class Training:
         )
         return finished
 
+    async def _store_twin(
+        self,
+        trainer: TrainerPort,
+        model: TrainedModel,
+        rows: list[dict[str, Any]],
+        model_name: str,
+        run_id: str,
+    ) -> StoredArtifact | None:
+        """Write the trainer's serving twin of ``model`` (checked against its predictions of
+        ``rows``) beside the artifact; ``None`` when the trainer writes none for this model."""
+        if trainer.serving_format is None:
+            return None
+        data = await trainer.dumps_serving(model, rows)
+        if data is None:
+            return None
+        key = f"models/{model_name}/{run_id}.{trainer.serving_format}"
+        stored = await self.artifacts.put(self.tenant_id, key, data)
+        if stored.sha256 != sha256_hex(data):
+            await self.artifacts.delete(self.tenant_id, key)
+            raise ArtifactTampered(
+                "the artifact store returned a digest that does not match the bytes written",
+                key=key,
+                tenant_id=self.tenant_id,
+            )
+        return stored
+
     async def _record_failure(
-        self, run: TrainingRun, stored: StoredArtifact | None, exc: BaseException, started: float
+        self,
+        run: TrainingRun,
+        written: tuple[StoredArtifact | None, ...],
+        exc: BaseException,
+        started: float,
     ) -> None:
-        if stored is not None:
+        for stored in written:
+            if stored is None:
+                continue
             try:
                 await self.artifacts.delete(self.tenant_id, stored.key)
             except Exception:  # the failure being reported matters more than the cleanup's
-                logger.exception("could not delete the artifact of failed run %s", run.run_id)
+                logger.exception("could not delete an artifact of failed run %s", run.run_id)
         failed = run.model_copy(
             update={
                 "status": "failed",

@@ -259,8 +259,32 @@ class FeatureProfile(ValueModel):
     missing_fraction: float = 0.0
 
 
+class ServingArtifact(ValueModel):
+    """A version's serving twin: the same model in a format that predicts without the training
+    framework (``onnx``), stored beside the main artifact and verified against ``sha256`` the same
+    way before it is loaded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    sha256: str
+    format: str
+    size: int
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+
 class ModelVersion(ValueModel):
-    """A registered model version: lineage, signature, artifact identity, reference profile."""
+    """A registered model version: lineage, signature, artifact identity, reference profile.
+
+    ``serving`` is the optional twin that serves its predictions without the training framework
+    (``None``: the main artifact serves them).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -280,6 +304,7 @@ class ModelVersion(ValueModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     reference: tuple[FeatureProfile, ...] = ()
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    serving: ServingArtifact | None = None
 
     @field_validator("artifact_sha256")
     @classmethod

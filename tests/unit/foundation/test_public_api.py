@@ -63,6 +63,19 @@ def test_import_stays_light() -> None:
     assert json.loads(result.stdout) == []
 
 
+def test_import_loads_no_use_case_until_a_name_is_used() -> None:
+    code = (
+        "import sys, json, motadata_ai; "
+        "before = {m for m in sys.modules if m.startswith('motadata_ai.')}; "
+        "motadata_ai.connect; motadata_ai.Settings; motadata_ai.ValidationError; "
+        "print(json.dumps([sorted(before), 'motadata_ai.api' in sys.modules, "
+        "'motadata_ai.settings' in sys.modules]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, api_loaded, settings_loaded = json.loads(result.stdout)
+    assert before == [] and api_loaded and settings_loaded
+
+
 def test_chat_request_takes_openai_style_message_dicts() -> None:
     from motadata_ai import ChatRequest, Message
     from motadata_ai.domain.values.llm import ToolCall

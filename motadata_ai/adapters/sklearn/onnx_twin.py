@@ -1,0 +1,197 @@
+"""The ONNX twin of a scikit-learn model: the same pipeline served by onnxruntime, without
+importing scikit-learn, scipy or pandas.
+
+:func:`dumps_onnx` converts a fitted pipeline with skl2onnx when every feature is numeric or
+categorical and the estimator is linear (:data:`ONNX_ESTIMATORS`), and keeps the result only
+when onnxruntime predicts the given records as scikit-learn does (the same labels, probabilities
+within :data:`TOLERANCE`). What is left out, and why (measured with skl2onnx 1.20 and
+onnxruntime 1.32):
+
+* text features: the converted TF-IDF lowercases through a C++ locale that a machine may lack
+  (``StringNormalizer`` fails to load without ``en_US.UTF-8``) and tokenises with another regular
+  expression engine than Python's;
+* tree ensembles: onnxruntime compares float32 thresholds where scikit-learn compares float32
+  inputs with float64 thresholds, so a value beside a split can take the other branch (up to a
+  whole class probability apart on the test models).
+
+Numeric inputs stay float64 through the graph: onnxruntime has no float64 ``Imputer``, so the
+converted ``Imputer`` node is replaced by ``IsNaN`` and ``Where`` over the same statistics.
+:class:`OnnxModel` is the loaded twin; the feature signature and the class labels travel in the
+model's metadata. The bytes are verified against the registered SHA-256 before they get here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from motadata_ai.domain.values.ml import FeatureSpec
+from motadata_ai.ports.ml import ArtifactRefused, TrainedModel
+
+logger = logging.getLogger(__name__)
+
+ONNX_ESTIMATORS: frozenset[str] = frozenset({"LogisticRegression", "SGDClassifier"})
+"""The estimators (class names) whose ONNX conversion predicts exactly as scikit-learn does."""
+TOLERANCE = 1e-5
+"""The largest difference of a probability between the twin and scikit-learn that is accepted."""
+FEATURES_KEY = "motadata.features"
+CLASSES_KEY = "motadata.classes"
+_OPSETS = {"": 17, "ai.onnx.ml": 3}
+
+
+def _feeds(records: Sequence[dict[str, Any]], features: Sequence[FeatureSpec]) -> dict[str, Any]:
+    """One ``(n, 1)`` input per feature, valued as the direct transform values them."""
+    feeds: dict[str, Any] = {}
+    for spec in features:
+        if spec.type == "numeric":
+            feeds[spec.name] = np.array(
+                [[math.nan if r[spec.name] is None else r[spec.name]] for r in records], dtype=np.float64
+            )
+        else:
+            feeds[spec.name] = np.array([[str(r[spec.name])] for r in records], dtype=object)
+    return feeds
+
+
+def _session(data: bytes) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxModel(TrainedModel):
+    """A scikit-learn model's ONNX twin on onnxruntime: what :class:`SklearnModel` predicts,
+    without scikit-learn."""
+
+    trainer = "sklearn"
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            self._session = _session(data)
+            meta = self._session.get_modelmeta().custom_metadata_map
+            self.features = tuple(
+                FeatureSpec(name=name, type=kind) for name, kind in json.loads(meta[FEATURES_KEY])
+            )
+            self._classes = tuple(str(c) for c in json.loads(meta[CLASSES_KEY]))
+        except Exception as exc:
+            raise ArtifactRefused(f"not an ONNX twin of this trainer: {exc}", reason="unloadable") from exc
+        inputs = {i.name for i in self._session.get_inputs()}
+        outputs = {o.name for o in self._session.get_outputs()}
+        if (
+            inputs != {f.name for f in self.features}
+            or any(f.type == "text" for f in self.features)
+            or "probabilities" not in outputs
+        ):
+            raise ArtifactRefused(
+                "the ONNX twin's inputs or outputs do not match its signature", reason="unexpected_structure"
+            )
+        self._size = len(data)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class labels in probability-column order."""
+        return self._classes
+
+    def predict_proba(self, records: Sequence[dict[str, Any]]) -> list[list[float]]:
+        """Probabilities from one onnxruntime run over the records."""
+        (probabilities,) = self._session.run(["probabilities"], _feeds(records, self.features))
+        result: list[list[float]] = np.asarray(probabilities, dtype=np.float64).tolist()
+        return result
+
+    def size_bytes(self) -> int:
+        """The graph's size (its weights are its initialisers)."""
+        return self._size
+
+
+def load_onnx(data: bytes) -> OnnxModel | None:
+    """The twin on onnxruntime, or ``None`` when onnxruntime is not installed."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    return OnnxModel(data)
+
+
+def _float64_imputers(graph: Any) -> None:
+    """Replace each ``Imputer`` node (float only in onnxruntime) by ``IsNaN`` + ``Where``."""
+    from onnx import helper, numpy_helper
+
+    nodes = []
+    for node in graph.node:
+        if node.op_type != "Imputer":
+            nodes.append(node)
+            continue
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        values = np.array(attributes["imputed_value_floats"], dtype=np.float64).reshape(1, -1)
+        statistics, missing = f"{node.name}_statistics", f"{node.name}_missing"
+        graph.initializer.append(numpy_helper.from_array(values, statistics))
+        nodes.append(helper.make_node("IsNaN", [node.input[0]], [missing], name=f"{node.name}_isnan"))
+        nodes.append(
+            helper.make_node("Where", [missing, statistics, node.input[0]], [node.output[0]], name=node.name)
+        )
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def convertible(pipeline: Any, features: Sequence[FeatureSpec]) -> bool:
+    """Whether the pipeline is one this module converts (see the module's docstring)."""
+    estimator = pipeline.named_steps["estimator"]
+    return type(estimator).__name__ in ONNX_ESTIMATORS and all(
+        f.type in ("numeric", "categorical") for f in features
+    )
+
+
+def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
+    """The ONNX twin of a :class:`~motadata_ai.adapters.sklearn.trainer.SklearnModel`, checked
+    against its predictions of ``records``; ``None`` when the pipeline is not one this module
+    converts, skl2onnx or onnxruntime is not installed, or the twin predicts otherwise."""
+    if not convertible(model.pipeline, model.features) or not records:
+        return None
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    except ImportError:
+        return None
+    estimator = model.pipeline.named_steps["estimator"]
+    inputs = [
+        (f.name, DoubleTensorType([None, 1]) if f.type == "numeric" else StringTensorType([None, 1]))
+        for f in model.features
+    ]
+    try:
+        graph = convert_sklearn(
+            model.pipeline,
+            initial_types=inputs,
+            options={id(estimator): {"zipmap": False}},
+            target_opset=_OPSETS,
+        )
+        _float64_imputers(graph.graph)
+        for key, value in (
+            (FEATURES_KEY, json.dumps([[f.name, f.type] for f in model.features])),
+            (CLASSES_KEY, json.dumps(list(model.classes))),
+        ):
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        data: bytes = graph.SerializeToString()
+        twin = load_onnx(data)
+    except Exception as exc:  # a pipeline skl2onnx cannot convert keeps the main artifact alone
+        logger.info("no ONNX twin: the conversion failed: %s", exc)
+        return None
+    if twin is None:
+        return None
+    expected = np.asarray(model.predict_proba(records), dtype=np.float64)
+    actual = np.asarray(twin.predict_proba(records), dtype=np.float64)
+    if (
+        expected.shape != actual.shape
+        or not bool((expected.argmax(axis=1) == actual.argmax(axis=1)).all())
+        or np.abs(expected - actual).max() > TOLERANCE
+    ):
+        logger.info("no ONNX twin: its predictions differ from scikit-learn's")
+        return None
+    return data

@@ -11,10 +11,12 @@ multi-key command touches one slot; key sweeps (``SCAN``) visit every master.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -47,6 +49,12 @@ _CLUSTER_OUTAGES = (
     redis_errors.ReadOnlyError,
 )
 """Cluster states a caller should treat as an outage (a master down, a failover in progress)."""
+_OUTAGES = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, *_CLUSTER_OUTAGES)
+"""Errors that mean the server (or the slot's master) cannot be reached."""
+
+_CLIENT_DIRS = tuple(os.path.dirname(module.__file__ or "") + os.sep for module in (redis, asyncio))
+"""Where redis-py and asyncio's streams live: a bare ``AttributeError``/``TypeError`` raised there
+is a connection closed under a command (its writer already ``None``), not a bug of the caller."""
 
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 _UNLINK_BATCH = 500
@@ -213,6 +221,21 @@ async def unlink_matching(client: RedisClient, pattern: str) -> int:
     return removed
 
 
+def _is_torn_connection(error: BaseException) -> bool:
+    """An ``AttributeError``/``TypeError`` raised inside redis-py or asyncio's streams.
+
+    redis-py closes a node's connections when it sees the node fail (a failover, a dropped
+    socket) while other commands are still writing on them; those commands then fail on the
+    ``None`` left in place of the stream. The error names the client's state, so it is an outage
+    of the connection, retried by the callers like any other."""
+    if not isinstance(error, AttributeError | TypeError) or error.__traceback__ is None:
+        return False
+    frame = error.__traceback__
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame.tb_frame.f_code.co_filename.startswith(_CLIENT_DIRS)
+
+
 def _is_outage(error: BaseException) -> bool:
     """A cluster error caused by unreachable nodes (no node answers to read the slot map)."""
     cause: BaseException | None = error
@@ -233,25 +256,22 @@ async def translated(
     operation: str,
     **fields: Any,
 ) -> AsyncIterator[None]:
-    """Re-raise redis-py errors as ``unavailable`` (connection, timeout) or ``failure`` (other),
-    naming ``what`` (``"cache"``, ``"limits"``), the operation and the masked ``address``."""
+    """Re-raise redis-py errors as ``unavailable`` (connection, timeout, a connection torn down
+    under the command) or ``failure`` (other), naming ``what`` (``"cache"``, ``"limits"``), the
+    operation and the masked ``address``; any other exception passes through unchanged."""
     try:
         yield
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, *_CLUSTER_OUTAGES) as e:
-        raise unavailable(
-            f"{what} server {address} is unavailable during {operation}: {e}",
-            address=address,
-            operation=operation,
-            **fields,
-        ) from e
-    except (redis_errors.RedisError, redis_errors.RedisClusterException) as e:
-        if _is_outage(e):
+    except Exception as e:
+        client_error = isinstance(e, redis_errors.RedisError | redis_errors.RedisClusterException)
+        if isinstance(e, _OUTAGES) or _is_torn_connection(e) or (client_error and _is_outage(e)):
             raise unavailable(
                 f"{what} server {address} is unavailable during {operation}: {e}",
                 address=address,
                 operation=operation,
                 **fields,
             ) from e
-        raise failure(
-            f"{what} {operation} failed on {address}: {e}", address=address, operation=operation, **fields
-        ) from e
+        if client_error:
+            raise failure(
+                f"{what} {operation} failed on {address}: {e}", address=address, operation=operation, **fields
+            ) from e
+        raise

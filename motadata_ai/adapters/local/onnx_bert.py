@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from motadata_ai.adapters.local import _onnx_proto as proto
-from motadata_ai.adapters.local.bert import TOKENS_PER_PASS, BertEncoder
+from motadata_ai.adapters.local.bert import SEQUENCES_PER_PASS, TOKENS_PER_PASS, BertEncoder
 
 __all__ = ["OnnxBertEncoder", "onnx_available"]
 
@@ -53,7 +53,7 @@ class OnnxBertEncoder(BertEncoder):
         folder: str | Path,
         *,
         max_seq_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = SEQUENCES_PER_PASS,
         threads: int = 1,
         workers: int = 1,
         tokens_per_pass: int = TOKENS_PER_PASS,
@@ -162,11 +162,11 @@ class OnnxBertEncoder(BertEncoder):
         half = constant("half", np.array(0.5, dtype=np.float32))
         picks = [constant(f"pick{i}", np.array(i, dtype=np.int64)) for i in range(3)]
 
-        x = op("Gather", [weight("word", self._word), "input_ids"])
-        x = op("Add", [x, op("Gather", [weight("position", self._position), "position_ids"])])
-        x = op("Add", [x, weight("token_type", self._token_type)])
-        x = norm(x, "embeddings", self._embedding_norm)
-        for number, layer in enumerate(self._layers):
+        x = op("Gather", [weight("word", self.word_embeddings), "input_ids"])
+        x = op("Add", [x, op("Gather", [weight("position", self.position_embeddings), "position_ids"])])
+        x = op("Add", [x, weight("token_type", self.token_type_embedding)])
+        x = norm(x, "embeddings", self.embedding_norm)
+        for number, layer in enumerate(self.layers):
             name = f"layer{number}"
             qkv = op("Reshape", [dense(x, f"{name}.qkv", layer.qkv, layer.qkv_bias), split])
             by_head = op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])  # (3, b, h, t, d)

@@ -65,10 +65,10 @@ class TorchBertEncoder:
         def vector(array: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.from_numpy(np.array(array, dtype=np.float32)).to(dtype)
 
-        self._word = vector(base._word)
-        self._position = vector(base._position)
-        self._token_type = vector(base._token_type)
-        self._embedding_norm = tuple(vector(a) for a in base._embedding_norm)
+        self._word = vector(base.word_embeddings)
+        self._position = vector(base.position_embeddings)
+        self._token_type = vector(base.token_type_embedding)
+        self._embedding_norm = tuple(vector(a) for a in base.embedding_norm)
         self._layers = [
             {
                 "qkv": matrix(layer.qkv),
@@ -82,7 +82,7 @@ class TorchBertEncoder:
                 "output_bias": vector(layer.output_bias),
                 "output_norm": tuple(vector(a) for a in layer.output_norm),
             }
-            for layer in base._layers
+            for layer in base.layers
         ]
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:

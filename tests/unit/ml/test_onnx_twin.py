@@ -14,7 +14,7 @@ from motadata_ai.adapters.sklearn import SklearnModel, SklearnTrainer
 from motadata_ai.adapters.sklearn.onnx_twin import TOLERANCE, OnnxModel
 from motadata_ai.domain.ml import MLSystem
 from motadata_ai.domain.ml.dataset import normalise_record, validate_dataset
-from motadata_ai.domain.values.ml import Dataset, DatasetSchema, ModelVersion
+from motadata_ai.domain.values.ml import Dataset, DatasetSchema, ModelVersion, TrainingRun
 from motadata_ai.ports.ml import ArtifactTampered, RegistryUnavailable, TrainedModel
 
 from .conftest import SCHEMA, Stores, features_of, make_records
@@ -38,10 +38,13 @@ def unseen() -> list[dict[str, Any]]:
     return [normalise_record(r, TABULAR.features) for r in records]
 
 
+def rows_for(schema: DatasetSchema) -> list[dict[str, Any]]:
+    return make_records(150) if schema is SCHEMA else tabular(make_records(150))
+
+
 async def fit(estimator: str, schema: DatasetSchema = TABULAR, **hyper: Any) -> SklearnModel:
-    rows = make_records(150) if schema is SCHEMA else tabular(make_records(150))
     result = await SklearnTrainer().fit(
-        Dataset.from_records(rows, schema),
+        Dataset.from_records(rows_for(schema), schema),
         estimator=estimator,
         hyperparameters=hyper,
         validation_split=0.2,
@@ -54,8 +57,7 @@ async def fit(estimator: str, schema: DatasetSchema = TABULAR, **hyper: Any) -> 
 
 
 def training_rows(schema: DatasetSchema = TABULAR) -> list[dict[str, Any]]:
-    rows = make_records(150) if schema is SCHEMA else tabular(make_records(150))
-    normalised, _ = validate_dataset(Dataset.from_records(rows, schema))
+    normalised, _ = validate_dataset(Dataset.from_records(rows_for(schema), schema))
     return normalised
 
 
@@ -106,6 +108,16 @@ class CountingTrainer(SklearnTrainer):
         return await super().loads_serving(data)
 
 
+async def promoted_and_unloaded(make_system: MakeSystem) -> tuple[MLSystem, CountingTrainer, TrainingRun]:
+    """Model ``m`` trained on the tabular data, promoted, and out of memory; a counting trainer."""
+    trainer = CountingTrainer()
+    ml = make_system(trainers={"sklearn": trainer})
+    run = await ml.train(tabular_dataset(), model_name="m")
+    await ml.promote("m", 1)
+    ml.unload("m")
+    return ml, trainer, run
+
+
 async def test_training_registers_the_twin_and_serving_loads_it(
     make_system: MakeSystem, stores: Stores
 ) -> None:
@@ -126,11 +138,7 @@ async def test_training_registers_the_twin_and_serving_loads_it(
 
 
 async def test_a_tampered_twin_is_refused(make_system: MakeSystem, stores: Stores) -> None:
-    trainer = CountingTrainer()
-    ml = make_system(trainers={"sklearn": trainer})
-    await ml.train(tabular_dataset(), model_name="m")
-    await ml.promote("m", 1)
-    ml.unload("m")
+    ml, trainer, _ = await promoted_and_unloaded(make_system)
     twin = (await ml.get_version("m", version=1)).serving
     assert twin is not None
     stores.artifacts.corrupt("tenant-a", twin.key, offset=50)
@@ -143,11 +151,7 @@ async def test_a_tampered_twin_is_refused(make_system: MakeSystem, stores: Store
 async def test_a_missing_twin_falls_back_to_the_skops_artifact(
     make_system: MakeSystem, stores: Stores
 ) -> None:
-    trainer = CountingTrainer()
-    ml = make_system(trainers={"sklearn": trainer})
-    await ml.train(tabular_dataset(), model_name="m")
-    await ml.promote("m", 1)
-    ml.unload("m")
+    ml, trainer, _ = await promoted_and_unloaded(make_system)
     twin = (await ml.get_version("m", version=1)).serving
     assert twin is not None
     await stores.artifacts.delete("tenant-a", twin.key)
@@ -200,11 +204,7 @@ def test_feeds_follow_the_signature() -> None:
 async def test_a_tampered_skops_artifact_is_refused_though_the_twin_would_serve(
     make_system: MakeSystem, stores: Stores
 ) -> None:
-    trainer = CountingTrainer()
-    ml = make_system(trainers={"sklearn": trainer})
-    run = await ml.train(tabular_dataset(), model_name="m")
-    await ml.promote("m", 1)
-    ml.unload("m")
+    ml, trainer, run = await promoted_and_unloaded(make_system)
     stores.artifacts.corrupt("tenant-a", run.artifact_key or "", offset=100)
     with pytest.raises(ArtifactTampered):
         await ml.predict("m", RECORD)

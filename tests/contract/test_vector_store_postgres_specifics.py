@@ -562,3 +562,55 @@ def test_ef_search_grows_with_the_index_and_stops_at_pgvectors_limit(
     store = PgVectorStore(pg_isolated_database, dimensions=8, ef_search=100)
     store._index_rows = {"small": 10_000, "large": 134_072, "huge": 2_000_000}
     assert [store.ef_search_for(t) for t in ("unknown", "small", "large", "huge")] == [100, 100, 269, 1000]
+
+
+def _buffers(plan: Any) -> int:
+    return int(plan.get("Shared Hit Blocks", 0)) + int(plan.get("Shared Read Blocks", 0))
+
+
+async def test_vectors_stay_in_their_rows_so_an_exact_search_reads_no_toast(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """A 384-dimension chunk with a long text is over PostgreSQL's TOAST target; its vector stays
+    in the row (the text leaves it), in the shared partition and in a promoted tenant's own, so an
+    exact search over N chunks reads their heap pages, not three TOAST pages per chunk."""
+    import json
+    import random
+
+    rng = random.Random(7)
+    n = 200
+    store = PgVectorStore(pg_isolated_database, dimensions=384, exact_search_below=50)
+
+    def long_records(tenant: TenantContext, count: int) -> list[VectorRecord]:
+        return [
+            VectorRecord(
+                id=f"r{i}",
+                tenant_id=tenant.tenant_id,
+                document_id="doc",
+                chunk_index=i,
+                text=" ".join(rng.choice(("wing", "pressure", "flow", "heat", "shock")) for _ in range(300)),
+                embedding=tuple(rng.uniform(-1, 1) for _ in range(384)),
+            )
+            for i in range(count)
+        ]
+
+    await store.setup()
+    await store.upsert(A, long_records(A, 40))  # below the threshold: the shared partition
+    await store.upsert(B, long_records(B, n))  # promoted to its own partition
+    assert (await store.layout(A))["search"] == "exact" and (await store.layout(B))["search"] == "hnsw"
+    async with pg_isolated_database.pool.acquire() as conn:
+        storage = dict(
+            await conn.fetch(
+                "SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "WHERE a.attname = 'embedding' AND c.relname = ANY($1::text[])",
+                ["motadata_chunks", "motadata_chunks_shared", store.partition_name("globex")],
+            )
+        )
+        assert set(storage.values()) == {b"p"} and len(storage) == 3, storage  # "char": bytes
+        await conn.execute("SET enable_indexscan = off")  # the exact scan, not the HNSW index
+        where, args = store._where(B, {})
+        sql = store._dense_sql(where, len(args) + 1)
+        query = [rng.uniform(-1, 1) for _ in range(384)]
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args, query, 10)
+    read = _buffers(json.loads(plan)[0]["Plan"])
+    assert read < n, f"{read} buffers for an exact search over {n} chunks"

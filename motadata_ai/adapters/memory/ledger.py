@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.usage.report import in_period, percentile, repeated_of, report_of
 from motadata_ai.domain.values.errors import NotFound
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
     ArmSummary,
@@ -179,8 +180,8 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
     ) -> list[ModelRating]:
         """Each model's distinct responses in the period and their feedback, by model name."""
         tenant_id = _tenant_id(tenant)
-        start = _aware(since) if since is not None else None
-        end = _aware(until) if until is not None else None
+        start = aware(since) if since is not None else None
+        end = aware(until) if until is not None else None
         responses: dict[str, set[str]] = {}
         for r in self._records.get(tenant_id, []):
             in_period = (start is None or r.created_at >= start) and (end is None or r.created_at < end)
@@ -204,7 +205,7 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
         model: str | None = None,
     ) -> float:
         """Provider cost since ``since`` (a naive time is taken as UTC), of a user and/or model."""
-        since = _aware(since)
+        since = aware(since)
         return sum(
             r.cost_usd
             for r in self._records.get(_tenant_id(tenant), [])
@@ -228,7 +229,7 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
         chosen = [
             a
             for a in self._alerts.values()
-            if a.tenant_id == tenant_id and (since is None or a.created_at >= _aware(since))
+            if a.tenant_id == tenant_id and (since is None or a.created_at >= aware(since))
         ]
         return sorted(chosen, key=lambda a: (a.created_at, a.threshold), reverse=True)[: max(0, limit)]
 
@@ -299,7 +300,7 @@ class InMemoryUsageLedger(InProcessProbe, UsageLedgerPort):
 
     async def delete_usage_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
         """Drop records (and their feedback) older than ``cutoff``."""
-        tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        tenant_id, cutoff = _tenant_id(tenant), aware(cutoff)
         for key, alert in list(self._alerts.items()):
             if alert.tenant_id == tenant_id and alert.created_at < cutoff:
                 del self._alerts[key]
@@ -348,14 +349,9 @@ class InMemoryAuditLog(InProcessProbe, AuditLogPort):
 
     async def delete_before(self, *, tenant: TenantContext | str, cutoff: datetime) -> int:
         """Drop events older than ``cutoff``."""
-        tenant_id, cutoff = _tenant_id(tenant), _aware(cutoff)
+        tenant_id, cutoff = _tenant_id(tenant), aware(cutoff)
         events = self._events.get(tenant_id, [])
         kept = [e for e in events if e.timestamp >= cutoff]
         if len(kept) != len(events):
             self._events[tenant_id] = kept
         return len(events) - len(kept)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from motadata_ai.adapters.postgres.database import HotStatement, MigratedStore
 from motadata_ai.domain.values.errors import NotFound
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.usage import (
     ArmSummary,
@@ -222,9 +223,6 @@ def _tenant_id(tenant: TenantContext | str) -> str:
     return TenantContext.of(tenant).tenant_id
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
 
 def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
     return (
@@ -244,7 +242,7 @@ def _usage_row(record: UsageRecord) -> tuple[Any, ...]:
         record.attempts,
         record.error,
         record.response_id,
-        _aware(record.created_at),
+        aware(record.created_at),
         record.request_id,
         record.use_case,
         record.purpose,
@@ -279,7 +277,7 @@ def _period(since: datetime | None, until: datetime | None, first: int) -> tuple
     args: list[Any] = []
     for value, operator in ((since, ">="), (until, "<")):
         if value is not None:
-            args.append(_aware(value))
+            args.append(aware(value))
             clauses.append(f"created_at {operator} ${first + len(args) - 1}")
     return "".join(f" AND {c}" for c in clauses), args
 
@@ -345,7 +343,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                     feedback.user_id,
                     feedback.rating,
                     feedback.comment,
-                    _aware(feedback.created_at),
+                    aware(feedback.created_at),
                 )
         if status.endswith(" 0"):
             raise NotFound(
@@ -557,7 +555,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
     ) -> float:
         """Provider cost since ``since``, of a user and/or a model."""
         tenant_id = _tenant_id(tenant)
-        args: list[Any] = [tenant_id, _aware(since)]
+        args: list[Any] = [tenant_id, aware(since)]
         where = ""
         for column, value in (("user_id", user_id), ("model", model)):
             if value is not None:
@@ -581,13 +579,13 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
             tenant_id,
             alert.budget,
             alert.period,
-            _aware(alert.period_start),
+            aware(alert.period_start),
             alert.threshold,
             alert.limit_usd,
             alert.spent_usd,
             alert.user_id,
             alert.model,
-            _aware(alert.created_at),
+            aware(alert.created_at),
         )
         return status == 1
 
@@ -603,7 +601,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
             "ORDER BY created_at DESC, threshold DESC LIMIT $2",
             tenant_id,
             max(0, limit),
-            _aware(since) if since is not None else None,
+            aware(since) if since is not None else None,
         )
         return [BudgetAlert(**dict(row)) for row in rows]
 
@@ -621,7 +619,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
             "FROM motadata_usage WHERE tenant_id = $1 AND experiment = $2 AND arm IS NOT NULL "
             "AND created_at >= $3 AND ($4::timestamptz IS NULL OR created_at < $4)"
         )
-        args = (tenant_id, experiment, _aware(since), _aware(until) if until is not None else None)
+        args = (tenant_id, experiment, aware(since), aware(until) if until is not None else None)
         rows = await self._fetch(
             tenant_id,
             "SELECT arm, count(*) AS calls, coalesce(sum(cost_usd), 0) AS cost_usd, "
@@ -715,17 +713,17 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
                     "AND response_id IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM motadata_usage u "
                     "WHERE u.tenant_id = $1 AND u.response_id = f.response_id AND u.created_at >= $2)",
                     tenant_id,
-                    _aware(cutoff),
+                    aware(cutoff),
                 )
                 status = await conn.execute(
                     "DELETE FROM motadata_usage WHERE tenant_id = $1 AND created_at < $2",
                     tenant_id,
-                    _aware(cutoff),
+                    aware(cutoff),
                 )
                 await conn.execute(
                     "DELETE FROM motadata_budget_alerts WHERE tenant_id = $1 AND created_at < $2",
                     tenant_id,
-                    _aware(cutoff),
+                    aware(cutoff),
                 )
         return int(status.rsplit(" ", 1)[-1])
 
@@ -739,7 +737,7 @@ class PostgresUsageLedger(_Tables, UsageLedgerPort):
 def _audit_row(event: AuditEvent) -> tuple[Any, ...]:
     return (
         event.id,
-        _aware(event.timestamp),
+        aware(event.timestamp),
         event.tenant_id,
         event.user_id,
         event.action,
@@ -778,8 +776,8 @@ class PostgresAuditLog(_Tables, AuditLogPort):
         clauses: list[str] = []
         args: list[Any] = [tenant_id, query.limit]
         for column, operator, value in (
-            ('"timestamp"', ">=", _aware(query.since) if query.since else None),
-            ('"timestamp"', "<", _aware(query.until) if query.until else None),
+            ('"timestamp"', ">=", aware(query.since) if query.since else None),
+            ('"timestamp"', "<", aware(query.until) if query.until else None),
             ("user_id", "=", query.user_id),
             ("action", "=", query.action),
             ("result", "=", query.result),
@@ -824,5 +822,5 @@ class PostgresAuditLog(_Tables, AuditLogPort):
             tenant_id,
             'DELETE FROM motadata_audit_log WHERE tenant_id = $1 AND "timestamp" < $2',
             tenant_id,
-            _aware(cutoff),
+            aware(cutoff),
         )

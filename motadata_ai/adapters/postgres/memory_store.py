@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from motadata_ai.adapters.postgres.database import MigratedStore
@@ -31,6 +31,7 @@ from motadata_ai.domain.values.memory import (
     MemoryRecord,
     SessionMessage,
 )
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.ports.memory import MemoryStoreError, MemoryStorePort, MemoryStoreUnavailable
 
@@ -109,9 +110,6 @@ SELECT false AS won, {_CHECKPOINT_COLUMNS} FROM motadata_checkpoints
 WHERE tenant_id = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
 """
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _record(row: Any) -> MemoryRecord:
@@ -195,7 +193,7 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             record.importance,
             list(record.embedding) if record.embedding is not None else None,
             json.dumps(record.metadata),
-            _aware(record.created_at),
+            aware(record.created_at),
         )
 
     async def list_records(
@@ -264,7 +262,7 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             "DELETE FROM motadata_memories WHERE tenant_id = $1 AND created_at < $2 "
             "AND ($3::text IS NULL OR user_id = $3)",
             tenant,
-            _aware(cutoff),
+            aware(cutoff),
             user_id,
         )
 
@@ -289,7 +287,7 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
                     f"INSERT INTO motadata_session_messages ({_MESSAGE_COLUMNS}) "
                     "VALUES ($1, $2, $3, $4, $5, $6)",
                     [
-                        (m.tenant_id, m.conversation_id, m.user_id, m.role, m.content, _aware(m.created_at))
+                        (m.tenant_id, m.conversation_id, m.user_id, m.role, m.content, aware(m.created_at))
                         for m in messages
                     ],
                 )
@@ -341,7 +339,7 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             tenant,
             "DELETE FROM motadata_session_messages WHERE tenant_id = $1 AND created_at < $2",
             tenant,
-            _aware(cutoff),
+            aware(cutoff),
         )
 
     # -- checkpoints ----------------------------------------------------------------------------
@@ -359,8 +357,8 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             checkpoint.user_id,
             json.dumps(checkpoint.state),
             checkpoint.status,
-            _aware(checkpoint.created_at),
-            None if checkpoint.claimed_at is None else _aware(checkpoint.claimed_at),
+            aware(checkpoint.created_at),
+            None if checkpoint.claimed_at is None else aware(checkpoint.claimed_at),
         )
 
     async def load_checkpoint(self, tenant_id: str, checkpoint_id: str) -> Checkpoint | None:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.usage import UsageRecord
 from motadata_ai.domain.values.usage_report import (
     GroupBy,
@@ -42,13 +43,13 @@ def group_key(record: UsageRecord, group_by: GroupBy) -> str | None:
         return record.user_id
     if group_by == "operation":
         return record.use_case or record.operation
-    return _aware(record.created_at).astimezone(UTC).date().isoformat()
+    return aware(record.created_at).astimezone(UTC).date().isoformat()
 
 
 def in_period(record: UsageRecord, since: datetime | None, until: datetime | None) -> bool:
     """Whether ``record`` was created in ``[since, until)`` (naive times are UTC)."""
-    stamp = _aware(record.created_at)
-    return (since is None or stamp >= _aware(since)) and (until is None or stamp < _aware(until))
+    stamp = aware(record.created_at)
+    return (since is None or stamp >= aware(since)) and (until is None or stamp < aware(until))
 
 
 def _row(key: str | None, records: Sequence[UsageRecord]) -> UsageReportRow:
@@ -118,7 +119,3 @@ def repeated_of(
     ]
     repeated.sort(key=lambda r: (-r.avoidable_usd, -r.calls, r.fingerprint))
     return repeated[: max(0, limit)]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

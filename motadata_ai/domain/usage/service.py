@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 
 from motadata_ai.domain.usage.recommendations import PriceOf, RecommendationPolicy
 from motadata_ai.domain.values.errors import ValidationError
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 from motadata_ai.domain.values.usage import UsageRecord
 from motadata_ai.domain.values.usage_report import (
@@ -39,7 +40,7 @@ def as_moment(value: datetime | date | str | None, *, field: str) -> datetime | 
                 f"{field} must be an ISO date or time, got {value!r}", field=field
             ) from error
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware(value)
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=UTC)
     raise ValidationError(f"{field} must be a datetime, a date or an ISO string", field=field)

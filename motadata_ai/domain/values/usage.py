@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from motadata_ai.domain.values.base import ValueModel
+from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import TenantId
 
 Operation = Literal["chat", "embeddings"]
@@ -315,13 +316,9 @@ class AuditQuery(ValueModel):
         """Whether ``event`` is selected (for stores that filter in process)."""
         stamp = event.timestamp
         return (
-            (self.since is None or stamp >= _aware(self.since))
-            and (self.until is None or stamp < _aware(self.until))
+            (self.since is None or stamp >= aware(self.since))
+            and (self.until is None or stamp < aware(self.until))
             and (self.user_id is None or event.user_id == self.user_id)
             and (self.action is None or event.action == self.action)
             and (self.result is None or event.result == self.result)
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -582,15 +582,16 @@ class PgVectorStore(VectorStorePort):
     async def _maybe_promote(self, tenant: TenantContext) -> None:
         if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:
             return
+        # the chunk count the keyword statistics keep in every write's transaction: one primary
+        # key read, where counting the shared partition's rows grew with the tenant (up to
+        # ``exact_search_below`` rows read after each write); a tenant not promoted yet has all
+        # its chunks in the shared partition, so the two counts are the same
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
                 size = await conn.fetchval(
-                    f"SELECT count(*) FROM (SELECT 1 FROM {self.table}_shared "
-                    "WHERE tenant_id = $1 LIMIT $2) s",
-                    tenant.tenant_id,
-                    self.exact_search_below,
+                    f"SELECT chunks FROM {self.table}_kw_stats WHERE tenant_id = $1", tenant.tenant_id
                 )
-        if size >= self.exact_search_below:
+        if (size or 0) >= self.exact_search_below:
             await self.promote(tenant)
 
     # -- writes -----------------------------------------------------------------------------------

@@ -208,11 +208,11 @@ def measure_serve(env: dict[str, str], rounds: int, figures: dict[str, Any]) -> 
     then the first question is asked again (a gateway cache hit)."""
     firsts, tenths, readies, repeats = [], [], [], []
     for _ in range(rounds):
-        runs = [serve_once(env, SERVE_QUESTIONS), serve_once(env, SERVE_QUESTIONS[::-1])]
-        if None in runs:
+        forward, backward = serve_once(env, SERVE_QUESTIONS), serve_once(env, SERVE_QUESTIONS[::-1])
+        if forward is None or backward is None:
             print("serve: not ready within 180 s")
             return
-        done = [r for r in runs if r is not None]
+        done = (forward, backward)
         readies += [r[0] for r in done]
         firsts.append(statistics.fmean(r[1][0] for r in done))
         tenths.append(statistics.fmean(r[1][9] for r in done))

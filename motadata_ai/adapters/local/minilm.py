@@ -52,11 +52,13 @@ class MiniLMEmbedder:
     ``batch_size``: at most this many sequences per forward pass, taken from the call's texts
     sorted by length (and at most the encoder's ``tokens_per_pass`` tokens; ``None``: the
     encoder's measured default, ``bert.SEQUENCES_PER_PASS``);
-    ``threads``: BLAS (or onnxruntime intra-op) threads during a forward pass (``None``: leave BLAS
-    as configured; onnxruntime then uses one); ``workers``: on onnxruntime, how many passes run
-    at once (``None``: one per available core); ``backend``: ``"onnx"`` (onnxruntime),
-    ``"numpy"``, or ``"auto"``: onnxruntime when it is installed; ``bulk``: let a process that
-    embeds in bulk move its large calls to the bfloat16 torch pass (:mod:`.bulk_path`).
+    ``threads``: BLAS threads during a forward pass, or on onnxruntime the intra-op threads of
+    each pass of a many-pass call (``None``: leave BLAS as configured; onnxruntime then uses one);
+    ``workers``: on onnxruntime, how many passes of a call run at once, and the intra-op threads
+    of a one-pass call such as a query (``None``: one per available core); ``backend``:
+    ``"onnx"`` (onnxruntime), ``"numpy"``, or ``"auto"``: onnxruntime when it is installed;
+    ``bulk``: let a process that embeds in bulk move its large calls to the bfloat16 torch pass
+    (:mod:`.bulk_path`).
     """
 
     def __init__(

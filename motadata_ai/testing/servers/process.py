@@ -31,6 +31,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+class _PortTaken(RuntimeError):
+    """The server exited because one of its ports was taken."""
+
+
 class ServerProcess(ABC):
     """A server child process on a loopback port, working in ``directory``, logging to a file.
 
@@ -43,13 +47,23 @@ class ServerProcess(ABC):
     directory_prefix = "motadata-test-server-"
     start_timeout = 20.0
 
+    start_attempts = 3
+    """Starts tried on fresh ports when the ports this object picked were taken meanwhile."""
+
     def __init__(self, binary: Path, directory: str | Path | None = None, *, port: int | None = None) -> None:
         self.binary = binary
         self.directory = Path(directory or tempfile.mkdtemp(prefix=self.directory_prefix))
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self._picked_ports = port is None
+        self._started = False
         self.log_path = self.directory / self.log_name
         self._process: subprocess.Popen[bytes] | None = None
+
+    def pick_ports(self) -> None:
+        """Choose fresh free ports for a start whose ports were taken (subclasses with more
+        listening ports re-pick those too)."""
+        self.port = free_port()
 
     @property
     @abstractmethod
@@ -70,9 +84,29 @@ class ServerProcess(ABC):
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> Self:
-        """Start (or restart on the same port and directory) and wait until ready; raise if not."""
+        """Start (or restart on the same port and directory) and wait until ready; raise if not.
+
+        A port picked by :func:`free_port` is free when picked, not when the server binds it:
+        another process (an outgoing connection's ephemeral port, another test server) may take
+        it in between. So a first start on ports this object picked itself, whose server exits
+        with "address already in use", is tried again on fresh ports (``start_attempts`` in all);
+        a port given by the caller, or a restart, keeps its port."""
         if self.running:
             return self
+        attempt = 1
+        while True:
+            try:
+                self._start_once()
+            except _PortTaken as taken:
+                if self._started or not self._picked_ports or attempt >= self.start_attempts:
+                    raise RuntimeError(str(taken)) from None
+                attempt += 1
+                self.pick_ports()
+            else:
+                self._started = True
+                return self
+
+    def _start_once(self) -> None:
         if not os.access(self.binary, os.X_OK):
             self.binary.chmod(self.binary.stat().st_mode | 0o111)
         log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -88,23 +122,27 @@ class ServerProcess(ABC):
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with code {self._process.returncode}; log:\n{self.log_tail()}"
-                )
+                message = f"{self.name} exited with code {self._process.returncode}; log:\n{self.log_tail()}"
+                if b"address already in use" in self._log_since(log_offset).lower():
+                    raise _PortTaken(message)
+                raise RuntimeError(message)
             if self.ready(log_offset):
-                return self
+                return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.name} was not ready in {self.start_timeout} s; log:\n{self.log_tail()}")
 
     def log_contains(self, text: bytes, offset: int = 0) -> bool:
         """``True`` when the log from ``offset`` on contains ``text``."""
+        return text in self._log_since(offset)
+
+    def _log_since(self, offset: int) -> bytes:
         try:
             with open(self.log_path, "rb") as log:
                 log.seek(offset)
-                return text in log.read()
+                return log.read()
         except OSError:
-            return False
+            return b""
 
     def exchange(self, send: bytes, size: int = 4096) -> bytes:
         """Connect to the port, send ``send`` (if any) and return the first bytes back (``b""`` on error)."""

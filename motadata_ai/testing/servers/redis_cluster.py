@@ -45,6 +45,11 @@ class ClusterNode(ValkeyServer):
         self.node_timeout_ms = node_timeout_ms
         self.bus_port = free_port()  # explicit: the default (port + 10000) may not exist
 
+    def pick_ports(self) -> None:
+        """Fresh client and cluster-bus ports (either may have been the one taken)."""
+        super().pick_ports()
+        self.bus_port = free_port()
+
     def command(self) -> list[str]:
         """The plain server's command line plus cluster mode with a short node timeout (fast failover)."""
         return [

@@ -1,0 +1,67 @@
+"""The test servers start on fresh ports when a port they picked is taken before they bind it.
+
+``free_port`` returns a port that is free when asked; another process may bind it before the
+server does (an outgoing connection's ephemeral port, another test server). A CI run lost a whole
+session this way: a Valkey cluster node's bus port was taken, the node exited with "Address
+already in use" and every test on the cluster errored. Here the port is taken on purpose by a
+listening socket between picking and starting.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from motadata_ai.testing.servers.redis import ValkeyServer
+from motadata_ai.testing.servers.redis_cluster import ClusterNode
+
+pytestmark = pytest.mark.redis
+
+
+@contextmanager
+def taken(port: int) -> Iterator[None]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        yield
+
+
+def test_a_server_whose_picked_port_is_taken_starts_on_another(tmp_path: Path) -> None:
+    server = ValkeyServer(tmp_path)
+    picked = server.port
+    try:
+        with taken(picked):
+            server.start()
+        assert server.running and server.port != picked
+        assert server.exchange(b"PING\r\n").startswith(b"+PONG")
+    finally:
+        server.stop()
+
+
+def test_a_cluster_node_whose_bus_port_is_taken_starts_on_other_ports(tmp_path: Path) -> None:
+    node = ClusterNode(tmp_path)
+    picked = node.bus_port
+    try:
+        with taken(picked):
+            node.start()
+        assert node.running and node.bus_port != picked
+    finally:
+        node.stop()
+
+
+def test_a_port_given_by_the_caller_is_kept_and_the_failure_is_reported(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ValkeyServer(tmp_path, port=port)
+    try:
+        with taken(port), pytest.raises(RuntimeError, match=r"(?i)address already in use"):
+            server.start()
+        assert server.port == port and not server.running
+    finally:
+        server.stop()

@@ -97,7 +97,7 @@ class Search:
         re-ranker, else at the end).
         """
         config = self.config
-        pool = config.candidates_for(top_k)
+        pool = config.candidates_for(top_k, mode)
         async def embedded_dense() -> tuple[Vector | None, ModelUsage, list[SearchHit]]:
             vector, usage = await self.embed_query(query, mode)
             if vector is None:

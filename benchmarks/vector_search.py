@@ -38,11 +38,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import asyncpg
 import numpy as np
 
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
@@ -116,6 +118,35 @@ async def ingest(
     started = time.perf_counter()
     await asyncio.gather(*(writer() for _ in range(writers)))
     return total / (time.perf_counter() - started)
+
+
+async def bench_server(args: argparse.Namespace) -> tuple[str, Any, str | None]:
+    """The DSN to measure on, the embedded server started for it (or ``None``) and its folder.
+
+    ``--dsn`` / ``MOTADATA_BENCH_POSTGRES_DSN`` when given (that server as its operator set it up);
+    else an embedded PostgreSQL in a temporary folder, restarted once with ``shared_buffers`` set
+    when ``--shared-buffers`` is given (PostgreSQL's default is 128 MB).
+    """
+    dsn = args.dsn or os.environ.get("MOTADATA_BENCH_POSTGRES_DSN")
+    if dsn:
+        return dsn, None, None
+    workdir = tempfile.mkdtemp(prefix="motadata-bench-pg-")
+    folder = os.path.join(workdir, "pgdata")
+    server = start_embedded_postgres(folder)
+    if args.shared_buffers:
+        connection = await asyncpg.connect(server.dsn)
+        try:
+            await connection.execute(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}'")
+        finally:
+            await connection.close()
+        server.stop()
+        server = start_embedded_postgres(folder)
+    connection = await asyncpg.connect(server.dsn)
+    try:
+        print(f"embedded PostgreSQL: shared_buffers {await connection.fetchval('SHOW shared_buffers')}")
+    finally:
+        await connection.close()
+    return server.dsn, server, workdir
 
 
 async def run_queries(
@@ -262,13 +293,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     truth = [exact_top_k(data[t], q, TOP_K) for t, q in work]
     records = {t: records_for(t, v) for t, v in data.items()}
 
-    dsn = args.dsn or os.environ.get("MOTADATA_BENCH_POSTGRES_DSN")
-    server, workdir = None, None
-    if not dsn:
-        workdir = tempfile.mkdtemp(prefix="motadata-bench-pg-")
-        server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
-        dsn = server.dsn
-    database = await PostgresDatabase.connect(dsn, min_size=2, max_size=17)
+    dsn, server, workdir = await bench_server(args)
+    # opened as the SDK's container opens it: the search settings are the connections' defaults
+    database = await PostgresDatabase.connect(
+        dsn, min_size=2, max_size=17, server_settings=search_session_settings(ef_search=args.ef_search)
+    )
     table = f"bench_chunks_{os.getpid()}"
     try:
         store = PgVectorStore(
@@ -519,13 +548,11 @@ async def growth(args: argparse.Namespace) -> dict[str, Any]:
         f"exact_search_below 10000 (default); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
-    dsn = args.dsn or os.environ.get("MOTADATA_BENCH_POSTGRES_DSN")
-    server, workdir = None, None
-    if not dsn:
-        workdir = tempfile.mkdtemp(prefix="motadata-bench-pg-")
-        server = start_embedded_postgres(os.path.join(workdir, "pgdata"))
-        dsn = server.dsn
-    database = await PostgresDatabase.connect(dsn, min_size=2, max_size=17)
+    dsn, server, workdir = await bench_server(args)
+    # opened as the SDK's container opens it: the search settings are the connections' defaults
+    database = await PostgresDatabase.connect(
+        dsn, min_size=2, max_size=17, server_settings=search_session_settings(ef_search=args.ef_search)
+    )
     try:
         curve = [await growth_step(database, n, args) for n in steps]
     finally:
@@ -564,6 +591,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--compare-shared", action="store_true", help="also measure one shared HNSW index filtered by tenant"
     )
     parser.add_argument("--dsn", default="", help="PostgreSQL DSN (default: embedded server in a temp dir)")
+    parser.add_argument(
+        "--shared-buffers", default="", help="the embedded server's shared_buffers, e.g. 6GB (default: 128MB)"
+    )
     parser.add_argument(
         "--growth", action="store_true", help="growth curve: 10K and 100K vectors, 1,000 tenants"
     )

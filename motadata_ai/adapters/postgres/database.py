@@ -60,6 +60,7 @@ from motadata_ai.adapters.postgres._tracing import QueryTracer
 from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
 from motadata_ai.adapters.postgres.migrations import Migration, apply_migrations
 from motadata_ai.adapters.postgres.replicas import ReplicaRouter
+from motadata_ai.adapters.postgres.session_reset import SessionConnection
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import (
     ConfigurationError,
@@ -171,6 +172,7 @@ class PostgresDatabase:
                 timeout=connect_timeout,
                 init=functools.partial(_prepare_connection, tracer=tracer),
                 server_settings=settings,
+                connection_class=SessionConnection,
             )
         except MotadataError:
             raise

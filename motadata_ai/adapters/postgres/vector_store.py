@@ -62,6 +62,7 @@ from motadata_ai.adapters.memory.vector_store import (
 from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
+from motadata_ai.adapters.postgres.session_reset import session_changed
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -424,10 +425,12 @@ class PgVectorStore(VectorStorePort):
     async def _apply_search_settings(self, conn: asyncpg.Connection, settings: dict[str, str]) -> None:
         """Set ``settings`` on ``conn`` for one search, unless they are its session defaults already.
 
-        Set per search, in one round trip, and cleared by the pool's ``RESET ALL`` on release: the
+        Set per search, in one round trip, and cleared by the pool's ``RESET ALL`` on release (sent
+        only for a connection marked by :func:`~.session_reset.session_changed`): the
         per-query scope of ``SET LOCAL`` without the two round trips of ``BEGIN``/``COMMIT``.
         """
         if settings != self._session:
+            session_changed(conn)  # first: a SET cut short still leaves a connection that is reset
             await conn.execute(_set_statement(settings))
 
     async def _ensure_ready(self) -> None:

@@ -11,6 +11,7 @@ same figures for InMemoryVectorStore (exact) as the baseline.
     python benchmarks/vector_search.py --sweep 40,64,100,200   # recall/latency per ef_search
     python benchmarks/vector_search.py --growth   # growth curve: 10K and 100K vectors, 1,000 tenants
     python benchmarks/vector_search.py --growth --full   # ... and 1M vectors
+    python benchmarks/vector_search.py --growth --full --shared-buffers 6GB --growth-ef-rows 25000,12500
 
 The growth curve (``--growth``) loads, per step, a fresh table with 10,000, 100,000 (and with
 ``--full`` 1,000,000) vectors spread over 1,000 tenants whose sizes follow a Zipf law (a few
@@ -18,7 +19,9 @@ large tenants, a long tail of small ones), with the store's default layout (tena
 ``exact_search_below`` rows up get their own HNSW partition), and reports per step: ingest
 rate, index build time, disk size, recall@10 (mean over the queries, and the worst tenant's),
 and p95 latency and QPS at concurrency 16. Queries go to every HNSW-indexed tenant and to a
-sample of the others.
+sample of the others. ``--growth-ef-rows`` searches each step's indexes again with ``ef_search``
+widened from other index sizes (the store's ``ef_search_rows``), and ``--shared-buffers`` restarts
+the embedded server with that ``shared_buffers`` before loading.
 
 Uses the server at ``--dsn`` / ``MOTADATA_BENCH_POSTGRES_DSN`` when given, else starts an embedded
 PostgreSQL in a temporary directory. The last line printed is one JSON object.
@@ -426,6 +429,41 @@ def zipf_sizes(n_vectors: int, tenants: int, exponent: float) -> list[int]:
     return [int(x) for x in sizes]
 
 
+async def growth_queries(
+    search: Callable[[TenantContext, np.ndarray], Awaitable[list[Any]]],
+    work: list[tuple[str, np.ndarray]],
+    truth: list[set[int]],
+    data: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """One pass of a growth step's queries at concurrency 16: recall@10 and its worst tenant, p95, QPS."""
+    latencies, qps16, results = await run_queries(search, work, 16)
+    per_query: dict[str, list[float]] = {}
+    overall = []
+    for hits, (tenant, _), expected in zip(results, work, truth, strict=True):
+        got = {int(h.record.id.rsplit("-", 1)[1]) for h in hits}
+        value = len(got & expected) / len(expected)
+        overall.append(value)
+        per_query.setdefault(tenant, []).append(value)
+    per_tenant = {t: statistics.fmean(v) for t, v in per_query.items()}
+    worst = min(per_tenant, key=lambda t: per_tenant[t])
+    return {
+        "recall10": round(statistics.fmean(overall), 4),
+        "recall10_worst_tenant": round(per_tenant[worst], 4),
+        "worst_tenant_size": len(data[worst]),
+        "p95_ms_c16": round(pct(latencies, 0.95), 2),
+        "qps_c16": round(qps16, 1),
+    }
+
+
+def growth_line(figures: dict[str, Any]) -> str:
+    """The query figures of :func:`growth_queries` as one line."""
+    return (
+        f"recall@10 {figures['recall10']:.4f} (worst tenant {figures['recall10_worst_tenant']:.4f}, "
+        f"{figures['worst_tenant_size']:,} vectors), c16 p95 {figures['p95_ms_c16']:.1f} ms, "
+        f"{figures['qps_c16']:.0f} QPS"
+    )
+
+
 async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse.Namespace) -> dict[str, Any]:
     """Load one step of the growth curve into a fresh table and measure it."""
     rng = np.random.default_rng(args.seed + n_vectors)
@@ -495,16 +533,6 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
             return await store.dense_search(tenant, q.tolist(), top_k=TOP_K)
 
         await run_queries(search, work[: min(len(work), 64)], 16)  # warm up, open connections
-        latencies, qps16, results = await run_queries(search, work, 16)
-        per_query: dict[str, list[float]] = {}
-        overall = []
-        for hits, (tenant, _), expected in zip(results, work, truth, strict=True):
-            got = {int(h.record.id.rsplit("-", 1)[1]) for h in hits}
-            value = len(got & expected) / len(expected)
-            overall.append(value)
-            per_query.setdefault(tenant, []).append(value)
-        per_tenant = {t: statistics.fmean(v) for t, v in per_query.items()}
-        worst = min(per_tenant, key=lambda t: per_tenant[t])
         figures = {
             "vectors": n_vectors,
             "tenants": len(sizes),
@@ -514,21 +542,23 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
             "index_build_s": round(build_s, 2),
             "disk_mb": round(int(disk or 0) / 2**20, 1),
             "queries": len(work),
-            "recall10": round(statistics.fmean(overall), 4),
-            "recall10_worst_tenant": round(per_tenant[worst], 4),
-            "worst_tenant_size": len(data[worst]),
-            "p95_ms_c16": round(pct(latencies, 0.95), 2),
-            "qps_c16": round(qps16, 1),
         }
+        figures.update(await growth_queries(search, work, truth, data))
         print(
             f"{n_vectors:>9,} vectors: ingest {figures['ingest_vectors_per_s']:,}/s, index build "
             f"{build_s:.1f} s ({len(indexed)} HNSW tenants, largest {sizes[0]:,}), disk "
-            f"{figures['disk_mb']:.0f} MB; {len(work)} queries: recall@10 {figures['recall10']:.4f} "
-            f"(worst tenant {figures['recall10_worst_tenant']:.4f}, "
-            f"{figures['worst_tenant_size']:,} vectors), "
-            f"c16 p95 {figures['p95_ms_c16']:.1f} ms, {figures['qps_c16']:.0f} QPS",
+            f"{figures['disk_mb']:.0f} MB; {len(work)} queries: {growth_line(figures)}",
             flush=True,
         )
+        ef_rows = [int(x) for x in args.growth_ef_rows.split(",") if x.strip()]
+        if ef_rows:
+            figures["by_ef_search_rows"] = {}
+        for rows in ef_rows:  # the same indexes searched with ef_search widened from other sizes
+            store.ef_search_rows = rows
+            widest = max((store.ef_search_for(t) for t in indexed), default=args.ef_search)
+            step = await growth_queries(search, work, truth, data)
+            figures["by_ef_search_rows"][rows] = {**step, "largest_tenant_ef_search": widest}
+            print(f"  ef_search_rows {rows:,} (largest tenant's ef_search {widest}): {growth_line(step)}")
         return figures
     finally:
         async with database.pool.acquire() as conn:
@@ -603,6 +633,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of the tenant sizes")
     parser.add_argument("--growth-sample", type=int, default=50, help="non-HNSW tenants queried per step")
     parser.add_argument("--growth-queries", type=int, default=10, help="queries per queried tenant")
+    parser.add_argument(
+        "--growth-ef-rows",
+        default="",
+        help="comma-separated ef_search_rows values to search each step's indexes with too",
+    )
     return parser.parse_args(argv)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -13,38 +13,12 @@ from motadata_ai.adapters.postgres.session_reset import SessionConnection, sessi
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
+from tests.contract.pool_statements import Statements, one_connection_pool
 
 pytestmark = pytest.mark.postgres
 
 A = TenantContext(tenant_id="acme")
 QUERY = [1.0, 0, 0, 0, 0, 0, 0, 0]
-
-
-class _Queries:
-    """Every statement the pool's one connection runs (asyncpg's query logger)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, record: Any) -> None:
-        self.seen.append(record.query)
-
-    def resets(self) -> int:
-        return sum("RESET ALL" in q for q in self.seen)
-
-
-async def _one_connection(
-    postgres_dsn: str, schema_pool: PostgresDatabase, **settings: str
-) -> tuple[PostgresDatabase, _Queries]:
-    async with schema_pool.pool.acquire() as conn:
-        search_path = await conn.fetchval("SHOW search_path")
-    database = await PostgresDatabase.connect(
-        postgres_dsn, min_size=1, max_size=1, server_settings={"search_path": search_path, **settings}
-    )
-    queries = _Queries()
-    async with database.pool.acquire() as conn:
-        conn.add_query_logger(queries)
-    return database, queries
 
 
 def _records(count: int) -> list[VectorRecord]:
@@ -61,10 +35,13 @@ def _records(count: int) -> list[VectorRecord]:
     ]
 
 
-async def test_a_search_on_the_session_defaults_is_released_without_a_reset(
+@pytest.fixture
+async def searched(
     postgres_dsn: str, pg_isolated_database: PostgresDatabase
-) -> None:
-    database, queries = await _one_connection(
+) -> AsyncIterator[tuple[PostgresDatabase, PgVectorStore, Statements]]:
+    """A store with twelve records on a one-connection pool opened with the search defaults,
+    and the log of that connection's statements (cleared after the writes)."""
+    database, queries = await one_connection_pool(
         postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=100)
     )
     try:
@@ -72,40 +49,38 @@ async def test_a_search_on_the_session_defaults_is_released_without_a_reset(
         await store.setup()
         await store.upsert(A, _records(12))
         queries.seen.clear()
-        assert len(await store.dense_search(A, QUERY, top_k=3)) == 3
-        assert len(await store.keyword_search(A, "chunk number 3", top_k=3)) >= 1
-        assert queries.resets() == 0
-        assert len(queries.seen) == 2  # the two searches, and nothing on release
+        yield database, store, queries
     finally:
         await database.close()
+
+
+async def test_a_search_on_the_session_defaults_is_released_without_a_reset(
+    searched: tuple[PostgresDatabase, PgVectorStore, Statements],
+) -> None:
+    _, store, queries = searched
+    assert len(await store.dense_search(A, QUERY, top_k=3)) == 3
+    assert len(await store.keyword_search(A, "chunk number 3", top_k=3)) >= 1
+    assert queries.resets() == 0
+    assert len(queries.seen) == 2  # the two searches, and nothing on release
 
 
 async def test_a_search_that_changed_the_session_is_reset_on_release(
-    postgres_dsn: str, pg_isolated_database: PostgresDatabase
+    searched: tuple[PostgresDatabase, PgVectorStore, Statements],
 ) -> None:
-    database, queries = await _one_connection(
-        postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=100)
-    )
-    try:
-        store = PgVectorStore(database, dimensions=8)
-        await store.setup()
-        await store.upsert(A, _records(12))
-        queries.seen.clear()
-        filtered = await store.dense_search(A, QUERY, top_k=3, filters={"n": 1})  # iterative scan: a SET
-        assert {h.record.metadata["n"] for h in filtered} == {1}
-        assert queries.resets() == 1
-        async with database.pool.acquire() as conn:
-            assert await conn.fetchval("SELECT current_setting('hnsw.iterative_scan')") == "off"
-            assert not conn.session_changed  # the reset cleared the mark with the settings
-        assert queries.resets() == 1  # that plain read was released without another
-    finally:
-        await database.close()
+    database, store, queries = searched
+    filtered = await store.dense_search(A, QUERY, top_k=3, filters={"n": 1})  # iterative scan: a SET
+    assert {h.record.metadata["n"] for h in filtered} == {1}
+    assert queries.resets() == 1
+    async with database.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_setting('hnsw.iterative_scan')") == "off"
+        assert not conn.session_changed  # the reset cleared the mark with the settings
+    assert queries.resets() == 1  # that plain read was released without another
 
 
 async def test_a_marked_connection_is_reset_even_when_its_statement_failed(
     postgres_dsn: str, pg_isolated_database: PostgresDatabase
 ) -> None:
-    database, queries = await _one_connection(postgres_dsn, pg_isolated_database)
+    database, queries = await one_connection_pool(postgres_dsn, pg_isolated_database)
     try:
         with pytest.raises(asyncpg.PostgresError):
             async with database.pool.acquire() as conn:

@@ -16,6 +16,7 @@ from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.ports.vector_store import DimensionMismatch
+from tests.contract.pool_statements import one_connection_pool
 
 pytestmark = pytest.mark.postgres
 
@@ -456,39 +457,12 @@ async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
     assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3
 
 
-class _Statements:
-    """The statements the one connection of a pool runs (asyncpg's query logger)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, record: Any) -> None:
-        self.seen.append(record.query)
-
-    def sets(self) -> list[str]:
-        return [q for q in self.seen if q.lstrip().upper().startswith("SET ")]
-
-
-async def _one_connection_pool(
-    postgres_dsn: str, schema_pool: PostgresDatabase, **settings: str
-) -> tuple[PostgresDatabase, _Statements]:
-    async with schema_pool.pool.acquire() as conn:
-        search_path = await conn.fetchval("SHOW search_path")
-    database = await PostgresDatabase.connect(
-        postgres_dsn, min_size=1, max_size=1, server_settings={"search_path": search_path, **settings}
-    )
-    statements = _Statements()
-    async with database.pool.acquire() as conn:
-        conn.add_query_logger(statements)
-    return database, statements
-
-
 async def test_a_search_with_the_connections_default_settings_sends_no_set_first(
     postgres_dsn: str, pg_isolated_database: PostgresDatabase
 ) -> None:
     from motadata_ai.adapters.postgres.search_settings import search_session_settings
 
-    database, statements = await _one_connection_pool(
+    database, statements = await one_connection_pool(
         postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=100)
     )
     try:
@@ -514,7 +488,7 @@ async def test_a_search_with_the_connections_default_settings_sends_no_set_first
 async def test_a_pool_without_the_search_defaults_gets_them_set_per_search(
     postgres_dsn: str, pg_isolated_database: PostgresDatabase
 ) -> None:
-    database, statements = await _one_connection_pool(postgres_dsn, pg_isolated_database)
+    database, statements = await one_connection_pool(postgres_dsn, pg_isolated_database)
     try:
         store = await make(database)
         await store.upsert(A, records(A, 12))
@@ -530,7 +504,7 @@ async def test_a_large_tenants_searches_widen_ef_search_with_its_index(
 ) -> None:
     from motadata_ai.adapters.postgres.search_settings import search_session_settings
 
-    database, statements = await _one_connection_pool(
+    database, statements = await one_connection_pool(
         postgres_dsn, pg_isolated_database, **search_session_settings(ef_search=40)
     )
     try:

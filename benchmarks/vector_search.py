@@ -137,19 +137,20 @@ async def bench_server(args: argparse.Namespace) -> tuple[str, Any, str | None]:
     folder = os.path.join(workdir, "pgdata")
     server = start_embedded_postgres(folder)
     if args.shared_buffers:
-        connection = await asyncpg.connect(server.dsn)
-        try:
-            await connection.execute(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}'")
-        finally:
-            await connection.close()
+        await fetch_once(server.dsn, f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}'")
         server.stop()
         server = start_embedded_postgres(folder)
-    connection = await asyncpg.connect(server.dsn)
+    print(f"embedded PostgreSQL: shared_buffers {await fetch_once(server.dsn, 'SHOW shared_buffers')}")
+    return server.dsn, server, workdir
+
+
+async def fetch_once(dsn: str, sql: str) -> Any:
+    """``sql``'s first value, on a connection of its own (closed after)."""
+    connection = await asyncpg.connect(dsn)
     try:
-        print(f"embedded PostgreSQL: shared_buffers {await connection.fetchval('SHOW shared_buffers')}")
+        return await connection.fetchval(sql)
     finally:
         await connection.close()
-    return server.dsn, server, workdir
 
 
 async def run_queries(

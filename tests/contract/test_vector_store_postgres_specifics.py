@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -440,8 +441,6 @@ async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
 ) -> None:
     """BM25 comes from the maintained statistics and postings: a query whose terms all 60 chunks
     hold reads only the ``top_k`` chunks it returns from the chunk table."""
-    import json
-
     store = await make(pg_isolated_database)
     batch = [
         r.model_copy(update={"text": f"printer toner {i} " + "jam " * (i % 4)})
@@ -455,6 +454,65 @@ async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
     async with pg_isolated_database.pool.acquire() as conn:
         plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, "printer jam", 3)
     assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3
+
+
+def _scans(plan: Any, relation: str) -> list[Any]:
+    """Every node of the plan that scans ``relation``."""
+    own = [plan] if plan.get("Relation Name") == relation else []
+    return own + [scan for child in plan.get("Plans", []) for scan in _scans(child, relation)]
+
+
+async def _keyword_plan(
+    database: PostgresDatabase, store: PgVectorStore, query: str, *settings: str
+) -> Any:
+    where, args = store._where(A, {})
+    sql = store._bm25_sql(where, len(args) + 1, filtered=False)
+    async with database.pool.acquire() as conn, conn.transaction():
+        for setting in settings:
+            await conn.execute(f"SET LOCAL {setting}")
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, query, 3)
+    return json.loads(plan)[0]["Plan"]
+
+
+async def test_keyword_search_looks_up_only_the_query_terms_frequencies(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """Each query term's document frequency is one primary-key lookup: a two-term query reads two
+    rows of the tenant's 240 term statistics, before any ANALYZE has told the planner their size."""
+    store = await make(pg_isolated_database)
+    batch = [
+        r.model_copy(update={"text": f"printer toner alpha{i} beta{i} gamma{i} delta{i}"})
+        for i, r in enumerate(records(A, 60))
+    ]
+    await store.upsert(A, batch)
+    plan = await _keyword_plan(pg_isolated_database, store, "printer toner")
+    scans = _scans(plan, "motadata_chunks_kw_terms")
+    assert sum(int(s["Actual Rows"] * s["Actual Loops"]) for s in scans) == 2
+
+
+async def test_keyword_postings_are_read_from_the_primary_key_alone(
+    pg_isolated_database: PostgresDatabase,
+) -> None:
+    """The postings' primary key includes the term frequency and the chunk length, so once vacuumed
+    a term's postings are read by an index-only scan without a heap fetch; it stays the unique key."""
+    store = await make(pg_isolated_database)
+    await store.upsert(
+        A, [r.model_copy(update={"text": f"printer toner {i}"}) for i, r in enumerate(records(A, 60))]
+    )
+    async with pg_isolated_database.pool.acquire() as conn:
+        await conn.execute("VACUUM (ANALYZE) motadata_chunks_kw_postings")
+        key = await conn.fetchrow(
+            "SELECT i.indisprimary, i.indnkeyatts, i.indnatts FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'motadata_chunks_kw_postings_pkey'"
+        )
+    assert tuple(key) == (True, 3, 5)  # (tenant_id, term, id) INCLUDE (tf, len)
+    plan = await _keyword_plan(
+        pg_isolated_database, store, "printer toner", "enable_seqscan = off", "enable_bitmapscan = off"
+    )
+    scans = _scans(plan, "motadata_chunks_kw_postings")
+    assert scans and all(s["Node Type"] == "Index Only Scan" for s in scans), scans
+    assert sum(int(s["Heap Fetches"]) for s in scans) == 0
+    assert [h.record.id for h in await store.keyword_search(A, "printer toner 7", top_k=1)] == ["r7"]
 
 
 async def test_a_search_with_the_connections_default_settings_sends_no_set_first(
@@ -548,7 +606,6 @@ async def test_vectors_stay_in_their_rows_so_an_exact_search_reads_no_toast(
     """A 384-dimension chunk with a long text is over PostgreSQL's TOAST target; its vector stays
     in the row (the text leaves it), in the shared partition and in a promoted tenant's own, so an
     exact search over N chunks reads their heap pages, not three TOAST pages per chunk."""
-    import json
     import random
 
     rng = random.Random(7)

@@ -176,7 +176,30 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
             if inline_vectors(dimensions, storage)
             else "SELECT 1;",
         ),
+        (
+            6,
+            "keyword postings read from their primary key alone",
+            f"""
+            CREATE UNIQUE INDEX {table}_kw_postings_covering
+                ON {table}_kw_postings (tenant_id, term, id) INCLUDE (tf, len);
+            ALTER TABLE {table}_kw_postings
+                DROP CONSTRAINT {table}_kw_postings_pkey,
+                ADD CONSTRAINT {table}_kw_postings_pkey PRIMARY KEY USING INDEX {table}_kw_postings_covering;
+            ALTER TABLE {table}_kw_postings
+                SET (autovacuum_vacuum_insert_scale_factor = {POSTINGS_VACUUM_INSERT_SCALE});
+            """,
+        ),
     ]
+
+
+POSTINGS_VACUUM_INSERT_SCALE = 0.02
+"""Autovacuum visits the postings table after inserts of 2 % of its rows (PostgreSQL's default is
+20 %). A keyword search reads a term's postings from the primary key alone (it includes ``tf`` and
+``len``), an index-only scan, but only on pages the visibility map marks all-visible, which a
+vacuum does; rows inserted since the last one are fetched from the heap, one page per posting
+(the postings of a term are written by different chunk writes, so they lie on different pages).
+On Cranfield's 1,400 abstracts a 7-term query reads 1,499 postings: 5.0 ms from the heap, 1.9 ms
+from the index alone."""
 
 
 INLINE_VECTOR_BYTES = 4096
@@ -1020,9 +1043,13 @@ class PgVectorStore(VectorStorePort):
         # and total length, per-term document frequency, and the postings (term, chunk, term
         # frequency, chunk length) of the query's terms, read through their primary key, so a
         # query costs its terms' postings and never reads the tenant's chunks; only the ``top_k``
-        # best are fetched. Scores equal to 9 decimals (the sum's order moves the last bits) rank by
-        # id. With metadata filters (``filtered``) the postings are kept to the
-        # chunks matching ``where``. Document frequencies count the whole tenant, filters or not.
+        # best are fetched. Each term's frequency is one primary-key lookup (LATERAL ... LIMIT 1,
+        # which the planner cannot flatten into a join: with the statistics of a table analysed
+        # before its tenant grew it hashed all the tenant's terms, 2 ms of a Cranfield query).
+        # Scores equal to 9 decimals (the sum's order moves the last bits) rank by id, rounded in
+        # float8 (through numeric it cost 0.5 ms a query). With metadata filters (``filtered``) the
+        # postings are kept to the chunks matching ``where``. Document frequencies count the whole
+        # tenant, filters or not.
         q, top_k = f"${first}", f"${first + 1}"
         search = f"{self.table}_search_text"
         columns = ", ".join(f"c.{name}" for name in _SELECT.split(", "))
@@ -1033,18 +1060,18 @@ class PgVectorStore(VectorStorePort):
             "st AS (SELECT chunks::float8 AS n_docs, "
             "coalesce((nullif(total_length, 0)::numeric / nullif(chunks, 0))::float8, 1.0) AS avg_len "
             f"FROM {self.table}_kw_stats WHERE tenant_id = $1 AND chunks > 0), "
-            "w AS MATERIALIZED (SELECT k.term, ln(1 + (st.n_docs - k.df + 0.5) / (k.df + 0.5)) AS idf "
-            f"FROM {self.table}_kw_terms k, st "
-            "WHERE k.tenant_id = $1 AND k.term IN (SELECT term FROM terms)), "
+            "w AS MATERIALIZED (SELECT t.term, ln(1 + (st.n_docs - k.df + 0.5) / (k.df + 0.5)) AS idf "
+            f"FROM terms t, st, LATERAL (SELECT df FROM {self.table}_kw_terms k "
+            "WHERE k.tenant_id = $1 AND k.term = t.term LIMIT 1) k), "
             "summed AS (SELECT p.id, sum(w.idf * p.tf * 2.2 "
             "/ (p.tf + 1.2 * (0.25 + 0.75 * p.len / st.avg_len))) AS score "
             f"FROM w JOIN {self.table}_kw_postings p ON p.tenant_id = $1 AND p.term = w.term, st "
             f"WHERE true {matching}GROUP BY p.id), "
             "scored AS (SELECT id, score FROM summed "
-            f"ORDER BY round(score::numeric, 9) DESC, id LIMIT {top_k}) "
+            f"ORDER BY round(score * 1e9) DESC, id LIMIT {top_k}) "
             f"SELECT {columns}, s.score FROM scored s "
             f"JOIN {self.table} c ON c.tenant_id = $1 AND c.id = s.id "
-            "ORDER BY round(s.score::numeric, 9) DESC, c.id"
+            "ORDER BY round(s.score * 1e9) DESC, c.id"
         )
 
     async def count(self, tenant: TenantContext, *, filters: MetadataFilter | None = None) -> int:

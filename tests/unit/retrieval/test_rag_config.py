@@ -157,9 +157,9 @@ def test_search_steps_merge_threshold_and_fuse() -> None:
     assert set(kept) == {"a", "b", "c"}
     assert set(apply_threshold(merged, mode="dense", top_k=1, threshold=0.7)) == {"a", "b"}
     fused = fuse(kept, dense, keyword, mode="hybrid", config=RAGConfig())
-    assert [s.chunk_id for s in fused] == ["a", "c", "b"]  # a is ranked by both retrievers
+    assert [c.record.id for c in fused] == ["a", "c", "b"]  # a is ranked by both retrievers
     assert fused[1].score == pytest.approx(0.5)  # first of one of the two rankings
-    assert [s.chunk_id for s in fuse(kept, dense, keyword, mode="dense", config=RAGConfig())] == [
+    assert [c.record.id for c in fuse(kept, dense, keyword, mode="dense", config=RAGConfig())] == [
         "a",
         "b",
         "c",

@@ -1,5 +1,6 @@
 """Search candidates: built from stored records without re-validation, with the same fields and
-scores as a validated source; the cosine of a keyword-only candidate."""
+scores as a validated source; the cosine of a keyword-only candidate; which candidates become
+sources."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import math
 
 import pytest
 
+from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.retrieval.scoring import cosine
-from motadata_ai.domain.retrieval.search import merge_hits, to_source
+from motadata_ai.domain.retrieval.search import Candidate, merge_hits, sources_needed, to_source
 from motadata_ai.domain.values.documents import Source
 from motadata_ai.domain.values.vectors import SearchHit, VectorRecord
 
@@ -63,4 +65,28 @@ def test_cosine_of_long_vectors_matches_the_definition() -> None:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     expected = dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
     assert cosine(a, b) == pytest.approx(expected, rel=1e-12)
+    assert cosine(a, b, norm_a=math.hypot(*a)) == cosine(a, b)  # the query's norm computed once
     assert cosine(a, tuple(0.0 for _ in a)) == 0.0
+
+
+def test_a_candidate_becomes_the_source_of_its_record_with_its_scores() -> None:
+    stored = record("c1", (0.6, 0.8))
+    candidate = Candidate(stored, 0.4, dense_score=0.9, dense_rank=2, keyword_score=7.5, keyword_rank=1)
+    assert candidate.source() == to_source(
+        stored, score=0.4, dense_score=0.9, dense_rank=2, keyword_score=7.5, keyword_rank=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "needed"),
+    [
+        ({}, 10),
+        ({"enable_reranking": True, "rerank_candidates": 20}, 20),
+        ({"enable_reranking": True, "rerank_candidates": 5}, 10),  # the top_k after the re-ranked head
+        ({"use_mmr": True}, 50),  # MMR chooses among all
+    ],
+)
+def test_only_candidates_a_later_step_can_return_become_sources(
+    options: dict[str, object], needed: int
+) -> None:
+    assert sources_needed(RAGConfig(**options), 10, 50) == needed  # type: ignore[arg-type]

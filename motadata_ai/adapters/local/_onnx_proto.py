@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["FLOAT", "INT64", "external_tensor", "model", "node", "tensor", "value_info"]
+__all__ = ["FLOAT", "INT32", "INT64", "MICROSOFT", "external_tensor", "model", "node", "tensor", "value_info"]
 
-FLOAT, INT64 = 1, 7  # TensorProto.DataType
+FLOAT, INT32, INT64 = 1, 6, 7  # TensorProto.DataType
+MICROSOFT = "com.microsoft"  # the domain of onnxruntime's own operators (contrib ops)
 _ATTRIBUTE_FLOAT, _ATTRIBUTE_INT, _ATTRIBUTE_INTS = 1, 2, 7  # AttributeProto.AttributeType
 _EXTERNAL = 1  # TensorProto.DataLocation
 
@@ -57,12 +58,17 @@ def _attribute(name: str, value: int | float | Sequence[int]) -> bytes:
 
 
 def node(
-    op_type: str, inputs: Iterable[str], outputs: Iterable[str], **attributes: int | float | Sequence[int]
+    op_type: str,
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+    *,
+    domain: str = "",
+    **attributes: int | float | Sequence[int],
 ) -> bytes:
-    """A ``NodeProto``."""
+    """A ``NodeProto`` (``domain``: the operator set's, empty for ONNX's own)."""
     body = b"".join(_bytes(1, name) for name in inputs) + b"".join(_bytes(2, name) for name in outputs)
     body += _bytes(4, op_type) + b"".join(_bytes(5, _attribute(k, v)) for k, v in attributes.items())
-    return body
+    return body + (_bytes(7, domain) if domain else b"")
 
 
 def tensor(name: str, array: np.ndarray) -> bytes:
@@ -96,9 +102,12 @@ def model(
     outputs: Sequence[bytes],
     opset: int = 17,
     ir_version: int = 8,
+    domains: Sequence[str] = (),
 ) -> bytes:
-    """A serialised ``ModelProto`` of one graph on the default operator set."""
+    """A serialised ``ModelProto`` of one graph on the default operator set (and version 1 of each
+    of ``domains``)."""
     graph = b"".join(_bytes(1, n) for n in nodes) + _bytes(2, name)
     graph += b"".join(_bytes(5, t) for t in initializers)
     graph += b"".join(_bytes(11, i) for i in inputs) + b"".join(_bytes(12, o) for o in outputs)
-    return _int(1, ir_version) + _bytes(2, "motadata-ai") + _bytes(7, graph) + _bytes(8, _int(2, opset))
+    opsets = _bytes(8, _int(2, opset)) + b"".join(_bytes(8, _bytes(1, d) + _int(2, 1)) for d in domains)
+    return _int(1, ir_version) + _bytes(2, "motadata-ai") + _bytes(7, graph) + opsets

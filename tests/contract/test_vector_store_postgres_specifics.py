@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -425,15 +426,23 @@ async def test_the_statistics_migration_backfills_an_existing_table(
     assert ("acme", "vpn", 2) in kept[1]
 
 
+def _scans(plan: Any, relation: Callable[[str], bool]) -> list[Any]:
+    """Every node of the plan that scans a relation whose name ``relation`` accepts."""
+    own = [plan] if relation(str(plan.get("Relation Name", ""))) else []
+    return own + [scan for child in plan.get("Plans", []) for scan in _scans(child, relation)]
+
+
+def _rows_read(scans: list[Any]) -> int:
+    """Rows the scans returned, over every loop."""
+    return sum(int(s["Actual Rows"] * s["Actual Loops"]) for s in scans)
+
+
 def _chunk_rows_read(plan: Any, table: str) -> int:
     """Rows the plan's scans of the chunk table (or its partitions) returned, over every loop."""
-    name = str(plan.get("Relation Name", ""))
-    read = (
-        int(plan["Actual Rows"] * plan["Actual Loops"])
-        if name.startswith(table) and not name.startswith(f"{table}_kw")
-        else 0
-    )
-    return read + sum(_chunk_rows_read(child, table) for child in plan.get("Plans", []))
+    def chunks(name: str) -> bool:
+        return name.startswith(table) and not name.startswith(f"{table}_kw")
+
+    return _rows_read(_scans(plan, chunks))
 
 
 async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
@@ -454,12 +463,6 @@ async def test_keyword_search_reads_the_postings_not_every_matching_chunk(
     async with pg_isolated_database.pool.acquire() as conn:
         plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args, "printer jam", 3)
     assert _chunk_rows_read(json.loads(plan)[0]["Plan"], "motadata_chunks") == 3
-
-
-def _scans(plan: Any, relation: str) -> list[Any]:
-    """Every node of the plan that scans ``relation``."""
-    own = [plan] if plan.get("Relation Name") == relation else []
-    return own + [scan for child in plan.get("Plans", []) for scan in _scans(child, relation)]
 
 
 async def _keyword_plan(
@@ -486,8 +489,7 @@ async def test_keyword_search_looks_up_only_the_query_terms_frequencies(
     ]
     await store.upsert(A, batch)
     plan = await _keyword_plan(pg_isolated_database, store, "printer toner")
-    scans = _scans(plan, "motadata_chunks_kw_terms")
-    assert sum(int(s["Actual Rows"] * s["Actual Loops"]) for s in scans) == 2
+    assert _rows_read(_scans(plan, "motadata_chunks_kw_terms".__eq__)) == 2
 
 
 async def test_keyword_postings_are_read_from_the_primary_key_alone(
@@ -509,7 +511,7 @@ async def test_keyword_postings_are_read_from_the_primary_key_alone(
     plan = await _keyword_plan(
         pg_isolated_database, store, "printer toner", "enable_seqscan = off", "enable_bitmapscan = off"
     )
-    scans = _scans(plan, "motadata_chunks_kw_postings")
+    scans = _scans(plan, "motadata_chunks_kw_postings".__eq__)
     assert scans and all(s["Node Type"] == "Index Only Scan" for s in scans), scans
     assert sum(int(s["Heap Fetches"]) for s in scans) == 0
     assert [h.record.id for h in await store.keyword_search(A, "printer toner 7", top_k=1)] == ["r7"]

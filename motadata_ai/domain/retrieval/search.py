@@ -233,7 +233,7 @@ def merge_hits(
     the threshold and the re-rankers can judge it like the dense hits.
     """
     candidates: dict[str, Candidate] = {}
-    query_norm = math.hypot(*vector) if vector is not None else 0.0
+    query_norm = math.hypot(*vector) if vector is not None and keyword_hits else 0.0  # not in dense mode
     for rank, hit in enumerate(dense_hits, start=1):
         candidates[hit.record.id] = Candidate(hit.record, hit.score, dense_score=hit.score, dense_rank=rank)
     for rank, hit in enumerate(keyword_hits, start=1):

@@ -152,6 +152,16 @@ class _NatsSubscription(Subscription):
         # consumer is durable comes from the subscription, not from that name
         durable = self._durable is not None
         name = self._name or bus._nc._nuid.next().decode()
+        start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        if not durable:
+            # "new messages" from the stream leader's last sequence: with DeliverPolicy.NEW a
+            # clustered consumer starts after its own replica's last message, which may not yet
+            # hold a message the leader has already acknowledged (it was then delivered)
+            info = await bus._js.stream_info(bus._stream)
+            start = {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": info.state.last_seq + 1,
+            }
         config = ConsumerConfig(
             name=name,
             durable_name=name if durable else None,
@@ -159,9 +169,9 @@ class _NatsSubscription(Subscription):
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=bus._ack_wait,
             max_deliver=self._max_deliver,
-            deliver_policy=DeliverPolicy.ALL if durable else DeliverPolicy.NEW,
             max_ack_pending=max(1000, self._concurrency * 4),
             inactive_threshold=None if durable else bus._ephemeral_inactive,
+            **start,
         )
         if durable or not await self._exists(name):
             # an existing ephemeral consumer is bound again as it is: its "new messages" start

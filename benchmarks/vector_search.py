@@ -47,6 +47,7 @@ import numpy as np
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+from motadata_ai.adapters.postgres.index_recall import RECALL_TARGET
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.tenancy import TenantContext
@@ -489,6 +490,7 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
         storage=args.storage,
         table=table,
         auto_promote=False,
+        recall_target=args.recall_target or None,
     )
     await store.setup()
     try:
@@ -519,6 +521,7 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
                 f"{table}%",
             )
         indexed = set(promoted)
+        checks = [await store.layout(t) for t in sorted(indexed)]
         others = [t for t in data if t not in indexed]
         picks = sorted(indexed) + [
             str(t) for t in rng.choice(others, size=min(len(others), args.growth_sample), replace=False)
@@ -543,12 +546,17 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
             "index_build_s": round(build_s, 2),
             "disk_mb": round(int(disk or 0) / 2**20, 1),
             "queries": len(work),
+            "recall_target": args.recall_target,
+            "checked_ef_search": sorted(c["ef_search"] for c in checks),
+            "checked_recall_min": min((c["recall"] for c in checks if c["recall"] is not None), default=None),
         }
         figures.update(await growth_queries(search, work, truth, data))
         print(
             f"{n_vectors:>9,} vectors: ingest {figures['ingest_vectors_per_s']:,}/s, index build "
             f"{build_s:.1f} s ({len(indexed)} HNSW tenants, largest {sizes[0]:,}), disk "
-            f"{figures['disk_mb']:.0f} MB; {len(work)} queries: {growth_line(figures)}",
+            f"{figures['disk_mb']:.0f} MB; {len(work)} queries: {growth_line(figures)}; the indexes' "
+            f"recall check (target {args.recall_target}): ef_search {figures['checked_ef_search']}, "
+            f"lowest checked recall {figures['checked_recall_min']}",
             flush=True,
         )
         ef_rows = [int(x) for x in args.growth_ef_rows.split(",") if x.strip()]
@@ -638,6 +646,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--growth-ef-rows",
         default="",
         help="comma-separated ef_search_rows values to search each step's indexes with too",
+    )
+    parser.add_argument(
+        "--recall-target",
+        type=float,
+        default=RECALL_TARGET,
+        help="the growth steps' index recall check (PgVectorStore's recall_target; 0: off)",
     )
     return parser.parse_args(argv)
 

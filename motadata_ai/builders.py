@@ -343,6 +343,8 @@ def postgres_vector_store(database: PostgresDatabase, settings: Settings) -> PgV
         ef_construction=settings.hnsw_ef_construction,
         ef_search=settings.hnsw_ef_search,
         exact_search_below=settings.vector_exact_search_below,
+        recall_target=settings.hnsw_recall_target or None,
+        recall_probes=settings.hnsw_recall_probes,
     )
 
 

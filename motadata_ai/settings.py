@@ -270,6 +270,14 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Tenants smaller than this are searched exactly; larger ones get their own HNSW",
     )
+    hnsw_recall_target: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="Recall@10 a tenant's HNSW index must reach on its own rows once built "
+        "(its ef_search is widened until it does); 0: no check",
+    )
+    hnsw_recall_probes: int = Field(50, ge=1, le=1000, description="Rows the recall check searches")
 
     # The use-cases, one configuration model each
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="The AI gateway")

@@ -76,10 +76,18 @@ async def test_tenant_is_promoted_to_its_own_hnsw_partition_at_the_threshold(
         "partition": "motadata_chunks_shared",
         "search": "exact",
         "indexed": False,
+        "ef_search": None,
+        "recall": None,
     }
     await store.upsert(A, records(A, 1, start=19))
     layout = await store.layout(A)
-    assert layout == {"partition": store.partition_name("acme"), "search": "hnsw", "indexed": True}
+    assert layout == {
+        "partition": store.partition_name("acme"),
+        "search": "hnsw",
+        "indexed": True,
+        "ef_search": 100,
+        "recall": 1.0,  # its index, checked once built, finds every exact neighbour at ef_search 100
+    }
     assert (await store.layout(B))["search"] == "exact"
     async with pg_isolated_database.pool.acquire() as conn:
         in_shared = await conn.fetchval(
@@ -276,6 +284,8 @@ async def test_bulk_load_with_index_rebuild_drops_and_rebuilds_the_tenant_index(
         "partition": store.partition_name("acme"),
         "search": "hnsw",
         "indexed": True,
+        "ef_search": 100,
+        "recall": 1.0,  # the rebuilt index, checked again
     }
     assert await store.count(A) == 32
 

@@ -60,6 +60,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_top_k,
 )
 from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
+from motadata_ai.adapters.postgres.index_recall import RECALL_PROBES, RECALL_TARGET, RecallCheck
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.session_reset import session_changed
@@ -189,6 +190,11 @@ def vector_store_migrations(table: str, dimensions: int, storage: Storage) -> li
                 SET (autovacuum_vacuum_insert_scale_factor = {POSTINGS_VACUUM_INSERT_SCALE});
             """,
         ),
+        (
+            7,
+            "each tenant index's checked ef_search and recall",
+            f"ALTER TABLE {table}_tenants ADD COLUMN ef_search integer, ADD COLUMN index_recall real;",
+        ),
     ]
 
 
@@ -312,6 +318,8 @@ class PgVectorStore(VectorStorePort):
         exact_search_below: int = 10_000,
         auto_promote: bool = True,
         ef_search_rows: int = EF_SEARCH_ROWS,
+        recall_target: float | None = RECALL_TARGET,
+        recall_probes: int = RECALL_PROBES,
     ) -> None:
         if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
             raise ConfigurationError(
@@ -353,6 +361,17 @@ class PgVectorStore(VectorStorePort):
             )
         if isinstance(ef_search_rows, bool) or not isinstance(ef_search_rows, int) or ef_search_rows < 1:
             raise ConfigurationError("ef_search_rows must be a positive integer", field="ef_search_rows")
+        if recall_target is not None and (
+            isinstance(recall_target, bool) or not isinstance(recall_target, int | float)
+            or not 0 < recall_target <= 1
+        ):
+            raise ConfigurationError("recall_target must be in (0, 1] or None", field="recall_target")
+        if (
+            isinstance(recall_probes, bool)
+            or not isinstance(recall_probes, int)
+            or not 1 <= recall_probes <= 1000
+        ):
+            raise ConfigurationError("recall_probes must be an integer in 1..1000", field="recall_probes")
         self.database = database
         self.dimensions = dimensions
         self.m = m
@@ -364,6 +383,8 @@ class PgVectorStore(VectorStorePort):
         self.auto_promote = auto_promote
         self.ef_search_rows = ef_search_rows
         self._index_rows: dict[str, int] = {}  # promoted tenant -> rows its index held when built
+        self._checked_ef: dict[str, int] = {}  # promoted tenant -> ef_search its recall check chose
+        self._recall = None if recall_target is None else RecallCheck(float(recall_target), recall_probes)
         self._ready = False
         self._session: dict[str, str] = {}
         self._promoted: set[str] = set()
@@ -401,7 +422,7 @@ class PgVectorStore(VectorStorePort):
                     self.table,
                 )
                 promoted = await conn.fetch(
-                    f"SELECT t.tenant_id, t.indexed, c.reltuples FROM {self.table}_tenants t "
+                    f"SELECT t.tenant_id, t.indexed, t.ef_search, c.reltuples FROM {self.table}_tenants t "
                     "LEFT JOIN pg_class c ON c.oid = to_regclass(t.partition)"
                 )
         expected = f"{self.storage}({self.dimensions})"
@@ -415,6 +436,7 @@ class PgVectorStore(VectorStorePort):
             )
         self._promoted = {r["tenant_id"] for r in promoted}
         self._index_rows = {r["tenant_id"]: max(0, int(r["reltuples"] or 0)) for r in promoted}
+        self._checked_ef = {r["tenant_id"]: r["ef_search"] for r in promoted if r["ef_search"] is not None}
         self._session = await self._session_defaults()
         self._ready = True
         for row in promoted:
@@ -429,8 +451,12 @@ class PgVectorStore(VectorStorePort):
         384-d vectors ``benchmarks/vector_search.py --sweep`` measured recall@10 0.923 at 100
         against 0.970 at 200 (``docs/vector_store.md``). The size is the row count the tenant's
         partition had when its index was last built (``reltuples`` after ``ANALYZE``, read again
-        at :meth:`setup`).
+        at :meth:`setup`). Where the index's recall check chose a wider breadth
+        (:mod:`~motadata_ai.adapters.postgres.index_recall`), that one.
         """
+        return max(self._ef_for_rows(tenant_id), self._checked_ef.get(tenant_id, 0))
+
+    def _ef_for_rows(self, tenant_id: str) -> int:
         rows = self._index_rows.get(tenant_id, 0)
         return min(1000, max(self.ef_search, -(-self.ef_search * rows // self.ef_search_rows)))
 
@@ -471,15 +497,21 @@ class PgVectorStore(VectorStorePort):
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
                 row = await conn.fetchrow(
-                    f"SELECT partition, indexed FROM {self.table}_tenants WHERE tenant_id = $1",
+                    f"SELECT partition, indexed, ef_search, index_recall FROM {self.table}_tenants "
+                    "WHERE tenant_id = $1",
                     tenant.tenant_id,
                 )
         if row is None:
-            return {"partition": f"{self.table}_shared", "search": "exact", "indexed": False}
+            return {
+                "partition": f"{self.table}_shared", "search": "exact", "indexed": False,
+                "ef_search": None, "recall": None,
+            }
         return {
             "partition": row["partition"],
             "search": "hnsw" if row["indexed"] else "exact",
             "indexed": row["indexed"],
+            "ef_search": self.ef_search_for(tenant.tenant_id) if row["indexed"] else None,
+            "recall": None if row["index_recall"] is None else round(float(row["index_recall"]), 4),
         }
 
     @asynccontextmanager
@@ -506,8 +538,9 @@ class PgVectorStore(VectorStorePort):
                 await self.reorganize()
 
     async def reorganize(self) -> list[str]:
-        """Promote every shared-partition tenant at or above ``exact_search_below`` and build any
-        missing HNSW index; return the tenants promoted."""
+        """Promote every shared-partition tenant at or above ``exact_search_below``, build any
+        missing HNSW index, and check the recall of any index not checked yet (built before the
+        check existed, or by a process stopped before it ran); return the tenants promoted."""
         await self._ensure_ready()
         with self._errors():
             async with self.database.pool.acquire() as conn:
@@ -516,12 +549,21 @@ class PgVectorStore(VectorStorePort):
                     self.exact_search_below,
                 )
                 unindexed = await conn.fetch(f"SELECT tenant_id FROM {self.table}_tenants WHERE NOT indexed")
+                unchecked = await conn.fetch(
+                    f"SELECT t.tenant_id, c.reltuples FROM {self.table}_tenants t "
+                    "LEFT JOIN pg_class c ON c.oid = to_regclass(t.partition) "
+                    "WHERE t.indexed AND t.ef_search IS NULL"
+                )
         promoted = []
         for row in rows:
             await self.promote(row["tenant_id"])
             promoted.append(row["tenant_id"])
         for row in unindexed:
             await self._build_index(row["tenant_id"])
+        for row in unchecked:
+            if row["tenant_id"] not in self._checked_ef:
+                self._index_rows.setdefault(row["tenant_id"], max(0, int(row["reltuples"] or 0)))
+                await self.check_recall(row["tenant_id"])
         return promoted
 
     async def _drop_index_for_load(self, tenant: TenantContext) -> None:
@@ -536,9 +578,12 @@ class PgVectorStore(VectorStorePort):
                     "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", self.component, tenant_id
                 )
                 await conn.execute(
-                    f"UPDATE {self.table}_tenants SET indexed = false WHERE tenant_id = $1", tenant_id
+                    f"UPDATE {self.table}_tenants SET indexed = false, ef_search = NULL, "
+                    "index_recall = NULL WHERE tenant_id = $1",
+                    tenant_id,
                 )
                 await conn.execute(f"DROP INDEX IF EXISTS {part}_hnsw")
+        self._checked_ef.pop(tenant_id, None)
 
     async def promote(self, tenant: TenantContext | str) -> None:
         """Move the tenant into its own partition and build its HNSW index (idempotent)."""
@@ -601,9 +646,40 @@ class PgVectorStore(VectorStorePort):
                 await conn.execute(f"ANALYZE {part}")
                 rows = await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", part)
                 await conn.execute(
-                    f"UPDATE {self.table}_tenants SET indexed = true WHERE tenant_id = $1", tenant_id
+                    f"UPDATE {self.table}_tenants SET indexed = true, ef_search = NULL, "
+                    "index_recall = NULL WHERE tenant_id = $1",
+                    tenant_id,
                 )
         self._index_rows[tenant_id] = max(0, int(rows or 0))
+        self._checked_ef.pop(tenant_id, None)
+        await self.check_recall(tenant_id)
+
+    async def check_recall(self, tenant: TenantContext | str) -> dict[str, Any] | None:
+        """Measure the recall of the tenant's HNSW index and keep the ``ef_search`` that reaches
+        ``recall_target`` for its searches (:mod:`~motadata_ai.adapters.postgres.index_recall`);
+        run after every index build. Returns ``{"ef_search", "recall"}``, or ``None`` when the check
+        is off or the tenant has no index."""
+        tenant_id = TenantContext.of(tenant).tenant_id
+        if self._recall is None or tenant_id not in self._index_rows:
+            return None
+        part = self.partition_name(tenant_id)
+        with self._errors():
+            async with self.database.pool.acquire() as conn:
+                indexed = await conn.fetchval(
+                    f"SELECT indexed FROM {self.table}_tenants WHERE tenant_id = $1", tenant_id
+                )
+                if not indexed:
+                    return None
+                checked = await self._recall.calibrate(conn, part, start=self._ef_for_rows(tenant_id))
+                await conn.execute(
+                    f"UPDATE {self.table}_tenants SET ef_search = $2, index_recall = $3 "
+                    "WHERE tenant_id = $1 AND indexed",
+                    tenant_id,
+                    checked.ef_search,
+                    checked.recall,
+                )
+        self._checked_ef[tenant_id] = checked.ef_search
+        return {"ef_search": checked.ef_search, "recall": checked.recall}
 
     async def _maybe_promote(self, tenant: TenantContext) -> None:
         if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:
@@ -971,7 +1047,7 @@ class PgVectorStore(VectorStorePort):
             iterative=bool(wanted) and not exact,
             index_scans=not exact,
         )
-        sql = self._dense_sql(where, len(args) - 1)
+        sql = self._dense_sql(where, len(args) - 1, exact=exact)
         await self._ensure_ready()
 
         async def search(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -1014,12 +1090,16 @@ class PgVectorStore(VectorStorePort):
             rows = await self.database.read(search, tenant_id=tenant.tenant_id)
         return [SearchHit.model_construct(record=self._record(r), score=float(r["score"])) for r in rows]
 
-    def _dense_sql(self, where: str, first: int) -> str:
-        # $first: the query vector, then top_k
+    def _dense_sql(self, where: str, first: int, *, exact: bool = False) -> str:
+        # $first: the query vector, then top_k. An exact search orders by an expression no index
+        # serves: with ``enable_indexscan`` off alone, PostgreSQL 18 still scanned a promoted
+        # tenant's HNSW index (a disabled path, chosen through the partitioned parent), so
+        # "exact" hits were approximate
         qv = f"${first}::{self.storage}"
+        order = f"(embedding <=> {qv}) + 0" if exact else f"embedding <=> {qv}"
         return (
             f"WITH nearest AS MATERIALIZED (SELECT {_SELECT}, embedding <=> {qv} AS distance "
-            f"FROM {self.table} WHERE {where} ORDER BY embedding <=> {qv} LIMIT ${first + 1}) "
+            f"FROM {self.table} WHERE {where} ORDER BY {order} LIMIT ${first + 1}) "
             "SELECT * FROM nearest ORDER BY distance, id"
         )
 

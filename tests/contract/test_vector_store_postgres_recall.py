@@ -133,6 +133,27 @@ async def test_reorganize_checks_an_index_left_unchecked(pg_isolated_database: P
     assert restarted.ef_search_for("acme") == checked["ef_search"]
 
 
+async def test_a_failed_check_keeps_the_write_and_the_index_and_reorganize_runs_it_again(
+    pg_isolated_database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncpg
+
+    from motadata_ai.adapters.postgres.index_recall import RecallCheck
+
+    async def cancelled(*args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout")
+
+    store = await make(pg_isolated_database)
+    with monkeypatch.context() as patch:
+        patch.setattr(RecallCheck, "calibrate", cancelled)
+        await store.upsert(A, random_records(300))  # promoted and indexed; its check fails
+    assert await store.count(A) == 300
+    layout = await store.layout(A)
+    assert (layout["search"], layout["recall"]) == ("hnsw", None)
+    await store.reorganize()
+    assert (await store.layout(A))["recall"] is not None
+
+
 async def test_a_tenant_without_an_index_has_nothing_to_check(pg_isolated_database: PostgresDatabase) -> None:
     store = await make(pg_isolated_database)
     await store.upsert(A, random_records(20))  # below exact_search_below: searched exactly

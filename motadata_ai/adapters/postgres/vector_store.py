@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import struct
 from collections import Counter
@@ -292,6 +293,8 @@ def _quote_literal(tenant_id: str) -> str:
     # tenant ids are validated to [A-Za-z0-9_.-]; quoting is belt and braces
     return "'" + tenant_id.replace("'", "''") + "'"
 
+
+logger = logging.getLogger("motadata_ai.postgres.vector_store")
 
 EF_SEARCH_ROWS = 50_000
 """Rows of a tenant's index up to which its searches use the configured ``ef_search``."""
@@ -652,7 +655,12 @@ class PgVectorStore(VectorStorePort):
                 )
         self._index_rows[tenant_id] = max(0, int(rows or 0))
         self._checked_ef.pop(tenant_id, None)
-        await self.check_recall(tenant_id)
+        try:
+            await self.check_recall(tenant_id)
+        except VectorStoreError as error:  # the index is built and committed: it stays, unchecked
+            logger.warning(
+                "the recall check of %s's index failed (%s); reorganize() runs it again", tenant_id, error
+            )
 
     async def check_recall(self, tenant: TenantContext | str) -> dict[str, Any] | None:
         """Measure the recall of the tenant's HNSW index and keep the ``ef_search`` that reaches

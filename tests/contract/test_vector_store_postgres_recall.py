@@ -45,6 +45,12 @@ async def searched_recall(store: PgVectorStore, queries: np.ndarray) -> float:
     return found / wanted
 
 
+async def make(database: PostgresDatabase, **options: Any) -> PgVectorStore:
+    store = PgVectorStore(database, dimensions=DIMS, **{**WEAK, **options})
+    await store.setup()
+    return store
+
+
 async def test_exact_search_is_exact_on_a_tenant_with_an_hnsw_index(
     pg_isolated_database: PostgresDatabase,
 ) -> None:
@@ -58,12 +64,6 @@ async def test_exact_search_is_exact_on_a_tenant_with_an_hnsw_index(
         nearest = np.argsort(-(matrix @ (query / np.linalg.norm(query))))[:10]
         hits = await store.exact_search(A, list(query), top_k=10)
         assert [h.record.id for h in hits] == [f"r{i}" for i in nearest]
-
-
-async def make(database: PostgresDatabase, **options: Any) -> PgVectorStore:
-    store = PgVectorStore(database, dimensions=DIMS, **{**WEAK, **options})
-    await store.setup()
-    return store
 
 
 async def test_a_weak_index_gets_the_ef_search_that_finds_the_exact_neighbours(

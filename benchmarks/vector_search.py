@@ -425,8 +425,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 def zipf_sizes(n_vectors: int, tenants: int, exponent: float) -> list[int]:
     """Tenant sizes proportional to 1/rank**exponent, each at least 1, summing to ``n_vectors``."""
+    if n_vectors < tenants:
+        raise ValueError(f"{n_vectors:,} vectors cannot give each of {tenants:,} tenants one")
     weights = 1.0 / np.arange(1, tenants + 1, dtype=np.float64) ** exponent
     sizes = np.maximum(1, np.floor(weights / weights.sum() * n_vectors)).astype(int)
+    if sizes.sum() > n_vectors:  # the tail lifted to 1 row each: shrink the rest to make room
+        extra = sizes - 1
+        sizes = 1 + np.floor(extra * ((n_vectors - tenants) / extra.sum())).astype(int)
     sizes[0] += n_vectors - int(sizes.sum())  # rounding remainder to the largest tenant
     return [int(x) for x in sizes]
 

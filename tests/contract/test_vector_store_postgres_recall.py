@@ -154,6 +154,34 @@ async def test_a_failed_check_keeps_the_write_and_the_index_and_reorganize_runs_
     assert (await store.layout(A))["recall"] is not None
 
 
+async def test_a_check_that_outlives_its_index_keeps_nothing(
+    pg_isolated_database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from motadata_ai.adapters.postgres.index_recall import RecallCheck
+
+    store = await make(pg_isolated_database, recall_target=None)
+    await store.upsert(A, random_records(2_000))
+    index = f"{store.partition_name('acme')}_hnsw"
+    measure = RecallCheck.calibrate
+
+    async def measure_then_rebuild(self: RecallCheck, *args: Any, **kwargs: Any) -> Any:
+        result = await measure(self, *args, **kwargs)
+        async with pg_isolated_database.pool.acquire() as other:  # another process's rebuild
+            definition = await other.fetchval("SELECT pg_get_indexdef(to_regclass($1))", index)
+            await other.execute(f"DROP INDEX {index}")
+            await other.execute(definition)
+        return result
+
+    checker = await make(pg_isolated_database)
+    monkeypatch.setattr(RecallCheck, "calibrate", measure_then_rebuild)
+    assert await checker.check_recall(A) is None  # measured on the index that is gone
+    assert (await checker.layout(A))["recall"] is None
+    assert checker.ef_search_for("acme") == WEAK["ef_search"]
+    monkeypatch.setattr(RecallCheck, "calibrate", measure)
+    result = await checker.check_recall(A)  # the new index, checked
+    assert result is not None and (await checker.layout(A))["recall"] == round(result["recall"], 4)
+
+
 async def test_a_tenant_without_an_index_has_nothing_to_check(pg_isolated_database: PostgresDatabase) -> None:
     store = await make(pg_isolated_database)
     await store.upsert(A, random_records(20))  # below exact_search_below: searched exactly

@@ -666,26 +666,36 @@ class PgVectorStore(VectorStorePort):
         """Measure the recall of the tenant's HNSW index and keep the ``ef_search`` that reaches
         ``recall_target`` for its searches (:mod:`~motadata_ai.adapters.postgres.index_recall`);
         run after every index build. Returns ``{"ef_search", "recall"}``, or ``None`` when the check
-        is off or the tenant has no index."""
+        is off, the tenant has no index, or its index was rebuilt while the check ran (the result
+        is then the old index's and is not kept: the rebuild runs its own check)."""
         tenant_id = TenantContext.of(tenant).tenant_id
         if self._recall is None or tenant_id not in self._index_rows:
             return None
         part = self.partition_name(tenant_id)
+        index = f"{part}_hnsw"
         with self._errors():
             async with self.database.pool.acquire() as conn:
-                indexed = await conn.fetchval(
-                    f"SELECT indexed FROM {self.table}_tenants WHERE tenant_id = $1", tenant_id
+                # the index's identity: a rebuild (another process's, or a bulk load's) is a new one
+                built = await conn.fetchval(
+                    f"SELECT to_regclass($2)::oid FROM {self.table}_tenants "
+                    "WHERE tenant_id = $1 AND indexed",
+                    tenant_id,
+                    index,
                 )
-                if not indexed:
+                if built is None:
                     return None
                 checked = await self._recall.calibrate(conn, part, start=self._ef_for_rows(tenant_id))
-                await conn.execute(
+                kept = await conn.fetchval(
                     f"UPDATE {self.table}_tenants SET ef_search = $2, index_recall = $3 "
-                    "WHERE tenant_id = $1 AND indexed",
+                    "WHERE tenant_id = $1 AND indexed AND to_regclass($4)::oid = $5 RETURNING true",
                     tenant_id,
                     checked.ef_search,
                     checked.recall,
+                    index,
+                    built,
                 )
+        if not kept:
+            return None
         self._checked_ef[tenant_id] = checked.ef_search
         return {"ef_search": checked.ef_search, "recall": checked.recall}
 

@@ -56,8 +56,8 @@ class RecallCheck:
         (a tenant's own table) reaches ``target``, and the recall there (``conn``: asyncpg)."""
         ef_search = max(1, min(start, MAX_EF_SEARCH))
         async with conn.transaction(readonly=True):
-            # planned at each run (a cached plan would keep one pass's scan for the next), and
-            # the index pass through the index even where scanning the partition looks cheaper
+            # each statement planned for its own values (no generic plan of the prepared
+            # statements), and the index pass through the index even where a scan looks cheaper
             await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             exact = await self._neighbours(conn, partition, exact=True)
             if not exact:

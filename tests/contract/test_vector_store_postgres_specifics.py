@@ -650,9 +650,8 @@ async def test_vectors_stay_in_their_rows_so_an_exact_search_reads_no_toast(
             )
         )
         assert set(storage.values()) == {b"p"} and len(storage) == 3, storage  # "char": bytes
-        await conn.execute("SET enable_indexscan = off")  # the exact scan, not the HNSW index
         where, args = store._where(B, {})
-        sql = store._dense_sql(where, len(args) + 1)
+        sql = store._dense_sql(where, len(args) + 1, exact=True)  # the exact scan, not the HNSW index
         query = [rng.uniform(-1, 1) for _ in range(384)]
         plan = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args, query, 10)
     read = _buffers(json.loads(plan)[0]["Plan"])

@@ -296,6 +296,12 @@ def _quote_literal(tenant_id: str) -> str:
 
 logger = logging.getLogger("motadata_ai.postgres.vector_store")
 
+
+def _rows(reltuples: float | None) -> int:
+    """A partition's row count from ``pg_class.reltuples`` (-1 or NULL before any ANALYZE: 0)."""
+    return max(0, int(reltuples or 0))
+
+
 EF_SEARCH_ROWS = 50_000
 """Rows of a tenant's index up to which its searches use the configured ``ef_search``."""
 
@@ -438,7 +444,7 @@ class PgVectorStore(VectorStorePort):
                 actual=stored,
             )
         self._promoted = {r["tenant_id"] for r in promoted}
-        self._index_rows = {r["tenant_id"]: max(0, int(r["reltuples"] or 0)) for r in promoted}
+        self._index_rows = {r["tenant_id"]: _rows(r["reltuples"]) for r in promoted}
         self._checked_ef = {r["tenant_id"]: r["ef_search"] for r in promoted if r["ef_search"] is not None}
         self._session = await self._session_defaults()
         self._ready = True
@@ -500,8 +506,7 @@ class PgVectorStore(VectorStorePort):
         with self._errors(tenant):
             async with self.database.pool.acquire() as conn:
                 row = await conn.fetchrow(
-                    f"SELECT partition, indexed, ef_search, index_recall FROM {self.table}_tenants "
-                    "WHERE tenant_id = $1",
+                    f"SELECT partition, indexed, index_recall FROM {self.table}_tenants WHERE tenant_id = $1",
                     tenant.tenant_id,
                 )
         if row is None:
@@ -553,9 +558,7 @@ class PgVectorStore(VectorStorePort):
                 )
                 unindexed = await conn.fetch(f"SELECT tenant_id FROM {self.table}_tenants WHERE NOT indexed")
                 unchecked = await conn.fetch(
-                    f"SELECT t.tenant_id, c.reltuples FROM {self.table}_tenants t "
-                    "LEFT JOIN pg_class c ON c.oid = to_regclass(t.partition) "
-                    "WHERE t.indexed AND t.ef_search IS NULL"
+                    f"SELECT tenant_id FROM {self.table}_tenants WHERE indexed AND ef_search IS NULL"
                 )
         promoted = []
         for row in rows:
@@ -564,9 +567,7 @@ class PgVectorStore(VectorStorePort):
         for row in unindexed:
             await self._build_index(row["tenant_id"])
         for row in unchecked:
-            if row["tenant_id"] not in self._checked_ef:
-                self._index_rows.setdefault(row["tenant_id"], max(0, int(row["reltuples"] or 0)))
-                await self.check_recall(row["tenant_id"])
+            await self.check_recall(row["tenant_id"])
         return promoted
 
     async def _drop_index_for_load(self, tenant: TenantContext) -> None:
@@ -653,7 +654,7 @@ class PgVectorStore(VectorStorePort):
                     "index_recall = NULL WHERE tenant_id = $1",
                     tenant_id,
                 )
-        self._index_rows[tenant_id] = max(0, int(rows or 0))
+        self._index_rows[tenant_id] = _rows(rows)
         self._checked_ef.pop(tenant_id, None)
         try:
             await self.check_recall(tenant_id)
@@ -669,21 +670,25 @@ class PgVectorStore(VectorStorePort):
         is off, the tenant has no index, or its index was rebuilt while the check ran (the result
         is then the old index's and is not kept: the rebuild runs its own check)."""
         tenant_id = TenantContext.of(tenant).tenant_id
-        if self._recall is None or tenant_id not in self._index_rows:
+        if self._recall is None:
             return None
         part = self.partition_name(tenant_id)
         index = f"{part}_hnsw"
         with self._errors():
             async with self.database.pool.acquire() as conn:
-                # the index's identity: a rebuild (another process's, or a bulk load's) is a new one
-                built = await conn.fetchval(
-                    f"SELECT to_regclass($2)::oid FROM {self.table}_tenants "
-                    "WHERE tenant_id = $1 AND indexed",
+                # the index's identity (a rebuild, another process's or a bulk load's, is a new
+                # one) and the partition's size (for a tenant another process promoted)
+                found = await conn.fetchrow(
+                    f"SELECT to_regclass($2)::oid AS built, c.reltuples FROM {self.table}_tenants t "
+                    "LEFT JOIN pg_class c ON c.oid = to_regclass(t.partition) "
+                    "WHERE t.tenant_id = $1 AND t.indexed",
                     tenant_id,
                     index,
                 )
-                if built is None:
+                if found is None or found["built"] is None:
                     return None
+                built = found["built"]
+                self._index_rows.setdefault(tenant_id, _rows(found["reltuples"]))
                 checked = await self._recall.calibrate(conn, part, start=self._ef_for_rows(tenant_id))
                 kept = await conn.fetchval(
                     f"UPDATE {self.table}_tenants SET ef_search = $2, index_recall = $3 "
@@ -1063,7 +1068,6 @@ class PgVectorStore(VectorStorePort):
         settings = search_session_settings(
             ef_search=max(self.ef_search_for(tenant.tenant_id), top_k),
             iterative=bool(wanted) and not exact,
-            index_scans=not exact,
         )
         sql = self._dense_sql(where, len(args) - 1, exact=exact)
         await self._ensure_ready()

@@ -13,6 +13,7 @@ from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.errors import ConfigurationError
 from motadata_ai.domain.values.tenancy import TenantContext
 from motadata_ai.domain.values.vectors import VectorRecord
+from tests.random_vectors import random_vector_records
 
 pytestmark = pytest.mark.postgres
 
@@ -24,14 +25,7 @@ WEAK = {"m": 4, "ef_construction": 8, "ef_search": 10, "exact_search_below": 100
 
 
 def random_records(n: int, seed: int = 7) -> list[VectorRecord]:
-    vectors = np.random.default_rng(seed).standard_normal((n, DIMS))
-    return [
-        VectorRecord(
-            id=f"r{i}", tenant_id=A.tenant_id, document_id=f"d{i // 50}", chunk_index=i % 50,
-            text=f"chunk {i}", embedding=tuple(float(x) for x in vectors[i]),
-        )
-        for i in range(n)
-    ]
+    return random_vector_records(A.tenant_id, n, dims=DIMS, seed=seed)
 
 
 async def searched_recall(store: PgVectorStore, queries: np.ndarray) -> float:

@@ -18,28 +18,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.vectors import VectorRecord
 from motadata_ai.testing.servers.postgres import isolated_database
 from tests.faults.recall_check_process import DIMENSIONS, store_for
+from tests.random_vectors import random_vector_records
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = TenantContext.of("acme")
 ROWS = 20_000
-
-
-def stored(n: int) -> list[VectorRecord]:
-    vectors = np.random.default_rng(3).standard_normal((n, DIMENSIONS))
-    return [
-        VectorRecord(id=f"r{i}", tenant_id="acme", document_id=f"d{i // 100}", chunk_index=i % 100,
-                     text=f"chunk {i}", embedding=tuple(float(x) for x in vectors[i]))
-        for i in range(n)
-    ]  # fmt: skip
 
 
 def start_checker(dsn: str, schema: str) -> subprocess.Popen[bytes]:
@@ -55,7 +45,7 @@ async def test_a_process_killed_during_the_recall_check_leaves_the_index_for_reo
             schema = str(await conn.fetchval("SHOW search_path")).split(",")[0].strip()
         loader = store_for(database, auto_promote=False)
         await loader.setup()
-        rows = stored(ROWS)
+        rows = random_vector_records("acme", ROWS, dims=DIMENSIONS, seed=3)
         for start in range(0, ROWS, 2_000):
             await loader.upsert(ACME, rows[start : start + 2_000])
         child = start_checker(postgres_dsn, schema)

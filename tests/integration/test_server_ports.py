@@ -3,8 +3,9 @@
 ``free_port`` returns a port that is free when asked; another process may bind it before the
 server does (an outgoing connection's ephemeral port, another test server). A CI run lost a whole
 session this way: a Valkey cluster node's bus port was taken, the node exited with "Address
-already in use" and every test on the cluster errored. Here the port is taken on purpose by a
-listening socket between picking and starting.
+already in use" and every test on the cluster errored; another lost it when a NATS cluster node's
+route port was taken and its retry picked a fresh client port but kept the taken route port. Here
+the port is taken on purpose by a listening socket between picking and starting.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from motadata_ai.testing.servers.nats_cluster import NatsCluster
 from motadata_ai.testing.servers.redis import ValkeyServer
 from motadata_ai.testing.servers.redis_cluster import ClusterNode
-
-pytestmark = pytest.mark.redis
 
 
 @contextmanager
@@ -31,6 +31,7 @@ def taken(port: int) -> Iterator[None]:
         yield
 
 
+@pytest.mark.redis
 def test_a_server_whose_picked_port_is_taken_starts_on_another(tmp_path: Path) -> None:
     server = ValkeyServer(tmp_path)
     picked = server.port
@@ -43,6 +44,7 @@ def test_a_server_whose_picked_port_is_taken_starts_on_another(tmp_path: Path) -
         server.stop()
 
 
+@pytest.mark.redis
 def test_a_cluster_node_whose_bus_port_is_taken_starts_on_other_ports(tmp_path: Path) -> None:
     node = ClusterNode(tmp_path)
     picked = node.bus_port
@@ -54,6 +56,7 @@ def test_a_cluster_node_whose_bus_port_is_taken_starts_on_other_ports(tmp_path: 
         node.stop()
 
 
+@pytest.mark.redis
 def test_a_port_given_by_the_caller_is_kept_and_the_failure_is_reported(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,3 +68,22 @@ def test_a_port_given_by_the_caller_is_kept_and_the_failure_is_reported(tmp_path
         assert server.port == port and not server.running
     finally:
         server.stop()
+
+
+@pytest.mark.nats
+@pytest.mark.parametrize("index", [0, 2], ids=["first-node", "last-node"])
+def test_a_nats_cluster_whose_route_port_is_taken_forms_on_other_ports(tmp_path: Path, index: int) -> None:
+    """The node moves to fresh ports and every other node routes to its new cluster port, so the
+    cluster still forms: ``start`` only returns once a stream replicated on all three nodes works."""
+    cluster = NatsCluster(directory=tmp_path)
+    node = cluster.nodes[index]
+    picked = node.cluster_port
+    try:
+        with taken(picked):
+            cluster.start()
+        assert node.running and node.cluster_port != picked
+        for other in cluster.nodes:
+            assert other.running
+            assert sorted(other.routes) == sorted(p.cluster_port for p in cluster.nodes if p is not other)
+    finally:
+        cluster.remove()

@@ -44,6 +44,12 @@ class NatsClusterNode(NatsServer):
         self.cluster_port = free_port()
         self.routes: list[int] = []
 
+    def pick_ports(self) -> None:
+        """Fresh client and cluster ports (either may have been the one taken); the cluster then
+        points its other nodes' routes at the new cluster port."""
+        super().pick_ports()
+        self.cluster_port = free_port()
+
     def command(self) -> list[str]:
         """The single server's command line plus a name, a cluster port and routes to the peers."""
         routes = ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)
@@ -67,7 +73,10 @@ class NatsCluster:
             for i in range(size)
         ]
         for node in self.nodes:
-            node.routes = [peer.cluster_port for peer in self.nodes if peer is not node]
+            node.routes = self._peer_ports(node)
+
+    def _peer_ports(self, node: NatsClusterNode) -> list[int]:
+        return [peer.cluster_port for peer in self.nodes if peer is not node]
 
     @property
     def url(self) -> str:
@@ -83,7 +92,9 @@ class NatsCluster:
         offsets = {node.server_name: node.log_path.stat().st_size if node.log_path.exists() else 0
                    for node in self.nodes}  # fmt: skip
         for node in self.nodes:
+            node.routes = self._peer_ports(node)
             node.start()
+        self._mend_routes()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(
@@ -98,6 +109,17 @@ class NatsCluster:
             time.sleep(0.05)
         logs = "\n".join(f"--- {node.server_name}\n{node.log_tail()[-800:]}" for node in self.nodes)
         raise RuntimeError(f"the NATS cluster elected no JetStream leader in {timeout:.0f} s:\n{logs}")
+
+    def _mend_routes(self) -> None:
+        """A node whose picked ports were taken started on fresh ones, so the nodes started before
+        it route to a cluster port it does not listen on: give every such node its peers' ports
+        and restart it (a restart keeps its own ports)."""
+        for node in self.nodes:
+            routes = self._peer_ports(node)
+            if node.routes != routes:
+                node.routes = routes
+                node.stop()
+                node.start()
 
     def _wait_usable(self, deadline: float) -> None:
         """Create, use and delete a 3-replica probe stream until that works: a meta leader alone

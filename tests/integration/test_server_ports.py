@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from motadata_ai.testing.servers.nats_cluster import NatsCluster
+from motadata_ai.testing.servers.process import free_port, session_url
 from motadata_ai.testing.servers.redis import ValkeyServer
 from motadata_ai.testing.servers.redis_cluster import ClusterNode
 
@@ -29,6 +30,25 @@ def taken(port: int) -> Iterator[None]:
         sock.bind(("127.0.0.1", port))
         sock.listen()
         yield
+
+
+def test_free_port_never_hands_out_one_port_twice() -> None:
+    """Binds of port 0 in a row may get the same port back once the first socket is closed (in
+    2,000 plain binds here about a hundred repeats); two servers of one cluster must not share one."""
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.nats
+def test_a_session_server_that_fails_half_way_is_removed(tmp_path: Path) -> None:
+    """A cluster whose last node cannot start leaves no running node and no files behind."""
+    cluster = NatsCluster(directory=tmp_path / "cluster")
+    cluster.nodes[2].binary = tmp_path / "missing-nats-server"
+    fixture = session_url("MOTADATA_TEST_UNSET_URL", lambda: cluster)
+    with pytest.raises(OSError):
+        next(fixture)
+    assert not any(node.running for node in cluster.nodes)
+    assert not cluster.directory.exists()
 
 
 @pytest.mark.redis

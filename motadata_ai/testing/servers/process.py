@@ -24,11 +24,22 @@ from typing import Protocol, Self, TypeVar
 __all__ = ["ServerProcess", "free_port", "server_factory", "session_url"]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on ``host`` that is free right now and that this process has not handed out before.
+
+    The kernel may give the same port to two binds of port 0 in a row once the first socket is
+    closed, so two servers of one cluster could otherwise be handed one port (a CI run's NATS
+    cluster had a node's client port picked again as another node's route port)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class _PortTaken(RuntimeError):
@@ -221,8 +232,9 @@ def session_url(url_env: str, server_type: Callable[[], Startable]) -> Iterator[
     if configured:
         yield configured
         return
-    server = server_type().start()
-    try:
+    server = server_type()
+    try:  # a start that fails half-way (a cluster with some nodes up) is removed too
+        server.start()
         yield server.url
     finally:
         server.remove()

@@ -554,8 +554,8 @@ async def growth_step(database: PostgresDatabase, n_vectors: int, args: argparse
             "disk_mb": round(int(disk or 0) / 2**20, 1),
             "queries": len(work),
             "recall_target": args.recall_target,
-            "checked_ef_search": sorted(c["ef_search"] for c in checks if c is not None),
-            "checked_recall_min": min((c["recall"] for c in checks if c is not None), default=None),
+            "checked_ef_search": sorted(c.ef_search for c in checks if c is not None),
+            "checked_recall_min": min((c.recall for c in checks if c is not None), default=None),
             "recall_check_s": round(check_s, 2),
         }
         figures.update(await growth_queries(search, work, truth, data))

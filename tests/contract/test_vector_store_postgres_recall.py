@@ -73,13 +73,13 @@ async def test_a_weak_index_gets_the_ef_search_that_finds_the_exact_neighbours(
     checked = await make(pg_isolated_database, recall_target=0.95)  # the same table and index
     result = await checked.check_recall(A)
     assert result is not None
-    assert result["recall"] >= 0.95 and result["ef_search"] > 10
+    assert result.recall >= 0.95 and result.ef_search > 10
     layout = await checked.layout(A)
-    assert (layout["ef_search"], layout["recall"]) == (result["ef_search"], round(result["recall"], 4))
+    assert (layout["ef_search"], layout["recall"]) == (result.ef_search, round(result.recall, 4))
     assert await searched_recall(checked, queries) >= 0.9
 
     again = await make(pg_isolated_database)  # another process reads the checked breadth back
-    assert again.ef_search_for("acme") == result["ef_search"]
+    assert again.ef_search_for("acme") == result.ef_search
 
 
 async def test_an_index_that_cannot_reach_the_target_is_searched_widest_and_reported(
@@ -91,7 +91,7 @@ async def test_an_index_that_cannot_reach_the_target_is_searched_widest_and_repo
     checked = await make(pg_isolated_database, **hopeless)
     with caplog.at_level("WARNING", logger="motadata_ai.postgres.index_recall"):
         result = await checked.check_recall(A)
-    assert result is not None and result["ef_search"] == 1000 and result["recall"] < 0.95
+    assert result is not None and result.ef_search == 1000 and result.recall < 0.95
     assert checked.ef_search_for("acme") == 1000
     assert [r.getMessage() for r in caplog.records if "rebuild it with a larger m" in r.getMessage()]
 
@@ -173,7 +173,7 @@ async def test_a_check_that_outlives_its_index_keeps_nothing(
     assert checker.ef_search_for("acme") == WEAK["ef_search"]
     monkeypatch.setattr(RecallCheck, "calibrate", measure)
     result = await checker.check_recall(A)  # the new index, checked
-    assert result is not None and (await checker.layout(A))["recall"] == round(result["recall"], 4)
+    assert result is not None and (await checker.layout(A))["recall"] == round(result.recall, 4)
 
 
 async def test_a_tenant_without_an_index_has_nothing_to_check(pg_isolated_database: PostgresDatabase) -> None:

@@ -61,7 +61,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_top_k,
 )
 from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
-from motadata_ai.adapters.postgres.index_recall import RECALL_PROBES, RECALL_TARGET, RecallCheck
+from motadata_ai.adapters.postgres.index_recall import RECALL_PROBES, RECALL_TARGET, Calibration, RecallCheck
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.session_reset import session_changed
@@ -663,10 +663,10 @@ class PgVectorStore(VectorStorePort):
                 "the recall check of %s's index failed (%s); reorganize() runs it again", tenant_id, error
             )
 
-    async def check_recall(self, tenant: TenantContext | str) -> dict[str, Any] | None:
+    async def check_recall(self, tenant: TenantContext | str) -> Calibration | None:
         """Measure the recall of the tenant's HNSW index and keep the ``ef_search`` that reaches
         ``recall_target`` for its searches (:mod:`~motadata_ai.adapters.postgres.index_recall`);
-        run after every index build. Returns ``{"ef_search", "recall"}``, or ``None`` when the check
+        run after every index build. Returns the :class:`Calibration` kept, or ``None`` when the check
         is off, the tenant has no index, or its index was rebuilt while the check ran (the result
         is then the old index's and is not kept: the rebuild runs its own check)."""
         tenant_id = TenantContext.of(tenant).tenant_id
@@ -702,7 +702,7 @@ class PgVectorStore(VectorStorePort):
         if not kept:
             return None
         self._checked_ef[tenant_id] = checked.ef_search
-        return {"ef_search": checked.ef_search, "recall": checked.recall}
+        return checked
 
     async def _maybe_promote(self, tenant: TenantContext) -> None:
         if not self.auto_promote or self._deferred or tenant.tenant_id in self._promoted:

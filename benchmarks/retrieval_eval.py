@@ -50,6 +50,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from motadata_ai.adapters.local.embeddings import LocalEmbeddings  # noqa: E402
 from motadata_ai.adapters.memory.cache import InMemoryCache  # noqa: E402
 from motadata_ai.adapters.memory.llm import FunctionLLM  # noqa: E402
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore  # noqa: E402
@@ -64,37 +65,12 @@ from motadata_ai.domain.gateway.service import Gateway  # noqa: E402
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem  # noqa: E402
 from motadata_ai.domain.retrieval.scoring import relevance  # noqa: E402
 from motadata_ai.domain.values.documents import Document  # noqa: E402
-from motadata_ai.domain.values.llm import (  # noqa: E402
-    EXTRACTIVE_CAPABILITIES,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    Usage,
-)
+from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES  # noqa: E402
 from motadata_ai.domain.values.tenancy import TenantContext  # noqa: E402
-from motadata_ai.ports.embedding import EmbeddingPort  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "cranfield"
 TENANT = "cranfield"
 EMBEDDING_MODEL = "local/all-minilm-l6-v2"
-
-
-class MiniLMEmbeddings(EmbeddingPort):
-    """The local MiniLM model as an EmbeddingPort (what the local provider serves, without LiteLLM)."""
-
-    def __init__(self) -> None:
-        from motadata_ai.adapters.local.minilm import shared_embedder
-
-        self._model = shared_embedder()
-
-    def dimensions(self, model: str) -> int | None:
-        return 384
-
-    async def embed(self, request: EmbeddingRequest, *, timeout: float | None = None) -> EmbeddingResponse:
-        vectors = await self._model.aembed(list(request.inputs))
-        words = sum(len(text.split()) for text in request.inputs)
-        return EmbeddingResponse(
-            model=request.model, vectors=tuple(tuple(v) for v in vectors), usage=Usage(input_tokens=words)
-        )
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -282,7 +258,7 @@ async def main() -> None:
         tokenizer = default_tokenizer()
         gateway = Gateway(
             llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
-            embeddings=MiniLMEmbeddings(),
+            embeddings=LocalEmbeddings(),
             cache=InMemoryCache(max_entries=50_000, max_bytes=512 * 1024 * 1024),
             config=GatewayConfig(
                 default_embedding_model=EMBEDDING_MODEL, requests_per_minute=0, max_retries=0
@@ -371,7 +347,7 @@ async def main() -> None:
         uncached = RAGSystem(
             gateway=Gateway(
                 llm=FunctionLLM(lambda request: "unused", capabilities=EXTRACTIVE_CAPABILITIES),
-                embeddings=MiniLMEmbeddings(),
+                embeddings=LocalEmbeddings(),
                 config=GatewayConfig(
                     default_embedding_model=EMBEDDING_MODEL, requests_per_minute=0, max_retries=0
                 ),

@@ -1,13 +1,14 @@
 """Cold start: each command in a fresh interpreter, beside ``python -c pass`` and ``import numpy``.
 
 On the embedded default (a fresh data directory: embedded PostgreSQL, local MiniLM, local
-extractive answers), after ingesting ``examples/knowledge_base`` and training one scikit-learn
-model (not timed), every line below is a new process, timed from spawn to exit (median of
-``--rounds``), with its peak RSS (``wait4``; the embedded PostgreSQL's own processes are not
-counted):
+extractive answers), after ingesting ``examples/knowledge_base`` and training two scikit-learn
+models (a logistic regression and a random forest, each with its ONNX twin; not timed), every
+line below is a new process, timed from spawn to exit (median of ``--rounds``), with its peak RSS
+(``wait4``; the embedded PostgreSQL's own processes are not counted):
 
 * ``python -c pass``, ``python -c "import numpy"`` (the floors);
-* ``motadata-ai --help``, ``ml list``, ``ml predict``, ``ask --mode keyword``, ``ask`` (hybrid);
+* ``motadata-ai --help``, ``ml list``, ``ml predict`` (each model), ``ask --mode keyword``, ``ask``
+  (hybrid);
 * ``connect()`` then the first ``gateway.generate`` / the first ``gateway.embed`` of one short
   text (timed inside the process, from ``connect()`` returning);
 * ``motadata-ai serve``: spawn to ``/ready`` answering 200, then ten ``POST /query`` of ten
@@ -256,16 +257,17 @@ def main() -> None:
             return
         training = data_dir / "incidents.csv"
         write_training_csv(training)
-        trained = subprocess.run(
-            cli(
-                "ml", "train", str(training), "--model", "sla", "--target", "made_sla",
-                "--features", "priority:categorical,category:categorical,opened_hour:numeric",
-                "--group-column", "number", "--promote", "--no-progress",
-            ),
-            env=env, cwd=ROOT, capture_output=True, text=True,
-        )  # fmt: skip
-        if trained.returncode != 0:
-            raise SystemExit(f"training failed: {trained.stderr[-2000:]}")
+        for model, estimator in (("sla", "logistic_regression"), ("sla-forest", "random_forest")):
+            trained = subprocess.run(
+                cli(
+                    "ml", "train", str(training), "--model", model, "--target", "made_sla",
+                    "--features", "priority:categorical,category:categorical,opened_hour:numeric",
+                    "--estimator", estimator, "--group-column", "number", "--promote", "--no-progress",
+                ),
+                env=env, cwd=ROOT, capture_output=True, text=True,
+            )  # fmt: skip
+            if trained.returncode != 0:
+                raise SystemExit(f"training failed: {trained.stderr[-2000:]}")
         record = json.dumps({"priority": "2 - High", "category": "Category 3", "opened_hour": 10})
 
         rounds = args.rounds
@@ -276,6 +278,8 @@ def main() -> None:
         measure(
             "motadata-ai ml predict", cli("ml", "predict", "sla", "--record", record), env, rounds, figures
         )
+        forest = cli("ml", "predict", "sla-forest", "--record", record)
+        measure("motadata-ai ml predict (random forest)", forest, env, rounds, figures)
         measure(
             "motadata-ai ask --mode keyword", cli("ask", QUESTION, "--mode", "keyword"), env, rounds, figures
         )
@@ -300,6 +304,7 @@ def main() -> None:
         "ask_cold_s": figures["motadata-ai ask (hybrid)"]["wall_s"],
         "ask_keyword_cold_s": figures["motadata-ai ask --mode keyword"]["wall_s"],
         "ml_predict_cold_s": figures["motadata-ai ml predict"]["wall_s"],
+        "ml_predict_forest_cold_s": figures["motadata-ai ml predict (random forest)"]["wall_s"],
         "ml_list_cold_s": figures["motadata-ai ml list"]["wall_s"],
         "help_cold_s": figures["motadata-ai --help"]["wall_s"],
         "python_pass_s": figures["python -c pass"]["wall_s"],

@@ -61,6 +61,12 @@ async def prepared(
         run = await ml.train(Dataset.from_records(tabular, TABULAR), model_name="sla-tabular")
         await ml.promote("sla-tabular", run.version or 0)
         assert (await ml.get_version("sla-tabular")).serving is not None
+        # a tree ensemble gets one too
+        run = await ml.train(
+            Dataset.from_records(tabular, TABULAR), model_name="sla-forest", estimator="random_forest"
+        )
+        await ml.promote("sla-forest", run.version or 0)
+        assert (await ml.get_version("sla-forest")).serving is not None
     yield {"dsn": postgres_dsn, "data_dir": data_dir, "tenant": tenant}
 
 
@@ -157,15 +163,16 @@ def test_ml_predict_of_a_scikit_learn_model_does_not_import_torch(prepared: dict
     assert not {m for m in modules if m.startswith(skipped)}
 
 
-def test_ml_predict_with_an_onnx_twin_imports_no_scikit_learn(prepared: dict[str, Any]) -> None:
+@pytest.mark.parametrize("model", ["sla-tabular", "sla-forest"])
+def test_ml_predict_with_an_onnx_twin_imports_no_scikit_learn(prepared: dict[str, Any], model: str) -> None:
     record = json.dumps({"hours_open": 9.0, "category": "network"})
-    args = ["ml", "predict", "sla-tabular", "--record", record, "--json", "--tenant", prepared["tenant"]]
+    args = ["ml", "predict", model, "--record", record, "--json", "--tenant", prepared["tenant"]]
     result, modules = cold(prepared, args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "onnxruntime" in modules
     assert heavy(modules, {"sklearn", "scipy", "pandas", "skops", "skl2onnx", "onnx"} | HEAVY) == set()
     prediction = json.loads(result.stdout.strip().splitlines()[-1])
-    assert prediction["model_name"] == "sla-tabular" and prediction["label"] in ("yes", "no")
+    assert prediction["model_name"] == model and prediction["label"] in ("yes", "no")
 
 
 def test_hybrid_ask_loads_the_embedder_without_litellm_or_torch(prepared: dict[str, Any]) -> None:

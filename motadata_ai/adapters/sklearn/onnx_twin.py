@@ -2,20 +2,27 @@
 importing scikit-learn, scipy or pandas.
 
 :func:`dumps_onnx` converts a fitted pipeline with skl2onnx when every feature is numeric or
-categorical and the estimator is linear (:data:`ONNX_ESTIMATORS`), and keeps the result only
-when onnxruntime predicts the given records as scikit-learn does (the same labels, probabilities
-within :data:`TOLERANCE`). What is left out, and why (measured with skl2onnx 1.20 and
-onnxruntime 1.32):
+categorical and the estimator is linear or a tree model (:data:`ONNX_ESTIMATORS`), and keeps the
+result only when onnxruntime predicts the given records as scikit-learn does (the same labels,
+probabilities within :data:`TOLERANCE`; on a row where two classes tie, either label:
+:func:`same_labels`). What is left out, and why (measured with skl2onnx 1.20 and onnxruntime
+1.32):
 
 * text features: the converted TF-IDF lowercases through a C++ locale that a machine may lack
   (``StringNormalizer`` fails to load without ``en_US.UTF-8``) and tokenises with another regular
-  expression engine than Python's;
-* tree ensembles: onnxruntime compares float32 thresholds where scikit-learn compares float32
-  inputs with float64 thresholds, so a value beside a split can take the other branch (up to a
-  whole class probability apart on the test models).
+  expression engine than Python's.
 
 Numeric inputs stay float64 through the graph: onnxruntime has no float64 ``Imputer``, so the
 converted ``Imputer`` node is replaced by ``IsNaN`` and ``Where`` over the same statistics.
+
+Trees (:data:`TREE_ESTIMATORS`) compare as scikit-learn's do. scikit-learn casts a tree's input to
+float32 and compares it with float64 thresholds; skl2onnx, given float64 inputs, writes
+thresholds meant for float64 comparisons into the float32 attribute the converter uses, so a value
+beside a split took the other branch (up to a whole class probability apart on the test models).
+:func:`_float32_trees` casts the tree node's input to float32 and writes, for each split, the
+float32 threshold that splits float32 values exactly as scikit-learn's float64 one does
+(:func:`float32_split`), read from the fitted trees themselves.
+
 :class:`OnnxModel` is the loaded twin; the feature signature and the class labels travel in the
 model's metadata. The bytes are verified against the registered SHA-256 before they get here.
 """
@@ -35,7 +42,11 @@ from motadata_ai.ports.ml import ArtifactRefused, TrainedModel
 
 logger = logging.getLogger(__name__)
 
-ONNX_ESTIMATORS: frozenset[str] = frozenset({"LogisticRegression", "SGDClassifier"})
+TREE_ESTIMATORS: frozenset[str] = frozenset(
+    {"DecisionTreeClassifier", "RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier"}
+)
+"""The tree models converted, with their splits rewritten by :func:`_float32_trees`."""
+ONNX_ESTIMATORS: frozenset[str] = frozenset({"LogisticRegression", "SGDClassifier"}) | TREE_ESTIMATORS
 """The estimators (class names) whose ONNX conversion predicts exactly as scikit-learn does."""
 TOLERANCE = 1e-5
 """The largest difference of a probability between the twin and scikit-learn that is accepted."""
@@ -140,12 +151,89 @@ def _float64_imputers(graph: Any) -> None:
     graph.node.extend(nodes)
 
 
+def float32_split(threshold: float) -> float:
+    """The largest float32 ``w`` with ``x <= w`` exactly when ``x <= threshold`` for every float32
+    ``x`` (``threshold`` a float64): the nearest float32, one step lower when it lies above.
+    (skl2onnx's ``sklearn_threshold`` means the same but compares a float32 with a Python float,
+    which NumPy 2 does in float32, so it keeps the rounded-up value.)"""
+    split = np.float32(threshold)
+    if np.float64(split) > np.float64(threshold):
+        split = np.nextafter(split, np.float32(-np.inf))
+    return float(split)
+
+
+def _fitted_trees(estimator: Any) -> list[Any]:
+    """The estimator's fitted ``tree_`` objects in the order skl2onnx numbers them (``nodes_treeids``):
+    a gradient boosting's stage ``i`` and class column ``c`` is tree ``i * columns + c``."""
+    if hasattr(estimator, "tree_"):
+        return [estimator.tree_]
+    stages = estimator.estimators_
+    if getattr(stages, "ndim", 1) == 2:  # gradient boosting: (stages, columns) of regressors
+        return [tree.tree_ for row in stages for tree in row]
+    return [tree.tree_ for tree in stages]
+
+
+def _float32_trees(graph: Any, estimator: Any) -> None:
+    """Make the tree node compare as scikit-learn does (see the module doc): its input cast to
+    float32, each split's threshold the float32 one equivalent to the fitted float64 threshold,
+    its probabilities cast back to float64. Raises ``ValueError`` when the node's splits are not
+    the fitted trees' (a converter that numbers them otherwise keeps no twin)."""
+    from onnx import TensorProto, helper
+
+    (node,) = [n for n in graph.node if n.op_type == "TreeEnsembleClassifier"]
+    trees = _fitted_trees(estimator)
+    attributes = {a.name: a for a in node.attribute}
+    thresholds = []
+    for tree_id, node_id, mode, feature in zip(
+        attributes["nodes_treeids"].ints,
+        attributes["nodes_nodeids"].ints,
+        attributes["nodes_modes"].strings,
+        attributes["nodes_featureids"].ints,
+        strict=True,
+    ):
+        tree = trees[tree_id]
+        if mode == b"LEAF":
+            thresholds.append(0.0)
+            continue
+        if mode != b"BRANCH_LEQ" or int(tree.feature[node_id]) != feature:
+            raise ValueError(f"split {tree_id}/{node_id} is not the fitted tree's")
+        thresholds.append(float32_split(tree.threshold[node_id]))
+    values = attributes["nodes_values"]
+    del values.floats[:]
+    values.floats.extend(thresholds)
+    source, probabilities = node.input[0], node.output[1]
+    node.input[0], node.output[1] = f"{source}_float32", f"{probabilities}_float32"
+    nodes = []
+    for other in graph.node:
+        if other is node:
+            nodes.append(helper.make_node("Cast", [source], [node.input[0]], to=TensorProto.FLOAT))
+            nodes.append(other)
+            nodes.append(helper.make_node("Cast", [node.output[1]], [probabilities], to=TensorProto.DOUBLE))
+        else:
+            nodes.append(other)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    for output in graph.output:
+        if output.name == probabilities:
+            output.type.tensor_type.elem_type = TensorProto.DOUBLE
+
+
 def convertible(pipeline: Any, features: Sequence[FeatureSpec]) -> bool:
     """Whether the pipeline is one this module converts (see the module's docstring)."""
     estimator = pipeline.named_steps["estimator"]
     return type(estimator).__name__ in ONNX_ESTIMATORS and all(
         f.type in ("numeric", "categorical") for f in features
     )
+
+
+def same_labels(expected: np.ndarray, actual: np.ndarray) -> bool:
+    """Whether each row's most probable class is the same, except on a row whose two most probable
+    classes scikit-learn itself ties (within :data:`TOLERANCE`): a tree ensemble averages leaf
+    fractions, so 15 of 30 trees give exactly 0.5 each, and the twin's float32 sums (or
+    scikit-learn's float64 rounding) tip such a tie either way."""
+    leading = np.sort(expected, axis=1)[:, -2:]
+    tied = leading[:, 1] - leading[:, 0] <= TOLERANCE
+    return bool(((expected.argmax(axis=1) == actual.argmax(axis=1)) | tied).all())
 
 
 def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
@@ -172,6 +260,8 @@ def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
             target_opset=_OPSETS,
         )
         _float64_imputers(graph.graph)
+        if type(estimator).__name__ in TREE_ESTIMATORS:
+            _float32_trees(graph.graph, estimator)
         for key, value in (
             (FEATURES_KEY, json.dumps([[f.name, f.type] for f in model.features])),
             (CLASSES_KEY, json.dumps(list(model.classes))),
@@ -189,7 +279,7 @@ def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
     actual = np.asarray(twin.predict_proba(records), dtype=np.float64)
     if (
         expected.shape != actual.shape
-        or not bool((expected.argmax(axis=1) == actual.argmax(axis=1)).all())
+        or not same_labels(expected, actual)
         or np.abs(expected - actual).max() > TOLERANCE
     ):
         logger.info("no ONNX twin: its predictions differ from scikit-learn's")

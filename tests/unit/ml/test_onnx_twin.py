@@ -11,7 +11,7 @@ import pytest
 
 from motadata_ai.adapters.memory.ml import InMemoryArtifactStore, InMemoryModelRegistry
 from motadata_ai.adapters.sklearn import SklearnModel, SklearnTrainer
-from motadata_ai.adapters.sklearn.onnx_twin import TOLERANCE, OnnxModel
+from motadata_ai.adapters.sklearn.onnx_twin import TOLERANCE, OnnxModel, same_labels
 from motadata_ai.domain.ml import MLSystem
 from motadata_ai.domain.ml.dataset import normalise_record, validate_dataset
 from motadata_ai.domain.values.ml import Dataset, DatasetSchema, ModelVersion, TrainingRun
@@ -61,10 +61,13 @@ def training_rows(schema: DatasetSchema = TABULAR) -> list[dict[str, Any]]:
     return normalised
 
 
-@pytest.mark.parametrize("estimator", ["logistic_regression", "sgd"])
+TREES = ["random_forest", "extra_trees", "gradient_boosting", "decision_tree"]
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "sgd", *TREES])
 async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str) -> None:
     trainer = SklearnTrainer()
-    model = await fit(estimator)
+    model = await fit(estimator, **({"n_estimators": 30} if estimator in TREES[:3] else {}))
     data = await trainer.dumps_serving(model, training_rows())
     assert data is not None
     twin = await trainer.loads_serving(data)
@@ -72,24 +75,69 @@ async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str) -> N
     assert twin.classes == model.classes == ("no", "yes")
     records = unseen()  # missing values, an unknown category, an outlier
     expected, actual = np.array(model.predict_proba(records)), np.array(twin.predict_proba(records))
-    assert (expected.argmax(axis=1) == actual.argmax(axis=1)).all()
+    assert same_labels(expected, actual)
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE)
 
 
-@pytest.mark.parametrize(
-    ("estimator", "schema"),
-    [
-        ("logistic_regression", SCHEMA),  # a text feature: TF-IDF is not converted
-        ("random_forest", TABULAR),  # trees: float32 thresholds in onnxruntime
-        ("gradient_boosting", TABULAR),
-        ("decision_tree", TABULAR),
-    ],
-    ids=["text feature", "random forest", "gradient boosting", "decision tree"],
-)
-async def test_a_pipeline_not_converted_exactly_gets_no_twin(estimator: str, schema: DatasetSchema) -> None:
-    hyper = {"n_estimators": 10} if estimator in ("random_forest", "gradient_boosting") else {}
-    model = await fit(estimator, schema, **hyper)
-    assert await SklearnTrainer().dumps_serving(model, training_rows(schema)) is None
+def test_labels_must_agree_except_where_scikit_learn_ties() -> None:
+    expected = np.array([[0.5, 0.5], [0.7, 0.3], [0.2, 0.8]])
+    assert same_labels(expected, np.array([[0.4999999, 0.5000001], [0.7, 0.3], [0.2, 0.8]]))
+    assert not same_labels(expected, np.array([[0.5, 0.5], [0.4, 0.6], [0.2, 0.8]]))
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest"])
+async def test_a_pipeline_with_a_text_feature_gets_no_twin(estimator: str) -> None:
+    model = await fit(estimator, SCHEMA)  # TF-IDF is not converted
+    assert await SklearnTrainer().dumps_serving(model, training_rows(SCHEMA)) is None
+
+
+def boundary_tree() -> tuple[Any, np.ndarray]:
+    """A one-split tree whose float64 threshold lies just below a float32 value, and the two
+    float32 values either side of it: the nearest float32 to the threshold is the upper one."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    low, high = np.float32(0.1), np.float32(0.3)
+    while np.float64(np.float32((np.float64(low) + high) / 2)) <= (np.float64(low) + high) / 2:
+        high = np.nextafter(high, np.float32(1))
+    tree = DecisionTreeClassifier(random_state=0).fit(np.array([[low], [high]], dtype=np.float64), [0, 1])
+    above = np.float32(tree.tree_.threshold[0])
+    return tree, np.array([[np.nextafter(above, np.float32(0))], [above]], dtype=np.float64)
+
+
+def test_a_tree_twin_splits_a_value_beside_the_threshold_as_scikit_learn_does() -> None:
+    """The value just above the threshold rounds to its nearest float32: a float32 comparison
+    with that would send it left, scikit-learn sends it right."""
+    import onnxruntime
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    from motadata_ai.adapters.sklearn.onnx_twin import _float32_trees
+
+    tree, values = boundary_tree()
+    assert tree.predict(values).tolist() == [0, 1]
+    graph = convert_sklearn(
+        tree,
+        initial_types=[("x", DoubleTensorType([None, 1]))],
+        options={id(tree): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    _float32_trees(graph.graph, tree)
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    _, probabilities = session.run(None, {"x": values})
+    assert probabilities.dtype == np.float64
+    np.testing.assert_array_equal(probabilities, tree.predict_proba(values))
+
+
+def test_float32_split_is_the_float64_comparison_for_every_float32() -> None:
+    from motadata_ai.adapters.sklearn.onnx_twin import float32_split
+
+    rng = np.random.default_rng(3)
+    thresholds = np.concatenate([rng.standard_normal(2000) * 10.0 ** rng.integers(-8, 8, 2000), [0.0, 1e39]])
+    for threshold in thresholds:
+        split = np.float32(float32_split(threshold))
+        nearest = np.float32(threshold)
+        for x in (nearest, *(np.nextafter(nearest, np.float32(side)) for side in (-np.inf, np.inf))):
+            assert (np.float64(x) <= threshold) == (x <= split), (threshold, x)
 
 
 class CountingTrainer(SklearnTrainer):

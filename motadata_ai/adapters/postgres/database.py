@@ -69,7 +69,14 @@ from motadata_ai.domain.values.errors import (
 from motadata_ai.domain.values.health import ComponentHealth
 from motadata_ai.ports.telemetry import TelemetryPort
 
-__all__ = ["MigratedStore", "PostgresDatabase", "PostgresError", "PostgresUnavailable", "is_connection_error"]
+__all__ = [
+    "MigratedStore",
+    "PostgresDatabase",
+    "PostgresError",
+    "PostgresUnavailable",
+    "is_connection_error",
+    "is_rerouted_row",
+]
 
 
 _CONNECTION_SQLSTATE_CLASSES = ("08", "28", "53", "57", "3D")  # connection, auth, resources, shutdown, no db
@@ -85,6 +92,22 @@ def is_connection_error(exc: BaseException) -> bool:
         state = getattr(exc, "sqlstate", None) or ""
         return state[:2] in _CONNECTION_SQLSTATE_CLASSES
     return False
+
+
+def is_rerouted_row(exc: BaseException) -> bool:
+    """Whether ``exc`` is a row that a statement routed to a default partition which a concurrent
+    ``ATTACH PARTITION`` (a tenant's promotion) closed to it before the statement could write it.
+
+    PostgreSQL chooses a row's partition from the partitions it sees when the statement starts;
+    if the statement then waits on a lock the attaching transaction holds, it writes into the
+    default partition afterwards only if the row still belongs there, and otherwise fails with
+    "violates partition constraint" (a check violation without a constraint name; a table's own
+    CHECK constraints have one). The transaction run again routes the row to the new partition."""
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and getattr(exc, "sqlstate", None) == "23514"
+        and not getattr(exc, "constraint_name", None)
+    )
 
 
 _VECTOR_LOCK = "motadata_ai.create_extension_vector"

@@ -44,7 +44,7 @@ from motadata_ai.adapters.memory.documents import (
     version_conflict,
 )
 from motadata_ai.adapters.memory.vector_store import check_document_id
-from motadata_ai.adapters.postgres.database import MigratedStore, is_connection_error
+from motadata_ai.adapters.postgres.database import MigratedStore, is_connection_error, is_rerouted_row
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.documents import ConversationTurn, StoredDocument
 from motadata_ai.domain.values.errors import ConfigurationError
@@ -288,7 +288,9 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
     async def _in_document_transaction(self, tenant: TenantContext, document_id: str, body: Any) -> Any:
         """Run ``body(conn)`` in one transaction holding the document's advisory lock.
 
-        Deadlocks and serialization failures are retried; a connection lost during COMMIT raises
+        Deadlocks, serialization failures and a chunk routed to the shared partition just before
+        the tenant's promotion attached its own (``is_rerouted_row``) are retried; a connection
+        lost during COMMIT raises
         :class:`DocumentStoreUnavailable` with ``commit_unknown=True``.
         """
         with self._db.translate_errors(
@@ -305,7 +307,8 @@ class PostgresDocumentStore(MigratedStore, DocumentStorePort, ConversationStoreP
                     except BaseException as error:
                         with contextlib.suppress(Exception):
                             await transaction.rollback()
-                        retry = getattr(error, "sqlstate", None) in _RETRIED_SQLSTATES
+                        state = getattr(error, "sqlstate", None)
+                        retry = state in _RETRIED_SQLSTATES or is_rerouted_row(error)
                         if retry and attempt < _WRITE_ATTEMPTS:
                             continue
                         raise

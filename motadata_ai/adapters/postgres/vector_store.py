@@ -60,7 +60,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_records,
     check_top_k,
 )
-from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase
+from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase, is_rerouted_row
 from motadata_ai.adapters.postgres.index_recall import RECALL_PROBES, RECALL_TARGET, Calibration, RecallCheck
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
@@ -883,9 +883,11 @@ class PgVectorStore(VectorStorePort):
                         delta = await self._write(conn, batch, packed)
                         await self._apply_delta(conn, tenant.tenant_id, delta)
                     break
-                except asyncpg.UniqueViolationError:
-                    # another transaction inserted one of these ids meanwhile: upsert again over it
-                    if attempt == _UPSERT_ATTEMPTS:
+                except asyncpg.PostgresError as error:
+                    # another transaction inserted one of these ids meanwhile, or promoted the
+                    # tenant while this write waited to go into the shared partition: write again
+                    again = isinstance(error, asyncpg.UniqueViolationError) or is_rerouted_row(error)
+                    if not again or attempt == _UPSERT_ATTEMPTS:
                         raise
             await self.database.record_write(tenant.tenant_id)
         await self._maybe_promote(tenant)

@@ -111,7 +111,7 @@ def test_a_tree_twin_splits_a_value_beside_the_threshold_as_scikit_learn_does() 
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType
 
-    from motadata_ai.adapters.sklearn.onnx_twin import _float32_trees
+    from motadata_ai.adapters.sklearn.onnx_trees import float32_trees
 
     tree, values = boundary_tree()
     assert tree.predict(values).tolist() == [0, 1]
@@ -121,7 +121,7 @@ def test_a_tree_twin_splits_a_value_beside_the_threshold_as_scikit_learn_does() 
         options={id(tree): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
-    _float32_trees(graph.graph, tree)
+    float32_trees(graph.graph, tree)
     session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     _, probabilities = session.run(None, {"x": values})
     assert probabilities.dtype == np.float64
@@ -129,7 +129,7 @@ def test_a_tree_twin_splits_a_value_beside_the_threshold_as_scikit_learn_does() 
 
 
 def test_float32_split_is_the_float64_comparison_for_every_float32() -> None:
-    from motadata_ai.adapters.sklearn.onnx_twin import float32_split
+    from motadata_ai.adapters.sklearn.onnx_trees import float32_split
 
     rng = np.random.default_rng(3)
     thresholds = np.concatenate([rng.standard_normal(2000) * 10.0 ** rng.integers(-8, 8, 2000), [0.0, 1e39]])

@@ -1,10 +1,12 @@
 """Cold start: each command in a fresh interpreter, beside ``python -c pass`` and ``import numpy``.
 
 On the embedded default (a fresh data directory: embedded PostgreSQL, local MiniLM, local
-extractive answers), after ingesting ``examples/knowledge_base`` and training two scikit-learn
-models (a logistic regression and a random forest, each with its ONNX twin; not timed), every
-line below is a new process, timed from spawn to exit (median of ``--rounds``), with its peak RSS
-(``wait4``; the embedded PostgreSQL's own processes are not counted):
+extractive answers), after ingesting ``examples/knowledge_base`` and training three scikit-learn
+models with their ONNX twins (a logistic regression, a random forest, a logistic regression with
+a text feature) and, as the baseline, the text model with a TF-IDF setting the twin does not
+reproduce (served from skops; none of this timed), every line below is a new process, timed from
+spawn to exit (median of ``--rounds``), with its peak RSS (``wait4``; the embedded PostgreSQL's
+own processes are not counted):
 
 * ``python -c pass``, ``python -c "import numpy"`` (the floors);
 * ``motadata-ai --help``, ``ml list``, ``ml predict`` (each model), ``ask --mode keyword``, ``ask``
@@ -140,14 +142,14 @@ def write_training_csv(path: Path) -> None:
     rng = random.Random(5)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["number", "priority", "category", "opened_hour", "made_sla"])
+        writer.writerow(["number", "priority", "category", "opened_hour", "description", "made_sla"])
         for i in range(300):
             priority = rng.choice(["1 - Critical", "2 - High", "3 - Moderate", "4 - Low"])
             hour = rng.randint(0, 23)
             made = priority in ("3 - Moderate", "4 - Low") or (9 <= hour <= 17 and rng.random() < 0.7)
-            writer.writerow(
-                [f"INC{i:05d}", priority, f"Category {rng.randint(1, 8)}", hour, str(made).lower()]
-            )
+            words = rng.sample(["vpn", "printer", "email", "outage", "password", "slow", "laptop"], 3)
+            category = f"Category {rng.randint(1, 8)}"
+            writer.writerow([f"INC{i:05d}", priority, category, hour, " ".join(words), str(made).lower()])
 
 
 def free_port() -> int:
@@ -257,12 +259,20 @@ def main() -> None:
             return
         training = data_dir / "incidents.csv"
         write_training_csv(training)
-        for model, estimator in (("sla", "logistic_regression"), ("sla-forest", "random_forest")):
+        tabular = "priority:categorical,category:categorical,opened_hour:numeric"
+        described = f"{tabular},description:text"
+        no_twin = '{"preprocess__text:description__sublinear_tf": true}'  # a TF-IDF the twin lacks
+        for model, estimator, features, hyperparameters in (
+            ("sla", "logistic_regression", tabular, "{}"),
+            ("sla-forest", "random_forest", tabular, "{}"),
+            ("sla-text", "logistic_regression", described, "{}"),
+            ("sla-text-skops", "logistic_regression", described, no_twin),
+        ):
             trained = subprocess.run(
                 cli(
                     "ml", "train", str(training), "--model", model, "--target", "made_sla",
-                    "--features", "priority:categorical,category:categorical,opened_hour:numeric",
-                    "--estimator", estimator, "--group-column", "number", "--promote", "--no-progress",
+                    "--features", features, "--estimator", estimator, "--group-column", "number",
+                    "--hyperparameters", hyperparameters, "--promote", "--no-progress",
                 ),
                 env=env, cwd=ROOT, capture_output=True, text=True,
             )  # fmt: skip
@@ -280,6 +290,11 @@ def main() -> None:
         )
         forest = cli("ml", "predict", "sla-forest", "--record", record)
         measure("motadata-ai ml predict (random forest)", forest, env, rounds, figures)
+        text_record = json.dumps({**json.loads(record), "description": "vpn outage slow"})
+        text = cli("ml", "predict", "sla-text", "--record", text_record)
+        measure("motadata-ai ml predict (text feature)", text, env, rounds, figures)
+        skops = cli("ml", "predict", "sla-text-skops", "--record", text_record)
+        measure("motadata-ai ml predict (text, no twin)", skops, env, rounds, figures)
         measure(
             "motadata-ai ask --mode keyword", cli("ask", QUESTION, "--mode", "keyword"), env, rounds, figures
         )
@@ -305,6 +320,8 @@ def main() -> None:
         "ask_keyword_cold_s": figures["motadata-ai ask --mode keyword"]["wall_s"],
         "ml_predict_cold_s": figures["motadata-ai ml predict"]["wall_s"],
         "ml_predict_forest_cold_s": figures["motadata-ai ml predict (random forest)"]["wall_s"],
+        "ml_predict_text_cold_s": figures["motadata-ai ml predict (text feature)"]["wall_s"],
+        "ml_predict_text_skops_cold_s": figures["motadata-ai ml predict (text, no twin)"]["wall_s"],
         "ml_list_cold_s": figures["motadata-ai ml list"]["wall_s"],
         "help_cold_s": figures["motadata-ai --help"]["wall_s"],
         "python_pass_s": figures["python -c pass"]["wall_s"],

@@ -1,16 +1,18 @@
 """The ONNX twin of a scikit-learn model: the same pipeline served by onnxruntime, without
 importing scikit-learn, scipy or pandas.
 
-:func:`dumps_onnx` converts a fitted pipeline with skl2onnx when every feature is numeric or
-categorical and the estimator is linear or a tree model (:data:`ONNX_ESTIMATORS`), and keeps the
+:func:`dumps_onnx` converts a fitted pipeline with skl2onnx when the estimator is linear or a tree
+model (:data:`ONNX_ESTIMATORS`), whatever its numeric, categorical and text features, and keeps the
 result only when onnxruntime predicts the given records as scikit-learn does (the same labels,
 probabilities within :data:`TOLERANCE`; on a row where two classes tie, either label:
 :func:`same_labels`). What is left out, and why (measured with skl2onnx 1.20 and onnxruntime
 1.32):
 
-* text features: the converted TF-IDF lowercases through a C++ locale that a machine may lack
-  (``StringNormalizer`` fails to load without ``en_US.UTF-8``) and tokenises with another regular
-  expression engine than Python's.
+* a text column whose ``TfidfVectorizer`` has settings other than those
+  :mod:`~motadata_ai.adapters.sklearn.onnx_text` reproduces in NumPy (a twin takes each text
+  column as its TF-IDF vector, computed outside the graph: skl2onnx's own TF-IDF conversion
+  lowercases through a C++ locale that a machine may lack and tokenises with another regular
+  expression engine than Python's).
 
 Numeric inputs stay float64 through the graph: onnxruntime has no float64 ``Imputer``, so the
 converted ``Imputer`` node is replaced by ``IsNaN`` and ``Where`` over the same statistics.
@@ -27,11 +29,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from motadata_ai.adapters.sklearn.onnx_text import TextColumn, inputs_whole, reproducible, text_as_input
 from motadata_ai.adapters.sklearn.onnx_trees import TREE_ESTIMATORS, float32_trees
 from motadata_ai.domain.values.ml import FeatureSpec
 from motadata_ai.ports.ml import ArtifactRefused, TrainedModel
@@ -44,17 +47,23 @@ TOLERANCE = 1e-5
 """The largest difference of a probability between the twin and scikit-learn that is accepted."""
 FEATURES_KEY = "motadata.features"
 CLASSES_KEY = "motadata.classes"
+TEXT_KEY = "motadata.text"
 _OPSETS = {"": 17, "ai.onnx.ml": 3}
 
 
-def _feeds(records: Sequence[dict[str, Any]], features: Sequence[FeatureSpec]) -> dict[str, Any]:
-    """One ``(n, 1)`` input per feature, valued as the direct transform values them."""
+def _feeds(
+    records: Sequence[dict[str, Any]], features: Sequence[FeatureSpec], text: Mapping[str, TextColumn]
+) -> dict[str, Any]:
+    """One input per feature, valued as the direct transform values them: ``(n, 1)`` for a numeric
+    or categorical one, a text column's ``(n, terms)`` TF-IDF rows."""
     feeds: dict[str, Any] = {}
     for spec in features:
         if spec.type == "numeric":
             feeds[spec.name] = np.array(
                 [[math.nan if r[spec.name] is None else r[spec.name]] for r in records], dtype=np.float64
             )
+        elif spec.type == "text":
+            feeds[spec.name] = text[spec.name]([str(r[spec.name] or "") for r in records])
         else:
             feeds[spec.name] = np.array([[str(r[spec.name])] for r in records], dtype=object)
     return feeds
@@ -83,13 +92,17 @@ class OnnxModel(TrainedModel):
                 FeatureSpec(name=name, type=kind) for name, kind in json.loads(meta[FEATURES_KEY])
             )
             self._classes = tuple(str(c) for c in json.loads(meta[CLASSES_KEY]))
+            states = json.loads(meta.get(TEXT_KEY, "{}"))
+            self._text = {name: TextColumn.from_state(state) for name, state in states.items()}
         except Exception as exc:
             raise ArtifactRefused(f"not an ONNX twin of this trainer: {exc}", reason="unloadable") from exc
-        inputs = {i.name for i in self._session.get_inputs()}
+        inputs = {i.name: i.shape for i in self._session.get_inputs()}
         outputs = {o.name for o in self._session.get_outputs()}
+        text = {f.name for f in self.features if f.type == "text"}
         if (
-            inputs != {f.name for f in self.features}
-            or any(f.type == "text" for f in self.features)
+            set(inputs) != {f.name for f in self.features}
+            or set(self._text) != text
+            or any(inputs[name][-1] != len(self._text[name].terms) for name in text)
             or "probabilities" not in outputs
         ):
             raise ArtifactRefused(
@@ -104,7 +117,8 @@ class OnnxModel(TrainedModel):
 
     def predict_proba(self, records: Sequence[dict[str, Any]]) -> list[list[float]]:
         """Probabilities from one onnxruntime run over the records."""
-        (probabilities,) = self._session.run(["probabilities"], _feeds(records, self.features))
+        feeds = _feeds(records, self.features, self._text)
+        (probabilities,) = self._session.run(["probabilities"], feeds)
         result: list[list[float]] = np.asarray(probabilities, dtype=np.float64).tolist()
         return result
 
@@ -146,9 +160,8 @@ def _float64_imputers(graph: Any) -> None:
 def convertible(pipeline: Any, features: Sequence[FeatureSpec]) -> bool:
     """Whether the pipeline is one this module converts (see the module's docstring)."""
     estimator = pipeline.named_steps["estimator"]
-    return type(estimator).__name__ in ONNX_ESTIMATORS and all(
-        f.type in ("numeric", "categorical") for f in features
-    )
+    text = [t for name, t, _ in pipeline.named_steps["preprocess"].transformers_ if name.startswith("text:")]
+    return type(estimator).__name__ in ONNX_ESTIMATORS and all(reproducible(t) for t in text)
 
 
 def same_labels(expected: np.ndarray, actual: np.ndarray) -> bool:
@@ -173,23 +186,33 @@ def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
     except ImportError:
         return None
     estimator = model.pipeline.named_steps["estimator"]
+    pipeline, text = text_as_input(model.pipeline)
     inputs = [
-        (f.name, DoubleTensorType([None, 1]) if f.type == "numeric" else StringTensorType([None, 1]))
+        (
+            f.name,
+            DoubleTensorType([None, len(text[f.name].terms)])
+            if f.type == "text"
+            else DoubleTensorType([None, 1])
+            if f.type == "numeric"
+            else StringTensorType([None, 1]),
+        )
         for f in model.features
     ]
     try:
         graph = convert_sklearn(
-            model.pipeline,
+            pipeline,
             initial_types=inputs,
             options={id(estimator): {"zipmap": False}},
             target_opset=_OPSETS,
         )
+        inputs_whole(graph.graph, list(text))
         _float64_imputers(graph.graph)
         if type(estimator).__name__ in TREE_ESTIMATORS:
             float32_trees(graph.graph, estimator)
         for key, value in (
             (FEATURES_KEY, json.dumps([[f.name, f.type] for f in model.features])),
             (CLASSES_KEY, json.dumps(list(model.classes))),
+            (TEXT_KEY, json.dumps({name: column.state() for name, column in text.items()})),
         ):
             entry = graph.metadata_props.add()
             entry.key, entry.value = key, value

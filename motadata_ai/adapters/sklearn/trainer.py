@@ -2,11 +2,11 @@
 
 The trained artifact is the whole ``Pipeline`` (``preprocess`` ColumnTransformer, then
 ``estimator``), serialised with skops and loaded only through the allow-list in
-:mod:`motadata_ai.adapters.sklearn.safety`; a linear model over numeric and categorical features
-also gets an ONNX twin (:mod:`motadata_ai.adapters.sklearn.onnx_twin`) that serves it without
-importing scikit-learn. Serving uses a direct transform built from the fitted
-steps (same numbers as the ColumnTransformer, without its per-call overhead), so a single
-prediction costs well under a millisecond of preprocessing.
+:mod:`motadata_ai.adapters.sklearn.safety`; a linear or tree model also gets an ONNX twin
+(:mod:`motadata_ai.adapters.sklearn.onnx_twin`) that serves it without importing scikit-learn.
+Serving uses a direct transform built from the fitted steps (same numbers as the
+ColumnTransformer, without its per-call overhead), so a single prediction costs well under a
+millisecond of preprocessing.
 """
 
 from __future__ import annotations

@@ -32,10 +32,17 @@ def tabular_dataset(n: int = 200) -> Dataset:
     return Dataset.from_records(tabular(make_records(n)), TABULAR)
 
 
-def unseen() -> list[dict[str, Any]]:
-    records = tabular(features_of(make_records(60, seed=7)))
-    records += [{"hours_open": None, "category": "never-seen"}, {"hours_open": 1e6, "category": None}]
-    return [normalise_record(r, TABULAR.features) for r in records]
+def unseen(schema: DatasetSchema = TABULAR) -> list[dict[str, Any]]:
+    """New records: missing values, an unknown category, an outlier (and, with text, odd text)."""
+    records = features_of(make_records(60, seed=7))
+    records += [
+        {"hours_open": None, "category": "never-seen", "summary": None},
+        {"hours_open": 1e6, "category": None, "summary": ""},
+        {"hours_open": 3.0, "category": "network", "summary": "ÜBER outage!! VPN-gateway_01 DOWN, down; ça"},
+    ]
+    if schema is TABULAR:
+        records = tabular(records)
+    return [normalise_record(r, schema.features) for r in records]
 
 
 def rows_for(schema: DatasetSchema) -> list[dict[str, Any]]:
@@ -64,16 +71,21 @@ def training_rows(schema: DatasetSchema = TABULAR) -> list[dict[str, Any]]:
 TREES = ["random_forest", "extra_trees", "gradient_boosting", "decision_tree"]
 
 
-@pytest.mark.parametrize("estimator", ["logistic_regression", "sgd", *TREES])
-async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str) -> None:
+@pytest.mark.parametrize(
+    ("estimator", "schema"),
+    [(name, TABULAR) for name in ["logistic_regression", "sgd", *TREES]]
+    + [("logistic_regression", SCHEMA), ("random_forest", SCHEMA)],
+    ids=[*(["logistic_regression", "sgd", *TREES]), "text, logistic_regression", "text, random_forest"],
+)
+async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str, schema: DatasetSchema) -> None:
     trainer = SklearnTrainer()
-    model = await fit(estimator, **({"n_estimators": 30} if estimator in TREES[:3] else {}))
-    data = await trainer.dumps_serving(model, training_rows())
+    model = await fit(estimator, schema, **({"n_estimators": 30} if estimator in TREES[:3] else {}))
+    data = await trainer.dumps_serving(model, training_rows(schema))
     assert data is not None
     twin = await trainer.loads_serving(data)
     assert isinstance(twin, OnnxModel)
     assert twin.classes == model.classes == ("no", "yes")
-    records = unseen()  # missing values, an unknown category, an outlier
+    records = unseen(schema)
     expected, actual = np.array(model.predict_proba(records)), np.array(twin.predict_proba(records))
     assert same_labels(expected, actual)
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE)
@@ -85,10 +97,37 @@ def test_labels_must_agree_except_where_scikit_learn_ties() -> None:
     assert not same_labels(expected, np.array([[0.5, 0.5], [0.4, 0.6], [0.2, 0.8]]))
 
 
-@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest"])
-async def test_a_pipeline_with_a_text_feature_gets_no_twin(estimator: str) -> None:
-    model = await fit(estimator, SCHEMA)  # TF-IDF is not converted
+OTHER_TFIDF = {"preprocess__text:summary__sublinear_tf": True}
+"""A TF-IDF setting the twin's NumPy TF-IDF does not reproduce."""
+
+
+async def test_a_text_feature_whose_tf_idf_the_twin_does_not_reproduce_gets_no_twin() -> None:
+    model = await fit("logistic_regression", SCHEMA, **OTHER_TFIDF)
     assert await SklearnTrainer().dumps_serving(model, training_rows(SCHEMA)) is None
+
+
+def varied_texts() -> list[str]:
+    return [
+        "VPN down", "vpn DOWN down down", "", "   ", "a b c", "ça marche pas, l'écran est noir",
+        "ÜBER-Ausfall im Straße_3", "printer_01 jammed!!", "e-mail  not\tsyncing\n again", "x" * 300,
+        "日本語のテキスト 障害", "12 34 5678", "tab\there", "it's the user's issue",
+    ]  # fmt: skip
+
+
+def test_the_numpy_tf_idf_is_scikit_learns() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from motadata_ai.adapters.sklearn.onnx_text import TextColumn, reproducible
+
+    corpus = [s for s in varied_texts() if s.strip()] + [r["summary"] for r in make_records(80)]
+    vectorizer = TfidfVectorizer(max_features=50).fit(corpus)
+    assert reproducible(vectorizer)
+    column = TextColumn.from_state(TextColumn.of(vectorizer).state())
+    texts = [*varied_texts(), "unseen words only", "vpn vpn vpn printer"]
+    np.testing.assert_allclose(column(texts), vectorizer.transform(texts).toarray(), rtol=0, atol=1e-12)
+    assert not reproducible(TfidfVectorizer(sublinear_tf=True).fit(corpus))
+    assert not reproducible(TfidfVectorizer(ngram_range=(1, 2)).fit(corpus))
+    assert not reproducible(TfidfVectorizer())  # not fitted
 
 
 def boundary_tree() -> tuple[Any, np.ndarray]:
@@ -210,7 +249,9 @@ async def test_a_missing_twin_falls_back_to_the_skops_artifact(
 async def test_a_model_without_a_twin_is_served_from_skops(make_system: MakeSystem) -> None:
     trainer = CountingTrainer()
     ml = make_system(trainers={"sklearn": trainer})
-    await ml.train(Dataset.from_records(make_records(), SCHEMA), model_name="m")  # a text feature
+    await ml.train(  # a TF-IDF setting the twin does not reproduce
+        Dataset.from_records(make_records(), SCHEMA), model_name="m", hyperparameters=OTHER_TFIDF
+    )
     await ml.promote("m", 1)
     assert (await ml.get_version("m", version=1)).serving is None
     ml.unload("m")
@@ -244,7 +285,7 @@ async def test_a_failed_registration_leaves_neither_artifact(make_system: MakeSy
 def test_feeds_follow_the_signature() -> None:
     from motadata_ai.adapters.sklearn.onnx_twin import _feeds
 
-    feeds = _feeds([{"hours_open": None, "category": None}], TABULAR.features)
+    feeds = _feeds([{"hours_open": None, "category": None}], TABULAR.features, {})
     assert np.isnan(feeds["hours_open"][0, 0]) and feeds["category"][0, 0] == "None"
     assert {k: v.shape for k, v in feeds.items()} == {"hours_open": (1, 1), "category": (1, 1)}
 

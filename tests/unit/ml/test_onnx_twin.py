@@ -91,6 +91,19 @@ async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str, sche
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE)
 
 
+async def test_a_batch_larger_than_one_run_is_predicted_whole_and_in_order() -> None:
+    from motadata_ai.adapters.sklearn.onnx_twin import ROWS_PER_RUN
+
+    trainer = SklearnTrainer()
+    model = await fit("logistic_regression", SCHEMA)
+    twin = await trainer.loads_serving(await trainer.dumps_serving(model, training_rows(SCHEMA)) or b"")
+    assert twin is not None
+    records = (unseen(SCHEMA) * (2 * ROWS_PER_RUN // 60 + 1))[: 2 * ROWS_PER_RUN + 7]
+    np.testing.assert_allclose(
+        twin.predict_proba(records), model.predict_proba(records), rtol=0, atol=TOLERANCE
+    )
+
+
 def test_labels_must_agree_except_where_scikit_learn_ties() -> None:
     expected = np.array([[0.5, 0.5], [0.7, 0.3], [0.2, 0.8]])
     assert same_labels(expected, np.array([[0.4999999, 0.5000001], [0.7, 0.3], [0.2, 0.8]]))

@@ -27,7 +27,8 @@ def float32_split(threshold: float) -> float:
     ``x`` (``threshold`` a float64): the nearest float32, one step lower when it lies above.
     (skl2onnx's ``sklearn_threshold`` means the same but compares a float32 with a Python float,
     which NumPy 2 does in float32, so it keeps the rounded-up value.)"""
-    split = np.float32(threshold)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, then the largest float32
+        split = np.float32(threshold)
     if np.float64(split) > np.float64(threshold):
         split = np.nextafter(split, np.float32(-np.inf))
     return float(split)

@@ -32,14 +32,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     The kernel may give the same port to two binds of port 0 in a row once the first socket is
     closed, so two servers of one cluster could otherwise be handed one port (a CI run's NATS
-    cluster had a node's client port picked again as another node's route port)."""
-    while True:
+    cluster had a node's client port picked again as another node's route port). Should the
+    process have been handed most of the ephemeral range, a repeat is returned after 100 draws
+    rather than drawing forever."""
+    for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = int(sock.getsockname()[1])
         if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            break
+    _handed_out.add(port)
+    return port
 
 
 class _PortTaken(RuntimeError):

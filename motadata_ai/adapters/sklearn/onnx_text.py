@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,11 @@ class TextColumn:
     def from_state(cls, state: Mapping[str, Any]) -> TextColumn:
         """A column from :meth:`state`'s dict."""
         return cls(state["terms"], state["idf"])
+
+    def size_bytes(self) -> int:
+        """The memory the column holds: its terms, their index and the idf weights."""
+        terms = sum(sys.getsizeof(term) for term in self.terms)
+        return terms + sys.getsizeof(self.terms) + sys.getsizeof(self._index) + self.idf.nbytes
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """The ``(len(texts), len(terms))`` TF-IDF rows, l2-normalised like scikit-learn's."""

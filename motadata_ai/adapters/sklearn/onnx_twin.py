@@ -110,7 +110,7 @@ class OnnxModel(TrainedModel):
             raise ArtifactRefused(
                 "the ONNX twin's inputs or outputs do not match its signature", reason="unexpected_structure"
             )
-        self._size = len(data)
+        self._size = len(data) + sum(column.size_bytes() for column in self._text.values())
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -128,7 +128,7 @@ class OnnxModel(TrainedModel):
         return result
 
     def size_bytes(self) -> int:
-        """The graph's size (its weights are its initialisers)."""
+        """The graph's size (its weights are its initialisers) and its text columns' vocabularies."""
         return self._size
 
 

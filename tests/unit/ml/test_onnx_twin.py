@@ -3,6 +3,7 @@ predicting what scikit-learn predicts, and kept only for the pipelines it conver
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,24 @@ async def test_a_batch_larger_than_one_run_is_predicted_whole_and_in_order() -> 
     np.testing.assert_allclose(
         twin.predict_proba(records), model.predict_proba(records), rtol=0, atol=TOLERANCE
     )
+
+
+async def test_a_text_twin_counts_its_vocabulary_in_its_size() -> None:
+    """The model cache bounds memory by each model's size: a text twin holds its vocabulary as
+    Python strings and a dict besides the graph's bytes."""
+    trainer = SklearnTrainer()
+    text_model = await fit("logistic_regression", SCHEMA)
+    data = await trainer.dumps_serving(text_model, training_rows(SCHEMA))
+    twin = await trainer.loads_serving(data or b"")
+    assert data is not None and twin is not None
+    vectorizer = text_model.pipeline.named_steps["preprocess"].named_transformers_["text:summary"]
+    vocabulary = sum(sys.getsizeof(term) for term in vectorizer.vocabulary_)
+    assert twin.size_bytes() >= len(data) + vocabulary
+    tabular_model = await fit("logistic_regression")
+    tabular_data = await trainer.dumps_serving(tabular_model, training_rows())
+    tabular_twin = await trainer.loads_serving(tabular_data or b"")
+    assert tabular_data is not None and tabular_twin is not None
+    assert tabular_twin.size_bytes() == len(tabular_data)
 
 
 def test_labels_must_agree_except_where_scikit_learn_ties() -> None:

@@ -192,15 +192,11 @@ def dumps_onnx(model: Any, records: Sequence[dict[str, Any]]) -> bytes | None:
         return None
     estimator = model.pipeline.named_steps["estimator"]
     pipeline, text = text_as_input(model.pipeline)
+    width = {name: len(column.terms) for name, column in text.items()}  # a text column's TF-IDF
     inputs = [
-        (
-            f.name,
-            DoubleTensorType([None, len(text[f.name].terms)])
-            if f.type == "text"
-            else DoubleTensorType([None, 1])
-            if f.type == "numeric"
-            else StringTensorType([None, 1]),
-        )
+        (f.name, StringTensorType([None, 1]))
+        if f.type == "categorical"
+        else (f.name, DoubleTensorType([None, width.get(f.name, 1)]))
         for f in model.features
     ]
     try:

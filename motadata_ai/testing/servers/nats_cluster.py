@@ -72,8 +72,6 @@ class NatsCluster:
             NatsClusterNode(self.directory / f"n{i}", server_name=f"n{i}", cluster_name=cluster_name)
             for i in range(size)
         ]
-        for node in self.nodes:
-            node.routes = self._peer_ports(node)
 
     def _peer_ports(self, node: NatsClusterNode) -> list[int]:
         return [peer.cluster_port for peer in self.nodes if peer is not node]

@@ -50,6 +50,16 @@ def rows_for(schema: DatasetSchema) -> list[dict[str, Any]]:
     return make_records(150) if schema is SCHEMA else tabular(make_records(150))
 
 
+async def twin_of(model: SklearnModel, schema: DatasetSchema = TABULAR) -> tuple[bytes, OnnxModel]:
+    """The model's twin as training writes it (checked on the training rows) and as serving loads it."""
+    trainer = SklearnTrainer()
+    data = await trainer.dumps_serving(model, training_rows(schema))
+    assert data is not None
+    twin = await trainer.loads_serving(data)
+    assert isinstance(twin, OnnxModel)
+    return data, twin
+
+
 async def fit(estimator: str, schema: DatasetSchema = TABULAR, **hyper: Any) -> SklearnModel:
     result = await SklearnTrainer().fit(
         Dataset.from_records(rows_for(schema), schema),
@@ -79,12 +89,8 @@ TREES = ["random_forest", "extra_trees", "gradient_boosting", "decision_tree"]
     ids=[*(["logistic_regression", "sgd", *TREES]), "text, logistic_regression", "text, random_forest"],
 )
 async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str, schema: DatasetSchema) -> None:
-    trainer = SklearnTrainer()
     model = await fit(estimator, schema, **({"n_estimators": 30} if estimator in TREES[:3] else {}))
-    data = await trainer.dumps_serving(model, training_rows(schema))
-    assert data is not None
-    twin = await trainer.loads_serving(data)
-    assert isinstance(twin, OnnxModel)
+    _, twin = await twin_of(model, schema)
     assert twin.classes == model.classes == ("no", "yes")
     records = unseen(schema)
     expected, actual = np.array(model.predict_proba(records)), np.array(twin.predict_proba(records))
@@ -95,10 +101,8 @@ async def test_the_twin_predicts_what_scikit_learn_predicts(estimator: str, sche
 async def test_a_batch_larger_than_one_run_is_predicted_whole_and_in_order() -> None:
     from motadata_ai.adapters.sklearn.onnx_twin import ROWS_PER_RUN
 
-    trainer = SklearnTrainer()
     model = await fit("logistic_regression", SCHEMA)
-    twin = await trainer.loads_serving(await trainer.dumps_serving(model, training_rows(SCHEMA)) or b"")
-    assert twin is not None
+    _, twin = await twin_of(model, SCHEMA)
     records = (unseen(SCHEMA) * (2 * ROWS_PER_RUN // 60 + 1))[: 2 * ROWS_PER_RUN + 7]
     np.testing.assert_allclose(
         twin.predict_proba(records), model.predict_proba(records), rtol=0, atol=TOLERANCE
@@ -108,18 +112,12 @@ async def test_a_batch_larger_than_one_run_is_predicted_whole_and_in_order() -> 
 async def test_a_text_twin_counts_its_vocabulary_in_its_size() -> None:
     """The model cache bounds memory by each model's size: a text twin holds its vocabulary as
     Python strings and a dict besides the graph's bytes."""
-    trainer = SklearnTrainer()
     text_model = await fit("logistic_regression", SCHEMA)
-    data = await trainer.dumps_serving(text_model, training_rows(SCHEMA))
-    twin = await trainer.loads_serving(data or b"")
-    assert data is not None and twin is not None
+    data, twin = await twin_of(text_model, SCHEMA)
     vectorizer = text_model.pipeline.named_steps["preprocess"].named_transformers_["text:summary"]
     vocabulary = sum(sys.getsizeof(term) for term in vectorizer.vocabulary_)
     assert twin.size_bytes() >= len(data) + vocabulary
-    tabular_model = await fit("logistic_regression")
-    tabular_data = await trainer.dumps_serving(tabular_model, training_rows())
-    tabular_twin = await trainer.loads_serving(tabular_data or b"")
-    assert tabular_data is not None and tabular_twin is not None
+    tabular_data, tabular_twin = await twin_of(await fit("logistic_regression"))
     assert tabular_twin.size_bytes() == len(tabular_data)
 
 

@@ -44,10 +44,10 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from motadata_ai.adapters.defaults import RECALL_TARGET
 from motadata_ai.adapters.memory.vector_store import InMemoryVectorStore
 from motadata_ai.adapters.postgres.database import PostgresDatabase
 from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
-from motadata_ai.adapters.postgres.index_recall import RECALL_TARGET
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.vector_store import PgVectorStore
 from motadata_ai.domain.values.tenancy import TenantContext

@@ -36,6 +36,22 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from motadata_ai.adapters.defaults import (
+    CACHE_L1_TTL,
+    CACHE_MAX_BYTES,
+    CACHE_MAX_ENTRIES,
+    EXACT_SEARCH_BELOW,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    MAX_REPLICA_LAG,
+    NATS_REPLICAS,
+    POOL_MAX,
+    POOL_MIN,
+    RECALL_PROBES,
+    RECALL_TARGET,
+    REDIS_TIMEOUT,
+)
 from motadata_ai.domain.agents.config import AgentConfig
 from motadata_ai.domain.gateway.config import GatewayConfig
 from motadata_ai.domain.ml.config import MLConfig
@@ -189,17 +205,17 @@ class Settings(BaseSettings):
         "and a caller's reads right after its own writes stay on the primary",
     )
     postgres_max_replica_lag: float = Field(
-        5.0, gt=0, le=3600, description="Seconds a replica may lag before reads skip it"
+        MAX_REPLICA_LAG, gt=0, le=3600, description="Seconds a replica may lag before reads skip it"
     )
-    postgres_pool_min: int = Field(1, ge=0, le=1000, description="Connections the pool keeps open")
-    postgres_pool_max: int = Field(10, ge=1, le=1000, description="Connections the pool opens at most")
+    postgres_pool_min: int = Field(POOL_MIN, ge=0, le=1000, description="Connections the pool keeps open")
+    postgres_pool_max: int = Field(POOL_MAX, ge=1, le=1000, description="Connections the pool opens at most")
     redis_url: SecretStr | None = Field(
         None,
         description="Redis/Valkey URL for cache, limits, breaker state; a Redis Cluster is "
         "redis+cluster://host:port,host:port,... (any reachable node; the others are discovered)",
     )
     redis_timeout: float = Field(
-        0.25,
+        REDIS_TIMEOUT,
         gt=0,
         le=60,
         description="Seconds a Redis command or connect may take before the store's "
@@ -209,7 +225,10 @@ class Settings(BaseSettings):
         None, description="NATS URL with JetStream for the bus; a cluster is a comma-separated list"
     )
     nats_replicas: int = Field(
-        1, ge=1, le=5, description="Replicas of the JetStream streams (1 on a single server, 3 on a cluster)"
+        NATS_REPLICAS,
+        ge=1,
+        le=5,
+        description="Replicas of the JetStream streams (1 on a single server, 3 on a cluster)",
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT", description="OTLP/HTTP collector endpoint"
@@ -248,36 +267,40 @@ class Settings(BaseSettings):
     )
 
     # In-process cache (the memory cache adapter)
-    cache_max_entries: int = Field(10_000, ge=1, le=100_000_000, description="Entries the LRU keeps")
-    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1, le=2**40, description="Bytes the LRU keeps")
+    cache_max_entries: int = Field(
+        CACHE_MAX_ENTRIES, ge=1, le=100_000_000, description="Entries the LRU keeps"
+    )
+    cache_max_bytes: int = Field(CACHE_MAX_BYTES, ge=1, le=2**40, description="Bytes the LRU keeps")
     cache_l1: bool = Field(
         False,
         description="With Redis: an in-process L1 (bounded by cache_max_entries/_bytes) in front "
         "of it, invalidated on every instance by Redis pub/sub",
     )
     cache_l1_ttl: float = Field(
-        5.0, gt=0, le=3600, description="Seconds an entry may live in the in-process L1"
+        CACHE_L1_TTL, gt=0, le=3600, description="Seconds an entry may live in the in-process L1"
     )
 
     # Vector store (PostgreSQL + pgvector)
     vector_storage: Literal["vector", "halfvec"] = Field("vector", description="halfvec halves storage")
-    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW graph degree")
-    hnsw_ef_construction: int = Field(64, ge=4, le=1000, description="HNSW build breadth")
-    hnsw_ef_search: int = Field(100, ge=1, le=1000, description="HNSW search breadth")
+    hnsw_m: int = Field(HNSW_M, ge=2, le=100, description="HNSW graph degree")
+    hnsw_ef_construction: int = Field(HNSW_EF_CONSTRUCTION, ge=4, le=1000, description="HNSW build breadth")
+    hnsw_ef_search: int = Field(HNSW_EF_SEARCH, ge=1, le=1000, description="HNSW search breadth")
     vector_exact_search_below: int = Field(
-        10_000,
+        EXACT_SEARCH_BELOW,
         ge=0,
         le=1_000_000_000,
         description="Tenants smaller than this are searched exactly; larger ones get their own HNSW",
     )
     hnsw_recall_target: float = Field(
-        0.95,
+        RECALL_TARGET,
         ge=0,
         le=1,
         description="Recall@10 a tenant's HNSW index must reach on its own rows once built "
         "(its ef_search is widened until it does); 0: no check",
     )
-    hnsw_recall_probes: int = Field(50, ge=1, le=1000, description="Rows the recall check searches")
+    hnsw_recall_probes: int = Field(
+        RECALL_PROBES, ge=1, le=1000, description="Rows the recall check searches"
+    )
 
     # The use-cases, one configuration model each
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="The AI gateway")

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from motadata_ai.adapters.defaults import CACHE_MAX_BYTES, CACHE_MAX_ENTRIES
 from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values import keys
 from motadata_ai.domain.values.errors import ValidationError
@@ -31,8 +32,8 @@ class InMemoryCache(InProcessProbe, CachePort):
     def __init__(
         self,
         *,
-        max_entries: int = 10_000,
-        max_bytes: int = 64 * 1024 * 1024,
+        max_entries: int = CACHE_MAX_ENTRIES,
+        max_bytes: int = CACHE_MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1:

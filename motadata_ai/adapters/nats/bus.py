@@ -58,6 +58,7 @@ from nats.js.api import (
 )
 
 from motadata_ai.adapters.bus_tracing import consume_span, publish_span
+from motadata_ai.adapters.defaults import NATS_REPLICAS
 from motadata_ai.domain.bus.codec import (
     DEFAULT_MAX_BYTES,
     MalformedMessage,
@@ -405,7 +406,7 @@ class NatsBus(BusPort):
         max_age: float = 7 * 24 * 3600.0,
         max_messages: int = -1,
         storage: str = "file",
-        replicas: int = 1,
+        replicas: int = NATS_REPLICAS,
         retention: str = "limits",
         connect_timeout: float = 2.0,
         connect_attempts: int = 2,

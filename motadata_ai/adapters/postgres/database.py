@@ -55,6 +55,7 @@ from typing import Any, ClassVar, TypeVar
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from motadata_ai.adapters.defaults import MAX_REPLICA_LAG, POOL_MAX, POOL_MIN
 from motadata_ai.adapters.postgres._health import probe_database
 from motadata_ai.adapters.postgres._tracing import QueryTracer
 from motadata_ai.adapters.postgres.errors import PostgresError, PostgresUnavailable
@@ -161,13 +162,13 @@ class PostgresDatabase:
         cls,
         dsn: str,
         *,
-        min_size: int = 1,
-        max_size: int = 10,
+        min_size: int = POOL_MIN,
+        max_size: int = POOL_MAX,
         lazy: bool = False,
         connect_timeout: float = 10.0,
         server_settings: dict[str, str] | None = None,
         read_dsns: Sequence[str] = (),
-        max_replica_lag: float = 5.0,
+        max_replica_lag: float = MAX_REPLICA_LAG,
     ) -> PostgresDatabase:
         """Open a pool to ``dsn``; raise :class:`PostgresUnavailable` naming the masked address.
 

@@ -23,12 +23,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RECALL_PROBES", "RECALL_TARGET", "Calibration", "RecallCheck"]
+from motadata_ai.adapters.defaults import RECALL_PROBES, RECALL_TARGET
 
-RECALL_TARGET = 0.95
-"""The share of the exact neighbours a tenant's index must find at its ``ef_search``."""
-RECALL_PROBES = 50
-"""Rows of the tenant searched for their neighbours (recall's standard error about 0.01 at 0.95)."""
+__all__ = ["Calibration", "RecallCheck"]
+
 MAX_EF_SEARCH = 1000  # pgvector's limit
 
 logger = logging.getLogger("motadata_ai.postgres.index_recall")

@@ -51,6 +51,14 @@ import asyncpg
 import numpy as np
 from pgvector import HalfVector, Vector
 
+from motadata_ai.adapters.defaults import (
+    EXACT_SEARCH_BELOW,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    RECALL_PROBES,
+    RECALL_TARGET,
+)
 from motadata_ai.adapters.memory.vector_store import (
     CJK_CHARACTERS,
     check_delete_criteria,
@@ -61,7 +69,7 @@ from motadata_ai.adapters.memory.vector_store import (
     check_top_k,
 )
 from motadata_ai.adapters.postgres.database import HotStatement, PostgresDatabase, is_rerouted_row
-from motadata_ai.adapters.postgres.index_recall import RECALL_PROBES, RECALL_TARGET, Calibration, RecallCheck
+from motadata_ai.adapters.postgres.index_recall import Calibration, RecallCheck
 from motadata_ai.adapters.postgres.migrations import Migration
 from motadata_ai.adapters.postgres.search_settings import search_session_settings
 from motadata_ai.adapters.postgres.session_reset import session_changed
@@ -319,12 +327,12 @@ class PgVectorStore(VectorStorePort):
         database: PostgresDatabase,
         *,
         dimensions: int,
-        m: int = 16,
-        ef_construction: int = 64,
-        ef_search: int = 100,
+        m: int = HNSW_M,
+        ef_construction: int = HNSW_EF_CONSTRUCTION,
+        ef_search: int = HNSW_EF_SEARCH,
         storage: Storage = "vector",
         table: str = "motadata_chunks",
-        exact_search_below: int = 10_000,
+        exact_search_below: int = EXACT_SEARCH_BELOW,
         auto_promote: bool = True,
         ef_search_rows: int = EF_SEARCH_ROWS,
         recall_target: float | None = RECALL_TARGET,

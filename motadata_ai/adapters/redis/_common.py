@@ -23,14 +23,11 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from motadata_ai.adapters.defaults import REDIS_TIMEOUT
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 
-DEFAULT_TIMEOUT = 0.25
-"""Seconds a Redis command (and connecting) may take by default: short, because every caller of
-these adapters has a local answer when Redis is down (the cache is a miss, limits fall back), so a
-frozen server should cost one short wait, after which the callers' circuit keeps them off the
-socket."""
+DEFAULT_TIMEOUT = REDIS_TIMEOUT
 POOL_WAIT_MIN = 2.0
 """Shortest wait for a free pooled connection: a burst above ``max_connections`` queues on a
 healthy server, which is no failure (the wait is ``max(timeout, POOL_WAIT_MIN)``)."""

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from motadata_ai.adapters.defaults import CACHE_L1_TTL
 from motadata_ai.adapters.memory.cache import InMemoryCache
 from motadata_ai.adapters.tiered.invalidation import Invalidation, InvalidationChannel
 from motadata_ai.domain.values import keys
@@ -70,13 +71,13 @@ class TieredCache(CachePort):
         l2: CachePort,
         *,
         l1: InMemoryCache | None = None,
-        l1_ttl: float = 5.0,
+        l1_ttl: float = CACHE_L1_TTL,
         channel: InvalidationChannel | None = None,
     ) -> None:
         seconds = check_ttl(l1_ttl)
         if seconds is None:
             raise ValidationError("l1_ttl is required", field="l1_ttl")
-        self._l1 = l1 if l1 is not None else InMemoryCache(max_entries=10_000, max_bytes=16 * 1024 * 1024)
+        self._l1 = l1 if l1 is not None else InMemoryCache()
         self._l2 = l2
         self._l1_ttl = seconds
         self._channel = channel

@@ -3,6 +3,11 @@
 A strong pattern ("ignore all previous instructions", "reveal your system prompt") scores 2, a
 weak hint ("jailbreak", "developer mode", a chat-template marker) scores 1. The guardrail level
 decides the score that blocks.
+
+Each pattern names the words it cannot match without (every group: one of its words); a pattern
+whose words are not all in the :func:`~.folding.folded` text is not run. Retrieved passages are
+screened on every query, and most hold a word of one pattern or another ("show", "system"), but
+seldom all the words of one.
 """
 
 from __future__ import annotations
@@ -10,55 +15,76 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_STRONG = [
+from motadata_ai.domain.guardrails.folding import folded
+
+Needs = tuple[tuple[str, ...], ...]
+"""Groups of words (folded): the text must hold one word of every group."""
+
+_STRONG: list[tuple[str, str, Needs]] = [
     (
         "ignore_instructions",
         r"\b(?:ignore|disregard|forget|skip|override)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+)*"
         r"(?:previous|prior|above|earlier|preceding|original|system|initial)\s+(?:instructions?|prompts?|rules|"
         r"directions|guidelines|context)",
+        (
+            ("ignore", "disregard", "forget", "skip", "override"),
+            ("instruction", "prompt", "rules", "directions", "guidelines", "context"),
+        ),
     ),
     (
         "forget_everything",
         r"\bforget\s+(?:everything|all)\s+(?:you\s+(?:were|have\s+been)\s+told|above|before)",
+        (("forget",),),
     ),
     (
         "reveal_prompt",
         r"\b(?:reveal|show|print|repeat|output|display|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
         r"(?:system\s+prompt|hidden\s+(?:prompt|instructions)|initial\s+(?:prompt|instructions)|"
         r"original\s+instructions|instructions\s+above)",
+        (
+            ("reveal", "show", "print", "repeat", "output", "display", "leak", "tell"),
+            ("prompt", "instructions"),
+        ),
     ),
     (
         "persona_override",
         r"\byou\s+are\s+(?:now\s+)?(?:DAN|in\s+developer\s+mode|jailbroken|unrestricted|"
         r"unfiltered|no\s+longer\s+bound)",
+        (("you",), ("are",)),
     ),
-    ("do_anything_now", r"\bdo\s+anything\s+now\b"),
+    ("do_anything_now", r"\bdo\s+anything\s+now\b", (("anything",),)),
     (
         "bypass_safety",
         r"\b(?:bypass|disable|override|turn\s+off)\s+(?:your|the|all)\s+(?:safety|content|"
         r"security)\s+(?:filters?|policies|guidelines|rules|restrictions)",
+        (("bypass", "disable", "override", "turn"), ("safety", "content", "security")),
     ),
 ]
-_WEAK = [
-    ("mentions_system_prompt", r"\bsystem\s+prompt\b"),
-    ("jailbreak", r"\bjail\s?break"),
-    ("developer_mode", r"\bdeveloper\s+mode\b"),
-    ("pretend", r"\bpretend\s+(?:you\s+are|to\s+be)\b"),
-    ("new_instructions", r"\bnew\s+instructions\s*:"),
+_WEAK: list[tuple[str, str, Needs]] = [
+    ("mentions_system_prompt", r"\bsystem\s+prompt\b", (("system",), ("prompt",))),
+    ("jailbreak", r"\bjail\s?break", (("jail",),)),
+    ("developer_mode", r"\bdeveloper\s+mode\b", (("developer",),)),
+    ("pretend", r"\bpretend\s+(?:you\s+are|to\s+be)\b", (("pretend",),)),
+    ("new_instructions", r"\bnew\s+instructions\s*:", (("instructions",),)),
     (
         "template_marker",
         r"<\|(?:im_start|im_end|system|endoftext)\|>|\[/?INST\]|^\s*#{2,}\s*(?:system|instruction)",
+        (("<|", "inst]", "##"),),
     ),
-    ("role_injection", r"^\s*(?:system|assistant)\s*:"),
+    ("role_injection", r"^\s*(?:system|assistant)\s*:", (("system", "assistant"), (":",))),
 ]
 
-_STRONG_RE = [(name, re.compile(p, re.IGNORECASE | re.MULTILINE)) for name, p in _STRONG]
-_WEAK_RE = [(name, re.compile(p, re.IGNORECASE | re.MULTILINE)) for name, p in _WEAK]
-_QUICK = re.compile(
-    r"ignore|disregard|forget|skip|override|reveal|show|print|repeat|output|display|leak|tell|you\s+are|"
-    r"anything|bypass|disable|turn\s+off|system|jail|developer|pretend|instructions|<\||INST|assistant\s*:",
-    re.IGNORECASE,
-)
+
+def _compiled(patterns: list[tuple[str, str, Needs]]) -> list[tuple[str, re.Pattern[str], Needs]]:
+    return [(name, re.compile(p, re.IGNORECASE | re.MULTILINE), needs) for name, p, needs in patterns]
+
+
+_STRONG_RE = _compiled(_STRONG)
+_WEAK_RE = _compiled(_WEAK)
+
+
+def _holds(text: str, needs: Needs) -> bool:
+    return all(any(word in text for word in group) for group in needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +97,14 @@ class InjectionScreen:
 
 def screen(text: str) -> InjectionScreen:
     """Score ``text`` for prompt-injection attempts (0: nothing suspicious)."""
-    if not _QUICK.search(text):
-        return InjectionScreen(0, ())
-    matches = [name for name, pattern in _STRONG_RE if pattern.search(text)]
-    score = 2 * len(matches)
-    weak = [name for name, pattern in _WEAK_RE if pattern.search(text)]
-    return InjectionScreen(score + len(weak), tuple(matches + weak))
+    words = folded(text)
+    matches = [name for name, pattern, needs in _STRONG_RE if _holds(words, needs) and pattern.search(text)]
+    weak = [name for name, pattern, needs in _WEAK_RE if _holds(words, needs) and pattern.search(text)]
+    return InjectionScreen(2 * len(matches) + len(weak), tuple(matches + weak))
+
+
+def screen_every_pattern(text: str) -> InjectionScreen:
+    """:func:`screen` without the word tests: every pattern run (tests compare the two)."""
+    matches = [name for name, pattern, _ in _STRONG_RE if pattern.search(text)]
+    weak = [name for name, pattern, _ in _WEAK_RE if pattern.search(text)]
+    return InjectionScreen(2 * len(matches) + len(weak), tuple(matches + weak))

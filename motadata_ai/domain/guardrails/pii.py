@@ -3,28 +3,91 @@
 Kinds: ``secret`` (API keys, tokens, private keys, ``password=...`` values), ``credit_card``
 (13-19 digits passing the Luhn check), ``ssn`` (US social security numbers), ``email``, ``phone``,
 ``ip_address`` (IPv4 and IPv6). Each match becomes ``[REDACTED_<KIND>]``.
+
+The pass is one alternation of every pattern, leftmost match first, earlier patterns first at
+the same position. Most of them can start at almost any character, so Python's ``re`` tries all
+of them at every position (about 0.55 ms for a 700-character passage). Each pattern therefore has
+a *probe*: a cheap test that every text it can match passes (a literal it must contain, a short
+run of digits, a separator). The pass is the alternation of only the patterns whose probes pass,
+in the same order, which gives the same matches (a pattern that matches nowhere in the text never
+wins a position) at a fraction of the work; a text no probe passes is returned unscanned.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+
+from motadata_ai.domain.guardrails.folding import folded
 
 ALL_KINDS: frozenset[str] = frozenset({"secret", "credit_card", "ssn", "email", "phone", "ip_address"})
 
-_SECRET = "|".join(
-    [
+
+# every ASCII digit to "0", every ASCII whitespace character (``\\s``) to a space
+_ASCII_SHAPE = bytes.maketrans(b"0123456789\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b"0" * 10 + b" " * 9)
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s")
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What the probes look at: the text; its :func:`~.folding.folded` form; its shape, the text
+    with every digit (``\\d``) a "0" and every whitespace character (``\\s``) a space, so "a run
+    of three digits" is ``"000" in shape``."""
+
+    text: str
+    folded: str
+    shape: str
+
+    @classmethod
+    def of(cls, text: str) -> _Seen:
+        if text.isascii():  # bytes.translate: one fast pass
+            shape = text.encode("ascii").translate(_ASCII_SHAPE).decode("ascii")
+        else:  # other scripts' digits and spaces too
+            shape = _SPACE.sub(" ", _DIGIT.sub("0", text))
+        return cls(text, folded(text), shape)
+
+
+Probe = Callable[[_Seen], bool]
+
+
+def _has(*needles: str) -> Probe:
+    """A probe: the text holds one of ``needles``."""
+    return lambda seen: any(needle in seen.text for needle in needles)
+
+
+def _shows(*needles: str) -> Probe:
+    """A probe: the text's shape holds one of ``needles``."""
+    return lambda seen: any(needle in seen.shape for needle in needles)
+
+
+def _finds(pattern: str) -> Probe:
+    """A probe: ``pattern`` (starting with a literal, so ``re`` skips ahead to its candidates)
+    occurs in the text."""
+    search = re.compile(pattern).search
+    return lambda seen: search(seen.text) is not None
+
+
+# in the shape: four numbers and dots; thirteen digits with at most one separator between two
+_DOTTED_QUAD = re.compile(r"0\.0{1,3}\.0{1,3}\.0").search
+_CARD_DIGITS = re.compile(r"0(?:[ -]?0){12}").search
+
+
+_SECRETS: tuple[tuple[str, Probe], ...] = (
+    (
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-        r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",
-        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-        r"\bgithub_pat_[A-Za-z0-9_]{40,}\b",
-        r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-        r"\bAIza[0-9A-Za-z_-]{35}\b",
-        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-        r"(?i:\bbearer\s+)[A-Za-z0-9._~+/-]{20,}=*",
-    ]
+        _has("-----BEGIN "),
+    ),
+    (r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}", _has("sk-")),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", _has("AKIA", "ASIA")),
+    (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", _finds(r"gh[pousr]_")),
+    (r"\bgithub_pat_[A-Za-z0-9_]{40,}\b", _has("github_pat_")),
+    (r"\bxox[abposr]-[A-Za-z0-9-]{10,}", _finds(r"xox[abposr]-")),
+    (r"\bAIza[0-9A-Za-z_-]{35}\b", _has("AIza")),
+    (r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", _has("eyJ")),
+    (r"(?i:\bbearer\s+)[A-Za-z0-9._~+/-]{20,}=*", lambda seen: "bearer" in seen.folded),
 )
 # ``api_key = value``: only the value is redacted (the group ``assigned``).
 _ASSIGNED = (
@@ -40,15 +103,53 @@ _PHONE = (
 )
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _H = r"[0-9A-Fa-f]{1,4}"
-_IP = (
-    rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\d|\.\d)"  # a sentence may end right after it
-    rf"|(?<![:\w])(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,6}}:(?:{_H}(?::{_H}){{0,5}})?|::(?:{_H}(?::{_H}){{0,6}}))(?![:\w])"
+_IPV4 = rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\d|\.\d)"  # a sentence may end right after it
+_IPV6 = (
+    rf"(?<![:\w])(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,6}}:(?:{_H}(?::{_H}){{0,5}})?"
+    rf"|::(?:{_H}(?::{_H}){{0,6}}))(?![:\w])"
 )
+# the folded end of every name _ASSIGNED matches, then its separator
+_ASSIGNED_NAMES = ("key", "secret", "passw", "pwd", "token")
+_ASSIGNED_END = re.compile(r"(?:key|secret|passw(?:or)?d|pwd|token)[\"']?\s*[:=]").search
 
-_PATTERN = re.compile(
-    f"(?P<secret>{_SECRET})|(?P<assign>{_ASSIGNED})|(?P<credit_card>{_CARD})|(?P<ssn>{_SSN})"
-    f"|(?P<email>{_EMAIL})|(?P<ip_address>{_IP})|(?P<phone>{_PHONE})"
+# (group, pattern, probe) in the pass's order; a group's kind is its name before any "_part"
+_BRANCHES: tuple[tuple[str, str, Probe], ...] = (
+    *((f"secret_{n}", pattern, probe) for n, (pattern, probe) in enumerate(_SECRETS)),
+    (
+        "assign",
+        _ASSIGNED,
+        lambda seen: (
+            (":" in seen.text or "=" in seen.text)
+            and any(name in seen.folded for name in _ASSIGNED_NAMES)
+            and _ASSIGNED_END(seen.folded) is not None
+        ),
+    ),
+    ("credit_card", _CARD, lambda seen: seen.shape.count("0") >= 13 and _CARD_DIGITS(seen.shape) is not None),
+    ("ssn", _SSN, _shows("000-00-0000")),
+    ("email", _EMAIL, _has("@")),
+    ("ip_address", _IPV4, lambda seen: "0.0" in seen.shape and _DOTTED_QUAD(seen.shape) is not None),
+    ("ip_address_v6", _IPV6, lambda seen: "::" in seen.text or seen.text.count(":") >= 7),
+    ("phone", _PHONE, _shows("000 000", "000.000", "000-000", "+0000000")),
 )
+_KIND_OF = {
+    group: "secret" if group.startswith("secret_") else group.removesuffix("_v6") for group, _, _ in _BRANCHES
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _pattern(branches: tuple[int, ...]) -> re.Pattern[str]:
+    """The alternation of the ``_BRANCHES`` at these positions, in order."""
+    return re.compile("|".join(f"(?P<{_BRANCHES[i][0]}>{_BRANCHES[i][1]})" for i in branches))
+
+
+ALL_BRANCHES = tuple(range(len(_BRANCHES)))
+"""Every pattern: the pass the probes narrow (tests compare the two)."""
+
+
+def possible_branches(text: str) -> tuple[int, ...]:
+    """The patterns whose probes ``text`` passes: the only ones that can match in it."""
+    seen = _Seen.of(text)
+    return tuple(i for i, (_, _, probe) in enumerate(_BRANCHES) if probe(seen))
 
 
 def luhn_valid(digits: str) -> bool:
@@ -79,12 +180,19 @@ class Redaction:
 
 def redact(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
     """Replace every PII or secret match of ``kinds`` in ``text`` by ``[REDACTED_<KIND>]``."""
+    branches = possible_branches(text)
+    return scan(text, kinds, branches) if branches else Redaction(text=text)
+
+
+def scan(text: str, kinds: Collection[str], branches: tuple[int, ...] = ALL_BRANCHES) -> Redaction:
+    """:func:`redact` through the alternation of ``branches`` (every pattern by default)."""
     found: dict[str, int] = {}
 
     def replace(match: re.Match[str]) -> str:
-        kind = match.lastgroup or ""
+        group = match.lastgroup or ""
+        kind = _KIND_OF.get(group, group)
         whole = match.group(0)
-        if kind == "assign":
+        if group == "assign":
             if "secret" not in kinds:
                 return whole
             found["secret"] = found.get("secret", 0) + 1
@@ -99,7 +207,7 @@ def redact(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
         found[kind] = found.get(kind, 0) + 1
         return f"[REDACTED_{kind.upper()}]"
 
-    redacted = _PATTERN.sub(replace, text)
+    redacted = _pattern(branches).sub(replace, text)
     return Redaction(text=redacted, found=found)
 
 

@@ -114,7 +114,7 @@ _ASSIGNED_END = re.compile(r"(?:key|secret|passw(?:or)?d|pwd|token)[\"']?\s*[:=]
 
 # (group, pattern, probe) in the pass's order; a group's kind is its name before any "_part"
 _BRANCHES: tuple[tuple[str, str, Probe], ...] = (
-    *((f"secret_{n}", pattern, probe) for n, (pattern, probe) in enumerate(_SECRETS)),
+    *(("secret", pattern, probe) for pattern, probe in _SECRETS),
     (
         "assign",
         _ASSIGNED,
@@ -128,26 +128,15 @@ _BRANCHES: tuple[tuple[str, str, Probe], ...] = (
     ("ssn", _SSN, _shows("000-00-0000")),
     ("email", _EMAIL, _has("@")),
     ("ip_address", _IPV4, lambda seen: "0.0" in seen.shape and _DOTTED_QUAD(seen.shape) is not None),
-    ("ip_address_v6", _IPV6, lambda seen: "::" in seen.text or seen.text.count(":") >= 7),
+    ("ip_address", _IPV6, lambda seen: "::" in seen.text or seen.text.count(":") >= 7),
     ("phone", _PHONE, _shows("000 000", "000.000", "000-000", "+0000000")),
 )
-_KIND_OF = {
-    group: "secret" if group.startswith("secret_") else group.removesuffix("_v6") for group, _, _ in _BRANCHES
-}
-
-
-@functools.lru_cache(maxsize=512)
-def _pattern(branches: tuple[int, ...]) -> re.Pattern[str]:
-    """The alternation of the ``_BRANCHES`` at these positions, in order."""
-    return re.compile("|".join(f"(?P<{_BRANCHES[i][0]}>{_BRANCHES[i][1]})" for i in branches))
-
-
-ALL_BRANCHES = tuple(range(len(_BRANCHES)))
-"""Every pattern: the pass the probes narrow (tests compare the two)."""
+_COMPILED = tuple(re.compile(pattern) for _, pattern, _ in _BRANCHES)
 
 
 def possible_branches(text: str) -> tuple[int, ...]:
-    """The patterns whose probes ``text`` passes: the only ones that can match in it."""
+    """The patterns (indexes into the pass) whose probes ``text`` passes: the only ones that can
+    match in it."""
     seen = _Seen.of(text)
     return tuple(i for i, (_, _, probe) in enumerate(_BRANCHES) if probe(seen))
 
@@ -181,18 +170,49 @@ class Redaction:
 def redact(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
     """Replace every PII or secret match of ``kinds`` in ``text`` by ``[REDACTED_<KIND>]``."""
     branches = possible_branches(text)
-    return scan(text, kinds, branches) if branches else Redaction(text=text)
-
-
-def scan(text: str, kinds: Collection[str], branches: tuple[int, ...] = ALL_BRANCHES) -> Redaction:
-    """:func:`redact` through the alternation of ``branches`` (every pattern by default)."""
+    if not branches:
+        return Redaction(text=text)
     found: dict[str, int] = {}
+    replace = _replacer(kinds, found)
+    if len(branches) == 1:
+        kind = _BRANCHES[branches[0]][0]
+        redacted = _COMPILED[branches[0]].sub(lambda match: replace(kind, match), text)
+    else:
+        redacted = _substitute(branches, replace, text)
+    return Redaction(text=redacted, found=found)
 
-    def replace(match: re.Match[str]) -> str:
-        group = match.lastgroup or ""
-        kind = _KIND_OF.get(group, group)
+
+def _substitute(branches: tuple[int, ...], replace: Callable[[str, re.Match[str]], str], text: str) -> str:
+    """What ``sub`` of the alternation of ``branches`` gives: the leftmost match of any of them,
+    the earliest branch's at the same start, then on from its end. Each branch's next match is
+    kept until the scan passes its start (a search from ``pos`` still sees the text before it, as
+    lookbehinds and ``\\b`` need)."""
+    patterns = [_COMPILED[i] for i in branches]
+    upcoming = [pattern.search(text) for pattern in patterns]
+    parts: list[str] = []
+    pos = 0
+    while True:
+        best, best_start = -1, len(text) + 1
+        for index, match in enumerate(upcoming):
+            if match is not None and match.start() < pos:
+                match = upcoming[index] = patterns[index].search(text, pos)
+            if match is not None and match.start() < best_start:
+                best, best_start = index, match.start()
+        chosen = upcoming[best] if best >= 0 else None
+        if chosen is None:
+            break
+        parts += [text[pos : chosen.start()], replace(_BRANCHES[branches[best]][0], chosen)]
+        pos = chosen.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _replacer(kinds: Collection[str], found: dict[str, int]) -> Callable[[str, re.Match[str]], str]:
+    """What a match of a pattern of ``kind`` becomes; counts the redactions in ``found``."""
+
+    def replace(kind: str, match: re.Match[str]) -> str:
         whole = match.group(0)
-        if group == "assign":
+        if kind == "assign":
             if "secret" not in kinds:
                 return whole
             found["secret"] = found.get("secret", 0) + 1
@@ -207,7 +227,20 @@ def scan(text: str, kinds: Collection[str], branches: tuple[int, ...] = ALL_BRAN
         found[kind] = found.get(kind, 0) + 1
         return f"[REDACTED_{kind.upper()}]"
 
-    redacted = _pattern(branches).sub(replace, text)
+    return replace
+
+
+@functools.cache
+def _whole_pass() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<b{i}>{pattern})" for i, (_, pattern, _) in enumerate(_BRANCHES)))
+
+
+def redact_unprobed(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
+    """:func:`redact` as one ``sub`` of the alternation of every pattern, no probe consulted: the
+    reference the probes and the merged scan are tested against."""
+    found: dict[str, int] = {}
+    replace = _replacer(kinds, found)
+    redacted = _whole_pass().sub(lambda m: replace(_BRANCHES[int((m.lastgroup or "b0")[1:])][0], m), text)
     return Redaction(text=redacted, found=found)
 
 

@@ -33,7 +33,6 @@ import itertools
 import json
 import math
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -44,8 +43,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-from motadata_ai.testing.servers.process import free_port
 
 __all__ = ["OpenAIServer", "RecordedRequest", "Reply", "ToolCallReply"]
 
@@ -550,9 +547,9 @@ class OpenAIServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> OpenAIServer:
-        """Start serving and return once the port accepts connections."""
-        if self.port == 0:
-            self.port = free_port(self.host)
+        """Start serving and return once the port accepts connections. With ``port=0`` the
+        server binds port 0 and takes the port the kernel chose (no other process can take it
+        between a free-port probe and the bind)."""
         if self.mode == "process":
             self._start_process()
         else:
@@ -577,6 +574,7 @@ class OpenAIServer:
                 failure.append(error)
                 ready.set()
                 return
+            self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             try:
                 loop.run_forever()
@@ -593,22 +591,28 @@ class OpenAIServer:
     def _start_process(self) -> None:
         command = [sys.executable, "-m", "motadata_ai.testing.openai_server", "--host", self.host]
         command += ["--port", str(self.port)]
-        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the loopback OpenAI server exited with {self._process.returncode}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the loopback OpenAI server did not start on {self.url}")
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        stdout = self._process.stdout
+        assert stdout is not None
+        announced: list[bytes] = []
+        reader = threading.Thread(target=lambda: announced.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(20)  # the child prints "serving http://host:port/v1" once it listens
+        line = announced[0].decode(errors="replace").strip() if announced else ""
+        if not line.startswith("serving http://"):
+            code = self._process.poll()
+            self.stop()
+            raise RuntimeError(
+                f"the loopback OpenAI server did not start on {self.host} "
+                f"({'exited with ' + str(code) if code is not None else 'no answer in 20 s'})"
+            )
+        self.port = int(line.rsplit(":", 1)[1].split("/", 1)[0])
 
     def stop(self) -> None:
         """Stop serving and release the port."""
         if self._process is not None:
+            if self._process.stdout is not None:
+                self._process.stdout.close()
             self._process.terminate()
             try:
                 self._process.wait(5)
@@ -716,7 +720,8 @@ def main(argv: list[str] | None = None) -> None:
         server = await asyncio.start_server(
             lambda r, w: _serve_connection(handler, r, w), args.host, args.port, backlog=1024
         )
-        print(f"serving http://{args.host}:{args.port}/v1", flush=True)
+        port = server.sockets[0].getsockname()[1]  # the kernel's choice for --port 0
+        print(f"serving http://{args.host}:{port}/v1", flush=True)
         async with server:
             await server.serve_forever()
 

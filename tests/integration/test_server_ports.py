@@ -107,3 +107,28 @@ def test_a_nats_cluster_whose_route_port_is_taken_forms_on_other_ports(tmp_path:
             assert sorted(other.routes) == sorted(p.cluster_port for p in cluster.nodes if p is not other)
     finally:
         cluster.remove()
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_the_openai_server_binds_the_port_the_kernel_chooses(mode: str) -> None:
+    """No free-port probe before the bind: two servers started at once each get their own port,
+    and each answers on the port it reports."""
+    import json
+    import urllib.request
+
+    from motadata_ai.testing.openai_server import OpenAIServer
+
+    with OpenAIServer(mode=mode) as first, OpenAIServer(mode=mode) as second:
+        assert first.port != second.port and 0 not in (first.port, second.port)
+        for server in (first, second):
+            with urllib.request.urlopen(f"{server.url}/models", timeout=5) as reply:
+                assert "data" in json.loads(reply.read())
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_the_openai_server_on_a_taken_port_says_so(mode: str) -> None:
+    from motadata_ai.testing.openai_server import OpenAIServer
+
+    port = free_port()
+    with taken(port), pytest.raises(RuntimeError, match="did not start|could not bind"):
+        OpenAIServer(port=port, mode=mode).start()

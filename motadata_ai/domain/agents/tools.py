@@ -27,7 +27,7 @@ from motadata_ai.domain.values.agents import ToolDefinitionError
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ToolRole, ToolSpec
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # matched whole (fullmatch)
 
 
 @dataclass
@@ -122,7 +122,7 @@ class Tool:
         if not callable(function):
             raise ToolDefinitionError(f"{function!r} is not callable", tool=repr(function))
         tool_name: str = name or str(getattr(function, "__name__", ""))
-        if not _TOOL_NAME.match(tool_name):
+        if not _TOOL_NAME.fullmatch(tool_name):
             raise ToolDefinitionError(
                 f"tool name {tool_name!r} must be 1-64 characters of [A-Za-z0-9_-]", tool=tool_name
             )

@@ -78,11 +78,13 @@ class RAGConfig(ValueModel):
     def candidates_for(self, top_k: int, mode: str = "hybrid") -> int:
         """How many hits each retriever fetches for a search of ``top_k`` in ``mode``.
 
-        A dense search that nothing re-orders (no re-ranker, no MMR) fetches just ``top_k``: its
-        hits come best first and the threshold only cuts their tail, so a larger pool could never
-        reach the result, it would only be read, decoded and dropped.
+        A dense or keyword search that nothing re-orders (no re-ranker, no MMR) fetches just
+        ``top_k``: its hits come best first (ties broken by id) and the threshold only cuts a
+        dense search's tail, so a larger pool could never reach the result, it would only be read,
+        decoded and dropped. Only fusion (hybrid mode) ranks hits below a retriever's ``top_k``
+        into the result.
         """
-        if mode == "dense" and not (self.enable_reranking or self.use_mmr):
+        if mode in ("dense", "keyword") and not (self.enable_reranking or self.use_mmr):
             return top_k
         pool = self.candidate_pool or max(4 * top_k, 20)
         return max(pool, self.rerank_candidates) if self.enable_reranking else pool

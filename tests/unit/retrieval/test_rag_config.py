@@ -36,8 +36,10 @@ def test_defaults_are_written_once_and_the_config_is_frozen() -> None:
     )
     assert config.candidates_for(5) == 20 and config.candidates_for(10) == 40
     assert RAGConfig(enable_reranking=True, rerank_candidates=30).candidates_for(5) == 30
-    # a dense search nothing re-orders fetches just top_k; re-ranking or MMR need the pool
-    assert config.candidates_for(10, "dense") == 10 and config.candidates_for(10, "keyword") == 40
+    # a dense or keyword search nothing re-orders fetches just top_k; fusion, re-ranking or MMR need the pool
+    assert config.candidates_for(10, "dense") == 10 and config.candidates_for(10, "keyword") == 10
+    assert config.candidates_for(10, "hybrid") == 40
+    assert RAGConfig(use_mmr=True).candidates_for(10, "keyword") == 40
     assert RAGConfig(use_mmr=True).candidates_for(10, "dense") == 40
     assert RAGConfig(enable_reranking=True).candidates_for(5, "dense") == 20
     with pytest.raises(pydantic.ValidationError, match="frozen"):

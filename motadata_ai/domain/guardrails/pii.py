@@ -4,13 +4,14 @@ Kinds: ``secret`` (API keys, tokens, private keys, ``password=...`` values), ``c
 (13-19 digits passing the Luhn check), ``ssn`` (US social security numbers), ``email``, ``phone``,
 ``ip_address`` (IPv4 and IPv6). Each match becomes ``[REDACTED_<KIND>]``.
 
-The pass is one alternation of every pattern, leftmost match first, earlier patterns first at
-the same position. Most of them can start at almost any character, so Python's ``re`` tries all
-of them at every position (about 0.55 ms for a 700-character passage). Each pattern therefore has
-a *probe*: a cheap test that every text it can match passes (a literal it must contain, a short
-run of digits, a separator). The pass is the alternation of only the patterns whose probes pass,
-in the same order, which gives the same matches (a pattern that matches nowhere in the text never
-wins a position) at a fraction of the work; a text no probe passes is returned unscanned.
+Redaction finds what one ``sub`` of the alternation of every pattern would find: the leftmost
+match, the earlier pattern's at the same position. Most patterns can start at almost any
+character, so that ``sub`` has Python's ``re`` try all of them at every position (about 0.55 ms
+for a 700-character passage). Each pattern therefore has a *probe*: a cheap test that every text
+it can match passes (a literal it must contain, a run of digits in the text's shape, a
+separator). Only the patterns whose probes pass are run, each compiled once at import, and their
+matches are merged in the alternation's order; a pattern that matches nowhere in the text never
+wins a position, so the result is the same, and a text no probe passes is returned unscanned.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from motadata_ai.domain.guardrails.folding import folded
 ALL_KINDS: frozenset[str] = frozenset({"secret", "credit_card", "ssn", "email", "phone", "ip_address"})
 
 
-# every ASCII digit to "0", every ASCII whitespace character (``\\s``) to a space
+# every ASCII digit to "0", every ASCII whitespace character (what \s matches) to a space
 _ASCII_SHAPE = bytes.maketrans(b"0123456789\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b"0" * 10 + b" " * 9)
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s")
@@ -112,7 +113,7 @@ _IPV6 = (
 _ASSIGNED_NAMES = ("key", "secret", "passw", "pwd", "token")
 _ASSIGNED_END = re.compile(r"(?:key|secret|passw(?:or)?d|pwd|token)[\"']?\s*[:=]").search
 
-# (group, pattern, probe) in the pass's order; a group's kind is its name before any "_part"
+# (kind, pattern, probe) in the alternation's order ("assign": a secret whose value alone goes)
 _BRANCHES: tuple[tuple[str, str, Probe], ...] = (
     *(("secret", pattern, probe) for pattern, probe in _SECRETS),
     (

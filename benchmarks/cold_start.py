@@ -6,7 +6,8 @@ models with their ONNX twins (a logistic regression, a random forest, a logistic
 a text feature) and, as the baseline, the text model with a TF-IDF setting the twin does not
 reproduce (served from skops; none of this timed), every line below is a new process, timed from
 spawn to exit (median of ``--rounds``), with its peak RSS (``wait4``; the embedded PostgreSQL's
-own processes are not counted):
+own processes are not counted; bytecode cached as for an installed package,
+see :func:`environment`):
 
 * ``python -c pass``, ``python -c "import numpy"`` (the floors);
 * ``motadata-ai --help``, ``ml list``, ``ml predict`` (each model), ``ask --mode keyword``, ``ask``
@@ -100,8 +101,14 @@ print(index.as_retriever(similarity_top_k=5).retrieve(sys.argv[2])[0].node.get_c
 
 
 def environment(data_dir: Path) -> dict[str, str]:
+    """The processes' environment: no MOTADATA_* setting or API key of the caller's, and bytecode
+    written and read as an installed package has it (``PYTHONDONTWRITEBYTECODE`` dropped: the
+    untimed set-up runs write the checkout's ``.pyc`` files; with it set, every timed process
+    compiled the SDK's modules from source, about 0.8 s of a cold ``ask`` on a 2-core machine)."""
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MOTADATA_") and not k.endswith("_API_KEY")
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MOTADATA_") and not k.endswith("_API_KEY") and k != "PYTHONDONTWRITEBYTECODE"
     }
     env.update(MOTADATA_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return env

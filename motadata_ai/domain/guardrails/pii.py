@@ -1,4 +1,4 @@
-"""PII and secret detection and redaction: one compiled pass over the text.
+"""PII and secret detection and redaction: the matches of one pass of every pattern over the text.
 
 Kinds: ``secret`` (API keys, tokens, private keys, ``password=...`` values), ``credit_card``
 (13-19 digits passing the Luhn check), ``ssn`` (US social security numbers), ``email``, ``phone``,
@@ -10,13 +10,13 @@ character, so that ``sub`` has Python's ``re`` try all of them at every position
 for a 700-character passage). Each pattern therefore has a *probe*: a cheap test that every text
 it can match passes (a literal it must contain, a run of digits in the text's shape, a
 separator). Only the patterns whose probes pass are run, each compiled once at import, and their
-matches are merged in the alternation's order; a pattern that matches nowhere in the text never
-wins a position, so the result is the same, and a text no probe passes is returned unscanned.
+matches are merged in the alternation's order (a text that may hold more than three kinds runs the
+whole alternation instead); a pattern that matches nowhere in the text never wins a position, so
+the result is the same, and a text no probe passes is returned unscanned.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -133,6 +133,10 @@ _BRANCHES: tuple[tuple[str, str, Probe], ...] = (
     ("phone", _PHONE, _shows("000 000", "000.000", "000-000", "+0000000")),
 )
 _COMPILED = tuple(re.compile(pattern) for _, pattern, _ in _BRANCHES)
+_WHOLE = re.compile("|".join(f"(?P<b{i}>{pattern})" for i, (_, pattern, _) in enumerate(_BRANCHES)))
+_MERGED_AT_MOST = 3
+"""Up to this many possible patterns are searched one by one and merged; above it the whole
+alternation runs (a 135,000-character text holding every kind: 0.12 s merged, 0.06 s whole)."""
 
 
 def possible_branches(text: str) -> tuple[int, ...]:
@@ -178,8 +182,10 @@ def redact(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
     if len(branches) == 1:
         kind = _BRANCHES[branches[0]][0]
         redacted = _COMPILED[branches[0]].sub(lambda match: replace(kind, match), text)
-    else:
+    elif len(branches) <= _MERGED_AT_MOST:
         redacted = _substitute(branches, replace, text)
+    else:  # a text that may hold many kinds: one pass of the whole alternation is cheaper
+        redacted = _whole_sub(replace, text)
     return Redaction(text=redacted, found=found)
 
 
@@ -231,18 +237,15 @@ def _replacer(kinds: Collection[str], found: dict[str, int]) -> Callable[[str, r
     return replace
 
 
-@functools.cache
-def _whole_pass() -> re.Pattern[str]:
-    return re.compile("|".join(f"(?P<b{i}>{pattern})" for i, (_, pattern, _) in enumerate(_BRANCHES)))
+def _whole_sub(replace: Callable[[str, re.Match[str]], str], text: str) -> str:
+    return _WHOLE.sub(lambda m: replace(_BRANCHES[int((m.lastgroup or "b0")[1:])][0], m), text)
 
 
 def redact_unprobed(text: str, kinds: Collection[str] = ALL_KINDS) -> Redaction:
     """:func:`redact` as one ``sub`` of the alternation of every pattern, no probe consulted: the
     reference the probes and the merged scan are tested against."""
     found: dict[str, int] = {}
-    replace = _replacer(kinds, found)
-    redacted = _whole_pass().sub(lambda m: replace(_BRANCHES[int((m.lastgroup or "b0")[1:])][0], m), text)
-    return Redaction(text=redacted, found=found)
+    return Redaction(text=_whole_sub(_replacer(kinds, found), text), found=found)
 
 
 def detect(text: str, kinds: Collection[str] = ALL_KINDS) -> dict[str, int]:

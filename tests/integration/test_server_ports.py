@@ -130,5 +130,5 @@ def test_the_openai_server_on_a_taken_port_says_so(mode: str) -> None:
     from motadata_ai.testing.openai_server import OpenAIServer
 
     port = free_port()
-    with taken(port), pytest.raises(RuntimeError, match="did not start|could not bind"):
+    with taken(port), pytest.raises(RuntimeError, match=r"did not start|could not bind"):
         OpenAIServer(port=port, mode=mode).start()

@@ -23,11 +23,9 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from motadata_ai.adapters.defaults import REDIS_TIMEOUT
 from motadata_ai.domain.values.addresses import mask_url
 from motadata_ai.domain.values.errors import ConfigurationError, MotadataError, ValidationError
 
-DEFAULT_TIMEOUT = REDIS_TIMEOUT
 POOL_WAIT_MIN = 2.0
 """Shortest wait for a free pooled connection: a burst above ``max_connections`` queues on a
 healthy server, which is no failure (the wait is ``max(timeout, POOL_WAIT_MIN)``)."""
@@ -63,7 +61,8 @@ def check_namespace(namespace: Any, what: str) -> str:
     if (
         not isinstance(namespace, str)
         or not namespace
-        or any(c in namespace for c in "*?[]\\{}:") or any(c.isspace() for c in namespace)
+        or any(c in namespace for c in "*?[]\\{}:")
+        or any(c.isspace() for c in namespace)
     ):
         raise ValidationError(f"invalid {what} namespace {namespace!r}", field="namespace")
     return namespace
@@ -100,8 +99,16 @@ def is_cluster_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
 
 
-def _cluster_client(url: str, *, connect_timeout: float, timeout: float, retries: int,
-                    max_connections: int, backoff_cap: float, **options: Any) -> RedisCluster:
+def _cluster_client(
+    url: str,
+    *,
+    connect_timeout: float,
+    timeout: float,
+    retries: int,
+    max_connections: int,
+    backoff_cap: float,
+    **options: Any,
+) -> RedisCluster:
     scheme, rest = url.split("://", 1)
     credentials, _, hosts = rest.rpartition("@")
     username, _, password = credentials.partition(":")
@@ -149,8 +156,13 @@ def client_from_url(
     try:
         if is_cluster_url(url):
             return _cluster_client(
-                url, connect_timeout=connect_timeout, timeout=timeout, retries=retries,
-                max_connections=max_connections, backoff_cap=backoff_cap, **options,
+                url,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+                retries=retries,
+                max_connections=max_connections,
+                backoff_cap=backoff_cap,
+                **options,
             )
         pool = aioredis.BlockingConnectionPool.from_url(
             url,

@@ -24,8 +24,8 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from motadata_ai.adapters.defaults import REDIS_TIMEOUT
 from motadata_ai.adapters.redis._common import (
-    DEFAULT_TIMEOUT,
     LuaScript,
     RedisClient,
     check_namespace,
@@ -84,7 +84,7 @@ class RedisCache(CachePort):
         *,
         namespace: str = "motadata",
         connect_timeout: float | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = REDIS_TIMEOUT,
         retries: int = 1,
         max_connections: int = 50,
     ) -> RedisCache:

@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from motadata_ai.adapters.defaults import REDIS_TIMEOUT
 from motadata_ai.adapters.redis._common import (
-    DEFAULT_TIMEOUT,
     LuaScript,
     RedisClient,
     check_namespace,
@@ -104,7 +104,7 @@ class RedisLeases(LeasePort):
         url: str,
         *,
         namespace: str = "motadata",
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = REDIS_TIMEOUT,
         max_connections: int = 50,
     ) -> RedisLeases:
         """Leases on the server (``redis://``, ``rediss://``, ``unix://``) or cluster

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from motadata_ai.adapters.defaults import REDIS_TIMEOUT
 from motadata_ai.adapters.redis._common import (
-    DEFAULT_TIMEOUT,
     LuaScript,
     RedisClient,
     check_namespace,
@@ -200,7 +200,7 @@ class RedisLimits(LimitsPort):
         *,
         namespace: str = "motadata",
         connect_timeout: float | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = REDIS_TIMEOUT,
         retries: int = 0,
         max_connections: int = 50,
     ) -> RedisLimits:

@@ -13,6 +13,7 @@ seldom all the words of one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from motadata_ai.domain.guardrails.folding import folded
@@ -98,13 +99,15 @@ class InjectionScreen:
 def screen(text: str) -> InjectionScreen:
     """Score ``text`` for prompt-injection attempts (0: nothing suspicious)."""
     words = folded(text)
-    matches = [name for name, pattern, needs in _STRONG_RE if _holds(words, needs) and pattern.search(text)]
-    weak = [name for name, pattern, needs in _WEAK_RE if _holds(words, needs) and pattern.search(text)]
-    return InjectionScreen(2 * len(matches) + len(weak), tuple(matches + weak))
+    return _screen(text, lambda needs: _holds(words, needs))
 
 
 def screen_every_pattern(text: str) -> InjectionScreen:
     """:func:`screen` without the word tests: every pattern run (tests compare the two)."""
-    matches = [name for name, pattern, _ in _STRONG_RE if pattern.search(text)]
-    weak = [name for name, pattern, _ in _WEAK_RE if pattern.search(text)]
-    return InjectionScreen(2 * len(matches) + len(weak), tuple(matches + weak))
+    return _screen(text, lambda _needs: True)
+
+
+def _screen(text: str, worth_running: Callable[[Needs], bool]) -> InjectionScreen:
+    strong = [name for name, pattern, needs in _STRONG_RE if worth_running(needs) and pattern.search(text)]
+    weak = [name for name, pattern, needs in _WEAK_RE if worth_running(needs) and pattern.search(text)]
+    return InjectionScreen(2 * len(strong) + len(weak), tuple(strong + weak))

@@ -5,7 +5,8 @@ On the same texts in one process, alternating configurations round by round:
 * the onnxruntime float32 pass (``adapters/local/onnx_bert.py``) with passes cut at 8 sequences
   (the earlier default) and at 512 / 2,048 padded tokens, on one worker and on one per core;
 * the bfloat16 torch pass (``adapters/local/torch_bert.py``, the bulk path) at 1,024 / 4,096
-  tokens per pass, with its cosine against the float32 vectors (when torch is installed);
+  tokens per pass on one worker with torch's threads, and at 1,024 on one single-threaded worker
+  per core (the default), with its cosine against the float32 vectors (when torch is installed);
 * the peer: sentence-transformers' float32 ``encode`` on torch (batch 32, torch's threads);
 * one short query through the float32 pass, on one intra-op thread and on the default query
   session (one intra-op thread per core), alternating (p50 / p95).
@@ -91,14 +92,17 @@ def main() -> None:
         print("torch is not installed: the bfloat16 pass and the sentence-transformers peer skipped")
     else:
         print(f"native bfloat16 on this CPU: {bfloat16_native()}; torch threads {torch.get_num_threads()}")
-        bulk = TorchBertEncoder(encoder)
-        for tokens in (1024, 4096):
+        one, spread_bf16 = TorchBertEncoder(encoder, workers=1), TorchBertEncoder(encoder)
+        for tokens, bulk in ((1024, one), (4096, one), (1024, spread_bf16)):
 
-            def run(tokens: int = tokens) -> Any:
+            def run(tokens: int = tokens, bulk: Any = bulk) -> Any:
                 bulk.max_tokens = tokens
                 return bulk.encode_ids(ids)
 
-            name = f"torch bfloat16, {tokens} tokens"
+            how = (
+                f"1 worker on {torch.get_num_threads()} threads" if bulk is one else f"{bulk.workers} workers"
+            )
+            name = f"torch bfloat16, {tokens} tokens, {how}"
             configs[name] = run
             cosines[name] = float((run() * reference).sum(axis=1).min())
         try:
@@ -134,11 +138,11 @@ def main() -> None:
 
     baseline = statistics.median(seconds["onnx float32, 8 a pass, 1 worker"])
     figures: dict[str, Any] = {"texts": len(texts), "cores": cores, "load_start": round(load_start, 2)}
-    print(f"\n{'configuration':48s} {'texts/s':>8s} {'x 8-a-pass':>10s} {'min cosine':>11s}")
+    print(f"\n{'configuration':52s} {'texts/s':>8s} {'x 8-a-pass':>10s} {'min cosine':>11s}")
     for name, times in seconds.items():
         median = statistics.median(times)
         cosine = f"{cosines[name]:.6f}" if name in cosines else "-"
-        print(f"{name:48s} {len(texts) / median:8.1f} {baseline / median:10.2f} {cosine:>11s}")
+        print(f"{name:52s} {len(texts) / median:8.1f} {baseline / median:10.2f} {cosine:>11s}")
         figures[name] = round(len(texts) / median, 1)
     for name, values in latencies.items():
         values.sort()

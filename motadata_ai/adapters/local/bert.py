@@ -17,12 +17,20 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SEQUENCES_PER_PASS", "TOKENS_PER_PASS", "BertEncoder", "forward_passes", "read_safetensors"]
+__all__ = [
+    "SEQUENCES_PER_PASS",
+    "TOKENS_PER_PASS",
+    "BertEncoder",
+    "drain_passes",
+    "forward_passes",
+    "read_safetensors",
+]
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -137,6 +145,36 @@ TOKENS_PER_PASS = 512
 """Padded tokens per forward pass (``benchmarks/embedding_batches.py`` measures the choice)."""
 SEQUENCES_PER_PASS = 16
 """Sequences per forward pass at most (measured with :data:`TOKENS_PER_PASS`, same benchmark)."""
+
+
+def drain_passes(
+    passes: Sequence[list[int]],
+    run: Callable[[list[int]], None],
+    *,
+    pool: Executor | None,
+    threads: int,
+    caller_drains: bool = True,
+) -> None:
+    """Run ``run(chosen)`` for every pass on ``threads`` threads at once, each taking the next pass
+    until none is left: ``pool``'s, and the calling thread too where ``caller_drains`` (no pool:
+    the calling thread alone). Returns once every pass has run; a pass's error is raised."""
+    remaining = iter(passes)
+    taking = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with taking:
+                chosen = next(remaining, None)
+            if chosen is None:
+                return
+            run(chosen)
+
+    helpers = min(threads, len(passes)) - (1 if caller_drains else 0) if pool is not None else 0
+    started = [pool.submit(drain) for _ in range(helpers)] if pool is not None else []
+    if caller_drains or not started:
+        drain()
+    for future in started:
+        future.result()
 
 
 def forward_passes(ids: Sequence[Sequence[int]], *, max_sequences: int, max_tokens: int) -> list[list[int]]:

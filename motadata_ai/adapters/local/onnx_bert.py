@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from motadata_ai.adapters.local import _onnx_proto as proto
-from motadata_ai.adapters.local.bert import SEQUENCES_PER_PASS, TOKENS_PER_PASS, BertEncoder
+from motadata_ai.adapters.local.bert import SEQUENCES_PER_PASS, TOKENS_PER_PASS, BertEncoder, drain_passes
 
 __all__ = ["OnnxBertEncoder", "onnx_available"]
 
@@ -123,23 +123,12 @@ class OnnxBertEncoder(BertEncoder):
             out[passes[0]] = self._forward(self._query_session, [ids[i] for i in passes[0]])
             return out
         session, pool = self._bulk()
-        remaining = iter(passes)
-        taking = threading.Lock()
 
-        def drain() -> None:  # takes the next pass until none is left
-            while True:
-                with taking:
-                    chosen = next(remaining, None)
-                if chosen is None:
-                    return
-                out[chosen] = self._forward(session, [ids[i] for i in chosen])
+        def run(chosen: list[int]) -> None:
+            out[chosen] = self._forward(session, [ids[i] for i in chosen])
 
-        helpers = min(self.workers, len(passes)) - 1
         # the calling thread drains too: ``workers`` threads in all
-        started = [pool.submit(drain) for _ in range(helpers)] if pool is not None and helpers > 0 else []
-        drain()
-        for future in started:
-            future.result()
+        drain_passes(passes, run, pool=pool, threads=self.workers)
         return out
 
     def _forward(self, session: Any, batch: Sequence[Sequence[int]]) -> np.ndarray:

@@ -19,19 +19,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from motadata_ai.adapters.local.bert import BertEncoder, forward_passes
+from motadata_ai.adapters.local.bert import BertEncoder, drain_passes, forward_passes
+from motadata_ai.adapters.local.minilm import available_cores
 
-__all__ = ["TORCH_TOKENS_PER_PASS", "TorchBertEncoder", "bfloat16_native"]
+__all__ = ["TORCH_TOKENS_PER_PASS", "TorchBertEncoder", "bfloat16_native", "per_thread_threads"]
 
-TORCH_TOKENS_PER_PASS = 4096
-"""Padded tokens per bfloat16 pass (16 texts of 256 tokens): measured beside 1,024 and 2,048 on
-two cores, 4,096 encoded fastest in two rounds of three (``docs/embedded_default.md``)."""
+TORCH_TOKENS_PER_PASS = 1024
+"""Padded tokens per bfloat16 pass (four texts of 256 tokens). One pass on two threads encoded
+as fast at 1,024 as at 4,096; with a worker per core, a 64-chunk ingest call cut into 1,024-token
+passes leaves a worker idle for at most one short pass at its end (``docs/embedded_default.md``)."""
 BF16 = torch.bfloat16
 
 
@@ -42,21 +45,46 @@ def bfloat16_native() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+def per_thread_threads() -> bool:
+    """Whether torch's intra-op thread count is a per-thread setting here (its OpenMP backend:
+    ``torch.set_num_threads`` on one thread leaves the others' as they are)."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
 class TorchBertEncoder:
     """Unit vectors from a loaded :class:`BertEncoder`'s weights, with its tokenizer, in bfloat16.
 
-    ``threads``: torch's intra-op threads for a pass (torch's own default when ``None``).
-    Thread-safe: one pass at a time (the passes already use ``threads`` cores).
+    ``workers``: how many passes of a call run at once, each on its own thread with ``threads``
+    intra-op threads (default: one worker per available core, one thread each). Independent
+    single-threaded passes keep both cores of a 2-core machine busy where one pass on two threads
+    waits at every operator for the thread that the event loop or PostgreSQL slowed down (measured
+    in ``docs/embedded_default.md``). Where torch's thread count is process-wide
+    (:func:`per_thread_threads` false) there is one worker on torch's own threads, so this encoder
+    never changes what the rest of the process gets. Thread-safe: one call at a time.
     """
 
     def __init__(
-        self, base: BertEncoder, *, threads: int | None = None, max_tokens: int = TORCH_TOKENS_PER_PASS
+        self,
+        base: BertEncoder,
+        *,
+        workers: int | None = None,
+        threads: int = 1,
+        max_tokens: int = TORCH_TOKENS_PER_PASS,
     ) -> None:
-        if threads is not None:
-            torch.set_num_threads(max(1, threads))
         self.base = base
         self.max_tokens = max_tokens
         self.hidden_size = base.hidden_size
+        wanted = available_cores() if workers is None else max(1, workers)
+        self.workers = wanted if per_thread_threads() else 1
+        self.threads = max(1, threads)
+        self._pool: ThreadPoolExecutor | None = None
+        if self.workers > 1:
+            self._pool = ThreadPoolExecutor(
+                self.workers,
+                thread_name_prefix="minilm-bf16",
+                initializer=torch.set_num_threads,
+                initargs=(self.threads,),
+            )
         self._lock = threading.Lock()
 
         def matrix(array: np.ndarray) -> torch.Tensor:
@@ -92,9 +120,14 @@ class TorchBertEncoder:
     def encode_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Unit vectors (float32 rows, in the order of ``ids``) for texts tokenized already."""
         out = np.empty((len(ids), self.hidden_size), dtype=np.float32)
-        with self._lock, torch.inference_mode():
-            for chosen in forward_passes(ids, max_sequences=len(ids), max_tokens=self.max_tokens):
+
+        def run(chosen: list[int]) -> None:
+            with torch.inference_mode():
                 out[chosen] = self._forward([ids[i] for i in chosen])
+
+        passes = forward_passes(ids, max_sequences=len(ids), max_tokens=self.max_tokens)
+        with self._lock:  # the pool's threads only: the caller's torch threads stay as they were
+            drain_passes(passes, run, pool=self._pool, threads=self.workers, caller_drains=False)
         return out
 
     def _forward(self, batch: Sequence[Sequence[int]]) -> np.ndarray:

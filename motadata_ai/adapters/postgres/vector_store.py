@@ -1155,9 +1155,11 @@ class PgVectorStore(VectorStorePort):
         # and total length, per-term document frequency, and the postings (term, chunk, term
         # frequency, chunk length) of the query's terms, read through their primary key, so a
         # query costs its terms' postings and never reads the tenant's chunks; only the ``top_k``
-        # best are fetched. Each term's frequency is one primary-key lookup (LATERAL ... LIMIT 1,
-        # which the planner cannot flatten into a join: with the statistics of a table analysed
-        # before its tenant grew it hashed all the tenant's terms, 2 ms of a Cranfield query).
+        # best are fetched. Each term's frequency is one primary-key lookup (LATERAL ... LIMIT 1)
+        # and its postings one primary-key range (LATERAL ... OFFSET 0): subqueries the planner
+        # cannot flatten into a join. Flattened, with the statistics of a table analysed before
+        # its tenant grew, it hashed all the tenant's terms (2 ms of a Cranfield query) and
+        # bitmap-scanned all the tenant's postings (every term of every chunk) for a few terms.
         # Scores equal to 9 decimals (the sum's order moves the last bits) rank by id, rounded in
         # float8 (through numeric it cost 0.5 ms a query). With metadata filters (``filtered``) the
         # postings are kept to the chunks matching ``where``. Document frequencies count the whole
@@ -1177,8 +1179,9 @@ class PgVectorStore(VectorStorePort):
             "WHERE k.tenant_id = $1 AND k.term = t.term LIMIT 1) k), "
             "summed AS (SELECT p.id, sum(w.idf * p.tf * 2.2 "
             "/ (p.tf + 1.2 * (0.25 + 0.75 * p.len / st.avg_len))) AS score "
-            f"FROM w JOIN {self.table}_kw_postings p ON p.tenant_id = $1 AND p.term = w.term, st "
-            f"WHERE true {matching}GROUP BY p.id), "
+            f"FROM w, st, LATERAL (SELECT id, tf, len FROM {self.table}_kw_postings p "
+            f"WHERE p.tenant_id = $1 AND p.term = w.term {matching}OFFSET 0) p "
+            "GROUP BY p.id), "
             "scored AS (SELECT id, score FROM summed "
             f"ORDER BY round(score * 1e9) DESC, id LIMIT {top_k}) "
             f"SELECT {columns}, s.score FROM scored s "

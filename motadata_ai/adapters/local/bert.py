@@ -169,7 +169,7 @@ def drain_passes(
                 return
             run(chosen)
 
-    helpers = min(threads, len(passes)) - (1 if caller_drains else 0) if pool is not None else 0
+    helpers = 0 if pool is None else min(threads, len(passes)) - int(caller_drains)
     started = [pool.submit(drain) for _ in range(helpers)] if pool is not None else []
     if caller_drains or not started:
         drain()

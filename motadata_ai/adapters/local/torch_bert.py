@@ -83,8 +83,9 @@ def _single_threaded_pool(workers: int, threads: int) -> ThreadPoolExecutor:
 class TorchBertEncoder:
     """Unit vectors from a loaded :class:`BertEncoder`'s weights, with its tokenizer, in bfloat16.
 
-    ``workers``: how many passes of a call run at once, each on its own thread with ``threads``
-    intra-op threads (default: one worker per available core, one thread each). Independent
+    ``workers``: how many passes of a call run at once, each on a thread of the encoder's pool
+    with ``threads`` intra-op threads (default: one worker per available core, one thread each;
+    one worker is the calling thread on torch's threads). Independent
     single-threaded passes keep both cores of a 2-core machine busy where one pass on two threads
     waits at every operator for the thread that the event loop or PostgreSQL slowed down (measured
     in ``docs/embedded_default.md``). The rest of the process keeps its torch threads; where a

@@ -8,7 +8,9 @@ they run on the embedded default or on the services profile alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import click
@@ -108,6 +110,27 @@ def agent_run(ctx: click.Context, /, **_: Any) -> int:
     return run(lambda args: unified_query(args, "agent"), ctx)
 
 
+def _uvicorn_server(config: Any) -> Any:
+    """A uvicorn server that stops on SIGINT / SIGTERM as uvicorn's does, but keeps the signal in
+    ``stopped_by`` where uvicorn re-raises it once ``serve()`` returns: re-raised there, SIGTERM's
+    default action ended the process inside ``connect()``, before the buffered audit events were
+    written and the embedded PostgreSQL was stopped (it kept running after every stop)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        stopped_by: tuple[int, ...] = ()
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                captured = getattr(self, "_captured_signals", [])
+                self.stopped_by = tuple(int(s) for s in captured)
+                captured.clear()  # nothing left for uvicorn to re-raise
+
+    return Server(config)
+
+
 async def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -127,8 +150,10 @@ async def _serve(args: argparse.Namespace) -> int:
         app = create_app(ai, keys=keys, prefix=args.prefix)
         await warm_up_app(app, ai, prefix=args.prefix)  # the first request as fast as the next
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
-        await uvicorn.Server(config).serve()
-    return 0
+        server = _uvicorn_server(config)
+        await server.serve()
+    # everything is closed now; a signal's stop exits as a process that signal ended would (143)
+    return 128 + server.stopped_by[-1] if server.stopped_by else 0
 
 
 async def unified_query(args: argparse.Namespace, mode: Literal["auto", "agent", "rag", "both"]) -> int:

@@ -1,0 +1,112 @@
+"""``motadata-ai serve`` stopped with SIGTERM (what a supervisor sends) shuts down cleanly.
+
+A real ``serve`` process on a fresh data directory (embedded PostgreSQL) answers one query, is
+sent SIGTERM, and must then exit as a process that SIGTERM ended (143) only after closing what
+it opened: no PostgreSQL server left running on its data directory, and the query's audit
+events and usage records written. uvicorn re-raises the signal once it has stopped serving; with
+SIGTERM's default action that ended the process inside ``connect()`` (exit -15) and left the
+embedded server running every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from motadata_ai.adapters.postgres.embedded import start_embedded_postgres
+
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+TENANT = "acme"
+
+
+def postgres_running(data_dir: Path) -> bool:
+    found = subprocess.run(["pgrep", "-f", f"postgres -D {data_dir}"], capture_output=True, check=False)
+    return found.returncode == 0
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MOTADATA_") and not k.endswith("_API_KEY")
+    }
+    env.update(MOTADATA_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    return env
+
+
+def start_serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """The tenant's one article ingested, then ``serve`` on a port the kernel picks."""
+    article = ROOT / "examples" / "knowledge_base" / "password-reset.md"
+    command = [sys.executable, "-m", "motadata_ai.cli"]
+    ingest = subprocess.run(
+        [*command, "ingest", "--tenant", TENANT, str(article)],
+        cwd=ROOT, env=environment(data_dir), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    server = subprocess.Popen(
+        [*command, "serve", "--port", "0", "--no-auth"],
+        cwd=ROOT,
+        env=environment(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    deadline = time.monotonic() + 180
+    for line in server.stderr:  # uvicorn names the port the kernel gave it
+        found = re.search(r"running on (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            return server, found.group(1)
+        assert time.monotonic() < deadline, "serve did not start"
+    raise AssertionError(f"serve exited before it listened (exit {server.wait()})")
+
+
+def test_sigterm_closes_everything_before_serve_exits(tmp_path: Path) -> None:
+    server, url = start_serve(tmp_path)
+    try:
+        request = urllib.request.Request(
+            f"{url}/query",
+            data=json.dumps({"query": "How do I reset my password?", "tenant_id": TENANT}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            assert reply.status == 200
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    left_running = postgres_running(tmp_path / "postgres")
+    if left_running:  # a failed run must not leave the server behind
+        subprocess.run(["pkill", "-f", f"postgres -D {tmp_path / 'postgres'}"], check=False)
+    assert code == 128 + signal.SIGTERM, code
+    assert not left_running
+
+    database = start_embedded_postgres(tmp_path / "postgres")  # reopened: what serve wrote
+    try:
+        audit, usage = asyncio.run(counts(database.dsn))
+    finally:
+        database.stop()
+    assert audit >= 1 and usage >= 1, (audit, usage)
+
+
+async def counts(dsn: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        audit = await conn.fetchval("SELECT count(*) FROM motadata_audit_log WHERE tenant_id = $1", TENANT)
+        usage = await conn.fetchval("SELECT count(*) FROM motadata_usage WHERE tenant_id = $1", TENANT)
+    finally:
+        await conn.close()
+    return int(audit), int(usage)

@@ -19,10 +19,10 @@ uses a gateway without a cache). When the optional ``bench`` extra is installed
 (``pip install -e '.[bench]'``: llama-index-core, llama-index-vector-stores-postgres,
 llama-index-embeddings-huggingface), the same documents are then ingested into LlamaIndex's
 ``PGVectorStore`` on the same embedded PostgreSQL with the same MiniLM weights (sentence splitter,
-chunk size 1000, overlap 200; HNSW like the SDK's) and the same queries run through its retriever
-(dense, and hybrid over its ``hybrid_search`` table), printing both ingest rates, both query
-p50/p95 and their ratios, and the peer's nDCG@10. Without the extra one line says the peer was
-skipped.
+chunk size 1000, overlap 200; HNSW at pgvector's default build settings, m=16, ef_construction=64)
+and the same queries run through its retriever (dense, and hybrid over its ``hybrid_search``
+table), printing both ingest rates, both query p50/p95 and their ratios, and the peer's nDCG@10.
+Without the extra one line says the peer was skipped.
 
 Usage: ``python benchmarks/retrieval_eval.py [--quick] [--data DIR] [--no-peer]``. The last line
 printed is one JSON object.

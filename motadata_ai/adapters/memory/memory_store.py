@@ -18,6 +18,7 @@ from motadata_ai.domain.values.memory import (
     SessionMessage,
 )
 from motadata_ai.domain.values.tenancy import validate_tenant_id
+from motadata_ai.domain.values.vectors import check_query_floats
 from motadata_ai.ports.memory import MemoryStorePort
 
 
@@ -66,8 +67,9 @@ class InMemoryMemoryStore(InProcessProbe, MemoryStorePort):
     ) -> list[MemoryMatch]:
         """Exact cosine search over the user's records."""
         records = self._records.get(validate_tenant_id(tenant_id), {}).values()
+        query = check_query_floats(embedding, field="embedding")
         matches = [
-            MemoryMatch(record=r, similarity=_cosine(r.embedding, embedding))
+            MemoryMatch(record=r, similarity=_cosine(r.embedding, query))
             for r in records
             if r.user_id == user_id and r.embedding is not None and (kinds is None or r.kind in kinds)
         ]

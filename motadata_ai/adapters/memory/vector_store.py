@@ -21,7 +21,13 @@ import numpy as np
 from motadata_ai.adapters.memory._health import InProcessProbe
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext
-from motadata_ai.domain.values.vectors import MetadataFilter, SearchHit, VectorRecord, check_filters
+from motadata_ai.domain.values.vectors import (
+    MetadataFilter,
+    SearchHit,
+    VectorRecord,
+    check_filters,
+    check_query_floats,
+)
 from motadata_ai.domain.values.words import unicode_words
 from motadata_ai.ports.vector_store import DimensionMismatch, VectorStorePort
 
@@ -102,8 +108,10 @@ def check_top_k(top_k: int) -> None:
 
 
 def check_query_vector(vector: Sequence[float], dimensions: int) -> list[float]:
-    """The query vector as floats; refuse a wrong length, non-finite values or a zero vector."""
-    values = [float(v) for v in vector]
+    """The query vector as floats; refuse anything but finite numbers
+    (:func:`~motadata_ai.domain.values.vectors.check_query_floats`), a wrong length or a zero
+    vector."""
+    values = check_query_floats(vector, field="vector")
     if len(values) != dimensions:
         raise DimensionMismatch(
             f"query vector has {len(values)} dimensions; the store holds {dimensions}",
@@ -111,8 +119,6 @@ def check_query_vector(vector: Sequence[float], dimensions: int) -> list[float]:
             expected=dimensions,
             actual=len(values),
         )
-    if not all(math.isfinite(v) for v in values):
-        raise ValidationError("query vector holds NaN or infinite values", field="vector")
     if not any(values):
         raise ValidationError("query vector is all zeros; cosine similarity is undefined", field="vector")
     return values

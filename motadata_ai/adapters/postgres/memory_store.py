@@ -33,6 +33,7 @@ from motadata_ai.domain.values.memory import (
 )
 from motadata_ai.domain.values.moments import aware
 from motadata_ai.domain.values.tenancy import validate_tenant_id
+from motadata_ai.domain.values.vectors import check_query_floats
 from motadata_ai.ports.memory import MemoryStoreError, MemoryStorePort, MemoryStoreUnavailable
 
 __all__ = ["MIGRATIONS", "PostgresMemoryStore"]
@@ -225,7 +226,8 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
         tenant = validate_tenant_id(tenant_id)
         if limit <= 0:
             return []
-        if not embedding:
+        query = check_query_floats(embedding, field="embedding")
+        if not query:
             raise ValidationError("the query embedding is empty", field="embedding")
         rows = await self._fetch(
             tenant,
@@ -235,10 +237,10 @@ class PostgresMemoryStore(MigratedStore, MemoryStorePort):
             "ORDER BY embedding <=> $3, created_at DESC LIMIT $5",
             tenant,
             user_id,
-            [float(v) for v in embedding],
+            query,
             list(kinds) if kinds is not None else None,
             limit,
-            len(embedding),
+            len(query),
         )
         return [MemoryMatch(record=_record(row), similarity=float(row["similarity"])) for row in rows]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ConfigDict, Field
@@ -15,6 +16,20 @@ MetadataFilter = dict[str, Any]
 """Equality on metadata keys; a list value means 'any of'. Example: ``{"category": ["vpn", "mfa"]}``."""
 
 _SCALARS = (str, int, float, bool)
+
+
+def check_query_floats(vector: object, *, field: str) -> list[float]:
+    """A query embedding as floats; refuse a string, a non-sequence, an element that is not a
+    number, and NaN or infinite values, each as :class:`ValidationError` on ``field``."""
+    if isinstance(vector, str | bytes | bytearray) or not isinstance(vector, Iterable):
+        raise ValidationError(f"{field} must be a sequence of numbers", field=field)
+    try:
+        values = list(map(float, vector))
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"{field} must hold only numbers", field=field) from error
+    if not all(map(math.isfinite, values)):
+        raise ValidationError(f"{field} holds NaN or infinite values", field=field)
+    return values
 
 
 def check_filters(filters: MetadataFilter | None) -> MetadataFilter:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from motadata_ai.domain.values.errors import InvalidTenant
+from motadata_ai.domain.values.errors import InvalidTenant, ValidationError
 from motadata_ai.domain.values.memory import Checkpoint, MemoryRecord, SessionMessage
 from motadata_ai.ports.memory import MemoryStorePort, MemoryStoreUnavailable
 from motadata_ai.testing.contracts.health import assert_probe_answers, assert_probe_reports_down
@@ -138,6 +138,13 @@ class MemoryStoreContract:
         only = await store.search("acme", unit(1, 0, 0), user_id="u1", kinds=["semantic"], limit=5)
         assert [m.record.id for m in only] == ["mid"]
         assert len(await store.search("acme", unit(1, 0, 0), user_id="u1", limit=1)) == 1
+
+    async def test_a_query_embedding_that_is_not_finite_numbers_is_refused(self) -> None:
+        store = await self.make_store()
+        await store.add(record("acme", "near", embedding=unit(1, 0.1, 0)))
+        for embedding in ((None, 0.0, 1.0), (1.0, "x", 0.0), "123", 5, (float("nan"), 0.0, 1.0)):
+            with pytest.raises(ValidationError):
+                await store.search("acme", embedding, user_id="u1")  # type: ignore[arg-type]
 
     async def test_delete_by_ids_counts_what_existed(self) -> None:
         store = await self.make_store()

@@ -255,6 +255,14 @@ class VectorStoreContract:
         with pytest.raises(ValidationError):
             await store.keyword_search(A, "vpn", top_k=0)
 
+    async def test_a_query_vector_that_is_not_numbers_is_refused(self) -> None:
+        store = await self.seeded()
+        for vector in (
+            (None, 0.0, 0.0, 1.0), (1.0, "x", 0.0, 0.0), "1234", b"\x01\x02\x03\x04", 5, ((1.0,), 0, 0, 0),
+        ):
+            with pytest.raises(ValidationError):
+                await store.dense_search(A, vector)  # type: ignore[arg-type]
+
     async def test_non_finite_filter_values_are_refused_the_same_way(self) -> None:
         store = await self.seeded()
         before = await store.count(A)

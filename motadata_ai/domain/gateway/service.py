@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Unpack
@@ -216,7 +216,8 @@ class Gateway:
         """Embed ``texts`` for ``tenant_id`` with ``model`` (default: the configured embedding model),
         cached, rate-limited (the tenant's embedding bucket), retried and charged like a completion."""
         call = self._admission.call("embed", tenant_id, options)
-        inputs: Any = texts if isinstance(texts, str) else tuple(texts)  # Validate refuses a str
+        # Validate refuses a str and anything that is not a sequence
+        inputs: Any = tuple(texts) if isinstance(texts, Iterable) and not isinstance(texts, str) else texts
         request = EmbeddingRequest.model_construct(model=options.get("model") or "", inputs=inputs)
         return await self._parts.chain.embed(call, request)
 

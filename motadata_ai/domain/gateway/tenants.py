@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
 
 __all__ = ["PolicyHook", "TenantBook"]
@@ -41,10 +42,12 @@ class TenantBook:
     def context(self, tenant: TenantContext | str, user_id: str | None = None) -> TenantContext:
         """The context of ``tenant`` (an id is validated: :class:`InvalidTenant`), for ``user_id``
         when given."""
+        if user_id is not None and not isinstance(user_id, str):
+            raise ValidationError(f"user_id must be a string, got {type(user_id).__name__}", field="user_id")
         if isinstance(tenant, TenantContext):
             context = tenant
         else:
-            known = self._contexts.get(tenant)
+            known = self._contexts.get(tenant) if isinstance(tenant, str) else None
             if known is None:
                 known = TenantContext(tenant_id=validate_tenant_id(tenant))
                 if len(self._contexts) > _MAX_REMEMBERED:

@@ -42,6 +42,26 @@ from motadata_ai.ports.ml import (
 logger = logging.getLogger(__name__)
 
 
+def check_training_options(
+    dataset: object, hyperparameters: object, validation_split: object, batch_size: object, seed: object
+) -> None:
+    """Refuse arguments of :meth:`MLSystem.train` of the wrong kind, as :class:`ValidationError`
+    on the argument (the estimator's name is :meth:`TrainerSet.resolve`'s)."""
+    wrong = None
+    if not isinstance(dataset, Dataset):
+        wrong = ("dataset", "a Dataset", dataset)
+    elif hyperparameters is not None and not isinstance(hyperparameters, Mapping):
+        wrong = ("hyperparameters", "a mapping", hyperparameters)
+    elif isinstance(validation_split, bool) or not isinstance(validation_split, int | float):
+        wrong = ("validation_split", "a number", validation_split)
+    for name, value, least in (("batch_size", batch_size, 1), ("seed", seed, 0)):
+        if wrong is None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            wrong = (name, f"an integer of at least {least}", value)
+    if wrong is not None:
+        name, kind, value = wrong
+        raise ValidationError(f"{name} must be {kind}, got {type(value).__name__} {value!r:.40}", field=name)
+
+
 class TrainerSet:
     """The trainers by name; estimators named bare (``random_forest``) or qualified (``torch:mlp``)."""
 
@@ -56,6 +76,12 @@ class TrainerSet:
 
     def resolve(self, estimator: str) -> tuple[TrainerPort, str]:
         """The trainer of ``estimator`` and the estimator's bare name (``UnknownEstimator`` otherwise)."""
+        if not isinstance(estimator, str):
+            raise UnknownEstimator(
+                f"estimator must be a name, got {type(estimator).__name__}",
+                estimator=repr(estimator),
+                available=self.estimators(),
+            )
         if ":" in estimator:
             trainer_name, _, name = estimator.partition(":")
             trainer = self.by_name.get(trainer_name)
@@ -135,9 +161,8 @@ class Training:
         """One training run (see :meth:`MLSystem.train`); ``trace_id`` is that of the trace it runs
         in, stored with the run."""
         validate_model_name(model_name)
+        check_training_options(dataset, hyperparameters, validation_split, batch_size, seed)
         trainer, estimator_name = self.trainers.resolve(estimator)
-        if batch_size < 1:
-            raise ValidationError("batch_size must be at least 1", field="batch_size")
         user_column = dataset.dataset_schema.user_column
         consented = (
             await self.consent.apply(self.tenant_id, dataset)

@@ -50,6 +50,15 @@ async def test_bad_call_options_tenant_and_level_are_refused(make_rig: RigFactor
         await rig.gateway.embed([], tenant_id="acme")
     with pytest.raises(ValidationError):
         await rig.gateway.embed("one string", tenant_id="acme")  # type: ignore[arg-type]
+    for texts in (None, 5, 3.5, object()):  # not a sequence at all
+        with pytest.raises(ValidationError):
+            await rig.gateway.embed(texts, tenant_id="acme")  # type: ignore[arg-type]
+    for tenant in (["acme"], {"acme": 1}, None, 7):  # unhashable ones included
+        with pytest.raises(InvalidTenant):
+            await rig.gateway.embed(["x"], tenant_id=tenant)  # type: ignore[arg-type]
+    for user in (5, ["u-1"], b"u-1"):
+        with pytest.raises(ValidationError):
+            await rig.gateway.generate(ask("x"), tenant_id="acme", user_id=user)  # type: ignore[arg-type]
     assert rig.llm.calls == [] and rig.embeddings.calls == []
 
 

@@ -118,6 +118,36 @@ async def test_unknown_model_version_alias_and_estimator(make_system: MakeSystem
         await ml.train(dataset, model_name="m", estimator="torch:mlp")
     with pytest.raises(ValidationError):
         await ml.train(dataset, model_name="bad name!")
+    for estimator in (None, 5, b"sklearn:logistic_regression"):
+        with pytest.raises(UnknownEstimator):
+            await ml.train(dataset, model_name="m", estimator=estimator)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"dataset": [{"hours_open": 1.0}]},
+        {"dataset": None},
+        {"hyperparameters": "C=1"},
+        {"hyperparameters": [("C", 1)]},
+        {"validation_split": "0.2"},
+        {"validation_split": None},
+        {"batch_size": None},
+        {"batch_size": 2.5},
+        {"seed": [1, 2]},
+        {"seed": -1},
+        {"seed": True},
+    ],
+)
+async def test_training_arguments_of_the_wrong_kind_are_refused(
+    make_system: MakeSystem, dataset: Dataset, arguments: dict[str, object]
+) -> None:
+    ml = make_system()
+    call = {"dataset": dataset, **arguments}
+    with pytest.raises(ValidationError) as caught:
+        await ml.train(call.pop("dataset"), model_name="m", **call)  # type: ignore[arg-type]
+    assert caught.value.field == next(iter(arguments))
+    assert await ml.list_models() == []
     with pytest.raises(ValidationError):
         await ml.promote("m", 1, alias="Not An Alias")
 

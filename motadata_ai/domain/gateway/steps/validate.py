@@ -91,6 +91,10 @@ class Validate(Step):
         texts = request.inputs
         if isinstance(texts, str):
             raise ValidationError("texts must be a sequence of strings, not one string", field="texts")
+        if not isinstance(texts, tuple | list):
+            raise ValidationError(
+                f"texts must be a sequence of strings, got {type(texts).__name__}", field="texts"
+            )
         if not texts:
             raise ValidationError("texts must not be empty", field="texts")
         for index, text in enumerate(texts):

@@ -300,8 +300,9 @@ class UseCases:
         """An agent of the tenant with the knowledge-search tool (over the tenant's RAG) and every
         tool registered by plugins, unless ``tools`` is given; ``options`` override ``settings.agents``."""
         from motadata_ai.domain.agents.knowledge import knowledge_search_tool
+        from motadata_ai.domain.agents.tools import tool_list
 
-        chosen = list(tools) if tools is not None else list(self.plugins.tools().values())
+        chosen = tool_list(tools) if tools is not None else list(self.plugins.tools().values())
         if knowledge:
             chosen.append(knowledge_search_tool(self.rag(tenant_id)))
         options.setdefault("memory", self.memory_store)

@@ -37,13 +37,14 @@ from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.prompts.context import ContextWindow, TokenCounter
 from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
+from motadata_ai.domain.retrieval.checks import check_conversation_id
 from motadata_ai.domain.values.agents import AgentTask, TaskAlreadyResumed, TaskNotFound
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import Message
 from motadata_ai.domain.values.memory import MemoryConfig
 from motadata_ai.domain.values.names import validate_name
-from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.tenancy import TenantContext, check_user_id
 from motadata_ai.ports.bus import BusPort
 from motadata_ai.ports.gateway import GatewayPort
 from motadata_ai.ports.memory import MemoryStorePort
@@ -185,6 +186,8 @@ class Agent:
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string", field="task")
         check_text(task, "task")
+        check_user_id(user_id)
+        check_conversation_id(conversation_id)
         output_type = _checked_output_type(output_type) or self.output_type
         system = self._system_prompt(context)
         if output_type is not None:

@@ -13,7 +13,7 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints, overload
 
@@ -254,10 +254,17 @@ def tool(
 ToolLike = Tool | Callable[..., Any] | Callable[..., Awaitable[Any]]
 
 
+def tool_list(tools: object) -> list[ToolLike]:
+    """``tools`` as a list (:class:`ToolDefinitionError` when it is not a collection of tools)."""
+    if isinstance(tools, str | bytes | Mapping) or not isinstance(tools, Iterable):
+        raise ToolDefinitionError(f"tools must be a list of tools or functions, got {type(tools).__name__}")
+    return list(tools)
+
+
 def build_toolset(tools: Iterable[ToolLike]) -> dict[str, Tool]:
     """Tools by name; functions are converted; a duplicate name is a :class:`ToolDefinitionError`."""
     toolset: dict[str, Tool] = {}
-    for item in tools:
+    for item in tool_list(tools):
         converted = Tool.from_function(item)
         if converted.name in toolset:
             raise ToolDefinitionError(f"two tools are named {converted.name!r}", tool=converted.name)

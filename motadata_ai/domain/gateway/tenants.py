@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from motadata_ai.domain.gateway.config import GatewayConfig, TenantPolicy
-from motadata_ai.domain.values.errors import ValidationError
-from motadata_ai.domain.values.tenancy import TenantContext, validate_tenant_id
+from motadata_ai.domain.values.tenancy import TenantContext, check_user_id, validate_tenant_id
 
 __all__ = ["PolicyHook", "TenantBook"]
 
@@ -42,8 +41,7 @@ class TenantBook:
     def context(self, tenant: TenantContext | str, user_id: str | None = None) -> TenantContext:
         """The context of ``tenant`` (an id is validated: :class:`InvalidTenant`), for ``user_id``
         when given."""
-        if user_id is not None and not isinstance(user_id, str):
-            raise ValidationError(f"user_id must be a string, got {type(user_id).__name__}", field="user_id")
+        check_user_id(user_id)
         if isinstance(tenant, TenantContext):
             context = tenant
         else:

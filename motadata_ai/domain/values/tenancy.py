@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict
 
 from motadata_ai.domain.values.base import ValueModel
-from motadata_ai.domain.values.errors import InvalidTenant
+from motadata_ai.domain.values.errors import InvalidTenant, ValidationError
 
 MAX_TENANT_ID_LENGTH = 64
 TENANT_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
@@ -40,6 +40,14 @@ def validate_tenant_id(value: object) -> str:
     return value
 
 
+def check_user_id(value: object) -> str | None:
+    """``value`` when it is ``None`` or a string, else :class:`ValidationError` on ``user_id``
+    (a context built without validation must not carry anything else)."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"user_id must be a string, got {type(value).__name__}", field="user_id")
+    return value
+
+
 TenantId = Annotated[str, AfterValidator(validate_tenant_id)]
 """A tenant id, validated wherever a pydantic model or ``validate_tenant_id`` sees it."""
 
@@ -57,6 +65,6 @@ class TenantContext(ValueModel):
         """Accept a context or a bare tenant id (validated) and return a context."""
         if isinstance(tenant, TenantContext):
             return tenant if user_id is None or tenant.user_id == user_id else tenant.model_copy(
-                update={"user_id": user_id}
+                update={"user_id": check_user_id(user_id)}
             )
-        return cls(tenant_id=validate_tenant_id(tenant), user_id=user_id)
+        return cls(tenant_id=validate_tenant_id(tenant), user_id=check_user_id(user_id))

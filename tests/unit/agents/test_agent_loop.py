@@ -310,6 +310,21 @@ async def test_empty_task_is_rejected() -> None:
         await make_agent(FunctionLLM(scripted(["x"]))).execute_task("  ")
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [{"conversation_id": 5}, {"conversation_id": ""}, {"conversation_id": ["c"]}, {"user_id": 7},
+     {"user_id": b""}],
+)  # fmt: skip
+async def test_a_conversation_or_user_id_that_is_not_a_string_is_refused(
+    arguments: dict[str, object],
+) -> None:
+    llm = FunctionLLM(scripted(["x"]))
+    with pytest.raises(ValidationError) as caught:
+        await make_agent(llm).execute_task("reset the VPN token", **arguments)  # type: ignore[arg-type]
+    assert caught.value.field == next(iter(arguments))
+    assert llm.calls == []
+
+
 async def test_tool_exercising_model_calls_every_tool_with_valid_arguments() -> None:
     calls: list[tuple[str, int]] = []
 

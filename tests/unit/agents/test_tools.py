@@ -158,3 +158,9 @@ async def test_an_agent_answers_from_knowledge_search() -> None:
     )
     task = await agent.execute_task("Which port does the VPN use?")
     assert task.answer == "Per [1]: Use port 443."
+
+
+@pytest.mark.parametrize("tools", [5, None, "lookup", {"lookup": len}, object()])
+def test_tools_that_are_not_a_collection_of_tools_are_a_definition_error(tools: object) -> None:
+    with pytest.raises(ToolDefinitionError):
+        build_toolset(tools)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 import pytest
 
 from motadata_ai import InvalidTenant, TenantContext
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.tenancy import validate_tenant_id
 
 
@@ -34,6 +35,11 @@ def test_context_keeps_user_and_is_reused() -> None:
     context = TenantContext.of("acme", user_id="u1")
     assert TenantContext.of(context) is context
     assert TenantContext.of(context, user_id="u2").user_id == "u2"
+    for user in (5, ["u2"], b"u2"):  # a context is never re-made with a user that is not a string
+        with pytest.raises(ValidationError):
+            TenantContext.of(context, user_id=user)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            TenantContext.of("acme", user_id=user)  # type: ignore[arg-type]
 
 
 def test_pydantic_models_validate_tenant_fields() -> None:

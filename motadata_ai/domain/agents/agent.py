@@ -39,6 +39,7 @@ from motadata_ai.domain.prompts.redaction import Redactor
 from motadata_ai.domain.prompts.templates import PromptTemplate
 from motadata_ai.domain.retrieval.checks import check_conversation_id
 from motadata_ai.domain.values.agents import AgentTask, TaskAlreadyResumed, TaskNotFound
+from motadata_ai.domain.values.arguments import check_collection, check_mapping
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.errors import ConfigurationError, ValidationError
 from motadata_ai.domain.values.llm import Message
@@ -188,6 +189,12 @@ class Agent:
         check_text(task, "task")
         check_user_id(user_id)
         check_conversation_id(conversation_id)
+        check_mapping("context", context)
+        if budget is not None and not isinstance(budget, Budget):
+            raise ValidationError(f"budget must be a Budget, got {type(budget).__name__}", field="budget")
+        history = check_collection("history", history)
+        if not all(isinstance(message, Message) for message in history):
+            raise ValidationError("history must hold only Message values", field="history")
         output_type = _checked_output_type(output_type) or self.output_type
         system = self._system_prompt(context)
         if output_type is not None:

@@ -30,6 +30,7 @@ from motadata_ai.domain.ml.training import TrainerSet, Training
 from motadata_ai.domain.ml.versions import VersionResolver
 from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.privacy.training_consent import TrainingConsent
+from motadata_ai.domain.values.arguments import check_collection, check_positive_int, check_string
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.ml import (
     AliasChange,
@@ -215,12 +216,12 @@ class MLSystem:
     ) -> list[TrainingRun]:
         """The tenant's training runs, newest first (of one model, or of one trace, when given)."""
         return await self._experiments.list_runs(
-            self.tenant_id, model_name=model_name, trace_id=trace_id, limit=limit
+            self.tenant_id, model_name=model_name, trace_id=trace_id, limit=check_positive_int("limit", limit)
         )
 
     async def get_run(self, run_id: str) -> TrainingRun:
         """One run of the tenant (``RunNotFound`` otherwise)."""
-        return await self._experiments.get_run(self.tenant_id, run_id)
+        return await self._experiments.get_run(self.tenant_id, check_string("run_id", run_id))
 
     async def compare_runs(
         self,
@@ -231,8 +232,10 @@ class MLSystem:
         limit: int = 20,
     ) -> RunComparison:
         """Finished runs side by side (the given ids, or the latest of ``model_name``), best first."""
+        check_string("metric", metric)
+        check_positive_int("limit", limit)
         if run_ids is not None:
-            runs = [await self.get_run(run_id) for run_id in run_ids]
+            runs = [await self.get_run(run_id) for run_id in check_collection("run_ids", run_ids)]
         else:
             runs = [
                 r for r in await self.list_runs(model_name=model_name, limit=limit) if r.status == "finished"
@@ -334,7 +337,8 @@ class MLSystem:
         """Predict many records in chunks of ``chunk_size``; every record is checked against the
         signature before any is predicted (the error names the row). The cache is not consulted."""
         return await self._predictor.predict_batch(
-            model_name, records, version=version, alias=alias, chunk_size=chunk_size, user_id=user_id
+            model_name, check_collection("records", records), version=version, alias=alias,
+            chunk_size=chunk_size, user_id=user_id,
         )
 
     async def prediction_log(
@@ -344,7 +348,8 @@ class MLSystem:
         if self._log is None:
             return []
         return await self._log.recent(
-            self.tenant_id, validate_model_name(model_name), version=version, limit=limit
+            self.tenant_id, validate_model_name(model_name), version=version,
+            limit=check_positive_int("limit", limit),
         )
 
     # ------------------------------------------------------------------ monitoring

@@ -15,6 +15,7 @@ from typing import Any
 
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.ml.system import MLSystem
+from motadata_ai.domain.values.arguments import check_collection
 from motadata_ai.domain.values.ml import DriftReport, Prediction, TrainingRun
 from motadata_ai.ports.telemetry import TENANT_ATTRIBUTE, AttributeValue, TelemetryPort
 
@@ -69,6 +70,7 @@ class TracedMLSystem(MLSystem):
     ) -> list[Prediction]:
         """:meth:`MLSystem.predict_batch` in an ``ml.predict_batch`` span."""
         started = time.perf_counter()
+        records = check_collection("records", records)
         attributes = self._attributes("predict_batch", model_name, **{"motadata.ml.records": len(records)})
         with self.telemetry.span("ml.predict_batch", attributes=attributes) as span:
             predictions = await super().predict_batch(model_name, records, **options)

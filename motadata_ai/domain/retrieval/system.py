@@ -46,6 +46,7 @@ from motadata_ai.domain.retrieval.tracing import (
     TracedSearch,
     tenant_attributes,
 )
+from motadata_ai.domain.values.arguments import check_callable, check_mapping
 from motadata_ai.domain.values.documents import (
     ConversationTurn,
     IngestReport,
@@ -285,6 +286,8 @@ class RAGSystem:
         stores its content, an identical one then reports ``unchanged``, a different one
         becomes the next version (``updated``); vectors are never recomputed for the retry.
         """
+        check_mapping("metadata", metadata)
+        check_callable("progress", progress)
         if background:
             if self._jobs is None:
                 raise ConfigurationError(

@@ -313,9 +313,10 @@ async def test_empty_task_is_rejected() -> None:
 @pytest.mark.parametrize(
     "arguments",
     [{"conversation_id": 5}, {"conversation_id": ""}, {"conversation_id": ["c"]}, {"user_id": 7},
-     {"user_id": b""}],
+     {"user_id": b""}, {"context": ["ticket"]}, {"budget": 5}, {"history": None},
+     {"history": ["hello"]}],
 )  # fmt: skip
-async def test_a_conversation_or_user_id_that_is_not_a_string_is_refused(
+async def test_task_arguments_of_the_wrong_kind_are_refused(
     arguments: dict[str, object],
 ) -> None:
     llm = FunctionLLM(scripted(["x"]))

@@ -476,3 +476,28 @@ async def test_one_model_cache_bounds_every_tenant_of_a_process(
     await alice.predict("m", RECORD)  # loads alice's own model, evicting bob's
     assert alice.loaded_models == [("m", 1)] and bob.loaded_models == []
     assert alice.unload("m") == 1 and bob.unload("m") == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda ml: ml.list_runs(limit=2.5), "limit"),
+        (lambda ml: ml.list_runs(limit=0), "limit"),
+        (lambda ml: ml.get_run(["r1"]), "run_id"),
+        (lambda ml: ml.compare_runs(5), "run_ids"),
+        (lambda ml: ml.compare_runs(metric=["f1"]), "metric"),
+        (lambda ml: ml.compare_runs(limit="20"), "limit"),
+        (lambda ml: ml.predict_batch("m", None), "records"),
+        (lambda ml: ml.predict_batch("m", {"hours_open": 1.0}), "records"),
+        (lambda ml: ml.prediction_log("m", limit=1.5), "limit"),
+    ],
+)
+async def test_registry_and_serving_arguments_of_the_wrong_kind_are_refused(
+    make_system: MakeSystem, dataset: Dataset, call: Callable[[MLSystem], Any], field: str
+) -> None:
+    ml = make_system()
+    run = await ml.train(dataset, model_name="m")
+    await ml.promote("m", run.version)
+    with pytest.raises(ValidationError) as caught:
+        await call(ml)
+    assert caught.value.field == field

@@ -493,3 +493,17 @@ async def test_list_documents_returns_every_document_or_the_page_asked_for() -> 
     for bad in ({"limit": 0}, {"limit": -1}, {"offset": -1}, {"limit": True}):
         with pytest.raises(ValidationError):
             await rag.list_documents(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"metadata": ["team", "it"]}, {"metadata": "team=it"}, {"progress": 5}]
+)
+async def test_ingest_options_of_the_wrong_kind_are_refused_before_any_work(
+    arguments: dict[str, Any],
+) -> None:
+    rag, parts = make()
+    with pytest.raises(ValidationError) as caught:
+        await rag.ingest(Document(id="d1", text="Reset a password from the portal."), **arguments)
+    assert caught.value.field == next(iter(arguments))
+    assert parts["embeddings"].calls == []
+    assert await parts["vectors"].count(TenantContext(tenant_id="acme")) == 0

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from motadata_ai.domain.values.arguments import check_collection
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 
 __all__ = ["MAX_CONCURRENCY", "check_concurrency", "run_batch"]
@@ -49,6 +50,7 @@ async def run_batch(
     """``run(item)`` for every item, at most ``concurrency`` at once; results in item order (see
     the module docstring for errors)."""
     limit = check_concurrency(concurrency)
+    items = check_collection("requests", items)
     results: list[R | MotadataError | None] = [None] * len(items)
     pending = iter(range(len(items)))
 

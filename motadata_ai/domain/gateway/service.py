@@ -31,8 +31,9 @@ from motadata_ai.domain.gateway.tenants import PolicyHook
 from motadata_ai.domain.guardrails.context import ContextCheck, ContextOrigin
 from motadata_ai.domain.prompts.templates import PromptRegistry
 from motadata_ai.domain.values import keys
+from motadata_ai.domain.values.arguments import check_collection
 from motadata_ai.domain.values.calls import CallOrigin
-from motadata_ai.domain.values.errors import MotadataError
+from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.llm import (
     ChatRequest,
     ChatResponse,
@@ -228,6 +229,9 @@ class Gateway:
         """Guard untrusted text a prompt is about to quote at the tenant's ``validation_level``
         (PII redacted, injections flagged or dropped, never raising), auditing each event."""
         context = self._tenants.context(tenant_id)
+        texts = check_collection("texts", texts)
+        if not all(isinstance(text, str) for text in texts):
+            raise ValidationError("texts must hold only strings", field="texts")
         level = self._tenants.policy(context.tenant_id).validation_level
         return await self._parts.audit.guarded(context, level, texts, origin=origin, model=model)
 

@@ -21,6 +21,7 @@ from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
+from motadata_ai.domain.values.arguments import check_string
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.calls import CallOrigin, Purpose, acting_for, current_origin, new_request_id
 from motadata_ai.domain.values.consent import ConsentRequired
@@ -36,7 +37,7 @@ from motadata_ai.domain.values.memory import (
     SessionMessage,
     UserDataExport,
 )
-from motadata_ai.domain.values.tenancy import TenantContext
+from motadata_ai.domain.values.tenancy import TenantContext, check_user_id
 from motadata_ai.ports.gateway import GatewayPort
 from motadata_ai.ports.memory import MemoryStorePort
 from motadata_ai.ports.telemetry import TelemetryPort
@@ -156,11 +157,15 @@ class MemoryManager:
             raise ValidationError(f"memory kind {kind!r} is not one of {MEMORY_KINDS}", field="kind")
         if not user_id:
             raise ValidationError("user_id must not be empty", field="user_id")
-        if not content.strip():
+        check_user_id(user_id)
+        if not check_string("content", content).strip():
             raise ValidationError("memory content must not be empty", field="content")
         check_text(content, "content")
-        if not 0.0 <= importance <= 1.0:
-            raise ValidationError(f"importance must be within 0..1, got {importance}", field="importance")
+        number = isinstance(importance, int | float) and not isinstance(importance, bool)
+        if not number or not 0.0 <= importance <= 1.0:
+            raise ValidationError(
+                f"importance must be a number within 0..1, got {importance!r:.40}", field="importance"
+            )
         if not await self.may_remember(tenant_id, user_id):
             raise ConsentRequired(
                 f"user {user_id!r} of tenant {tenant_id} has not consented to 'memory': nothing remembered",

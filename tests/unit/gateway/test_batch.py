@@ -80,3 +80,13 @@ async def test_an_empty_batch_is_an_empty_list() -> None:
         raise AssertionError("nothing to run")
 
     assert await run_batch([], never, concurrency=4) == []
+
+
+@pytest.mark.parametrize("requests", [None, 5, {"a": 1}, "prompt"])
+async def test_a_batch_that_is_not_a_list_of_requests_is_refused(
+    make_rig: RigFactory, requests: object
+) -> None:
+    rig = make_rig()
+    with pytest.raises(ValidationError):
+        await rig.gateway.generate_batch(requests, tenant_id="acme")  # type: ignore[arg-type]
+    assert rig.llm.calls == []

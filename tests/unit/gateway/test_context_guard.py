@@ -19,6 +19,7 @@ from motadata_ai.domain.gateway.config import TenantPolicy
 from motadata_ai.domain.guardrails.context import FLAG, WITHHELD_TOOL_RESULT, ContextGuard
 from motadata_ai.domain.retrieval import RAGConfig, RAGSystem
 from motadata_ai.domain.values.documents import Document
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatRequest
 from motadata_ai.testing.models import scripted, tool_call
 
@@ -265,3 +266,10 @@ async def test_the_tenants_own_level_decides(make_rig: RigFactory) -> None:
         "flagged": 0,
         "injection_scores": [1],
     }
+
+
+@pytest.mark.parametrize("texts", [None, 5, b"text", ["a", None]])
+async def test_guard_context_refuses_texts_that_are_not_strings(make_rig: RigFactory, texts: object) -> None:
+    rig = make_rig()
+    with pytest.raises(ValidationError):
+        await rig.gateway.guard_context(texts, tenant_id="acme", origin="passage")  # type: ignore[arg-type]

@@ -185,3 +185,17 @@ async def test_memory_operations_are_traced() -> None:
     await memory.recall("acme", "u1", "fact")
     names = [s.name for s in memory.telemetry.spans]  # type: ignore[attr-defined]
     assert "memory remember" in names and "memory recall" in names
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [({"content": None}, "content"), ({"content": 5}, "content"), ({"importance": "high"}, "importance"),
+     ({"importance": None}, "importance"), ({"importance": True}, "importance"), ({"user_id": 7}, "user_id")],
+)  # fmt: skip
+async def test_remember_refuses_arguments_of_the_wrong_kind(arguments: dict[str, object], field: str) -> None:
+    memory = make_memory(FakeClock())
+    call = {"user_id": "alice", "content": "prefers e-mail", **arguments}
+    with pytest.raises(ValidationError) as caught:
+        await memory.remember("acme", call.pop("user_id"), call.pop("content"), **call)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert await memory.store.list_records("acme") == []

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import math
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.health import ComponentHealth, HealthReport, HealthStatus, worst
 
 if TYPE_CHECKING:
@@ -148,7 +150,13 @@ def _telemetry(ai: AI) -> ComponentHealth:
 
 
 async def health_report(ai: AI, *, timeout: float = DEFAULT_TIMEOUT) -> HealthReport:
-    """Every component's health (see the module doc); never raises for a component that is down."""
+    """Every component's health (see the module doc); never raises for a component that is down
+    (a ``timeout`` that is not a positive number is a :class:`ValidationError`)."""
+    number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
+    if not number or not 0 < timeout < math.inf:
+        raise ValidationError(
+            f"timeout must be a positive number of seconds, got {timeout!r:.40}", field="timeout"
+        )
     probes: dict[str, Awaitable[ComponentHealth]] = {}
     shared: dict[int, asyncio.Task[ComponentHealth]] = {}
     for name in PROBED_PORTS:

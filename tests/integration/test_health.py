@@ -18,6 +18,7 @@ from motadata_ai.adapters.memory.telemetry import RecordingTelemetry
 from motadata_ai.api import AI, connect
 from motadata_ai.cli.health import health as health_command
 from motadata_ai.container import Container
+from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.llm import ChatRequest, Message
 from motadata_ai.health import PROBED_PORTS
 from motadata_ai.http import create_app
@@ -156,3 +157,10 @@ def test_the_health_command_prints_the_report(tmp_path: Any, monkeypatch: pytest
     assert first == "status ok · ready yes · profile memory"
     assert {line.split()[0] for line in rest} == EVERY_COMPONENT
 
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, None, "2", float("nan"), float("inf"), True])
+async def test_a_timeout_that_is_not_a_positive_number_is_refused(memory_app: AI, timeout: Any) -> None:
+    # before, each probe failed on it inside its own timer, and the report said every component down
+    with pytest.raises(ValidationError):
+        await memory_app.health(timeout=timeout)

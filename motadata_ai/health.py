@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-import math
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from motadata_ai.domain.values.arguments import check_number
 from motadata_ai.domain.values.errors import ValidationError
 from motadata_ai.domain.values.health import ComponentHealth, HealthReport, HealthStatus, worst
 
@@ -152,11 +152,8 @@ def _telemetry(ai: AI) -> ComponentHealth:
 async def health_report(ai: AI, *, timeout: float = DEFAULT_TIMEOUT) -> HealthReport:
     """Every component's health (see the module doc); never raises for a component that is down
     (a ``timeout`` that is not a positive number is a :class:`ValidationError`)."""
-    number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
-    if not number or not 0 < timeout < math.inf:
-        raise ValidationError(
-            f"timeout must be a positive number of seconds, got {timeout!r:.40}", field="timeout"
-        )
+    if check_number("timeout", timeout, low=0.0, high=3600.0) == 0.0:
+        raise ValidationError("timeout must be more than 0 seconds", field="timeout")
     probes: dict[str, Awaitable[ComponentHealth]] = {}
     shared: dict[int, asyncio.Task[ComponentHealth]] = {}
     for name in PROBED_PORTS:

@@ -21,7 +21,7 @@ from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.prompts.context import TokenCounter, estimate_tokens
 from motadata_ai.domain.prompts.redaction import Redactor
-from motadata_ai.domain.values.arguments import check_string
+from motadata_ai.domain.values.arguments import check_number, check_string
 from motadata_ai.domain.values.base import check_text
 from motadata_ai.domain.values.calls import CallOrigin, Purpose, acting_for, current_origin, new_request_id
 from motadata_ai.domain.values.consent import ConsentRequired
@@ -161,11 +161,7 @@ class MemoryManager:
         if not check_string("content", content).strip():
             raise ValidationError("memory content must not be empty", field="content")
         check_text(content, "content")
-        number = isinstance(importance, int | float) and not isinstance(importance, bool)
-        if not number or not 0.0 <= importance <= 1.0:
-            raise ValidationError(
-                f"importance must be a number within 0..1, got {importance!r:.40}", field="importance"
-            )
+        check_number("importance", importance, low=0.0, high=1.0)
         if not await self.may_remember(tenant_id, user_id):
             raise ConsentRequired(
                 f"user {user_id!r} of tenant {tenant_id} has not consented to 'memory': nothing remembered",

@@ -18,6 +18,7 @@ from motadata_ai.domain.ml.loading import sha256_hex
 from motadata_ai.domain.ml.metrics import classification_metrics
 from motadata_ai.domain.ml.serving import LoadedModel, ModelLRU
 from motadata_ai.domain.privacy.training_consent import ConsentedDataset, TrainingConsent, strip_user_column
+from motadata_ai.domain.values.arguments import check_mapping, check_number, check_positive_int
 from motadata_ai.domain.values.errors import MotadataError, ValidationError
 from motadata_ai.domain.values.ml import (
     Dataset,
@@ -47,19 +48,13 @@ def check_training_options(
 ) -> None:
     """Refuse arguments of :meth:`MLSystem.train` of the wrong kind, as :class:`ValidationError`
     on the argument (the estimator's name is :meth:`TrainerSet.resolve`'s)."""
-    wrong = None
     if not isinstance(dataset, Dataset):
-        wrong = ("dataset", "a Dataset", dataset)
-    elif hyperparameters is not None and not isinstance(hyperparameters, Mapping):
-        wrong = ("hyperparameters", "a mapping", hyperparameters)
-    elif isinstance(validation_split, bool) or not isinstance(validation_split, int | float):
-        wrong = ("validation_split", "a number", validation_split)
-    for name, value, least in (("batch_size", batch_size, 1), ("seed", seed, 0)):
-        if wrong is None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
-            wrong = (name, f"an integer of at least {least}", value)
-    if wrong is not None:
-        name, kind, value = wrong
-        raise ValidationError(f"{name} must be {kind}, got {type(value).__name__} {value!r:.40}", field=name)
+        raise ValidationError(f"dataset must be a Dataset, got {type(dataset).__name__}", field="dataset")
+    check_mapping("hyperparameters", hyperparameters)
+    check_number("validation_split", validation_split)
+    check_positive_int("batch_size", batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError(f"seed must be an integer of at least 0, got {seed!r:.40}", field="seed")
 
 
 class TrainerSet:

@@ -77,8 +77,3 @@ def check_conversation_id(conversation_id: object) -> None:
             f"conversation_id must be 1..{MAX_CONVERSATION_ID_LENGTH} characters", field="conversation_id"
         )
 
-
-def check_positive(name: str, value: object) -> None:
-    """``value`` is a positive integer (not a bool), else :class:`ValidationError` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer, got {value!r}", field=name)

@@ -28,7 +28,7 @@ from motadata_ai.domain.guardrails.context import FLAG
 from motadata_ai.domain.memory._telemetry import NoTelemetry
 from motadata_ai.domain.privacy.audit import AuditTrail, audit_action
 from motadata_ai.domain.retrieval.answer import NO_CONTEXT_ANSWER
-from motadata_ai.domain.retrieval.checks import check_conversation_id, check_positive, check_search
+from motadata_ai.domain.retrieval.checks import check_conversation_id, check_search
 from motadata_ai.domain.retrieval.chunking import Chunker
 from motadata_ai.domain.retrieval.config import RAGConfig
 from motadata_ai.domain.retrieval.gateway import GatewayLike
@@ -46,7 +46,7 @@ from motadata_ai.domain.retrieval.tracing import (
     TracedSearch,
     tenant_attributes,
 )
-from motadata_ai.domain.values.arguments import check_callable, check_mapping
+from motadata_ai.domain.values.arguments import check_callable, check_mapping, check_positive_int
 from motadata_ai.domain.values.documents import (
     ConversationTurn,
     IngestReport,
@@ -469,7 +469,7 @@ class RAGSystem:
         pages on with ``offset += len(page)`` until a page comes back shorter than ``limit``.
         """
         if limit is not None:
-            check_positive("limit", limit)
+            check_positive_int("limit", limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValidationError(f"offset must be a non-negative integer, got {offset!r}", field="offset")
         if limit is not None:

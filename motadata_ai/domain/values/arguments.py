@@ -6,12 +6,20 @@ A call whose argument is of the wrong kind must fail with the SDK's error naming
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from motadata_ai.domain.values.errors import ValidationError
 
-__all__ = ["check_callable", "check_collection", "check_mapping", "check_positive_int", "check_string"]
+__all__ = [
+    "check_callable",
+    "check_collection",
+    "check_mapping",
+    "check_number",
+    "check_positive_int",
+    "check_string",
+]
 
 
 def _refuse(name: str, kind: str, value: object) -> ValidationError:
@@ -23,6 +31,13 @@ def check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{name} must be a positive integer, got {value!r:.40}", field=name)
     return value
+
+
+def check_number(name: str, value: object, *, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value``, a real number (not a bool) within ``low..high`` (a NaN never is)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValidationError(f"{name} must be a number within {low}..{high}, got {value!r:.40}", field=name)
+    return float(value)
 
 
 def check_string(name: str, value: object) -> str:

@@ -70,7 +70,7 @@ class Database:
         ai = await self.connect()
         return list(
             await ai.port("vector_store").dense_search(
-                TenantContext(tenant_id=tenant_id), list(embedding), top_k=top_k, min_score=threshold
+                TenantContext(tenant_id=tenant_id), embedding, top_k=top_k, min_score=threshold
             )
         )
 

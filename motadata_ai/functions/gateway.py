@@ -139,7 +139,7 @@ class TenantGateway:
         user_id: str | None = None,
     ) -> list[float] | list[list[float]]:
         """The embedding of ``text`` (one vector), or of each text of a list (a list of vectors)."""
-        texts = [text] if isinstance(text, str) else list(text)
+        texts = [text] if isinstance(text, str) else text  # the gateway refuses what is not a sequence
         response = await self.core.embed(
             texts, tenant_id=_tenant_of(tenant_id, self.tenant_id), model=model, user_id=user_id
         )

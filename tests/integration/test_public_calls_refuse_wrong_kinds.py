@@ -24,6 +24,7 @@ from motadata_ai.domain.values.documents import Document
 from motadata_ai.domain.values.errors import MotadataError
 from motadata_ai.domain.values.llm import EXTRACTIVE_CAPABILITIES, ChatRequest, Message
 from motadata_ai.domain.values.ml import Dataset, DatasetSchema
+from motadata_ai.functions import create_database_connection, create_gateway
 from motadata_ai.settings import Settings
 
 WRONG_KINDS: tuple[Any, ...] = (
@@ -47,11 +48,13 @@ VALID: dict[str, Any] = {
     "record": FEATURES, "records": [FEATURES], "request": REQUEST, "requests": [REQUEST],
     "response_id": "r1", "run_id": "r1", "source": [Document(id="d2", text="VPN help")],
     "task": "reset my password", "task_id": "t1", "tenant_id": "acme", "text": "hello", "texts": ["hello"],
-    "user_id": "u1", "version": 1,
+    "user_id": "u1", "version": 1, "embedding": [0.1] * 384,
 }  # fmt: skip
-NOT_PROBED = {"close", "set_tenant_policy"}
-"""``close`` ends the app the other calls need; ``set_tenant_policy`` takes a policy model whose
-fields its own tests cover."""
+NOT_PROBED = {"close", "aclose", "set_tenant_policy"}
+"""``close`` and ``aclose`` end what the other calls need; ``set_tenant_policy`` takes a policy
+model whose fields its own tests cover."""
+ALSO_VALID = {"generate_async": {"prompt": "hi"}}
+"""Optional arguments a call needs one of (``generate_async``: a prompt or messages)."""
 
 
 @pytest.fixture
@@ -77,10 +80,19 @@ def public_coroutines(target: object) -> list[tuple[str, Any]]:
     ]
 
 
-async def test_public_calls_refuse_arguments_of_the_wrong_kind_with_sdk_errors(app: AI) -> None:
+async def test_public_calls_refuse_arguments_of_the_wrong_kind_with_sdk_errors(
+    app: AI, tmp_path: Path
+) -> None:
+    settings = Settings(profile="memory", data_dir=tmp_path / "functions")
+    functions_gateway = create_gateway(
+        tenant_id="acme", settings=settings, embeddings=HashEmbeddings(dimensions=384),
+        llm=FunctionLLM(lambda _: "ok", capabilities=EXTRACTIVE_CAPABILITIES),
+    )  # fmt: skip
+    database = create_database_connection(settings=settings)
     facades = {
         "ai": app, "gateway": app.gateway, "rag": app.rag("acme"), "ml": app.ml("acme"),
-        "agent": app.agent("acme"),
+        "agent": app.agent("acme"), "create_gateway()": functions_gateway,
+        "create_database_connection()": database,
     }  # fmt: skip
     escaped: list[str] = []
     probed = 0
@@ -93,6 +105,7 @@ async def test_public_calls_refuse_arguments_of_the_wrong_kind_with_sdk_errors(a
             missing = [p.name for p in parameters if p.default is p.empty and p.name not in VALID]
             assert not missing, f"{facade}.{name}: no valid value for {missing}: add one to VALID"
             valid = {p.name: VALID[p.name] for p in parameters if p.default is p.empty}
+            valid.update(ALSO_VALID.get(name, {}))
             for parameter in parameters:
                 for wrong in WRONG_KINDS:
                     probed += 1
@@ -102,5 +115,7 @@ async def test_public_calls_refuse_arguments_of_the_wrong_kind_with_sdk_errors(a
                         pass
                     except Exception as error:  # what this test exists to find
                         escaped.append(f"{facade}.{name}({parameter.name}={wrong!r:.30}): {error!r:.120}")
+    await functions_gateway.aclose()
+    await database.aclose()
     assert probed > 1_000  # the facades' calls were found
-    assert escaped == []
+    assert escaped == [], "\n".join(escaped)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import difflib
 import importlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -123,8 +125,45 @@ def arguments(ctx: click.Context) -> argparse.Namespace:
 
 
 def run(body: Callable[[argparse.Namespace], Coroutine[Any, Any, int]], ctx: click.Context) -> int:
-    """Run an async command body on a fresh event loop; returns its exit code."""
-    return asyncio.run(body(arguments(ctx)))
+    """Run an async command body on a fresh event loop; returns its exit code.
+
+    SIGTERM (what a supervisor sends) cancels the body, so what it opened closes as it unwinds
+    (the embedded PostgreSQL is stopped, buffered audit events are written), and the command exits
+    143, as a process SIGTERM ended would. Before, SIGTERM's default action ended the process at
+    once and left the embedded server running on its data directory.
+    """
+    return asyncio.run(_terminable(body(arguments(ctx))))
+
+
+async def _terminable(body: Coroutine[Any, Any, int]) -> int:
+    task = asyncio.ensure_future(body)
+    loop = asyncio.get_running_loop()
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):  # no signal handlers here (Windows)
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        return 128 + signal.SIGTERM
+    finally:
+        release_sigterm()
+
+
+def release_sigterm() -> None:
+    """Hand SIGTERM back from :func:`run` (to a server that stops on it by itself, as uvicorn
+    does: both would otherwise see it)."""
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
 
 
 class SuggestingGroup(click.Group):

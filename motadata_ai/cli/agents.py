@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import click
 
-from motadata_ai.cli._group import SuggestingGroup, global_options, run
+from motadata_ai.cli._group import SuggestingGroup, global_options, release_sigterm, run
 
 QUERY_MODES = ("auto", "agent", "rag", "both")
 
@@ -151,6 +151,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await warm_up_app(app, ai, prefix=args.prefix)  # the first request as fast as the next
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
         server = _uvicorn_server(config)
+        release_sigterm()  # uvicorn stops on it, serving what is in flight; until now it cancels
         await server.serve()
     # everything is closed now; a signal's stop exits as a process that signal ended would (143)
     return 128 + server.stopped_by[-1] if server.stopped_by else 0

@@ -45,23 +45,30 @@ def environment(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    """The tenant's one article ingested, then ``serve`` on a port the kernel picks."""
+COMMAND = [sys.executable, "-m", "motadata_ai.cli"]
+
+
+def launch_serve(data_dir: Path) -> subprocess.Popen[str]:
+    """The tenant's one article ingested, then ``serve`` started on a port the kernel picks."""
     article = ROOT / "examples" / "knowledge_base" / "password-reset.md"
-    command = [sys.executable, "-m", "motadata_ai.cli"]
     ingest = subprocess.run(
-        [*command, "ingest", "--tenant", TENANT, str(article)],
+        [*COMMAND, "ingest", "--tenant", TENANT, str(article)],
         cwd=ROOT, env=environment(data_dir), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert ingest.returncode == 0, ingest.stderr[-2000:]
-    server = subprocess.Popen(
-        [*command, "serve", "--port", "0", "--no-auth"],
+    return subprocess.Popen(
+        [*COMMAND, "serve", "--port", "0", "--no-auth"],
         cwd=ROOT,
         env=environment(data_dir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def start_serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """:func:`launch_serve`, once it listens: the process and its URL."""
+    server = launch_serve(data_dir)
     assert server.stderr is not None
     deadline = time.monotonic() + 180
     for line in server.stderr:  # uvicorn names the port the kernel gave it
@@ -100,6 +107,28 @@ def test_sigterm_closes_everything_before_serve_exits(tmp_path: Path) -> None:
     finally:
         database.stop()
     assert audit >= 1 and usage >= 1, (audit, usage)
+
+
+def test_sigterm_while_serve_starts_stops_the_embedded_database(tmp_path: Path) -> None:
+    # before, SIGTERM's default action ended the process inside connect(): exit -15, and the
+    # embedded server it had started kept running on the data directory
+    server = launch_serve(tmp_path)
+    assert server.stderr is not None
+    try:
+        for line in server.stderr:  # the database is up once the model starts loading
+            if "loading the embedding model" in line:
+                server.send_signal(signal.SIGTERM)
+                break
+        code = server.wait(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    left_running = postgres_running(tmp_path / "postgres")
+    if left_running:
+        subprocess.run(["pkill", "-f", f"postgres -D {tmp_path / 'postgres'}"], check=False)
+    assert code == 128 + signal.SIGTERM, code
+    assert not left_running
 
 
 async def counts(dsn: str) -> tuple[int, int]:

@@ -79,6 +79,22 @@ def start_serve(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     raise AssertionError(f"serve exited before it listened (exit {server.wait()})")
 
 
+def terminate(server: subprocess.Popen[str], data_dir: Path) -> tuple[int, bool]:
+    """SIGTERM to ``server``: its exit code, and whether PostgreSQL still runs on ``data_dir``."""
+    server.send_signal(signal.SIGTERM)
+    code = server.wait(timeout=120)
+    return code, postgres_running(data_dir / "postgres")
+
+
+def reap(server: subprocess.Popen[str], data_dir: Path) -> None:
+    """A failed run must leave neither ``serve`` nor its PostgreSQL behind."""
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+    if postgres_running(data_dir / "postgres"):
+        subprocess.run(["pkill", "-f", f"postgres -D {data_dir / 'postgres'}"], check=False)
+
+
 def test_sigterm_closes_everything_before_serve_exits(tmp_path: Path) -> None:
     server, url = start_serve(tmp_path)
     try:
@@ -89,15 +105,9 @@ def test_sigterm_closes_everything_before_serve_exits(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=120) as reply:
             assert reply.status == 200
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=120)
+        code, left_running = terminate(server, tmp_path)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    left_running = postgres_running(tmp_path / "postgres")
-    if left_running:  # a failed run must not leave the server behind
-        subprocess.run(["pkill", "-f", f"postgres -D {tmp_path / 'postgres'}"], check=False)
+        reap(server, tmp_path)
     assert code == 128 + signal.SIGTERM, code
     assert not left_running
 
@@ -117,16 +127,10 @@ def test_sigterm_while_serve_starts_stops_the_embedded_database(tmp_path: Path) 
     try:
         for line in server.stderr:  # the database is up once the model starts loading
             if "loading the embedding model" in line:
-                server.send_signal(signal.SIGTERM)
                 break
-        code = server.wait(timeout=120)
+        code, left_running = terminate(server, tmp_path)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    left_running = postgres_running(tmp_path / "postgres")
-    if left_running:
-        subprocess.run(["pkill", "-f", f"postgres -D {tmp_path / 'postgres'}"], check=False)
+        reap(server, tmp_path)
     assert code == 128 + signal.SIGTERM, code
     assert not left_running
 
